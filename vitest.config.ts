@@ -1,0 +1,18 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: [
+      "services/**/*.test.ts",
+      "gateway/**/*.test.ts",
+      "scripts/**/*.test.ts",
+      "k8s-manifests/**/*.test.ts",
+      "data/**/*.test.ts",
+    ],
+    // 2 cores: integration tests start servers and workers; keep parallelism modest.
+    pool: "forks",
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
