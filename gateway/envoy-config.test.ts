@@ -1,0 +1,219 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { GATEWAY_DEFAULTS } from "./bridge/bridge-config.js";
+import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS } from "./public-methods.js";
+
+// Envoy is not installed here, so this checks envoy.yaml statically against the one list of
+// public methods and the design's defaults.
+
+/** Default heartbeat interval of WatchModelVersions (DESIGN.md: the stream must never look idle). */
+const HEARTBEAT_SECONDS = 10;
+
+type Obj = Record<string, unknown>;
+
+function obj(value: unknown, where: string): Obj {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error(`${where}: expected a mapping, got ${JSON.stringify(value)}`);
+  }
+  return value as Obj;
+}
+
+function arr(value: unknown, where: string): unknown[] {
+  if (!Array.isArray(value)) throw new Error(`${where}: expected a list, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function str(value: unknown, where: string): string {
+  if (typeof value !== "string") throw new Error(`${where}: expected a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Envoy duration string ("60s", "0s", "1.5s") to seconds. */
+function seconds(value: unknown, where: string): number {
+  const match = /^(\d+(?:\.\d+)?)s$/.exec(str(value, where));
+  if (match === null) throw new Error(`${where}: "${String(value)}" is not a duration like 60s`);
+  return Number(match[1]);
+}
+
+/** Every mapping anywhere in the tree, for checks that must hold wherever a field appears. */
+function allMappings(value: unknown, out: Obj[] = []): Obj[] {
+  if (Array.isArray(value)) for (const v of value) allMappings(v, out);
+  else if (typeof value === "object" && value !== null) {
+    out.push(value as Obj);
+    for (const v of Object.values(value)) allMappings(v, out);
+  }
+  return out;
+}
+
+const text = readFileSync(new URL("./envoy.yaml", import.meta.url), "utf8");
+const config = obj(parse(text), "envoy.yaml");
+const staticResources = obj(config.static_resources, "static_resources");
+const listeners = arr(staticResources.listeners, "listeners").map((l, i) => obj(l, `listeners[${i}]`));
+const clusters = arr(staticResources.clusters, "clusters").map((c, i) => obj(c, `clusters[${i}]`));
+const clusterByName = new Map(clusters.map((c) => [str(c.name, "cluster.name"), c]));
+
+function connectionManager(listener: Obj): Obj {
+  const chains = arr(listener.filter_chains, "filter_chains");
+  const filters = arr(obj(chains[0], "filter_chains[0]").filters, "filters").map((f) => obj(f, "filter"));
+  const hcm = filters.find((f) => f.name === "envoy.filters.network.http_connection_manager");
+  return obj(obj(hcm, "http_connection_manager").typed_config, "http_connection_manager.typed_config");
+}
+
+const listener = listeners[0];
+const hcm = connectionManager(obj(listener, "listeners[0]"));
+const virtualHosts = arr(obj(hcm.route_config, "route_config").virtual_hosts, "virtual_hosts").map((v) =>
+  obj(v, "virtual_host"),
+);
+const routes = virtualHosts.flatMap((vh) =>
+  arr(vh.routes, `virtual_host ${String(vh.name)}.routes`).map((r) => obj(r, "route")),
+);
+
+function routedPath(route: Obj): string {
+  const match = obj(route.match, "route.match");
+  const keys = Object.keys(match);
+  // Only exact paths: a prefix or regex could expose methods that are not on the public list.
+  expect(keys, `route match ${JSON.stringify(match)} must be an exact path only`).toEqual(["path"]);
+  return str(match.path, "route.match.path");
+}
+
+const clusterForTarget = { predict: "liver_predict", retrain: "liver_retrain" } as const;
+
+describe("envoy.yaml", () => {
+  it("has one listener, on the gateway port", () => {
+    expect(listeners).toHaveLength(1);
+    const address = obj(obj(obj(listener, "listener").address, "address").socket_address, "socket_address");
+    expect(address.port_value).toBe(GATEWAY_DEFAULTS.gatewayPort);
+  });
+
+  it("runs grpc_web and cors before the router, router last", () => {
+    const names = arr(hcm.http_filters, "http_filters").map((f) => str(obj(f, "http_filter").name, "name"));
+    const grpcWeb = names.indexOf("envoy.filters.http.grpc_web");
+    const cors = names.indexOf("envoy.filters.http.cors");
+    const router = names.indexOf("envoy.filters.http.router");
+    expect(grpcWeb).toBeGreaterThanOrEqual(0);
+    expect(cors).toBeGreaterThanOrEqual(0);
+    expect(router).toBe(names.length - 1);
+    expect(grpcWeb).toBeLessThan(router);
+    expect(cors).toBeLessThan(router);
+  });
+
+  it("routes exactly the public methods, each to its service's cluster", () => {
+    const routed = routes.map(routedPath);
+    expect(new Set(routed).size, "a path is routed twice").toBe(routed.length);
+    expect([...routed].sort()).toEqual(PUBLIC_METHODS.map((m) => m.path).sort());
+    for (const m of PUBLIC_METHODS) {
+      const route = routes.find((r) => routedPath(r) === m.path);
+      const action = obj(route?.route, `route for ${m.path}`);
+      expect(action.cluster, m.path).toBe(clusterForTarget[m.target]);
+      expect(clusterByName.has(str(action.cluster, `${m.path} cluster`)), `${m.path} cluster exists`).toBe(
+        true,
+      );
+    }
+  });
+
+  it("never routes admin or internal methods, nor answers anything directly", () => {
+    const routed = new Set(routes.map(routedPath));
+    for (const path of Object.keys(NON_PUBLIC_METHOD_PATHS)) expect(routed.has(path), path).toBe(false);
+    for (const route of routes) {
+      expect(Object.keys(route).sort(), "route must only forward").toEqual(["match", "route"]);
+    }
+  });
+
+  it("disables the route timeout of the stream and bounds every unary method", () => {
+    for (const m of PUBLIC_METHODS) {
+      const route = routes.find((r) => routedPath(r) === m.path);
+      const action = obj(route?.route, m.path);
+      expect(seconds(action.timeout, `${m.path} timeout`), m.path).toBe(m.timeoutSeconds);
+      if (m.serverStreaming) {
+        expect(seconds(action.idle_timeout, `${m.path} idle_timeout`)).toBeGreaterThanOrEqual(
+          3 * HEARTBEAT_SECONDS,
+        );
+      } else {
+        const max = obj(action.max_stream_duration, `${m.path} max_stream_duration`);
+        expect(seconds(max.grpc_timeout_header_max, m.path)).toBe(m.timeoutSeconds);
+      }
+    }
+  });
+
+  it("keeps idle timeouts well above the version stream's heartbeat", () => {
+    expect(seconds(hcm.stream_idle_timeout, "stream_idle_timeout")).toBeGreaterThanOrEqual(
+      3 * HEARTBEAT_SECONDS,
+    );
+    const common = obj(hcm.common_http_protocol_options, "common_http_protocol_options");
+    expect(seconds(common.idle_timeout, "idle_timeout")).toBeGreaterThanOrEqual(3 * HEARTBEAT_SECONDS);
+  });
+
+  it("allows only configured CORS origins, never *, and exposes the grpc status headers", () => {
+    const policies = allMappings(config).filter(
+      (m) => m["@type"] === "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+    );
+    expect(policies.length).toBeGreaterThan(0);
+    for (const policy of policies) {
+      const origins = arr(policy.allow_origin_string_match, "allow_origin_string_match").map((o) =>
+        obj(o, "origin matcher"),
+      );
+      expect(origins.length).toBeGreaterThan(0);
+      for (const origin of origins) {
+        // Exact origins only: a prefix, suffix or regex matcher is how "*" sneaks back in.
+        expect(Object.keys(origin)).toEqual(["exact"]);
+        const value = str(origin.exact, "exact origin");
+        expect(value).not.toContain("*");
+        expect(new URL(value).origin).toBe(value);
+      }
+      const exposed = str(policy.expose_headers, "expose_headers")
+        .split(",")
+        .map((h) => h.trim());
+      expect(exposed).toEqual(expect.arrayContaining(["grpc-status", "grpc-message"]));
+      const allowed = str(policy.allow_headers, "allow_headers")
+        .split(",")
+        .map((h) => h.trim());
+      expect(allowed).toEqual(
+        expect.arrayContaining(["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"]),
+      );
+      expect(allowed).not.toContain("authorization");
+    }
+    // No legacy or other origin field anywhere allows every origin.
+    expect(text).not.toMatch(/allow_origin[^\n]*\*|safe_regex/);
+  });
+
+  it("balances Predict per request over a headless Service and speaks HTTP/2 to both services", () => {
+    const expected = [
+      {
+        name: "liver_predict",
+        host: "liver-predict.liver.svc.cluster.local",
+        port: GATEWAY_DEFAULTS.predictPort,
+      },
+      {
+        name: "liver_retrain",
+        host: "liver-retrain.liver.svc.cluster.local",
+        port: GATEWAY_DEFAULTS.retrainPort,
+      },
+    ];
+    expect([...clusterByName.keys()].sort()).toEqual(expected.map((e) => e.name).sort());
+    for (const { name, host, port } of expected) {
+      const cluster = obj(clusterByName.get(name), name);
+      expect(cluster.type, name).toBe("STRICT_DNS");
+      expect(cluster.lb_policy, name).toBe("ROUND_ROBIN");
+      const protocol = obj(
+        obj(cluster.typed_extension_protocol_options, `${name} typed_extension_protocol_options`)[
+          "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+        ],
+        `${name} HttpProtocolOptions`,
+      );
+      expect(protocol["@type"]).toBe(
+        "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+      );
+      obj(obj(protocol.explicit_http_config, `${name} explicit_http_config`).http2_protocol_options, "http2");
+      const endpoints = arr(obj(cluster.load_assignment, `${name} load_assignment`).endpoints, "endpoints");
+      const lb = arr(obj(endpoints[0], "endpoints[0]").lb_endpoints, "lb_endpoints");
+      expect(lb).toHaveLength(1);
+      const socket = obj(
+        obj(obj(obj(lb[0], "lb_endpoint").endpoint, "endpoint").address, "address").socket_address,
+        "socket_address",
+      );
+      expect(socket.address, name).toBe(host);
+      expect(socket.port_value, name).toBe(port);
+    }
+  });
+});
