@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import { FEATURE_COUNT } from "../features/feature-schema.js";
+import { allocateDataset, type Dataset } from "../data/dataset.js";
+import { excludeHoldoutFeatures, selectRows, splitHoldout } from "./holdout-split.js";
+
+function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+/** `rows` random rows drawn from few distinct values, so many rows repeat exactly. */
+function randomDataset(rows: number, seed: number, distinctValues = 3): Dataset {
+  const next = lcg(seed);
+  const dataset = allocateDataset(rows, "synthetic");
+  for (let row = 0; row < rows; row++) {
+    for (let i = 0; i < FEATURE_COUNT; i++) {
+      dataset.features[row * FEATURE_COUNT + i] = Math.floor(next() * distinctValues) + i;
+    }
+    dataset.labels[row] = next() < 0.3 ? 0 : 1;
+  }
+  return dataset;
+}
+
+function rowKey(dataset: Dataset, row: number, withLabel = true): string {
+  const values = Array.from(dataset.features.subarray(row * FEATURE_COUNT, (row + 1) * FEATURE_COUNT));
+  return withLabel ? `${values.join(",")}|${dataset.labels[row]}` : values.join(",");
+}
+
+function rowKeys(dataset: Dataset, withLabel = true): string[] {
+  return Array.from({ length: dataset.rows }, (_, row) => rowKey(dataset, row, withLabel));
+}
+
+function shuffled(dataset: Dataset, seed: number): Dataset {
+  const next = lcg(seed);
+  const order = Array.from({ length: dataset.rows }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j] ?? 0, order[i] ?? 0];
+  }
+  return selectRows(dataset, order);
+}
+
+describe("splitHoldout", () => {
+  const original = randomDataset(3000, 1);
+  const split = splitHoldout(original);
+
+  it("removes exact duplicates and reports them", () => {
+    const distinct = new Set(rowKeys(original));
+    expect(split.report.inputRows).toBe(3000);
+    expect(split.report.uniqueRows).toBe(distinct.size);
+    expect(split.report.duplicatesRemoved).toBe(3000 - distinct.size);
+    expect(split.report.duplicatesRemoved).toBeGreaterThan(0);
+    const all = [...rowKeys(split.train), ...rowKeys(split.holdout)];
+    expect(new Set(all).size).toBe(all.length);
+    expect(new Set(all)).toEqual(distinct);
+  });
+
+  it("counts feature vectors seen with both labels", () => {
+    const labelsByFeatures = new Map<string, Set<number>>();
+    for (let row = 0; row < original.rows; row++) {
+      const key = rowKey(original, row, false);
+      const set = labelsByFeatures.get(key) ?? new Set<number>();
+      set.add(original.labels[row] ?? -1);
+      labelsByFeatures.set(key, set);
+    }
+    const conflicts = [...labelsByFeatures.values()].filter((s) => s.size === 2).length;
+    expect(conflicts).toBeGreaterThan(0);
+    expect(split.report.conflictingFeatureGroups).toBe(conflicts);
+  });
+
+  it("holds out 20% of each class, rounded", () => {
+    const uniquePositives = split.report.trainPositives + split.report.holdoutPositives;
+    const uniqueNegatives = split.report.uniqueRows - uniquePositives;
+    expect(split.report.holdoutPositives).toBe(Math.round(0.2 * uniquePositives));
+    expect(split.report.holdoutRows).toBe(
+      Math.round(0.2 * uniquePositives) + Math.round(0.2 * uniqueNegatives),
+    );
+    expect(split.holdout.labels.reduce((a, b) => a + b, 0)).toBe(split.report.holdoutPositives);
+    expect(split.train.labels.reduce((a, b) => a + b, 0)).toBe(split.report.trainPositives);
+    expect(split.train.rows + split.holdout.rows).toBe(split.report.uniqueRows);
+  });
+
+  it("yields the same holdout whatever the row order and duplication", () => {
+    const reordered = shuffled(original, 99);
+    const again = splitHoldout(reordered);
+    expect(again.report.holdoutFingerprint).toBe(split.report.holdoutFingerprint);
+    expect(rowKeys(again.holdout)).toEqual(rowKeys(split.holdout));
+    expect(rowKeys(again.train)).toEqual(rowKeys(split.train));
+    // More copies of existing rows change nothing either.
+    const doubled = selectRows(original, [...Array.from({ length: 3000 }, (_, i) => i), 5, 6, 7, 5]);
+    expect(splitHoldout(doubled).report.holdoutFingerprint).toBe(split.report.holdoutFingerprint);
+  });
+
+  it("moves with the data: a different dataset gives a different holdout", () => {
+    const other = splitHoldout(randomDataset(3000, 2));
+    expect(other.report.holdoutFingerprint).not.toBe(split.report.holdoutFingerprint);
+  });
+
+  it("keeps the source tag and refuses incomplete rows and bad input", () => {
+    expect(split.holdout.source).toBe("synthetic");
+    const broken = randomDataset(10, 3);
+    broken.features[4 * FEATURE_COUNT + 2] = Number.NaN;
+    expect(() => splitHoldout(broken)).toThrow(/row 4 has total_bilirubin = NaN/);
+    const badLabel = randomDataset(10, 3);
+    badLabel.labels[2] = 2;
+    expect(() => splitHoldout(badLabel)).toThrow(/row 2 has label 2; expected 0 or 1/);
+    expect(() => splitHoldout(original, 1)).toThrow(/holdoutFraction is 1; valid range is 0 < fraction < 1/);
+  });
+});
+
+describe("excludeHoldoutFeatures", () => {
+  it("drops feedback rows whose features are a holdout row's, whatever their label", () => {
+    const { holdout, train } = splitHoldout(randomDataset(2000, 4, 4));
+    const feedback = selectRows(holdout, [0, 1]);
+    feedback.labels[1] = 1 - (feedback.labels[1] ?? 0);
+    const trainRow = rowKeys(train, false).findIndex((k) => !rowKeys(holdout, false).includes(k));
+    expect(trainRow).toBeGreaterThanOrEqual(0);
+    const withTrainRow = selectRows(
+      {
+        rows: 3,
+        features: Float64Array.from([
+          ...feedback.features,
+          ...train.features.subarray(trainRow * 10, trainRow * 10 + 10),
+        ]),
+        labels: Uint8Array.from([...feedback.labels, 1]),
+        source: "synthetic",
+      },
+      [0, 1, 2],
+    );
+    const { kept, dropped } = excludeHoldoutFeatures(withTrainRow, holdout);
+    expect(dropped).toBe(2);
+    expect(kept.rows).toBe(1);
+    expect(rowKey(kept, 0, false)).toBe(rowKey(train, trainRow, false));
+  });
+});
