@@ -1,0 +1,172 @@
+/**
+ * `npm start`: the whole system on this machine with embedded defaults: RetrainService,
+ * N PredictService replicas and the grpc-web gateway serving the web UI, one log stream
+ * prefixed per process, and a clean stop on Ctrl-C or SIGTERM.
+ */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { loadOrCreateSigningKey } from "../services/shared/feedback/signing-key.js";
+import { waitForServing } from "../services/shared/grpc/health-probe.js";
+import { readInteger, readPort, readString } from "../services/shared/ops/env-config.js";
+import { ProcessGroup } from "./start/process-group.js";
+
+const HELP = `Usage: npm start -- [options]
+
+Starts the liver-disease prediction mesh locally:
+  retrain     liver.v1.RetrainService on RETRAIN_PORT (8080): feedback store, retraining, model registry
+  predict-i   liver.v1.PredictService replica i on PREDICT_PORT + i (8000, 8001, ...)
+  gateway     the web UI and the grpc-web bridge on GATEWAY_PORT (5000)
+
+Options:
+  --predict-replicas N   number of PredictService replicas (default 1, at most 16)
+  --no-gateway           do not start the gateway and web UI
+  -h, --help             show this help
+
+Environment (defaults in brackets):
+  DATA_PATH [data/]      SQLite store, signing key; the real dataset is read from
+                         DATA_PATH/raw/Liver Patient Dataset (LPD)_train.csv when present,
+                         else TRAINING_CSV, else a synthetic default (the UI says so)
+  MODEL_PATH [models/]   model artifacts, one folder per version
+  PREDICT_PORT [8000]  RETRAIN_PORT [8080]  GATEWAY_PORT [5000]
+  ADMIN_TOKEN            enables TriggerRetrain and RollbackModel (unset: refused)
+  FEEDBACK_SIGNING_KEY   shared HMAC key; unset: generated once per DATA_PATH
+  LOG_LEVEL [info]
+
+Stop with Ctrl-C (a second Ctrl-C stops at once).`;
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      "predict-replicas": { type: "string", default: "1" },
+      "no-gateway": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const replicas = Number(values["predict-replicas"]);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) {
+    console.error(
+      `--predict-replicas ${values["predict-replicas"]} is not valid: expected a whole number from 1 to 16`,
+    );
+    return 2;
+  }
+  const env = process.env;
+  const dataPath = path.resolve(root, readString(env, "DATA_PATH", "data/"));
+  const modelPath = path.resolve(root, readString(env, "MODEL_PATH", "models/"));
+  const predictPort = readPort(env, "PREDICT_PORT", 8000);
+  const retrainPort = readPort(env, "RETRAIN_PORT", 8080);
+  const gatewayPort = readPort(env, "GATEWAY_PORT", 5000);
+  const predictMetricsPort = readPort(env, "PREDICT_METRICS_PORT", 9100);
+  const retrainMetricsPort = readPort(env, "RETRAIN_METRICS_PORT", 9101);
+  const startTimeoutMs = readInteger(env, "START_TIMEOUT_MS", 120_000, 1_000, 3_600_000);
+  const key = loadOrCreateSigningKey(dataPath, env.FEEDBACK_SIGNING_KEY);
+  const shared: NodeJS.ProcessEnv = {
+    ...env,
+    DATA_PATH: dataPath,
+    MODEL_PATH: modelPath,
+    FEEDBACK_SIGNING_KEY: key.toString("hex"),
+    RETRAIN_ADDR: `localhost:${retrainPort}`,
+  };
+
+  if (!values["no-gateway"]) {
+    console.log("start: building the web UI");
+    const build = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "gateway/web/build.ts")], {
+      stdio: "inherit",
+      cwd: root,
+    });
+    if (build.status !== 0) {
+      console.error("start: the web UI did not build; see the messages above");
+      return 1;
+    }
+  }
+
+  const names = ["retrain", ...Array.from({ length: replicas }, (_, i) => `predict-${i}`), "gateway"];
+  let failed = false;
+  const group = new ProcessGroup(names, (name, code, signal) => {
+    failed = true;
+    console.error(
+      `start: ${name} stopped unexpectedly (${signal ?? `exit code ${code ?? "?"}`}); stopping the rest`,
+    );
+    void group.stop(10_000).then(() => process.exit(1));
+  });
+
+  const stop = (): void => {
+    console.log("start: stopping (press Ctrl-C again to kill at once)");
+    void group.stop(15_000).then(() => process.exit(failed ? 1 : 0));
+  };
+  let signals = 0;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      signals += 1;
+      if (signals > 1) process.exit(130);
+      stop();
+    });
+  }
+
+  group.start({
+    name: "retrain",
+    entry: path.join(root, "services/retrain/main.ts"),
+    env: { ...shared, RETRAIN_PORT: String(retrainPort), RETRAIN_METRICS_PORT: String(retrainMetricsPort) },
+  });
+  const predictAddresses: string[] = [];
+  for (let i = 0; i < replicas; i++) {
+    predictAddresses.push(`localhost:${predictPort + i}`);
+    group.start({
+      name: `predict-${i}`,
+      entry: path.join(root, "services/predict/main.ts"),
+      env: {
+        ...shared,
+        PREDICT_PORT: String(predictPort + i),
+        // Even ports for replicas, so they never meet retrain's default 9101.
+        PREDICT_METRICS_PORT: String(predictMetricsPort + 2 * i),
+        MODEL_CACHE_PATH: path.join(dataPath, "predict-cache", String(i)),
+      },
+    });
+  }
+  if (!values["no-gateway"]) {
+    group.start({
+      name: "gateway",
+      entry: path.join(root, "gateway/bridge/main.ts"),
+      env: {
+        ...shared,
+        GATEWAY_PORT: String(gatewayPort),
+        PREDICT_ADDRS: predictAddresses.join(","),
+        WEB_ROOT: path.join(root, "gateway/web/dist"),
+      },
+    });
+  }
+
+  console.log(
+    `start: waiting for retrain (the first start imports the data and trains v1) and ${replicas} predict replica(s)`,
+  );
+  try {
+    await waitForServing(`localhost:${retrainPort}`, startTimeoutMs);
+    await Promise.all(predictAddresses.map((address) => waitForServing(address, startTimeoutMs)));
+  } catch (error) {
+    console.error(`start: ${error instanceof Error ? error.message : String(error)}; stopping`);
+    await group.stop(10_000);
+    return 1;
+  }
+  console.log(
+    values["no-gateway"]
+      ? `start: ready. PredictService on ${predictAddresses.join(", ")}, RetrainService on localhost:${retrainPort} (grpcurl -plaintext localhost:${predictPort} list)`
+      : `start: ready. Open http://localhost:${gatewayPort}/ in a browser (grpcurl -plaintext localhost:${predictPort} list for the API)`,
+  );
+  return await new Promise<number>(() => undefined);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
