@@ -1,0 +1,97 @@
+import { fileURLToPath } from "node:url";
+import { readPort, readString, readOptionalString, type Env } from "../../services/shared/ops/env-config.js";
+
+/**
+ * Default ports of the design (DESIGN.md §7). The Envoy config check compares envoy.yaml
+ * against these, so the production gateway and the local bridge agree on them.
+ */
+export const GATEWAY_DEFAULTS = Object.freeze({
+  gatewayPort: 5000,
+  predictPort: 8000,
+  retrainPort: 8080,
+});
+
+/** Where `npm run build` of the web UI puts its files; served when WEB_ROOT is unset. */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("../web/dist/", import.meta.url));
+
+/** Everything the bridge's entry point reads from the environment, validated. */
+export interface BridgeConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly predictAddresses: readonly string[];
+  readonly retrainAddress: string;
+  readonly corsOrigins: readonly string[];
+  readonly webRoot: string;
+}
+
+/** Help text for `--help`, listing every variable `readBridgeConfig` reads. */
+export const BRIDGE_ENV_HELP = `Local grpc-web bridge: serves the web UI and forwards the public gRPC methods.
+
+Environment:
+  GATEWAY_PORT    HTTP port for the UI and grpc-web (default ${GATEWAY_DEFAULTS.gatewayPort})
+  GATEWAY_HOST    interface to bind (default 127.0.0.1; 0.0.0.0 for all)
+  PREDICT_ADDRS   comma-separated host:port list of PredictService replicas, balanced per call
+                  (default localhost:$PREDICT_PORT, PREDICT_PORT default ${GATEWAY_DEFAULTS.predictPort})
+  RETRAIN_ADDR    host:port of the RetrainService (default localhost:$RETRAIN_PORT,
+                  RETRAIN_PORT default ${GATEWAY_DEFAULTS.retrainPort})
+  CORS_ORIGINS    comma-separated origins allowed to call cross-origin, e.g. http://localhost:5173
+                  (default none: only the UI served by this bridge, which is same-origin)
+  WEB_ROOT        folder of the built web UI (default gateway/web/dist)
+  LOG_LEVEL       pino level (default info)
+`;
+
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+function parseAddress(name: string, value: string): string {
+  const match = HOST_PORT.exec(value);
+  const port = Number(match?.[1]);
+  if (match === null || port < 1 || port > 65_535) {
+    throw new Error(`${name}: "${value}" is not host:port with a port from 1 to 65535`);
+  }
+  return value;
+}
+
+function parseOrigin(value: string): string {
+  if (value === "*" || value.includes("*")) {
+    throw new Error(
+      `CORS_ORIGINS: "*" is not allowed; list each origin that may call the gateway, e.g. https://liver.example.org`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`CORS_ORIGINS: "${value}" is not an origin like https://liver.example.org`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value.replace(/\/$/, "")) {
+    throw new Error(
+      `CORS_ORIGINS: "${value}" is not an origin (scheme://host[:port], no path), e.g. https://liver.example.org`,
+    );
+  }
+  return url.origin;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/** Reads and validates the bridge's settings; throws naming the variable and what it accepts. */
+export function readBridgeConfig(env: Env): BridgeConfig {
+  const predictPort = readPort(env, "PREDICT_PORT", GATEWAY_DEFAULTS.predictPort);
+  const retrainPort = readPort(env, "RETRAIN_PORT", GATEWAY_DEFAULTS.retrainPort);
+  const predictList = list(readOptionalString(env, "PREDICT_ADDRS"));
+  const predictAddresses = (predictList.length > 0 ? predictList : [`localhost:${predictPort}`]).map((a) =>
+    parseAddress("PREDICT_ADDRS", a),
+  );
+  return {
+    port: readPort(env, "GATEWAY_PORT", GATEWAY_DEFAULTS.gatewayPort),
+    host: readString(env, "GATEWAY_HOST", "127.0.0.1"),
+    predictAddresses,
+    retrainAddress: parseAddress("RETRAIN_ADDR", readString(env, "RETRAIN_ADDR", `localhost:${retrainPort}`)),
+    corsOrigins: list(readOptionalString(env, "CORS_ORIGINS")).map(parseOrigin),
+    webRoot: readString(env, "WEB_ROOT", DEFAULT_WEB_ROOT),
+  };
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import {
+  decodeGrpcMessage,
+  decodeTrailers,
+  encodeFrame,
+  encodeGrpcMessage,
+  encodeMessageFrame,
+  encodeTrailerFrame,
+  FrameDecoder,
+  MESSAGE_FLAG,
+  TRAILER_FLAG,
+} from "./grpc-web-framing.js";
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
+
+describe("grpc-web frames", () => {
+  it("encodes flag, big-endian length and payload", () => {
+    expect([...encodeMessageFrame(bytes(1, 2, 3))]).toEqual([0x00, 0, 0, 0, 3, 1, 2, 3]);
+    expect([...encodeFrame(TRAILER_FLAG, new Uint8Array(0))]).toEqual([0x80, 0, 0, 0, 0]);
+    const big = encodeMessageFrame(new Uint8Array(0x01_02_03));
+    expect([...big.slice(0, 5)]).toEqual([0x00, 0x00, 0x01, 0x02, 0x03]);
+  });
+
+  it("writes the trailer frame as grpc-status:N\\r\\ngrpc-message:...\\r\\n then metadata", () => {
+    const frame = encodeTrailerFrame(3, "age: must be 4-90", [["X-Request-Id", "r1"]]);
+    expect(frame[0]).toBe(0x80);
+    const payload = frame.slice(5);
+    expect(new DataView(frame.buffer).getUint32(1)).toBe(payload.length);
+    expect(new TextDecoder().decode(payload)).toBe(
+      "grpc-status:3\r\ngrpc-message:age: must be 4-90\r\nx-request-id:r1\r\n",
+    );
+    expect(new TextDecoder().decode(encodeTrailerFrame(0, "").slice(5))).toBe("grpc-status:0\r\n");
+  });
+
+  it("decodes trailer lines, splitting on the first colon only", () => {
+    const payload = new TextEncoder().encode("grpc-status:14\r\nGrpc-Message:host:port down\r\nx-a: b \r\n");
+    expect(decodeTrailers(payload)).toEqual([
+      ["grpc-status", "14"],
+      ["grpc-message", "host:port down"],
+      ["x-a", "b"],
+    ]);
+    expect(() => decodeTrailers(new TextEncoder().encode("no colon\r\n"))).toThrow(/no "name:" prefix/);
+  });
+
+  it("reassembles frames split across chunks at every possible boundary", () => {
+    const stream = new Uint8Array([
+      ...encodeMessageFrame(bytes(10, 11, 12, 13)),
+      ...encodeMessageFrame(new Uint8Array(0)),
+      ...encodeTrailerFrame(0, "ok"),
+    ]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      for (let cut2 = cut; cut2 <= stream.length; cut2 += 3) {
+        const decoder = new FrameDecoder();
+        const frames = [
+          ...decoder.push(stream.slice(0, cut)),
+          ...decoder.push(stream.slice(cut, cut2)),
+          ...decoder.push(stream.slice(cut2)),
+        ];
+        expect(frames.map((f) => f.flag)).toEqual([MESSAGE_FLAG, MESSAGE_FLAG, TRAILER_FLAG]);
+        expect([...(frames[0]?.payload ?? [])]).toEqual([10, 11, 12, 13]);
+        expect(frames[1]?.payload.length).toBe(0);
+        expect(decodeTrailers(frames[2]?.payload ?? new Uint8Array(0))).toEqual([
+          ["grpc-status", "0"],
+          ["grpc-message", "ok"],
+        ]);
+        expect(decoder.pendingBytes).toBe(0);
+      }
+    }
+  });
+
+  it("keeps an incomplete frame pending", () => {
+    const decoder = new FrameDecoder();
+    expect(decoder.push(encodeMessageFrame(bytes(1, 2, 3)).slice(0, 6))).toEqual([]);
+    expect(decoder.pendingBytes).toBe(6);
+  });
+});
+
+describe("grpc-message percent-encoding", () => {
+  it("escapes %, control characters and non-ASCII as UTF-8 bytes", () => {
+    expect(encodeGrpcMessage("100% sure")).toBe("100%25 sure");
+    expect(encodeGrpcMessage("line\nbreak")).toBe("line%0Abreak");
+    expect(encodeGrpcMessage("albumin ≥ 0.9 g/dL")).toBe("albumin %E2%89%A5 0.9 g/dL");
+  });
+
+  it("round-trips any text and leaves malformed escapes alone", () => {
+    for (const text of ["", "plain", "tab\tand % and ü and 😀", "%zz"]) {
+      expect(decodeGrpcMessage(encodeGrpcMessage(text))).toBe(text);
+    }
+    expect(decodeGrpcMessage("50%zz")).toBe("50%zz");
+    expect(decodeGrpcMessage("%E2%89%A5")).toBe("≥");
+  });
+});
