@@ -1,0 +1,214 @@
+import { randomUUID } from "node:crypto";
+import { status, type handleUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { FeatureSpec } from "../gen/liver/v1/model.js";
+import { Diagnosis } from "../gen/liver/v1/patient.js";
+import {
+  type GetModelInfoRequest,
+  type GetModelInfoResponse,
+  ModelSource,
+  type PredictBatchRequest,
+  type PredictBatchResponse,
+  type PredictRequest,
+  type PredictResponse,
+  type PredictServiceServer,
+} from "../gen/liver/v1/predict_service.js";
+import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
+import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
+import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
+import type { ModelHolder } from "./model-holder.js";
+import { patientViolations, readPatientVector } from "./patient-reader.js";
+import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
+import type { ServingModel } from "./serving-model.js";
+
+/** Largest PredictBatch accepted (the contract says 1 to 10,000). */
+export const MAX_BATCH_PATIENTS = 10_000;
+
+/** What the handlers need; passed in so tests can build the class without a server. */
+export interface PredictServiceDeps {
+  readonly holder: ModelHolder;
+  readonly signer: FeedbackTokenSigner;
+  readonly metrics: PredictMetrics;
+  readonly logger: Logger;
+  /** Whether the version stream currently delivers events (GetModelInfo.subscribed). */
+  readonly isSubscribed: () => boolean;
+  /** Where models come from, for the UNAVAILABLE message, e.g. "localhost:8080". */
+  readonly retrainAddr: string;
+}
+
+/** The schema as GetModelInfo returns it; built once, it never changes in a process. */
+export const FEATURE_SPECS: readonly FeatureSpec[] = FEATURES.map((spec, position) =>
+  spec.kind === "gender"
+    ? FeatureSpec.fromPartial({
+        name: spec.name,
+        label: spec.label,
+        unit: spec.unit,
+        allowedValues: [...spec.allowedValues],
+        position,
+      })
+    : FeatureSpec.fromPartial({
+        name: spec.name,
+        label: spec.label,
+        unit: spec.unit,
+        min: spec.min,
+        max: spec.max,
+        position,
+      }),
+);
+
+/**
+ * liver.v1.PredictService. Every answer is computed from one ServingModel read once per call,
+ * so it is consistent even while a swap happens; every input is validated against the shared
+ * schema; every answer carries a signed record of exactly what was answered.
+ */
+export class PredictService {
+  /** Scratch rows for the feature vectors; handlers are synchronous, so one is enough. */
+  private vectors = new Float64Array(FEATURE_COUNT * 1_024);
+  /** The vector a token carries, copied out of `vectors` (the token needs its own 10 values). */
+  private readonly tokenVector = new Float64Array(FEATURE_COUNT);
+
+  constructor(private readonly deps: PredictServiceDeps) {}
+
+  /** The handlers as grpc-js registers them. */
+  implementation(): PredictServiceServer {
+    return { predict: this.predict, predictBatch: this.predictBatch, getModelInfo: this.getModelInfo };
+  }
+
+  predict: handleUnaryCall<PredictRequest, PredictResponse> = (call, callback) => {
+    const started = performance.now();
+    const { metrics } = this.deps;
+    const model = this.deps.holder.current;
+    if (model === undefined) return this.fail("Predict", callback, this.unavailable());
+    const patient = call.request.patient;
+    if (!readPatientVector(patient, this.tokenVector, 0)) {
+      return this.fail("Predict", callback, invalidArgument(patientViolations(patient)));
+    }
+    const response = this.answer(model, this.tokenVector, 0, Date.now());
+    if (response === undefined) return this.fail("Predict", callback, this.badScore(model));
+    callback(null, response);
+    metrics.predictOk.inc();
+    metrics.predictLatency.observe((performance.now() - started) / 1000);
+  };
+
+  predictBatch: handleUnaryCall<PredictBatchRequest, PredictBatchResponse> = (call, callback) => {
+    const started = performance.now();
+    const { metrics } = this.deps;
+    const model = this.deps.holder.current;
+    if (model === undefined) return this.fail("PredictBatch", callback, this.unavailable());
+    const patients = call.request.patients;
+    const count = patients.length;
+    if (count === 0 || count > MAX_BATCH_PATIENTS) {
+      const description =
+        count === 0
+          ? "patients is empty; send 1 to 10,000 patients"
+          : `patients has ${count} entries; at most 10,000 are accepted per call, split the batch`;
+      return this.fail("PredictBatch", callback, invalidArgument([{ field: "patients", description }]));
+    }
+    const vectors = this.scratch(count);
+    let violations: FieldViolation[] | undefined;
+    for (let i = 0; i < count; i++) {
+      const patient = patients[i];
+      if (!readPatientVector(patient, vectors, i * FEATURE_COUNT)) {
+        violations ??= [];
+        violations.push(...patientViolations(patient, `patients[${i}].`));
+      }
+    }
+    if (violations !== undefined) return this.fail("PredictBatch", callback, invalidArgument(violations));
+    const issuedAtMs = Date.now();
+    const results = new Array<PredictResponse>(count);
+    for (let i = 0; i < count; i++) {
+      const result = this.answer(model, vectors, i * FEATURE_COUNT, issuedAtMs);
+      if (result === undefined) return this.fail("PredictBatch", callback, this.badScore(model));
+      results[i] = result;
+    }
+    callback(null, { results, modelVersion: model.version });
+    metrics.batchOk.inc();
+    metrics.batchLatency.observe((performance.now() - started) / 1000);
+  };
+
+  getModelInfo: handleUnaryCall<GetModelInfoRequest, GetModelInfoResponse> = (_call, callback) => {
+    const model = this.deps.holder.current;
+    const failure = this.deps.holder.lastFailure;
+    callback(null, {
+      modelVersion: model?.version ?? "",
+      metrics: model?.metrics,
+      features: [...FEATURE_SPECS],
+      trainedOnSyntheticData: model?.trainedOnSyntheticData ?? false,
+      source: model?.source ?? ModelSource.MODEL_SOURCE_UNSPECIFIED,
+      loadedAt: model?.loadedAt,
+      lastFailedVersion: failure?.version ?? "",
+      lastFailure: failure?.reason ?? "",
+      backend: model?.backend ?? "",
+      subscribed: this.deps.isSubscribed(),
+    });
+    this.deps.metrics.countRequest("GetModelInfo", "OK");
+  };
+
+  /**
+   * Scores the vector at `offset` and signs the answer; undefined when the model produced a
+   * probability outside [0, 1] (never answered: no made-up result leaves this replica).
+   */
+  private answer(
+    model: ServingModel,
+    vectors: Float64Array,
+    offset: number,
+    issuedAtMs: number,
+  ): PredictResponse | undefined {
+    const probability = model.score(vectors, offset);
+    if (!(probability >= 0 && probability <= 1)) return undefined;
+    const diagnosis =
+      probability >= model.threshold
+        ? Diagnosis.DIAGNOSIS_LIVER_DISEASE
+        : Diagnosis.DIAGNOSIS_NO_LIVER_DISEASE;
+    const features = this.tokenVector;
+    if (vectors !== features) for (let j = 0; j < FEATURE_COUNT; j++) features[j] = vectors[offset + j] ?? 0;
+    const predictionId = randomUUID();
+    const feedbackToken = this.deps.signer.sign({
+      predictionId,
+      modelVersion: model.version,
+      features,
+      probability,
+      diagnosis,
+      issuedAtMs,
+    });
+    (diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE
+      ? this.deps.metrics.liverDisease
+      : this.deps.metrics.noLiverDisease
+    ).inc();
+    return {
+      probability,
+      diagnosis,
+      modelVersion: model.version,
+      predictionId,
+      feedbackToken,
+      threshold: model.threshold,
+    };
+  }
+
+  private scratch(count: number): Float64Array {
+    const needed = count * FEATURE_COUNT;
+    if (this.vectors.length < needed) this.vectors = new Float64Array(needed);
+    return this.vectors;
+  }
+
+  private unavailable(): GrpcStatusError {
+    return grpcError(
+      status.UNAVAILABLE,
+      `no model loaded yet: this replica has not received one from RetrainService at ${this.deps.retrainAddr} ` +
+        "and has no cached or bundled artifact; it keeps trying (see GetModelInfo and grpc.health.v1), retry shortly",
+    );
+  }
+
+  private badScore(model: ServingModel): GrpcStatusError {
+    this.deps.logger.error({ modelVersion: model.version }, "model produced a probability outside [0, 1]");
+    return grpcError(
+      status.INTERNAL,
+      `model ${model.version} produced an invalid probability for valid input; no answer was given`,
+    );
+  }
+
+  private fail<T>(method: PredictMethod, callback: sendUnaryData<T>, error: GrpcStatusError): void {
+    this.deps.metrics.countRequest(method, status[error.code]);
+    callback(error);
+  }
+}

@@ -1,0 +1,38 @@
+import type { ModelMetrics } from "../gen/liver/v1/model.js";
+import { ModelSource } from "../gen/liver/v1/predict_service.js";
+
+/**
+ * One verified, warmed-up model version as a replica serves it. Immutable: a swap replaces
+ * the whole object, so a request that read it once is answered entirely by one version.
+ */
+export interface ServingModel {
+  /** Version name, e.g. "v3". */
+  readonly version: string;
+  /** SHA-256 (hex) of the artifact's manifest. */
+  readonly sha256: string;
+  /** Probability at or above which the diagnosis is liver disease. */
+  readonly threshold: number;
+  /** Holdout metrics from the artifact. */
+  readonly metrics: ModelMetrics;
+  readonly trainedOnSyntheticData: boolean;
+  readonly source: ModelSource;
+  readonly loadedAt: Date;
+  /** TensorFlow.js backend the model was validated against at warm-up. */
+  readonly backend: string;
+  /** Probability of liver disease for the raw schema vector at `offset` of `vectors`. */
+  score(vectors: Float64Array, offset: number): number;
+}
+
+/** Human name of a source, for logs. */
+export function describeSource(source: ModelSource): string {
+  switch (source) {
+    case ModelSource.MODEL_SOURCE_RETRAIN_SERVICE:
+      return "RetrainService";
+    case ModelSource.MODEL_SOURCE_LOCAL_CACHE:
+      return "local cache";
+    case ModelSource.MODEL_SOURCE_BUNDLED:
+      return "bundled artifact";
+    default:
+      return "unknown";
+  }
+}
