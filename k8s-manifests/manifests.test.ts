@@ -44,6 +44,8 @@ const ENV_NAMES: ReadonlySet<string> = new Set([
   "LOG_LEVEL",
   "HEARTBEAT_INTERVAL_MS",
   "MODEL_CACHE_PATH",
+  // Both services read it; the termination grace period is budgeted against it.
+  "SHUTDOWN_GRACE_MS",
 ]);
 /** Settings that must only ever come from the Secret. */
 const SECRET_ENV: ReadonlySet<string> = new Set(["ADMIN_TOKEN", "FEEDBACK_SIGNING_KEY"]);
@@ -143,6 +145,16 @@ function allMappings(value: unknown, out: Record<string, unknown>[] = []): Recor
     for (const item of Object.values(value)) allMappings(item, out);
   }
   return out;
+}
+
+/** Non-test TypeScript files under `dir`. */
+function sourceFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full);
+    return entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts") ? [full] : [];
+  });
 }
 
 // ---- the kustomization -----------------------------------------------------------------
@@ -307,6 +319,13 @@ describe("Retrain", () => {
   it("gives the first start (import and training) a startup budget of at least ten minutes", () => {
     const probe = container.startupProbe ?? {};
     expect((probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3)).toBeGreaterThanOrEqual(600);
+  });
+
+  it("is waited for by Predict's startup probe as long as its own first start may take", () => {
+    const budget = (probe: Probe | undefined): number =>
+      (probe?.periodSeconds ?? 10) * (probe?.failureThreshold ?? 3);
+    const predictStartup = mainContainer(workload(PREDICT.name)).startupProbe;
+    expect(budget(predictStartup)).toBeGreaterThanOrEqual(budget(container.startupProbe));
   });
 
   it("has a memory request that covers the 300 MiB RSS target and a higher limit", () => {
@@ -530,8 +549,25 @@ describe("environment", () => {
     expect(envValue(predict, "PREDICT_METRICS_PORT")).toBe("9100");
     expect(envValue(retrain, "RETRAIN_METRICS_PORT")).toBe("9101");
     expect(envValue(retrain, "HEARTBEAT_INTERVAL_MS")).toBe("10000");
-    expect(envValue(predict, "HEARTBEAT_INTERVAL_MS")).toBe("10000");
   });
+
+  // A variable the code never reads is a setting that silently does nothing.
+  for (const svc of [PREDICT, RETRAIN]) {
+    const folder = path.join(repoRoot, "services", svc.name.replace(/^liver-/, ""));
+    it.skipIf(!existsSync(folder))(
+      `${svc.name}: every variable the manifest sets is read by the service's code (checked once ${path.relative(repoRoot, folder)}/ exists)`,
+      () => {
+        const code = [folder, path.join(repoRoot, "services", "shared")]
+          .flatMap((dir) => sourceFiles(dir))
+          .map((file) => readFileSync(file, "utf8"))
+          .join("\n");
+        for (const variable of mainContainer(workload(svc.name)).env ?? []) {
+          const read = new RegExp(`["'.]${variable.name}\\b`).test(code);
+          expect(read, `${variable.name} is set for ${svc.name} but no code of it reads it`).toBe(true);
+        }
+      },
+    );
+  }
 });
 
 describe("secrets files", () => {
@@ -626,6 +662,19 @@ describe("shutdown", () => {
       }
     }
   });
+
+  it.each([PREDICT.name, RETRAIN.name])(
+    "%s: preStop plus SHUTDOWN_GRACE_MS ends 5 s before the kubelet's SIGKILL",
+    (name) => {
+      const w = workload(name);
+      const container = mainContainer(w);
+      const drainSeconds = Number(envValue(container, "SHUTDOWN_GRACE_MS")) / 1000;
+      expect(drainSeconds).toBeGreaterThan(0);
+      expect(preStopSeconds(container) + drainSeconds).toBeLessThanOrEqual(
+        (w.pod.terminationGracePeriodSeconds ?? 30) - 5,
+      );
+    },
+  );
 });
 
 // ---- metrics --------------------------------------------------------------------------------------
