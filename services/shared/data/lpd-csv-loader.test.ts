@@ -138,10 +138,12 @@ describe.skipIf(!haveRealCsv)("loadLpdCsv on the real LPD file", () => {
   it("loads the whole file in well under 100 ms once warm", async () => {
     await loadLpdCsv(REAL_CSV);
     let best = Infinity;
+    // CPU time of the best of three: wall time would also count waiting for other test files.
     for (let i = 0; i < 3; i++) {
-      const started = performance.now();
+      const cpu = process.cpuUsage();
       await loadLpdCsv(REAL_CSV);
-      best = Math.min(best, performance.now() - started);
+      const { user, system } = process.cpuUsage(cpu);
+      best = Math.min(best, (user + system) / 1000);
     }
     expect(best).toBeLessThan(100);
   });

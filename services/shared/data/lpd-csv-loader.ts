@@ -400,26 +400,10 @@ class RowParser {
     this.mappedSeen = 0;
     this.line = line;
     const base = this.kept * FEATURE_COUNT;
-    let column = 0;
-    let i = start;
-    for (;;) {
-      if (buf[i] === QUOTE && i < end) {
-        i = this.quotedCell(buf, i, end, column, base);
-      } else {
-        let j = i;
-        while (j < end && buf[j] !== COMMA) j++;
-        this.cell(buf, i, j, column, base);
-        i = j;
-      }
-      column++;
-      if (i >= end) break;
-      i++; // past the comma; a trailing comma yields one more (empty) cell
-      if (i === end) {
-        this.cell(buf, i, i, column, base);
-        column++;
-        break;
-      }
-    }
+    const column =
+      buf[start] === QUOTE
+        ? this.cellsFrom(buf, start, end, 0, base)
+        : this.plainCells(buf, start, end, base);
     if (this.mappedSeen < this.mappedColumns) {
       for (let c = column; c < this.headerCells; c++) {
         const target = this.columnTarget[c] ?? IGNORED;
@@ -438,6 +422,96 @@ class RowParser {
     const text = buf.toString("latin1", start, end);
     if (this.droppedLines.has(text)) this.duplicates++;
     else this.droppedLines.add(text);
+  }
+
+  /**
+   * The hot path: cells are scanned once, and a plain decimal in a numeric or label column
+   * is converted during the scan. Anything else (empty, gender, signs, spaces, exponents)
+   * goes to `cell`; a quoted cell hands the rest of the line to `cellsFrom`. Returns the
+   * number of cells.
+   */
+  private plainCells(buf: Buffer, start: number, end: number, base: number): number {
+    const targets = this.columnTarget;
+    const features = this.store.features;
+    let column = 0;
+    let cellStart = start;
+    let mantissa = 0;
+    let digits = 0;
+    let decimals = 0;
+    let dot = false;
+    let plain = true;
+    for (let i = start; ; i++) {
+      const b = i < end ? (buf[i] ?? 0) : COMMA;
+      if (b >= ZERO && b <= NINE) {
+        mantissa = mantissa * 10 + (b - ZERO);
+        digits++;
+        if (dot) decimals++;
+        continue;
+      }
+      if (b !== COMMA) {
+        if (b === DOT && !dot) dot = true;
+        else plain = false;
+        continue;
+      }
+      const target = column < this.headerCells ? (targets[column] ?? IGNORED) : EXTRA_TARGET;
+      if (
+        plain &&
+        digits > 0 &&
+        digits <= 15 &&
+        target >= 0 &&
+        target < FEATURE_COUNT &&
+        this.isGender[target] === 0
+      ) {
+        this.mappedSeen++;
+        const value = decimals === 0 ? mantissa : mantissa / (POW10[decimals] ?? 1);
+        if (value < (this.min[target] ?? 0) || value > (this.max[target] ?? 0))
+          this.problem(OUT_OF_RANGE, target, buf, cellStart, i);
+        else features[base + target] = value;
+      } else if (
+        plain &&
+        digits === 1 &&
+        !dot &&
+        target === LABEL_TARGET &&
+        (mantissa === 1 || mantissa === 2)
+      ) {
+        this.mappedSeen++;
+        this.label = mantissa === 1 ? LABEL.liverDisease : LABEL.noLiverDisease;
+        this.labelsRead[this.label] = (this.labelsRead[this.label] ?? 0) + 1;
+      } else {
+        this.cell(buf, cellStart, i, column, base);
+      }
+      column++;
+      if (i >= end) return column;
+      cellStart = i + 1;
+      if (buf[cellStart] === QUOTE && cellStart < end)
+        return this.cellsFrom(buf, cellStart, end, column, base);
+      mantissa = 0;
+      digits = 0;
+      decimals = 0;
+      dot = false;
+      plain = true;
+    }
+  }
+
+  /** Cells from `i` (column `column`) to the end of the line, honouring quotes; returns the cell count. */
+  private cellsFrom(buf: Buffer, i: number, end: number, column: number, base: number): number {
+    for (;;) {
+      if (buf[i] === QUOTE && i < end) {
+        i = this.quotedCell(buf, i, end, column, base);
+      } else {
+        let j = i;
+        while (j < end && buf[j] !== COMMA) j++;
+        this.cell(buf, i, j, column, base);
+        i = j;
+      }
+      column++;
+      if (i >= end) return column;
+      i++; // past the comma; a trailing comma yields one more (empty) cell
+      if (i === end) {
+        this.cell(buf, i, i, column, base);
+        return column + 1;
+      }
+    }
   }
 
   /** A cell starting with a double quote: unquoted into the scratch buffer; returns where it ends. */

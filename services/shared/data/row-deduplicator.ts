@@ -18,19 +18,19 @@ const EMPTY = 0;
  * loader's arrays grow (and move) while it reads.
  */
 export class RowDeduplicator {
-  private slots: Int32Array;
-  private hashes: Uint32Array;
+  /** Open addressing, two Int32 per slot side by side (one cache line): row + 1 (0 = empty), hash. */
+  private table: Int32Array;
   private mask: number;
   private count = 0;
-  private readonly bits = new Float64Array(1);
-  private readonly words = new Uint32Array(this.bits.buffer);
+  /** The features' bytes as 32-bit words, for hashing without copying; rebuilt when the array changes. */
+  private words = new Uint32Array(0);
+  private wordsOf: Float64Array | undefined;
 
   /** `expectedRows` only sizes the table; it grows past it as needed. */
   constructor(expectedRows = 1024) {
     let capacity = 16;
     while (capacity < expectedRows * 2) capacity *= 2;
-    this.slots = new Int32Array(capacity);
-    this.hashes = new Uint32Array(capacity);
+    this.table = new Int32Array(capacity * 2);
     this.mask = capacity - 1;
   }
 
@@ -42,53 +42,61 @@ export class RowDeduplicator {
   /** Adds row `row` of `store`; true when no equal row was added before, false for a duplicate. */
   add(store: RowStore, row: number): boolean {
     const hash = this.hashRow(store, row);
+    const table = this.table;
     let slot = hash & this.mask;
     for (;;) {
-      const entry = this.slots[slot] ?? EMPTY;
+      const entry = table[2 * slot] ?? EMPTY;
       if (entry === EMPTY) break;
-      if (this.hashes[slot] === hash && rowsEqual(store, entry - 1, row)) return false;
+      if (table[2 * slot + 1] === hash && rowsEqual(store, entry - 1, row)) return false;
       slot = (slot + 1) & this.mask;
     }
-    this.slots[slot] = row + 1;
-    this.hashes[slot] = hash;
+    table[2 * slot] = row + 1;
+    table[2 * slot + 1] = hash;
     this.count++;
-    if (this.count * 2 > this.slots.length) this.grow();
+    if (this.count * 2 > this.mask + 1) this.grow();
     return true;
   }
 
   private hashRow(store: RowStore, row: number): number {
-    const { features } = store;
-    const base = row * FEATURE_COUNT;
+    if (this.wordsOf !== store.features) {
+      const { features } = store;
+      this.words = new Uint32Array(features.buffer, features.byteOffset, features.length * 2);
+      this.wordsOf = features;
+    }
+    const words = this.words;
+    const base = row * FEATURE_COUNT * 2;
     let h = 0x811c9dc5 ^ (store.labels[row] ?? 0);
-    for (let i = 0; i < FEATURE_COUNT; i++) {
-      // + 0 folds -0 into 0, so values that compare equal hash equally.
-      this.bits[0] = (features[base + i] ?? 0) + 0;
-      h = Math.imul(h ^ (this.words[0] ?? 0), 0x5bd1e995);
+    for (let i = 0; i < FEATURE_COUNT * 2; i += 2) {
+      let a = words[base + i] ?? 0;
+      let b = words[base + i + 1] ?? 0;
+      // -0 equals 0, so it must hash like 0 (either word order, whatever the endianness).
+      if ((a === 0 && b === 0x80000000) || (a === 0x80000000 && b === 0)) a = b = 0;
+      h = Math.imul(h ^ a, 0x5bd1e995);
       h ^= h >>> 15;
-      h = Math.imul(h ^ (this.words[1] ?? 0), 0x5bd1e995);
+      h = Math.imul(h ^ b, 0x5bd1e995);
       h ^= h >>> 13;
     }
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    return (h ^ (h >>> 16)) >>> 0;
+    return h ^ (h >>> 16);
   }
 
   private grow(): void {
-    const oldSlots = this.slots;
-    const oldHashes = this.hashes;
-    const capacity = oldSlots.length * 2;
-    this.slots = new Int32Array(capacity);
-    this.hashes = new Uint32Array(capacity);
-    this.mask = capacity - 1;
-    for (let i = 0; i < oldSlots.length; i++) {
-      const entry = oldSlots[i] ?? EMPTY;
+    const old = this.table;
+    const capacity = (this.mask + 1) * 2;
+    const table = new Int32Array(capacity * 2);
+    const mask = capacity - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      const entry = old[i] ?? EMPTY;
       if (entry === EMPTY) continue;
-      const hash = oldHashes[i] ?? 0;
-      let slot = hash & this.mask;
-      while (this.slots[slot] !== EMPTY) slot = (slot + 1) & this.mask;
-      this.slots[slot] = entry;
-      this.hashes[slot] = hash;
+      const hash = old[i + 1] ?? 0;
+      let slot = hash & mask;
+      while (table[2 * slot] !== EMPTY) slot = (slot + 1) & mask;
+      table[2 * slot] = entry;
+      table[2 * slot + 1] = hash;
     }
+    this.table = table;
+    this.mask = mask;
   }
 }
 
