@@ -21,7 +21,7 @@ export interface GrpcWebFrame {
 }
 
 /** A frame: flag, 4-byte big-endian length, payload. */
-export function encodeFrame(flag: number, payload: Uint8Array): Uint8Array {
+export function encodeFrame(flag: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
   out[0] = flag;
   new DataView(out.buffer).setUint32(1, payload.length, false);
@@ -30,7 +30,7 @@ export function encodeFrame(flag: number, payload: Uint8Array): Uint8Array {
 }
 
 /** A message frame around one serialized protobuf message. */
-export function encodeMessageFrame(message: Uint8Array): Uint8Array {
+export function encodeMessageFrame(message: Uint8Array): Uint8Array<ArrayBuffer> {
   return encodeFrame(MESSAGE_FLAG, message);
 }
 
@@ -42,7 +42,7 @@ export function encodeTrailerFrame(
   status: number,
   message: string,
   metadata: Iterable<readonly [string, string]> = [],
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   let block = `grpc-status:${status}\r\n`;
   if (message !== "") block += `grpc-message:${encodeGrpcMessage(message)}\r\n`;
   for (const [name, value] of metadata) block += `${name.toLowerCase()}:${value}\r\n`;

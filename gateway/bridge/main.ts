@@ -1,0 +1,46 @@
+/**
+ * Entry point of the local grpc-web bridge (`npm start` runs it when Envoy is not
+ * installed): reads the environment, starts the bridge, stops cleanly on SIGTERM/SIGINT.
+ */
+import { createLogger } from "../../services/shared/ops/logger.js";
+import { onTerminateSignal } from "../../services/shared/ops/terminate-signals.js";
+import { BRIDGE_ENV_HELP, readBridgeConfig } from "./bridge-config.js";
+import { GrpcWebBridge } from "./grpc-web-bridge.js";
+
+async function main(args: readonly string[]): Promise<void> {
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(`Usage: tsx gateway/bridge/main.ts\n\n${BRIDGE_ENV_HELP}`);
+    return;
+  }
+  if (args.length > 0)
+    throw new Error(`unknown argument ${args[0] ?? ""}; settings come from the environment (--help)`);
+  const config = readBridgeConfig(process.env);
+  const logger = createLogger("gateway");
+  const bridge = new GrpcWebBridge({
+    predictAddresses: config.predictAddresses,
+    retrainAddress: config.retrainAddress,
+    corsOrigins: config.corsOrigins,
+    webRoot: config.webRoot,
+    logger,
+  });
+  const { port } = await bridge.listen(config.port, config.host);
+  logger.info(
+    {
+      url: `http://${config.host}:${port}/`,
+      predict: config.predictAddresses,
+      retrain: config.retrainAddress,
+      corsOrigins: config.corsOrigins,
+      webRoot: config.webRoot,
+    },
+    "gateway ready",
+  );
+  onTerminateSignal(async (signal) => {
+    logger.info({ signal }, "gateway stopping");
+    await bridge.close();
+  });
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`gateway: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
