@@ -1,0 +1,186 @@
+/**
+ * The page's wiring: one grpc-web client on the page's own origin (so the same bundle works
+ * behind Envoy and behind the local bridge), the components, and the retry loops that make
+ * the page recover by itself when a service comes back.
+ */
+import { Backoff, delay } from "./backoff.js";
+import { byId } from "./dom.js";
+import { FeedbackButtons } from "./feedback-buttons.js";
+import type { PatientFeatures } from "./gen/liver/v1/patient.js";
+import { toGrpcWebError } from "./grpc-status.js";
+import { GrpcWebClient } from "./grpc-web-client.js";
+import { LIVER_METHODS, LiverApi } from "./liver-api.js";
+import { ModelHistoryChart } from "./model-history-chart.js";
+import { ModelVersionWatcher } from "./model-version-watcher.js";
+import { fieldsFromSchema } from "./patient-fields.js";
+import { PredictForm } from "./predict-form.js";
+import { describePredictFailure, PredictionResult } from "./prediction-result.js";
+import { RetrainStatusPanel } from "./retrain-status.js";
+import { ServiceStatusBanner } from "./service-status.js";
+import { VersionBadge } from "./version-badge.js";
+
+/** Performance mark set when the form is on screen; the e2e test reads it as first render. */
+const FIRST_RENDER_MARK = "liver:form-rendered";
+
+function start(): void {
+  const api = new LiverApi(new GrpcWebClient());
+  const outages = new ServiceStatusBanner(byId("service-status", HTMLElement));
+  const badge = new VersionBadge(byId("version-badge", HTMLElement));
+  const synthetic = byId("synthetic-banner", HTMLElement);
+  const result = new PredictionResult(byId("result", HTMLElement));
+  const chart = new ModelHistoryChart(byId("history", HTMLElement));
+  const history = new HistoryLoader(api, chart, outages);
+  let lastRunId = "";
+
+  const status = new RetrainStatusPanel(
+    byId("retrain-status", HTMLElement),
+    (signal) => api.getRetrainStatus(signal),
+    {
+      succeeded: (response) => {
+        outages.succeeded("retrain");
+        const runId = response.lastRun?.runId ?? "";
+        if (runId !== lastRunId) {
+          lastRunId = runId;
+          history.refresh();
+        }
+      },
+      failed: (error) => outages.failed("retrain", error),
+    },
+  );
+
+  const feedback = new FeedbackButtons(
+    byId("feedback", HTMLElement),
+    (token, verdict) => api.submitFeedback(token, verdict),
+    {
+      succeeded: () => {
+        outages.succeeded("retrain");
+        status.pollNow();
+      },
+      failed: (error) => outages.failed("retrain", error),
+    },
+  );
+
+  const predict = async (patient: PatientFeatures): Promise<void> => {
+    result.showPending();
+    feedback.clear();
+    try {
+      const prediction = await api.predict(patient);
+      outages.succeeded("predict");
+      result.show(prediction);
+      feedback.show(prediction);
+    } catch (error) {
+      const failure = toGrpcWebError(error, LIVER_METHODS.predict.path);
+      outages.failed("predict", failure);
+      result.showError(describePredictFailure(failure));
+    }
+  };
+  const form = new PredictForm(
+    byId("patient-form", HTMLFormElement),
+    byId("fields", HTMLElement),
+    byId("predict-button", HTMLButtonElement),
+    predict,
+  );
+
+  void loadSchema(api, form, outages, synthetic);
+
+  const watcher = new ModelVersionWatcher((after, signal) => api.watchModelVersions(after, signal), {
+    onConnected: () => {
+      badge.setState("live");
+      outages.succeeded("retrain");
+    },
+    onVersion: (event, previous) => {
+      badge.setVersion(event.modelVersion, previous);
+      synthetic.hidden = !event.trainedOnSyntheticData;
+      if (previous !== "" && previous !== event.modelVersion) history.refresh();
+    },
+    onDisconnected: (error, retryInMs) => {
+      badge.setState("reconnecting", `${error.message}; retrying in ${Math.ceil(retryInMs / 1000)} s`);
+      outages.failed("retrain", error);
+    },
+  });
+
+  outages.onChange((service, up) => {
+    if (up && service === "retrain") {
+      history.refresh();
+      status.pollNow();
+    }
+  });
+
+  status.start();
+  watcher.start();
+  history.refresh();
+}
+
+/** Loads the feature schema until it arrives; the form cannot exist without it. */
+async function loadSchema(
+  api: LiverApi,
+  form: PredictForm,
+  outages: ServiceStatusBanner,
+  synthetic: HTMLElement,
+): Promise<void> {
+  const backoff = new Backoff();
+  form.showMessage("Loading the model's input fields…");
+  for (;;) {
+    try {
+      const info = await api.getModelInfo();
+      outages.succeeded("predict");
+      form.render(fieldsFromSchema(info.features));
+      synthetic.hidden = !info.trainedOnSyntheticData;
+      performance.mark(FIRST_RENDER_MARK);
+      return;
+    } catch (error) {
+      const failure = toGrpcWebError(error, LIVER_METHODS.getModelInfo.path);
+      outages.failed("predict", failure);
+      const wait = backoff.next();
+      form.showMessage(
+        `The form cannot be shown yet: ${failure.codeName}: ${failure.details}. Retrying in ${Math.ceil(wait / 1000)} s.`,
+      );
+      await delay(wait);
+    }
+  }
+}
+
+/** Reloads ListModelVersions on demand, coalescing overlapping requests and retrying failures. */
+class HistoryLoader {
+  private inFlight = false;
+  /** Refresh requests so far; a load that sees it change while running loads again. */
+  private requests = 0;
+  private readonly backoff = new Backoff({ initialMs: 1000, maxMs: 8000 });
+
+  constructor(
+    private readonly api: LiverApi,
+    private readonly chart: ModelHistoryChart,
+    private readonly outages: ServiceStatusBanner,
+  ) {}
+
+  refresh(): void {
+    this.requests++;
+    if (this.inFlight) return;
+    this.inFlight = true;
+    void this.load();
+  }
+
+  private async load(): Promise<void> {
+    for (;;) {
+      const served = this.requests;
+      try {
+        const list = await this.api.listModelVersions();
+        this.backoff.reset();
+        this.outages.succeeded("retrain");
+        this.chart.render(list.versions, list.modelVersion);
+        if (this.requests === served) break;
+      } catch (error) {
+        const failure = toGrpcWebError(error, LIVER_METHODS.listModelVersions.path);
+        this.outages.failed("retrain", failure);
+        const wait = this.backoff.next();
+        this.chart.showError(
+          `Model history unavailable (${failure.codeName}: ${failure.details}); retrying in ${Math.ceil(wait / 1000)} s.`,
+        );
+        await delay(wait);
+      }
+    }
+    this.inFlight = false;
+  }
+}
+
+start();

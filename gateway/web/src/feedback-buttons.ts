@@ -1,0 +1,130 @@
+/**
+ * The three verdict buttons under a prediction. Each prediction takes one verdict: the
+ * buttons lock while it is sent and stay locked once the server has it, and the page says
+ * in words what the server did with it (training row, stored only, or already recorded).
+ */
+import { h } from "./dom.js";
+import type { PredictResponse } from "./gen/liver/v1/predict_service.js";
+import { FeedbackVerdict, type SubmitFeedbackResponse } from "./gen/liver/v1/retrain_service.js";
+import { toGrpcWebError, type GrpcWebError } from "./grpc-status.js";
+
+/** The buttons, in the order shown. Their text is part of the product: keep it. */
+export const VERDICT_BUTTONS: readonly { readonly verdict: FeedbackVerdict; readonly text: string }[] = [
+  { verdict: FeedbackVerdict.FEEDBACK_VERDICT_CORRECT, text: "Prediction is correct" },
+  { verdict: FeedbackVerdict.FEEDBACK_VERDICT_WRONG, text: "Prediction is wrong" },
+  { verdict: FeedbackVerdict.FEEDBACK_VERDICT_UNKNOWN, text: "Don't know" },
+];
+
+const VERDICT_WORDS: Readonly<Record<number, string>> = {
+  [FeedbackVerdict.FEEDBACK_VERDICT_CORRECT]: "Marked correct",
+  [FeedbackVerdict.FEEDBACK_VERDICT_WRONG]: "Marked wrong",
+  [FeedbackVerdict.FEEDBACK_VERDICT_UNKNOWN]: "Marked don't know",
+};
+
+/** What the server did with a verdict, in the words the clinician sees. */
+export function describeFeedbackOutcome(verdict: FeedbackVerdict, response: SubmitFeedbackResponse): string {
+  if (response.duplicate)
+    return "Already recorded: this prediction had feedback before; nothing new was stored.";
+  const prefix = VERDICT_WORDS[verdict] ?? "Recorded";
+  if (verdict === FeedbackVerdict.FEEDBACK_VERDICT_UNKNOWN)
+    return `${prefix}: stored; not used for training.`;
+  return response.retrainScheduled
+    ? `${prefix}: added to training; retraining scheduled.`
+    : `${prefix}: added to training; retraining waits for more feedback.`;
+}
+
+/** What a failed submission means for the clinician. */
+export function describeFeedbackFailure(error: GrpcWebError): string {
+  return error.isTransient
+    ? `Feedback not recorded (${error.codeName}: ${error.details}). Nothing was stored; try again when the service is back.`
+    : `Feedback refused (${error.codeName}: ${error.details}).`;
+}
+
+/** Sends a verdict; LiverApi.submitFeedback fits. */
+export type SubmitFeedback = (token: string, verdict: FeedbackVerdict) => Promise<SubmitFeedbackResponse>;
+
+/** Where the buttons report outcomes (the outage banner and the retrain panel). */
+export interface FeedbackReporter {
+  succeeded(response: SubmitFeedbackResponse): void;
+  failed(error: GrpcWebError): void;
+}
+
+/** The verdict buttons and the message under them. */
+export class FeedbackButtons {
+  private readonly buttons: HTMLButtonElement[];
+  private readonly message = h("p", { class: "feedback-message", tabindex: -1, "aria-live": "polite" });
+  private readonly fieldset: HTMLFieldSetElement;
+  private prediction: PredictResponse | undefined;
+  /** Bumped for each prediction so an answer about an older one is ignored. */
+  private generation = 0;
+
+  constructor(
+    container: HTMLElement,
+    private readonly submit: SubmitFeedback,
+    private readonly reporter: FeedbackReporter,
+  ) {
+    this.buttons = VERDICT_BUTTONS.map(({ verdict, text }) => {
+      const button = h("button", { type: "button", class: "verdict", "data-verdict": verdict }, text);
+      button.addEventListener("click", () => void this.choose(verdict, button));
+      return button;
+    });
+    this.fieldset = h(
+      "fieldset",
+      { class: "feedback", hidden: true },
+      h("legend", {}, "Was this prediction right? One answer per prediction."),
+      h("div", { class: "verdict-row" }, ...this.buttons),
+    );
+    container.replaceChildren(this.fieldset, this.message);
+  }
+
+  /** Offers the buttons for a new prediction. */
+  show(prediction: PredictResponse): void {
+    this.generation++;
+    this.prediction = prediction;
+    this.fieldset.hidden = false;
+    this.setLocked(false);
+    for (const button of this.buttons) button.setAttribute("aria-pressed", "false");
+    this.message.textContent = "";
+  }
+
+  /** Hides the buttons (no prediction to judge). */
+  clear(): void {
+    this.generation++;
+    this.prediction = undefined;
+    this.fieldset.hidden = true;
+    this.message.textContent = "";
+  }
+
+  private async choose(verdict: FeedbackVerdict, button: HTMLButtonElement): Promise<void> {
+    const prediction = this.prediction;
+    if (prediction === undefined || button.disabled) return;
+    const generation = this.generation;
+    this.setLocked(true);
+    button.setAttribute("aria-pressed", "true");
+    this.message.textContent = "Sending…";
+    let settled = true;
+    try {
+      const response = await this.submit(prediction.feedbackToken, verdict);
+      if (generation !== this.generation) return;
+      this.message.textContent = describeFeedbackOutcome(verdict, response);
+      this.reporter.succeeded(response);
+    } catch (error) {
+      if (generation !== this.generation) return;
+      const failure = toGrpcWebError(error, "/liver.v1.RetrainService/SubmitFeedback");
+      this.message.textContent = describeFeedbackFailure(failure);
+      this.reporter.failed(failure);
+      if (failure.isTransient) {
+        // Nothing was stored: let the clinician try again.
+        button.setAttribute("aria-pressed", "false");
+        this.setLocked(false);
+        settled = false;
+      }
+    }
+    // The pressed button is now disabled; keep keyboard focus on the outcome.
+    if (settled) this.message.focus();
+  }
+
+  private setLocked(locked: boolean): void {
+    for (const button of this.buttons) button.disabled = locked;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The answer to a prediction: probability, diagnosis against the model's threshold, and the
+ * model version that gave it, announced politely to screen readers. Errors go to a separate
+ * alert so they are never mistaken for an answer.
+ */
+import { h } from "./dom.js";
+import { Diagnosis } from "./gen/liver/v1/patient.js";
+import type { PredictResponse } from "./gen/liver/v1/predict_service.js";
+import { GrpcCode, type GrpcWebError } from "./grpc-status.js";
+
+/** "72.9 %": one decimal, never "100.0 %" or "0.0 %" for values that are not exactly that. */
+export function formatProbability(probability: number): string {
+  const percent = probability * 100;
+  if (percent > 99.9 && percent < 100) return "> 99.9 %";
+  if (percent > 0 && percent < 0.1) return "< 0.1 %";
+  return `${percent.toFixed(1)} %`;
+}
+
+/** The diagnosis in words, with the threshold it was decided against. */
+export function describeDiagnosis(prediction: PredictResponse): string {
+  const threshold = formatProbability(prediction.threshold);
+  switch (prediction.diagnosis) {
+    case Diagnosis.DIAGNOSIS_LIVER_DISEASE:
+      return `Liver disease likely (at or above the model's threshold of ${threshold}).`;
+    case Diagnosis.DIAGNOSIS_NO_LIVER_DISEASE:
+      return `No liver disease indicated (below the model's threshold of ${threshold}).`;
+    default:
+      return "The server gave no diagnosis.";
+  }
+}
+
+/** The result section's content. */
+export class PredictionResult {
+  private readonly answer = h("div", { class: "answer", "aria-live": "polite", "aria-atomic": "true" });
+  private readonly error = h("p", { class: "error", role: "alert" });
+
+  constructor(container: HTMLElement) {
+    this.answer.append(
+      h("p", { class: "muted" }, "No prediction yet. Enter the patient's values and press Predict."),
+    );
+    container.replaceChildren(this.answer, this.error);
+  }
+
+  /** While a prediction is on its way. */
+  showPending(): void {
+    this.error.textContent = "";
+    this.answer.replaceChildren(h("p", { class: "muted" }, "Predicting…"));
+  }
+
+  /** A prediction. */
+  show(prediction: PredictResponse): void {
+    this.error.textContent = "";
+    const liver = prediction.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE;
+    this.answer.replaceChildren(
+      h(
+        "p",
+        { class: "probability" },
+        h("strong", { class: "probability-value" }, formatProbability(prediction.probability)),
+        " probability of liver disease",
+      ),
+      h("p", { class: liver ? "diagnosis positive" : "diagnosis negative" }, describeDiagnosis(prediction)),
+      h(
+        "p",
+        { class: "muted" },
+        "Answered by model ",
+        h("span", { class: "result-version" }, prediction.modelVersion),
+        `. Prediction ${prediction.predictionId}.`,
+      ),
+    );
+  }
+
+  /** A failure, as an alert; the previous answer (if any) is removed so it is not read as current. */
+  showError(text: string): void {
+    this.answer.replaceChildren(h("p", { class: "muted" }, "No answer."));
+    this.error.textContent = text;
+  }
+}
+
+/** What the result area says when Predict fails. */
+export function describePredictFailure(error: GrpcWebError): string {
+  if (error.code === GrpcCode.INVALID_ARGUMENT) return `The server refused the values: ${error.details}`;
+  if (error.isTransient) {
+    return `No prediction: the prediction service is unavailable (${error.codeName}: ${error.details}). Try again in a moment.`;
+  }
+  return `No prediction (${error.codeName}: ${error.details}).`;
+}

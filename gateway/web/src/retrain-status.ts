@@ -1,0 +1,179 @@
+/**
+ * The retrain queue and the running job's progress. GetRetrainStatus is polled (there is no
+ * status stream): about every second while a run is scheduled or running so progress moves
+ * visibly, slowly when idle so an open page costs little, and with backoff while the Retrain
+ * service is unreachable.
+ */
+import { Backoff, delay } from "./backoff.js";
+import { h } from "./dom.js";
+import {
+  type GetRetrainStatusResponse,
+  RetrainOutcome,
+  type RetrainRun,
+  RetrainState,
+} from "./gen/liver/v1/retrain_service.js";
+import { toGrpcWebError, type GrpcWebError } from "./grpc-status.js";
+import { formatClock } from "./time-format.js";
+
+/** Poll intervals in ms. */
+export interface RetrainPollIntervals {
+  /** While SCHEDULED or RUNNING (default 1000). */
+  readonly activeMs: number;
+  /** While IDLE (default 5000). */
+  readonly idleMs: number;
+}
+
+const DEFAULT_INTERVALS: RetrainPollIntervals = { activeMs: 1000, idleMs: 5000 };
+
+/** How long to wait before the next poll after a successful one. */
+export function nextPollDelayMs(
+  state: RetrainState,
+  intervals: RetrainPollIntervals = DEFAULT_INTERVALS,
+): number {
+  return state === RetrainState.RETRAIN_STATE_RUNNING || state === RetrainState.RETRAIN_STATE_SCHEDULED
+    ? intervals.activeMs
+    : intervals.idleMs;
+}
+
+/** The status in words, and the progress bar's numbers while a run is going. */
+export interface RetrainStatusView {
+  readonly headline: string;
+  readonly progress?: { readonly value: number; readonly max: number };
+  readonly details: readonly string[];
+}
+
+/** Turns a status response into what the panel shows. */
+export function describeRetrainStatus(status: GetRetrainStatusResponse): RetrainStatusView {
+  const pending = status.pendingLabelledFeedback;
+  const pendingText = `${pending} labelled feedback ${pending === 1 ? "entry" : "entries"} waiting`;
+  const details: string[] = [];
+  const counts = status.counts;
+  if (counts !== undefined) {
+    details.push(
+      `Feedback so far: ${counts.correct} correct, ${counts.wrong} wrong, ${counts.unknown} don't know.`,
+    );
+  }
+  if (status.lastRun !== undefined) details.push(describeRun(status.lastRun));
+  const serving = status.modelVersion === "" ? "no model yet" : `model ${status.modelVersion} serving`;
+
+  switch (status.state) {
+    case RetrainState.RETRAIN_STATE_RUNNING: {
+      const p = status.progress;
+      if (p === undefined || p.totalSteps === 0) {
+        return { headline: `Retraining (${p?.stage ?? "starting"}); ${serving}.`, details };
+      }
+      const step = Math.min(p.step, p.totalSteps);
+      const percent = Math.floor((100 * step) / p.totalSteps);
+      return {
+        headline: `Retraining: ${p.stage}, step ${step} of ${p.totalSteps} (${percent} %); ${serving}.`,
+        progress: { value: step, max: p.totalSteps },
+        details,
+      };
+    }
+    case RetrainState.RETRAIN_STATE_SCHEDULED:
+      return { headline: `Retraining scheduled (${pendingText}); ${serving}.`, details };
+    default:
+      return {
+        headline: `Idle: ${serving}${pending > 0 ? `; ${pendingText}` : ""}.`,
+        details,
+      };
+  }
+}
+
+function describeRun(run: RetrainRun): string {
+  const when = run.finishedAt === undefined ? "" : ` at ${formatClock(run.finishedAt)}`;
+  const rows = `${run.feedbackRows} feedback row${run.feedbackRows === 1 ? "" : "s"}`;
+  switch (run.outcome) {
+    case RetrainOutcome.RETRAIN_OUTCOME_PROMOTED:
+      return `Last run: ${run.modelVersion} promoted${when} (${rows}).`;
+    case RetrainOutcome.RETRAIN_OUTCOME_REJECTED:
+      return `Last run: ${run.modelVersion} rejected${when}: ${run.error || "failed the quality gate"}.`;
+    case RetrainOutcome.RETRAIN_OUTCOME_FAILED:
+      return `Last run failed${when}: ${run.error || "no reason given"}.`;
+    default:
+      return `Last run: ${run.runId} still open.`;
+  }
+}
+
+/** Where the panel reports each poll's outcome (the outage banner). */
+export interface RetrainStatusReporter {
+  succeeded(status: GetRetrainStatusResponse): void;
+  failed(error: GrpcWebError): void;
+}
+
+/** Polls GetRetrainStatus and renders it into its section. */
+export class RetrainStatusPanel {
+  private readonly headline = h("p", { class: "status-headline" });
+  private readonly bar = h("progress", { "aria-label": "Retraining progress", hidden: true });
+  private readonly list = h("ul", { class: "status-details" });
+  private readonly stopController = new AbortController();
+  private wake: AbortController | undefined;
+  private readonly backoff = new Backoff({ initialMs: 1000, maxMs: 8000 });
+  private running: Promise<void> | undefined;
+
+  constructor(
+    container: HTMLElement,
+    private readonly fetchStatus: (signal: AbortSignal) => Promise<GetRetrainStatusResponse>,
+    private readonly reporter: RetrainStatusReporter,
+    private readonly intervals: RetrainPollIntervals = DEFAULT_INTERVALS,
+  ) {
+    this.headline.textContent = "Loading the retrain status…";
+    const live = h("div", { "aria-live": "polite", "aria-atomic": "true" }, this.headline);
+    container.replaceChildren(live, this.bar, this.list);
+  }
+
+  /** Starts polling (idempotent). */
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Polls now instead of at the next interval, e.g. right after feedback was sent. */
+  pollNow(): void {
+    this.wake?.abort();
+  }
+
+  /** Stops polling. */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    this.wake?.abort();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const stopped = this.stopController.signal;
+    while (!stopped.aborted) {
+      let wait: number;
+      try {
+        const status = await this.fetchStatus(stopped);
+        this.backoff.reset();
+        this.render(describeRetrainStatus(status));
+        this.reporter.succeeded(status);
+        wait = nextPollDelayMs(status.state, this.intervals);
+      } catch (error) {
+        if (this.stopController.signal.aborted) return;
+        const failure = toGrpcWebError(error, "/liver.v1.RetrainService/GetRetrainStatus");
+        wait = this.backoff.next();
+        this.render({
+          headline: `Retrain status unavailable (${failure.codeName}: ${failure.details}); retrying in ${Math.ceil(wait / 1000)} s.`,
+          details: [],
+        });
+        this.reporter.failed(failure);
+      }
+      this.wake = new AbortController();
+      await delay(wait, AbortSignal.any([stopped, this.wake.signal]));
+    }
+  }
+
+  private render(view: RetrainStatusView): void {
+    this.headline.textContent = view.headline;
+    if (view.progress === undefined) {
+      this.bar.hidden = true;
+      this.bar.removeAttribute("value");
+    } else {
+      this.bar.hidden = false;
+      this.bar.max = view.progress.max;
+      this.bar.value = view.progress.value;
+    }
+    this.list.replaceChildren(...view.details.map((line) => h("li", {}, line)));
+  }
+}
