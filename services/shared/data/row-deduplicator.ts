@@ -23,7 +23,7 @@ export class RowDeduplicator {
   private mask: number;
   private count = 0;
   /** The features' bytes as 32-bit words, for hashing without copying; rebuilt when the array changes. */
-  private words = new Uint32Array(0);
+  private words: Uint32Array = new Uint32Array(0);
   private wordsOf: Float64Array | undefined;
 
   /** `expectedRows` only sizes the table; it grows past it as needed. */
