@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
-import { excludeHoldoutFeatures, selectRows, splitHoldout } from "./holdout-split.js";
+import { excludeHoldoutFeatures, rankByKey, selectRows, splitHoldout } from "./holdout-split.js";
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
@@ -134,5 +134,36 @@ describe("excludeHoldoutFeatures", () => {
     expect(dropped).toBe(2);
     expect(kept.rows).toBe(1);
     expect(rowKey(kept, 0, false)).toBe(rowKey(train, trainRow, false));
+  });
+});
+
+describe("rankByKey", () => {
+  const dataset = randomDataset(300, 8, 50);
+
+  it("orders rows by key, ascending over the full 32 bits", () => {
+    const next = lcg(5);
+    const keys = Uint32Array.from({ length: 300 }, () => Math.floor(next() * 2 ** 32));
+    const rows = Uint32Array.from({ length: 300 }, (_, i) => i);
+    const ranked = Array.from(rankByKey(keys, rows, dataset));
+    const expected = [...rows].sort((a, b) => (keys[a] ?? 0) - (keys[b] ?? 0));
+    expect(ranked).toEqual(expected);
+  });
+
+  it("orders equal keys by row content, whatever the input order", () => {
+    const keys = new Uint32Array(300).fill(7);
+    const forward = Uint32Array.from({ length: 300 }, (_, i) => i);
+    const backward = forward.slice().reverse();
+    const a = Array.from(rankByKey(keys, forward, dataset));
+    const b = Array.from(rankByKey(keys, backward, dataset));
+    expect(a).toEqual(b);
+    const contents = a.map((row) =>
+      Array.from(dataset.features.subarray(row * FEATURE_COUNT, row * FEATURE_COUNT + FEATURE_COUNT)),
+    );
+    for (let i = 1; i < contents.length; i++) {
+      const prev = contents[i - 1] ?? [];
+      const cur = contents[i] ?? [];
+      const firstDiff = prev.findIndex((v, j) => v !== cur[j]);
+      if (firstDiff >= 0) expect(prev[firstDiff] ?? 0).toBeLessThan(cur[firstDiff] ?? 0);
+    }
   });
 });

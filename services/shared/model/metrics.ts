@@ -154,3 +154,86 @@ export function evaluateBinary(
     confusion,
   };
 }
+
+/** How the fit went on the training side (feedback rows included). */
+export interface TrainingSummary {
+  readonly rows: number;
+  readonly positives: number;
+  /** Mean log loss on the training rows. */
+  readonly loss: number;
+  /** loss + the L1 penalty: what the trainer minimized. */
+  readonly objective: number;
+  readonly iterations: number;
+  readonly converged: boolean;
+  readonly l1: number;
+  /** Weights the L1 penalty set to exactly zero. */
+  readonly zeroWeights: number;
+}
+
+/** Contents of an artifact's metrics.json: holdout metrics for the gate, and the fit summary. */
+export interface ModelMetrics {
+  readonly holdout: BinaryMetrics;
+  readonly training: TrainingSummary;
+}
+
+function field(record: Record<string, unknown>, path: string, name: string): unknown {
+  if (!(name in record)) throw new Error(`metrics.json: ${path}${name} is missing`);
+  return record[name];
+}
+
+function numberField(record: Record<string, unknown>, path: string, name: string): number {
+  const value = field(record, path, name);
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new Error(`metrics.json: ${path}${name} must be a finite number; got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function objectField(record: Record<string, unknown>, path: string, name: string): Record<string, unknown> {
+  const value = field(record, path, name);
+  if (typeof value !== "object" || value === null)
+    throw new Error(`metrics.json: ${path}${name} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+/** Validates parsed metrics.json, naming the first bad field. */
+export function parseModelMetrics(json: unknown): ModelMetrics {
+  if (typeof json !== "object" || json === null) throw new Error("metrics.json: expected a JSON object");
+  const root = json as Record<string, unknown>;
+  const h = objectField(root, "", "holdout");
+  const c = objectField(h, "holdout.", "confusion");
+  const t = objectField(root, "", "training");
+  const converged = field(t, "training.", "converged");
+  if (typeof converged !== "boolean") throw new Error("metrics.json: training.converged must be a boolean");
+  const rocAucValue = numberField(h, "holdout.", "rocAuc");
+  if (rocAucValue < 0 || rocAucValue > 1) {
+    throw new Error(`metrics.json: holdout.rocAuc is ${rocAucValue}; valid range is 0 to 1`);
+  }
+  return {
+    holdout: {
+      rows: numberField(h, "holdout.", "rows"),
+      positives: numberField(h, "holdout.", "positives"),
+      rocAuc: rocAucValue,
+      accuracy: numberField(h, "holdout.", "accuracy"),
+      logLoss: numberField(h, "holdout.", "logLoss"),
+      brier: numberField(h, "holdout.", "brier"),
+      threshold: numberField(h, "holdout.", "threshold"),
+      confusion: {
+        truePositives: numberField(c, "holdout.confusion.", "truePositives"),
+        falsePositives: numberField(c, "holdout.confusion.", "falsePositives"),
+        trueNegatives: numberField(c, "holdout.confusion.", "trueNegatives"),
+        falseNegatives: numberField(c, "holdout.confusion.", "falseNegatives"),
+      },
+    },
+    training: {
+      rows: numberField(t, "training.", "rows"),
+      positives: numberField(t, "training.", "positives"),
+      loss: numberField(t, "training.", "loss"),
+      objective: numberField(t, "training.", "objective"),
+      iterations: numberField(t, "training.", "iterations"),
+      converged,
+      l1: numberField(t, "training.", "l1"),
+      zeroWeights: numberField(t, "training.", "zeroWeights"),
+    },
+  };
+}

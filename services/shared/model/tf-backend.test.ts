@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   defaultTfBackendLoaders,
   getTfBackend,
@@ -69,6 +69,8 @@ describe("selectTfBackend", () => {
   });
 
   it("skips a backend that registers but fails to initialise", async () => {
+    // tfjs reports the failed init with console.warn; keep it out of the test output.
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const backend = await selectTfBackend(
       {
         tensorflow: () => {
@@ -83,6 +85,8 @@ describe("selectTfBackend", () => {
     );
     expect(backend.name).toBe("cpu");
     expect(backend.skipped[0]?.reason).toMatch(/failed to initialise/);
+    expect(warn).toHaveBeenCalledWith("Initialization of backend tensorflow failed");
+    warn.mockRestore();
   });
 
   it("skips a loader that succeeds without registering anything", async () => {

@@ -1,0 +1,93 @@
+/**
+ * The serving scorer: the artifact's feature pipeline and logistic weights as plain Float64
+ * JS, so Predict answers without tfjs (no tensors, no kernel dispatch) at millions of rows
+ * per second. The z-score is folded into the weights once, at build time:
+ *   logit = b + Σ k_i (f_i(x_i) - m_i) / s_i = (b - Σ k_i m_i / s_i) + Σ (k_i / s_i) f_i(x_i)
+ * where f_i is log1p or the identity, exactly as the pipeline defines it. The parity test
+ * holds this to the tfjs evaluation within 1e-6 on every holdout row.
+ */
+import { FEATURE_COUNT } from "../features/feature-schema.js";
+import type { PipelineParams } from "./feature-pipeline.js";
+import type { LogisticWeights } from "./trainer.js";
+
+/** Probability of liver disease for raw feature vectors (FEATURES order, model gender coding). */
+export interface Scorer {
+  /**
+   * Scores the vector at `vectors[offset .. offset + FEATURE_COUNT)`. Does not validate:
+   * callers check patients with validatePatient and write them with writeFeatureVector.
+   */
+  score(vectors: Float64Array, offset?: number): number;
+  /** Scores `rows` consecutive vectors starting at row 0 of `vectors` into `out[0 .. rows)`. */
+  scoreBatch(vectors: Float64Array, rows: number, out: Float64Array): void;
+}
+
+/** Features the unrolled logit below is written for (the schema's count). */
+const UNROLLED_FEATURES = 10;
+
+/** Numerically stable logistic function (no overflow for large |z|). */
+export function sigmoid(z: number): number {
+  if (z >= 0) return 1 / (1 + Math.exp(-z));
+  const e = Math.exp(z);
+  return e / (1 + e);
+}
+
+/** Identity or log1p, chosen per feature when the scorer is built. */
+const term = (x: number, log: boolean): number => (log ? Math.log1p(x) : x);
+
+/**
+ * Builds the scorer from an artifact's pipeline parameters and tfjs model weights. The
+ * logit is unrolled over the schema's ten features with the weights and log flags held in
+ * locals: twice the speed of a loop over arrays (about 10M rows/s on one core here).
+ */
+export function createScorer(pipeline: PipelineParams, weights: LogisticWeights): Scorer {
+  if (pipeline.features.length !== FEATURE_COUNT || weights.kernel.length !== FEATURE_COUNT) {
+    throw new Error(
+      `scorer needs ${FEATURE_COUNT} features; pipeline has ${pipeline.features.length}, ` +
+        `kernel has ${weights.kernel.length}`,
+    );
+  }
+  if (FEATURE_COUNT !== UNROLLED_FEATURES) {
+    throw new Error(
+      `scorer.ts is unrolled for ${UNROLLED_FEATURES} features; the schema has ${FEATURE_COUNT}`,
+    );
+  }
+  const folded: number[] = [];
+  const logs: boolean[] = [];
+  let intercept = weights.bias;
+  pipeline.features.forEach((transform, i) => {
+    const weight = (weights.kernel[i] ?? 0) / transform.std;
+    folded.push(weight);
+    logs.push(transform.log1p);
+    intercept -= weight * transform.mean;
+  });
+  const [k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0, k7 = 0, k8 = 0, k9 = 0] = folded;
+  const [l0 = false, l1 = false, l2 = false, l3 = false, l4 = false] = logs;
+  const [, , , , , l5 = false, l6 = false, l7 = false, l8 = false, l9 = false] = logs;
+  const c = intercept;
+
+  const logit = (v: Float64Array, b: number): number =>
+    c +
+    k0 * term(v[b] ?? 0, l0) +
+    k1 * term(v[b + 1] ?? 0, l1) +
+    k2 * term(v[b + 2] ?? 0, l2) +
+    k3 * term(v[b + 3] ?? 0, l3) +
+    k4 * term(v[b + 4] ?? 0, l4) +
+    k5 * term(v[b + 5] ?? 0, l5) +
+    k6 * term(v[b + 6] ?? 0, l6) +
+    k7 * term(v[b + 7] ?? 0, l7) +
+    k8 * term(v[b + 8] ?? 0, l8) +
+    k9 * term(v[b + 9] ?? 0, l9);
+
+  return {
+    score: (vectors, offset = 0) => sigmoid(logit(vectors, offset)),
+    scoreBatch: (vectors, rows, out) => {
+      if (vectors.length < rows * FEATURE_COUNT || out.length < rows) {
+        throw new Error(
+          `scoreBatch of ${rows} rows needs ${rows * FEATURE_COUNT} inputs and ${rows} outputs; ` +
+            `got ${vectors.length} and ${out.length}`,
+        );
+      }
+      for (let row = 0; row < rows; row++) out[row] = sigmoid(logit(vectors, row * FEATURE_COUNT));
+    },
+  };
+}

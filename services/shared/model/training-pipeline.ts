@@ -1,0 +1,248 @@
+/**
+ * The one training pipeline, shared by the train CLI, the Retrain worker and the benchmark:
+ * split (dedup + frozen holdout) -> fit the feature pipeline -> train -> evaluate on the
+ * holdout with tfjs -> build (and optionally write) the artifact. Feedback rows only ever
+ * join the training side. All tfjs work happens in here, so a worker thread can run it
+ * with nothing but plain data going in and out.
+ */
+import { FEATURE_COUNT } from "../features/feature-schema.js";
+import { allocateDataset, type Dataset } from "../data/dataset.js";
+import { fitFeaturePipeline, transformToFloat32, type PipelineParams } from "./feature-pipeline.js";
+import { excludeHoldoutFeatures, splitHoldout, type HoldoutSplitReport } from "./holdout-split.js";
+import { buildLayersModel, saveModelFiles } from "./logistic-model.js";
+import { DEFAULT_THRESHOLD, evaluateBinary, type ModelMetrics } from "./metrics.js";
+import {
+  buildArtifactFiles,
+  manifestSha256,
+  writeArtifact,
+  type ArtifactFile,
+  type ArtifactRowCounts,
+} from "./model-artifact.js";
+import { getTfBackend, type SkippedBackend, type TfBackend, type TfBackendName } from "./tf-backend.js";
+import {
+  trainLogisticRegression,
+  type LogisticWeights,
+  type TrainerOptions,
+  type TrainingProgress,
+} from "./trainer.js";
+
+/** What to train on and what to produce. */
+export interface TrainingPipelineOptions {
+  /** The original data (real CSV or synthetic default); the holdout is cut from it. */
+  readonly original: Dataset;
+  /** Labelled feedback rows: training side only; rows equal to a holdout row are dropped. */
+  readonly feedback?: Dataset | undefined;
+  /** Share of each class's unique original rows held out. Default 0.2. */
+  readonly holdoutFraction?: number | undefined;
+  /** Decision threshold for accuracy and the confusion matrix. Default 0.5. */
+  readonly threshold?: number | undefined;
+  readonly trainer?: Pick<TrainerOptions, "l1" | "maxIterations" | "tolerance"> | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ((progress: TrainingProgress) => void) | undefined;
+  /** Build the artifact files as `version`; with `parentDir`, also write them there atomically. */
+  readonly artifact?:
+    | {
+        readonly version: string;
+        readonly parentDir?: string | undefined;
+        readonly createdAt?: Date | undefined;
+      }
+    | undefined;
+  /** The tfjs backend; default getTfBackend(). */
+  readonly backend?: TfBackend | undefined;
+}
+
+/** Wall time of each stage in milliseconds. */
+export interface StageTimings {
+  readonly split: number;
+  readonly fitPipeline: number;
+  readonly train: number;
+  readonly evaluate: number;
+  /** Saving the tfjs model files and hashing them (0 without an artifact). */
+  readonly buildArtifact: number;
+  /** Writing and fsyncing the folder (0 unless parentDir was given). */
+  readonly writeArtifact: number;
+  readonly total: number;
+}
+
+/** The artifact built by a run. */
+export interface PipelineArtifact {
+  readonly version: string;
+  readonly files: ArtifactFile[];
+  readonly manifestSha256: string;
+  /** The version's folder, when written. */
+  readonly dir?: string | undefined;
+}
+
+/** Everything a caller reports, gates on, or publishes. */
+export interface TrainingPipelineResult {
+  readonly metrics: ModelMetrics;
+  readonly rowCounts: ArtifactRowCounts;
+  readonly timingsMs: StageTimings;
+  readonly backend: TfBackendName;
+  readonly skippedBackends: readonly SkippedBackend[];
+  readonly split: HoldoutSplitReport;
+  readonly pipeline: PipelineParams;
+  /** The weights as saved in the tfjs model (float32 values). */
+  readonly weights: LogisticWeights;
+  readonly holdout: Dataset;
+  /** tfjs model.predict on the standardized holdout, row for row: the training-time evaluation. */
+  readonly holdoutProbabilities: Float32Array;
+  readonly artifact?: PipelineArtifact | undefined;
+}
+
+function concatDatasets(a: Dataset, b: Dataset): Dataset {
+  if (b.rows === 0) return a;
+  const out = allocateDataset(a.rows + b.rows, a.source);
+  out.features.set(a.features.subarray(0, a.rows * FEATURE_COUNT));
+  out.features.set(b.features.subarray(0, b.rows * FEATURE_COUNT), a.rows * FEATURE_COUNT);
+  out.labels.set(a.labels.subarray(0, a.rows));
+  out.labels.set(b.labels.subarray(0, b.rows), a.rows);
+  return out;
+}
+
+function countPositives(dataset: Dataset): number {
+  let positives = 0;
+  for (let row = 0; row < dataset.rows; row++) positives += dataset.labels[row] === 1 ? 1 : 0;
+  return positives;
+}
+
+/**
+ * Runs the whole pipeline once. Rejects with the signal's reason when aborted (checked
+ * between stages and between training passes) and disposes every tensor it made either way.
+ */
+export async function runTrainingPipeline(options: TrainingPipelineOptions): Promise<TrainingPipelineResult> {
+  const { original, signal } = options;
+  const started = performance.now();
+  let mark = started;
+  const lap = (): number => {
+    const now = performance.now();
+    const elapsed = now - mark;
+    mark = now;
+    return elapsed;
+  };
+  signal?.throwIfAborted();
+  const backend = options.backend ?? (await getTfBackend());
+  const { tf } = backend;
+  lap();
+
+  const split = splitHoldout(original, options.holdoutFraction);
+  const { holdout } = split;
+  const holdoutNegatives = split.report.holdoutRows - split.report.holdoutPositives;
+  if (split.report.holdoutPositives === 0 || holdoutNegatives === 0) {
+    throw new Error(
+      `the holdout has ${split.report.holdoutPositives} liver-disease and ${holdoutNegatives} other rows; ` +
+        `it needs both, so the original data needs more unique rows of each class (has ${split.report.uniqueRows})`,
+    );
+  }
+  const feedback = options.feedback ?? allocateDataset(0, original.source);
+  const { kept, dropped } = excludeHoldoutFeatures(feedback, holdout);
+  const train = concatDatasets(split.train, kept);
+  const splitMs = lap();
+  signal?.throwIfAborted();
+
+  const pipeline = fitFeaturePipeline(train);
+  const trainMatrix = transformToFloat32(pipeline, train);
+  const fitMs = lap();
+
+  const fit = await trainLogisticRegression(
+    tf,
+    { rows: train.rows, columns: FEATURE_COUNT, values: trainMatrix },
+    train.labels,
+    { ...options.trainer, signal, onProgress: options.onProgress },
+  );
+  const trainMs = lap();
+  signal?.throwIfAborted();
+
+  const model = buildLayersModel(tf, fit.weights, fit.l1);
+  try {
+    const holdoutMatrix = transformToFloat32(pipeline, holdout);
+    const predicted = tf.tidy(() => {
+      const output = model.predict(tf.tensor2d(holdoutMatrix, [holdout.rows, FEATURE_COUNT]));
+      if (Array.isArray(output)) throw new Error("the logistic model must have one output");
+      return output;
+    });
+    let holdoutProbabilities: Float32Array;
+    try {
+      holdoutProbabilities = Float32Array.from(await predicted.data());
+    } finally {
+      predicted.dispose();
+    }
+    const metrics: ModelMetrics = {
+      holdout: evaluateBinary(holdout.labels, holdoutProbabilities, options.threshold ?? DEFAULT_THRESHOLD),
+      training: {
+        rows: train.rows,
+        positives: countPositives(train),
+        loss: fit.loss,
+        objective: fit.objective,
+        iterations: fit.iterations,
+        converged: fit.converged,
+        l1: fit.l1,
+        zeroWeights: fit.zeroWeights,
+      },
+    };
+    const rowCounts: ArtifactRowCounts = {
+      originalRows: original.rows,
+      uniqueRows: split.report.uniqueRows,
+      duplicatesRemoved: split.report.duplicatesRemoved,
+      trainRows: train.rows,
+      holdoutRows: holdout.rows,
+      feedbackRows: kept.rows,
+      feedbackRowsDropped: dropped,
+    };
+    const weights: LogisticWeights = {
+      kernel: fit.weights.kernel.map(Math.fround),
+      bias: Math.fround(fit.weights.bias),
+    };
+    const evaluateMs = lap();
+
+    let artifact: PipelineArtifact | undefined;
+    let buildMs = 0;
+    let writeMs = 0;
+    if (options.artifact !== undefined) {
+      signal?.throwIfAborted();
+      const { version, parentDir, createdAt } = options.artifact;
+      const files = buildArtifactFiles({
+        version,
+        createdAt: createdAt ?? new Date(),
+        dataSource: original.source,
+        tfBackend: backend.name,
+        rowCounts,
+        holdoutFingerprint: split.report.holdoutFingerprint,
+        model: await saveModelFiles(tf, model),
+        pipeline,
+        metrics,
+      });
+      buildMs = lap();
+      let dir: string | undefined;
+      if (parentDir !== undefined) {
+        dir = (await writeArtifact(parentDir, version, files)).dir;
+        writeMs = lap();
+      }
+      artifact = { version, files, manifestSha256: manifestSha256(files), dir };
+    }
+
+    return {
+      metrics,
+      rowCounts,
+      timingsMs: {
+        split: splitMs,
+        fitPipeline: fitMs,
+        train: trainMs,
+        evaluate: evaluateMs,
+        buildArtifact: buildMs,
+        writeArtifact: writeMs,
+        total: performance.now() - started,
+      },
+      backend: backend.name,
+      skippedBackends: backend.skipped,
+      split: split.report,
+      pipeline,
+      weights,
+      holdout,
+      holdoutProbabilities,
+      artifact,
+    };
+  } finally {
+    model.dispose();
+  }
+}
