@@ -4,6 +4,7 @@
 #
 #   docker build --target retrain -t liver-mesh/retrain:0.1.0 .
 #   docker build --target predict -t liver-mesh/predict:0.1.0 .
+#   docker build --target gateway -t liver-mesh/gateway:0.1.0 .   (local bridge + web UI)
 #
 # The build context is a whitelist (.dockerignore): sources, the lockfile and the proto
 # contract only, so no data, model, key or secrets file can reach a layer. Secrets reach
@@ -31,7 +32,12 @@ COPY . .
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
-# ---- runtime: what both service images share --------------------------------------------
+# ---- web: the browser UI bundle, in its own stage so the service images never need it -----
+FROM deps AS web
+COPY . .
+RUN npm run build:web
+
+# ---- runtime: what every image shares --------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1: the kernel gives PID 1 no default signal actions and nobody reaps its
 # orphans. The services do handle SIGTERM themselves (health NOT_SERVING, drain, exit), so
@@ -75,3 +81,14 @@ ENV PREDICT_PORT=8000 \
     MODEL_CACHE_PATH=/var/cache/liver/models
 EXPOSE 8000 9100
 CMD ["node", "dist/services/predict/main.js"]
+
+# ---- gateway: the Node grpc-web bridge serving the web UI, for running without Envoy ------
+# (On Kubernetes, Envoy is the gateway; this image is for `docker run` next to the services.)
+# Pass PREDICT_ADDRS and RETRAIN_ADDR (host:port of the services) and CORS_ORIGINS if needed.
+FROM runtime AS gateway
+COPY --from=web /app/gateway/web/dist ./web
+ENV GATEWAY_PORT=5000 \
+    GATEWAY_HOST=0.0.0.0 \
+    WEB_ROOT=/app/web
+EXPOSE 5000
+CMD ["node", "dist/gateway/bridge/main.js"]

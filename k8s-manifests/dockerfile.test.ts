@@ -43,6 +43,9 @@ const IMAGE_ENV = new Set([
   "RETRAIN_ADDR",
   "LOG_LEVEL",
   "HEARTBEAT_INTERVAL_MS",
+  "GATEWAY_PORT",
+  "GATEWAY_HOST",
+  "WEB_ROOT",
 ]);
 
 /** The container that runs the image built from `target` (images are named liver-mesh/<target>). */
@@ -59,6 +62,17 @@ function podRunAsUser(target: string): number | undefined {
     .map((d) => (d.object.spec as WorkloadSpec | undefined)?.template?.spec)
     .find((spec) => spec?.containers?.some((c) => c.image?.startsWith(`liver-mesh/${target}:`)));
   return pod?.securityContext?.runAsUser;
+}
+
+/** Where `tsc -p .` (the root tsconfig's rootDir and outDir) puts the JavaScript of `source`. */
+function compiledPath(source: string): string {
+  const tsconfig = JSON.parse(readFileSync(path.join(repoRoot, "tsconfig.json"), "utf8")) as {
+    compilerOptions?: { outDir?: string; rootDir?: string };
+    include?: string[];
+  };
+  const { outDir = ".", rootDir = "." } = tsconfig.compilerOptions ?? {};
+  expect(tsconfig.include ?? [], `tsconfig.json compiles ${source}`).toContain(source.split("/")[0]);
+  return path.posix.join(outDir, path.posix.relative(rootDir, source)).replace(/\.ts$/, ".js");
 }
 
 function allInstructions(chain: readonly DockerStage[]): { keyword: string; args: string; stage: string }[] {
@@ -158,15 +172,7 @@ describe("Dockerfile", () => {
     it.skipIf(!existsSync(path.join(repoRoot, source)))(
       `${target}'s CMD runs what tsc makes of ${source} (skipped while ${source} does not exist)`,
       () => {
-        const tsconfig = JSON.parse(readFileSync(path.join(repoRoot, "tsconfig.json"), "utf8")) as {
-          compilerOptions?: { outDir?: string; rootDir?: string };
-          include?: string[];
-        };
-        const { outDir = ".", rootDir = "." } = tsconfig.compilerOptions ?? {};
-        expect(tsconfig.include ?? []).toContain(source.split("/")[0]);
-        const compiled = path.posix
-          .join(outDir, path.posix.relative(rootDir, source))
-          .replace(/\.ts$/, ".js");
+        const compiled = compiledPath(source);
         const cmd = execForm(effectiveInstruction(stageChain(dockerfile, target), "CMD")?.args ?? "");
         expect(cmd?.[1]).toBe(compiled);
       },
@@ -253,6 +259,63 @@ describe("Dockerfile", () => {
   });
 });
 
+describe("Dockerfile gateway target (local bridge + web UI)", () => {
+  const chain = stageChain(dockerfile, "gateway");
+  const env = new Map(
+    allInstructions(chain)
+      .filter((i) => i.keyword === "ENV")
+      .flatMap((i) => [...envAssignments(i.args)]),
+  );
+
+  it("runs the compiled bridge as the same non-root user, under tini, stopping on SIGTERM", () => {
+    expect(chain.at(-1)?.base).toBe("node:20-bookworm-slim");
+    expect(execForm(effectiveInstruction(chain, "CMD")?.args ?? "")).toEqual([
+      "node",
+      "dist/gateway/bridge/main.js",
+    ]);
+    expect(effectiveInstruction(chain, "USER")?.args).toBe(
+      effectiveInstruction(stageChain(dockerfile, "retrain"), "USER")?.args,
+    );
+    expect(effectiveInstruction(chain, "STOPSIGNAL")?.args).toBe("SIGTERM");
+    expect(execForm(effectiveInstruction(chain, "ENTRYPOINT")?.args ?? "")).toEqual(["/usr/bin/tini", "--"]);
+  });
+
+  it.skipIf(!existsSync(path.join(repoRoot, "gateway/bridge/main.ts")))(
+    "its CMD is what tsc makes of gateway/bridge/main.ts",
+    () => {
+      const cmd = execForm(effectiveInstruction(chain, "CMD")?.args ?? "");
+      expect(cmd?.[1]).toBe(compiledPath("gateway/bridge/main.ts"));
+    },
+  );
+
+  it("listens on all interfaces at GATEWAY_PORT, the port it exposes", () => {
+    expect(env.get("GATEWAY_HOST")).toBe("0.0.0.0");
+    const exposed = allInstructions(chain)
+      .filter((i) => i.keyword === "EXPOSE")
+      .map((i) => i.args);
+    expect(exposed).toEqual([env.get("GATEWAY_PORT")]);
+  });
+
+  it("serves the UI from where the web stage's bundle is copied, built apart from the service images", () => {
+    const copy = allInstructions(chain).find((i) => i.keyword === "COPY" && i.args.includes("--from=web"));
+    const destination = copy?.args.split(/\s+/).at(-1) ?? "";
+    const workdir = effectiveInstruction(chain, "WORKDIR")?.args ?? "/";
+    expect(env.get("WEB_ROOT")).toBe(path.posix.resolve(workdir, destination));
+    const webStage = allInstructions(stageChain(dockerfile, "web"));
+    expect(webStage.some((i) => i.keyword === "RUN" && /\bnpm run build:web\b/.test(i.args))).toBe(true);
+    for (const { target } of TARGETS) {
+      expect(
+        stageChain(dockerfile, target).map((s) => s.name),
+        target,
+      ).not.toContain("web");
+      const fromWeb = allInstructions(stageChain(dockerfile, target)).filter((i) =>
+        i.args.includes("--from=web"),
+      );
+      expect(fromWeb, target).toEqual([]);
+    }
+  });
+});
+
 describe(".dockerignore", () => {
   it.each([
     "node_modules/@grpc/grpc-js/package.json",
@@ -283,6 +346,10 @@ describe(".dockerignore", () => {
     "services/shared/features/feature-schema.ts",
     "gateway/public-methods.ts",
     "scripts/train.ts",
+    "gateway/web/index.html",
+    "gateway/web/styles.css",
+    "gateway/web/build.ts",
+    "data/synthetic-params.json",
   ])("keeps the build input %s", (file) => {
     expect(isExcluded(ignore, file)).toBe(false);
   });
