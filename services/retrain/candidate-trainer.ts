@@ -1,0 +1,48 @@
+import type { BinaryMetrics } from "../shared/model/metrics.js";
+
+/** One candidate to train: everything the trainer needs besides the store. */
+export interface CandidateRequest {
+  readonly runId: string;
+  /** The version name the candidate takes, e.g. "v4". */
+  readonly modelVersion: string;
+  /** The artifact folder to publish (atomically) on success, e.g. MODEL_PATH/v4. */
+  readonly artifactDir: string;
+  /** Train on labelled feedback with seq <= this (the run's snapshot). */
+  readonly feedbackUpTo: number;
+}
+
+/** Where a run is, for GetRetrainStatus. */
+export interface CandidateProgress {
+  /** "loading", "training", "evaluating", "publishing". */
+  readonly stage: string;
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly loss: number;
+}
+
+/** A trained, scored and published candidate. */
+export interface TrainedCandidate {
+  /** Holdout metrics, compared by the gate. */
+  readonly metrics: BinaryMetrics;
+  readonly originalRows: number;
+  readonly feedbackRows: number;
+  readonly holdoutRows: number;
+  /** SHA-256 of the published manifest. */
+  readonly sha256: string;
+  readonly synthetic: boolean;
+}
+
+/**
+ * Trains one candidate on the original data plus labelled feedback and publishes its
+ * artifact folder. The production trainer runs in a worker thread; tests may substitute
+ * one that delays or fails on purpose.
+ */
+export interface CandidateTrainer {
+  train(
+    request: CandidateRequest,
+    onProgress: (progress: CandidateProgress) => void,
+    signal: AbortSignal,
+  ): Promise<TrainedCandidate>;
+  /** Stops the trainer's thread; a running train() rejects. */
+  close(): Promise<void>;
+}

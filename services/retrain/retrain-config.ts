@@ -1,0 +1,91 @@
+import path from "node:path";
+import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
+import {
+  readInteger,
+  readNumber,
+  readOptionalString,
+  readPort,
+  readString,
+  type Env,
+} from "../shared/ops/env-config.js";
+
+/** Default RetrainService gRPC port (DESIGN.md §7). */
+export const DEFAULT_RETRAIN_PORT = 8080;
+/** Default Prometheus port of the RetrainService. */
+export const DEFAULT_RETRAIN_METRICS_PORT = 9101;
+/** Default interval between heartbeats on the version stream. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
+/** Default window that collects feedback into one run after the first labelled arrival. */
+export const DEFAULT_RETRAIN_DEBOUNCE_MS = 200;
+/** Default number of pending labelled feedbacks that makes a run due. */
+export const DEFAULT_RETRAIN_MIN_BATCH = 1;
+/** Default ROC AUC a candidate may lose against the serving version and still be promoted. */
+export const DEFAULT_GATE_AUC_TOLERANCE = 0.01;
+/** Default time SIGTERM gives running calls before they are cancelled. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** SQLite file name inside DATA_PATH. */
+export const STORE_FILE_NAME = "retrain.sqlite";
+
+/**
+ * Everything the RetrainService needs to start, resolved and validated once, so handlers
+ * and tests never read process.env.
+ */
+export interface RetrainConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly metricsPort: number;
+  /** Folder of the SQLite store, the signing key and (by default) the original CSV. */
+  readonly dataPath: string;
+  /** Folder of the artifact folders v1/, v2/, ... */
+  readonly modelPath: string;
+  /** The original CSV when set; else `<dataPath>/raw/...` when present; else the synthetic default. */
+  readonly trainingCsv: string | undefined;
+  /** Bearer token of the admin RPCs; undefined disables them. */
+  readonly adminToken: string | undefined;
+  /** HMAC key shared with PredictService. */
+  readonly signingKey: Uint8Array;
+  readonly heartbeatIntervalMs: number;
+  readonly debounceMs: number;
+  readonly minBatch: number;
+  /** Negative values demand an improvement over the serving version. */
+  readonly gateAucTolerance: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** The SQLite file of a configuration. */
+export function storeFilePath(config: Pick<RetrainConfig, "dataPath">): string {
+  return path.join(config.dataPath, STORE_FILE_NAME);
+}
+
+/** Reads the RetrainService settings (binding names of DESIGN.md §7) with errors naming the variable. */
+export function readRetrainConfig(env: Env): RetrainConfig {
+  const dataPath = path.resolve(readString(env, "DATA_PATH", "data/"));
+  const adminToken = readOptionalString(env, "ADMIN_TOKEN");
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new Error(
+      `ADMIN_TOKEN is ${adminToken.length} characters; use at least 16 (make one with: openssl rand -hex 32)`,
+    );
+  }
+  const trainingCsv = readOptionalString(env, "TRAINING_CSV");
+  return {
+    host: readString(env, "RETRAIN_HOST", "0.0.0.0"),
+    port: readPort(env, "RETRAIN_PORT", DEFAULT_RETRAIN_PORT),
+    metricsPort: readPort(env, "RETRAIN_METRICS_PORT", DEFAULT_RETRAIN_METRICS_PORT),
+    dataPath,
+    modelPath: path.resolve(readString(env, "MODEL_PATH", "models/")),
+    trainingCsv: trainingCsv === undefined ? undefined : path.resolve(trainingCsv),
+    adminToken,
+    signingKey: loadOrCreateSigningKey(dataPath, env["FEEDBACK_SIGNING_KEY"]),
+    heartbeatIntervalMs: readInteger(
+      env,
+      "HEARTBEAT_INTERVAL_MS",
+      DEFAULT_HEARTBEAT_INTERVAL_MS,
+      10,
+      3_600_000,
+    ),
+    debounceMs: readInteger(env, "RETRAIN_DEBOUNCE_MS", DEFAULT_RETRAIN_DEBOUNCE_MS, 0, 86_400_000),
+    minBatch: readInteger(env, "RETRAIN_MIN_BATCH", DEFAULT_RETRAIN_MIN_BATCH, 1, 1_000_000_000),
+    gateAucTolerance: readNumber(env, "GATE_AUC_TOLERANCE", DEFAULT_GATE_AUC_TOLERANCE, -1, 1),
+    shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
+  };
+}

@@ -1,0 +1,155 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { StoredVerdict } from "./store/feedback-store.js";
+import type { RunOutcome } from "./store/run-log.js";
+import type { SchedulerState } from "./retrain-scheduler.js";
+
+/** Live values the gauges read at scrape time. */
+export interface RetrainGaugeSources {
+  pendingLabelled(): number;
+  subscribers(): number;
+  laggingSubscribers(): number;
+  state(): SchedulerState;
+}
+
+const VERDICT_LABEL: Record<StoredVerdict, string> = { 1: "correct", 2: "wrong", 3: "unknown" };
+const STATES: readonly SchedulerState[] = ["idle", "scheduled", "running"];
+
+/**
+ * The RetrainService's Prometheus metrics in a registry of its own (several servers can
+ * run in one test process): feedback by verdict, runs by outcome, training duration, the
+ * serving version, the queue and the version stream.
+ */
+export class RetrainMetrics {
+  readonly registry = new Registry();
+  private readonly feedback: Counter<"verdict">;
+  private readonly duplicates: Counter;
+  private readonly runs: Counter<"outcome" | "trigger">;
+  private readonly trainingSeconds: Histogram<"outcome">;
+  private readonly servingInfo: Gauge<"model_version">;
+  private readonly servingNumber: Gauge;
+  private readonly commitBatch: Histogram;
+  private readonly commitSeconds: Histogram;
+  private sources: RetrainGaugeSources | undefined;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.feedback = new Counter({
+      name: "liver_retrain_feedback_total",
+      help: "Feedback stored, by verdict (duplicates not included).",
+      labelNames: ["verdict"],
+      registers,
+    });
+    this.duplicates = new Counter({
+      name: "liver_retrain_feedback_duplicates_total",
+      help: "Feedback refused as a repeat for a prediction that already had one.",
+      registers,
+    });
+    this.runs = new Counter({
+      name: "liver_retrain_runs_total",
+      help: "Retrain runs finished, by outcome and trigger.",
+      labelNames: ["outcome", "trigger"],
+      registers,
+    });
+    this.trainingSeconds = new Histogram({
+      name: "liver_retrain_training_duration_seconds",
+      help: "Wall time of retrain runs from start to registry commit, by outcome.",
+      labelNames: ["outcome"],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.servingInfo = new Gauge({
+      name: "liver_retrain_serving_model_info",
+      help: "1 for the serving model version.",
+      labelNames: ["model_version"],
+      registers,
+    });
+    this.servingNumber = new Gauge({
+      name: "liver_retrain_serving_model_version",
+      help: "Number of the serving version (3 for v3); 0 while none serves.",
+      registers,
+    });
+    this.commitBatch = new Histogram({
+      name: "liver_retrain_feedback_commit_batch_size",
+      help: "Feedbacks per group-commit transaction.",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: "liver_retrain_feedback_commit_duration_seconds",
+      help: "Time of one group-commit transaction, fsync included.",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
+      registers,
+    });
+    const sources = (): RetrainGaugeSources | undefined => this.sources;
+    new Gauge({
+      name: "liver_retrain_pending_labelled_feedback",
+      help: "Labelled feedback not yet covered by a finished run.",
+      registers,
+      collect() {
+        const live = sources();
+        if (live !== undefined) this.set(live.pendingLabelled());
+      },
+    });
+    new Gauge({
+      name: "liver_retrain_watch_subscribers",
+      help: "Open WatchModelVersions streams.",
+      registers,
+      collect() {
+        const live = sources();
+        if (live !== undefined) this.set(live.subscribers());
+      },
+    });
+    new Gauge({
+      name: "liver_retrain_watch_lagging_subscribers",
+      help: "Version-stream subscribers whose buffer is full (they are not reading).",
+      registers,
+      collect() {
+        const live = sources();
+        if (live !== undefined) this.set(live.laggingSubscribers());
+      },
+    });
+    new Gauge<"state">({
+      name: "liver_retrain_state",
+      help: "1 for the retrainer's current state (idle, scheduled, running).",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const live = sources();
+        if (live === undefined) return;
+        const now = live.state();
+        for (const state of STATES) this.labels(state).set(state === now ? 1 : 0);
+      },
+    });
+    this.servingNumber.set(0);
+  }
+
+  /** Connects the scrape-time gauges to the live service. */
+  bind(sources: RetrainGaugeSources): void {
+    this.sources = sources;
+  }
+
+  feedbackStored(verdict: StoredVerdict): void {
+    this.feedback.labels(VERDICT_LABEL[verdict]).inc();
+  }
+
+  feedbackDuplicate(): void {
+    this.duplicates.inc();
+  }
+
+  committed(batchSize: number, durationMs: number): void {
+    this.commitBatch.observe(batchSize);
+    this.commitSeconds.observe(durationMs / 1000);
+  }
+
+  runFinished(outcome: RunOutcome, trigger: string, durationMs: number): void {
+    this.runs.labels(outcome, trigger).inc();
+    this.trainingSeconds.labels(outcome).observe(durationMs / 1000);
+  }
+
+  serving(modelVersion: string): void {
+    this.servingInfo.reset();
+    this.servingInfo.labels(modelVersion).set(1);
+    this.servingNumber.set(Number(modelVersion.slice(1)) || 0);
+  }
+}

@@ -1,0 +1,252 @@
+import { EventEmitter } from "node:events";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import type { Logger } from "pino";
+import { ModelVersionEventKind, RetrainServiceService } from "../gen/liver/v1/retrain_service.js";
+import { loadOriginalDataset } from "../shared/data/original-dataset.js";
+import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
+import { GrpcServerHost } from "../shared/grpc/grpc-server-host.js";
+import { isTemporaryArtifactName } from "../shared/model/model-artifact.js";
+import { startMetricsServer } from "../shared/ops/metrics-server.js";
+import { AdminAuth } from "./admin-auth.js";
+import { DiskArtifactSource } from "./artifact-source.js";
+import type { CandidateTrainer } from "./candidate-trainer.js";
+import { FeedbackWriter } from "./feedback-writer.js";
+import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
+import { RetrainMetrics } from "./retrain-metrics.js";
+import { RetrainRunner } from "./retrain-runner.js";
+import { RetrainScheduler } from "./retrain-scheduler.js";
+import { RetrainService, servingSnapshot } from "./retrain-service.js";
+import { FeedbackStore } from "./store/feedback-store.js";
+import { ModelRegistry, type ModelVersionRecord } from "./store/model-registry.js";
+import { RunLog, type RunOutcome } from "./store/run-log.js";
+import { SampleStore } from "./store/sample-store.js";
+import { openSqliteStore } from "./store/sqlite-store.js";
+import { WorkerTrainer } from "./training-worker.js";
+import { VersionBroadcaster } from "./version-broadcaster.js";
+
+/** The fully qualified service name health reports on. */
+export const RETRAIN_SERVICE_NAME = "liver.v1.RetrainService";
+
+/** Extras for tests and benchmarks; production passes none. */
+export interface RetrainServerOptions {
+  /** A substitute trainer (tests that must hold, fail or slow a run); default the worker thread. */
+  readonly trainer?: CandidateTrainer;
+  /** Rows of the synthetic default when no real CSV is present (tests keep it small). */
+  readonly syntheticRows?: number;
+  /** Process-wide default metrics (off when several servers share a test process). */
+  readonly defaultMetrics?: boolean;
+}
+
+/** Events of a running server, for tests and benchmarks. */
+export interface RetrainServerEvents {
+  "run-finished": [outcome: RunOutcome, record: ModelVersionRecord | undefined];
+}
+
+/** A started RetrainService. */
+export interface RetrainServerHandle {
+  /** The bound gRPC port (useful with port 0). */
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly scheduler: RetrainScheduler;
+  readonly broadcaster: VersionBroadcaster;
+  readonly registry: ModelRegistry;
+  readonly events: EventEmitter<RetrainServerEvents>;
+  /** SIGTERM behaviour: NOT_SERVING, streams ended with UNAVAILABLE, unary calls drained, store closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the RetrainService: opens (and migrates) the store, closes runs a previous
+ * process left open as failed, imports the original data on first start, serves gRPC and
+ * metrics, and then trains the first version (first start) or retrains feedback no
+ * finished run covers (restart). Health is NOT_SERVING until a version serves.
+ */
+export async function startRetrainServer(
+  config: RetrainConfig,
+  logger: Logger,
+  options: RetrainServerOptions = {},
+): Promise<RetrainServerHandle> {
+  const storeFile = storeFilePath(config);
+  const db = openSqliteStore(storeFile);
+  try {
+    return await startOnStore(config, logger, options, db, storeFile);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+async function startOnStore(
+  config: RetrainConfig,
+  logger: Logger,
+  options: RetrainServerOptions,
+  db: ReturnType<typeof openSqliteStore>,
+  storeFile: string,
+): Promise<RetrainServerHandle> {
+  const feedback = new FeedbackStore(db);
+  const samples = new SampleStore(db);
+  const registry = new ModelRegistry(db);
+  const runLog = new RunLog(db);
+
+  const interrupted = runLog.failInterrupted(
+    "interrupted: the RetrainService stopped during the run; its feedback is retrained after the restart",
+  );
+  if (interrupted > 0) logger.warn({ interrupted }, `marked ${interrupted} interrupted run(s) as failed`);
+  removeTemporaryArtifacts(config.modelPath, logger);
+
+  if (samples.info() === undefined) {
+    const loaded = await loadOriginalDataset({
+      dataPath: config.dataPath,
+      trainingCsv: config.trainingCsv,
+      syntheticRows: options.syntheticRows,
+    });
+    const info = samples.importDataset(loaded.dataset, loaded.description);
+    logger.info({ rows: info.rows, source: info.source }, `imported the original data: ${info.description}`);
+  }
+
+  const metrics = new RetrainMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const events = new EventEmitter<RetrainServerEvents>();
+  const host = new GrpcServerHost({ serviceNames: [RETRAIN_SERVICE_NAME], logger });
+  const broadcaster = new VersionBroadcaster({
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    onLagging: (stats) =>
+      logger.warn(stats, "a version-stream subscriber is not reading; it gets only the latest event"),
+  });
+  const writer = new FeedbackWriter(feedback, {
+    onBatch: (size, durationMs) => metrics.committed(size, durationMs),
+  });
+  const trainer = options.trainer ?? new WorkerTrainer({ storeFile, modelPath: config.modelPath, logger });
+  const servingChanged = (record: ModelVersionRecord): void => {
+    metrics.serving(record.modelVersion);
+    host.setServing(true);
+  };
+  const runner = new RetrainRunner({
+    db,
+    registry,
+    runLog,
+    feedback,
+    trainer,
+    modelPath: config.modelPath,
+    gateAucTolerance: config.gateAucTolerance,
+    metrics,
+    logger,
+    onPromoted: (record) => {
+      broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED, servingSnapshot(record));
+      servingChanged(record);
+    },
+    onRunFinished: (outcome, record) => events.emit("run-finished", outcome, record),
+  });
+  const pending = feedback.labelledCountBetween(runLog.coveredFeedbackSeq());
+  const scheduler = new RetrainScheduler({
+    debounceMs: config.debounceMs,
+    minBatch: config.minBatch,
+    initialPending: pending,
+    startRun: (trigger, reason) => runner.start(trigger, reason),
+    onStateChange: (state) => logger.debug({ state }, `retrainer ${state}`),
+  });
+  const counts = feedback.counts();
+  const service = new RetrainService({
+    signer: new FeedbackTokenSigner(config.signingKey),
+    writer,
+    scheduler,
+    runner,
+    registry,
+    runLog,
+    original: () => samples.info(),
+    counts,
+    broadcaster,
+    artifacts: new DiskArtifactSource({
+      modelPath: config.modelPath,
+      expectedSha256: (version) => registry.get(version)?.sha256,
+    }),
+    adminAuth: new AdminAuth(config.adminToken),
+    metrics,
+    logger,
+    onServingChanged: servingChanged,
+  });
+  metrics.bind({
+    pendingLabelled: () => scheduler.pendingLabelled,
+    subscribers: () => broadcaster.stats().subscribers,
+    laggingSubscribers: () => broadcaster.stats().lagging,
+    state: () => scheduler.state,
+  });
+  host.addService(RetrainServiceService, service.implementation());
+
+  const serving = registry.serving();
+  if (serving !== undefined) {
+    broadcaster.setServing(servingSnapshot(serving));
+    metrics.serving(serving.modelVersion);
+  }
+  const port = await host.listen(config.host, config.port);
+  let metricsServer;
+  try {
+    metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, config.host);
+  } catch (error) {
+    await host.shutdown(0);
+    throw error;
+  }
+
+  if (serving === undefined) {
+    logger.info("no version serves yet: training the first one");
+    scheduler.request("startup", "no version serves yet");
+  } else {
+    host.setServing(true);
+    if (pending >= config.minBatch) {
+      logger.info({ pending }, `retraining ${pending} labelled feedback(s) no finished run covers`);
+      scheduler.request("recovery", `${pending} labelled feedback(s) not covered by a finished run`);
+    }
+  }
+  logger.info(
+    {
+      port,
+      metricsPort: metricsServer.port,
+      servingVersion: serving?.modelVersion ?? null,
+      pendingLabelled: pending,
+      counts,
+      store: storeFile,
+      modelPath: config.modelPath,
+      adminRpcs: config.adminToken === undefined ? "disabled (set ADMIN_TOKEN)" : "enabled",
+    },
+    `RetrainService listening on ${config.host}:${port}`,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      host.setServing(false);
+      broadcaster.close(
+        "the RetrainService is shutting down; reconnect with after_version set to the last version seen",
+      );
+      runner.abort("the RetrainService is shutting down");
+      await scheduler.stop();
+      await host.shutdown(config.shutdownGraceMs);
+      writer.close();
+      await trainer.close();
+      await metricsServer.close();
+      db.close();
+      logger.info("RetrainService stopped");
+    })();
+    return closing;
+  };
+
+  return {
+    port,
+    metricsPort: metricsServer.port,
+    scheduler,
+    broadcaster,
+    registry,
+    events,
+    close,
+  };
+}
+
+/** Temporary artifact folders are writes a crash interrupted; they never become versions. */
+function removeTemporaryArtifacts(modelPath: string, logger: Logger): void {
+  mkdirSync(modelPath, { recursive: true });
+  for (const name of readdirSync(modelPath)) {
+    if (!isTemporaryArtifactName(name)) continue;
+    logger.warn({ folder: name }, "removing a half-written artifact folder left by an interrupted run");
+    rmSync(path.join(modelPath, name), { recursive: true, force: true });
+  }
+}

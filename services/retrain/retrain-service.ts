@@ -1,0 +1,415 @@
+import { randomUUID } from "node:crypto";
+import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import {
+  ModelVersionEventKind,
+  RetrainState,
+  type GetModelArtifactRequest,
+  type GetModelArtifactResponse,
+  type GetRetrainStatusRequest,
+  type GetRetrainStatusResponse,
+  type ListModelVersionsRequest,
+  type ListModelVersionsResponse,
+  type RetrainServiceServer,
+  type RollbackModelRequest,
+  type RollbackModelResponse,
+  type SubmitFeedbackRequest,
+  type SubmitFeedbackResponse,
+  type TriggerRetrainRequest,
+  type TriggerRetrainResponse,
+  type WatchModelVersionsRequest,
+  type WatchModelVersionsResponse,
+} from "../gen/liver/v1/retrain_service.js";
+import { FEATURE_COUNT, LABEL } from "../shared/features/feature-schema.js";
+import {
+  FeedbackTokenError,
+  type FeedbackTokenSigner,
+  type PredictionRecord,
+} from "../shared/feedback/feedback-token.js";
+import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
+import type { AdminAuth } from "./admin-auth.js";
+import { FeedbackWriterClosedError, type FeedbackWriter } from "./feedback-writer.js";
+import {
+  checkFeedbackToken,
+  checkReason,
+  checkVerdict,
+  checkVersionName,
+  isViolation,
+} from "./request-validation.js";
+import type { RetrainMetrics } from "./retrain-metrics.js";
+import { invalidRequest, rpcFailure, RpcFailure } from "./rpc-failure.js";
+import { toModelMetrics, toModelVersion, toRetrainRun } from "./retrain-messages.js";
+import type { RetrainRunner } from "./retrain-runner.js";
+import type { RetrainScheduler, SchedulerState } from "./retrain-scheduler.js";
+import type { StoredVerdict, VerdictCounts } from "./store/feedback-store.js";
+import { RegistryError, type ModelRegistry, type ModelVersionRecord } from "./store/model-registry.js";
+import type { RunLog } from "./store/run-log.js";
+import type { OriginalDatasetInfo } from "./store/sample-store.js";
+import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.js";
+
+/** Reads a stored version's files for GetModelArtifact. */
+export interface ArtifactSource {
+  /** The version's files and manifest hash; rejects when the folder is missing or damaged. */
+  read(modelVersion: string): Promise<GetModelArtifactResponse>;
+}
+
+/** The handler's collaborators, all owned by the server that wires them. */
+export interface RetrainServiceDeps {
+  readonly signer: FeedbackTokenSigner;
+  readonly writer: FeedbackWriter;
+  readonly scheduler: RetrainScheduler;
+  readonly runner: RetrainRunner;
+  readonly registry: ModelRegistry;
+  readonly runLog: RunLog;
+  readonly original: () => OriginalDatasetInfo | undefined;
+  /** Feedback counts by verdict, kept current by this handler after each commit. */
+  readonly counts: VerdictCounts;
+  readonly broadcaster: VersionBroadcaster;
+  readonly artifacts: ArtifactSource;
+  readonly adminAuth: AdminAuth;
+  readonly metrics: RetrainMetrics;
+  readonly logger: Logger;
+  /** Called after a rollback changed the serving version. */
+  readonly onServingChanged: (record: ModelVersionRecord) => void;
+}
+
+const STATE: Record<SchedulerState, RetrainState> = {
+  idle: RetrainState.RETRAIN_STATE_IDLE,
+  scheduled: RetrainState.RETRAIN_STATE_SCHEDULED,
+  running: RetrainState.RETRAIN_STATE_RUNNING,
+};
+
+/** The serving version as the version stream announces it. */
+export function servingSnapshot(record: ModelVersionRecord): ServingSnapshot {
+  return {
+    modelVersion: record.modelVersion,
+    sha256: record.sha256,
+    metrics: toModelMetrics(record.metrics),
+    synthetic: record.synthetic,
+  };
+}
+
+/**
+ * liver.v1.RetrainService: feedback intake, retrain status, the version stream, artifacts,
+ * the registry and the admin RPCs. Validation happens here; state lives in the store,
+ * the scheduler and the broadcaster this class is given.
+ */
+export class RetrainService {
+  constructor(private readonly deps: RetrainServiceDeps) {}
+
+  /** The grpc-js implementation object. */
+  implementation(): RetrainServiceServer {
+    return {
+      submitFeedback: this.unary("SubmitFeedback", (call) => this.submitFeedback(call.request)),
+      getRetrainStatus: this.unary("GetRetrainStatus", (call) =>
+        Promise.resolve(this.getRetrainStatus(call.request)),
+      ),
+      watchModelVersions: (call) => {
+        this.watchModelVersions(call);
+      },
+      getModelArtifact: this.unary("GetModelArtifact", (call) => this.getModelArtifact(call.request)),
+      listModelVersions: this.unary("ListModelVersions", (call) =>
+        Promise.resolve(this.listModelVersions(call.request)),
+      ),
+      triggerRetrain: this.unary("TriggerRetrain", (call) => {
+        this.requireAdmin(call, "TriggerRetrain");
+        return Promise.resolve(this.triggerRetrain(call.request));
+      }),
+      rollbackModel: this.unary("RollbackModel", (call) => {
+        this.requireAdmin(call, "RollbackModel");
+        return this.rollbackModel(call.request);
+      }),
+    };
+  }
+
+  /** Verifies the token, stores the verdict (group commit) and schedules a retrain. */
+  async submitFeedback(request: SubmitFeedbackRequest): Promise<SubmitFeedbackResponse> {
+    const violations = checkFeedbackToken(request.feedbackToken);
+    const verdict = checkVerdict(request.verdict);
+    if (isViolation(verdict)) violations.push(verdict);
+    if (violations.length > 0 || isViolation(verdict)) throw invalidRequest(violations);
+    const prediction = this.verifyToken(request.feedbackToken);
+    const label = labelFor(verdict, prediction);
+    let outcome;
+    try {
+      outcome = await this.deps.writer.submit({
+        feedbackId: randomUUID(),
+        predictionId: prediction.predictionId,
+        verdict,
+        label,
+        features: prediction.features,
+        predictedDiagnosis: prediction.diagnosis,
+        probability: prediction.probability,
+        modelVersion: prediction.modelVersion,
+        issuedAtMs: prediction.issuedAtMs,
+        receivedAtMs: Date.now(),
+      });
+    } catch (error) {
+      if (error instanceof FeedbackWriterClosedError) throw rpcFailure(status.UNAVAILABLE, error.message);
+      this.deps.logger.error({ err: error }, "feedback commit failed");
+      throw rpcFailure(
+        status.UNAVAILABLE,
+        `the feedback could not be stored (${errorMessage(error)}); it was not acknowledged, retry`,
+      );
+    }
+    if (!outcome.stored) {
+      this.deps.metrics.feedbackDuplicate();
+      return {
+        feedbackId: outcome.feedbackId,
+        retrainScheduled: false,
+        duplicate: true,
+        modelVersion: prediction.modelVersion,
+      };
+    }
+    countVerdict(this.deps.counts, verdict);
+    this.deps.metrics.feedbackStored(verdict);
+    const retrainScheduled = label === null ? false : this.deps.scheduler.recordLabelledFeedback(outcome.seq);
+    return {
+      feedbackId: outcome.feedbackId,
+      retrainScheduled,
+      duplicate: false,
+      modelVersion: prediction.modelVersion,
+    };
+  }
+
+  getRetrainStatus(_request: GetRetrainStatusRequest): GetRetrainStatusResponse {
+    const { scheduler, runner, runLog, counts } = this.deps;
+    const state = scheduler.state;
+    const lastRun = runLog.lastFinished();
+    const original = this.deps.original();
+    return {
+      state: STATE[state],
+      progress: state === "running" ? runner.progress() : undefined,
+      pendingLabelledFeedback: scheduler.pendingLabelled,
+      modelVersion: this.deps.broadcaster.current?.modelVersion ?? "",
+      counts: { ...counts },
+      lastRun: lastRun === undefined ? undefined : toRetrainRun(lastRun),
+      originalRows: original?.rows ?? 0,
+      syntheticData: original?.source === "synthetic",
+    };
+  }
+
+  /** Streams CURRENT first, then promotions, rollbacks and heartbeats, until the call ends. */
+  watchModelVersions(
+    call: ServerWritableStream<WatchModelVersionsRequest, WatchModelVersionsResponse>,
+  ): void {
+    const end = (error: GrpcStatusError): void => {
+      call.emit("error", error);
+    };
+    const { afterVersion } = call.request;
+    const violations = checkVersionName("after_version", afterVersion, false);
+    if (violations.length > 0) {
+      end(invalidArgument(violations));
+      return;
+    }
+    if (afterVersion !== "" && this.deps.registry.get(afterVersion) === undefined) {
+      end(
+        grpcError(
+          status.NOT_FOUND,
+          `after_version ${afterVersion} is not a version of this registry; reconnect with an empty after_version`,
+        ),
+      );
+      return;
+    }
+    const subscription = this.deps.broadcaster.subscribe({
+      send: (event) => call.write(event),
+      onDrain: (listener) => call.once("drain", listener),
+      close: (reason) => {
+        end(grpcError(status.UNAVAILABLE, reason));
+      },
+    });
+    if (subscription === undefined) {
+      end(
+        grpcError(
+          status.UNAVAILABLE,
+          this.deps.broadcaster.current === undefined
+            ? "no model version serves yet: the first version is still training; retry shortly"
+            : "the RetrainService is shutting down; reconnect with after_version set to the last version seen",
+        ),
+      );
+      return;
+    }
+    const release = (): void => {
+      subscription.unsubscribe();
+    };
+    call.once("cancelled", release);
+    call.once("close", release);
+    call.once("finish", release);
+  }
+
+  async getModelArtifact(request: GetModelArtifactRequest): Promise<GetModelArtifactResponse> {
+    const violations = checkVersionName("model_version", request.modelVersion, true);
+    if (violations.length > 0) throw invalidRequest(violations);
+    if (this.deps.registry.get(request.modelVersion) === undefined) {
+      throw rpcFailure(
+        status.NOT_FOUND,
+        `model_version ${request.modelVersion} is not in the registry; ListModelVersions shows the stored versions`,
+      );
+    }
+    try {
+      return await this.deps.artifacts.read(request.modelVersion);
+    } catch (error) {
+      this.deps.logger.error({ err: error, modelVersion: request.modelVersion }, "artifact unreadable");
+      throw rpcFailure(
+        status.INTERNAL,
+        `the artifact of ${request.modelVersion} is registered but cannot be read: ${errorMessage(error)}`,
+      );
+    }
+  }
+
+  listModelVersions(_request: ListModelVersionsRequest): ListModelVersionsResponse {
+    const versions = this.deps.registry.list();
+    return {
+      versions: versions.map(toModelVersion),
+      modelVersion: versions.find((v) => v.status === "serving")?.modelVersion ?? "",
+    };
+  }
+
+  triggerRetrain(request: TriggerRetrainRequest): TriggerRetrainResponse {
+    const violations = checkReason(request.reason);
+    if (violations.length > 0) throw invalidRequest(violations);
+    const scheduled = this.deps.scheduler.request("admin", request.reason);
+    this.deps.logger.info({ reason: request.reason, scheduled }, "admin requested a retrain");
+    return { scheduled };
+  }
+
+  async rollbackModel(request: RollbackModelRequest): Promise<RollbackModelResponse> {
+    const violations = [
+      ...checkVersionName("model_version", request.modelVersion, true),
+      ...checkReason(request.reason),
+    ];
+    if (violations.length > 0) throw invalidRequest(violations);
+    const target = this.deps.registry.get(request.modelVersion);
+    if (target === undefined) {
+      throw rpcFailure(
+        status.NOT_FOUND,
+        `model_version ${request.modelVersion} is not in the registry; ListModelVersions shows the stored versions`,
+      );
+    }
+    if (target.status !== "rejected") {
+      // Never serve a version whose files are gone: check before switching.
+      try {
+        await this.deps.artifacts.read(request.modelVersion);
+      } catch (error) {
+        throw rpcFailure(
+          status.FAILED_PRECONDITION,
+          `model_version ${request.modelVersion} cannot serve: its artifact is unreadable (${errorMessage(error)})`,
+        );
+      }
+    }
+    const reason =
+      request.reason === "" ? `rolled back by an admin` : `rolled back by an admin: ${request.reason}`;
+    let result;
+    try {
+      result = this.deps.registry.rollback(request.modelVersion, reason);
+    } catch (error) {
+      if (error instanceof RegistryError) {
+        throw rpcFailure(
+          error.problem === "not-found" ? status.NOT_FOUND : status.FAILED_PRECONDITION,
+          error.message,
+        );
+      }
+      throw error;
+    }
+    const previousVersion = result.previous?.modelVersion ?? "";
+    if (previousVersion !== result.current.modelVersion) {
+      this.deps.broadcaster.publish(
+        ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_ROLLED_BACK,
+        servingSnapshot(result.current),
+      );
+      this.deps.onServingChanged(result.current);
+      this.deps.logger.warn(
+        { modelVersion: result.current.modelVersion, previousVersion, reason },
+        `rolled back to ${result.current.modelVersion}`,
+      );
+    }
+    return { modelVersion: result.current.modelVersion, previousVersion };
+  }
+
+  private verifyToken(token: string): PredictionRecord {
+    let record: PredictionRecord;
+    try {
+      record = this.deps.signer.verify(token);
+    } catch (error) {
+      if (error instanceof FeedbackTokenError) {
+        const code =
+          error.problem === "malformed"
+            ? status.INVALID_ARGUMENT
+            : error.problem === "bad-signature"
+              ? status.PERMISSION_DENIED
+              : status.FAILED_PRECONDITION;
+        throw rpcFailure(code, error.message);
+      }
+      throw error;
+    }
+    if (record.features.length !== FEATURE_COUNT || !record.features.every(Number.isFinite)) {
+      throw rpcFailure(
+        status.INVALID_ARGUMENT,
+        `feedback_token carries ${record.features.length} feature values, not ${FEATURE_COUNT} finite ones; pass the token of a PredictResponse unchanged`,
+      );
+    }
+    return record;
+  }
+
+  private requireAdmin(call: ServerUnaryCall<unknown, unknown>, method: string): void {
+    const refusal = this.deps.adminAuth.check(call.metadata, method);
+    if (refusal !== undefined) throw new RpcFailure(refusal);
+  }
+
+  /** Wraps a handler: statuses pass through, anything else is logged and answered INTERNAL. */
+  private unary<Req, Res>(
+    method: string,
+    handler: (call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+  ): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
+    return (call, callback) => {
+      let pending: Promise<Res>;
+      try {
+        pending = handler(call);
+      } catch (error) {
+        pending = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      pending.then(
+        (response) => {
+          callback(null, response);
+        },
+        (error: unknown) => {
+          if (error instanceof RpcFailure) {
+            callback(error.status);
+            return;
+          }
+          this.deps.logger.error({ err: error, method }, `${method} failed`);
+          callback(grpcError(status.INTERNAL, `${method} failed on the server: ${errorMessage(error)}`));
+        },
+      );
+    };
+  }
+}
+
+/**
+ * CORRECT labels the row as the model predicted, WRONG flips it, UNKNOWN stores no label
+ * (it never trains), as in the original system.
+ */
+export function labelFor(verdict: StoredVerdict, prediction: PredictionRecord): 0 | 1 | null {
+  if (verdict === 3) return null;
+  let predicted: 0 | 1;
+  if (prediction.diagnosis === 1) predicted = LABEL.liverDisease;
+  else if (prediction.diagnosis === 2) predicted = LABEL.noLiverDisease;
+  else {
+    throw rpcFailure(
+      status.INVALID_ARGUMENT,
+      `feedback_token carries diagnosis ${prediction.diagnosis}, which cannot be labelled; expected DIAGNOSIS_LIVER_DISEASE (1) or DIAGNOSIS_NO_LIVER_DISEASE (2)`,
+    );
+  }
+  if (verdict === 1) return predicted;
+  return predicted === LABEL.liverDisease ? LABEL.noLiverDisease : LABEL.liverDisease;
+}
+
+function countVerdict(counts: VerdictCounts, verdict: StoredVerdict): void {
+  if (verdict === 1) counts.correct++;
+  else if (verdict === 2) counts.wrong++;
+  else counts.unknown++;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,202 @@
+import { FEATURE_COUNT } from "../../shared/features/feature-schema.js";
+import { decodeFeatureBlob, decodeFeatureBlobInto, encodeFeatureBlob } from "./feature-blob.js";
+import type { StoreDatabase } from "./sqlite-store.js";
+
+/** liver.v1.FeedbackVerdict numbers that can be stored (UNSPECIFIED never is). */
+export type StoredVerdict = 1 | 2 | 3;
+
+/** A verified feedback ready to store; the label is null for "don't know". */
+export interface NewFeedback {
+  readonly feedbackId: string;
+  readonly predictionId: string;
+  readonly verdict: StoredVerdict;
+  /** 1 liver disease, 0 none; null when the verdict is UNKNOWN (never trains). */
+  readonly label: 0 | 1 | null;
+  readonly features: Float64Array;
+  /** liver.v1.Diagnosis number the model answered. */
+  readonly predictedDiagnosis: number;
+  readonly probability: number;
+  readonly modelVersion: string;
+  readonly issuedAtMs: number;
+  readonly receivedAtMs: number;
+}
+
+/** What happened to one feedback of a batch. */
+export type InsertOutcome =
+  | { readonly stored: true; readonly seq: number; readonly feedbackId: string }
+  | { readonly stored: false; readonly feedbackId: string };
+
+/** Feedback counts by verdict. */
+export interface VerdictCounts {
+  correct: number;
+  wrong: number;
+  unknown: number;
+}
+
+/** A stored feedback, as the export reads it. */
+export interface StoredFeedback extends NewFeedback {
+  readonly seq: number;
+}
+
+/** Labelled feedback as training rows (row-major features, 0/1 labels). */
+export interface LabelledRows {
+  readonly rows: number;
+  readonly features: Float64Array;
+  readonly labels: Uint8Array;
+}
+
+interface FeedbackRow {
+  seq: number;
+  feedback_id: string;
+  prediction_id: string;
+  verdict: number;
+  label: number | null;
+  features: Buffer;
+  predicted_diagnosis: number;
+  probability: number;
+  model_version: string;
+  issued_at_ms: number;
+  received_at_ms: number;
+}
+
+/**
+ * The feedback table: one row per prediction (prediction_id is UNIQUE, so a repeat can
+ * never be stored twice, whatever the caller's timing), labelled or not.
+ */
+export class FeedbackStore {
+  private readonly insert;
+  private readonly existing;
+  private readonly insertBatch;
+
+  constructor(private readonly db: StoreDatabase) {
+    this.insert = db.prepare<
+      [string, string, number, number | null, Buffer, number, number, string, number, number]
+    >(
+      `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
+         probability, model_version, issued_at_ms, received_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (prediction_id) DO NOTHING`,
+    );
+    this.existing = db
+      .prepare<[string], string>("SELECT feedback_id FROM feedback WHERE prediction_id = ?")
+      .pluck();
+    this.insertBatch = db.transaction((entries: readonly NewFeedback[]): InsertOutcome[] =>
+      entries.map((entry) => this.insertOne(entry)),
+    );
+  }
+
+  /**
+   * Stores a batch in one transaction (one fsync for all of them: the group commit). A
+   * feedback whose prediction already has one is not stored and reports the earlier id.
+   */
+  insertMany(entries: readonly NewFeedback[]): InsertOutcome[] {
+    return this.insertBatch(entries);
+  }
+
+  private insertOne(entry: NewFeedback): InsertOutcome {
+    const result = this.insert.run(
+      entry.feedbackId,
+      entry.predictionId,
+      entry.verdict,
+      entry.label,
+      encodeFeatureBlob(entry.features),
+      entry.predictedDiagnosis,
+      entry.probability,
+      entry.modelVersion,
+      Math.round(entry.issuedAtMs),
+      Math.round(entry.receivedAtMs),
+    );
+    if (result.changes === 1) {
+      return { stored: true, seq: Number(result.lastInsertRowid), feedbackId: entry.feedbackId };
+    }
+    const feedbackId = this.existing.get(entry.predictionId);
+    if (feedbackId === undefined) {
+      throw new Error(`feedback for prediction ${entry.predictionId} was neither stored nor found`);
+    }
+    return { stored: false, feedbackId };
+  }
+
+  /** Counts by verdict since the store was created. */
+  counts(): VerdictCounts {
+    const rows = this.db
+      .prepare<[], { verdict: number; n: number }>(
+        "SELECT verdict, COUNT(*) AS n FROM feedback GROUP BY verdict",
+      )
+      .all();
+    const counts: VerdictCounts = { correct: 0, wrong: 0, unknown: 0 };
+    for (const { verdict, n } of rows) {
+      if (verdict === 1) counts.correct = n;
+      else if (verdict === 2) counts.wrong = n;
+      else counts.unknown = n;
+    }
+    return counts;
+  }
+
+  /** Sequence number of the newest labelled feedback; 0 when there is none. */
+  maxLabelledSeq(): number {
+    return (
+      this.db
+        .prepare<[], number>("SELECT COALESCE(MAX(seq), 0) FROM feedback WHERE label IS NOT NULL")
+        .pluck()
+        .get() ?? 0
+    );
+  }
+
+  /** Labelled feedbacks with afterSeq < seq <= upToSeq. */
+  labelledCountBetween(afterSeq: number, upToSeq = Number.MAX_SAFE_INTEGER): number {
+    return (
+      this.db
+        .prepare<[number, number], number>(
+          "SELECT COUNT(*) FROM feedback WHERE label IS NOT NULL AND seq > ? AND seq <= ?",
+        )
+        .pluck()
+        .get(afterSeq, upToSeq) ?? 0
+    );
+  }
+
+  /** Every labelled feedback up to upToSeq, as training rows in arrival order. */
+  labelledRows(upToSeq: number): LabelledRows {
+    const rows = this.db
+      .prepare<[number], { features: Buffer; label: number }>(
+        "SELECT features, label FROM feedback WHERE label IS NOT NULL AND seq <= ? ORDER BY seq",
+      )
+      .all(upToSeq);
+    const features = new Float64Array(rows.length * FEATURE_COUNT);
+    const labels = new Uint8Array(rows.length);
+    rows.forEach((row, i) => {
+      decodeFeatureBlobInto(row.features, features, i);
+      labels[i] = row.label;
+    });
+    return { rows: rows.length, features, labels };
+  }
+
+  /** The feedback for a prediction, if any. */
+  byPredictionId(predictionId: string): StoredFeedback | undefined {
+    const row = this.db
+      .prepare<[string], FeedbackRow>("SELECT * FROM feedback WHERE prediction_id = ?")
+      .get(predictionId);
+    return row === undefined ? undefined : toStored(row);
+  }
+
+  /** Every feedback in arrival order, streamed so an export never holds them all. */
+  *all(): Generator<StoredFeedback> {
+    const rows = this.db.prepare<[], FeedbackRow>("SELECT * FROM feedback ORDER BY seq").iterate();
+    for (const row of rows) yield toStored(row);
+  }
+}
+
+function toStored(row: FeedbackRow): StoredFeedback {
+  return {
+    seq: row.seq,
+    feedbackId: row.feedback_id,
+    predictionId: row.prediction_id,
+    verdict: row.verdict as StoredVerdict,
+    label: row.label === null ? null : row.label === 1 ? 1 : 0,
+    features: decodeFeatureBlob(row.features),
+    predictedDiagnosis: row.predicted_diagnosis,
+    probability: row.probability,
+    modelVersion: row.model_version,
+    issuedAtMs: row.issued_at_ms,
+    receivedAtMs: row.received_at_ms,
+  };
+}

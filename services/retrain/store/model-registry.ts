@@ -1,0 +1,196 @@
+import type { BinaryMetrics } from "../../shared/model/metrics.js";
+import type { StoreDatabase } from "./sqlite-store.js";
+
+/** Where a version stands: exactly one serves; retired ones passed the gate earlier. */
+export type VersionStatus = "serving" | "retired" | "rejected";
+
+/** Version names are "v" and a positive number, in training order. */
+export const VERSION_NAME_PATTERN = /^v[1-9][0-9]{0,8}$/;
+
+/** The name of the n-th trained version. */
+export function versionName(seq: number): string {
+  return `v${seq}`;
+}
+
+/** A trained candidate, before the gate decided. */
+export interface NewModelVersion {
+  readonly seq: number;
+  readonly modelVersion: string;
+  readonly metrics: BinaryMetrics;
+  readonly originalRows: number;
+  readonly feedbackRows: number;
+  readonly holdoutRows: number;
+  readonly parentVersion: string | undefined;
+  readonly reason: string;
+  readonly createdAtMs: number;
+  readonly sha256: string;
+  readonly synthetic: boolean;
+  readonly runId: string;
+}
+
+/** A registry entry. */
+export interface ModelVersionRecord extends NewModelVersion {
+  readonly status: VersionStatus;
+  /** When it last became serving; undefined if it never served. */
+  readonly promotedAtMs: number | undefined;
+}
+
+/** What a rollback changed. */
+export interface RollbackResult {
+  readonly current: ModelVersionRecord;
+  readonly previous: ModelVersionRecord | undefined;
+}
+
+/** A rollback the registry refuses, with the reason in words. */
+export class RegistryError extends Error {
+  constructor(
+    readonly problem: "not-found" | "rejected",
+    message: string,
+  ) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}
+
+interface VersionRow {
+  seq: number;
+  model_version: string;
+  status: VersionStatus;
+  metrics_json: string;
+  original_rows: number;
+  feedback_rows: number;
+  holdout_rows: number;
+  parent_version: string | null;
+  reason: string;
+  created_at_ms: number;
+  promoted_at_ms: number | null;
+  sha256: string;
+  synthetic: number;
+  run_id: string;
+}
+
+/**
+ * The model registry: every trained version with its gate outcome. The registry row is
+ * the commit point of a version; an artifact folder without a row is an interrupted run's
+ * leftover and is never served.
+ */
+export class ModelRegistry {
+  constructor(private readonly db: StoreDatabase) {}
+
+  /** Every version, newest first. */
+  list(): ModelVersionRecord[] {
+    return this.db
+      .prepare<[], VersionRow>("SELECT * FROM model_versions ORDER BY seq DESC")
+      .all()
+      .map(toRecord);
+  }
+
+  get(modelVersion: string): ModelVersionRecord | undefined {
+    const row = this.db
+      .prepare<[string], VersionRow>("SELECT * FROM model_versions WHERE model_version = ?")
+      .get(modelVersion);
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  serving(): ModelVersionRecord | undefined {
+    const row = this.db
+      .prepare<[], VersionRow>("SELECT * FROM model_versions WHERE status = 'serving'")
+      .get();
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /** The number the next trained version takes. */
+  nextSeq(): number {
+    return (
+      (this.db.prepare<[], number>("SELECT COALESCE(MAX(seq), 0) FROM model_versions").pluck().get() ?? 0) + 1
+    );
+  }
+
+  /**
+   * Records a candidate. A promoted one becomes serving and the previous serving version
+   * retires, in the same transaction, so there is never zero or two serving versions.
+   */
+  add(candidate: NewModelVersion, promote: boolean, nowMs = Date.now()): ModelVersionRecord {
+    this.db.transaction(() => {
+      if (promote)
+        this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+      this.db
+        .prepare(
+          `INSERT INTO model_versions (seq, model_version, status, metrics_json, roc_auc, original_rows,
+             feedback_rows, holdout_rows, parent_version, reason, created_at_ms, promoted_at_ms, sha256,
+             synthetic, run_id)
+           VALUES (@seq, @modelVersion, @status, @metricsJson, @rocAuc, @originalRows, @feedbackRows,
+             @holdoutRows, @parentVersion, @reason, @createdAtMs, @promotedAtMs, @sha256, @synthetic, @runId)`,
+        )
+        .run({
+          seq: candidate.seq,
+          modelVersion: candidate.modelVersion,
+          status: promote ? "serving" : "rejected",
+          metricsJson: JSON.stringify(candidate.metrics),
+          rocAuc: candidate.metrics.rocAuc,
+          originalRows: candidate.originalRows,
+          feedbackRows: candidate.feedbackRows,
+          holdoutRows: candidate.holdoutRows,
+          parentVersion: candidate.parentVersion ?? null,
+          reason: candidate.reason,
+          createdAtMs: candidate.createdAtMs,
+          promotedAtMs: promote ? nowMs : null,
+          sha256: candidate.sha256,
+          synthetic: candidate.synthetic ? 1 : 0,
+          runId: candidate.runId,
+        });
+    })();
+    const stored = this.get(candidate.modelVersion);
+    if (stored === undefined) throw new Error(`${candidate.modelVersion} was not stored in the registry`);
+    return stored;
+  }
+
+  /**
+   * Makes a version that passed the gate serving again. Rolling back to the serving
+   * version changes nothing and reports it as both current and previous.
+   */
+  rollback(modelVersion: string, reason: string, nowMs = Date.now()): RollbackResult {
+    return this.db.transaction((): RollbackResult => {
+      const target = this.get(modelVersion);
+      if (target === undefined) {
+        throw new RegistryError("not-found", `model_version ${modelVersion} is not in the registry`);
+      }
+      if (target.status === "rejected") {
+        throw new RegistryError(
+          "rejected",
+          `model_version ${modelVersion} was rejected by the quality gate (${target.reason}); only versions that passed the gate can serve`,
+        );
+      }
+      const previous = this.serving();
+      if (previous?.modelVersion === modelVersion) return { current: target, previous };
+      this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+      this.db
+        .prepare<[number, string, string]>(
+          "UPDATE model_versions SET status = 'serving', promoted_at_ms = ?, reason = ? WHERE model_version = ?",
+        )
+        .run(nowMs, reason, modelVersion);
+      const current = this.get(modelVersion);
+      if (current === undefined) throw new Error(`${modelVersion} vanished during the rollback`);
+      return { current, previous };
+    })();
+  }
+}
+
+function toRecord(row: VersionRow): ModelVersionRecord {
+  return {
+    seq: row.seq,
+    modelVersion: row.model_version,
+    status: row.status,
+    metrics: JSON.parse(row.metrics_json) as BinaryMetrics,
+    originalRows: row.original_rows,
+    feedbackRows: row.feedback_rows,
+    holdoutRows: row.holdout_rows,
+    parentVersion: row.parent_version ?? undefined,
+    reason: row.reason,
+    createdAtMs: row.created_at_ms,
+    promotedAtMs: row.promoted_at_ms ?? undefined,
+    sha256: row.sha256,
+    synthetic: row.synthetic === 1,
+    runId: row.run_id,
+  };
+}

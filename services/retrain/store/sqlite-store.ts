@@ -1,0 +1,143 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+
+/** The open SQLite connection every store module shares. */
+export type StoreDatabase = Database.Database;
+
+/** One schema step; applied once, in order, inside a transaction. */
+export interface Migration {
+  /** 1, 2, 3, ...: the PRAGMA user_version after this step. */
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/**
+ * The schema history. Append new steps; never edit an applied one, since stores in the
+ * field already carry it. Feature vectors are BLOBs of FEATURE_COUNT little-endian float64
+ * in schema order, so a row costs 80 bytes and loads without parsing.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "original samples, feedback, model registry, retrain runs",
+    sql: `
+      CREATE TABLE original_dataset (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        source TEXT NOT NULL CHECK (source IN ('real', 'synthetic')),
+        description TEXT NOT NULL,
+        row_count INTEGER NOT NULL,
+        imported_at_ms INTEGER NOT NULL
+      );
+      CREATE TABLE original_samples (
+        seq INTEGER PRIMARY KEY,
+        features BLOB NOT NULL,
+        label INTEGER NOT NULL CHECK (label IN (0, 1))
+      );
+      CREATE TABLE feedback (
+        seq INTEGER PRIMARY KEY,
+        feedback_id TEXT NOT NULL UNIQUE,
+        prediction_id TEXT NOT NULL UNIQUE,
+        verdict INTEGER NOT NULL CHECK (verdict IN (1, 2, 3)),
+        label INTEGER CHECK (label IN (0, 1)),
+        features BLOB NOT NULL,
+        predicted_diagnosis INTEGER NOT NULL,
+        probability REAL NOT NULL,
+        model_version TEXT NOT NULL,
+        issued_at_ms INTEGER NOT NULL,
+        received_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX feedback_labelled ON feedback (seq) WHERE label IS NOT NULL;
+      CREATE TABLE model_versions (
+        seq INTEGER PRIMARY KEY,
+        model_version TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL CHECK (status IN ('serving', 'retired', 'rejected')),
+        metrics_json TEXT NOT NULL,
+        roc_auc REAL NOT NULL,
+        original_rows INTEGER NOT NULL,
+        feedback_rows INTEGER NOT NULL,
+        holdout_rows INTEGER NOT NULL,
+        parent_version TEXT,
+        reason TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        promoted_at_ms INTEGER,
+        sha256 TEXT NOT NULL,
+        synthetic INTEGER NOT NULL CHECK (synthetic IN (0, 1)),
+        run_id TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX model_versions_one_serving ON model_versions (status) WHERE status = 'serving';
+      CREATE TABLE retrain_runs (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        trigger TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        started_at_ms INTEGER NOT NULL,
+        finished_at_ms INTEGER,
+        outcome TEXT CHECK (outcome IN ('promoted', 'rejected', 'failed')),
+        model_version TEXT,
+        error TEXT NOT NULL DEFAULT '',
+        feedback_up_to INTEGER NOT NULL,
+        feedback_rows INTEGER NOT NULL
+      );
+      CREATE INDEX retrain_runs_unfinished ON retrain_runs (seq) WHERE outcome IS NULL;
+    `,
+  },
+];
+
+/** Options of openSqliteStore. */
+export interface OpenStoreOptions {
+  /** Read-only connections (the training worker) skip migrations and never write. */
+  readonly readonly?: boolean;
+}
+
+/**
+ * Opens (creating when needed) the store: WAL so readers never block the writer, and
+ * synchronous=FULL so a committed transaction survives kill -9 and power loss, which is
+ * what SubmitFeedback promises before it acknowledges.
+ */
+export function openSqliteStore(file: string, options: OpenStoreOptions = {}): StoreDatabase {
+  if (options.readonly === true) {
+    const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5_000 });
+    db.pragma("query_only = ON");
+    return db;
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file, { timeout: 5_000 });
+  try {
+    const mode = db.pragma("journal_mode = WAL", { simple: true });
+    if (mode !== "wal")
+      throw new Error(`SQLite store ${file} refused WAL mode (journal_mode is ${String(mode)})`);
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    migrate(db, file);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+/** Applies every migration newer than the store's user_version, each in its own transaction. */
+export function migrate(db: StoreDatabase, file = "the store"): number {
+  const current = Number(db.pragma("user_version", { simple: true }));
+  const latest = MIGRATIONS.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new Error(
+      `${file} has schema version ${current}, newer than this build's ${latest}; run a newer RetrainService`,
+    );
+  }
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+  }
+  return latest;
+}
+
+/** PRAGMA integrity_check's lines: ["ok"] for a sound file. */
+export function integrityCheck(db: StoreDatabase): string[] {
+  return (db.pragma("integrity_check") as { integrity_check: string }[]).map((row) => row.integrity_check);
+}

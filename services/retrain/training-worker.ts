@@ -1,0 +1,163 @@
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import type {
+  CandidateProgress,
+  CandidateRequest,
+  CandidateTrainer,
+  TrainedCandidate,
+} from "./candidate-trainer.js";
+import type { FromTrainingWorker, ToTrainingWorker, TrainingWorkerData } from "./training-worker-protocol.js";
+
+/** Options of WorkerTrainer. */
+export interface WorkerTrainerOptions extends TrainingWorkerData {
+  readonly logger: Logger;
+  /** How long an aborted job may take to stop before its thread is terminated. */
+  readonly abortGraceMs?: number;
+}
+
+interface Job {
+  readonly jobId: number;
+  readonly onProgress: (progress: CandidateProgress) => void;
+  readonly resolve: (candidate: TrainedCandidate) => void;
+  readonly reject: (error: Error) => void;
+  /** Detaches the abort listener. */
+  detach: () => void;
+  abortTimer?: NodeJS.Timeout;
+}
+
+/**
+ * Starts the worker thread. Compiled, the entry is training-worker-entry.js next to this
+ * file. Under tsx or vitest it is the .ts source, and a worker does not inherit the tsx
+ * loader (Node 20 ignores `--import tsx` in Worker execArgv for the entry), so a tiny
+ * bootstrap registers tsx inside the worker first and then imports the entry.
+ */
+export function startTrainingWorkerThread(workerData: TrainingWorkerData): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith(".ts")) {
+    return new Worker(new URL("./training-worker-entry.js", here), { workerData });
+  }
+  const entry = new URL("./training-worker-entry.ts", here).href;
+  const tsxApi = import.meta.resolve("tsx/esm/api");
+  const bootstrap =
+    `import(${JSON.stringify(tsxApi)})` +
+    `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })` +
+    `.catch((error) => { setImmediate(() => { throw error; }); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+/**
+ * The production CandidateTrainer: one long-lived worker thread that loads TensorFlow.js
+ * once and trains one candidate at a time, so the gRPC event loop never runs training
+ * code. A worker that crashes or exits fails the running job (recorded as a failed run)
+ * and is replaced on the next job; the service keeps serving throughout.
+ */
+export class WorkerTrainer implements CandidateTrainer {
+  private worker: Worker | undefined;
+  private job: Job | undefined;
+  private nextJobId = 1;
+  private closed = false;
+
+  constructor(private readonly options: WorkerTrainerOptions) {}
+
+  train(
+    request: CandidateRequest,
+    onProgress: (progress: CandidateProgress) => void,
+    signal: AbortSignal,
+  ): Promise<TrainedCandidate> {
+    if (this.closed) return Promise.reject(new Error("the trainer is closed"));
+    if (this.job !== undefined) return Promise.reject(new Error("a candidate is already training"));
+    signal.throwIfAborted();
+    const worker = this.ensureWorker();
+    const jobId = this.nextJobId++;
+    return new Promise<TrainedCandidate>((resolve, reject) => {
+      const job: Job = { jobId, onProgress, resolve, reject, detach: () => undefined };
+      this.job = job;
+      const onAbort = (): void => {
+        const reason = signal.reason instanceof Error ? signal.reason.message : "aborted";
+        this.post({ type: "abort", jobId, reason });
+        // A job stuck inside a long synchronous kernel cannot see the message: end the thread.
+        job.abortTimer = setTimeout(() => {
+          this.settle(jobId, new Error(`training aborted (${reason}); the worker did not stop in time`));
+          void this.restartWorker();
+        }, this.options.abortGraceMs ?? 2_000);
+        job.abortTimer.unref();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      job.detach = () => signal.removeEventListener("abort", onAbort);
+      this.post({ type: "train", jobId, request });
+      worker.ref();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    if (this.job !== undefined) this.settle(this.job.jobId, new Error("the trainer was closed"));
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const { storeFile, modelPath } = this.options;
+    const worker = startTrainingWorkerThread({ storeFile, modelPath });
+    worker.on("message", (message: FromTrainingWorker) => this.onMessage(message));
+    worker.on("error", (error) => {
+      this.options.logger.error({ err: error }, "training worker crashed");
+      if (this.worker === worker) this.worker = undefined;
+      if (this.job !== undefined)
+        this.settle(this.job.jobId, new Error(`training worker crashed: ${error.message}`));
+    });
+    worker.on("exit", (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      if (this.job !== undefined) {
+        this.settle(this.job.jobId, new Error(`training worker exited with code ${code} during the run`));
+      }
+    });
+    // Idle between runs: the worker must not keep the process alive on its own.
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private async restartWorker(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  private post(message: ToTrainingWorker): void {
+    this.worker?.postMessage(message);
+  }
+
+  private onMessage(message: FromTrainingWorker): void {
+    const job = this.job;
+    if (job?.jobId !== message.jobId) return;
+    if (message.type === "progress") {
+      job.onProgress(message.progress);
+      return;
+    }
+    if (message.type === "done") {
+      this.clearJob(job);
+      job.resolve(message.candidate);
+      return;
+    }
+    const error = new Error(message.message);
+    if (message.stack !== undefined) error.stack = message.stack;
+    this.settle(job.jobId, error);
+  }
+
+  private settle(jobId: number, error: Error): void {
+    const job = this.job;
+    if (job?.jobId !== jobId) return;
+    this.clearJob(job);
+    job.reject(error);
+  }
+
+  private clearJob(job: Job): void {
+    job.detach();
+    if (job.abortTimer !== undefined) clearTimeout(job.abortTimer);
+    this.job = undefined;
+    this.worker?.unref();
+  }
+}
