@@ -11,13 +11,14 @@ import {
 import type { PatientFeatures } from "../gen/liver/v1/patient.js";
 
 /** The numeric fields of the generated (camelCase) PatientFeatures. */
-type NumericPatientKey = Exclude<keyof PatientFeatures, "gender">;
+export type NumericPatientKey = Exclude<keyof PatientFeatures, "gender">;
 
 /**
- * Schema name to generated field name. Typed as a total map over NumericFeatureName, so a
+ * Schema (proto) name to generated (camelCase) field name: the shared schema speaks proto
+ * names, ts-proto's server types camelCase ones. Typed as a total map over NumericFeatureName, so a
  * feature added to the schema without a proto field fails to compile here.
  */
-const PROTO_KEY: { readonly [K in NumericFeatureName]: NumericPatientKey } = {
+export const PROTO_KEY: { readonly [K in NumericFeatureName]: NumericPatientKey } = {
   age: "age",
   total_bilirubin: "totalBilirubin",
   direct_bilirubin: "directBilirubin",
