@@ -157,7 +157,10 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
   try {
     const holdoutMatrix = transformToFloat32(pipeline, holdout);
     const predicted = tf.tidy(() => {
-      const output = model.predict(tf.tensor2d(holdoutMatrix, [holdout.rows, FEATURE_COUNT]));
+      // One batch: predict's default of 32 rows per batch slices the tensor thousands of times.
+      const output = model.predict(tf.tensor2d(holdoutMatrix, [holdout.rows, FEATURE_COUNT]), {
+        batchSize: holdout.rows,
+      });
       if (Array.isArray(output)) throw new Error("the logistic model must have one output");
       return output;
     });
