@@ -100,10 +100,10 @@ function start(): void {
   });
 
   outages.onChange((service, up) => {
-    if (up && service === "retrain") {
-      history.refresh();
-      status.pollNow();
-    }
+    if (service !== "retrain") return;
+    // Down: let the status panel say so at once instead of showing a stale state.
+    status.pollNow();
+    if (up) history.refresh();
   });
 
   status.start();
@@ -173,9 +173,7 @@ class HistoryLoader {
         const failure = toGrpcWebError(error, LIVER_METHODS.listModelVersions.path);
         this.outages.failed("retrain", failure);
         const wait = this.backoff.next();
-        this.chart.showError(
-          `Model history unavailable (${failure.codeName}: ${failure.details}); retrying in ${Math.ceil(wait / 1000)} s.`,
-        );
+        this.chart.showError(`Model history unavailable; retrying in ${Math.ceil(wait / 1000)} s.`);
         await delay(wait);
       }
     }

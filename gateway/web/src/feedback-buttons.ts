@@ -33,11 +33,15 @@ export function describeFeedbackOutcome(verdict: FeedbackVerdict, response: Subm
     : `${prefix}: added to training; retraining waits for more feedback.`;
 }
 
-/** What a failed submission means for the clinician. */
-export function describeFeedbackFailure(error: GrpcWebError): string {
+/** What a failed submission means for the clinician, and the technical reason apart. */
+export function describeFeedbackFailure(error: GrpcWebError): { text: string; technical: string } {
+  const technical = `(${error.codeName}: ${error.details})`;
   return error.isTransient
-    ? `Feedback not recorded (${error.codeName}: ${error.details}). Nothing was stored; try again when the service is back.`
-    : `Feedback refused (${error.codeName}: ${error.details}).`;
+    ? {
+        text: "Feedback not recorded: the feedback service is unavailable. Nothing was stored; try again when it is back.",
+        technical,
+      }
+    : { text: `Feedback refused: ${error.details}`, technical: `(${error.codeName})` };
 }
 
 /** Sends a verdict; LiverApi.submitFeedback fits. */
@@ -111,7 +115,8 @@ export class FeedbackButtons {
     } catch (error) {
       if (generation !== this.generation) return;
       const failure = toGrpcWebError(error, "/liver.v1.RetrainService/SubmitFeedback");
-      this.message.textContent = describeFeedbackFailure(failure);
+      const { text, technical } = describeFeedbackFailure(failure);
+      this.message.replaceChildren(text, " ", h("span", { class: "technical" }, technical));
       this.reporter.failed(failure);
       if (failure.isTransient) {
         // Nothing was stored: let the clinician try again.

@@ -75,8 +75,9 @@ export function layoutHistoryChart(
 
   const aucs = data.map((d) => d.auc);
   const step = 0.05;
-  let yMin = Math.max(0, Math.floor((Math.min(...aucs) - 0.02) / step) * step);
-  let yMax = Math.min(1, Math.ceil((Math.max(...aucs) + 0.02) / step) * step);
+  // The epsilon keeps 0.60 / 0.05 = 11.999... from flooring a whole step too low.
+  let yMin = Math.max(0, Math.floor((Math.min(...aucs) - 0.02) / step + 1e-9) * step);
+  let yMax = Math.min(1, Math.ceil((Math.max(...aucs) + 0.02) / step - 1e-9) * step);
   if (yMax - yMin < 2 * step) {
     yMin = Math.max(0, yMin - step);
     yMax = Math.min(1, yMax + step);
@@ -87,6 +88,11 @@ export function layoutHistoryChart(
   if (tMax - tMin < 1000) {
     tMin -= 30_000;
     tMax += 30_000;
+  } else {
+    // Keep the first and last points off the axes.
+    const pad = (tMax - tMin) * 0.05;
+    tMin -= pad;
+    tMax += pad;
   }
   const xOf = (t: number): number => plot.left + ((t - tMin) / (tMax - tMin)) * (plot.right - plot.left);
   const yOf = (auc: number): number =>

@@ -79,8 +79,8 @@ export class PredictionResult {
 /** What the result area says when Predict fails. */
 export function describePredictFailure(error: GrpcWebError): string {
   if (error.code === GrpcCode.INVALID_ARGUMENT) return `The server refused the values: ${error.details}`;
-  if (error.isTransient) {
-    return `No prediction: the prediction service is unavailable (${error.codeName}: ${error.details}). Try again in a moment.`;
-  }
-  return `No prediction (${error.codeName}: ${error.details}).`;
+  const technical = `(${error.codeName}: ${error.details})`;
+  return error.isTransient
+    ? `No prediction: the prediction service is unavailable. Try again in a moment. ${technical}`
+    : `No prediction: the server refused the request. ${technical}`;
 }

@@ -154,8 +154,8 @@ export class RetrainStatusPanel {
         const failure = toGrpcWebError(error, "/liver.v1.RetrainService/GetRetrainStatus");
         wait = this.backoff.next();
         this.render({
-          headline: `Retrain status unavailable (${failure.codeName}: ${failure.details}); retrying in ${Math.ceil(wait / 1000)} s.`,
-          details: [],
+          headline: `Retrain status unavailable; retrying in ${Math.ceil(wait / 1000)} s.`,
+          details: [`${failure.codeName}: ${failure.details}`],
         });
         this.reporter.failed(failure);
       }

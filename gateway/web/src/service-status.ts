@@ -3,6 +3,7 @@
  * instead of each panel failing in its own words. Components report every call's outcome;
  * a service counts as down from its first transient failure until any later call succeeds.
  */
+import { h } from "./dom.js";
 import type { GrpcWebError } from "./grpc-status.js";
 import type { ServiceName } from "./liver-api.js";
 
@@ -16,9 +17,15 @@ const CONSEQUENCE: Readonly<Record<ServiceName, string>> = {
   retrain: "Feedback cannot be recorded and the model version may be out of date until it is back.",
 };
 
-/** The outage text for one service, e.g. for the banner and for tests. */
-export function describeOutage(service: ServiceName, error: GrpcWebError): string {
-  return `${SERVICE_LABEL[service]} is unavailable (${error.codeName}: ${error.details}). ${CONSEQUENCE[service]} Retrying automatically.`;
+/** The outage in words for the clinician, then the technical reason in brackets. */
+export function describeOutage(
+  service: ServiceName,
+  error: GrpcWebError,
+): { text: string; technical: string } {
+  return {
+    text: `${SERVICE_LABEL[service]} is unavailable. ${CONSEQUENCE[service]} Retrying automatically.`,
+    technical: `(${error.codeName}: ${error.details})`,
+  };
 }
 
 /** Shows current outages in an assertive live region; hides itself when all is well. */
@@ -58,10 +65,8 @@ export class ServiceStatusBanner {
 
   private render(): void {
     const lines = [...this.outages].map(([service, error]) => {
-      const line = document.createElement("p");
-      line.dataset["service"] = service;
-      line.textContent = describeOutage(service, error);
-      return line;
+      const { text, technical } = describeOutage(service, error);
+      return h("p", { "data-service": service }, text, h("span", { class: "technical" }, technical));
     });
     this.element.replaceChildren(...lines);
     this.element.hidden = lines.length === 0;

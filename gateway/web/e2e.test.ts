@@ -1,0 +1,314 @@
+/**
+ * The whole system in a real browser: RetrainService, one PredictService replica and the
+ * grpc-web bridge on 127.0.0.1:0 with temp data folders and a small synthetic dataset, and
+ * the built page in Debian's headless Chromium driven by playwright-core. It checks what a
+ * clinician would: keyboard-only prediction, the verdict buttons, the badge moving to the
+ * new version without a reload, a bad value refused before any request, and an outage of
+ * the Retrain service shown and recovered from. Screenshots go to test-artifacts/web-e2e/.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GrpcWebBridge } from "../bridge/grpc-web-bridge.js";
+import type { PredictConfig } from "../../services/predict/predict-config.js";
+import { startPredictServer, type PredictServer } from "../../services/predict/predict-server.js";
+import type { RetrainConfig } from "../../services/retrain/retrain-config.js";
+import { startRetrainServer, type RetrainServerHandle } from "../../services/retrain/retrain-server.js";
+import { buildWeb, type WebBuildResult } from "./build.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const IN_CI = (process.env["CI"] ?? "") !== "" && process.env["CI"] !== "false";
+const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/web-e2e/", import.meta.url));
+const PREDICT_PATH = "/liver.v1.PredictService/Predict";
+
+if (!HAVE_CHROMIUM && !IN_CI) {
+  console.warn(
+    `gateway/web/e2e.test.ts skipped: ${CHROMIUM} is missing. Install Debian's chromium ` +
+      "(apt-get install -y chromium) to run the browser end-to-end test; in CI it always runs.",
+  );
+}
+
+/** A patient typed into the form, in form order; gender is chosen by its first letter. */
+const PATIENT: readonly [string, string][] = [
+  ["age", "52"],
+  ["gender", "m"],
+  ["total_bilirubin", "3.1"],
+  ["direct_bilirubin", "1.4"],
+  ["alkaline_phosphatase", "310"],
+  ["alanine_aminotransferase", "88"],
+  ["aspartate_aminotransferase", "120"],
+  ["total_proteins", "6.2"],
+  ["albumin", "2.9"],
+  ["albumin_globulin_ratio", "0,9"],
+];
+
+const WAIT_MS = 30_000;
+
+describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromium", () => {
+  const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let retrainConfig: RetrainConfig;
+  let retrain: RetrainServerHandle;
+  let predict: PredictServer;
+  let web: WebBuildResult;
+  let baseUrl: string;
+  let browser: Browser;
+  let page: Page;
+  let predictRequests = 0;
+  let shot = 0;
+
+  const screenshot = async (name: string): Promise<void> => {
+    shot++;
+    await page.screenshot({
+      path: path.join(ARTIFACTS, `${String(shot).padStart(2, "0")}-${name}.png`),
+      fullPage: true,
+    });
+  };
+
+  const tempDir = async (prefix: string): Promise<string> => {
+    const dir = await mkdtemp(path.join(tmpdir(), prefix));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  /** Presses Tab until `selector` has focus (at most 40 times): keyboard-only navigation. */
+  const tabTo = async (selector: string): Promise<void> => {
+    for (let i = 0; i < 40; i++) {
+      if (await page.evaluate((s) => document.activeElement?.matches(s) === true, selector)) return;
+      await page.keyboard.press("Tab");
+    }
+    throw new Error(`Tab never reached ${selector}`);
+  };
+
+  /** Fills the whole form from the keyboard, starting at the skip link. */
+  const typePatient = async (values: readonly [string, string][]): Promise<void> => {
+    await page.keyboard.press("Escape");
+    await page.evaluate(() => {
+      if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+    });
+    await tabTo(".skip-link");
+    await page.keyboard.press("Enter");
+    for (const [name, value] of values) {
+      await tabTo(`#field-${name}`);
+      if (name !== "gender") await page.keyboard.press("ControlOrMeta+a");
+      await page.keyboard.type(value);
+    }
+  };
+
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) {
+      throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run must apt-get install chromium`);
+    }
+    await mkdir(ARTIFACTS, { recursive: true });
+    const dataPath = await tempDir("web-e2e-data-");
+    const modelPath = await tempDir("web-e2e-models-");
+    const signingKey = randomBytes(32);
+    web = await buildWeb({ outDir: path.join(await tempDir("web-e2e-dist-"), "dist") });
+
+    retrainConfig = {
+      host: "127.0.0.1",
+      port: 0,
+      metricsPort: 0,
+      dataPath,
+      modelPath,
+      trainingCsv: undefined,
+      adminToken: undefined,
+      signingKey,
+      heartbeatIntervalMs: 1_000,
+      debounceMs: 0,
+      minBatch: 1,
+      // Any candidate passes the gate: the test is about the page following a promotion.
+      gateAucTolerance: 1,
+      shutdownGraceMs: 200,
+    };
+    retrain = await startRetrainServer(retrainConfig, silent, { syntheticRows: 400, defaultMetrics: false });
+    retrainConfig = { ...retrainConfig, port: retrain.port };
+    cleanups.push(() => retrain.close());
+
+    const retrainAddress = `127.0.0.1:${retrain.port}`;
+    const predictConfig: PredictConfig = {
+      host: "127.0.0.1",
+      port: 0,
+      metricsPort: 0,
+      retrainAddr: retrainAddress,
+      signingKey,
+      modelCachePath: await tempDir("web-e2e-cache-"),
+      bundledModelPath: undefined,
+      heartbeatTimeoutMs: 5_000,
+      reconnectInitialMs: 50,
+      reconnectMaxMs: 500,
+      startupFallbackMs: 20_000,
+      artifactFetchTimeoutMs: 10_000,
+      shutdownGraceMs: 200,
+    };
+    predict = await startPredictServer(predictConfig, silent);
+    cleanups.push(() => predict.close(200));
+    await predict.holder.waitFor(() => true, WAIT_MS);
+
+    const bridge = new GrpcWebBridge({
+      predictAddresses: [`127.0.0.1:${predict.port}`],
+      retrainAddress,
+      webRoot: web.outDir,
+      logger: silent,
+    });
+    const { port } = await bridge.listen(0, "127.0.0.1");
+    cleanups.push(() => bridge.close());
+    baseUrl = `http://127.0.0.1:${port}/`;
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    cleanups.push(() => browser.close());
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    page.on("request", (request) => {
+      if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it("renders the form from the server's schema within a second, with the badge, note and synthetic-data banner", async () => {
+    await page.goto(baseUrl);
+    await page.waitForSelector("#field-albumin_globulin_ratio", { timeout: WAIT_MS });
+    const firstRenderMs = await page.evaluate(
+      () => performance.getEntriesByName("liver:form-rendered")[0]?.startTime ?? Number.NaN,
+    );
+    console.log(`first render (navigation start to form on screen): ${firstRenderMs.toFixed(0)} ms`);
+    console.log(`page JavaScript: ${web.jsGzipBytes} bytes gzipped (${web.script})`);
+    expect(firstRenderMs).toBeLessThanOrEqual(1000);
+
+    await page.waitForSelector('#version-badge[data-state="live"][data-version="v1"]', { timeout: WAIT_MS });
+    expect(await page.isVisible("#synthetic-banner")).toBe(true);
+    expect(await page.textContent(".note")).toContain("Decision support, not a diagnosis");
+    expect(await page.textContent('label[for="field-total_bilirubin"]')).toBe("Total bilirubin (mg/dL)");
+    expect(await page.textContent("#field-age-hint")).toBe("Valid range: 0 to 120 years");
+    // Every control has a label.
+    const unlabelled = await page.evaluate(() =>
+      Array.from(document.querySelectorAll("input, select, button"))
+        .filter((control) => {
+          const own = control.getAttribute("aria-label") ?? "";
+          const byFor = control.id === "" ? null : document.querySelector(`label[for="${control.id}"]`);
+          return own === "" && byFor === null && control.textContent.trim() === "";
+        })
+        .map((control) => control.outerHTML),
+    );
+    expect(unlabelled).toEqual([]);
+    await page.waitForSelector('#history circle[data-version="v1"]', { timeout: WAIT_MS });
+    await screenshot("loaded");
+  });
+
+  it("shows the field's error for a bad value and sends nothing", async () => {
+    const before = predictRequests;
+    await typePatient(PATIENT.map(([name, value]) => [name, name === "age" ? "130" : value]));
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#field-age-error:not([hidden])");
+    expect(await page.textContent("#field-age-error")).toBe("age is 130; valid range is 0 to 120 years");
+    expect(await page.getAttribute("#field-age", "aria-invalid")).toBe("true");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("field-age");
+    expect(await page.textContent(".form-summary")).toBe("1 field needs attention: Age. Nothing was sent.");
+    await screenshot("invalid-age");
+    expect(predictRequests).toBe(before);
+  });
+
+  it("predicts from the keyboard, takes 'Prediction is wrong' once, and the badge moves to v2 without a reload", async () => {
+    await page.evaluate(() => {
+      (window as unknown as { sameDocument: boolean }).sameDocument = true;
+    });
+    const before = predictRequests;
+    await typePatient(PATIENT);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".probability-value", { timeout: WAIT_MS });
+    expect(predictRequests).toBe(before + 1);
+    expect(await page.isVisible("#field-age-error")).toBe(false);
+    expect(await page.textContent(".probability-value")).toMatch(/^(?:[<>] )?\d{1,3}\.\d %$/);
+    expect(await page.textContent(".diagnosis")).toMatch(
+      /^(Liver disease likely|No liver disease indicated)/,
+    );
+    expect(await page.textContent(".result-version")).toBe("v1");
+    await screenshot("prediction");
+
+    await tabTo('button[data-verdict="2"]');
+    expect(await page.textContent("button:focus")).toBe("Prediction is wrong");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".feedback-message:has-text('added to training')", { timeout: WAIT_MS });
+    expect(await page.textContent(".feedback-message")).toBe(
+      "Marked wrong: added to training; retraining scheduled.",
+    );
+    for (const verdict of ["1", "2", "3"]) {
+      expect(await page.isDisabled(`button[data-verdict="${verdict}"]`)).toBe(true);
+    }
+    await screenshot("feedback-sent");
+
+    await page.waitForSelector('#version-badge[data-version="v2"]', { timeout: WAIT_MS });
+    expect(await page.textContent("#version-badge")).toContain("(updated from v1)");
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(
+      true,
+    );
+    await page.waitForSelector('#history circle[data-version="v2"].serving', { timeout: WAIT_MS });
+    await page.waitForSelector("#retrain-status .status-headline:has-text('Idle')", { timeout: WAIT_MS });
+    expect(await page.textContent("#retrain-status")).toContain("Last run: v2 promoted");
+    await screenshot("promoted");
+  });
+
+  it("says 'stored; not used for training' for Don't know", async () => {
+    await page.focus("#predict-button");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".result-version:has-text('v2')", { timeout: WAIT_MS });
+    await tabTo('button[data-verdict="3"]');
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".feedback-message:has-text('stored')", { timeout: WAIT_MS });
+    expect(await page.textContent(".feedback-message")).toBe(
+      "Marked don't know: stored; not used for training.",
+    );
+  });
+
+  it("shows a Retrain outage, keeps predicting, lets feedback be retried, and recovers by itself", async () => {
+    await retrain.close();
+    await page.waitForSelector('#service-status [data-service="retrain"]', { timeout: WAIT_MS });
+    expect(await page.textContent("#service-status")).toContain(
+      "The feedback and retraining service is unavailable",
+    );
+    await page.waitForSelector('#version-badge[data-state="reconnecting"]', { timeout: WAIT_MS });
+
+    // Predict still answers from the model in memory; feedback fails and stays possible.
+    await page.focus("#predict-button");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".feedback:not([hidden]) button[data-verdict='1']:not([disabled])", {
+      timeout: WAIT_MS,
+    });
+    await tabTo('button[data-verdict="1"]');
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".feedback-message:has-text('Feedback not recorded')", { timeout: WAIT_MS });
+    expect(await page.isDisabled('button[data-verdict="1"]')).toBe(false);
+    await screenshot("retrain-down");
+
+    retrain = await startRetrainServer(retrainConfig, silent, { syntheticRows: 400, defaultMetrics: false });
+    await page.waitForSelector("#service-status", { state: "hidden", timeout: WAIT_MS });
+    await page.waitForSelector('#version-badge[data-state="live"][data-version="v2"]', { timeout: WAIT_MS });
+
+    await page.focus('button[data-verdict="1"]');
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".feedback-message:has-text('added to training')", { timeout: WAIT_MS });
+    expect(await page.textContent(".feedback-message")).toMatch(/^Marked correct: added to training/);
+    await screenshot("retrain-recovered");
+  });
+});

@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import {
+  type GetRetrainStatusResponse,
+  RetrainOutcome,
+  RetrainState,
+} from "./src/gen/liver/v1/retrain_service.js";
+import { describeRetrainStatus, nextPollDelayMs } from "./src/retrain-status.js";
+
+function status(overrides: Partial<GetRetrainStatusResponse>): GetRetrainStatusResponse {
+  return {
+    state: RetrainState.RETRAIN_STATE_IDLE,
+    progress: undefined,
+    pendingLabelledFeedback: 0,
+    modelVersion: "v3",
+    counts: { correct: 4, wrong: 2, unknown: 1 },
+    lastRun: undefined,
+    originalRows: 500,
+    syntheticData: true,
+    ...overrides,
+  };
+}
+
+describe("nextPollDelayMs", () => {
+  it("polls fast while a run is scheduled or running and slowly when idle", () => {
+    const intervals = { activeMs: 1000, idleMs: 5000 };
+    expect(nextPollDelayMs(RetrainState.RETRAIN_STATE_RUNNING, intervals)).toBe(1000);
+    expect(nextPollDelayMs(RetrainState.RETRAIN_STATE_SCHEDULED, intervals)).toBe(1000);
+    expect(nextPollDelayMs(RetrainState.RETRAIN_STATE_IDLE, intervals)).toBe(5000);
+  });
+});
+
+describe("describeRetrainStatus", () => {
+  it("shows a running job's stage and progress", () => {
+    const view = describeRetrainStatus(
+      status({
+        state: RetrainState.RETRAIN_STATE_RUNNING,
+        progress: { stage: "training", step: 120, totalSteps: 300, loss: 0.4, elapsedMs: 900, runId: "r1" },
+      }),
+    );
+    expect(view.headline).toBe("Retraining: training, step 120 of 300 (40 %); model v3 serving.");
+    expect(view.progress).toEqual({ value: 120, max: 300 });
+    expect(view.details).toEqual(["Feedback so far: 4 correct, 2 wrong, 1 don't know."]);
+  });
+
+  it("shows a run without step counts yet, without a progress bar", () => {
+    const view = describeRetrainStatus(status({ state: RetrainState.RETRAIN_STATE_RUNNING }));
+    expect(view.headline).toBe("Retraining (starting); model v3 serving.");
+    expect(view.progress).toBeUndefined();
+  });
+
+  it("shows what is waiting when scheduled or idle", () => {
+    expect(
+      describeRetrainStatus(
+        status({ state: RetrainState.RETRAIN_STATE_SCHEDULED, pendingLabelledFeedback: 1 }),
+      ).headline,
+    ).toBe("Retraining scheduled (1 labelled feedback entry waiting); model v3 serving.");
+    expect(describeRetrainStatus(status({ pendingLabelledFeedback: 2 })).headline).toBe(
+      "Idle: model v3 serving; 2 labelled feedback entries waiting.",
+    );
+    expect(describeRetrainStatus(status({ modelVersion: "" })).headline).toBe("Idle: no model yet.");
+  });
+
+  it("describes how the last run ended", () => {
+    const finishedAt = new Date();
+    const run = {
+      runId: "r9",
+      trigger: "feedback",
+      startedAt: finishedAt,
+      finishedAt,
+      modelVersion: "v4",
+      error: "",
+      feedbackRows: 1,
+    };
+    const last = (outcome: RetrainOutcome, error = ""): string | undefined =>
+      describeRetrainStatus(status({ lastRun: { ...run, outcome, error } })).details[1];
+    expect(last(RetrainOutcome.RETRAIN_OUTCOME_PROMOTED)).toMatch(
+      /^Last run: v4 promoted at \d\d:\d\d:\d\d \(1 feedback row\)\.$/,
+    );
+    expect(last(RetrainOutcome.RETRAIN_OUTCOME_REJECTED, "AUC 0.61 is below v3's 0.70")).toMatch(
+      /^Last run: v4 rejected at .*: AUC 0\.61 is below v3's 0\.70\.$/,
+    );
+    expect(last(RetrainOutcome.RETRAIN_OUTCOME_FAILED, "worker crashed")).toMatch(
+      /^Last run failed at .*: worker crashed\.$/,
+    );
+  });
+});
