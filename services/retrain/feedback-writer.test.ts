@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { FeedbackWriter, FeedbackWriterClosedError, type FeedbackBatchSink } from "./feedback-writer.js";
+import type { InsertOutcome, NewFeedback } from "./store/feedback-store.js";
+import { randomFeatures } from "./testing/retrain-fixtures.js";
+
+function entry(): NewFeedback {
+  return {
+    feedbackId: randomUUID(),
+    predictionId: randomUUID(),
+    verdict: 1,
+    label: 1,
+    features: randomFeatures(),
+    predictedDiagnosis: 1,
+    probability: 0.9,
+    modelVersion: "v1",
+    issuedAtMs: 1,
+    receivedAtMs: 2,
+  };
+}
+
+/** A sink that records each transaction and remembers which predictions it "committed". */
+class RecordingSink implements FeedbackBatchSink {
+  readonly batches: string[][] = [];
+  readonly committed = new Set<string>();
+  failNext: Error | undefined;
+  insertMany(entries: readonly NewFeedback[]): InsertOutcome[] {
+    if (this.failNext !== undefined) {
+      const error = this.failNext;
+      this.failNext = undefined;
+      throw error;
+    }
+    this.batches.push(entries.map((e) => e.predictionId));
+    return entries.map((e, i) => {
+      const stored = !this.committed.has(e.predictionId);
+      this.committed.add(e.predictionId);
+      return stored
+        ? { stored, seq: this.committed.size + i, feedbackId: e.feedbackId }
+        : { stored, feedbackId: "old" };
+    });
+  }
+}
+
+describe("FeedbackWriter", () => {
+  it("commits everything submitted in one tick as one transaction, resolving only after it", async () => {
+    const sink = new RecordingSink();
+    const writer = new FeedbackWriter(sink);
+    const entries = Array.from({ length: 32 }, entry);
+    const acknowledged: string[] = [];
+    const all = entries.map((e) =>
+      writer.submit(e).then((outcome) => {
+        // Acknowledged only for rows the sink already committed.
+        expect(sink.committed.has(e.predictionId)).toBe(true);
+        acknowledged.push(e.predictionId);
+        return outcome;
+      }),
+    );
+    expect(writer.queued).toBe(32);
+    expect(sink.batches).toHaveLength(0);
+    const outcomes = await Promise.all(all);
+    expect(sink.batches).toHaveLength(1);
+    expect(sink.batches[0]).toEqual(entries.map((e) => e.predictionId));
+    expect(outcomes.every((o) => o.stored)).toBe(true);
+    expect(acknowledged).toHaveLength(32);
+  });
+
+  it("splits a long queue into transactions of at most maxBatch", async () => {
+    const sink = new RecordingSink();
+    const sizes: number[] = [];
+    const writer = new FeedbackWriter(sink, { maxBatch: 10, onBatch: (size) => sizes.push(size) });
+    await Promise.all(Array.from({ length: 25 }, () => writer.submit(entry())));
+    expect(sink.batches.map((b) => b.length)).toEqual([10, 10, 5]);
+    expect(sizes).toEqual([10, 10, 5]);
+  });
+
+  it("rejects every caller of a failed transaction and keeps working afterwards", async () => {
+    const sink = new RecordingSink();
+    const writer = new FeedbackWriter(sink);
+    sink.failNext = new Error("disk I/O error");
+    const failed = await Promise.allSettled([writer.submit(entry()), writer.submit(entry())]);
+    expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(sink.committed.size).toBe(0);
+    await expect(writer.submit(entry())).resolves.toMatchObject({ stored: true });
+  });
+
+  it("flushes what is queued on close and refuses new work", async () => {
+    const sink = new RecordingSink();
+    const writer = new FeedbackWriter(sink, { schedule: () => undefined });
+    const pending = writer.submit(entry());
+    writer.close();
+    await expect(pending).resolves.toMatchObject({ stored: true });
+    await expect(writer.submit(entry())).rejects.toBeInstanceOf(FeedbackWriterClosedError);
+  });
+});

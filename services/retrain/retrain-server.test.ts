@@ -1,0 +1,594 @@
+import { status } from "@grpc/grpc-js";
+import Database from "better-sqlite3";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ModelVersionStatus } from "../gen/liver/v1/model.js";
+import {
+  FeedbackVerdict,
+  ModelVersionEventKind,
+  RetrainOutcome,
+  RetrainState,
+  type RetrainServiceClient,
+  type WatchModelVersionsResponse,
+} from "../gen/liver/v1/retrain_service.js";
+import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
+import { checkHealth } from "../shared/grpc/health-probe.js";
+import { verifyArtifactFiles } from "../shared/model/model-artifact.js";
+import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
+import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
+import type { RunOutcome } from "./store/run-log.js";
+import { HoldableTrainer } from "./testing/holdable-trainer.js";
+import { bearer, failure, retrainClient, unary, watch } from "./testing/retrain-clients.js";
+import { prediction, tempDir, testConfig, testSigner } from "./testing/retrain-fixtures.js";
+import { openStalledWatch } from "./testing/stalled-watch.js";
+import { WorkerTrainer } from "./training-worker.js";
+
+const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+const { PROMOTED, ROLLED_BACK, CURRENT, HEARTBEAT } = {
+  PROMOTED: ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED,
+  ROLLED_BACK: ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_ROLLED_BACK,
+  CURRENT: ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_CURRENT,
+  HEARTBEAT: ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_HEARTBEAT,
+};
+
+const silent = pino({ level: "silent" });
+
+/** Waits for the next finished run; resolves with its outcome. */
+function nextRun(handle: RetrainServerHandle): Promise<RunOutcome> {
+  return new Promise((resolve) => handle.events.once("run-finished", (outcome) => resolve(outcome)));
+}
+
+describe("RetrainService over gRPC (small synthetic data, real worker trainer)", () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let config: RetrainConfig;
+  let signer: FeedbackTokenSigner;
+  let trainer: HoldableTrainer;
+  let server: RetrainServerHandle;
+  let client: RetrainServiceClient;
+  const admin = bearer(ADMIN_TOKEN);
+
+  const submit = (token: string, verdict: FeedbackVerdict) =>
+    unary(client.submitFeedback.bind(client), { feedbackToken: token, verdict });
+  const statusNow = () => unary(client.getRetrainStatus.bind(client), {});
+  const list = () => unary(client.listModelVersions.bind(client), {});
+  const trigger = (reason = "", metadata = admin) =>
+    unary(client.triggerRetrain.bind(client), { reason }, metadata);
+  const rollback = (modelVersion: string, reason = "", metadata = admin) =>
+    unary(client.rollbackModel.bind(client), { modelVersion, reason }, metadata);
+  const artifact = (modelVersion: string) => unary(client.getModelArtifact.bind(client), { modelVersion });
+
+  /** A labelled feedback's expected stored label for a prediction. */
+  const storedRow = (predictionId: string): { verdict: number; label: number | null } | undefined => {
+    const db = new Database(storeFilePath(config), { readonly: true });
+    try {
+      return db
+        .prepare<[string], { verdict: number; label: number | null }>(
+          "SELECT verdict, label FROM feedback WHERE prediction_id = ?",
+        )
+        .get(predictionId);
+    } finally {
+      db.close();
+    }
+  };
+
+  beforeAll(async () => {
+    tmp = tempDir();
+    const keys = testSigner();
+    signer = keys.signer;
+    config = testConfig(tmp.dir, keys.key, { adminToken: ADMIN_TOKEN, heartbeatIntervalMs: 200 });
+    trainer = new HoldableTrainer(
+      new WorkerTrainer({ storeFile: storeFilePath(config), modelPath: config.modelPath, logger: silent }),
+    );
+    server = await startRetrainServer(config, silent, {
+      trainer,
+      syntheticRows: 1500,
+      defaultMetrics: false,
+    });
+    client = retrainClient(server.port, { "grpc.max_send_message_length": 8 * 1024 * 1024 });
+    await server.scheduler.whenIdle();
+  });
+
+  afterAll(async () => {
+    client.close();
+    await server.close();
+    tmp.remove();
+  });
+
+  it("imports the original data, trains and promotes v1 on first start, then reports SERVING", async () => {
+    expect(await checkHealth(`127.0.0.1:${server.port}`)).toBe("SERVING");
+    expect(await checkHealth(`127.0.0.1:${server.port}`, "liver.v1.RetrainService")).toBe("SERVING");
+    const registry = await list();
+    expect(registry.modelVersion).toBe("v1");
+    expect(registry.versions[0]).toMatchObject({
+      modelVersion: "v1",
+      status: ModelVersionStatus.MODEL_VERSION_STATUS_SERVING,
+      parentVersion: "",
+      trainedOnSyntheticData: true,
+    });
+    expect(registry.versions[0]?.metrics?.rocAuc).toBeGreaterThan(0.6);
+    const report = await statusNow();
+    expect(report).toMatchObject({
+      state: RetrainState.RETRAIN_STATE_IDLE,
+      modelVersion: "v1",
+      originalRows: 1500,
+      syntheticData: true,
+      pendingLabelledFeedback: 0,
+    });
+    expect(report.lastRun).toMatchObject({
+      trigger: "startup",
+      outcome: RetrainOutcome.RETRAIN_OUTCOME_PROMOTED,
+    });
+  });
+
+  it("stores CORRECT as predicted, WRONG flipped and UNKNOWN unlabelled; a repeat is a duplicate", async () => {
+    const sick = prediction({ diagnosis: 1 });
+    const healthy = prediction({ diagnosis: 2 });
+    const unsure = prediction({ diagnosis: 1 });
+    const correct = await submit(signer.sign(sick), FeedbackVerdict.FEEDBACK_VERDICT_CORRECT);
+    const wrong = await submit(signer.sign(healthy), FeedbackVerdict.FEEDBACK_VERDICT_WRONG);
+    const unknown = await submit(signer.sign(unsure), FeedbackVerdict.FEEDBACK_VERDICT_UNKNOWN);
+    expect(correct).toMatchObject({ duplicate: false, retrainScheduled: true, modelVersion: "v1" });
+    expect(wrong).toMatchObject({ duplicate: false, retrainScheduled: true });
+    expect(unknown).toMatchObject({ duplicate: false, retrainScheduled: false });
+    expect(storedRow(sick.predictionId)).toEqual({ verdict: 1, label: 1 });
+    expect(storedRow(healthy.predictionId)).toEqual({ verdict: 2, label: 1 });
+    expect(storedRow(unsure.predictionId)).toEqual({ verdict: 3, label: null });
+
+    const again = await submit(signer.sign(sick), FeedbackVerdict.FEEDBACK_VERDICT_WRONG);
+    expect(again).toEqual({
+      feedbackId: correct.feedbackId,
+      duplicate: true,
+      retrainScheduled: false,
+      modelVersion: "v1",
+    });
+    expect(storedRow(sick.predictionId)).toEqual({ verdict: 1, label: 1 });
+    await server.scheduler.whenIdle();
+    const report = await statusNow();
+    expect(report.counts).toEqual({ correct: 1, wrong: 1, unknown: 1 });
+    expect(report.pendingLabelledFeedback).toBe(0);
+  });
+
+  it("refuses bad feedback requests with the status and a message naming the problem", async () => {
+    const token = signer.sign(prediction());
+    const cases: [string, FeedbackVerdict, status, RegExp][] = [
+      ["", FeedbackVerdict.FEEDBACK_VERDICT_CORRECT, status.INVALID_ARGUMENT, /feedback_token is required/],
+      [token, FeedbackVerdict.FEEDBACK_VERDICT_UNSPECIFIED, status.INVALID_ARGUMENT, /verdict is required/],
+      [token, 9 as FeedbackVerdict, status.INVALID_ARGUMENT, /verdict has unknown enum value 9/],
+      ["x".repeat(5000), FeedbackVerdict.FEEDBACK_VERDICT_CORRECT, status.INVALID_ARGUMENT, /at most 4096/],
+      ["not-a-token", FeedbackVerdict.FEEDBACK_VERDICT_CORRECT, status.INVALID_ARGUMENT, /malformed/],
+      [
+        new FeedbackTokenSigner(testSigner().key).sign(prediction()),
+        FeedbackVerdict.FEEDBACK_VERDICT_CORRECT,
+        status.PERMISSION_DENIED,
+        /signature does not match/,
+      ],
+      [
+        `${token.slice(0, 10)}${token[10] === "A" ? "B" : "A"}${token.slice(11)}`,
+        FeedbackVerdict.FEEDBACK_VERDICT_CORRECT,
+        status.PERMISSION_DENIED,
+        /altered/,
+      ],
+      [
+        signer.sign(prediction({ issuedAtMs: Date.now() - 25 * 3_600_000 })),
+        FeedbackVerdict.FEEDBACK_VERDICT_WRONG,
+        status.FAILED_PRECONDITION,
+        /expired/,
+      ],
+      [
+        signer.sign(prediction({ diagnosis: 0 })),
+        FeedbackVerdict.FEEDBACK_VERDICT_CORRECT,
+        status.INVALID_ARGUMENT,
+        /diagnosis 0/,
+      ],
+    ];
+    for (const [feedbackToken, verdict, code, message] of cases) {
+      const refused = await failure(submit(feedbackToken, verdict));
+      expect({ code: refused.code, details: refused.details }).toEqual({
+        code,
+        details: expect.stringMatching(message),
+      });
+    }
+    const both = await failure(submit("", FeedbackVerdict.FEEDBACK_VERDICT_UNSPECIFIED));
+    expect(both.details).toMatch(/feedback_token is required.*verdict is required/);
+    const oversized = await failure(
+      submit("y".repeat(5 * 1024 * 1024), FeedbackVerdict.FEEDBACK_VERDICT_CORRECT),
+    );
+    expect(oversized.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect((await statusNow()).counts).toEqual({ correct: 1, wrong: 1, unknown: 1 });
+  });
+
+  it("reports a running job's progress, then covers 100 feedbacks sent during the run with exactly one follow-up", async () => {
+    const before = (await list()).versions.length;
+    const held = trainer.holdNext();
+    const outcomes: RunOutcome[] = [];
+    const onRun = (outcome: RunOutcome): void => {
+      outcomes.push(outcome);
+    };
+    server.events.on("run-finished", onRun);
+    expect(await trigger("burst test")).toEqual({ scheduled: true });
+    await held.started;
+    const running = await statusNow();
+    expect(running.state).toBe(RetrainState.RETRAIN_STATE_RUNNING);
+    expect(running.progress).toMatchObject({ stage: "held by the test", totalSteps: 1 });
+    expect(running.progress?.runId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const burst = Array.from({ length: 100 }, (_, i) =>
+      submit(
+        signer.sign(prediction({ diagnosis: i % 2 === 0 ? 1 : 2 })),
+        i % 3 === 0 ? FeedbackVerdict.FEEDBACK_VERDICT_WRONG : FeedbackVerdict.FEEDBACK_VERDICT_CORRECT,
+      ),
+    );
+    const acks = await Promise.all(burst);
+    expect(acks.every((a) => a.retrainScheduled && !a.duplicate)).toBe(true);
+    expect((await statusNow()).pendingLabelledFeedback).toBe(100);
+    expect(await trigger("covered by the follow-up")).toEqual({ scheduled: false });
+    held.release();
+    await server.scheduler.whenIdle();
+    server.events.off("run-finished", onRun);
+
+    expect(outcomes).toEqual(["promoted", "promoted"]);
+    const registry = await list();
+    expect(registry.versions.length).toBe(before + 2);
+    const newest = registry.versions[0];
+    // 2 labelled feedbacks from the earlier test plus all 100 of the burst.
+    expect(newest?.rowCounts?.feedbackRows).toBe(102);
+    expect(newest?.status).toBe(ModelVersionStatus.MODEL_VERSION_STATUS_SERVING);
+    const idle = await statusNow();
+    expect(idle).toMatchObject({ state: RetrainState.RETRAIN_STATE_IDLE, pendingLabelledFeedback: 0 });
+    expect(idle.lastRun?.feedbackRows).toBe(102);
+  });
+
+  it("streams CURRENT first, heartbeats at the interval, and every promotion", async () => {
+    const serving = (await list()).modelVersion;
+    const stream = watch(client);
+    const first = await stream.next(() => true);
+    expect(first).toMatchObject({ kind: CURRENT, modelVersion: serving, heartbeatIntervalMs: 200 });
+    expect(first.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.metrics?.rocAuc).toBeGreaterThan(0.5);
+    const heartbeat = await stream.next((e) => e.kind === HEARTBEAT);
+    expect(heartbeat).toMatchObject({ modelVersion: serving, metrics: undefined });
+    const runDone = nextRun(server);
+    await trigger("stream test");
+    expect(await runDone).toBe("promoted");
+    const promoted = await stream.next((e) => e.kind === PROMOTED);
+    const newest = (await list()).versions[0];
+    expect(promoted.modelVersion).toBe(newest?.modelVersion);
+    expect(promoted.sha256).toBe(newest?.sha256);
+    stream.cancel();
+  });
+
+  it("resumes after a known after_version and refuses unknown or malformed ones", async () => {
+    const serving = (await list()).modelVersion;
+    const resumed = watch(client, "v1");
+    expect(await resumed.next(() => true)).toMatchObject({ kind: CURRENT, modelVersion: serving });
+    resumed.cancel();
+    expect(await watch(client, "v999").ended).toMatchObject({
+      code: status.NOT_FOUND,
+      details: expect.stringMatching(/after_version v999 is not a version/),
+    });
+    expect(await watch(client, "latest").ended).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/after_version "latest" is not a version name/),
+    });
+  });
+
+  it("shows a promotion to 50 concurrent subscribers", async () => {
+    const streams = Array.from({ length: 50 }, () => watch(client));
+    await Promise.all(streams.map((s) => s.next((e) => e.kind === CURRENT)));
+    expect(server.broadcaster.stats().subscribers).toBeGreaterThanOrEqual(50);
+    const runDone = nextRun(server);
+    await trigger("fan-out test");
+    expect(await runDone).toBe("promoted");
+    const version = (await list()).modelVersion;
+    const seen = await Promise.all(streams.map((s) => s.next((e) => e.kind === PROMOTED)));
+    expect(seen.map((e) => e.modelVersion)).toEqual(Array.from({ length: 50 }, () => version));
+    for (const s of streams) s.cancel();
+  });
+
+  it("returns every artifact file with the manifest's sha256, and NOT_FOUND for unknown versions", async () => {
+    const registry = await list();
+    const v1 = registry.versions.find((v) => v.modelVersion === "v1");
+    const answer = await artifact("v1");
+    expect(answer.modelVersion).toBe("v1");
+    expect(answer.sha256).toBe(v1?.sha256);
+    expect(answer.files.map((f) => f.name).sort()).toEqual(
+      ["manifest.json", "metrics.json", "model.json", "pipeline.json", "weights.bin"].sort(),
+    );
+    const loaded = verifyArtifactFiles(answer.files, answer.sha256);
+    expect(loaded.manifest.version).toBe("v1");
+    expect(loaded.metrics.holdout.rocAuc).toBeCloseTo(v1?.metrics?.rocAuc ?? 0, 10);
+    expect(await failure(artifact("v404"))).toMatchObject({ code: status.NOT_FOUND });
+    expect(await failure(artifact(""))).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/model_version is required/),
+    });
+    expect(await failure(artifact("../v1"))).toMatchObject({ code: status.INVALID_ARGUMENT });
+  });
+
+  it("lists every version newest first with metrics, row counts, parents and times", async () => {
+    const registry = await list();
+    const names = registry.versions.map((v) => v.modelVersion);
+    expect(names).toEqual(names.map((_, i) => `v${names.length - i}`));
+    expect(
+      registry.versions.filter((v) => v.status === ModelVersionStatus.MODEL_VERSION_STATUS_SERVING),
+    ).toHaveLength(1);
+    for (const version of registry.versions) {
+      expect(version.metrics?.holdoutRows).toBeGreaterThan(0);
+      expect(version.rowCounts?.originalRows).toBeGreaterThan(0);
+      expect(version.createdAt).toBeInstanceOf(Date);
+      expect(version.reason).not.toBe("");
+    }
+    expect(registry.versions[0]?.parentVersion).toBe(registry.versions[1]?.modelVersion);
+  });
+
+  it("guards the admin RPCs: no header, wrong token and bad fields are refused", async () => {
+    expect(await failure(trigger("", bearer("")))).toMatchObject({ code: status.UNAUTHENTICATED });
+    const none = await failure(unary(client.triggerRetrain.bind(client), { reason: "" }));
+    expect(none).toMatchObject({
+      code: status.UNAUTHENTICATED,
+      details: expect.stringMatching(/Bearer <ADMIN_TOKEN>/),
+    });
+    expect(await failure(trigger("", bearer("wrong-token-0123456789")))).toMatchObject({
+      code: status.PERMISSION_DENIED,
+    });
+    expect(await failure(rollback("v1", "", bearer("wrong-token-0123456789")))).toMatchObject({
+      code: status.PERMISSION_DENIED,
+    });
+    expect(await failure(trigger("r".repeat(201)))).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/reason is 201 characters; at most 200/),
+    });
+    expect(await failure(rollback(""))).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(await failure(rollback("v404"))).toMatchObject({ code: status.NOT_FOUND });
+  });
+
+  it("rolls back to an earlier version and tells subscribers", async () => {
+    const before = (await list()).modelVersion;
+    const stream = watch(client);
+    await stream.next((e) => e.kind === CURRENT);
+    expect(await rollback("v1", "testing rollback")).toEqual({ modelVersion: "v1", previousVersion: before });
+    const event = await stream.next((e) => e.kind === ROLLED_BACK);
+    expect(event.modelVersion).toBe("v1");
+    const registry = await list();
+    expect(registry.modelVersion).toBe("v1");
+    expect(registry.versions.find((v) => v.modelVersion === "v1")?.reason).toBe(
+      "rolled back by an admin: testing rollback",
+    );
+    expect(registry.versions.find((v) => v.modelVersion === before)?.status).toBe(
+      ModelVersionStatus.MODEL_VERSION_STATUS_RETIRED,
+    );
+    expect((await statusNow()).modelVersion).toBe("v1");
+    // The next candidate's parent is the version serving after the rollback.
+    const runDone = nextRun(server);
+    await trigger("after rollback");
+    await runDone;
+    expect((await list()).versions[0]?.parentVersion).toBe("v1");
+    stream.cancel();
+  });
+
+  it("records a crashed run as failed with its error and keeps serving", async () => {
+    const serving = (await list()).modelVersion;
+    trainer.failNext(new Error("simulated trainer crash"));
+    const runDone = nextRun(server);
+    await trigger("crash test");
+    expect(await runDone).toBe("failed");
+    const report = await statusNow();
+    expect(report.lastRun).toMatchObject({
+      outcome: RetrainOutcome.RETRAIN_OUTCOME_FAILED,
+      error: "simulated trainer crash",
+      trigger: "admin",
+      modelVersion: "",
+    });
+    expect(report.modelVersion).toBe(serving);
+    expect(await checkHealth(`127.0.0.1:${server.port}`)).toBe("SERVING");
+    // The version number was not spent: the next candidate takes it.
+    const names = (await list()).versions.map((v) => v.modelVersion);
+    const runAgain = nextRun(server);
+    await trigger("after the crash");
+    expect(await runAgain).toBe("promoted");
+    expect((await list()).versions[0]?.modelVersion).toBe(`v${names.length + 1}`);
+  });
+
+  it("exposes Prometheus metrics for feedback, runs, training time and the serving version", async () => {
+    const response = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`);
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(text).toMatch(/liver_retrain_feedback_total\{verdict="correct"\} \d+/);
+    expect(text).toMatch(/liver_retrain_feedback_total\{verdict="unknown"\} 1/);
+    expect(text).toMatch(/liver_retrain_feedback_duplicates_total 1/);
+    expect(text).toMatch(/liver_retrain_runs_total\{outcome="promoted",trigger="admin"\} \d+/);
+    expect(text).toMatch(/liver_retrain_runs_total\{outcome="failed",trigger="admin"\} 1/);
+    expect(text).toMatch(/liver_retrain_training_duration_seconds_count\{outcome="promoted"\} \d+/);
+    const serving = (await list()).modelVersion;
+    expect(text).toContain(`liver_retrain_serving_model_info{model_version="${serving}"} 1`);
+    expect(text).toMatch(/liver_retrain_state\{state="idle"\} 1/);
+  });
+});
+
+describe("RetrainService without an admin token and with a trainer that always fails", () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let server: RetrainServerHandle;
+  let client: RetrainServiceClient;
+  let signer: FeedbackTokenSigner;
+
+  beforeAll(async () => {
+    tmp = tempDir();
+    const keys = testSigner();
+    signer = keys.signer;
+    const failing = {
+      train: () => Promise.reject(new Error("no trainer in this test")),
+      close: () => Promise.resolve(),
+    };
+    server = await startRetrainServer(testConfig(tmp.dir, keys.key), silent, {
+      trainer: failing,
+      syntheticRows: 300,
+      defaultMetrics: false,
+    });
+    await server.scheduler.whenIdle();
+    client = retrainClient(server.port);
+  });
+
+  afterAll(async () => {
+    client.close();
+    await server.close();
+    tmp.remove();
+  });
+
+  it("stays NOT_SERVING with the failed first run recorded, and refuses the stream until a version serves", async () => {
+    expect(await checkHealth(`127.0.0.1:${server.port}`)).toBe("NOT_SERVING");
+    const report = await unary(client.getRetrainStatus.bind(client), {});
+    expect(report).toMatchObject({ modelVersion: "", state: RetrainState.RETRAIN_STATE_IDLE });
+    expect(report.lastRun).toMatchObject({
+      trigger: "startup",
+      outcome: RetrainOutcome.RETRAIN_OUTCOME_FAILED,
+      error: "no trainer in this test",
+    });
+    expect(await watch(client).ended).toMatchObject({
+      code: status.UNAVAILABLE,
+      details: expect.stringMatching(/no model version serves yet/),
+    });
+  });
+
+  it("still accepts feedback durably", async () => {
+    const record = prediction();
+    const ack = await unary(client.submitFeedback.bind(client), {
+      feedbackToken: signer.sign(record),
+      verdict: FeedbackVerdict.FEEDBACK_VERDICT_UNKNOWN,
+    });
+    expect(ack).toMatchObject({ duplicate: false, retrainScheduled: false, modelVersion: "v1" });
+    expect(ack.feedbackId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("refuses admin RPCs with a message saying how to set ADMIN_TOKEN", async () => {
+    for (const call of [
+      unary(client.triggerRetrain.bind(client), { reason: "" }, bearer("anything-at-all-12345")),
+      unary(client.rollbackModel.bind(client), { modelVersion: "v1", reason: "" }),
+    ]) {
+      expect(await failure(call)).toMatchObject({
+        code: status.FAILED_PRECONDITION,
+        details: expect.stringMatching(/no ADMIN_TOKEN is configured.*Set ADMIN_TOKEN/),
+      });
+    }
+  });
+});
+
+describe("RetrainService shutdown", () => {
+  it("ends version streams with UNAVAILABLE and stops listening", async () => {
+    const tmp = tempDir();
+    const keys = testSigner();
+    const candidate = {
+      train: () =>
+        Promise.resolve({
+          metrics: {
+            rows: 10,
+            positives: 5,
+            rocAuc: 0.8,
+            accuracy: 0.7,
+            logLoss: 0.5,
+            brier: 0.2,
+            threshold: 0.5,
+            confusion: { truePositives: 4, falsePositives: 2, trueNegatives: 3, falseNegatives: 1 },
+          },
+          originalRows: 100,
+          feedbackRows: 0,
+          holdoutRows: 10,
+          sha256: "0".repeat(64),
+          synthetic: true,
+        }),
+      close: () => Promise.resolve(),
+    };
+    const server = await startRetrainServer(testConfig(tmp.dir, keys.key), silent, {
+      trainer: candidate,
+      syntheticRows: 200,
+      defaultMetrics: false,
+    });
+    await server.scheduler.whenIdle();
+    const client = retrainClient(server.port);
+    try {
+      const streams = [watch(client), watch(client)];
+      await Promise.all(streams.map((s) => s.next((e: WatchModelVersionsResponse) => e.kind === CURRENT)));
+      const closing = server.close();
+      const ended = await Promise.all(streams.map((s) => s.ended));
+      for (const end of ended) {
+        expect(end.code).toBe(status.UNAVAILABLE);
+        expect(end.details).toMatch(/shutting down; reconnect with after_version/);
+      }
+      await closing;
+      expect(await checkHealth(`127.0.0.1:${server.port}`, "", 300)).toBe("UNREACHABLE");
+    } finally {
+      client.close();
+      await server.close();
+      tmp.remove();
+    }
+  });
+});
+
+/** A trainer that "trains" instantly: for tests of the stream, not of training. */
+const instantTrainer = {
+  train: () =>
+    Promise.resolve({
+      metrics: {
+        rows: 10,
+        positives: 5,
+        rocAuc: 0.8,
+        accuracy: 0.7,
+        logLoss: 0.5,
+        brier: 0.2,
+        threshold: 0.5,
+        confusion: { truePositives: 4, falsePositives: 2, trueNegatives: 3, falseNegatives: 1 },
+      },
+      originalRows: 100,
+      feedbackRows: 0,
+      holdoutRows: 10,
+      sha256: "0".repeat(64),
+      synthetic: true,
+    }),
+  close: () => Promise.resolve(),
+};
+
+describe("RetrainService version stream with a subscriber that stops reading", () => {
+  it("keeps delivering to the others and holds only the latest event for the stalled one", async () => {
+    const tmp = tempDir();
+    const keys = testSigner();
+    const server = await startRetrainServer(
+      testConfig(tmp.dir, keys.key, { adminToken: ADMIN_TOKEN, heartbeatIntervalMs: 2 }),
+      silent,
+      { trainer: instantTrainer, syntheticRows: 200, defaultMetrics: false },
+    );
+    await server.scheduler.whenIdle();
+    const client = retrainClient(server.port);
+    const stalled = openStalledWatch(server.port);
+    const fast = watch(client);
+    try {
+      // Heartbeats every 2 ms fill the stalled stream's 256-byte window and the buffers behind it.
+      await fast.next(() => server.broadcaster.stats().lagging === 1);
+      for (let i = 0; i < 3; i++) {
+        const done = nextRun(server);
+        await unary(client.triggerRetrain.bind(client), { reason: "" }, bearer(ADMIN_TOKEN));
+        expect(await done).toBe("promoted");
+        const version = server.registry.serving()?.modelVersion ?? "";
+        expect(await fast.next((e) => e.kind === PROMOTED && e.modelVersion === version)).toBeDefined();
+      }
+      const latest = server.registry.serving()?.modelVersion;
+      expect(latest).toBe("v4");
+      const stats = server.broadcaster.stats();
+      expect(stats.lagging).toBe(1);
+      expect(stats.coalesced).toBeGreaterThanOrEqual(2);
+      expect(stats.heartbeatsSkipped).toBeGreaterThan(0);
+      const heldBack = await stalled.readAll((e) => e.kind === PROMOTED && e.modelVersion === latest);
+      // It missed v2 and v3 (coalesced) but gets the latest promotion once it reads again.
+      expect(heldBack.filter((e) => e.kind === PROMOTED).map((e) => e.modelVersion)).toEqual(["v4"]);
+      expect(fast.events.filter((e) => e.kind === PROMOTED).map((e) => e.modelVersion)).toEqual([
+        "v2",
+        "v3",
+        "v4",
+      ]);
+    } finally {
+      stalled.close();
+      fast.cancel();
+      client.close();
+      await server.close();
+      tmp.remove();
+    }
+  });
+});

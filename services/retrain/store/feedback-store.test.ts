@@ -1,0 +1,98 @@
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FEATURE_COUNT } from "../../shared/features/feature-schema.js";
+import { randomFeatures, tempDir } from "../testing/retrain-fixtures.js";
+import { FeedbackStore, type NewFeedback } from "./feedback-store.js";
+import { openSqliteStore, type StoreDatabase } from "./sqlite-store.js";
+
+function entry(overrides: Partial<NewFeedback> = {}): NewFeedback {
+  return {
+    feedbackId: randomUUID(),
+    predictionId: randomUUID(),
+    verdict: 1,
+    label: 1,
+    features: randomFeatures(),
+    predictedDiagnosis: 1,
+    probability: 0.8,
+    modelVersion: "v1",
+    issuedAtMs: 1_700_000_000_000,
+    receivedAtMs: 1_700_000_001_000,
+    ...overrides,
+  };
+}
+
+describe("FeedbackStore", () => {
+  let db: StoreDatabase;
+  let store: FeedbackStore;
+  let remove: () => void;
+
+  beforeEach(() => {
+    const tmp = tempDir();
+    remove = tmp.remove;
+    db = openSqliteStore(path.join(tmp.dir, "retrain.sqlite"));
+    store = new FeedbackStore(db);
+  });
+  afterEach(() => {
+    db.close();
+    remove();
+  });
+
+  it("stores a batch and reads every field back", () => {
+    const first = entry({ verdict: 2, label: 0, predictedDiagnosis: 1 });
+    const second = entry({ verdict: 3, label: null });
+    const outcomes = store.insertMany([first, second]);
+    expect(outcomes.map((o) => o.stored)).toEqual([true, true]);
+    const back = store.byPredictionId(first.predictionId);
+    expect(back).toMatchObject({ ...first, features: first.features });
+    expect(Array.from(back?.features ?? [])).toEqual(Array.from(first.features));
+    expect(store.byPredictionId(second.predictionId)?.label).toBeNull();
+  });
+
+  it("answers a repeat for the same prediction with the earlier id and stores nothing", () => {
+    const original = entry();
+    const [stored] = store.insertMany([original]);
+    const [repeat, alsoRepeat] = store.insertMany([
+      entry({ predictionId: original.predictionId, verdict: 2, label: 0 }),
+      entry({ predictionId: original.predictionId, verdict: 3, label: null }),
+    ]);
+    expect(stored).toMatchObject({ stored: true, feedbackId: original.feedbackId });
+    expect(repeat).toEqual({ stored: false, feedbackId: original.feedbackId });
+    expect(alsoRepeat).toEqual({ stored: false, feedbackId: original.feedbackId });
+    expect(store.counts()).toEqual({ correct: 1, wrong: 0, unknown: 0 });
+  });
+
+  it("catches a repeat inside one batch", () => {
+    const predictionId = randomUUID();
+    const outcomes = store.insertMany([entry({ predictionId }), entry({ predictionId })]);
+    expect(outcomes.map((o) => o.stored)).toEqual([true, false]);
+  });
+
+  it("counts by verdict and returns only labelled rows up to a snapshot, in order", () => {
+    const rows = [
+      entry({ verdict: 1, label: 1 }),
+      entry({ verdict: 3, label: null }),
+      entry({ verdict: 2, label: 0 }),
+      entry({ verdict: 1, label: 0 }),
+    ];
+    const outcomes = store.insertMany(rows);
+    const seqs = outcomes.map((o) => (o.stored ? o.seq : -1));
+    expect(store.counts()).toEqual({ correct: 2, wrong: 1, unknown: 1 });
+    expect(store.maxLabelledSeq()).toBe(seqs[3]);
+    const upToThird = store.labelledRows(seqs[2] ?? 0);
+    expect(upToThird.rows).toBe(2);
+    expect(Array.from(upToThird.labels)).toEqual([1, 0]);
+    expect(Array.from(upToThird.features.subarray(FEATURE_COUNT, 2 * FEATURE_COUNT))).toEqual(
+      Array.from(rows[2]?.features ?? []),
+    );
+    expect(store.labelledCountBetween(seqs[0] ?? 0)).toBe(2);
+    expect(store.labelledCountBetween(0, seqs[1] ?? 0)).toBe(1);
+  });
+
+  it("rolls the whole batch back when one row breaks a constraint", () => {
+    const good = entry();
+    expect(() => store.insertMany([good, entry({ label: 7 as 0 })])).toThrow(/CHECK constraint/);
+    expect(store.byPredictionId(good.predictionId)).toBeUndefined();
+    expect([...store.all()]).toHaveLength(0);
+  });
+});

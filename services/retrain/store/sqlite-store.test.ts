@@ -1,0 +1,78 @@
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { tempDir } from "../testing/retrain-fixtures.js";
+import { integrityCheck, MIGRATIONS, openSqliteStore } from "./sqlite-store.js";
+
+describe("openSqliteStore", () => {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+  });
+
+  function storeFile(): string {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    return path.join(tmp.dir, "nested", "retrain.sqlite");
+  }
+
+  it("creates the file with WAL, synchronous=FULL and every migration applied", () => {
+    const file = storeFile();
+    const db = openSqliteStore(file);
+    try {
+      expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+      // 2 = FULL: a commit is fsynced before better-sqlite3 returns.
+      expect(db.pragma("synchronous", { simple: true })).toBe(2);
+      expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.at(-1)?.version);
+      const tables = db
+        .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .pluck()
+        .all();
+      expect(tables).toEqual(
+        expect.arrayContaining([
+          "feedback",
+          "model_versions",
+          "original_dataset",
+          "original_samples",
+          "retrain_runs",
+        ]),
+      );
+      expect(integrityCheck(db)).toEqual(["ok"]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("reopens an existing store without re-running migrations", () => {
+    const file = storeFile();
+    openSqliteStore(file).close();
+    const db = openSqliteStore(file);
+    try {
+      expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("refuses a store written by a newer build, naming both schema versions", () => {
+    const file = storeFile();
+    openSqliteStore(file).close();
+    const raw = new Database(file);
+    raw.pragma(`user_version = ${MIGRATIONS.length + 5}`);
+    raw.close();
+    expect(() => openSqliteStore(file)).toThrow(
+      new RegExp(`schema version ${MIGRATIONS.length + 5}, newer than this build's ${MIGRATIONS.length}`),
+    );
+  });
+
+  it("opens read-only connections that cannot write", () => {
+    const file = storeFile();
+    openSqliteStore(file).close();
+    const db = openSqliteStore(file, { readonly: true });
+    try {
+      expect(() => db.prepare("DELETE FROM feedback").run()).toThrow(/readonly|read-only|query_only/i);
+    } finally {
+      db.close();
+    }
+  });
+});

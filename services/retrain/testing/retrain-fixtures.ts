@@ -1,0 +1,98 @@
+/**
+ * Test fixtures shared by the RetrainService tests and the bench: temp folders, signed
+ * feedback tokens for made-up predictions, and small datasets.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { allocateDataset, type Dataset } from "../../shared/data/dataset.js";
+import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js";
+import { FeedbackTokenSigner, type PredictionRecord } from "../../shared/feedback/feedback-token.js";
+import type { RetrainConfig } from "../retrain-config.js";
+
+/** A fresh temp folder and its removal. */
+export function tempDir(prefix = "retrain-"): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A deterministic pseudo-random generator (mulberry32), so fixtures are reproducible. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A valid raw feature vector (schema order, model gender coding) drawn inside each range. */
+export function randomFeatures(random: () => number = Math.random): Float64Array {
+  const out = new Float64Array(FEATURE_COUNT);
+  FEATURES.forEach((spec, i) => {
+    if (spec.kind === "gender") out[i] = random() < 0.5 ? 1 : 0;
+    else out[i] = Math.round((spec.min + random() * (spec.max - spec.min) * 0.2) * 10) / 10;
+  });
+  return out;
+}
+
+/** A small labelled dataset with a learnable signal (bilirubin drives the label). */
+export function smallDataset(rows: number, seed = 7): Dataset {
+  const random = seededRandom(seed);
+  const dataset = allocateDataset(rows, "synthetic");
+  for (let row = 0; row < rows; row++) {
+    const features = randomFeatures(random);
+    const sick = random() < 0.6;
+    // total_bilirubin (index 2) higher for the sick class, with overlap.
+    features[2] = Math.round((sick ? 1 + random() * 6 : 0.3 + random() * 2) * 10) / 10;
+    dataset.features.set(features, row * FEATURE_COUNT);
+    dataset.labels[row] = sick ? 1 : 0;
+  }
+  return dataset;
+}
+
+/** A prediction as PredictService would have made it. */
+export function prediction(overrides: Partial<PredictionRecord> = {}): PredictionRecord {
+  return {
+    predictionId: randomUUID(),
+    modelVersion: "v1",
+    features: randomFeatures(),
+    probability: 0.73,
+    diagnosis: 1,
+    issuedAtMs: Date.now(),
+    ...overrides,
+  };
+}
+
+/** A signer with a fresh key, and the key. */
+export function testSigner(): { key: Buffer; signer: FeedbackTokenSigner } {
+  const key = randomBytes(32);
+  return { key, signer: new FeedbackTokenSigner(key) };
+}
+
+/** A configuration for an in-process server on 127.0.0.1:0 under `dir`. */
+export function testConfig(
+  dir: string,
+  key: Uint8Array,
+  overrides: Partial<RetrainConfig> = {},
+): RetrainConfig {
+  return {
+    host: "127.0.0.1",
+    port: 0,
+    metricsPort: 0,
+    dataPath: path.join(dir, "data"),
+    modelPath: path.join(dir, "models"),
+    trainingCsv: undefined,
+    adminToken: undefined,
+    signingKey: key,
+    heartbeatIntervalMs: 10_000,
+    debounceMs: 0,
+    minBatch: 1,
+    gateAucTolerance: 1,
+    shutdownGraceMs: 2_000,
+    ...overrides,
+  };
+}
