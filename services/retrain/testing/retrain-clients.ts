@@ -2,7 +2,8 @@
  * Promise-shaped gRPC calls for the RetrainService tests and bench, and an assertion
  * helper for the status a call ends with.
  */
-import { credentials, Metadata, type ServiceError, type status } from "@grpc/grpc-js";
+import { credentials, Metadata, status as Status, type ServiceError, type status } from "@grpc/grpc-js";
+import { expect } from "vitest";
 import { RetrainServiceClient, type WatchModelVersionsResponse } from "../../gen/liver/v1/retrain_service.js";
 
 /** A client for a server on 127.0.0.1:port. */
@@ -47,6 +48,12 @@ export async function failure(call: Promise<unknown>): Promise<{ code: status; d
     return { code, details };
   }
   throw new Error("the call succeeded; a failure was expected");
+}
+
+/** Asserts a call's end: its code (by name, for readable failures) and a pattern its details match. */
+export function expectStatus(ended: { code: status; details: string }, code: status, details: RegExp): void {
+  expect(Status[ended.code]).toBe(Status[code]);
+  expect(ended.details).toMatch(details);
 }
 
 /** An open WatchModelVersions stream with its events so far and a way to wait for more. */
