@@ -150,7 +150,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     };
     predict = await startPredictServer(predictConfig, silent);
     cleanups.push(() => predict.close(200));
-    await predict.holder.waitFor(() => true, WAIT_MS);
+    // The first version trains in a worker thread; allow for a busy CI machine.
+    await predict.holder.waitFor(() => true, 2 * WAIT_MS);
 
     const bridge = new GrpcWebBridge({
       predictAddresses: [`127.0.0.1:${predict.port}`],

@@ -37,8 +37,8 @@ describe("describeRetrainStatus", () => {
         progress: { stage: "training", step: 120, totalSteps: 300, loss: 0.4, elapsedMs: 900, runId: "r1" },
       }),
     );
-    expect(view.headline).toBe("Retraining: training, step 120 of 300 (40 %); model v3 serving.");
-    expect(view.progress).toEqual({ value: 120, max: 300 });
+    expect(view.headline).toBe("Retraining (training); model v3 serving.");
+    expect(view.progress).toEqual({ value: 120, max: 300, text: "Step 120 of 300 (40 %)" });
     expect(view.details).toEqual(["Feedback so far: 4 correct, 2 wrong, 1 don't know."]);
   });
 

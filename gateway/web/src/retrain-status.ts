@@ -35,10 +35,13 @@ export function nextPollDelayMs(
     : intervals.idleMs;
 }
 
-/** The status in words, and the progress bar's numbers while a run is going. */
+/**
+ * The status in words, and the progress bar while a run is going. The headline is announced
+ * to screen readers when it changes; the step count is not (it changes every second).
+ */
 export interface RetrainStatusView {
   readonly headline: string;
-  readonly progress?: { readonly value: number; readonly max: number };
+  readonly progress?: { readonly value: number; readonly max: number; readonly text: string };
   readonly details: readonly string[];
 }
 
@@ -65,8 +68,8 @@ export function describeRetrainStatus(status: GetRetrainStatusResponse): Retrain
       const step = Math.min(p.step, p.totalSteps);
       const percent = Math.floor((100 * step) / p.totalSteps);
       return {
-        headline: `Retraining: ${p.stage}, step ${step} of ${p.totalSteps} (${percent} %); ${serving}.`,
-        progress: { value: step, max: p.totalSteps },
+        headline: `Retraining (${p.stage}); ${serving}.`,
+        progress: { value: step, max: p.totalSteps, text: `Step ${step} of ${p.totalSteps} (${percent} %)` },
         details,
       };
     }
@@ -104,7 +107,8 @@ export interface RetrainStatusReporter {
 /** Polls GetRetrainStatus and renders it into its section. */
 export class RetrainStatusPanel {
   private readonly headline = h("p", { class: "status-headline" });
-  private readonly bar = h("progress", { "aria-label": "Retraining progress", hidden: true });
+  private readonly bar = h("progress", { id: "retrain-progress", hidden: true });
+  private readonly barLabel = h("label", { for: "retrain-progress", class: "progress-label", hidden: true });
   private readonly list = h("ul", { class: "status-details" });
   private readonly stopController = new AbortController();
   private wake: AbortController | undefined;
@@ -119,7 +123,7 @@ export class RetrainStatusPanel {
   ) {
     this.headline.textContent = "Loading the retrain status…";
     const live = h("div", { "aria-live": "polite", "aria-atomic": "true" }, this.headline);
-    container.replaceChildren(live, this.bar, this.list);
+    container.replaceChildren(live, this.barLabel, this.bar, this.list);
   }
 
   /** Starts polling (idempotent). */
@@ -165,15 +169,21 @@ export class RetrainStatusPanel {
   }
 
   private render(view: RetrainStatusView): void {
-    this.headline.textContent = view.headline;
+    // Unchanged text is not rewritten, so the live region speaks only when something changed.
+    if (this.headline.textContent !== view.headline) this.headline.textContent = view.headline;
+    this.bar.hidden = view.progress === undefined;
+    this.barLabel.hidden = view.progress === undefined;
     if (view.progress === undefined) {
-      this.bar.hidden = true;
       this.bar.removeAttribute("value");
     } else {
-      this.bar.hidden = false;
       this.bar.max = view.progress.max;
       this.bar.value = view.progress.value;
+      this.barLabel.textContent = `Retraining progress: ${view.progress.text}`;
     }
-    this.list.replaceChildren(...view.details.map((line) => h("li", {}, line)));
+    const key = view.details.join("\n");
+    if (this.list.dataset["key"] !== key) {
+      this.list.dataset["key"] = key;
+      this.list.replaceChildren(...view.details.map((line) => h("li", {}, line)));
+    }
   }
 }
