@@ -57,6 +57,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
   let retrainConfig: RetrainConfig;
   let retrain: RetrainServerHandle;
   let predict: PredictServer;
+  let predictConfig: PredictConfig;
   let web: WebBuildResult;
   let baseUrl: string;
   let browser: Browser;
@@ -133,7 +134,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     cleanups.push(() => retrain.close());
 
     const retrainAddress = `127.0.0.1:${retrain.port}`;
-    const predictConfig: PredictConfig = {
+    predictConfig = {
       host: "127.0.0.1",
       port: 0,
       metricsPort: 0,
@@ -149,6 +150,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       shutdownGraceMs: 200,
     };
     predict = await startPredictServer(predictConfig, silent);
+    predictConfig = { ...predictConfig, port: predict.port };
     cleanups.push(() => predict.close(200));
     // The first version trains in a worker thread; allow for a busy CI machine.
     await predict.holder.waitFor(() => true, 2 * WAIT_MS);
@@ -311,5 +313,40 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     await page.waitForSelector(".feedback-message:has-text('added to training')", { timeout: WAIT_MS });
     expect(await page.textContent(".feedback-message")).toMatch(/^Marked correct: added to training/);
     await screenshot("retrain-recovered");
+    // The reconnected stream delivers the next promotion too.
+    await page.waitForSelector('#version-badge[data-version="v3"]', { timeout: WAIT_MS });
+    await page.waitForSelector('#history circle[data-version="v3"].serving', { timeout: WAIT_MS });
+  });
+
+  it("shows a Predict outage on a fresh page, builds the form once Predict is back, without a reload", async () => {
+    await predict.close(200);
+    await page.focus("#predict-button");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#result .error:has-text('No prediction')", { timeout: WAIT_MS });
+    expect(await page.textContent("#result .error")).toMatch(
+      /^No prediction: the prediction service is unavailable/,
+    );
+    await page.waitForSelector('#service-status [data-service="predict"]', { timeout: WAIT_MS });
+
+    await page.reload();
+    await page.waitForSelector(
+      "#fields :text('The form cannot be shown until the prediction service answers')",
+      { timeout: WAIT_MS },
+    );
+    expect(await page.isDisabled("#predict-button")).toBe(true);
+    expect(await page.textContent("#service-status")).toContain("The prediction service is unavailable");
+    await screenshot("predict-down");
+    await page.evaluate(() => {
+      (window as unknown as { sameDocument: boolean }).sameDocument = true;
+    });
+
+    predict = await startPredictServer(predictConfig, silent);
+    await page.waitForSelector("#field-age", { timeout: WAIT_MS });
+    await page.waitForSelector("#service-status", { state: "hidden", timeout: WAIT_MS });
+    expect(await page.isDisabled("#predict-button")).toBe(false);
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(
+      true,
+    );
+    await screenshot("predict-recovered");
   });
 });

@@ -73,6 +73,16 @@ describe("layoutHistoryChart", () => {
     expect(layoutHistoryChart([bare]).points).toEqual([]);
   });
 
+  it("labels the time axis without repeating a label", () => {
+    const close = layoutHistoryChart([
+      { ...version("v1", RETIRED, 0.8, 0), createdAt: new Date(T0) },
+      { ...version("v2", SERVING, 0.8, 0), createdAt: new Date(T0 + 1500) },
+    ]);
+    const labels = close.xTicks.map((t) => t.label);
+    expect(labels.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(labels).size).toBe(labels.length);
+  });
+
   it("names statuses in words", () => {
     expect([SERVING, RETIRED, REJECTED].map(statusText)).toEqual(["serving", "retired", "rejected"]);
   });

@@ -133,7 +133,7 @@ async function loadSchema(
       outages.failed("predict", failure);
       const wait = backoff.next();
       form.showMessage(
-        `The form cannot be shown yet: ${failure.codeName}: ${failure.details}. Retrying in ${Math.ceil(wait / 1000)} s.`,
+        `The form cannot be shown until the prediction service answers. Retrying in ${Math.ceil(wait / 1000)} s.`,
       );
       await delay(wait);
     }

@@ -110,10 +110,13 @@ export function layoutHistoryChart(
     yTicks.push({ position: round(yOf(v)), label: v.toFixed(2) });
   }
   const now = new Date(tMax);
-  const xTicks: ChartTick[] = [0, 1 / 3, 2 / 3, 1].map((f) => {
-    const t = tMin + f * (tMax - tMin);
-    return { position: round(xOf(t)), label: formatClock(new Date(t), now) };
-  });
+  const xTicks: ChartTick[] = [0, 1 / 3, 2 / 3, 1]
+    .map((f) => {
+      const t = tMin + f * (tMax - tMin);
+      return { position: round(xOf(t)), label: formatClock(new Date(t), now) };
+    })
+    // Over a span of seconds, neighbouring ticks can round to the same label: show it once.
+    .filter((tick, i, all) => i === 0 || tick.label !== all[i - 1]?.label);
   return { width, height, plot, points, linePath, yTicks, xTicks };
 }
 
