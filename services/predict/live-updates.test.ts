@@ -9,12 +9,12 @@ import { FeedbackVerdict, type RetrainServiceClient } from "../gen/liver/v1/retr
 import { retrainClient, unary } from "../retrain/testing/retrain-clients.js";
 import { validPatient } from "./testing/patients.js";
 import { ReplicaFixture, type TestReplica } from "./testing/replica-fixture.js";
-import { RetrainProcess } from "./testing/retrain-process.js";
+import { type ChildService, startRetrainProcess } from "./testing/child-service.js";
 import { waitUntil } from "./testing/wait-until.js";
 
 const fixture = new ReplicaFixture();
 let dataDir: string;
-let retrain: RetrainProcess | undefined;
+let retrain: ChildService | undefined;
 let replicas: TestReplica[] = [];
 let feedbackClient: RetrainServiceClient | undefined;
 
@@ -60,7 +60,7 @@ async function allAnswerWith(version: string, timeoutMs = 60_000): Promise<void>
 
 beforeAll(async () => {
   dataDir = await fixture.tempDir("predict-live-");
-  retrain = await RetrainProcess.start(retrainEnv(2, 0));
+  retrain = await startRetrainProcess(retrainEnv(2, 0));
   feedbackClient = retrainClient(retrain.port);
   const address = `127.0.0.1:${retrain.port}`;
   replicas = await Promise.all([0, 1, 2].map(() => fixture.replica(address, { heartbeatTimeoutMs: 5_000 })));
@@ -110,7 +110,7 @@ describe("Retrain and three Predict replicas", () => {
 
       // Retrain comes back on the same port and data, retrains the feedback it had not covered
       // (v3), and every replica reconnects and converges on it.
-      retrain = await RetrainProcess.start(retrainEnv(1, port));
+      retrain = await startRetrainProcess(retrainEnv(1, port));
       await allAnswerWith("v3");
       for (const r of replicas) await waitUntil("subscribed again", () => r.server.subscribed());
     } catch (error) {

@@ -2,7 +2,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ModelSource } from "../gen/liver/v1/predict_service.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import { ModelLoadError } from "./model-load-error.js";
-import { ModelLoader, PROBE_ROWS, probeVectors } from "./model-loader.js";
+import { verifyArtifactFiles } from "../shared/model/model-artifact.js";
+import {
+  ModelLoader,
+  PROBE_ROWS,
+  lazyTfjsEvaluator,
+  probeVectors,
+  referenceProbabilities,
+} from "./model-loader.js";
 import { trainTestArtifact, withFlippedByte, type TestArtifact } from "./testing/test-artifacts.js";
 
 let v1: TestArtifact;
@@ -40,7 +47,8 @@ describe("ModelLoader", () => {
     expect(model.threshold).toBe(0.5);
     expect(model.metrics.rocAuc).toBe(v1.training.metrics.holdout.rocAuc);
     expect(model.metrics.holdoutRows).toBe(v1.training.holdout.rows);
-    expect(["tensorflow", "wasm", "cpu"]).toContain(model.backend);
+    // Without the tfjs check, the backend is the one that evaluated the metrics at training.
+    expect(model.backend).toBe(v1.training.backend);
     const { holdout, holdoutProbabilities } = v1.training;
     let worst = 0;
     for (let row = 0; row < holdout.rows; row++) {
@@ -76,11 +84,42 @@ describe("ModelLoader", () => {
     expect(error.message).toMatch(/pipeline\.json is missing/);
   });
 
+  it("with VALIDATE_WITH_TFJS, cross-checks against the artifact's tfjs model and reports its backend", async () => {
+    const model = await new ModelLoader(lazyTfjsEvaluator).load(request(v1));
+    expect(["tensorflow", "wasm", "cpu"]).toContain(model.backend);
+  });
+
   it("refuses at warm-up when the tfjs model cannot be evaluated", async () => {
     const broken = new ModelLoader(() => Promise.reject(new Error("no backend on this machine")));
     const error = await refusal(broken.load(request(v1)));
     expect(error.stage).toBe("warmup");
     expect(error.message).toBe("warm-up could not run the tfjs model: no backend on this machine");
+  });
+
+  it("refuses at warm-up when the tfjs model disagrees with the serving scorer", async () => {
+    const disagreeing = new ModelLoader(async (loaded, probes) => {
+      const { probabilities, backend } = await lazyTfjsEvaluator(loaded, probes);
+      probabilities[5] = (probabilities[5] ?? 0) + 0.01;
+      return { probabilities, backend };
+    });
+    const error = await refusal(disagreeing.load(request(v1)));
+    expect(error.stage).toBe("warmup");
+    expect(error.message).toMatch(
+      /^warm-up refused the model: on probe 5 the serving scorer gives .* and the artifact's tfjs model .* > 0\.00001\)$/,
+    );
+  });
+
+  it("computes its reference like tfjs does: the pipeline's transform, then the Dense layer", async () => {
+    const loaded = verifyArtifactFiles(v1.files, v1.sha256);
+    const probes = probeVectors();
+    const reference = referenceProbabilities(loaded, probes);
+    const tfjs = await lazyTfjsEvaluator(loaded, probes);
+    for (let r = 0; r < PROBE_ROWS; r++) {
+      expect(Math.abs((reference[r] ?? 0) - (tfjs.probabilities[r] ?? 1))).toBeLessThanOrEqual(1e-5);
+    }
+    // The probes reach both ends of the scale, not only the middle.
+    expect(Math.min(...reference)).toBeLessThan(0.5);
+    expect(Math.max(...reference)).toBeGreaterThan(0.5);
   });
 
   it("probes span every feature's valid range, corners included", () => {

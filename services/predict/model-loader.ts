@@ -1,10 +1,8 @@
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
 import { transformRows } from "../shared/model/feature-pipeline.js";
-import { toModelArtifacts } from "../shared/model/logistic-model.js";
 import type { ModelMetrics as SharedModelMetrics } from "../shared/model/metrics.js";
 import { type ArtifactFile, type LoadedModel, verifyArtifactFiles } from "../shared/model/model-artifact.js";
-import { createScorer, type Scorer } from "../shared/model/scorer.js";
-import { getTfBackend, type TfBackend } from "../shared/model/tf-backend.js";
+import { createScorer, sigmoid, type Scorer } from "../shared/model/scorer.js";
 import type { ModelMetrics } from "../gen/liver/v1/model.js";
 import type { ModelSource } from "../gen/liver/v1/predict_service.js";
 import { ModelLoadError, errorMessage } from "./model-load-error.js";
@@ -13,11 +11,27 @@ import type { ServingModel } from "./serving-model.js";
 /** Number of probe rows scored at warm-up. */
 export const PROBE_ROWS = 64;
 /**
- * Largest |Δ| allowed at warm-up between the plain-JS scorer (float64) and the tfjs model
+ * Largest |Δ| allowed at warm-up between the serving scorer (z-score folded into the weights)
+ * and the reference (the training pipeline's transform, then the Dense layer's formula), both
+ * float64: only rounding may differ.
+ */
+export const REFERENCE_TOLERANCE = 1e-9;
+/**
+ * Largest |Δ| allowed between the serving scorer (float64) and the artifact's tfjs model
  * (float32) on the probes. The probes span the whole valid range, far beyond real patients,
  * where float32 rounding of large logits shows; the holdout parity test holds 1e-6.
  */
-export const WARMUP_TOLERANCE = 1e-5;
+export const TFJS_TOLERANCE = 1e-5;
+
+/** Evaluates the artifact's tfjs model on probes (see tfjs-cross-check.ts). */
+export type TfjsEvaluator = (
+  loaded: LoadedModel,
+  probes: Float64Array,
+) => Promise<{ readonly backend: string; readonly probabilities: Float32Array }>;
+
+/** The tfjs cross-check, imported on first use only. */
+export const lazyTfjsEvaluator: TfjsEvaluator = async (loaded, probes) =>
+  (await import("./tfjs-cross-check.js")).evaluateWithTfjs(loaded, probes);
 
 /** What the loader is told about the version it loads. */
 export interface LoadRequest {
@@ -74,12 +88,17 @@ export function toProtoMetrics(metrics: SharedModelMetrics): ModelMetrics {
 /**
  * Turns artifact files into a ServingModel, or throws ModelLoadError naming the stage:
  * "verify" (manifest sha256, every file's size and sha256, JSON, weights, pipeline order,
- * version, threshold) then "warmup" (the scorer runs on the probes, every probability is in
- * [0, 1], and it agrees with the artifact's own tfjs model, evaluated on the process's tfjs
- * backend). Only a model that passes both is ever swapped in.
+ * version, threshold) then "warmup" (the serving scorer runs on probes spanning every valid
+ * range, every probability is in [0, 1] and equals the training pipeline's own computation,
+ * and, when enabled, the artifact's tfjs model agrees). Only a model that passes both is
+ * ever swapped in.
  */
 export class ModelLoader {
-  constructor(private readonly backend: () => Promise<TfBackend> = () => getTfBackend()) {}
+  /**
+   * `tfjs`: also cross-check against the artifact's tfjs model (VALIDATE_WITH_TFJS); without
+   * it the reported backend is the one that evaluated the model's metrics at training.
+   */
+  constructor(private readonly tfjs?: TfjsEvaluator) {}
 
   async load(request: LoadRequest): Promise<ServingModel> {
     const loaded = this.verify(request);
@@ -127,6 +146,7 @@ export class ModelLoader {
     const probes = probeVectors();
     const scores = new Float64Array(PROBE_ROWS);
     scorer.scoreBatch(probes, PROBE_ROWS, scores);
+    const reference = referenceProbabilities(loaded, probes);
     for (let r = 0; r < PROBE_ROWS; r++) {
       const p = scores[r] ?? Number.NaN;
       if (!(p >= 0 && p <= 1)) {
@@ -135,55 +155,50 @@ export class ModelLoader {
           `warm-up refused the model: probe ${r} scored ${p}, not in [0, 1]`,
         );
       }
+      const delta = Math.abs(p - (reference[r] ?? Number.NaN));
+      if (!(delta <= REFERENCE_TOLERANCE)) {
+        throw new ModelLoadError(
+          "warmup",
+          `warm-up refused the model: on probe ${r} the serving scorer gives ${p} and the pipeline's reference ${reference[r]} (|Δ| ${delta} > ${REFERENCE_TOLERANCE})`,
+        );
+      }
     }
-    let backend: TfBackend;
-    let expected: Float32Array;
+    if (this.tfjs === undefined) return loaded.manifest.tfBackend;
+    let evaluation: Awaited<ReturnType<TfjsEvaluator>>;
     try {
-      backend = await this.backend();
-      expected = await evaluateWithTf(backend, loaded, probes);
+      evaluation = await this.tfjs(loaded, probes);
     } catch (error) {
       throw new ModelLoadError("warmup", `warm-up could not run the tfjs model: ${errorMessage(error)}`);
     }
     for (let r = 0; r < PROBE_ROWS; r++) {
-      const delta = Math.abs((scores[r] ?? Number.NaN) - (expected[r] ?? Number.NaN));
-      if (!(delta <= WARMUP_TOLERANCE)) {
+      const expected = evaluation.probabilities[r] ?? Number.NaN;
+      const delta = Math.abs((scores[r] ?? Number.NaN) - expected);
+      if (!(delta <= TFJS_TOLERANCE)) {
         throw new ModelLoadError(
           "warmup",
-          `warm-up refused the model: on probe ${r} the serving scorer gives ${scores[r]} and the artifact's tfjs model ${expected[r]} (|Δ| ${delta} > ${WARMUP_TOLERANCE})`,
+          `warm-up refused the model: on probe ${r} the serving scorer gives ${scores[r]} and the artifact's tfjs model ${expected} (|Δ| ${delta} > ${TFJS_TOLERANCE})`,
         );
       }
     }
-    return backend.name;
+    return evaluation.backend;
   }
 }
 
-/** The artifact's tfjs model on the probes, through the artifact's pipeline; frees every tensor. */
-async function evaluateWithTf(
-  backend: TfBackend,
-  loaded: LoadedModel,
-  probes: Float64Array,
-): Promise<Float32Array> {
-  const { tf } = backend;
+/**
+ * The model's probabilities computed the way training evaluates it, without the serving
+ * scorer's algebra: the shared pipeline's transform, then sigmoid(kernel · z + bias).
+ */
+export function referenceProbabilities(loaded: LoadedModel, probes: Float64Array): Float64Array {
   const rows = probes.length / FEATURE_COUNT;
-  const standardized = new Float32Array(probes.length);
+  const standardized = new Float64Array(probes.length);
   transformRows(loaded.pipeline, { rows, features: probes }, standardized);
-  // Plain copies: files that arrive over gRPC are Node Buffers, often views into a larger
-  // pooled ArrayBuffer, and Buffer#slice does not copy, so tfjs would read the whole pool.
-  const files = {
-    modelJson: Uint8Array.from(loaded.model.modelJson),
-    weightsBin: Uint8Array.from(loaded.model.weightsBin),
-  };
-  const model = await tf.loadLayersModel(tf.io.fromMemory(toModelArtifacts(files)));
-  try {
-    const output = tf.tidy(() => {
-      const prediction = model.predict(tf.tensor2d(standardized, [rows, FEATURE_COUNT]));
-      if (Array.isArray(prediction)) throw new Error("the model has several outputs; expected one");
-      return prediction;
-    });
-    const values = (await output.data()) as Float32Array;
-    output.dispose();
-    return values;
-  } finally {
-    model.dispose();
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let z = loaded.weights.bias;
+    for (let i = 0; i < FEATURE_COUNT; i++) {
+      z += (loaded.weights.kernel[i] ?? Number.NaN) * (standardized[r * FEATURE_COUNT + i] ?? Number.NaN);
+    }
+    out[r] = sigmoid(z);
   }
+  return out;
 }

@@ -38,6 +38,21 @@ export interface PredictConfig {
   readonly artifactFetchTimeoutMs: number;
   /** How long running calls may finish after SIGTERM before they are cancelled. */
   readonly shutdownGraceMs: number;
+  /**
+   * Also check each model against its own tfjs layers model at warm-up. Off by default:
+   * TensorFlow.js costs a replica about 90 MiB of RSS, and the serving scorer never needs it.
+   */
+  readonly validateWithTfjs: boolean;
+}
+
+/** A yes/no setting: true/false, 1/0, yes/no (any case). */
+export function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = readOptionalString(env, name);
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  if (lower === "true" || lower === "1" || lower === "yes") return true;
+  if (lower === "false" || lower === "0" || lower === "no") return false;
+  throw new Error(`${name}=${value} is not valid: expected true or false`);
 }
 
 /**
@@ -70,5 +85,6 @@ export function readPredictConfig(env: Env = process.env): PredictConfig {
     startupFallbackMs: readInteger(env, "STARTUP_FALLBACK_MS", 3_000, 0, 600_000),
     artifactFetchTimeoutMs: readInteger(env, "ARTIFACT_FETCH_TIMEOUT_MS", 30_000, 100, 600_000),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    validateWithTfjs: readBoolean(env, "VALIDATE_WITH_TFJS", false),
   };
 }

@@ -1,17 +1,17 @@
 import type { Logger } from "pino";
-import { PredictServiceService } from "../gen/liver/v1/predict_service.js";
-import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { GrpcServerHost } from "../shared/grpc/grpc-server-host.js";
 import { startMetricsServer } from "../shared/ops/metrics-server.js";
 import { ArtifactFetcher } from "./artifact-fetcher.js";
 import { bundledFallback, cacheFallback } from "./fallback-sources.js";
 import { ModelCache } from "./model-cache.js";
 import { ModelHolder } from "./model-holder.js";
-import { ModelLoader } from "./model-loader.js";
+import { ModelLoader, lazyTfjsEvaluator } from "./model-loader.js";
 import { type FallbackSource, ModelUpdater } from "./model-updater.js";
 import type { PredictConfig } from "./predict-config.js";
 import { PredictMetrics } from "./predict-metrics.js";
 import { PredictService } from "./predict-service.js";
+import { FAST_PREDICT_SERVICE_DEFINITION } from "./predict-wire-codec.js";
+import { PredictionTokenSigner } from "./prediction-token-signer.js";
 import { RetrainConnection } from "./retrain-connection.js";
 import { VersionSubscriber } from "./version-subscriber.js";
 
@@ -54,7 +54,7 @@ export async function startPredictServer(
   const metrics = new PredictMetrics();
   const holder = new ModelHolder();
   const connection = new RetrainConnection(config.retrainAddr);
-  const loader = options.loader ?? new ModelLoader();
+  const loader = options.loader ?? new ModelLoader(config.validateWithTfjs ? lazyTfjsEvaluator : undefined);
   const cache = new ModelCache(config.modelCachePath);
   const fetcher = new ArtifactFetcher({ connection, loader, timeoutMs: config.artifactFetchTimeoutMs });
   const fallbacks: FallbackSource[] = [cacheFallback(cache, loader)];
@@ -88,13 +88,13 @@ export async function startPredictServer(
   const host = new GrpcServerHost({ serviceNames: [PREDICT_SERVICE_NAME], logger });
   const service = new PredictService({
     holder,
-    signer: new FeedbackTokenSigner(config.signingKey),
+    signer: new PredictionTokenSigner(config.signingKey),
     metrics,
     logger,
     isSubscribed: subscribed,
     retrainAddr: config.retrainAddr,
   });
-  host.addService(PredictServiceService, service.implementation());
+  host.addService(FAST_PREDICT_SERVICE_DEFINITION, service.implementation());
   holder.onSwap(() => host.setServing(true));
 
   const port = await host.listen(config.host, config.port);

@@ -8,17 +8,17 @@ import {
   type GetModelInfoResponse,
   ModelSource,
   type PredictBatchRequest,
-  type PredictBatchResponse,
   type PredictRequest,
   type PredictResponse,
-  type PredictServiceServer,
 } from "../gen/liver/v1/predict_service.js";
 import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
-import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
+import { BatchResponseWriter } from "./batch-response-writer.js";
 import type { ModelHolder } from "./model-holder.js";
 import { patientViolations, readPatientVector } from "./patient-reader.js";
 import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
+import type { PredictionTokenSigner } from "./prediction-token-signer.js";
+import type { EncodedPredictBatchResponse, FastPredictServiceHandlers } from "./predict-wire-codec.js";
 import type { ServingModel } from "./serving-model.js";
 
 /** Largest PredictBatch accepted (the contract says 1 to 10,000). */
@@ -27,7 +27,8 @@ export const MAX_BATCH_PATIENTS = 10_000;
 /** What the handlers need; passed in so tests can build the class without a server. */
 export interface PredictServiceDeps {
   readonly holder: ModelHolder;
-  readonly signer: FeedbackTokenSigner;
+  /** Signs the feedback token of every answer (the shared token format). */
+  readonly signer: PredictionTokenSigner;
   readonly metrics: PredictMetrics;
   readonly logger: Logger;
   /** Whether the version stream currently delivers events (GetModelInfo.subscribed). */
@@ -64,13 +65,17 @@ export const FEATURE_SPECS: readonly FeatureSpec[] = FEATURES.map((spec, positio
 export class PredictService {
   /** Scratch rows for the feature vectors; handlers are synchronous, so one is enough. */
   private vectors = new Float64Array(FEATURE_COUNT * 1_024);
-  /** The vector a token carries, copied out of `vectors` (the token needs its own 10 values). */
-  private readonly tokenVector = new Float64Array(FEATURE_COUNT);
+  /** Scratch row of a single Predict. */
+  private readonly single = new Float64Array(FEATURE_COUNT);
 
-  constructor(private readonly deps: PredictServiceDeps) {}
+  private readonly batchWriter: BatchResponseWriter;
 
-  /** The handlers as grpc-js registers them. */
-  implementation(): PredictServiceServer {
+  constructor(private readonly deps: PredictServiceDeps) {
+    this.batchWriter = new BatchResponseWriter(deps.signer);
+  }
+
+  /** The handlers, as FAST_PREDICT_SERVICE_DEFINITION registers them. */
+  implementation(): FastPredictServiceHandlers {
     return { predict: this.predict, predictBatch: this.predictBatch, getModelInfo: this.getModelInfo };
   }
 
@@ -80,17 +85,21 @@ export class PredictService {
     const model = this.deps.holder.current;
     if (model === undefined) return this.fail("Predict", callback, this.unavailable());
     const patient = call.request.patient;
-    if (!readPatientVector(patient, this.tokenVector, 0)) {
+    if (!readPatientVector(patient, this.single, 0)) {
       return this.fail("Predict", callback, invalidArgument(patientViolations(patient)));
     }
-    const response = this.answer(model, this.tokenVector, 0, Date.now());
+    const response = this.answer(model, this.single, 0, Date.now());
     if (response === undefined) return this.fail("Predict", callback, this.badScore(model));
     callback(null, response);
+    (response.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE
+      ? metrics.liverDisease
+      : metrics.noLiverDisease
+    ).inc();
     metrics.predictOk.inc();
     metrics.predictLatency.observe((performance.now() - started) / 1000);
   };
 
-  predictBatch: handleUnaryCall<PredictBatchRequest, PredictBatchResponse> = (call, callback) => {
+  predictBatch: handleUnaryCall<PredictBatchRequest, EncodedPredictBatchResponse> = (call, callback) => {
     const started = performance.now();
     const { metrics } = this.deps;
     const model = this.deps.holder.current;
@@ -114,14 +123,11 @@ export class PredictService {
       }
     }
     if (violations !== undefined) return this.fail("PredictBatch", callback, invalidArgument(violations));
-    const issuedAtMs = Date.now();
-    const results = new Array<PredictResponse>(count);
-    for (let i = 0; i < count; i++) {
-      const result = this.answer(model, vectors, i * FEATURE_COUNT, issuedAtMs);
-      if (result === undefined) return this.fail("PredictBatch", callback, this.badScore(model));
-      results[i] = result;
-    }
-    callback(null, { results, modelVersion: model.version });
+    const outcome = this.batchWriter.write(model, vectors, count, Date.now());
+    if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
+    callback(null, outcome.response);
+    metrics.liverDisease.inc(outcome.liverDisease);
+    metrics.noLiverDisease.inc(count - outcome.liverDisease);
     metrics.batchOk.inc();
     metrics.batchLatency.observe((performance.now() - started) / 1000);
   };
@@ -160,21 +166,16 @@ export class PredictService {
       probability >= model.threshold
         ? Diagnosis.DIAGNOSIS_LIVER_DISEASE
         : Diagnosis.DIAGNOSIS_NO_LIVER_DISEASE;
-    const features = this.tokenVector;
-    if (vectors !== features) for (let j = 0; j < FEATURE_COUNT; j++) features[j] = vectors[offset + j] ?? 0;
     const predictionId = randomUUID();
-    const feedbackToken = this.deps.signer.sign({
+    const feedbackToken = this.deps.signer.sign(
       predictionId,
-      modelVersion: model.version,
-      features,
+      model.version,
+      vectors,
+      offset,
       probability,
       diagnosis,
       issuedAtMs,
-    });
-    (diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE
-      ? this.deps.metrics.liverDisease
-      : this.deps.metrics.noLiverDisease
-    ).inc();
+    );
     return {
       probability,
       diagnosis,

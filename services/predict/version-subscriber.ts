@@ -124,7 +124,9 @@ export class VersionSubscriber {
       this.options.random,
     );
     this.attempt++;
-    this.options.logger.warn(
+    // The first failure is news; retry after retry of a long outage is not (every 10th is kept).
+    const level = this.attempt === 1 || this.attempt % 10 === 0 ? "warn" : "debug";
+    this.options.logger[level](
       {
         code: status[ended.code],
         details: ended.details,

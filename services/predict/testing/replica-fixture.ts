@@ -49,6 +49,7 @@ export class ReplicaFixture {
       startupFallbackMs: 5_000,
       artifactFetchTimeoutMs: 10_000,
       shutdownGraceMs: 1_000,
+      validateWithTfjs: false,
       ...overrides,
     };
   }

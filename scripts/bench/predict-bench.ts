@@ -1,0 +1,417 @@
+/**
+ * Bench section: PredictService (issue 4). Every service runs in its own process, as in a
+ * deployment, and the bench process is the client:
+ *   - Predict at 64 concurrent calls vs a bare grpc-js server answering a constant, same run;
+ *   - PredictBatch patients/s in batches of 1,000;
+ *   - freshness: SubmitFeedback acknowledged -> all 4 replicas answer with the new version
+ *     (RetrainService on the real dataset, its default debounce);
+ *   - one replica's RSS after 1M predictions and 20 swaps, and its growth from swap 10 to 20.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type ServiceError, credentials, Metadata } from "@grpc/grpc-js";
+import type { PatientFeatures } from "../../services/gen/liver/v1/patient.js";
+import { PredictServiceClient } from "../../services/gen/liver/v1/predict_service.js";
+import { FeedbackVerdict, RetrainServiceClient } from "../../services/gen/liver/v1/retrain_service.js";
+import type { Dataset } from "../../services/shared/data/dataset.js";
+import { loadLpdCsv } from "../../services/shared/data/lpd-csv-loader.js";
+import { generateSyntheticDataset } from "../../services/shared/data/synthetic-dataset.js";
+import { writeArtifact } from "../../services/shared/model/model-artifact.js";
+import { runTrainingPipeline } from "../../services/shared/model/training-pipeline.js";
+import { REAL_CSV_PATH, haveRealCsv } from "../../services/shared/testing/real-dataset.js";
+import {
+  ChildService,
+  startPredictProcess,
+  startRetrainProcess,
+} from "../../services/predict/testing/child-service.js";
+import { FakeRetrainServer } from "../../services/predict/testing/fake-retrain-server.js";
+import { vectorToPatient } from "../../services/predict/testing/patients.js";
+import { trainTestArtifact } from "../../services/predict/testing/test-artifacts.js";
+import { type BenchContext, type BenchSection, quantile } from "./bench-harness.js";
+
+export const order = 30;
+
+const CONCURRENCY = 64;
+const BATCH_SIZE = 1_000;
+
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: { deadline: number },
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
+
+function call<Req, Res>(method: Unary<Req, Res>, request: Req, timeoutMs = 30_000): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method(request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+      if (error === null) resolve(response);
+      else reject(error);
+    });
+  });
+}
+
+function predictClient(port: number): PredictServiceClient {
+  return new PredictServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  });
+}
+
+/** Result of a closed-loop load run. */
+interface LoadRun {
+  readonly callsPerSecond: number;
+  readonly p99Ms: number;
+  readonly p50Ms: number;
+}
+
+/** `concurrency` callers, each issuing the next call when the last one answered, for durationMs. */
+async function closedLoop(
+  concurrency: number,
+  durationMs: number,
+  issue: (i: number) => Promise<unknown>,
+): Promise<LoadRun> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const end = started + durationMs;
+  let counter = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await issue(counter++);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    callsPerSecond: latencies.length / seconds,
+    p99Ms: quantile(latencies, 0.99),
+    p50Ms: quantile(latencies, 0.5),
+  };
+}
+
+/** Everything the figures share: data, an artifact, a work folder. */
+interface Setup {
+  readonly dir: string;
+  readonly data: Dataset;
+  readonly realData: boolean;
+  readonly patients: PatientFeatures[];
+  readonly bundleDir: string;
+  readonly signingKey: string;
+}
+
+async function prepare(context: BenchContext): Promise<Setup> {
+  const dir = await mkdtemp(path.join(tmpdir(), "predict-bench-"));
+  const realData = haveRealCsv;
+  const data = realData ? (await loadLpdCsv(REAL_CSV_PATH)).dataset : generateSyntheticDataset(30_691, 1);
+  context.note(
+    realData
+      ? `data: the real LPD file (${data.rows} rows) at ${REAL_CSV_PATH}`
+      : `data: synthetic default (${data.rows} rows); real file not found at ${REAL_CSV_PATH} (set LPD_CSV)`,
+  );
+  const training = await runTrainingPipeline({ original: data, artifact: { version: "v1" } });
+  if (training.artifact === undefined) throw new Error("the training pipeline built no artifact");
+  const written = await writeArtifact(path.join(dir, "bundle"), "v1", training.artifact.files);
+  const patients = Array.from({ length: Math.min(2_000, training.holdout.rows) }, (_, i) =>
+    vectorToPatient(training.holdout.features, i),
+  );
+  return {
+    dir,
+    data,
+    realData,
+    patients,
+    bundleDir: written.dir,
+    signingKey: randomBytes(32).toString("hex"),
+  };
+}
+
+/** A replica serving the bundled artifact, with nothing to follow (its stream retries quietly). */
+function bundledReplica(setup: Setup, name: string): Promise<ChildService> {
+  return startPredictProcess({
+    RETRAIN_ADDR: "127.0.0.1:1",
+    BUNDLED_MODEL_PATH: setup.bundleDir,
+    STARTUP_FALLBACK_MS: "0",
+    MODEL_CACHE_PATH: path.join(setup.dir, `cache-${name}`),
+    DATA_PATH: path.join(setup.dir, "data"),
+    FEEDBACK_SIGNING_KEY: setup.signingKey,
+  });
+}
+
+async function waitForVersion(
+  client: PredictServiceClient,
+  patient: PatientFeatures,
+  accept: (v: string) => boolean,
+): Promise<string> {
+  const deadline = performance.now() + 120_000;
+  for (;;) {
+    try {
+      const answer = await call(client.predict.bind(client), { patient }, 5_000);
+      if (accept(answer.modelVersion)) return answer.modelVersion;
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+    }
+    if (performance.now() > deadline) throw new Error("timed out waiting for a model version");
+  }
+}
+
+async function predictThroughput(context: BenchContext, setup: Setup): Promise<void> {
+  const durationMs = context.quick ? 1_500 : 4_000;
+  const baseline = await ChildService.start({
+    entry: "services/predict/testing/constant-predict-server-main.ts",
+    env: {},
+    readyMessage: "ConstantPredictServer listening",
+  });
+  const replica = await bundledReplica(setup, "throughput");
+  const baselineClient = predictClient(baseline.port);
+  const replicaClient = predictClient(replica.port);
+  try {
+    const first = setup.patients[0];
+    if (first === undefined) throw new Error("no patients");
+    await waitForVersion(replicaClient, first, (v) => v === "v1");
+    const patients = setup.patients;
+    const load = (client: PredictServiceClient, ms: number): Promise<LoadRun> =>
+      closedLoop(CONCURRENCY, ms, (i) =>
+        call(client.predict.bind(client), { patient: patients[i % patients.length] }),
+      );
+    // Warm both up (JIT, connections) before anything is measured.
+    await load(baselineClient, 1_000);
+    await load(replicaClient, 1_000);
+    const base: LoadRun[] = [];
+    const ours: LoadRun[] = [];
+    for (let run = 0; run < context.runs; run++) {
+      base.push(await load(baselineClient, durationMs));
+      ours.push(await load(replicaClient, durationMs));
+    }
+    const baseRate = context.record({
+      name: `Predict calls/s, ${CONCURRENCY} concurrent: bare grpc-js constant`,
+      unit: "calls/s",
+      samples: base.map((r) => r.callsPerSecond),
+    });
+    const ourRate = context.record({
+      name: `Predict calls/s, ${CONCURRENCY} concurrent: PredictService`,
+      unit: "calls/s",
+      samples: ours.map((r) => r.callsPerSecond),
+    });
+    context.ratio("Predict throughput vs bare grpc-js", ourRate, baseRate, {
+      op: ">=",
+      bound: 0.85,
+      text: ">= 0.85",
+    });
+    const baseP99 = context.record({
+      name: "Predict p99 latency: bare grpc-js constant",
+      unit: "ms",
+      samples: base.map((r) => r.p99Ms),
+    });
+    const ourP99 = context.record({
+      name: "Predict p99 latency: PredictService",
+      unit: "ms",
+      samples: ours.map((r) => r.p99Ms),
+    });
+    context.ratio("Predict p99 vs bare grpc-js", ourP99, baseP99, { op: "<=", bound: 1.5, text: "<= 1.5" });
+  } finally {
+    baselineClient.close();
+    replicaClient.close();
+    await baseline.stop();
+    await replica.stop();
+  }
+}
+
+async function batchThroughput(context: BenchContext, setup: Setup): Promise<void> {
+  const durationMs = context.quick ? 1_500 : 4_000;
+  const replica = await bundledReplica(setup, "batch");
+  const client = predictClient(replica.port);
+  try {
+    const first = setup.patients[0];
+    if (first === undefined) throw new Error("no patients");
+    await waitForVersion(client, first, (v) => v === "v1");
+    const batches = [0, 1].map((b) =>
+      Array.from(
+        { length: BATCH_SIZE },
+        (_, i) => setup.patients[(b * BATCH_SIZE + i) % setup.patients.length] ?? first,
+      ),
+    );
+    const load = (ms: number): Promise<LoadRun> =>
+      closedLoop(2, ms, (i) => call(client.predictBatch.bind(client), { patients: batches[i % 2] ?? [] }));
+    await load(1_000);
+    const samples: number[] = [];
+    for (let run = 0; run < context.runs; run++)
+      samples.push((await load(durationMs)).callsPerSecond * BATCH_SIZE);
+    context.record({
+      name: `PredictBatch patients/s, batches of ${BATCH_SIZE} (signed token per patient)`,
+      unit: "patients/s",
+      samples,
+      target: ">= 500,000",
+      met: quantile(samples, 0.5) >= 500_000,
+    });
+  } finally {
+    client.close();
+    await replica.stop();
+  }
+}
+
+async function freshness(context: BenchContext, setup: Setup): Promise<void> {
+  const samples = context.quick ? 4 : 20;
+  const replicaCount = 4;
+  const retrainEnv: Record<string, string> = {
+    RETRAIN_PORT: "0",
+    RETRAIN_METRICS_PORT: "0",
+    DATA_PATH: path.join(setup.dir, "retrain-data"),
+    MODEL_PATH: path.join(setup.dir, "retrain-models"),
+    FEEDBACK_SIGNING_KEY: setup.signingKey,
+    // Every feedback must promote, or there is no new version to wait for.
+    GATE_AUC_TOLERANCE: "1",
+    ...(setup.realData ? { TRAINING_CSV: REAL_CSV_PATH } : {}),
+  };
+  const retrain = await startRetrainProcess(retrainEnv);
+  const replicas: ChildService[] = [];
+  const clients: PredictServiceClient[] = [];
+  const feedback = new RetrainServiceClient(`127.0.0.1:${retrain.port}`, credentials.createInsecure());
+  try {
+    for (let i = 0; i < replicaCount; i++) {
+      const replica = await startPredictProcess({
+        RETRAIN_ADDR: `127.0.0.1:${retrain.port}`,
+        MODEL_CACHE_PATH: path.join(setup.dir, `fresh-cache-${i}`),
+        DATA_PATH: path.join(setup.dir, "data"),
+        FEEDBACK_SIGNING_KEY: setup.signingKey,
+          });
+      replicas.push(replica);
+      clients.push(predictClient(replica.port));
+    }
+    const patient = setup.patients[0];
+    if (patient === undefined) throw new Error("no patients");
+    let current = "";
+    const versions = await Promise.all(clients.map((c) => waitForVersion(c, patient, (v) => v !== "")));
+    current = versions[0] ?? "";
+    await Promise.all(clients.map((c) => waitForVersion(c, patient, (v) => v === current)));
+    const latencies: number[] = [];
+    for (let s = 0; s < samples; s++) {
+      const answer = await call(
+        clients[s % replicaCount]?.predict.bind(clients[s % replicaCount]) ?? fail(),
+        {
+          patient: setup.patients[s % setup.patients.length],
+        },
+      );
+      await call(feedback.submitFeedback.bind(feedback), {
+        feedbackToken: answer.feedbackToken,
+        verdict: FeedbackVerdict.FEEDBACK_VERDICT_WRONG,
+      });
+      const acked = performance.now();
+      const previous = current;
+      const seen = await Promise.all(
+        clients.map(async (c) => {
+          const version = await waitForVersion(c, patient, (v) => v !== previous);
+          return { version, at: performance.now() };
+        }),
+      );
+      latencies.push(Math.max(...seen.map((x) => x.at)) - acked);
+      current = seen[0]?.version ?? previous;
+    }
+    context.record({
+      name: `freshness: feedback ack -> all ${replicaCount} replicas on the new version (median)`,
+      unit: "ms",
+      samples: latencies,
+      target: "<= 1,000",
+      met: quantile(latencies, 0.5) <= 1_000,
+    });
+    const p99 = quantile(latencies, 0.99);
+    context.record({
+      name: `freshness p99 (over ${latencies.length} retrains)`,
+      unit: "ms",
+      samples: [p99],
+      target: "<= 2,000",
+      met: p99 <= 2_000,
+    });
+  } finally {
+    feedback.close();
+    for (const c of clients) c.close();
+    for (const r of replicas) await r.stop();
+    await retrain.stop();
+  }
+}
+
+function fail(): never {
+  throw new Error("missing client");
+}
+
+async function residentMiB(metricsPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const match = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+  if (match?.[1] === undefined) throw new Error("process_resident_memory_bytes not found in /metrics");
+  return Number(match[1]) / (1024 * 1024);
+}
+
+async function memory(context: BenchContext, setup: Setup): Promise<void> {
+  const swaps = context.quick ? 6 : 20;
+  const predictions = context.quick ? 200_000 : 1_000_000;
+  const artifacts = await Promise.all(
+    Array.from({ length: swaps }, (_, i) => trainTestArtifact(`v${i + 2}`, 100 + i, 2_000)),
+  );
+  const fake = new FakeRetrainServer();
+  await fake.start(0);
+  const replica = await startPredictProcess({
+    RETRAIN_ADDR: `127.0.0.1:${fake.port}`,
+    BUNDLED_MODEL_PATH: setup.bundleDir,
+    STARTUP_FALLBACK_MS: "0",
+    MODEL_CACHE_PATH: path.join(setup.dir, "memory-cache"),
+    DATA_PATH: path.join(setup.dir, "data"),
+    FEEDBACK_SIGNING_KEY: setup.signingKey,
+  });
+  const client = predictClient(replica.port);
+  const metricsPort = replica.metricsPort ?? fail();
+  try {
+    const first = setup.patients[0] ?? fail();
+    await waitForVersion(client, first, (v) => v === "v1");
+    const batch = Array.from(
+      { length: BATCH_SIZE },
+      (_, i) => setup.patients[i % setup.patients.length] ?? first,
+    );
+    const perSwap = Math.ceil(predictions / swaps / BATCH_SIZE);
+    const rss: number[] = [];
+    for (let s = 0; s < swaps; s++) {
+      const artifact = artifacts[s] ?? fail();
+      fake.promote(artifact);
+      await waitForVersion(client, first, (v) => v === artifact.version);
+      for (let b = 0; b < perSwap; b++) await call(client.predictBatch.bind(client), { patients: batch });
+      rss.push(await residentMiB(metricsPort));
+    }
+    const half = Math.floor(swaps / 2);
+    const atHalf = rss[half - 1] ?? Number.NaN;
+    const atEnd = rss[swaps - 1] ?? Number.NaN;
+    context.note(`RSS after each swap (MiB): ${rss.map((v) => v.toFixed(0)).join(", ")}`);
+    context.record({
+      name: `replica RSS after ${(perSwap * swaps * BATCH_SIZE).toLocaleString("en-US")} predictions, ${swaps} swaps`,
+      unit: "MiB",
+      samples: [atEnd],
+      target: "<= 150",
+      met: atEnd <= 150,
+    });
+    context.record({
+      name: `replica RSS growth, swap ${half} -> swap ${swaps}`,
+      unit: "MiB",
+      samples: [atEnd - atHalf],
+      target: "<= 5 (no growth beyond GC noise)",
+      met: atEnd - atHalf <= 5,
+    });
+  } finally {
+    client.close();
+    await replica.stop();
+    await fake.stop();
+  }
+}
+
+export const section: BenchSection = {
+  title: "PredictService: throughput, batch scoring, freshness, memory (issue 4)",
+  async run(context: BenchContext): Promise<void> {
+    const setup = await prepare(context);
+    try {
+      await predictThroughput(context, setup);
+      await batchThroughput(context, setup);
+      await freshness(context, setup);
+      await memory(context, setup);
+    } finally {
+      await rm(setup.dir, { recursive: true, force: true });
+    }
+  },
+};

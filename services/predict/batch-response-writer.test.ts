@@ -1,0 +1,126 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { Diagnosis } from "../gen/liver/v1/patient.js";
+import { ModelSource, PredictBatchResponse } from "../gen/liver/v1/predict_service.js";
+import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
+import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
+import { BatchResponseWriter, writeBase64Url } from "./batch-response-writer.js";
+import { PredictionTokenSigner } from "./prediction-token-signer.js";
+import type { ServingModel } from "./serving-model.js";
+
+/** A model whose probability is the first feature, so tests choose the answers. */
+function echoModel(version: string, threshold = 0.5): ServingModel {
+  return {
+    version,
+    sha256: "0".repeat(64),
+    threshold,
+    metrics: {
+      rocAuc: 0.75,
+      accuracy: 0.7,
+      logLoss: 0.5,
+      brierScore: 0.2,
+      threshold,
+      confusionMatrix: undefined,
+      holdoutRows: 10,
+    },
+    trainedOnSyntheticData: false,
+    source: ModelSource.MODEL_SOURCE_RETRAIN_SERVICE,
+    loadedAt: new Date(),
+    backend: "cpu",
+    score: (vectors, offset) => vectors[offset] ?? Number.NaN,
+  };
+}
+
+function rows(probabilities: readonly number[]): Float64Array {
+  const vectors = new Float64Array(probabilities.length * FEATURE_COUNT);
+  probabilities.forEach((p, i) => {
+    vectors[i * FEATURE_COUNT] = p;
+    for (let j = 1; j < FEATURE_COUNT; j++) vectors[i * FEATURE_COUNT + j] = i * 10 + j + 0.25;
+  });
+  return vectors;
+}
+
+describe("BatchResponseWriter", () => {
+  it("writes canonical PredictBatchResponse bytes whose tokens verify and record each answer", () => {
+    const key = randomBytes(32);
+    const writer = new BatchResponseWriter(new PredictionTokenSigner(key));
+    const probabilities = [0.1, 0.5, 0.9999, 0, 1, 0.4999999];
+    const vectors = rows(probabilities);
+    for (const version of ["v1", "v123456", `v${"9".repeat(60)}`]) {
+      const outcome = writer.write(echoModel(version), vectors, probabilities.length, 1_700_000_000_000);
+      if (!outcome.ok) throw new Error("refused");
+      const bytes = outcome.response.bytes;
+      const decoded = PredictBatchResponse.decode(bytes);
+      // Canonical: the generated encoder writes the same bytes for the decoded message.
+      expect(Buffer.from(PredictBatchResponse.encode(decoded).finish()).equals(bytes)).toBe(true);
+      expect(decoded.modelVersion).toBe(version);
+      expect(outcome.liverDisease).toBe(3);
+      const verifier = new FeedbackTokenSigner(key);
+      decoded.results.forEach((result, i) => {
+        expect(result.probability).toBe(probabilities[i]);
+        expect(result.diagnosis).toBe(
+          (probabilities[i] ?? 0) >= 0.5
+            ? Diagnosis.DIAGNOSIS_LIVER_DISEASE
+            : Diagnosis.DIAGNOSIS_NO_LIVER_DISEASE,
+        );
+        expect(result.modelVersion).toBe(version);
+        expect(result.threshold).toBe(0.5);
+        expect(result.predictionId).toMatch(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+        );
+        expect(verifier.verify(result.feedbackToken, 1_700_000_000_000)).toEqual({
+          predictionId: result.predictionId,
+          modelVersion: version,
+          features: vectors.slice(i * FEATURE_COUNT, (i + 1) * FEATURE_COUNT),
+          probability: probabilities[i],
+          diagnosis: result.diagnosis,
+          issuedAtMs: 1_700_000_000_000,
+        });
+      });
+    }
+  });
+
+  it("never repeats a prediction id, across pool refills", () => {
+    const writer = new BatchResponseWriter(new PredictionTokenSigner(randomBytes(32)));
+    const ids = new Set<string>();
+    const vectors = rows(Array.from({ length: 1_000 }, () => 0.3));
+    for (let batch = 0; batch < 10; batch++) {
+      const outcome = writer.write(echoModel("v1"), vectors, 1_000, Date.now());
+      if (!outcome.ok) throw new Error("refused");
+      for (const result of PredictBatchResponse.decode(outcome.response.bytes).results)
+        ids.add(result.predictionId);
+    }
+    expect(ids.size).toBe(10_000);
+  });
+
+  it("takes its randomness from the injected source (the CSPRNG by default)", () => {
+    const writer = new BatchResponseWriter(new PredictionTokenSigner(randomBytes(32)), (buffer) =>
+      buffer.fill(0xff),
+    );
+    const outcome = writer.write(echoModel("v1"), rows([0.2]), 1, Date.now());
+    if (!outcome.ok) throw new Error("refused");
+    expect(PredictBatchResponse.decode(outcome.response.bytes).results[0]?.predictionId).toBe(
+      "ffffffff-ffff-4fff-bfff-ffffffffffff",
+    );
+  });
+
+  it("answers nothing when the model scores a row outside [0, 1]", () => {
+    const writer = new BatchResponseWriter(new PredictionTokenSigner(randomBytes(32)));
+    expect(writer.write(echoModel("v1"), rows([0.2, Number.NaN, 0.4]), 3, Date.now())).toEqual({
+      ok: false,
+      badRow: 1,
+    });
+    expect(writer.write(echoModel("v1"), rows([1.5]), 1, Date.now())).toEqual({ ok: false, badRow: 0 });
+  });
+});
+
+describe("writeBase64Url", () => {
+  it("equals Buffer#toString('base64url') for every length", () => {
+    for (let length = 0; length <= 200; length++) {
+      const src = randomBytes(length);
+      const out = Buffer.alloc(300);
+      const end = writeBase64Url(src, length, out, 7);
+      expect(out.toString("latin1", 7, end)).toBe(src.toString("base64url"));
+    }
+  });
+});
