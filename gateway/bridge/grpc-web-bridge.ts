@@ -335,8 +335,9 @@ export class GrpcWebBridge {
       messages,
       durationMs: Math.round(ms * 10) / 10,
     };
+    // Successful calls are debug: an info line per call would cost more than the call.
     if (status.code === Status.OK || status.code === Status.CANCELLED)
-      this.logger.info(entry, "grpc-web call");
+      this.logger.debug(entry, "grpc-web call");
     else this.logger.warn({ ...entry, details: status.details }, "grpc-web call failed");
   }
 }

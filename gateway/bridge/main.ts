@@ -26,6 +26,7 @@ async function main(args: readonly string[]): Promise<void> {
   const { port } = await bridge.listen(config.port, config.host);
   logger.info(
     {
+      port,
       url: `http://${config.host}:${port}/`,
       predict: config.predictAddresses,
       retrain: config.retrainAddress,
