@@ -7,7 +7,6 @@ import {
   type GetModelInfoRequest,
   type GetModelInfoResponse,
   ModelSource,
-  type PredictBatchRequest,
   type PredictRequest,
   type PredictResponse,
 } from "../gen/liver/v1/predict_service.js";
@@ -15,14 +14,12 @@ import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import { BatchResponseWriter } from "./batch-response-writer.js";
 import type { ModelHolder } from "./model-holder.js";
+import { type DecodedPatientBatch, MAX_BATCH_PATIENTS } from "./patient-batch-decoder.js";
 import { patientViolations, readPatientVector } from "./patient-reader.js";
 import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import type { EncodedPredictBatchResponse, FastPredictServiceHandlers } from "./predict-wire-codec.js";
 import type { ServingModel } from "./serving-model.js";
-
-/** Largest PredictBatch accepted (the contract says 1 to 10,000). */
-export const MAX_BATCH_PATIENTS = 10_000;
 
 /** What the handlers need; passed in so tests can build the class without a server. */
 export interface PredictServiceDeps {
@@ -99,13 +96,13 @@ export class PredictService {
     metrics.predictLatency.observe((performance.now() - started) / 1000);
   };
 
-  predictBatch: handleUnaryCall<PredictBatchRequest, EncodedPredictBatchResponse> = (call, callback) => {
+  predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
     const started = performance.now();
     const { metrics } = this.deps;
     const model = this.deps.holder.current;
     if (model === undefined) return this.fail("PredictBatch", callback, this.unavailable());
-    const patients = call.request.patients;
-    const count = patients.length;
+    const batch = call.request;
+    const count = batch.count;
     if (count === 0 || count > MAX_BATCH_PATIENTS) {
       const description =
         count === 0
@@ -116,10 +113,9 @@ export class PredictService {
     const vectors = this.scratch(count);
     let violations: FieldViolation[] | undefined;
     for (let i = 0; i < count; i++) {
-      const patient = patients[i];
-      if (!readPatientVector(patient, vectors, i * FEATURE_COUNT)) {
+      if (!batch.readVector(i, vectors, i * FEATURE_COUNT)) {
         violations ??= [];
-        violations.push(...patientViolations(patient, `patients[${i}].`));
+        violations.push(...batch.violations(i, `patients[${i}].`));
       }
     }
     if (violations !== undefined) return this.fail("PredictBatch", callback, invalidArgument(violations));

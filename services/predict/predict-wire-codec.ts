@@ -2,11 +2,11 @@ import type { UntypedServiceImplementation, handleUnaryCall } from "@grpc/grpc-j
 import {
   type GetModelInfoRequest,
   type GetModelInfoResponse,
-  type PredictBatchRequest,
   type PredictRequest,
   type PredictResponse,
   PredictServiceService,
 } from "../gen/liver/v1/predict_service.js";
+import { type DecodedPatientBatch, decodePatientBatch } from "./patient-batch-decoder.js";
 
 /**
  * A PredictBatchResponse already in wire form (BatchResponseWriter makes it): the tokens and
@@ -19,20 +19,21 @@ export class EncodedPredictBatchResponse {
 /** The handlers of FAST_PREDICT_SERVICE_DEFINITION: PredictBatch answers pre-encoded bytes. */
 export interface FastPredictServiceHandlers extends UntypedServiceImplementation {
   predict: handleUnaryCall<PredictRequest, PredictResponse>;
-  predictBatch: handleUnaryCall<PredictBatchRequest, EncodedPredictBatchResponse>;
+  predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse>;
   getModelInfo: handleUnaryCall<GetModelInfoRequest, GetModelInfoResponse>;
 }
 
 /**
  * The liver.v1.PredictService definition this server registers: the generated one (same
- * paths, same request codecs, same Predict and GetModelInfo codecs), except that
- * PredictBatch's response serializer passes BatchResponseWriter's bytes through.
- * Clients are unaffected: the bytes decode with the generated PredictBatchResponse codec.
+ * paths, same Predict and GetModelInfo codecs), except that PredictBatch's request is
+ * decoded into typed arrays (decodePatientBatch) and its response is BatchResponseWriter's
+ * bytes. Clients are unaffected: it is the same wire format both ways.
  */
 export const FAST_PREDICT_SERVICE_DEFINITION = {
   ...PredictServiceService,
   predictBatch: {
     ...PredictServiceService.predictBatch,
+    requestDeserialize: decodePatientBatch,
     responseSerialize: (value: EncodedPredictBatchResponse): Buffer => value.bytes,
   },
 } as const;
