@@ -17,7 +17,11 @@ export interface ServingModel {
   readonly trainedOnSyntheticData: boolean;
   readonly source: ModelSource;
   readonly loadedAt: Date;
-  /** TensorFlow.js backend the model was validated against at warm-up. */
+  /**
+   * TensorFlow.js backend behind the model's numbers: the one the warm-up's tfjs cross-check
+   * ran on (VALIDATE_WITH_TFJS), else the one that evaluated its holdout metrics at training
+   * (the manifest's), whose evaluation the warm-up's reference check reproduces.
+   */
   readonly backend: string;
   /** Probability of liver disease for the raw schema vector at `offset` of `vectors`. */
   score(vectors: Float64Array, offset: number): number;
