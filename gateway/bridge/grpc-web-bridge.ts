@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import { createLogger } from "../../services/shared/ops/logger.js";
 import { findPublicMethod, type PublicMethod } from "../public-methods.js";
 import { CorsPolicy } from "./cors-policy.js";
-import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, FrameDecoder, MESSAGE_FLAG } from "./grpc-web-framing.js";
+import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "./grpc-web-framing.js";
 import { metadataToHeaders, parseGrpcTimeout, requestMetadata } from "./grpc-web-headers.js";
 import { GrpcWebResponseWriter, type GrpcWebEncoding } from "./grpc-web-response.js";
 import { decodeGrpcWebText } from "./grpc-web-text.js";
@@ -38,12 +38,20 @@ export interface GrpcWebBridgeOptions {
   readonly maxRequestBytes?: number;
 }
 
-const ENCODINGS: Readonly<Record<string, GrpcWebEncoding>> = {
-  "application/grpc-web": "binary",
-  "application/grpc-web+proto": "binary",
-  "application/grpc-web-text": "text",
-  "application/grpc-web-text+proto": "text",
-};
+const ENCODINGS: ReadonlyMap<string, GrpcWebEncoding> = new Map([
+  ["application/grpc-web", "binary"],
+  ["application/grpc-web+proto", "binary"],
+  ["application/grpc-web-text", "text"],
+  ["application/grpc-web-text+proto", "text"],
+]);
+
+/** The media type of a content-type header, lower-cased, without parameters. */
+function mediaType(header: string | undefined): string {
+  if (header === undefined) return "";
+  if (ENCODINGS.has(header)) return header; // the usual, exact spelling
+  const semicolon = header.indexOf(";");
+  return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
+}
 
 const identity = (buffer: Buffer): Buffer => buffer;
 
@@ -87,7 +95,8 @@ export class GrpcWebBridge {
     this.statics = options.webRoot === undefined ? undefined : new StaticFiles(options.webRoot);
     this.logger = options.logger ?? createLogger("grpc-web-bridge");
     this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-    this.server = createServer((req, res) => {
+    // noDelay: every grpc-web answer is complete when written; never wait for more to send.
+    this.server = createServer({ noDelay: true }, (req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         this.logger.error({ err: error, url: req.url }, "request handler failed");
         if (!res.headersSent) res.writeHead(500).end();
@@ -116,13 +125,15 @@ export class GrpcWebBridge {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
     const method = findPublicMethod(path);
     if (req.method === "OPTIONS") {
       this.preflight(req, res, method);
       return;
     }
-    const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+    const contentType = mediaType(req.headers["content-type"]);
     if (req.method === "POST" && (contentType.startsWith("application/grpc") || method !== undefined)) {
       await this.grpcWeb(req, res, path, method, contentType);
       return;
@@ -155,7 +166,7 @@ export class GrpcWebBridge {
     method: PublicMethod | undefined,
     contentType: string,
   ): Promise<void> {
-    const encoding = ENCODINGS[contentType];
+    const encoding = ENCODINGS.get(contentType);
     const writer = new GrpcWebResponseWriter(
       res,
       encoding ?? "binary",
@@ -169,7 +180,7 @@ export class GrpcWebBridge {
     }
     if (encoding === undefined) {
       req.resume();
-      const accepted = Object.keys(ENCODINGS).join(", ");
+      const accepted = [...ENCODINGS.keys()].join(", ");
       writer.end(
         Status.UNIMPLEMENTED,
         `content-type "${contentType}" is not grpc-web; use one of ${accepted}`,
@@ -240,7 +251,9 @@ export class GrpcWebBridge {
         if (size > rawLimit) refuse();
         else chunks.push(chunk);
       });
-      req.on("end", () => resolve(Buffer.concat(chunks)));
+      req.on("end", () =>
+        resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)),
+      );
       req.on("error", () => reject(new ClientGone()));
       req.on("close", () => {
         if (!req.complete) reject(new ClientGone());
@@ -256,35 +269,44 @@ export class GrpcWebBridge {
     } catch (error) {
       throw new Refusal(Status.INVALID_ARGUMENT, (error as Error).message);
     }
-    const decoder = new FrameDecoder();
-    const frames = decoder.push(bytes);
-    const frame = frames[0];
-    if (frames.length !== 1 || frame === undefined || decoder.pendingBytes !== 0) {
+    // Walk the frame headers without copying: a well-formed body is one message frame.
+    let frames = 0;
+    let offset = 0;
+    while (bytes.length - offset >= FRAME_HEADER_BYTES) {
+      const length = bytes.readUInt32BE(offset + 1);
+      if (bytes.length - offset - FRAME_HEADER_BYTES < length) break;
+      frames++;
+      offset += FRAME_HEADER_BYTES + length;
+    }
+    const trailing = bytes.length - offset;
+    if (frames !== 1 || trailing !== 0) {
       throw new Refusal(
         Status.INVALID_ARGUMENT,
-        `grpc-web request body must hold exactly one message frame; got ${frames.length} frame(s)` +
-          (decoder.pendingBytes > 0 ? ` and ${decoder.pendingBytes} trailing byte(s)` : ""),
+        `grpc-web request body must hold exactly one message frame; got ${frames} frame(s)` +
+          (trailing > 0 ? ` and ${trailing} trailing byte(s)` : ""),
       );
     }
-    if ((frame.flag & COMPRESSED_FLAG) !== 0) {
+    const flag = bytes[0] ?? MESSAGE_FLAG;
+    if ((flag & COMPRESSED_FLAG) !== 0) {
       throw new Refusal(
         Status.UNIMPLEMENTED,
         "compressed grpc-web messages are not supported; send them uncompressed",
       );
     }
-    if (frame.flag !== MESSAGE_FLAG) {
+    if (flag !== MESSAGE_FLAG) {
       throw new Refusal(
         Status.INVALID_ARGUMENT,
-        `grpc-web request frame flag 0x${frame.flag.toString(16)} is not a message`,
+        `grpc-web request frame flag 0x${flag.toString(16)} is not a message`,
       );
     }
-    if (frame.payload.length > this.maxRequestBytes) {
+    const length = bytes.length - FRAME_HEADER_BYTES;
+    if (length > this.maxRequestBytes) {
       throw new Refusal(
         Status.RESOURCE_EXHAUSTED,
-        `request message of ${frame.payload.length} bytes exceeds the gateway's limit of ${this.maxRequestBytes} bytes`,
+        `request message of ${length} bytes exceeds the gateway's limit of ${this.maxRequestBytes} bytes`,
       );
     }
-    return Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
+    return bytes.subarray(FRAME_HEADER_BYTES);
   }
 
   private forward(
@@ -304,7 +326,13 @@ export class GrpcWebBridge {
       finish: (status) => {
         this.active.delete(call);
         writer.end(status.code, status.details, metadataToHeaders(status.metadata), exchange.initialMetadata);
-        this.log(method, upstream, status, writer.messagesWritten, performance.now() - started);
+        this.log(method, upstream, status, writer.messagesWritten, started);
+      },
+      respond: (response, status) => {
+        this.active.delete(call);
+        const trailers = metadataToHeaders(status.metadata);
+        writer.respond(response, status.code, status.details, trailers, exchange.initialMetadata);
+        this.log(method, upstream, status, writer.messagesWritten, started);
       },
     };
     const metadata = requestMetadata(req.headers);
@@ -326,18 +354,19 @@ export class GrpcWebBridge {
     upstream: Upstream,
     status: StatusObject,
     messages: number,
-    ms: number,
+    started: number,
   ): void {
+    // Successful calls are debug: an info line per call would cost more than the call.
+    const ok = status.code === Status.OK || status.code === Status.CANCELLED;
+    if (ok && !this.logger.isLevelEnabled("debug")) return;
     const entry = {
       path: method.path,
       upstream: upstream.address,
       code: status.code,
       messages,
-      durationMs: Math.round(ms * 10) / 10,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
     };
-    // Successful calls are debug: an info line per call would cost more than the call.
-    if (status.code === Status.OK || status.code === Status.CANCELLED)
-      this.logger.debug(entry, "grpc-web call");
+    if (ok) this.logger.debug(entry, "grpc-web call");
     else this.logger.warn({ ...entry, details: status.details }, "grpc-web call failed");
   }
 }
@@ -348,7 +377,10 @@ interface Exchange {
   readonly res: ServerResponse;
   /** The upstream's response headers, once they arrive. */
   initialMetadata: [string, string][];
+  /** Ends the exchange with the call's status (after any streamed messages). */
   readonly finish: (status: StatusObject) => void;
+  /** Ends a unary exchange with its one message and status, in one write. */
+  readonly respond: (message: Buffer, status: StatusObject) => void;
 }
 
 function unaryCall(
@@ -373,10 +405,8 @@ function unaryCall(
   );
   // grpc-js runs the callback before emitting "status", so the message is known here.
   call.on("status", (status: StatusObject) => {
-    if (status.code === Status.OK && response !== undefined) {
-      exchange.writer.writeMessage(response, exchange.initialMetadata);
-    }
-    exchange.finish(status);
+    if (status.code === Status.OK && response !== undefined) exchange.respond(response, status);
+    else exchange.finish(status);
   });
   return call;
 }

@@ -43,10 +43,22 @@ export function encodeTrailerFrame(
   message: string,
   metadata: Iterable<readonly [string, string]> = [],
 ): Uint8Array<ArrayBuffer> {
+  return encodeFrame(TRAILER_FLAG, new TextEncoder().encode(trailerBlock(status, message, metadata)));
+}
+
+/**
+ * The trailer frame's payload as text, for writers that encode it themselves (the bridge
+ * writes it straight into its response buffer). ASCII when metadata values are.
+ */
+export function trailerBlock(
+  status: number,
+  message: string,
+  metadata: Iterable<readonly [string, string]> = [],
+): string {
   let block = `grpc-status:${status}\r\n`;
   if (message !== "") block += `grpc-message:${encodeGrpcMessage(message)}\r\n`;
   for (const [name, value] of metadata) block += `${name.toLowerCase()}:${value}\r\n`;
-  return encodeFrame(TRAILER_FLAG, new TextEncoder().encode(block));
+  return block;
 }
 
 /** Parses a trailer frame's payload into (lower-case name, value) pairs, in order. */
@@ -98,11 +110,15 @@ export class FrameDecoder {
   }
 }
 
+/** Printable ASCII without "%": a status message that needs no escaping (the usual case). */
+const PLAIN_MESSAGE = /^[\x20-\x24\x26-\x7e]*$/;
+
 /**
  * Percent-encodes a status message as gRPC requires for grpc-message: UTF-8 bytes outside
  * printable ASCII, and "%" itself, become %XX.
  */
 export function encodeGrpcMessage(message: string): string {
+  if (PLAIN_MESSAGE.test(message)) return message;
   let out = "";
   for (const byte of new TextEncoder().encode(message)) {
     out +=
