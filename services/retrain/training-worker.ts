@@ -26,6 +26,15 @@ interface Job {
 }
 
 /**
+ * Heap limits of the training thread. A small young generation makes V8 collect the
+ * per-run garbage promptly instead of letting the semi-spaces grow (about 25 MiB less RSS
+ * after a few dozen retrains, measured); the old-generation cap turns a runaway run into a
+ * failed run instead of an out-of-memory kill of the whole service. Datasets are typed
+ * arrays outside the V8 heap, so they do not count against either limit.
+ */
+export const TRAINING_WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 512 } as const;
+
+/**
  * Starts the worker thread. Compiled, the entry is training-worker-entry.js next to this
  * file. Under tsx or vitest it is the .ts source, and a worker does not inherit the tsx
  * loader (Node 20 ignores `--import tsx` in Worker execArgv for the entry), so a tiny
@@ -33,8 +42,9 @@ interface Job {
  */
 export function startTrainingWorkerThread(workerData: TrainingWorkerData): Worker {
   const here = import.meta.url;
+  const options = { workerData, resourceLimits: TRAINING_WORKER_LIMITS };
   if (!here.endsWith(".ts")) {
-    return new Worker(new URL("./training-worker-entry.js", here), { workerData });
+    return new Worker(new URL("./training-worker-entry.js", here), options);
   }
   const entry = new URL("./training-worker-entry.ts", here).href;
   const tsxApi = import.meta.resolve("tsx/esm/api");
@@ -42,7 +52,7 @@ export function startTrainingWorkerThread(workerData: TrainingWorkerData): Worke
     `import(${JSON.stringify(tsxApi)})` +
     `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })` +
     `.catch((error) => { setImmediate(() => { throw error; }); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { ...options, eval: true });
 }
 
 /**

@@ -136,7 +136,7 @@ export class FeedbackStore {
   maxLabelledSeq(): number {
     return (
       this.db
-        .prepare<[], number>("SELECT COALESCE(MAX(seq), 0) FROM feedback WHERE label IS NOT NULL")
+        .prepare<[], number>("SELECT seq FROM feedback WHERE label IS NOT NULL ORDER BY seq DESC LIMIT 1")
         .pluck()
         .get() ?? 0
     );

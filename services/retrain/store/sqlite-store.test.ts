@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -49,6 +50,47 @@ describe("openSqliteStore", () => {
     const db = openSqliteStore(file);
     try {
       expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("migrates a version-1 store to the current schema, keeping its feedback", () => {
+    const file = storeFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const raw = new Database(file);
+    raw.pragma("journal_mode = WAL");
+    raw.exec(MIGRATIONS[0]?.sql ?? "");
+    raw.pragma("user_version = 1");
+    raw
+      .prepare(
+        `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
+           probability, model_version, issued_at_ms, received_at_ms)
+         VALUES ('f-1', 'p-1', 2, 0, zeroblob(80), 1, 0.9, 'v1', 1, 2)`,
+      )
+      .run();
+    raw.close();
+    const db = openSqliteStore(file);
+    try {
+      expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
+      expect(
+        db.prepare("SELECT seq, feedback_id, prediction_id, verdict, label FROM feedback").all(),
+      ).toEqual([{ seq: 1, feedback_id: "f-1", prediction_id: "p-1", verdict: 2, label: 0 }]);
+      const indexes = db
+        .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'feedback'")
+        .pluck()
+        .all();
+      expect(indexes).toHaveLength(1);
+      expect(() =>
+        db
+          .prepare(
+            `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
+               probability, model_version, issued_at_ms, received_at_ms)
+             VALUES ('f-2', 'p-1', 1, 1, zeroblob(80), 1, 0.9, 'v1', 1, 2)`,
+          )
+          .run(),
+      ).toThrow(/UNIQUE constraint failed: feedback.prediction_id/);
+      expect(integrityCheck(db)).toEqual(["ok"]);
     } finally {
       db.close();
     }

@@ -83,6 +83,36 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX retrain_runs_unfinished ON retrain_runs (seq) WHERE outcome IS NULL;
     `,
   },
+  {
+    version: 2,
+    description: "feedback without the feedback_id and labelled-seq indexes (group-commit speed)",
+    // Each index on a random key dirties another page per inserted row; measured, the two
+    // dropped here doubled the cost of a feedback insert. Nothing looks feedback up by
+    // feedback_id (a random UUID, unique by construction), and the labelled-feedback
+    // queries are rowid range scans that need no index.
+    sql: `
+      CREATE TABLE feedback_v2 (
+        seq INTEGER PRIMARY KEY,
+        feedback_id TEXT NOT NULL,
+        prediction_id TEXT NOT NULL UNIQUE,
+        verdict INTEGER NOT NULL CHECK (verdict IN (1, 2, 3)),
+        label INTEGER CHECK (label IN (0, 1)),
+        features BLOB NOT NULL,
+        predicted_diagnosis INTEGER NOT NULL,
+        probability REAL NOT NULL,
+        model_version TEXT NOT NULL,
+        issued_at_ms INTEGER NOT NULL,
+        received_at_ms INTEGER NOT NULL
+      );
+      INSERT INTO feedback_v2 (seq, feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
+          probability, model_version, issued_at_ms, received_at_ms)
+        SELECT seq, feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
+          probability, model_version, issued_at_ms, received_at_ms
+        FROM feedback;
+      DROP TABLE feedback;
+      ALTER TABLE feedback_v2 RENAME TO feedback;
+    `,
+  },
 ];
 
 /** Options of openSqliteStore. */
