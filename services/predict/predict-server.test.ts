@@ -1,6 +1,4 @@
-import { access } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelSource } from "../gen/liver/v1/predict_service.js";
@@ -8,6 +6,7 @@ import { loadLpdCsv } from "../shared/data/lpd-csv-loader.js";
 import { generateSyntheticDataset } from "../shared/data/synthetic-dataset.js";
 import { writeArtifact } from "../shared/model/model-artifact.js";
 import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
+import { REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
 import { FakeRetrainServer } from "./testing/fake-retrain-server.js";
 import { callFailure } from "./testing/predict-clients.js";
 import { validPatient, vectorToPatient } from "./testing/patients.js";
@@ -254,11 +253,9 @@ describe("fallback when RetrainService is unreachable", () => {
 
 describe("parity", () => {
   it("answers every holdout row with the pipeline's own evaluation (|Δ| <= 1e-6)", async () => {
-    const real = await access(REAL_CSV).then(
-      () => true,
-      () => false,
-    );
-    const original = real ? (await loadLpdCsv(REAL_CSV)).dataset : generateSyntheticDataset(8_000, 41);
+    // The real dataset when it is beside the repository, else a synthetic one.
+    const real = haveRealCsv;
+    const original = real ? (await loadLpdCsv(REAL_CSV_PATH)).dataset : generateSyntheticDataset(8_000, 41);
     const training = await runTrainingPipeline({ original, artifact: { version: "v1" } });
     const artifact = training.artifact;
     if (artifact === undefined) throw new Error("no artifact");
