@@ -14,10 +14,6 @@ import { ReplicaFixture, deadAddress } from "./testing/replica-fixture.js";
 import { trainTestArtifact, withFlippedByte, type TestArtifact } from "./testing/test-artifacts.js";
 import { waitUntil } from "./testing/wait-until.js";
 
-const REAL_CSV = fileURLToPath(
-  new URL("../../../shared/data/Liver Patient Dataset (LPD)_train.csv", import.meta.url),
-);
-
 const fixture = new ReplicaFixture();
 let v1: TestArtifact;
 let v2: TestArtifact;
