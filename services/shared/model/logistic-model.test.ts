@@ -56,6 +56,19 @@ describe("logistic model files", () => {
     loaded.dispose();
   });
 
+  it("loads weights that arrive as a view into a larger buffer (a Node Buffer from gRPC)", async () => {
+    const pool = Buffer.alloc(8192, 0x7f);
+    files.weightsBin.forEach((byte, i) => (pool[100 + i] = byte));
+    const pooled = pool.subarray(100, 100 + files.weightsBin.byteLength);
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory(toModelArtifacts({ ...files, weightsBin: pooled })),
+    );
+    const [kernel, bias] = loaded.getWeights().map((tensor) => Array.from(tensor.dataSync()));
+    expect(kernel).toEqual(Array.from(WEIGHTS.kernel, Math.fround));
+    expect(bias).toEqual([Math.fround(WEIGHTS.bias)]);
+    loaded.dispose();
+  });
+
   it("produces byte-identical files for the same weights", async () => {
     const model = buildLayersModel(tf, WEIGHTS, 1e-4);
     const again = await saveModelFiles(tf, model);

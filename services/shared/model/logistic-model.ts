@@ -193,7 +193,9 @@ export function readModelWeights(files: ModelFiles): LogisticWeights {
 /** The files as tfjs ModelArtifacts, for tf.loadLayersModel(tf.io.fromMemory(...)). */
 export function toModelArtifacts(files: ModelFiles): tfTypes.io.ModelArtifacts {
   const model = parseModelJson(files.modelJson);
-  const weights = files.weightsBin.slice().buffer;
+  // A copy that owns its whole ArrayBuffer: a Node Buffer's .slice() is a view into a shared
+  // pool, and tfjs reads the ArrayBuffer from byte 0.
+  const weights = new Uint8Array(files.weightsBin).buffer;
   return {
     modelTopology: model.modelTopology,
     format: model.format,
