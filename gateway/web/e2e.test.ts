@@ -142,6 +142,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       signingKey,
       modelCachePath: await tempDir("web-e2e-cache-"),
       bundledModelPath: undefined,
+      validateWithTfjs: false,
       heartbeatTimeoutMs: 5_000,
       reconnectInitialMs: 50,
       reconnectMaxMs: 500,

@@ -84,7 +84,7 @@ export class DecodedPatientBatch {
       if ((mask & (1 << i)) === 0) return;
       const value = this.values[base + i] as number;
       if (spec.kind === "gender") input.gender = value;
-      else input[spec.name] = value;
+      else input[spec.key] = value;
     });
     return validatePatient(input, prefix);
   }

@@ -4,35 +4,14 @@ import {
   type FieldViolation,
   GENDER_CODE,
   GENDER_ENUM,
-  type NumericFeatureName,
-  type PatientInput,
+  type NumericFeatureKey,
   validatePatient,
 } from "../shared/features/feature-schema.js";
 import type { PatientFeatures } from "../gen/liver/v1/patient.js";
 
-/** The numeric fields of the generated (camelCase) PatientFeatures. */
-export type NumericPatientKey = Exclude<keyof PatientFeatures, "gender">;
-
-/**
- * Schema (proto) name to generated (camelCase) field name: the shared schema speaks proto
- * names, ts-proto's server types camelCase ones. Typed as a total map over NumericFeatureName, so a
- * feature added to the schema without a proto field fails to compile here.
- */
-export const PROTO_KEY: { readonly [K in NumericFeatureName]: NumericPatientKey } = {
-  age: "age",
-  total_bilirubin: "totalBilirubin",
-  direct_bilirubin: "directBilirubin",
-  alkaline_phosphatase: "alkalinePhosphatase",
-  alanine_aminotransferase: "alanineAminotransferase",
-  aspartate_aminotransferase: "aspartateAminotransferase",
-  total_proteins: "totalProteins",
-  albumin: "albumin",
-  albumin_globulin_ratio: "albuminGlobulinRatio",
-};
-
 interface Slot {
   /** Generated field name, or undefined for gender. */
-  readonly key: NumericPatientKey | undefined;
+  readonly key: NumericFeatureKey | undefined;
   readonly min: number;
   readonly max: number;
 }
@@ -41,7 +20,7 @@ interface Slot {
 const SLOTS: readonly Slot[] = FEATURES.map((spec) =>
   spec.kind === "gender"
     ? { key: undefined, min: 0, max: 0 }
-    : { key: PROTO_KEY[spec.name], min: spec.min, max: spec.max },
+    : { key: spec.key, min: spec.min, max: spec.max },
 );
 
 /**
@@ -75,19 +54,10 @@ export function readPatientVector(
   return true;
 }
 
-/** The patient with schema (snake_case) names, as validatePatient reads it. */
-export function toPatientInput(patient: PatientFeatures): PatientInput {
-  const input: { -readonly [K in keyof PatientInput]: PatientInput[K] } = { gender: patient.gender };
-  for (const spec of FEATURES) {
-    if (spec.kind === "numeric") input[spec.name] = patient[PROTO_KEY[spec.name]];
-  }
-  return input;
-}
-
 /**
  * Every problem with a patient, phrased by the shared schema (field name and valid range),
  * with `prefix` (e.g. "patients[3].") for batch entries.
  */
 export function patientViolations(patient: PatientFeatures | undefined, prefix = ""): FieldViolation[] {
-  return validatePatient(patient === undefined ? undefined : toPatientInput(patient), prefix);
+  return validatePatient(patient, prefix);
 }

@@ -10,7 +10,6 @@ import {
 } from "../shared/features/feature-schema.js";
 import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { createScorer } from "../shared/model/scorer.js";
-import { PROTO_KEY, toPatientInput } from "./patient-reader.js";
 import { FakeRetrainServer } from "./testing/fake-retrain-server.js";
 import { type PredictTestClient, callFailure, unknownGender } from "./testing/predict-clients.js";
 import { validPatient } from "./testing/patients.js";
@@ -40,7 +39,7 @@ const failure = callFailure;
 /** The probability v1 gives a patient, computed outside the server. */
 function expectedProbability(patient: PatientFeatures): number {
   const vector = new Float64Array(FEATURE_COUNT);
-  writeFeatureVector(toPatientInput(patient), vector);
+  writeFeatureVector(patient, vector);
   return createScorer(v1.training.pipeline, v1.training.weights).score(vector, 0);
 }
 
@@ -59,7 +58,7 @@ describe("Predict", () => {
     );
     const record = new FeedbackTokenSigner(fixture.signingKey).verify(answer.feedbackToken);
     const vector = new Float64Array(FEATURE_COUNT);
-    writeFeatureVector(toPatientInput(patient), vector);
+    writeFeatureVector(patient, vector);
     expect(record).toEqual({
       predictionId: answer.predictionId,
       modelVersion: "v1",
@@ -84,7 +83,7 @@ describe("Predict", () => {
         continue;
       }
       for (const value of [spec.min, spec.max]) {
-        const answer = await client.predict(validPatient({ [PROTO_KEY[spec.name]]: value }));
+        const answer = await client.predict(validPatient({ [spec.key]: value }));
         expect(answer.probability).toBeGreaterThanOrEqual(0);
         expect(answer.probability).toBeLessThanOrEqual(1);
       }
@@ -128,7 +127,7 @@ describe("Predict", () => {
   it("checks every numeric field for presence, NaN, infinity and both bounds", async () => {
     for (const spec of FEATURES) {
       if (spec.kind === "gender") continue;
-      const key = PROTO_KEY[spec.name];
+      const key = spec.key;
       for (const value of [
         undefined,
         Number.NaN,

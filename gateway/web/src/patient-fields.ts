@@ -15,21 +15,6 @@ import {
 import type { FeatureSpec } from "./gen/liver/v1/model.js";
 import { Gender, type PatientFeatures } from "./gen/liver/v1/patient.js";
 
-/** PatientFeatures keys of the numeric inputs. */
-type NumericPatientKey = Exclude<keyof PatientFeatures, "gender">;
-
-const PATIENT_KEY: Readonly<Record<NumericFeatureName, NumericPatientKey>> = {
-  age: "age",
-  total_bilirubin: "totalBilirubin",
-  direct_bilirubin: "directBilirubin",
-  alkaline_phosphatase: "alkalinePhosphatase",
-  alanine_aminotransferase: "alanineAminotransferase",
-  aspartate_aminotransferase: "aspartateAminotransferase",
-  total_proteins: "totalProteins",
-  albumin: "albumin",
-  albumin_globulin_ratio: "albuminGlobulinRatio",
-};
-
 /** A number input: the shared spec with the server's label, unit and range applied. */
 export interface NumericField {
   readonly kind: "numeric";
@@ -150,7 +135,7 @@ export function buildPatient(
     } else {
       const { value, error } = parseNumericField(field, raw(field.name));
       if (error !== undefined) errors.set(field.name, error);
-      else patient[PATIENT_KEY[field.name]] = value;
+      else patient[field.spec.key] = value;
     }
   }
   return errors.size === 0 ? { ok: true, patient } : { ok: false, errors };

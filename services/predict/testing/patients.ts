@@ -4,7 +4,6 @@
  */
 import { Gender, type PatientFeatures } from "../../gen/liver/v1/patient.js";
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../../shared/features/feature-schema.js";
-import { PROTO_KEY } from "../patient-reader.js";
 
 /** A valid patient, every field inside its range. */
 export function validPatient(overrides: Partial<PatientFeatures> = {}): PatientFeatures {
@@ -31,7 +30,7 @@ export function vectorToPatient(features: Float64Array, row: number): PatientFea
     if (spec.kind === "gender") {
       patient.gender = value === GENDER_CODE.male ? Gender.GENDER_MALE : Gender.GENDER_FEMALE;
     } else {
-      patient[PROTO_KEY[spec.name]] = value;
+      patient[spec.key] = value;
     }
   });
   return patient;

@@ -18,6 +18,21 @@ export type NumericFeatureName =
   | "albumin"
   | "albumin_globulin_ratio";
 
+/**
+ * Property names of the numeric inputs in ts-proto's generated PatientFeatures (camelCase),
+ * on the server and in the browser alike. A test checks they match the generated type.
+ */
+export type NumericFeatureKey =
+  | "age"
+  | "totalBilirubin"
+  | "directBilirubin"
+  | "alkalinePhosphatase"
+  | "alanineAminotransferase"
+  | "aspartateAminotransferase"
+  | "totalProteins"
+  | "albumin"
+  | "albuminGlobulinRatio";
+
 /** Every input name, in no particular order; use FEATURES for model order. */
 export type FeatureName = NumericFeatureName | "gender";
 
@@ -25,6 +40,8 @@ export type FeatureName = NumericFeatureName | "gender";
 export interface NumericFeatureSpec {
   readonly kind: "numeric";
   readonly name: NumericFeatureName;
+  /** The property holding it in a generated PatientFeatures. */
+  readonly key: NumericFeatureKey;
   readonly label: string;
   readonly unit: string;
   readonly min: number;
@@ -60,6 +77,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "age",
+    key: "age",
     label: "Age",
     unit: "years",
     min: 0,
@@ -78,6 +96,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "total_bilirubin",
+    key: "totalBilirubin",
     label: "Total bilirubin",
     unit: "mg/dL",
     min: 0,
@@ -88,6 +107,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "direct_bilirubin",
+    key: "directBilirubin",
     label: "Direct bilirubin",
     unit: "mg/dL",
     min: 0,
@@ -98,6 +118,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "alkaline_phosphatase",
+    key: "alkalinePhosphatase",
     label: "Alkaline phosphatase (ALP)",
     unit: "IU/L",
     min: 0,
@@ -108,6 +129,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "alanine_aminotransferase",
+    key: "alanineAminotransferase",
     label: "Alanine aminotransferase (ALT, SGPT)",
     unit: "IU/L",
     min: 0,
@@ -118,6 +140,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "aspartate_aminotransferase",
+    key: "aspartateAminotransferase",
     label: "Aspartate aminotransferase (AST, SGOT)",
     unit: "IU/L",
     min: 0,
@@ -128,6 +151,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "total_proteins",
+    key: "totalProteins",
     label: "Total proteins",
     unit: "g/dL",
     min: 0,
@@ -138,6 +162,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "albumin",
+    key: "albumin",
     label: "Albumin",
     unit: "g/dL",
     min: 0,
@@ -148,6 +173,7 @@ export const FEATURES: readonly FeatureSpec[] = [
   {
     kind: "numeric",
     name: "albumin_globulin_ratio",
+    key: "albuminGlobulinRatio",
     label: "Albumin/globulin ratio",
     unit: "",
     min: 0,
@@ -170,7 +196,7 @@ export const LABEL = { liverDisease: 1, noLiverDisease: 0 } as const;
  * A patient as any client holds it: the generated PatientFeatures of the server or of the
  * browser both fit, since proto3 `optional double` arrives as `number | undefined`.
  */
-export type PatientInput = { readonly [K in NumericFeatureName]?: number | undefined } & {
+export type PatientInput = { readonly [K in NumericFeatureKey]?: number | undefined } & {
   readonly gender?: number | undefined;
 };
 
@@ -216,7 +242,7 @@ export function validatePatient(patient: PatientInput | undefined, prefix = ""):
   const violations: FieldViolation[] = [];
   for (const spec of FEATURES) {
     const problem =
-      spec.kind === "gender" ? checkGender(patient.gender) : checkNumeric(spec, patient[spec.name]);
+      spec.kind === "gender" ? checkGender(patient.gender) : checkNumeric(spec, patient[spec.key]);
     if (problem !== undefined) violations.push({ field: prefix + spec.name, description: prefix + problem });
   }
   return violations;
@@ -235,7 +261,7 @@ export function writeFeatureVector(patient: PatientInput, out: Float64Array, off
   for (let i = 0; i < FEATURES.length; i++) {
     const spec = FEATURES[i] as FeatureSpec;
     out[offset + i] =
-      spec.kind === "gender" ? encodeGender(patient.gender ?? 0) : (patient[spec.name] ?? Number.NaN);
+      spec.kind === "gender" ? encodeGender(patient.gender ?? 0) : (patient[spec.key] ?? Number.NaN);
   }
 }
 
