@@ -87,8 +87,38 @@ describe("FeedbackWriter", () => {
     const sink = new RecordingSink();
     const writer = new FeedbackWriter(sink, { schedule: () => undefined });
     const pending = writer.submit(entry());
-    writer.close();
+    await writer.close();
     await expect(pending).resolves.toMatchObject({ stored: true });
     await expect(writer.submit(entry())).rejects.toBeInstanceOf(FeedbackWriterClosedError);
+  });
+
+  it("keeps one transaction in flight and makes everything that arrives meanwhile the next one", async () => {
+    const commits: { size: number; finish: () => void }[] = [];
+    const sink: FeedbackBatchSink = {
+      insertMany: (entries) =>
+        new Promise<InsertOutcome[]>((resolve) => {
+          commits.push({
+            size: entries.length,
+            finish: () =>
+              resolve(entries.map((e, i) => ({ stored: true, seq: i + 1, feedbackId: e.feedbackId }))),
+          });
+        }),
+    };
+    const writer = new FeedbackWriter(sink);
+    const first = [writer.submit(entry()), writer.submit(entry())];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(commits.map((c) => c.size)).toEqual([2]);
+    const second = Array.from({ length: 5 }, () => writer.submit(entry()));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Nothing new starts while the first transaction is in flight, and nobody is acknowledged.
+    expect(commits.map((c) => c.size)).toEqual([2]);
+    expect(writer.queued).toBe(5);
+    commits[0]?.finish();
+    await Promise.all(first);
+    expect(commits.map((c) => c.size)).toEqual([2, 5]);
+    const closing = writer.close();
+    commits[1]?.finish();
+    await Promise.all(second);
+    await closing;
   });
 });

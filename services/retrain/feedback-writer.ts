@@ -1,8 +1,11 @@
 import type { InsertOutcome, NewFeedback } from "./store/feedback-store.js";
 
-/** The part of FeedbackStore the writer needs: one transaction per call. */
+/**
+ * Where batches are committed: one transaction per call, settled after the commit. The
+ * production sink is FeedbackCommitThread; FeedbackStore itself also fits (synchronously).
+ */
 export interface FeedbackBatchSink {
-  insertMany(entries: readonly NewFeedback[]): InsertOutcome[];
+  insertMany(entries: readonly NewFeedback[]): Promise<InsertOutcome[]> | InsertOutcome[];
 }
 
 /** Options of FeedbackWriter. */
@@ -11,7 +14,7 @@ export interface FeedbackWriterOptions {
   readonly maxBatch?: number;
   /** Called after each commit, for metrics. */
   readonly onBatch?: (size: number, durationMs: number) => void;
-  /** Schedules the flush; setImmediate by default (after this tick's I/O callbacks). */
+  /** Schedules the first flush of an idle writer; setImmediate by default (after this tick's I/O). */
   readonly schedule?: (flush: () => void) => void;
 }
 
@@ -30,15 +33,18 @@ interface Pending {
 }
 
 /**
- * Group commit: every feedback submitted during one event-loop turn is committed in one
- * transaction (one fsync with synchronous=FULL), and each caller's promise settles only
- * after that commit. Concurrent callers share the fsync, so durability does not cap
- * throughput, and nobody is acknowledged for a row that is not on disk.
+ * Group commit: feedback submitted while no transaction is in flight is committed together
+ * after the current event-loop turn; feedback that arrives while one is in flight waits
+ * and forms the next transaction. Each caller's promise settles only after its commit, so
+ * nobody is acknowledged for a row that is not on disk, and concurrent callers share the
+ * fsync, so durability does not cap throughput.
  */
 export class FeedbackWriter {
   private queue: Pending[] = [];
   private scheduled = false;
+  private inFlight = false;
   private closed = false;
+  private drained: (() => void)[] = [];
   private readonly maxBatch: number;
   private readonly schedule: (flush: () => void) => void;
 
@@ -55,46 +61,65 @@ export class FeedbackWriter {
     if (this.closed) return Promise.reject(new FeedbackWriterClosedError());
     return new Promise<InsertOutcome>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      if (!this.scheduled) {
+      if (!this.scheduled && !this.inFlight) {
         this.scheduled = true;
         this.schedule(() => {
-          this.flush();
+          this.scheduled = false;
+          this.commitNext();
         });
       }
     });
   }
 
-  /** Feedbacks waiting for the next commit. */
+  /** Feedbacks waiting for a commit. */
   get queued(): number {
     return this.queue.length;
   }
 
-  /** Commits what is queued now, in batches of at most maxBatch. */
-  flush(): void {
-    this.scheduled = false;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      const started = performance.now();
-      let outcomes: InsertOutcome[];
-      try {
-        outcomes = this.sink.insertMany(batch.map((pending) => pending.entry));
-      } catch (error) {
-        for (const pending of batch) pending.reject(error);
-        continue;
-      }
-      this.options.onBatch?.(batch.length, performance.now() - started);
-      batch.forEach((pending, i) => {
-        const outcome = outcomes[i];
-        if (outcome === undefined)
-          pending.reject(new Error("the store returned fewer outcomes than entries"));
-        else pending.resolve(outcome);
-      });
-    }
+  /** Refuses new feedback and resolves once everything accepted so far is committed. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.commitNext();
+    if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.drained.push(resolve));
   }
 
-  /** Commits what is queued and refuses anything new (shutdown). */
-  close(): void {
-    this.closed = true;
-    this.flush();
+  private commitNext(): void {
+    if (this.inFlight) return;
+    if (this.queue.length === 0) {
+      const waiters = this.drained;
+      this.drained = [];
+      for (const resolve of waiters) resolve();
+      return;
+    }
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight = true;
+    const started = performance.now();
+    let result: Promise<InsertOutcome[]>;
+    try {
+      result = Promise.resolve(this.sink.insertMany(batch.map((pending) => pending.entry)));
+    } catch (error) {
+      result = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    void result
+      .then(
+        (outcomes) => {
+          this.options.onBatch?.(batch.length, performance.now() - started);
+          batch.forEach((pending, i) => {
+            const outcome = outcomes[i];
+            if (outcome === undefined)
+              pending.reject(new Error("the store returned fewer outcomes than entries"));
+            else pending.resolve(outcome);
+          });
+        },
+        (error: unknown) => {
+          for (const pending of batch) pending.reject(error);
+        },
+      )
+      .finally(() => {
+        this.inFlight = false;
+        // What arrived during the commit is the next transaction; start it at once.
+        this.commitNext();
+      });
   }
 }

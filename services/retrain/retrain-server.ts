@@ -11,6 +11,7 @@ import { startMetricsServer } from "../shared/ops/metrics-server.js";
 import { AdminAuth } from "./admin-auth.js";
 import { DiskArtifactSource } from "./artifact-source.js";
 import type { CandidateTrainer } from "./candidate-trainer.js";
+import { FeedbackCommitThread } from "./feedback-commit-thread.js";
 import { FeedbackWriter } from "./feedback-writer.js";
 import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
 import { RetrainMetrics } from "./retrain-metrics.js";
@@ -113,7 +114,9 @@ async function startOnStore(
     onLagging: (stats) =>
       logger.warn(stats, "a version-stream subscriber is not reading; it gets only the latest event"),
   });
-  const writer = new FeedbackWriter(feedback, {
+  const commitThread = new FeedbackCommitThread(storeFile, logger);
+  await commitThread.start();
+  const writer = new FeedbackWriter(commitThread, {
     onBatch: (size, durationMs) => metrics.committed(size, durationMs),
   });
   const trainer = options.trainer ?? new WorkerTrainer({ storeFile, modelPath: config.modelPath, logger });
@@ -184,6 +187,7 @@ async function startOnStore(
     metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, config.host);
   } catch (error) {
     await host.shutdown(0);
+    await commitThread.close();
     throw error;
   }
 
@@ -221,7 +225,8 @@ async function startOnStore(
       runner.abort("the RetrainService is shutting down");
       await scheduler.stop();
       await host.shutdown(config.shutdownGraceMs);
-      writer.close();
+      await writer.close();
+      await commitThread.close();
       await trainer.close();
       await metricsServer.close();
       db.close();

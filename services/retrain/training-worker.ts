@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type {
   CandidateProgress,
@@ -7,6 +7,7 @@ import type {
   TrainedCandidate,
 } from "./candidate-trainer.js";
 import type { FromTrainingWorker, ToTrainingWorker, TrainingWorkerData } from "./training-worker-protocol.js";
+import { startWorkerThread } from "./worker-thread.js";
 
 /** Options of WorkerTrainer. */
 export interface WorkerTrainerOptions extends TrainingWorkerData {
@@ -34,25 +35,9 @@ interface Job {
  */
 export const TRAINING_WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 512 } as const;
 
-/**
- * Starts the worker thread. Compiled, the entry is training-worker-entry.js next to this
- * file. Under tsx or vitest it is the .ts source, and a worker does not inherit the tsx
- * loader (Node 20 ignores `--import tsx` in Worker execArgv for the entry), so a tiny
- * bootstrap registers tsx inside the worker first and then imports the entry.
- */
+/** Starts the training thread (training-worker-entry) with TRAINING_WORKER_LIMITS. */
 export function startTrainingWorkerThread(workerData: TrainingWorkerData): Worker {
-  const here = import.meta.url;
-  const options = { workerData, resourceLimits: TRAINING_WORKER_LIMITS };
-  if (!here.endsWith(".ts")) {
-    return new Worker(new URL("./training-worker-entry.js", here), options);
-  }
-  const entry = new URL("./training-worker-entry.ts", here).href;
-  const tsxApi = import.meta.resolve("tsx/esm/api");
-  const bootstrap =
-    `import(${JSON.stringify(tsxApi)})` +
-    `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })` +
-    `.catch((error) => { setImmediate(() => { throw error; }); });`;
-  return new Worker(bootstrap, { ...options, eval: true });
+  return startWorkerThread("training-worker-entry", workerData, TRAINING_WORKER_LIMITS);
 }
 
 /**
