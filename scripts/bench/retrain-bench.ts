@@ -186,8 +186,7 @@ async function retrains(context: BenchContext, dir: string): Promise<void> {
     MODEL_PATH: path.join(dir, "latency-models"),
     FEEDBACK_SIGNING_KEY: key.toString("hex"),
     TRAINING_CSV: REAL_CSV_PATH,
-    RETRAIN_DEBOUNCE_MS: "0",
-    RETRAIN_MIN_BATCH: "1",
+    // Default debounce window and minimum batch: the latency includes the debounce wait.
     // Every candidate must be promoted, or there is no PROMOTED event to time.
     GATE_AUC_TOLERANCE: "1",
   });

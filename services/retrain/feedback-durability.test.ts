@@ -3,13 +3,18 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FeedbackVerdict, type RetrainServiceClient } from "../gen/liver/v1/retrain_service.js";
+import { status } from "@grpc/grpc-js";
+import {
+  FeedbackVerdict,
+  ModelVersionEventKind,
+  type RetrainServiceClient,
+} from "../gen/liver/v1/retrain_service.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { STORE_FILE_NAME } from "./retrain-config.js";
 import { ModelRegistry } from "./store/model-registry.js";
 import { SampleStore } from "./store/sample-store.js";
 import { integrityCheck, openSqliteStore } from "./store/sqlite-store.js";
-import { retrainClient, unary } from "./testing/retrain-clients.js";
+import { expectStatus, retrainClient, unary, watch } from "./testing/retrain-clients.js";
 import { prediction, seededRandom, smallDataset, tempDir, testSigner } from "./testing/retrain-fixtures.js";
 
 /** SIGKILLs in this suite; the issue asks for at least 30. */
@@ -188,4 +193,37 @@ describe("acknowledged feedback survives SIGKILL", () => {
       db.close();
     }
   }, 120_000);
+
+  it("stops on SIGTERM: version streams end UNAVAILABLE, acknowledged feedback is kept, the exit code is 0", async () => {
+    const child = spawnChild(env);
+    const exitCode = new Promise<number | null>((resolve) =>
+      child.process.once("exit", (code) => resolve(code)),
+    );
+    const client = retrainClient(await child.listening);
+    try {
+      const stream = watch(client);
+      await stream.next((e) => e.kind === ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_CURRENT);
+      const record = prediction();
+      const ack = await unary(client.submitFeedback.bind(client), {
+        feedbackToken: signer.sign(record),
+        verdict: FeedbackVerdict.FEEDBACK_VERDICT_CORRECT,
+      });
+      child.process.kill("SIGTERM");
+      expectStatus(await stream.ended, status.UNAVAILABLE, /shutting down; reconnect with after_version/);
+      expect(await exitCode).toBe(0);
+      const db = new Database(storeFile, { readonly: true });
+      try {
+        expect(
+          db
+            .prepare<[string], string>("SELECT feedback_id FROM feedback WHERE prediction_id = ?")
+            .pluck()
+            .get(record.predictionId),
+        ).toBe(ack.feedbackId);
+      } finally {
+        db.close();
+      }
+    } finally {
+      client.close();
+    }
+  });
 });
