@@ -11,6 +11,7 @@ export default defineConfig({
     ],
     // 2 cores: integration tests start servers and workers; keep parallelism modest.
     pool: "forks",
+    reporters: ["default", "./scripts/plain-summary-reporter.ts"],
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
