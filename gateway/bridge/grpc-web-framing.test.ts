@@ -68,6 +68,21 @@ describe("grpc-web frames", () => {
     }
   });
 
+  it("assembles a large frame from many small chunks, and refuses one over the limit at its header", () => {
+    const payload = Buffer.alloc(100_000, "liver");
+    const stream = Buffer.concat([encodeMessageFrame(payload), encodeMessageFrame(bytes(7))]);
+    const decoder = new FrameDecoder(100_000);
+    const frames = [];
+    for (let at = 0; at < stream.length; at += 1_000)
+      frames.push(...decoder.push(stream.subarray(at, at + 1_000)));
+    expect(frames.map((f) => f.payload.length)).toEqual([100_000, 1]);
+    expect(payload.equals(frames[0]?.payload ?? bytes())).toBe(true);
+    expect(decoder.pendingBytes).toBe(0);
+    expect(() => new FrameDecoder(99_999).push(stream.subarray(0, 5))).toThrow(
+      /frame of 100000 bytes exceeds the limit of 99999 bytes/,
+    );
+  });
+
   it("keeps an incomplete frame pending", () => {
     const decoder = new FrameDecoder();
     expect(decoder.push(encodeMessageFrame(bytes(1, 2, 3)).slice(0, 6))).toEqual([]);

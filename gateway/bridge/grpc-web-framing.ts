@@ -75,38 +75,78 @@ export function decodeTrailers(payload: Uint8Array): [string, string][] {
 
 /**
  * Splits a byte stream into frames whatever the chunk boundaries: a frame split across
- * chunks, or several frames in one chunk, come out the same.
+ * chunks, or several frames in one chunk, come out the same. A frame inside one chunk is
+ * a view of it (no copy); a frame spanning chunks is copied once into a buffer of its
+ * announced size, so large messages arriving in many chunks cost linear time. gRPC's
+ * length-prefixed messages over HTTP/2 use the same framing, so the bridge reads
+ * upstream answers with it too.
  */
 export class FrameDecoder {
-  private buffer: Uint8Array = new Uint8Array(0);
+  private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
+  private headerFilled = 0;
+  private flag = 0;
+  /** The payload of the frame being assembled, allocated once its header is complete. */
+  private payload: Uint8Array | undefined;
+  private payloadFilled = 0;
+
+  /** `maxPayloadBytes`: a frame announcing more throws as soon as its header is read. */
+  constructor(private readonly maxPayloadBytes = Infinity) {}
 
   /** Bytes received that do not yet form a whole frame. */
   get pendingBytes(): number {
-    return this.buffer.length;
+    return this.payload === undefined ? this.headerFilled : FRAME_HEADER_BYTES + this.payloadFilled;
   }
 
   /** Adds a chunk and returns every frame it completed. */
   push(chunk: Uint8Array): GrpcWebFrame[] {
-    if (this.buffer.length === 0) {
-      this.buffer = chunk;
-    } else {
-      const joined = new Uint8Array(this.buffer.length + chunk.length);
-      joined.set(this.buffer);
-      joined.set(chunk, this.buffer.length);
-      this.buffer = joined;
-    }
     const frames: GrpcWebFrame[] = [];
-    let offset = 0;
-    while (this.buffer.length - offset >= FRAME_HEADER_BYTES) {
-      const view = new DataView(this.buffer.buffer, this.buffer.byteOffset + offset, FRAME_HEADER_BYTES);
-      const length = view.getUint32(1, false);
-      if (this.buffer.length - offset - FRAME_HEADER_BYTES < length) break;
-      const start = offset + FRAME_HEADER_BYTES;
-      frames.push({ flag: view.getUint8(0), payload: this.buffer.slice(start, start + length) });
-      offset = start + length;
+    let at = 0;
+    while (at < chunk.length) {
+      const payload = this.payload;
+      if (payload !== undefined) {
+        const take = Math.min(payload.length - this.payloadFilled, chunk.length - at);
+        payload.set(chunk.subarray(at, at + take), this.payloadFilled);
+        this.payloadFilled += take;
+        at += take;
+        if (this.payloadFilled === payload.length) {
+          frames.push({ flag: this.flag, payload });
+          this.payload = undefined;
+        }
+        continue;
+      }
+      if (this.headerFilled === 0 && chunk.length - at >= FRAME_HEADER_BYTES) {
+        const length = this.checkedLength(chunk, at);
+        const start = at + FRAME_HEADER_BYTES;
+        if (chunk.length - start >= length) {
+          frames.push({ flag: chunk[at] ?? 0, payload: chunk.subarray(start, start + length) });
+          at = start + length;
+          continue;
+        }
+      }
+      const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, chunk.length - at);
+      this.header.set(chunk.subarray(at, at + take), this.headerFilled);
+      this.headerFilled += take;
+      at += take;
+      if (this.headerFilled < FRAME_HEADER_BYTES) break;
+      this.headerFilled = 0;
+      this.flag = this.header[0] ?? 0;
+      const length = this.checkedLength(this.header, 0);
+      if (length === 0) frames.push({ flag: this.flag, payload: new Uint8Array(0) });
+      else {
+        this.payload = new Uint8Array(length);
+        this.payloadFilled = 0;
+      }
     }
-    this.buffer = this.buffer.slice(offset);
     return frames;
+  }
+
+  /** The payload length in the frame header at `at`, refused when over the limit. */
+  private checkedLength(bytes: Uint8Array, at: number): number {
+    const length = new DataView(bytes.buffer, bytes.byteOffset + at, FRAME_HEADER_BYTES).getUint32(1, false);
+    if (length > this.maxPayloadBytes) {
+      throw new Error(`frame of ${length} bytes exceeds the limit of ${this.maxPayloadBytes} bytes`);
+    }
+    return length;
   }
 }
 
