@@ -218,6 +218,48 @@ describe("GrpcWebBridge unary calls", () => {
     expect(md?.get("x-grpc-web")).toEqual([]);
   });
 
+  it("sends a unary answer as one body with a content-length: message frame, then trailer frame", async () => {
+    const reply = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      const req = request(
+        base + PREDICT,
+        { method: "POST", headers: { "content-type": "application/grpc-web+proto" } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        },
+      );
+      req.on("error", reject);
+      req.end(encodeMessageFrame(predictRequest(30)));
+    });
+    expect(reply.headers["transfer-encoding"]).toBeUndefined();
+    expect(reply.headers["content-length"]).toBe(String(reply.body.length));
+    const length = reply.body.readUInt32BE(1);
+    expect(reply.body[0]).toBe(0x00);
+    expect(PredictResponse.decode(reply.body.subarray(5, 5 + length)).predictionId).toBe("id-30");
+    const trailer = reply.body.subarray(5 + length);
+    expect(trailer[0]).toBe(0x80);
+    expect(trailer.readUInt32BE(1)).toBe(trailer.length - 5);
+    expect(trailer.subarray(5).toString("latin1")).toMatch(/^grpc-status:0\r\n/);
+  });
+
+  it("refuses a metadata header gRPC cannot carry with INVALID_ARGUMENT, naming it", async () => {
+    const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = request(
+        base + PREDICT,
+        { method: "POST", headers: { "content-type": "application/grpc-web+proto", "x-note": "caf\u00e9" } },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.headers));
+        },
+      );
+      req.on("error", reject);
+      req.end(encodeMessageFrame(predictRequest(30)));
+    });
+    expect(reply["grpc-status"]).toBe(String(status.INVALID_ARGUMENT));
+    expect(decodeURIComponent(String(reply["grpc-message"]))).toMatch(/header x-note is not printable ASCII/);
+  });
+
   it("answers an error before any message as trailers-only, message percent-decoded", async () => {
     const reply = await grpcWebCall(base, PREDICT, predictRequest(-1));
     expect(reply.httpStatus).toBe(200);

@@ -1,24 +1,24 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import {
-  status as Status,
-  type CallOptions,
-  type ClientReadableStream,
-  type ClientUnaryCall,
-  type Metadata,
-  type StatusObject,
-} from "@grpc/grpc-js";
+import { status as Status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { createLogger } from "../../services/shared/ops/logger.js";
 import { findPublicMethod, type PublicMethod } from "../public-methods.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "./grpc-web-framing.js";
-import { metadataToHeaders, parseGrpcTimeout, requestMetadata } from "./grpc-web-headers.js";
+import { InvalidMetadataError, parseGrpcTimeout, requestHeaders } from "./grpc-web-headers.js";
 import { GrpcWebResponseWriter, type GrpcWebEncoding } from "./grpc-web-response.js";
 import { decodeGrpcWebText } from "./grpc-web-text.js";
 import { StaticFiles } from "./static-files.js";
-import { UpstreamPool, type Upstream } from "./upstream-pool.js";
+import {
+  type GrpcUpstream,
+  type UpstreamCall,
+  type UpstreamListener,
+  type UpstreamRequest,
+  type UpstreamStatus,
+} from "./grpc-upstream.js";
+import { UpstreamPool } from "./upstream-pool.js";
 
 /** Largest request message the bridge forwards, as gRPC's default receive limit. */
 export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -52,8 +52,6 @@ function mediaType(header: string | undefined): string {
   const semicolon = header.indexOf(";");
   return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
 }
-
-const identity = (buffer: Buffer): Buffer => buffer;
 
 /** A refusal decided before any upstream call, answered trailers-only. */
 class Refusal extends Error {
@@ -190,11 +188,13 @@ export class GrpcWebBridge {
       );
       return;
     }
-    let message: Buffer;
-    let options: CallOptions;
+    let frame: Buffer;
+    let timeoutMs: number;
+    let metadata: Record<string, string>;
     try {
-      options = { deadline: this.deadline(req, method) };
-      message = this.singleMessage(await this.readBody(req, res, encoding), encoding);
+      timeoutMs = this.timeout(req, method);
+      metadata = this.metadata(req);
+      frame = this.singleFrame(await this.readBody(req, res, encoding), encoding);
     } catch (error) {
       if (error instanceof ClientGone || writer.closed) return;
       if (!(error instanceof Refusal)) throw error;
@@ -203,11 +203,21 @@ export class GrpcWebBridge {
       return;
     }
     if (writer.closed) return;
-    this.forward(req, res, writer, method, message, options);
+    this.forward(res, writer, method, { path: method.path, metadata, frame, timeoutMs });
   }
 
-  /** The call deadline: the client's grpc-timeout, capped by the method's timeout. */
-  private deadline(req: IncomingMessage, method: PublicMethod): number {
+  /** The call's metadata from the request headers; a header gRPC cannot carry is refused. */
+  private metadata(req: IncomingMessage): Record<string, string> {
+    try {
+      return requestHeaders(req.headers);
+    } catch (error) {
+      if (error instanceof InvalidMetadataError) throw new Refusal(Status.INVALID_ARGUMENT, error.message);
+      throw error;
+    }
+  }
+
+  /** Milliseconds the call may take: the client's grpc-timeout, capped by the method's timeout. */
+  private timeout(req: IncomingMessage, method: PublicMethod): number {
     const raw = req.headers["grpc-timeout"];
     const header = Array.isArray(raw) ? raw[0] : raw;
     let ms = method.timeoutSeconds > 0 ? method.timeoutSeconds * 1000 : Infinity;
@@ -218,7 +228,7 @@ export class GrpcWebBridge {
         throw new Refusal(Status.INVALID_ARGUMENT, (error as Error).message);
       }
     }
-    return Date.now() + ms;
+    return ms;
   }
 
   /**
@@ -261,8 +271,11 @@ export class GrpcWebBridge {
     });
   }
 
-  /** The one message frame a unary or server-streaming request body must hold. */
-  private singleMessage(body: Buffer, encoding: GrpcWebEncoding): Buffer {
+  /**
+   * The one message frame a unary or server-streaming request body must hold. It is
+   * forwarded as is: a grpc-web message frame is a gRPC length-prefixed message.
+   */
+  private singleFrame(body: Buffer, encoding: GrpcWebEncoding): Buffer {
     let bytes: Buffer;
     try {
       bytes = encoding === "text" ? decodeGrpcWebText(body.toString("latin1")) : body;
@@ -306,42 +319,24 @@ export class GrpcWebBridge {
         `request message of ${length} bytes exceeds the gateway's limit of ${this.maxRequestBytes} bytes`,
       );
     }
-    return bytes.subarray(FRAME_HEADER_BYTES);
+    return bytes;
   }
 
   private forward(
-    req: IncomingMessage,
     res: ServerResponse,
     writer: GrpcWebResponseWriter,
     method: PublicMethod,
-    message: Buffer,
-    options: CallOptions,
+    request: UpstreamRequest,
   ): void {
     const upstream = this.pool.pick(method.target);
     const started = performance.now();
-    const exchange: Exchange = {
-      writer,
-      res,
-      initialMetadata: [],
-      finish: (status) => {
-        this.active.delete(call);
-        writer.end(status.code, status.details, metadataToHeaders(status.metadata), exchange.initialMetadata);
-        this.log(method, upstream, status, writer.messagesWritten, started);
-      },
-      respond: (response, status) => {
-        this.active.delete(call);
-        const trailers = metadataToHeaders(status.metadata);
-        writer.respond(response, status.code, status.details, trailers, exchange.initialMetadata);
-        this.log(method, upstream, status, writer.messagesWritten, started);
-      },
+    const exchange = method.serverStreaming ? new StreamExchange(writer, res) : new UnaryExchange(writer);
+    exchange.onEnd = (status) => {
+      this.active.delete(call);
+      this.log(method, upstream, status, writer.messagesWritten, started);
     };
-    const metadata = requestMetadata(req.headers);
-    const call = method.serverStreaming
-      ? serverStreamCall(upstream, method, message, metadata, options, exchange)
-      : unaryCall(upstream, method, message, metadata, options, exchange);
-    call.on("metadata", (md: Metadata) => {
-      exchange.initialMetadata = metadataToHeaders(md);
-    });
+    const call = upstream.call(request, exchange);
+    exchange.call = call;
     this.active.add(call);
     res.on("close", () => {
       // The client went away before the answer was complete: stop the upstream work.
@@ -351,8 +346,8 @@ export class GrpcWebBridge {
 
   private log(
     method: PublicMethod,
-    upstream: Upstream,
-    status: StatusObject,
+    upstream: GrpcUpstream,
+    status: UpstreamStatus,
     messages: number,
     started: number,
   ): void {
@@ -371,85 +366,79 @@ export class GrpcWebBridge {
   }
 }
 
-/** One grpc-web exchange as the upstream call sees it. */
-interface Exchange {
-  readonly writer: GrpcWebResponseWriter;
-  readonly res: ServerResponse;
+/** The response side of one call: turns what the upstream answers into grpc-web. */
+abstract class Exchange implements UpstreamListener {
   /** The upstream's response headers, once they arrive. */
-  initialMetadata: [string, string][];
-  /** Ends the exchange with the call's status (after any streamed messages). */
-  readonly finish: (status: StatusObject) => void;
-  /** Ends a unary exchange with its one message and status, in one write. */
-  readonly respond: (message: Buffer, status: StatusObject) => void;
+  protected initialMetadata: [string, string][] = [];
+  call: UpstreamCall | undefined;
+  onEnd: (status: UpstreamStatus) => void = () => undefined;
+
+  constructor(protected readonly writer: GrpcWebResponseWriter) {}
+
+  onMetadata(metadata: [string, string][]): void {
+    this.initialMetadata = metadata;
+  }
+
+  abstract onMessage(message: Uint8Array): void;
+
+  onStatus(status: UpstreamStatus): void {
+    this.answer(status);
+    this.onEnd(status);
+  }
+
+  protected abstract answer(status: UpstreamStatus): void;
 }
 
-function unaryCall(
-  upstream: Upstream,
-  method: PublicMethod,
-  message: Buffer,
-  metadata: Metadata,
-  options: CallOptions,
-  exchange: Exchange,
-): ClientUnaryCall {
-  let response: Buffer | undefined;
-  const call = upstream.client.makeUnaryRequest(
-    method.path,
-    identity,
-    identity,
-    message,
-    metadata,
-    options,
-    (error, value) => {
-      if (error === null) response = value;
-    },
-  );
-  // grpc-js runs the callback before emitting "status", so the message is known here.
-  call.on("status", (status: StatusObject) => {
-    if (status.code === Status.OK && response !== undefined) exchange.respond(response, status);
-    else exchange.finish(status);
-  });
-  return call;
-}
+/**
+ * A unary call: the answer is written once the status is known, message and trailers in
+ * one write. Like a gRPC client, only an OK status with exactly one message is a response;
+ * an error status is answered without the message.
+ */
+class UnaryExchange extends Exchange {
+  private response: Uint8Array | undefined;
+  private extraMessages = 0;
 
-function serverStreamCall(
-  upstream: Upstream,
-  method: PublicMethod,
-  message: Buffer,
-  metadata: Metadata,
-  options: CallOptions,
-  exchange: Exchange,
-): ClientReadableStream<Buffer> {
-  const call = upstream.client.makeServerStreamRequest(
-    method.path,
-    identity,
-    identity,
-    message,
-    metadata,
-    options,
-  );
-  call.on("data", (chunk: Buffer) => {
-    if (!exchange.writer.writeMessage(chunk, exchange.initialMetadata)) {
-      // The browser reads slower than the upstream sends: hold the upstream back.
-      call.pause();
-      exchange.res.once("drain", () => call.resume());
+  onMessage(message: Uint8Array): void {
+    if (this.response === undefined) this.response = message;
+    else this.extraMessages++;
+  }
+
+  protected answer(status: UpstreamStatus): void {
+    const { writer, response } = this;
+    if (status.code !== Status.OK || response === undefined) {
+      writer.end(status.code, status.details, status.metadata, this.initialMetadata);
+    } else if (this.extraMessages > 0) {
+      const details = `${this.extraMessages + 1} responses received for a unary call`;
+      writer.end(Status.UNIMPLEMENTED, details, [], this.initialMetadata);
+    } else {
+      writer.respond(response, status.code, status.details, status.metadata, this.initialMetadata);
     }
-  });
-  // grpc-js emits "status" as soon as it arrives, possibly before buffered "data" (when
-  // paused); finish only after both the status and the end of the messages.
-  let status: StatusObject | undefined;
-  let ended = false;
-  const maybeFinish = (): void => {
-    if (status !== undefined && ended) exchange.finish(status);
-  };
-  call.on("end", () => {
-    ended = true;
-    maybeFinish();
-  });
-  call.on("status", (s: StatusObject) => {
-    status = s;
-    maybeFinish();
-  });
-  // Errors are reported by "status"; without a listener an "error" event would throw.
-  call.on("error", () => undefined);
-  return call;
+  }
+}
+
+/** A server stream: each message is flushed as it arrives, with backpressure from the browser. */
+class StreamExchange extends Exchange {
+  private waitingForDrain = false;
+
+  constructor(
+    writer: GrpcWebResponseWriter,
+    private readonly res: ServerResponse,
+  ) {
+    super(writer);
+  }
+
+  onMessage(message: Uint8Array): void {
+    if (this.writer.writeMessage(message, this.initialMetadata) || this.waitingForDrain) return;
+    // The browser reads slower than the upstream sends: hold the upstream back.
+    this.waitingForDrain = true;
+    this.call?.pause();
+    this.res.once("drain", () => {
+      this.waitingForDrain = false;
+      this.call?.resume();
+    });
+  }
+
+  protected answer(status: UpstreamStatus): void {
+    this.writer.end(status.code, status.details, status.metadata, this.initialMetadata);
+  }
 }

@@ -1,15 +1,16 @@
-import { Metadata } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import {
+  formatGrpcTimeout,
+  InvalidMetadataError,
   isHttpOnlyHeader,
-  metadataToHeaders,
   parseGrpcTimeout,
-  requestMetadata,
+  requestHeaders,
+  responseMetadata,
 } from "./grpc-web-headers.js";
 
 describe("request metadata", () => {
   it("forwards call metadata and drops HTTP-only, browser and grpc-web headers", () => {
-    const md = requestMetadata({
+    const md = requestHeaders({
       host: "localhost:5000",
       connection: "keep-alive",
       "content-type": "application/grpc-web+proto",
@@ -24,26 +25,37 @@ describe("request metadata", () => {
       "x-request-id": "abc-123",
       "x-trace-bin": Buffer.from([1, 2, 255]).toString("base64"),
     });
-    expect(Object.keys(md.getMap()).sort()).toEqual(["x-request-id", "x-trace-bin"]);
-    expect(md.get("x-request-id")).toEqual(["abc-123"]);
-    expect(md.get("x-trace-bin")).toEqual([Buffer.from([1, 2, 255])]);
+    expect(Object.keys(md).sort()).toEqual(["x-request-id", "x-trace-bin"]);
+    expect(md["x-request-id"]).toBe("abc-123");
+    expect(Buffer.from(md["x-trace-bin"] ?? "", "base64")).toEqual(Buffer.from([1, 2, 255]));
   });
 
   it("splits repeated binary values but keeps commas in text values", () => {
-    const md = requestMetadata({ "x-b-bin": "AQ==, Ag==", "x-note": "a, b" });
-    expect(md.get("x-b-bin")).toEqual([Buffer.from([1]), Buffer.from([2])]);
-    expect(md.get("x-note")).toEqual(["a, b"]);
+    const md = requestHeaders({ "x-b-bin": "AQ==, Ag", "x-note": "a, b" });
+    expect((md["x-b-bin"] ?? "").split(",").map((v) => [...Buffer.from(v, "base64")])).toEqual([[1], [2]]);
+    expect(md["x-b-bin"]).toBe("AQ==,Ag==");
+    expect(md["x-note"]).toBe("a, b");
   });
 
-  it("turns metadata into header pairs, base64 for binary, every value kept", () => {
-    const md = new Metadata();
-    md.add("x-a", "1");
-    md.add("x-a", "2");
-    md.add("x-b-bin", Buffer.from([0xff]));
-    expect(metadataToHeaders(md)).toEqual([
+  it("refuses a text value gRPC cannot carry, naming the header", () => {
+    expect(() => requestHeaders({ "x-note": "caf\u00e9" })).toThrow(InvalidMetadataError);
+    expect(() => requestHeaders({ "x-note": "caf\u00e9" })).toThrow(/header x-note is not printable ASCII/);
+  });
+
+  it("turns response headers into metadata pairs, base64 for binary, every value kept", () => {
+    expect(
+      responseMetadata({
+        ":status": 200,
+        "x-a": ["1", "2"],
+        "x-b-bin": "/w==, AQ",
+        "content-type": "application/grpc",
+      }),
+    ).toEqual([
       ["x-a", "1"],
       ["x-a", "2"],
       ["x-b-bin", "/w=="],
+      ["x-b-bin", "AQ=="],
+      ["content-type", "application/grpc"],
     ]);
   });
 
@@ -63,6 +75,18 @@ describe("grpc-timeout", () => {
     expect(parseGrpcTimeout("250m")).toBe(250);
     expect(parseGrpcTimeout("1500u")).toBe(1.5);
     expect(parseGrpcTimeout("99999999n")).toBeCloseTo(99.999999);
+  });
+
+  it("writes timeouts upstream in the smallest unit that fits 8 digits, rounded up", () => {
+    expect(formatGrpcTimeout(10_000)).toBe("10000m");
+    expect(formatGrpcTimeout(0.2)).toBe("1m");
+    expect(formatGrpcTimeout(-5)).toBe("0m");
+    expect(formatGrpcTimeout(200_000_000)).toBe("200000S");
+    for (const ms of [1, 99_999_999, 100_000_000, 3e12]) {
+      const text = formatGrpcTimeout(ms);
+      expect(text).toMatch(/^\d{1,8}[HMSm]$/);
+      expect(parseGrpcTimeout(text)).toBeGreaterThanOrEqual(ms);
+    }
   });
 
   it("refuses malformed values naming the syntax", () => {

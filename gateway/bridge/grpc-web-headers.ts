@@ -1,10 +1,9 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { Metadata, type MetadataValue } from "@grpc/grpc-js";
 
 /**
- * Translation between HTTP/1.1 headers of a grpc-web exchange and gRPC metadata: which
- * headers are the call's metadata (the rest are about the HTTP hop or the browser), how
- * binary "-bin" values travel, and the grpc-timeout syntax.
+ * Translation between HTTP/1.1 headers of a grpc-web exchange and the gRPC metadata carried
+ * as HTTP/2 headers upstream: which headers are the call's metadata (the rest are about the
+ * HTTP hop or the browser), how binary "-bin" values travel, and the grpc-timeout syntax.
  */
 
 /** Headers that describe the HTTP hop, the browser or the grpc-web framing, never the call. */
@@ -43,35 +42,67 @@ const NOT_METADATA = new Set([
 const NOT_METADATA_PREFIXES = ["sec-", "proxy-", "grpc-", ":"];
 
 const METADATA_KEY = /^[0-9a-z_.-]+$/;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-/** The gRPC metadata a grpc-web request carries: its headers minus the HTTP-only ones. */
-export function requestMetadata(headers: IncomingHttpHeaders): Metadata {
-  const metadata = new Metadata();
-  for (const [name, value] of Object.entries(headers)) {
+/** Thrown for a request header that cannot travel as gRPC metadata; names the header. */
+export class InvalidMetadataError extends Error {}
+
+/** Decodes and re-encodes each comma-separated base64 value: what gRPC sends for "-bin" keys. */
+function normalizeBinary(value: string): string {
+  // Repeated binary values arrive comma-joined; base64 never contains a comma.
+  return value
+    .split(",")
+    .map((item) => Buffer.from(item.trim(), "base64").toString("base64"))
+    .join(",");
+}
+
+/**
+ * The gRPC metadata a grpc-web request carries, as HTTP/2 request headers: its headers
+ * minus the HTTP-only ones. Text values must be printable ASCII, as gRPC requires (throws
+ * InvalidMetadataError naming the header otherwise); "-bin" values are base64, normalized.
+ */
+export function requestHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || isHttpOnlyHeader(name) || !METADATA_KEY.test(name)) continue;
-    const values = Array.isArray(value) ? value : [value];
-    for (const v of values) {
-      if (!name.endsWith("-bin")) {
-        metadata.add(name, v);
-        continue;
-      }
-      // Repeated binary values arrive comma-joined; base64 never contains a comma.
-      for (const item of v.split(",")) metadata.add(name, Buffer.from(item.trim(), "base64"));
+    // node:http joins repeated headers with ", " (set-cookie, the one array, is HTTP-only).
+    const joined = Array.isArray(value) ? value.join(", ") : value;
+    if (name.endsWith("-bin")) {
+      metadata[name] = normalizeBinary(joined);
+    } else if (PRINTABLE_ASCII.test(joined)) {
+      metadata[name] = joined;
+    } else {
+      throw new InvalidMetadataError(
+        `header ${name} is not printable ASCII; gRPC metadata values must be (or use a "-bin" key with base64)`,
+      );
     }
   }
   return metadata;
 }
 
-function headerValue(name: string, value: MetadataValue): string {
-  return name.endsWith("-bin") && Buffer.isBuffer(value) ? value.toString("base64") : String(value);
-}
-
-/** Metadata as (name, value) header pairs; binary values base64-encoded as gRPC does. */
-export function metadataToHeaders(metadata: Metadata): [string, string][] {
+/**
+ * An upstream's HTTP/2 response headers or trailers as (name, value) metadata pairs, in
+ * order: pseudo-headers dropped, repeated and comma-joined "-bin" values split (each
+ * normalized base64), as gRPC clients read them.
+ */
+export function responseMetadata(
+  headers: Readonly<Record<string, string | string[] | number | undefined>>,
+): [string, string][] {
   const out: [string, string][] = [];
-  // getMap keeps only the first value per key: use it for the names, get() for all values.
-  for (const name of Object.keys(metadata.getMap())) {
-    for (const value of metadata.get(name)) out.push([name, headerValue(name, value)]);
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 0x3a) continue; // ":status" and other pseudo-headers
+    const value = headers[name];
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [String(value)];
+    for (const v of values) {
+      if (!name.endsWith("-bin")) {
+        out.push([name, v]);
+        continue;
+      }
+      for (const item of v.split(","))
+        out.push([name, Buffer.from(item.trim(), "base64").toString("base64")]);
+    }
   }
   return out;
 }
@@ -90,6 +121,22 @@ export function parseGrpcTimeout(value: string): number {
     throw new Error(`grpc-timeout "${value}" is not 1 to 8 digits followed by one of H, M, S, m, u, n`);
   }
   return Number(match[1]) * (UNIT_MS[unit] ?? 0);
+}
+
+const TIMEOUT_UNITS: readonly (readonly [string, number])[] = [
+  ["m", 1],
+  ["S", 1_000],
+  ["M", 60_000],
+  ["H", 3_600_000],
+];
+
+/** A grpc-timeout header for `ms` milliseconds (rounded up; at most 8 digits, as gRPC requires). */
+export function formatGrpcTimeout(ms: number): string {
+  for (const [unit, factor] of TIMEOUT_UNITS) {
+    const amount = Math.max(0, Math.ceil(ms / factor));
+    if (amount < 100_000_000) return `${amount}${unit}`;
+  }
+  return "99999999H";
 }
 
 /** Whether a header name belongs to the HTTP hop rather than to the call's metadata. */
