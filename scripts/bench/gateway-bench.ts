@@ -4,6 +4,13 @@
  * their own processes, as with `npm start`; the same request goes straight to Predict
  * with grpc-js and through the bridge with a keep-alive HTTP/1.1 client, sequentially and
  * at 16 concurrent calls, in alternating rounds so drift hits both alike.
+ *
+ * Both paths do what the real ones do: the bridge gets the headers Chromium sends for the
+ * web UI's Predict call (fetch metadata, client hints, the UI's 10 s grpc-timeout), which
+ * it must sort out per call, and its answer is checked frame by frame as the UI's client
+ * reads it; the direct call carries the same 10 s deadline, so Predict arms the same timer
+ * on both paths. The client shares the machine's cores with both servers, so it is kept
+ * light: headers built once, one buffer per answer.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -23,6 +30,47 @@ import { quantile, type BenchContext, type BenchSection } from "./bench-harness.
 export const order = 40;
 
 const identity = (bytes: Buffer): Buffer => bytes;
+
+/** The web UI's Predict deadline (public-methods.ts: 10 s), as its client sends it. */
+const DEADLINE_MS = 10_000;
+
+/** What Chromium sends with the web UI's Predict call (same-origin fetch), besides host and length. */
+function browserHeaders(port: number): Record<string, string> {
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    "content-type": "application/grpc-web+proto",
+    accept: "application/grpc-web+proto",
+    "x-grpc-web": "1",
+    "grpc-timeout": `${DEADLINE_MS}m`,
+    origin,
+    referer: `${origin}/`,
+    "user-agent":
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "accept-encoding": "gzip, deflate, br, zstd",
+    "accept-language": "en-GB,en;q=0.9",
+    "sec-ch-ua": '"Chromium";v="131", "Not_A Brand";v="24"',
+    "sec-ch-ua-mobile": "?0",
+    "sec-ch-ua-platform": '"Linux"',
+    "sec-fetch-dest": "empty",
+    "sec-fetch-mode": "cors",
+    "sec-fetch-site": "same-origin",
+  };
+}
+
+/**
+ * Checks a grpc-web answer as the UI's client reads it: not trailers-only, one message
+ * frame, then a trailer frame whose first line is grpc-status:0. Returns what is wrong.
+ */
+function grpcWebProblem(headerStatus: string | string[] | undefined, body: Buffer): string | undefined {
+  if (headerStatus !== undefined) return `trailers-only answer with grpc-status ${String(headerStatus)}`;
+  if (body.length < 10 || body[0] !== 0x00) return "no message frame";
+  const trailerAt = 5 + body.readUInt32BE(1);
+  if (body[trailerAt] !== 0x80 || body.length !== trailerAt + 5 + body.readUInt32BE(trailerAt + 1)) {
+    return "no trailer frame closing the body";
+  }
+  const trailer = body.toString("latin1", trailerAt + 5, trailerAt + 5 + 16);
+  return trailer.startsWith("grpc-status:0\r\n") ? undefined : `trailer frame says ${trailer}`;
+}
 
 const patient = {
   age: 45,
@@ -59,31 +107,33 @@ async function measure(context: BenchContext, predictPort: number, gatewayPort: 
   const grpcPath = PredictServiceService.predict.path;
   const client = new Client(`127.0.0.1:${predictPort}`, credentials.createInsecure());
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  const headers = browserHeaders(gatewayPort);
   const direct = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      client.makeUnaryRequest(grpcPath, identity, identity, message, (error) =>
-        error ? reject(error) : resolve(),
+      client.makeUnaryRequest(
+        grpcPath,
+        identity,
+        identity,
+        message,
+        { deadline: Date.now() + DEADLINE_MS },
+        (error) => (error ? reject(error) : resolve()),
       );
     });
   const viaBridge = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const req = request(
-        { host: "127.0.0.1", port: gatewayPort, path: grpcPath, method: "POST", agent },
+        { host: "127.0.0.1", port: gatewayPort, path: grpcPath, method: "POST", agent, headers },
         (res) => {
-          let body = Buffer.alloc(0);
-          res.on("data", (chunk: Buffer) => (body = Buffer.concat([body, chunk])));
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
           res.on("end", () => {
-            const trailer = body.toString("latin1");
-            if (res.headers["grpc-status"] !== undefined && res.headers["grpc-status"] !== "0") {
-              reject(new Error(`bridge answered grpc-status ${String(res.headers["grpc-status"])}`));
-            } else if (!trailer.includes("grpc-status:0")) {
-              reject(new Error(`bridge answer without grpc-status 0: ${trailer.slice(-80)}`));
-            } else resolve();
+            const body = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
+            const problem = grpcWebProblem(res.headers["grpc-status"], body);
+            if (problem === undefined) resolve();
+            else reject(new Error(`bridge answer: ${problem}`));
           });
         },
       );
-      req.setHeader("content-type", "application/grpc-web+proto");
-      req.setHeader("x-grpc-web", "1");
       req.on("error", reject);
       req.end(frame);
     });
