@@ -60,8 +60,9 @@ interface FeedbackRow {
 }
 
 /**
- * The feedback table: one row per prediction (prediction_id is UNIQUE, so a repeat can
- * never be stored twice, whatever the caller's timing), labelled or not.
+ * The feedback table: one row per prediction, labelled or not. A prediction is identified
+ * by its id and issue time, both from its signed token, and the pair is UNIQUE, so a
+ * repeat can never be stored twice, whatever the caller's timing.
  */
 export class FeedbackStore {
   private readonly insert;
@@ -75,10 +76,12 @@ export class FeedbackStore {
       `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
          probability, model_version, issued_at_ms, received_at_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (prediction_id) DO NOTHING`,
+       ON CONFLICT (issued_at_ms, prediction_id) DO NOTHING`,
     );
     this.existing = db
-      .prepare<[string], string>("SELECT feedback_id FROM feedback WHERE prediction_id = ?")
+      .prepare<[number, string], string>(
+        "SELECT feedback_id FROM feedback WHERE issued_at_ms = ? AND prediction_id = ?",
+      )
       .pluck();
     this.insertBatch = db.transaction((entries: readonly NewFeedback[]): InsertOutcome[] =>
       entries.map((entry) => this.insertOne(entry)),
@@ -94,6 +97,7 @@ export class FeedbackStore {
   }
 
   private insertOne(entry: NewFeedback): InsertOutcome {
+    const issuedAtMs = Math.round(entry.issuedAtMs);
     const result = this.insert.run(
       entry.feedbackId,
       entry.predictionId,
@@ -103,13 +107,13 @@ export class FeedbackStore {
       entry.predictedDiagnosis,
       entry.probability,
       entry.modelVersion,
-      Math.round(entry.issuedAtMs),
+      issuedAtMs,
       Math.round(entry.receivedAtMs),
     );
     if (result.changes === 1) {
       return { stored: true, seq: Number(result.lastInsertRowid), feedbackId: entry.feedbackId };
     }
-    const feedbackId = this.existing.get(entry.predictionId);
+    const feedbackId = this.existing.get(issuedAtMs, entry.predictionId);
     if (feedbackId === undefined) {
       throw new Error(`feedback for prediction ${entry.predictionId} was neither stored nor found`);
     }
@@ -170,7 +174,7 @@ export class FeedbackStore {
     return { rows: rows.length, features, labels };
   }
 
-  /** The feedback for a prediction, if any. */
+  /** The feedback for a prediction, if any (a table scan: for tests and tools, not the request path). */
   byPredictionId(predictionId: string): StoredFeedback | undefined {
     const row = this.db
       .prepare<[string], FeedbackRow>("SELECT * FROM feedback WHERE prediction_id = ?")

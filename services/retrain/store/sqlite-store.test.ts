@@ -89,7 +89,7 @@ describe("openSqliteStore", () => {
              VALUES ('f-2', 'p-1', 1, 1, zeroblob(80), 1, 0.9, 'v1', 1, 2)`,
           )
           .run(),
-      ).toThrow(/UNIQUE constraint failed: feedback.prediction_id/);
+      ).toThrow(/UNIQUE constraint failed: feedback.issued_at_ms, feedback.prediction_id/);
       expect(integrityCheck(db)).toEqual(["ok"]);
     } finally {
       db.close();
