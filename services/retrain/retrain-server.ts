@@ -22,7 +22,7 @@ import { FeedbackStore } from "./store/feedback-store.js";
 import { ModelRegistry, type ModelVersionRecord } from "./store/model-registry.js";
 import { RunLog, type RunOutcome } from "./store/run-log.js";
 import { SampleStore } from "./store/sample-store.js";
-import { openSqliteStore } from "./store/sqlite-store.js";
+import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
 import { WorkerTrainer } from "./training-worker.js";
 import { VersionBroadcaster } from "./version-broadcaster.js";
 
@@ -82,7 +82,7 @@ async function startOnStore(
   config: RetrainConfig,
   logger: Logger,
   options: RetrainServerOptions,
-  db: ReturnType<typeof openSqliteStore>,
+  db: StoreDatabase,
   storeFile: string,
 ): Promise<RetrainServerHandle> {
   const feedback = new FeedbackStore(db);

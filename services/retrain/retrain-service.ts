@@ -172,6 +172,7 @@ export class RetrainService {
     };
   }
 
+  /** The scheduler's state, the running job's progress and the registry's summary. */
   getRetrainStatus(_request: GetRetrainStatusRequest): GetRetrainStatusResponse {
     const { scheduler, runner, runLog, counts } = this.deps;
     const state = scheduler.state;
@@ -237,6 +238,7 @@ export class RetrainService {
     call.once("finish", release);
   }
 
+  /** Every file of a registered version, verified against the sha256 the registry recorded. */
   async getModelArtifact(request: GetModelArtifactRequest): Promise<GetModelArtifactResponse> {
     const violations = checkVersionName("model_version", request.modelVersion, true);
     if (violations.length > 0) throw invalidRequest(violations);
@@ -257,6 +259,7 @@ export class RetrainService {
     }
   }
 
+  /** The registry, newest first. */
   listModelVersions(_request: ListModelVersionsRequest): ListModelVersionsResponse {
     const versions = this.deps.registry.list();
     return {
@@ -265,6 +268,7 @@ export class RetrainService {
     };
   }
 
+  /** Admin (checked by the caller): queues a run regardless of the minimum batch. */
   triggerRetrain(request: TriggerRetrainRequest): TriggerRetrainResponse {
     const violations = checkReason(request.reason);
     if (violations.length > 0) throw invalidRequest(violations);
@@ -273,6 +277,7 @@ export class RetrainService {
     return { scheduled };
   }
 
+  /** Admin (checked by the caller): serves an earlier gate-passing version again and tells subscribers. */
   async rollbackModel(request: RollbackModelRequest): Promise<RollbackModelResponse> {
     const violations = [
       ...checkVersionName("model_version", request.modelVersion, true),

@@ -85,6 +85,7 @@ export class ModelRegistry {
       .map(toRecord);
   }
 
+  /** One version by name; undefined when the registry never had it. */
   get(modelVersion: string): ModelVersionRecord | undefined {
     const row = this.db
       .prepare<[string], VersionRow>("SELECT * FROM model_versions WHERE model_version = ?")
@@ -92,6 +93,7 @@ export class ModelRegistry {
     return row === undefined ? undefined : toRecord(row);
   }
 
+  /** The version serving now; undefined before the first promotion. */
   serving(): ModelVersionRecord | undefined {
     const row = this.db
       .prepare<[], VersionRow>("SELECT * FROM model_versions WHERE status = 'serving'")

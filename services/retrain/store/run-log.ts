@@ -63,6 +63,7 @@ interface RunRow {
 export class RunLog {
   constructor(private readonly db: StoreDatabase) {}
 
+  /** Records a run as it starts, before any work, so a crash leaves a trace. */
   start(run: NewRun): void {
     this.db
       .prepare(
@@ -72,6 +73,7 @@ export class RunLog {
       .run(run);
   }
 
+  /** Closes an unfinished run with its outcome; a run ends exactly once. */
   finish(runId: string, end: RunEnd): void {
     const result = this.db
       .prepare(
