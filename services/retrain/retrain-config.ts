@@ -23,8 +23,8 @@ export const DEFAULT_RETRAIN_MIN_BATCH = 1;
 export const DEFAULT_GATE_AUC_TOLERANCE = 0.01;
 /** Default time SIGTERM gives running calls before they are cancelled. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
-/** SQLite file name inside DATA_PATH. */
-export const STORE_FILE_NAME = "retrain.sqlite";
+/** SQLite file name inside DATA_PATH (data/README.md and .gitignore know it as liver.db*). */
+export const STORE_FILE_NAME = "liver.db";
 
 /**
  * Everything the RetrainService needs to start, resolved and validated once, so handlers
