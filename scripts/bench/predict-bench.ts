@@ -25,8 +25,9 @@ import { loadLpdCsv } from "../../services/shared/data/lpd-csv-loader.js";
 import { generateSyntheticDataset } from "../../services/shared/data/synthetic-dataset.js";
 import { readArtifactFiles, writeArtifact } from "../../services/shared/model/model-artifact.js";
 import { FEATURE_COUNT } from "../../services/shared/features/feature-schema.js";
+import { HmacSha256 } from "../../services/shared/feedback/hmac-sha256.js";
+import { recordLength } from "../../services/shared/feedback/prediction-record.js";
 import { BatchResponseWriter } from "../../services/predict/batch-response-writer.js";
-import { HmacSha256 } from "../../services/predict/hmac-sha256.js";
 import { ModelLoader } from "../../services/predict/model-loader.js";
 import { decodePatientBatch } from "../../services/predict/patient-batch-decoder.js";
 import { PredictionTokenSigner } from "../../services/predict/prediction-token-signer.js";
@@ -332,7 +333,7 @@ async function batchBreakdown(context: BenchContext, setup: Setup): Promise<void
   );
   const vectors = new Float64Array(BATCH_SIZE * FEATURE_COUNT);
   const hmac = new HmacSha256(randomBytes(32));
-  const record = randomBytes(PredictionTokenSigner.recordLength(2));
+  const record = randomBytes(recordLength(2));
   const mac = new Uint8Array(32);
   const repeat = context.quick ? 100 : 400;
   const perBatch = (fn: () => void): number => {

@@ -1,7 +1,9 @@
 import { randomFillSync } from "node:crypto";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
-import { PredictionTokenSigner } from "./prediction-token-signer.js";
+import { HMAC_SHA256_BYTES } from "../shared/feedback/hmac-sha256.js";
+import { recordLength } from "../shared/feedback/prediction-record.js";
+import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import { EncodedPredictBatchResponse } from "./predict-wire-codec.js";
 import type { ServingModel } from "./serving-model.js";
 
@@ -17,7 +19,6 @@ const TAG_THRESHOLD = 0x31; // 6, fixed64
 
 const UUID_BYTES = 16;
 const UUID_CHARS = 36;
-const MAC_CHARS = 43; // base64url of 32 bytes, unpadded
 const UUID_POOL = 4_096 * UUID_BYTES;
 const DOT = 0x2e;
 const HYPHEN = 0x2d;
@@ -49,6 +50,8 @@ function writeVarint(out: Buffer, value: number, at: number): number {
 function base64UrlLength(bytes: number): number {
   return Math.floor(bytes / 3) * 4 + (bytes % 3 === 0 ? 0 : (bytes % 3) + 1);
 }
+
+const MAC_CHARS = base64UrlLength(HMAC_SHA256_BYTES);
 
 /** What a batch came to: its bytes, or the index of a row the model scored outside [0, 1]. */
 export type BatchOutcome =
@@ -85,8 +88,8 @@ export class BatchResponseWriter {
       probabilities[i] = p;
     }
     const version = Buffer.from(model.version, "utf8");
-    const recordLength = PredictionTokenSigner.recordLength(version.length);
-    const recordChars = base64UrlLength(recordLength);
+    const recordBytes = recordLength(version.length);
+    const recordChars = base64UrlLength(recordBytes);
     const tokenLength = recordChars + 1 + MAC_CHARS;
     const threshold = model.threshold;
     // proto3 leaves out zero values: only a probability of exactly 0 changes an entry's size.
@@ -137,7 +140,7 @@ export class BatchResponseWriter {
       );
       out[at++] = TAG_FEEDBACK_TOKEN;
       at = writeVarint(out, tokenLength, at);
-      at = writeBase64Url(signer.record, recordLength, out, at);
+      at = writeBase64Url(signer.record, recordBytes, out, at);
       out[at++] = DOT;
       at = writeBase64Url(signer.mac, signer.mac.length, out, at);
       if (threshold !== 0) {

@@ -21,11 +21,9 @@ import {
   type WatchModelVersionsResponse,
 } from "../gen/liver/v1/retrain_service.js";
 import { FEATURE_COUNT, LABEL } from "../shared/features/feature-schema.js";
-import {
-  FeedbackTokenError,
-  type FeedbackTokenSigner,
-  type PredictionRecord,
-} from "../shared/feedback/feedback-token.js";
+import { FeedbackTokenError } from "../shared/feedback/feedback-token-error.js";
+import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
+import type { PredictionRecord } from "../shared/feedback/prediction-record.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import type { AdminAuth } from "./admin-auth.js";
 import { FeedbackWriterClosedError, type FeedbackWriter } from "./feedback-writer.js";

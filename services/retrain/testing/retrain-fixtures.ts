@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { allocateDataset, type Dataset } from "../../shared/data/dataset.js";
 import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js";
-import { FeedbackTokenSigner, type PredictionRecord } from "../../shared/feedback/feedback-token.js";
+import { FeedbackTokenSigner } from "../../shared/feedback/feedback-token.js";
+import type { PredictionRecord } from "../../shared/feedback/prediction-record.js";
 import type { RetrainConfig } from "../retrain-config.js";
 
 /** A fresh temp folder and its removal. */

@@ -1,9 +1,11 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { FeedbackTokenError, FeedbackTokenSigner, type PredictionRecord } from "./feedback-token.js";
+import { FeedbackTokenError } from "./feedback-token-error.js";
+import { FeedbackTokenSigner } from "./feedback-token.js";
+import type { PredictionRecord } from "./prediction-record.js";
 import { loadOrCreateSigningKey, parseSigningKey } from "./signing-key.js";
 
 function record(overrides: Partial<PredictionRecord> = {}): PredictionRecord {
@@ -35,6 +37,12 @@ describe("FeedbackTokenSigner", () => {
     const original = record();
     const back = signer.verify(signer.sign(original), original.issuedAtMs + 1000);
     expect(back).toEqual(original);
+  });
+
+  it("MACs the record with standard HMAC-SHA256 (node:crypto agrees), so any language can verify", () => {
+    const key = randomBytes(32);
+    const [body = "", mac = ""] = new FeedbackTokenSigner(key).sign(record()).split(".");
+    expect(mac).toBe(createHmac("sha256", key).update(Buffer.from(body, "base64url")).digest("base64url"));
   });
 
   it("refuses a token whose payload was altered, naming the signature", () => {

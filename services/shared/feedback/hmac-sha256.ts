@@ -18,7 +18,8 @@ const IV = new Int32Array([
 ]);
 
 const BLOCK = 64;
-const DIGEST = 32;
+/** Length in bytes of an HMAC-SHA256 (the MAC part of every feedback token). */
+export const HMAC_SHA256_BYTES = 32;
 
 /**
  * HMAC-SHA256 (RFC 2104) in plain JS with the key's inner and outer pad states computed once
@@ -53,8 +54,8 @@ export class HmacSha256 {
     this.outer.set(IV);
     this.compress(this.outer, new DataView(opad.buffer), 0);
     // The outer message is always one block: the 32-byte inner digest, padding, length.
-    this.outerBlock[DIGEST] = 0x80;
-    const outerBits = (BLOCK + DIGEST) * 8;
+    this.outerBlock[HMAC_SHA256_BYTES] = 0x80;
+    const outerBits = (BLOCK + HMAC_SHA256_BYTES) * 8;
     this.outerBlock[BLOCK - 2] = outerBits >>> 8;
     this.outerBlock[BLOCK - 1] = outerBits & 0xff;
   }

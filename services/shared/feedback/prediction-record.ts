@@ -1,0 +1,141 @@
+import { FEATURE_COUNT } from "../features/feature-schema.js";
+import { FeedbackTokenError } from "./feedback-token-error.js";
+
+/**
+ * What PredictService actually answered, as the feedback token carries it. Training rows
+ * can only come from real predictions: RetrainService trusts nothing else in a feedback.
+ */
+export interface PredictionRecord {
+  /** UUID of the prediction; one feedback per prediction. */
+  readonly predictionId: string;
+  readonly modelVersion: string;
+  /** Raw feature vector in schema order with the model's gender coding. */
+  readonly features: Float64Array;
+  readonly probability: number;
+  /** liver.v1.Diagnosis enum number (1 = liver disease, 2 = none). */
+  readonly diagnosis: number;
+  /** Issue time, Unix milliseconds. */
+  readonly issuedAtMs: number;
+}
+
+// The binary record inside every feedback token. This module is its only writer and reader:
+// the shared FeedbackTokenSigner and PredictService's hot-path signer both write through
+// writePredictionRecord, so a layout change here reaches every token.
+//
+//   offset  size  field
+//   0       1     format version (RECORD_FORMAT_VERSION)
+//   1       8     issuedAtMs, float64 LE
+//   9       8     probability, float64 LE
+//   17      1     diagnosis (liver.v1.Diagnosis number)
+//   18      16    prediction id, the UUID's bytes
+//   34      1     model version length n (1 to MAX_VERSION_BYTES)
+//   35      n     model version, UTF-8
+//   35+n    8*F   features in schema order, float64 LE (F = FEATURE_COUNT)
+
+/** Layout version, the record's first byte; readers refuse any other. */
+export const RECORD_FORMAT_VERSION = 1;
+/** Bytes of a prediction id (a UUID) in the record. */
+export const UUID_BYTES = 16;
+/** Longest model version, in UTF-8 bytes, a record can carry (its length is one byte). */
+export const MAX_VERSION_BYTES = 64;
+const ISSUED_AT_AT = 1;
+const PROBABILITY_AT = 9;
+const DIAGNOSIS_AT = 17;
+const UUID_AT = 18;
+const VERSION_LENGTH_AT = UUID_AT + UUID_BYTES;
+/** Bytes before the model version: format, issuedAt, probability, diagnosis, uuid, version length. */
+const FIXED_BYTES = VERSION_LENGTH_AT + 1;
+/** Size of the largest record, for writers that reuse one buffer. */
+export const MAX_RECORD_BYTES = FIXED_BYTES + MAX_VERSION_BYTES + 8 * FEATURE_COUNT;
+
+/** Hex digit values by char code; -1 for anything else. */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX["0123456789abcdef".charCodeAt(i)] = i;
+  HEX["0123456789ABCDEF".charCodeAt(i)] = i;
+}
+
+/** Length in bytes of the record for a model version of `versionBytes` UTF-8 bytes. */
+export function recordLength(versionBytes: number): number {
+  return FIXED_BYTES + versionBytes + 8 * FEATURE_COUNT;
+}
+
+/** The UTF-8 bytes of a model version, refused when the record cannot carry it. */
+export function encodeModelVersion(modelVersion: string): Buffer {
+  const bytes = Buffer.from(modelVersion, "utf8");
+  if (bytes.length === 0 || bytes.length > MAX_VERSION_BYTES) {
+    throw new Error(`model version must be 1 to ${MAX_VERSION_BYTES} bytes, got ${bytes.length}`);
+  }
+  return bytes;
+}
+
+/** The 16 bytes of a UUID string (hyphens skipped, either case) into `out`, refusing anything else. */
+export function parseUuid(uuid: string, out: Uint8Array): Uint8Array {
+  let written = 0;
+  let high = -1;
+  for (let i = 0; i < uuid.length; i++) {
+    const code = uuid.charCodeAt(i);
+    if (code === 45) continue; // "-"
+    const digit = code < 128 ? (HEX[code] as number) : -1;
+    if (digit < 0) throw new Error(`prediction id ${uuid} is not a UUID`);
+    if (high < 0) {
+      high = digit;
+    } else {
+      if (written === UUID_BYTES) throw new Error(`prediction id ${uuid} is not a UUID`);
+      out[written++] = (high << 4) | digit;
+      high = -1;
+    }
+  }
+  if (written !== UUID_BYTES || high >= 0) throw new Error(`prediction id ${uuid} is not a UUID`);
+  return out;
+}
+
+/**
+ * Writes one record into `out` from its parts as the hot path holds them (the id's bytes at
+ * uuid[uuidOffset ..], the version already encoded, the features at vectors[vectorOffset ..])
+ * and returns its length, recordLength(version.length). `out` must have room for it.
+ */
+export function writePredictionRecord(
+  out: Buffer,
+  uuid: Uint8Array,
+  uuidOffset: number,
+  version: Buffer,
+  vectors: Float64Array,
+  vectorOffset: number,
+  probability: number,
+  diagnosis: number,
+  issuedAtMs: number,
+): number {
+  // Fields in layout order; each write returns the next field's offset.
+  let at = out.writeUInt8(RECORD_FORMAT_VERSION, 0);
+  at = out.writeDoubleLE(issuedAtMs, at);
+  at = out.writeDoubleLE(probability, at);
+  at = out.writeUInt8(diagnosis, at);
+  for (let i = 0; i < UUID_BYTES; i++) out[at + i] = uuid[uuidOffset + i] as number;
+  at += UUID_BYTES;
+  at = out.writeUInt8(version.length, at);
+  at += version.copy(out, at);
+  for (let i = 0; i < FEATURE_COUNT; i++) at = out.writeDoubleLE(vectors[vectorOffset + i] as number, at);
+  return at;
+}
+
+/** The record in a token's body, or a "malformed" FeedbackTokenError saying what is wrong with it. */
+export function readPredictionRecord(body: Buffer): PredictionRecord {
+  const fail = (why: string): never => {
+    throw new FeedbackTokenError("malformed", `feedback_token is malformed: ${why}`);
+  };
+  if (body.length < FIXED_BYTES) fail("it is too short");
+  if (body.readUInt8(0) !== RECORD_FORMAT_VERSION) fail(`unknown token format ${body.readUInt8(0)}`);
+  const issuedAtMs = body.readDoubleLE(ISSUED_AT_AT);
+  const probability = body.readDoubleLE(PROBABILITY_AT);
+  const diagnosis = body.readUInt8(DIAGNOSIS_AT);
+  const hex = body.subarray(UUID_AT, UUID_AT + UUID_BYTES).toString("hex");
+  const predictionId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const versionLength = body.readUInt8(VERSION_LENGTH_AT);
+  if (body.length !== recordLength(versionLength)) fail("its length does not match its contents");
+  const modelVersion = body.subarray(FIXED_BYTES, FIXED_BYTES + versionLength).toString("utf8");
+  const featuresAt = FIXED_BYTES + versionLength;
+  const features = new Float64Array(FEATURE_COUNT);
+  for (let i = 0; i < FEATURE_COUNT; i++) features[i] = body.readDoubleLE(featuresAt + 8 * i);
+  return { predictionId, modelVersion, features, probability, diagnosis, issuedAtMs };
+}
