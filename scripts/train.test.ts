@@ -1,5 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -7,9 +6,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readArtifactDir } from "../services/shared/model/model-artifact.js";
 import { HELP, nextVersion, runTrainCli } from "./train.js";
+import { REAL_CSV_PATH, haveRealCsv } from "../services/shared/testing/real-dataset.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const REAL_CSV = path.resolve(repo, "..", "shared", "data", "Liver Patient Dataset (LPD)_train.csv");
 
 function capture(): { log: (l: string) => void; error: (l: string) => void; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -111,9 +110,9 @@ describe("npm run train", () => {
     expect(run.stderr).toMatch(/--synthetic "1e99" is not valid/);
   });
 
-  it.skipIf(!existsSync(REAL_CSV))("prints the load report for the real file", async () => {
+  it.skipIf(!haveRealCsv)("prints the load report for the real file", async () => {
     const io = capture();
-    expect(await runTrainCli(["--data", REAL_CSV, "--out", path.join(root, "real")], io, {})).toBe(0);
+    expect(await runTrainCli(["--data", REAL_CSV_PATH, "--out", path.join(root, "real")], io, {})).toBe(0);
     const text = io.out.join("\n");
     expect(text).toMatch(/rows: 30,691 read, 27,158 kept, 3,533 dropped/);
     expect(text).toMatch(/train 13,111, holdout 3,278/);

@@ -1,8 +1,6 @@
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FEATURE_COUNT, FEATURES, GENDER_CODE, LABEL_CSV_HEADER } from "../features/feature-schema.js";
 import type { Dataset } from "./dataset.js";
@@ -10,11 +8,7 @@ import { DatasetFormatError } from "./dataset-format-error.js";
 import { formatLoadReport } from "./load-report.js";
 import { loadLpdCsv, normaliseHeader } from "./lpd-csv-loader.js";
 import { generateSyntheticDataset } from "./synthetic-dataset.js";
-
-const REAL_CSV = fileURLToPath(
-  new URL("../../../../shared/data/Liver Patient Dataset (LPD)_train.csv", import.meta.url),
-);
-const haveRealCsv = existsSync(REAL_CSV);
+import { REAL_CSV_PATH, haveRealCsv } from "../testing/real-dataset.js";
 
 /** The header row exactly as the real file has it (U+00A0 before Alkphos, Sgpt and ALB). */
 const LPD_HEADER =
@@ -78,7 +72,7 @@ function bytesOf(array: Float64Array | Uint8Array): Buffer {
 
 describe.skipIf(!haveRealCsv)("loadLpdCsv on the real LPD file", () => {
   it("reads every row and reproduces the measured facts", async () => {
-    const { dataset, report } = await loadLpdCsv(REAL_CSV);
+    const { dataset, report } = await loadLpdCsv(REAL_CSV_PATH);
     expect(report.bytes).toBe(1_236_657);
     expect(report.rowsRead).toBe(30_691);
     expect(report.dropped.missing.rows).toBe(3_533);
@@ -95,7 +89,7 @@ describe.skipIf(!haveRealCsv)("loadLpdCsv on the real LPD file", () => {
     expect(report.exactDuplicateRows).toBe(11_323);
     expect(report.uniqueKeptRows).toBe(16_389);
     expect(report.blankLines).toBe(0);
-    expect(report.path).toBe(REAL_CSV);
+    expect(report.path).toBe(REAL_CSV_PATH);
 
     expect(dataset.source).toBe("real");
     expect(dataset.rows).toBe(report.rowsKept);
@@ -136,12 +130,12 @@ describe.skipIf(!haveRealCsv)("loadLpdCsv on the real LPD file", () => {
   });
 
   it("loads the whole file in well under 100 ms once warm", async () => {
-    await loadLpdCsv(REAL_CSV);
+    await loadLpdCsv(REAL_CSV_PATH);
     let best = Infinity;
     // CPU time of the best of three: wall time would also count waiting for other test files.
     for (let i = 0; i < 3; i++) {
       const cpu = process.cpuUsage();
-      await loadLpdCsv(REAL_CSV);
+      await loadLpdCsv(REAL_CSV_PATH);
       const { user, system } = process.cpuUsage(cpu);
       best = Math.min(best, (user + system) / 1000);
     }

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -12,10 +11,8 @@ import {
   SYNTHETIC_NUMERIC_FEATURES,
   type SyntheticParams,
 } from "./synthetic-params.js";
+import { REAL_CSV_PATH, haveRealCsv } from "../testing/real-dataset.js";
 
-const REAL_CSV = fileURLToPath(
-  new URL("../../../../shared/data/Liver Patient Dataset (LPD)_train.csv", import.meta.url),
-);
 const PARAMS_JSON = fileURLToPath(new URL("../../../data/synthetic-params.json", import.meta.url));
 
 const provenance = {
@@ -73,11 +70,11 @@ describe("fitSyntheticParams", () => {
     expect(fitted.fittedOn.uniqueCompleteRows).toBeLessThanOrEqual(200_000);
   });
 
-  it.skipIf(!existsSync(REAL_CSV))(
+  it.skipIf(!haveRealCsv)(
     "reproduces the committed data/synthetic-params.json from the real file",
     async () => {
-      const { dataset, report } = await loadLpdCsv(REAL_CSV);
-      const bytes = await readFile(REAL_CSV);
+      const { dataset, report } = await loadLpdCsv(REAL_CSV_PATH);
+      const bytes = await readFile(REAL_CSV_PATH);
       const committed = parseSyntheticParams(JSON.parse(await readFile(PARAMS_JSON, "utf8")));
       const sha256 = createHash("sha256").update(bytes).digest("hex");
       expect(committed.fittedOn.sha256).toBe(sha256);

@@ -1,5 +1,3 @@
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { FEATURE_COUNT, FEATURES } from "../features/feature-schema.js";
 import { allocateDataset } from "../data/dataset.js";
@@ -9,10 +7,7 @@ import { verifyArtifactFiles } from "./model-artifact.js";
 import { createScorer, sigmoid } from "./scorer.js";
 import { getTfBackend } from "./tf-backend.js";
 import { runTrainingPipeline } from "./training-pipeline.js";
-
-const REAL_CSV = fileURLToPath(
-  new URL("../../../../shared/data/Liver Patient Dataset (LPD)_train.csv", import.meta.url),
-);
+import { REAL_CSV_PATH, haveRealCsv } from "../testing/real-dataset.js";
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
@@ -128,10 +123,10 @@ describe("createScorer", () => {
   });
 });
 
-describe.skipIf(!existsSync(REAL_CSV))("parity with the tfjs evaluation on the real data", () => {
+describe.skipIf(!haveRealCsv)("parity with the tfjs evaluation on the real data", () => {
   it("matches model.predict on every holdout row within 1e-6", async () => {
     const backend = await getTfBackend({ info: () => undefined });
-    const { dataset } = await loadLpdCsv(REAL_CSV);
+    const { dataset } = await loadLpdCsv(REAL_CSV_PATH);
     const result = await runTrainingPipeline({ original: dataset, backend, artifact: { version: "v1" } });
     const artifact = result.artifact;
     if (artifact === undefined) throw new Error("artifact expected");

@@ -1,8 +1,6 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FEATURE_COUNT, FEATURES } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
@@ -11,10 +9,7 @@ import { selectRows } from "./holdout-split.js";
 import { readArtifactDir } from "./model-artifact.js";
 import { getTfBackend, type TfBackend } from "./tf-backend.js";
 import { runTrainingPipeline } from "./training-pipeline.js";
-
-const REAL_CSV = fileURLToPath(
-  new URL("../../../../shared/data/Liver Patient Dataset (LPD)_train.csv", import.meta.url),
-);
+import { REAL_CSV_PATH, haveRealCsv } from "../testing/real-dataset.js";
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
@@ -163,10 +158,10 @@ describe("runTrainingPipeline", () => {
   });
 });
 
-describe.skipIf(!existsSync(REAL_CSV))("runTrainingPipeline on the real LPD file", () => {
+describe.skipIf(!haveRealCsv)("runTrainingPipeline on the real LPD file", () => {
   it("reaches ROC AUC >= 0.755 on the deduplicated stratified 80/20 holdout", async () => {
     const backend = await getTfBackend({ info: () => undefined });
-    const { dataset } = await loadLpdCsv(REAL_CSV);
+    const { dataset } = await loadLpdCsv(REAL_CSV_PATH);
     const result = await runTrainingPipeline({ original: dataset, backend });
     expect(result.split.uniqueRows).toBe(16_389);
     expect(result.rowCounts.trainRows).toBe(13_111);
