@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,23 +10,13 @@ import { exportFeedbackCsv, feedbackCsvHeader } from "./export-feedback.js";
 import { STORE_FILE_NAME } from "./retrain-config.js";
 import { FeedbackStore, type NewFeedback } from "./store/feedback-store.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
-import { randomFeatures, tempDir } from "./testing/retrain-fixtures.js";
+import { newFeedback, tempDir } from "./testing/retrain-fixtures.js";
 
 const run = promisify(execFile);
 
+/** A stored feedback with `verdict` and `label`, issued a second before it arrived. */
 function feedback(verdict: 1 | 2 | 3, label: 0 | 1 | null, receivedAtMs: number): NewFeedback {
-  return {
-    feedbackId: randomUUID(),
-    predictionId: randomUUID(),
-    verdict,
-    label,
-    features: randomFeatures(),
-    predictedDiagnosis: 1,
-    probability: 0.7,
-    modelVersion: "v1",
-    issuedAtMs: receivedAtMs - 1000,
-    receivedAtMs,
-  };
+  return newFeedback({ verdict, label, probability: 0.7, issuedAtMs: receivedAtMs - 1000, receivedAtMs });
 }
 
 describe("export-feedback", () => {

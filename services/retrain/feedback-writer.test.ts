@@ -1,23 +1,7 @@
-import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { FeedbackWriter, FeedbackWriterClosedError, type FeedbackBatchSink } from "./feedback-writer.js";
 import type { InsertOutcome, NewFeedback } from "./store/feedback-store.js";
-import { randomFeatures } from "./testing/retrain-fixtures.js";
-
-function entry(): NewFeedback {
-  return {
-    feedbackId: randomUUID(),
-    predictionId: randomUUID(),
-    verdict: 1,
-    label: 1,
-    features: randomFeatures(),
-    predictedDiagnosis: 1,
-    probability: 0.9,
-    modelVersion: "v1",
-    issuedAtMs: 1,
-    receivedAtMs: 2,
-  };
-}
+import { newFeedback } from "./testing/retrain-fixtures.js";
 
 /** A sink that records each transaction and remembers which predictions it "committed". */
 class RecordingSink implements FeedbackBatchSink {
@@ -45,7 +29,7 @@ describe("FeedbackWriter", () => {
   it("commits everything submitted in one tick as one transaction, resolving only after it", async () => {
     const sink = new RecordingSink();
     const writer = new FeedbackWriter(sink);
-    const entries = Array.from({ length: 32 }, entry);
+    const entries = Array.from({ length: 32 }, () => newFeedback());
     const acknowledged: string[] = [];
     const all = entries.map((e) =>
       writer.submit(e).then((outcome) => {
@@ -68,7 +52,7 @@ describe("FeedbackWriter", () => {
     const sink = new RecordingSink();
     const sizes: number[] = [];
     const writer = new FeedbackWriter(sink, { maxBatch: 10, onBatch: (size) => sizes.push(size) });
-    await Promise.all(Array.from({ length: 25 }, () => writer.submit(entry())));
+    await Promise.all(Array.from({ length: 25 }, () => writer.submit(newFeedback())));
     expect(sink.batches.map((b) => b.length)).toEqual([10, 10, 5]);
     expect(sizes).toEqual([10, 10, 5]);
   });
@@ -77,19 +61,19 @@ describe("FeedbackWriter", () => {
     const sink = new RecordingSink();
     const writer = new FeedbackWriter(sink);
     sink.failNext = new Error("disk I/O error");
-    const failed = await Promise.allSettled([writer.submit(entry()), writer.submit(entry())]);
+    const failed = await Promise.allSettled([writer.submit(newFeedback()), writer.submit(newFeedback())]);
     expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect(sink.committed.size).toBe(0);
-    await expect(writer.submit(entry())).resolves.toMatchObject({ stored: true });
+    await expect(writer.submit(newFeedback())).resolves.toMatchObject({ stored: true });
   });
 
   it("flushes what is queued on close and refuses new work", async () => {
     const sink = new RecordingSink();
     const writer = new FeedbackWriter(sink, { schedule: () => undefined });
-    const pending = writer.submit(entry());
+    const pending = writer.submit(newFeedback());
     await writer.close();
     await expect(pending).resolves.toMatchObject({ stored: true });
-    await expect(writer.submit(entry())).rejects.toBeInstanceOf(FeedbackWriterClosedError);
+    await expect(writer.submit(newFeedback())).rejects.toBeInstanceOf(FeedbackWriterClosedError);
   });
 
   it("keeps one transaction in flight and makes everything that arrives meanwhile the next one", async () => {
@@ -105,10 +89,10 @@ describe("FeedbackWriter", () => {
         }),
     };
     const writer = new FeedbackWriter(sink);
-    const first = [writer.submit(entry()), writer.submit(entry())];
+    const first = [writer.submit(newFeedback()), writer.submit(newFeedback())];
     await new Promise((resolve) => setImmediate(resolve));
     expect(commits.map((c) => c.size)).toEqual([2]);
-    const second = Array.from({ length: 5 }, () => writer.submit(entry()));
+    const second = Array.from({ length: 5 }, () => writer.submit(newFeedback()));
     await new Promise((resolve) => setImmediate(resolve));
     // Nothing new starts while the first transaction is in flight, and nobody is acknowledged.
     expect(commits.map((c) => c.size)).toEqual([2]);

@@ -1,46 +1,20 @@
 import { randomUUID } from "node:crypto";
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { FEATURE_COUNT } from "../../shared/features/feature-schema.js";
-import { randomFeatures, tempDir } from "../testing/retrain-fixtures.js";
-import { FeedbackStore, type NewFeedback } from "./feedback-store.js";
-import { openSqliteStore, type StoreDatabase } from "./sqlite-store.js";
-
-function entry(overrides: Partial<NewFeedback> = {}): NewFeedback {
-  return {
-    feedbackId: randomUUID(),
-    predictionId: randomUUID(),
-    verdict: 1,
-    label: 1,
-    features: randomFeatures(),
-    predictedDiagnosis: 1,
-    probability: 0.8,
-    modelVersion: "v1",
-    issuedAtMs: 1_700_000_000_000,
-    receivedAtMs: 1_700_000_001_000,
-    ...overrides,
-  };
-}
+import { newFeedback } from "../testing/retrain-fixtures.js";
+import { useTempStore } from "../testing/temp-store.js";
+import { FeedbackStore } from "./feedback-store.js";
 
 describe("FeedbackStore", () => {
-  let db: StoreDatabase;
+  const database = useTempStore();
   let store: FeedbackStore;
-  let remove: () => void;
-
   beforeEach(() => {
-    const tmp = tempDir();
-    remove = tmp.remove;
-    db = openSqliteStore(path.join(tmp.dir, "retrain.sqlite"));
-    store = new FeedbackStore(db);
-  });
-  afterEach(() => {
-    db.close();
-    remove();
+    store = new FeedbackStore(database());
   });
 
   it("stores a batch and reads every field back", () => {
-    const first = entry({ verdict: 2, label: 0, predictedDiagnosis: 1 });
-    const second = entry({ verdict: 3, label: null });
+    const first = newFeedback({ verdict: 2, label: 0, predictedDiagnosis: 1 });
+    const second = newFeedback({ verdict: 3, label: null });
     const outcomes = store.insertMany([first, second]);
     expect(outcomes.map((o) => o.stored)).toEqual([true, true]);
     const back = store.byPredictionId(first.predictionId);
@@ -50,11 +24,11 @@ describe("FeedbackStore", () => {
   });
 
   it("answers a repeat for the same prediction with the earlier id and stores nothing", () => {
-    const original = entry();
+    const original = newFeedback();
     const [stored] = store.insertMany([original]);
     const [repeat, alsoRepeat] = store.insertMany([
-      entry({ predictionId: original.predictionId, verdict: 2, label: 0 }),
-      entry({ predictionId: original.predictionId, verdict: 3, label: null }),
+      newFeedback({ predictionId: original.predictionId, verdict: 2, label: 0 }),
+      newFeedback({ predictionId: original.predictionId, verdict: 3, label: null }),
     ]);
     expect(stored).toMatchObject({ stored: true, feedbackId: original.feedbackId });
     expect(repeat).toEqual({ stored: false, feedbackId: original.feedbackId });
@@ -64,16 +38,16 @@ describe("FeedbackStore", () => {
 
   it("catches a repeat inside one batch", () => {
     const predictionId = randomUUID();
-    const outcomes = store.insertMany([entry({ predictionId }), entry({ predictionId })]);
+    const outcomes = store.insertMany([newFeedback({ predictionId }), newFeedback({ predictionId })]);
     expect(outcomes.map((o) => o.stored)).toEqual([true, false]);
   });
 
   it("counts by verdict and returns only labelled rows up to a snapshot, in order", () => {
     const rows = [
-      entry({ verdict: 1, label: 1 }),
-      entry({ verdict: 3, label: null }),
-      entry({ verdict: 2, label: 0 }),
-      entry({ verdict: 1, label: 0 }),
+      newFeedback({ verdict: 1, label: 1 }),
+      newFeedback({ verdict: 3, label: null }),
+      newFeedback({ verdict: 2, label: 0 }),
+      newFeedback({ verdict: 1, label: 0 }),
     ];
     const outcomes = store.insertMany(rows);
     const seqs = outcomes.map((o) => (o.stored ? o.seq : -1));
@@ -90,8 +64,8 @@ describe("FeedbackStore", () => {
   });
 
   it("rolls the whole batch back when one row breaks a constraint", () => {
-    const good = entry();
-    expect(() => store.insertMany([good, entry({ label: 7 as 0 })])).toThrow(/CHECK constraint/);
+    const good = newFeedback();
+    expect(() => store.insertMany([good, newFeedback({ label: 7 as 0 })])).toThrow(/CHECK constraint/);
     expect(store.byPredictionId(good.predictionId)).toBeUndefined();
     expect([...store.all()]).toHaveLength(0);
   });

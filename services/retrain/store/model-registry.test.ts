@@ -1,9 +1,7 @@
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { BinaryMetrics } from "../../shared/model/metrics.js";
-import { tempDir } from "../testing/retrain-fixtures.js";
+import { useTempStore } from "../testing/temp-store.js";
 import { ModelRegistry, RegistryError, versionName, type NewModelVersion } from "./model-registry.js";
-import { openSqliteStore, type StoreDatabase } from "./sqlite-store.js";
 
 function metrics(rocAuc: number): BinaryMetrics {
   return {
@@ -36,19 +34,10 @@ function candidate(seq: number, rocAuc = 0.75): NewModelVersion {
 }
 
 describe("ModelRegistry", () => {
-  let db: StoreDatabase;
+  const database = useTempStore();
   let registry: ModelRegistry;
-  let remove: () => void;
-
   beforeEach(() => {
-    const tmp = tempDir();
-    remove = tmp.remove;
-    db = openSqliteStore(path.join(tmp.dir, "retrain.sqlite"));
-    registry = new ModelRegistry(db);
-  });
-  afterEach(() => {
-    db.close();
-    remove();
+    registry = new ModelRegistry(database());
   });
 
   it("numbers versions in training order, rejected ones included", () => {
@@ -70,7 +59,7 @@ describe("ModelRegistry", () => {
     expect(registry.serving()?.modelVersion).toBe("v2");
     expect(registry.get("v1")?.status).toBe("retired");
     expect(() =>
-      db.prepare("UPDATE model_versions SET status = 'serving' WHERE model_version = 'v1'").run(),
+      database().prepare("UPDATE model_versions SET status = 'serving' WHERE model_version = 'v1'").run(),
     ).toThrow(/UNIQUE/);
   });
 

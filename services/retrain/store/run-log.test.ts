@@ -1,23 +1,12 @@
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { tempDir } from "../testing/retrain-fixtures.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { useTempStore } from "../testing/temp-store.js";
 import { RunLog } from "./run-log.js";
-import { openSqliteStore, type StoreDatabase } from "./sqlite-store.js";
 
 describe("RunLog", () => {
-  let db: StoreDatabase;
+  const database = useTempStore();
   let log: RunLog;
-  let remove: () => void;
-
   beforeEach(() => {
-    const tmp = tempDir();
-    remove = tmp.remove;
-    db = openSqliteStore(path.join(tmp.dir, "retrain.sqlite"));
-    log = new RunLog(db);
-  });
-  afterEach(() => {
-    db.close();
-    remove();
+    log = new RunLog(database());
   });
 
   const start = (runId: string, feedbackUpTo: number, startedAtMs: number): void =>

@@ -1,25 +1,13 @@
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { smallDataset, tempDir } from "../testing/retrain-fixtures.js";
+import { describe, expect, it } from "vitest";
+import { smallDataset } from "../testing/retrain-fixtures.js";
+import { useTempStore } from "../testing/temp-store.js";
 import { SampleStore } from "./sample-store.js";
-import { openSqliteStore, type StoreDatabase } from "./sqlite-store.js";
 
 describe("SampleStore", () => {
-  let db: StoreDatabase;
-  let remove: () => void;
-
-  beforeEach(() => {
-    const tmp = tempDir();
-    remove = tmp.remove;
-    db = openSqliteStore(path.join(tmp.dir, "retrain.sqlite"));
-  });
-  afterEach(() => {
-    db.close();
-    remove();
-  });
+  const database = useTempStore();
 
   it("imports once and loads the same rows in the same order", () => {
-    const samples = new SampleStore(db);
+    const samples = new SampleStore(database());
     expect(samples.info()).toBeUndefined();
     const dataset = smallDataset(250);
     const info = samples.importDataset(dataset, "test rows", 1234);
@@ -34,7 +22,7 @@ describe("SampleStore", () => {
   });
 
   it("refuses an empty dataset and says why", () => {
-    expect(() => new SampleStore(db).importDataset(smallDataset(0), "nothing")).toThrow(/no rows/);
-    expect(() => new SampleStore(db).loadDataset()).toThrow(/no original dataset was imported/);
+    expect(() => new SampleStore(database()).importDataset(smallDataset(0), "nothing")).toThrow(/no rows/);
+    expect(() => new SampleStore(database()).loadDataset()).toThrow(/no original dataset was imported/);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Test fixtures shared by the RetrainService tests and the bench: temp folders, signed
- * feedback tokens for made-up predictions, and small datasets.
+ * feedback tokens and stored feedback for made-up predictions, and small datasets.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,6 +11,7 @@ import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js
 import { FeedbackTokenSigner } from "../../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../../shared/feedback/prediction-record.js";
 import type { RetrainConfig } from "../retrain-config.js";
+import type { NewFeedback } from "../store/feedback-store.js";
 
 /** A fresh temp folder and its removal. */
 export function tempDir(prefix = "retrain-"): { dir: string; remove: () => void } {
@@ -64,6 +65,23 @@ export function prediction(overrides: Partial<PredictionRecord> = {}): Predictio
     probability: 0.73,
     diagnosis: 1,
     issuedAtMs: Date.now(),
+    ...overrides,
+  };
+}
+
+/** A feedback row as RetrainService stores it (a made-up prediction, labelled correct). */
+export function newFeedback(overrides: Partial<NewFeedback> = {}): NewFeedback {
+  return {
+    feedbackId: randomUUID(),
+    predictionId: randomUUID(),
+    verdict: 1,
+    label: 1,
+    features: randomFeatures(),
+    predictedDiagnosis: 1,
+    probability: 0.8,
+    modelVersion: "v1",
+    issuedAtMs: 1_700_000_000_000,
+    receivedAtMs: 1_700_000_001_000,
     ...overrides,
   };
 }
