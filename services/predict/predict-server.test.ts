@@ -10,7 +10,7 @@ import { REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
 import { FakeRetrainServer } from "./testing/fake-retrain-server.js";
 import { callFailure } from "./testing/predict-clients.js";
 import { validPatient, vectorToPatient } from "./testing/patients.js";
-import { ReplicaFixture, deadAddress } from "./testing/replica-fixture.js";
+import { ReplicaFixture, deadAddress, type TestReplica } from "./testing/replica-fixture.js";
 import { trainTestArtifact, withFlippedByte, type TestArtifact } from "./testing/test-artifacts.js";
 import { waitUntil } from "./testing/wait-until.js";
 
@@ -36,6 +36,15 @@ async function startFake(): Promise<FakeRetrainServer> {
   await fake.start(0);
   fixture.onClose(() => fake.stop());
   return fake;
+}
+
+/** A fake RetrainService that promoted v1, and a replica following it that serves v1. */
+async function replicaServingV1(): Promise<TestReplica & { fake: FakeRetrainServer }> {
+  const fake = await startFake();
+  fake.promote(v1);
+  const replica = await fixture.replica(`127.0.0.1:${fake.port}`);
+  await replica.server.holder.waitFor((m) => m.version === "v1", 20_000);
+  return { ...replica, fake };
 }
 
 async function metricsText(port: number): Promise<string> {
@@ -69,10 +78,7 @@ describe("a replica with no model", () => {
 
 describe("live model updates", () => {
   it("serves the current version, then swaps to each promoted one; every answer is from one version", async () => {
-    const fake = await startFake();
-    fake.promote(v1);
-    const { client, server } = await fixture.replica(`127.0.0.1:${fake.port}`);
-    await server.holder.waitFor((m) => m.version === "v1", 20_000);
+    const { fake, client, server } = await replicaServingV1();
     expect(await client.healthStatus()).toBe("SERVING");
 
     const scorers = new Map<string, { version: string; batch: number[] }>();
@@ -133,10 +139,7 @@ describe("live model updates", () => {
   });
 
   it("refuses a corrupted artifact and keeps serving the old version, saying so everywhere", async () => {
-    const fake = await startFake();
-    fake.promote(v1);
-    const { client, server } = await fixture.replica(`127.0.0.1:${fake.port}`);
-    await server.holder.waitFor((m) => m.version === "v1", 20_000);
+    const { fake, client, server } = await replicaServingV1();
 
     fake.promote(withFlippedByte(v2, "weights.bin"));
     const info = await waitUntil("v2 refused", async () => {
@@ -173,10 +176,7 @@ describe("live model updates", () => {
   });
 
   it("repairs a missed event from the version a heartbeat names", async () => {
-    const fake = await startFake();
-    fake.promote(v1);
-    const { server } = await fixture.replica(`127.0.0.1:${fake.port}`);
-    await server.holder.waitFor((m) => m.version === "v1", 20_000);
+    const { fake, server } = await replicaServingV1();
     fake.silent = true;
     fake.promote(v2); // lost
     fake.silent = false;
@@ -286,10 +286,7 @@ describe("parity", () => {
 
 describe("shutdown", () => {
   it("ends its version stream, goes NOT_SERVING and stops listening", async () => {
-    const fake = await startFake();
-    fake.promote(v1);
-    const { client, server } = await fixture.replica(`127.0.0.1:${fake.port}`);
-    await server.holder.waitFor((m) => m.version === "v1", 20_000);
+    const { fake, client, server } = await replicaServingV1();
     expect(fake.openStreams).toBe(1);
     await server.close(2_000);
     await waitUntil("the stream to end at the server", () => fake.openStreams === 0);

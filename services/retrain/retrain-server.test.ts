@@ -464,33 +464,35 @@ describe("RetrainService without an admin token and with a trainer that always f
   });
 });
 
+/** A trainer that "trains" instantly: for tests of the stream and shutdown, not of training. */
+const instantTrainer = {
+  train: () =>
+    Promise.resolve({
+      metrics: {
+        rows: 10,
+        positives: 5,
+        rocAuc: 0.8,
+        accuracy: 0.7,
+        logLoss: 0.5,
+        brier: 0.2,
+        threshold: 0.5,
+        confusion: { truePositives: 4, falsePositives: 2, trueNegatives: 3, falseNegatives: 1 },
+      },
+      originalRows: 100,
+      feedbackRows: 0,
+      holdoutRows: 10,
+      sha256: "0".repeat(64),
+      synthetic: true,
+    }),
+  close: () => Promise.resolve(),
+};
+
 describe("RetrainService shutdown", () => {
   it("ends version streams with UNAVAILABLE and stops listening", async () => {
     const tmp = tempDir();
     const keys = testSigner();
-    const candidate = {
-      train: () =>
-        Promise.resolve({
-          metrics: {
-            rows: 10,
-            positives: 5,
-            rocAuc: 0.8,
-            accuracy: 0.7,
-            logLoss: 0.5,
-            brier: 0.2,
-            threshold: 0.5,
-            confusion: { truePositives: 4, falsePositives: 2, trueNegatives: 3, falseNegatives: 1 },
-          },
-          originalRows: 100,
-          feedbackRows: 0,
-          holdoutRows: 10,
-          sha256: "0".repeat(64),
-          synthetic: true,
-        }),
-      close: () => Promise.resolve(),
-    };
     const server = await startRetrainServer(testConfig(tmp.dir, keys.key), silent, {
-      trainer: candidate,
+      trainer: instantTrainer,
       syntheticRows: 200,
       defaultMetrics: false,
     });
@@ -514,29 +516,6 @@ describe("RetrainService shutdown", () => {
     }
   });
 });
-
-/** A trainer that "trains" instantly: for tests of the stream, not of training. */
-const instantTrainer = {
-  train: () =>
-    Promise.resolve({
-      metrics: {
-        rows: 10,
-        positives: 5,
-        rocAuc: 0.8,
-        accuracy: 0.7,
-        logLoss: 0.5,
-        brier: 0.2,
-        threshold: 0.5,
-        confusion: { truePositives: 4, falsePositives: 2, trueNegatives: 3, falseNegatives: 1 },
-      },
-      originalRows: 100,
-      feedbackRows: 0,
-      holdoutRows: 10,
-      sha256: "0".repeat(64),
-      synthetic: true,
-    }),
-  close: () => Promise.resolve(),
-};
 
 describe("RetrainService version stream with a subscriber that stops reading", () => {
   it("keeps delivering to the others and holds only the latest event for the stalled one", async () => {

@@ -3,7 +3,25 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "../testing/retrain-fixtures.js";
-import { integrityCheck, MIGRATIONS, openSqliteStore } from "./sqlite-store.js";
+import { integrityCheck, MIGRATIONS, openSqliteStore, type StoreDatabase } from "./sqlite-store.js";
+
+/**
+ * A feedback row written with SQL alone, in the columns every schema version has (issued at
+ * 1 ms), so migrations can be tested on rows no FeedbackStore of that version wrote.
+ */
+function insertFeedbackRow(
+  db: StoreDatabase,
+  feedbackId: string,
+  predictionId: string,
+  verdict: number,
+  label: number,
+): void {
+  db.prepare(
+    `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
+       probability, model_version, issued_at_ms, received_at_ms)
+     VALUES (?, ?, ?, ?, zeroblob(80), 1, 0.9, 'v1', 1, 2)`,
+  ).run(feedbackId, predictionId, verdict, label);
+}
 
 describe("openSqliteStore", () => {
   const cleanups: (() => void)[] = [];
@@ -62,13 +80,7 @@ describe("openSqliteStore", () => {
     raw.pragma("journal_mode = WAL");
     raw.exec(MIGRATIONS[0]?.sql ?? "");
     raw.pragma("user_version = 1");
-    raw
-      .prepare(
-        `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
-           probability, model_version, issued_at_ms, received_at_ms)
-         VALUES ('f-1', 'p-1', 2, 0, zeroblob(80), 1, 0.9, 'v1', 1, 2)`,
-      )
-      .run();
+    insertFeedbackRow(raw, "f-1", "p-1", 2, 0);
     raw.close();
     const db = openSqliteStore(file);
     try {
@@ -81,15 +93,9 @@ describe("openSqliteStore", () => {
         .pluck()
         .all();
       expect(indexes).toHaveLength(1);
-      expect(() =>
-        db
-          .prepare(
-            `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
-               probability, model_version, issued_at_ms, received_at_ms)
-             VALUES ('f-2', 'p-1', 1, 1, zeroblob(80), 1, 0.9, 'v1', 1, 2)`,
-          )
-          .run(),
-      ).toThrow(/UNIQUE constraint failed: feedback.issued_at_ms, feedback.prediction_id/);
+      expect(() => insertFeedbackRow(db, "f-2", "p-1", 1, 1)).toThrow(
+        /UNIQUE constraint failed: feedback.issued_at_ms, feedback.prediction_id/,
+      );
       expect(integrityCheck(db)).toEqual(["ok"]);
     } finally {
       db.close();

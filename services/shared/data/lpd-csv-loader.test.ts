@@ -19,6 +19,8 @@ const LPD_HEADER =
 const ROW_1 = "65,Female,0.7,0.1,187,16,18,6.8,3.3,0.9,1";
 const ROW_2 = "62,Male,10.9,5.5,699,64,100,7.5,3.2,0.74,1";
 const ROW_3 = "17,Male,0.9,0.3,202,22,19,7.4,4.1,1.2,2";
+/** ROW_1 as the loader codes it: schema order, the model's gender code. */
+const ROW_1_FEATURES = [65, GENDER_CODE.female, 0.7, 0.1, 187, 16, 18, 6.8, 3.3, 0.9];
 
 let dir: string;
 let fileNo = 0;
@@ -94,19 +96,8 @@ describe.skipIf(!haveRealCsv)("loadLpdCsv on the real LPD file", () => {
     expect(dataset.source).toBe("real");
     expect(dataset.rows).toBe(report.rowsKept);
     expect(dataset.features.length).toBe(dataset.rows * FEATURE_COUNT);
-    // First data line: 65,Female,0.7,0.1,187,16,18,6.8,3.3,0.9,1
-    expect(Array.from(dataset.features.subarray(0, FEATURE_COUNT))).toEqual([
-      65,
-      GENDER_CODE.female,
-      0.7,
-      0.1,
-      187,
-      16,
-      18,
-      6.8,
-      3.3,
-      0.9,
-    ]);
+    // The first data line is ROW_1.
+    expect(Array.from(dataset.features.subarray(0, FEATURE_COUNT))).toEqual(ROW_1_FEATURES);
     expect(dataset.labels[0]).toBe(1);
     FEATURES.forEach((spec, i) => {
       let min = Infinity;
@@ -173,18 +164,8 @@ describe("loadLpdCsv on well-formed variants", () => {
     );
     const { dataset, report } = await loadLpdCsv(path);
     expect(report.rowsKept).toBe(2);
-    expect(Array.from(dataset.features.subarray(0, FEATURE_COUNT))).toEqual([
-      65,
-      GENDER_CODE.female,
-      0.7,
-      0.1,
-      187,
-      16,
-      18,
-      6.8,
-      3.3,
-      0.9,
-    ]);
+    // The first row holds ROW_1's values in the shuffled column order.
+    expect(Array.from(dataset.features.subarray(0, FEATURE_COUNT))).toEqual(ROW_1_FEATURES);
     expect(dataset.features[FEATURE_COUNT + 1]).toBe(GENDER_CODE.male);
     expect(Array.from(dataset.labels)).toEqual([0, 1]);
   });
