@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { allocateDataset, type Dataset } from "../../shared/data/dataset.js";
+import { Prng } from "../../shared/data/prng.js";
 import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js";
 import { FeedbackTokenSigner } from "../../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../../shared/feedback/prediction-record.js";
@@ -19,16 +20,10 @@ export function tempDir(prefix = "retrain-"): { dir: string; remove: () => void 
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so fixtures are reproducible. */
+/** Uniform numbers in (0, 1) from the shared seeded Prng, so fixtures are reproducible. */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.nextFloat();
 }
 
 /** A valid raw feature vector (schema order, model gender coding) drawn inside each range. */

@@ -2,24 +2,17 @@ import { describe, expect, it } from "vitest";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
 import { excludeHoldoutFeatures, rankByKey, selectRows, splitHoldout } from "./holdout-split.js";
-
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
+import { Prng } from "../data/prng.js";
 
 /** `rows` random rows drawn from few distinct values, so many rows repeat exactly. */
 function randomDataset(rows: number, seed: number, distinctValues = 3): Dataset {
-  const next = lcg(seed);
+  const random = new Prng(seed);
   const dataset = allocateDataset(rows, "synthetic");
   for (let row = 0; row < rows; row++) {
     for (let i = 0; i < FEATURE_COUNT; i++) {
-      dataset.features[row * FEATURE_COUNT + i] = Math.floor(next() * distinctValues) + i;
+      dataset.features[row * FEATURE_COUNT + i] = Math.floor(random.nextFloat() * distinctValues) + i;
     }
-    dataset.labels[row] = next() < 0.3 ? 0 : 1;
+    dataset.labels[row] = random.nextFloat() < 0.3 ? 0 : 1;
   }
   return dataset;
 }
@@ -34,10 +27,10 @@ function rowKeys(dataset: Dataset, withLabel = true): string[] {
 }
 
 function shuffled(dataset: Dataset, seed: number): Dataset {
-  const next = lcg(seed);
+  const random = new Prng(seed);
   const order = Array.from({ length: dataset.rows }, (_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
+    const j = Math.floor(random.nextFloat() * (i + 1));
     [order[i], order[j]] = [order[j] ?? 0, order[i] ?? 0];
   }
   return selectRows(dataset, order);
@@ -141,8 +134,8 @@ describe("rankByKey", () => {
   const dataset = randomDataset(300, 8, 50);
 
   it("orders rows by key, ascending over the full 32 bits", () => {
-    const next = lcg(5);
-    const keys = Uint32Array.from({ length: 300 }, () => Math.floor(next() * 2 ** 32));
+    const random = new Prng(5);
+    const keys = Uint32Array.from({ length: 300 }, () => random.nextUint32());
     const rows = Uint32Array.from({ length: 300 }, (_, i) => i);
     const ranked = Array.from(rankByKey(keys, rows, dataset));
     const expected = [...rows].sort((a, b) => (keys[a] ?? 0) - (keys[b] ?? 0));

@@ -8,27 +8,20 @@ import { createScorer, sigmoid } from "./scorer.js";
 import { getTfBackend } from "./tf-backend.js";
 import { runTrainingPipeline } from "./training-pipeline.js";
 import { REAL_CSV_PATH, haveRealCsv } from "../testing/real-dataset.js";
-
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
+import { Prng } from "../data/prng.js";
 
 /** Random raw rows inside plausible lab ranges. */
 function rawRows(rows: number, seed: number): Float64Array {
-  const next = lcg(seed);
+  const random = new Prng(seed);
   const out = new Float64Array(rows * FEATURE_COUNT);
   for (let row = 0; row < rows; row++) {
     FEATURES.forEach((spec, i) => {
       out[row * FEATURE_COUNT + i] =
         spec.kind === "gender"
-          ? next() < 0.5
+          ? random.nextFloat() < 0.5
             ? 1
             : 0
-          : spec.min + next() * Math.min(spec.max - spec.min, 300);
+          : spec.min + random.nextFloat() * Math.min(spec.max - spec.min, 300);
     });
   }
   return out;

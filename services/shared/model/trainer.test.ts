@@ -1,32 +1,26 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { getTfBackend, type Tf } from "./tf-backend.js";
 import { solveProximalNewtonStep, trainLogisticRegression, type TrainingMatrix } from "./trainer.js";
-
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 2 ** 32;
-  };
-}
+import { Prng } from "../data/prng.js";
 
 const TRUE_KERNEL = [1.2, -0.8, 0.5, 0, 0, 0.3, 0, -0.4, 0, 0];
 const TRUE_BIAS = 0.4;
 
 /** Standard-normal features and labels drawn from a known logistic model. */
 function logisticData(rows: number, seed: number): { matrix: TrainingMatrix; labels: Uint8Array } {
-  const next = lcg(seed);
+  const random = new Prng(seed);
   const columns = TRUE_KERNEL.length;
   const values = new Float32Array(rows * columns);
   const labels = new Uint8Array(rows);
   for (let row = 0; row < rows; row++) {
     let z = TRUE_BIAS;
     for (let j = 0; j < columns; j++) {
-      const normal = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
+      const normal =
+        Math.sqrt(-2 * Math.log(random.nextFloat())) * Math.cos(2 * Math.PI * random.nextFloat());
       values[row * columns + j] = normal;
       z += (TRUE_KERNEL[j] ?? 0) * Math.fround(normal);
     }
-    labels[row] = next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+    labels[row] = random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
   }
   return { matrix: { rows, columns, values }, labels };
 }

@@ -10,28 +10,25 @@ import { readArtifactDir } from "./model-artifact.js";
 import { getTfBackend, type TfBackend } from "./tf-backend.js";
 import { runTrainingPipeline } from "./training-pipeline.js";
 import { REAL_CSV_PATH, haveRealCsv } from "../testing/real-dataset.js";
-
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return (state + 0.5) / 2 ** 32;
-  };
-}
+import { Prng } from "../data/prng.js";
 
 /** Rows in the schema's ranges whose label follows a logistic model of bilirubin and age. */
 function labelledRows(rows: number, seed: number): Dataset {
-  const next = lcg(seed);
+  const random = new Prng(seed);
   const dataset = allocateDataset(rows, "synthetic");
   for (let row = 0; row < rows; row++) {
     FEATURES.forEach((spec, i) => {
       dataset.features[row * FEATURE_COUNT + i] =
-        spec.kind === "gender" ? (next() < 0.7 ? 1 : 0) : Math.round((1 + next() * 60) * 10) / 10;
+        spec.kind === "gender"
+          ? random.nextFloat() < 0.7
+            ? 1
+            : 0
+          : Math.round((1 + random.nextFloat() * 60) * 10) / 10;
     });
     const bilirubin = dataset.features[row * FEATURE_COUNT + 2] ?? 0;
     const age = dataset.features[row * FEATURE_COUNT] ?? 0;
     const z = 1.5 * (Math.log1p(bilirubin) - 3) + 0.03 * (age - 30) + 0.8;
-    dataset.labels[row] = next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+    dataset.labels[row] = random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
   }
   return dataset;
 }
