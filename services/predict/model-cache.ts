@@ -1,7 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ArtifactFile } from "../gen/liver/v1/retrain_service.js";
+import { sha256Hex } from "../shared/model/model-artifact.js";
+import { fsyncPath, writeFileSynced } from "../shared/ops/durable-files.js";
 
 /** Pointer file naming the cached version; replaced atomically (write, fsync, rename). */
 export const CACHE_POINTER_FILE = "current.json";
@@ -33,29 +35,6 @@ function checkName(kind: string, name: string): void {
   }
 }
 
-async function writeDurably(file: string, content: Uint8Array | string): Promise<void> {
-  const handle = await open(file, "w", 0o644);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-function sha256Hex(content: Uint8Array): string {
-  return createHash("sha256").update(content).digest("hex");
-}
-
 /**
  * This replica's last good artifact on local disk, so it can serve after a restart while
  * RetrainService is down. Written like the registry writes artifacts: into a temporary
@@ -77,8 +56,9 @@ export class ModelCache {
       const temp = path.join(this.dir, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
       await mkdir(temp);
       try {
-        for (const file of files) await writeDurably(path.join(temp, file.name), file.content);
-        await syncDir(temp);
+        for (const file of files)
+          await writeFileSynced(path.join(temp, file.name), file.content, { mode: 0o644 });
+        await fsyncPath(temp);
         await rename(temp, final);
       } catch (error) {
         await rm(temp, { recursive: true, force: true });
@@ -88,9 +68,9 @@ export class ModelCache {
     }
     const pointer: Pointer = { version, sha256, dir: entry, savedAt: new Date().toISOString() };
     const tempPointer = path.join(this.dir, `.${CACHE_POINTER_FILE}.${randomBytes(6).toString("hex")}`);
-    await writeDurably(tempPointer, `${JSON.stringify(pointer)}\n`);
+    await writeFileSynced(tempPointer, `${JSON.stringify(pointer)}\n`, { mode: 0o644 });
     await rename(tempPointer, path.join(this.dir, CACHE_POINTER_FILE));
-    await syncDir(this.dir);
+    await fsyncPath(this.dir);
     await this.prune(entry);
   }
 

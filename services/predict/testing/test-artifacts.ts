@@ -3,9 +3,9 @@
  * synthetic datasets (different seeds give different weights, so versions are told apart
  * by their probabilities), and ways to damage them.
  */
-import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { generateSyntheticDataset } from "../../shared/data/synthetic-dataset.js";
+import { sha256Hex } from "../../shared/model/model-artifact.js";
 import { runTrainingPipeline, type TrainingPipelineResult } from "../../shared/model/training-pipeline.js";
 import type { ArtifactFile } from "../../gen/liver/v1/retrain_service.js";
 import type { FakeVersion } from "./fake-retrain-server.js";
@@ -14,10 +14,6 @@ import type { FakeVersion } from "./fake-retrain-server.js";
 export interface TestArtifact extends FakeVersion {
   readonly files: ArtifactFile[];
   readonly training: TrainingPipelineResult;
-}
-
-function sha256Hex(content: Uint8Array): string {
-  return createHash("sha256").update(content).digest("hex");
 }
 
 /** Trains `version` on `rows` synthetic rows generated with `seed`. */

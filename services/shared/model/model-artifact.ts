@@ -9,9 +9,10 @@
  * list Predict receives over gRPC with the manifest's sha256 (verifyArtifactFiles).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { DataSource } from "../data/dataset.js";
+import { fsyncPath, writeFileSynced } from "../ops/durable-files.js";
 import { parsePipelineParams, type PipelineParams } from "./feature-pipeline.js";
 import { MODEL_JSON_FILE, readModelWeights, WEIGHTS_FILE, type ModelFiles } from "./logistic-model.js";
 import { parseModelMetrics, type ModelMetrics } from "./metrics.js";
@@ -110,6 +111,7 @@ export interface WrittenArtifact {
   readonly manifestSha256: string;
 }
 
+/** Lower-case hex SHA-256 of a file's bytes, as manifests and ArtifactFile.sha256 carry it. */
 export function sha256Hex(content: Uint8Array): string {
   return createHash("sha256").update(content).digest("hex");
 }
@@ -158,15 +160,6 @@ export function manifestSha256(files: readonly ArtifactFile[]): string {
   return sha256Hex(manifest.content);
 }
 
-async function fsyncPath(target: string): Promise<void> {
-  const handle = await open(target, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 function checkFileName(name: string): void {
   if (
     name === "" ||
@@ -207,15 +200,7 @@ export async function writeArtifact(
   try {
     // In parallel: the fsyncs overlap instead of queueing one disk flush after another.
     const written = await Promise.allSettled(
-      files.map(async (file) => {
-        const handle = await open(path.join(temp, file.name), "wx");
-        try {
-          await handle.writeFile(file.content);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-      }),
+      files.map((file) => writeFileSynced(path.join(temp, file.name), file.content, { flag: "wx" })),
     );
     for (const result of written) if (result.status === "rejected") throw result.reason;
     await fsyncPath(temp);
