@@ -82,33 +82,31 @@ export class RetrainMetrics {
       registers,
     });
     const sources = (): RetrainGaugeSources | undefined => this.sources;
-    new Gauge({
-      name: "liver_retrain_pending_labelled_feedback",
-      help: "Labelled feedback not yet covered by a finished run.",
-      registers,
-      collect() {
-        const live = sources();
-        if (live !== undefined) this.set(live.pendingLabelled());
-      },
-    });
-    new Gauge({
-      name: "liver_retrain_watch_subscribers",
-      help: "Open WatchModelVersions streams.",
-      registers,
-      collect() {
-        const live = sources();
-        if (live !== undefined) this.set(live.subscribers());
-      },
-    });
-    new Gauge({
-      name: "liver_retrain_watch_lagging_subscribers",
-      help: "Version-stream subscribers whose buffer is full (they are not reading).",
-      registers,
-      collect() {
-        const live = sources();
-        if (live !== undefined) this.set(live.laggingSubscribers());
-      },
-    });
+    /** A gauge set at scrape time from the bound sources (left unset until bind). */
+    const liveGauge = (name: string, help: string, read: (live: RetrainGaugeSources) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const live = sources();
+          if (live !== undefined) this.set(read(live));
+        },
+      });
+    };
+    liveGauge(
+      "liver_retrain_pending_labelled_feedback",
+      "Labelled feedback not yet covered by a finished run.",
+      (live) => live.pendingLabelled(),
+    );
+    liveGauge("liver_retrain_watch_subscribers", "Open WatchModelVersions streams.", (live) =>
+      live.subscribers(),
+    );
+    liveGauge(
+      "liver_retrain_watch_lagging_subscribers",
+      "Version-stream subscribers whose buffer is full (they are not reading).",
+      (live) => live.laggingSubscribers(),
+    );
     new Gauge<"state">({
       name: "liver_retrain_state",
       help: "1 for the retrainer's current state (idle, scheduled, running).",
