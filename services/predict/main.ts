@@ -2,9 +2,11 @@
  * PredictService process: reads the settings, starts one replica, stops gracefully on
  * SIGTERM or Ctrl-C. Wiring only; everything else lives in the modules it imports.
  */
+import { acceptOnlyHelp } from "../shared/ops/command-line.js";
 import { createLogger } from "../shared/ops/logger.js";
 import { onTerminateSignal } from "../shared/ops/terminate-signals.js";
 import { readPredictConfig } from "./predict-config.js";
+import { PREDICT_HELP } from "./predict-help.js";
 import { startPredictServer } from "./predict-server.js";
 
 const logger = createLogger("predict");
@@ -28,10 +30,12 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  logger.fatal(
-    { err: error },
-    `PredictService failed to start: ${error instanceof Error ? error.message : String(error)}`,
-  );
-  process.exit(1);
-});
+if (acceptOnlyHelp(process.argv.slice(2), PREDICT_HELP)) {
+  main().catch((error: unknown) => {
+    logger.fatal(
+      { err: error },
+      `PredictService failed to start: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    process.exit(1);
+  });
+}
