@@ -517,6 +517,34 @@ describe("RetrainService shutdown", () => {
   });
 });
 
+describe("RetrainService start on a port in use", () => {
+  it("fails with the address in the message and closes what it had started", async () => {
+    const tmp = tempDir();
+    const keys = testSigner();
+    const first = await startRetrainServer(testConfig(tmp.dir, keys.key), silent, {
+      trainer: instantTrainer,
+      syntheticRows: 200,
+      defaultMetrics: false,
+    });
+    const other = tempDir();
+    let trainerClosed = false;
+    try {
+      await expect(
+        startRetrainServer({ ...testConfig(other.dir, keys.key), port: first.port }, silent, {
+          trainer: { ...instantTrainer, close: () => ((trainerClosed = true), Promise.resolve()) },
+          syntheticRows: 200,
+          defaultMetrics: false,
+        }),
+      ).rejects.toThrow(new RegExp(`cannot listen on .*:${first.port}`));
+      expect(trainerClosed).toBe(true);
+    } finally {
+      await first.close();
+      tmp.remove();
+      other.remove();
+    }
+  });
+});
+
 describe("RetrainService version stream with a subscriber that stops reading", () => {
   it("keeps delivering to the others and holds only the latest event for the stalled one", async () => {
     const tmp = tempDir();

@@ -181,13 +181,16 @@ async function startOnStore(
     broadcaster.setServing(servingSnapshot(serving));
     metrics.serving(serving.modelVersion);
   }
-  const port = await host.listen(config.host, config.port);
+  let port: number;
   let metricsServer;
   try {
+    port = await host.listen(config.host, config.port);
     metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, config.host);
   } catch (error) {
+    // Nothing started may outlive a failed start: threads would keep an embedding process alive.
     await host.shutdown(0);
     await commitThread.close();
+    await trainer.close();
     throw error;
   }
 
