@@ -162,6 +162,30 @@ describe("GrpcUpstream against a grpc-js server", () => {
     expect(outcome.status.code).toBe(status.DEADLINE_EXCEEDED);
     expect(performance.now() - started).toBeLessThan(2_000);
   });
+
+  it("ends calls after close() with UNAVAILABLE, reported after call() returned", async () => {
+    const { port } = await grpcServer();
+    const upstream = upstreamFor(`127.0.0.1:${port}`);
+    upstream.close();
+    let returned = false;
+    const outcome = new Promise<UpstreamStatus>((resolve) => {
+      upstream.call(
+        { path: PREDICT, metadata: {}, frame: predictFrame(1), timeoutMs: 1_000 },
+        {
+          onMetadata: () => undefined,
+          onMessage: () => undefined,
+          onStatus: (s) => {
+            expect(returned).toBe(true);
+            resolve(s);
+          },
+        },
+      );
+      returned = true;
+    });
+    const result = await outcome;
+    expect(result.code).toBe(status.UNAVAILABLE);
+    expect(result.details).toMatch(/closed its connection/);
+  });
 });
 
 describe("GrpcUpstream on the wire", () => {

@@ -231,7 +231,6 @@ class Http2Call implements UpstreamCall {
 
   private start(): void {
     const headers: OutgoingHttpHeaders = {
-      ...this.request.metadata,
       ":method": "POST",
       ":path": this.request.path,
       "content-type": "application/grpc",
@@ -239,6 +238,8 @@ class Http2Call implements UpstreamCall {
       "grpc-accept-encoding": "identity",
       "user-agent": USER_AGENT,
     };
+    // Metadata never holds these names: requestHeaders() drops pseudo, grpc-* and HTTP-only ones.
+    Object.assign(headers, this.request.metadata);
     if (Number.isFinite(this.request.timeoutMs)) {
       headers["grpc-timeout"] = formatGrpcTimeout(this.deadline - performance.now());
     }
@@ -255,10 +256,14 @@ class Http2Call implements UpstreamCall {
         this.start();
         return;
       }
-      this.finish({
+      const status = {
         code: Status.UNAVAILABLE,
         details: `upstream ${this.upstream.address}: ${(error as Error).message}`,
         metadata: [],
+      };
+      // Never report the status before `call()` has returned the call to its owner.
+      process.nextTick(() => {
+        this.finish(status);
       });
       return;
     }
