@@ -97,7 +97,8 @@ export class GrpcUpstream {
     if (current !== undefined && !current.closed && !current.destroyed) return current;
     const session = connect(`http://${this.address}`, {
       settings: { enablePush: false },
-      // As grpc-js: Node's session memory check misbehaves under load, so leave it to the OS.
+      // As grpc-js does: Node's 10 MB per-session cap refuses streams under load; the
+      // bridge's request and receive limits already bound what one call may hold.
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
     });
     // Idle connections must not keep the process alive; the HTTP server does while serving.
