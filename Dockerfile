@@ -80,7 +80,8 @@ ENV PREDICT_PORT=8000 \
     RETRAIN_ADDR=liver-retrain:8080 \
     MODEL_CACHE_PATH=/var/cache/liver/models
 EXPOSE 8000 9100
-CMD ["node", "dist/services/predict/main.js"]
+# V8 flags: services/predict/predict-node-flags.ts says why (a test keeps the two equal).
+CMD ["node", "--max-semi-space-size=2", "dist/services/predict/main.js"]
 
 # ---- gateway: the Node grpc-web bridge serving the web UI, for running without Envoy ------
 # (On Kubernetes, Envoy is the gateway; this image is for `docker run` next to the services.)

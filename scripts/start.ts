@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { loadOrCreateSigningKey } from "../services/shared/feedback/signing-key.js";
 import { waitForServing } from "../services/shared/grpc/health-probe.js";
 import { readInteger, readPort, readString } from "../services/shared/ops/env-config.js";
+import { PREDICT_NODE_FLAGS } from "../services/predict/predict-node-flags.js";
 import { ProcessGroup } from "./start/process-group.js";
 
 const HELP = `Usage: npm start -- [options]
@@ -122,6 +123,7 @@ async function main(): Promise<number> {
     group.start({
       name: `predict-${i}`,
       entry: path.join(root, "services/predict/main.ts"),
+      nodeFlags: PREDICT_NODE_FLAGS,
       env: {
         ...shared,
         PREDICT_PORT: String(predictPort + i),

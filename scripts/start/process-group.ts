@@ -9,6 +9,8 @@ export interface ChildSpec {
   readonly entry: string;
   readonly env: NodeJS.ProcessEnv;
   readonly args?: readonly string[];
+  /** Node/V8 flags before the entry. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /**
@@ -36,10 +38,14 @@ export class ProcessGroup {
   /** Starts a child and pipes its output, prefixed. */
   start(spec: ChildSpec): ChildProcess {
     const execArgv = spec.entry.endsWith(".ts") ? ["--import", "tsx"] : [];
-    const child = spawn(process.execPath, [...execArgv, spec.entry, ...(spec.args ?? [])], {
-      env: spec.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(spec.nodeFlags ?? []), ...execArgv, spec.entry, ...(spec.args ?? [])],
+      {
+        env: spec.env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     this.children.set(spec.name, child);
     const prefix = `[${spec.name.padEnd(this.width)}]`;
     for (const stream of [child.stdout, child.stderr]) {

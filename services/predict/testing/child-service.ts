@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { PREDICT_NODE_FLAGS } from "../predict-node-flags.js";
 
 /** The repository root (this file is services/predict/testing/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -19,6 +20,8 @@ export interface ChildServiceSpec {
   /** The start of the log message that says the service listens; that line carries `port`. */
   readonly readyMessage: string;
   readonly timeoutMs?: number;
+  /** Node/V8 flags before the entry, as the service's image runs it. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** A running child service. */
@@ -36,7 +39,8 @@ export class ChildService {
   /** Starts the child and resolves once it logged readiness; rejects with its output otherwise. */
   static async start(spec: ChildServiceSpec): Promise<ChildService> {
     const timeoutMs = spec.timeoutMs ?? 60_000;
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, spec.entry)], {
+    const args = [...(spec.nodeFlags ?? []), "--import", "tsx", path.join(REPO_ROOT, spec.entry)];
+    const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       // The ready line is logged at info: a quieter LOG_LEVEL would hide it.
       env: { ...process.env, ...spec.env, LOG_LEVEL: "info" },
@@ -131,5 +135,6 @@ export function startPredictProcess(env: Readonly<Record<string, string>>): Prom
     entry: "services/predict/main.ts",
     env: { PREDICT_HOST: "127.0.0.1", PREDICT_PORT: "0", PREDICT_METRICS_PORT: "0", ...env },
     readyMessage: "PredictService listening",
+    nodeFlags: PREDICT_NODE_FLAGS,
   });
 }
