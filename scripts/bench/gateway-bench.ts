@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client, credentials } from "@grpc/grpc-js";
 import { PredictRequest, PredictServiceService } from "../../services/gen/liver/v1/predict_service.js";
-import { Gender } from "../../services/gen/liver/v1/patient.js";
+import { validPatient } from "../../services/predict/testing/patients.js";
 import { generateSyntheticDataset } from "../../services/shared/data/synthetic-dataset.js";
 import { writeArtifact } from "../../services/shared/model/model-artifact.js";
 import { runTrainingPipeline } from "../../services/shared/model/training-pipeline.js";
@@ -79,18 +79,7 @@ function grpcWebProblem(headerStatus: string | string[] | undefined, body: Buffe
   return trailer.startsWith("grpc-status:0\r\n") ? undefined : `trailer frame says ${trailer}`;
 }
 
-const patient = {
-  age: 45,
-  gender: Gender.GENDER_MALE,
-  totalBilirubin: 0.9,
-  directBilirubin: 0.2,
-  alkalinePhosphatase: 187,
-  alanineAminotransferase: 16,
-  aspartateAminotransferase: 18,
-  totalProteins: 6.8,
-  albumin: 3.3,
-  albuminGlobulinRatio: 0.9,
-};
+const patient = validPatient();
 
 async function closedLoop(concurrency: number, calls: number, issue: () => Promise<void>): Promise<number[]> {
   const latencies: number[] = [];
