@@ -115,7 +115,7 @@ describe("npm run train", () => {
     expect(await runTrainCli(["--data", REAL_CSV_PATH, "--out", path.join(root, "real")], io, {})).toBe(0);
     const text = io.out.join("\n");
     expect(text).toMatch(/rows: 30,691 read, 27,158 kept, 3,533 dropped/);
-    expect(text).toMatch(/train 13,111, holdout 3,278/);
+    expect(text).toMatch(/662 lab profiles; train 13,041, holdout 3,348 rows of 133 whole profiles/);
     expect(text).toMatch(/Artifact v1: /);
   });
 });

@@ -178,8 +178,9 @@ function report(result: TrainingPipelineResult, loadMs: number, out: CliOutput):
   out.log(
     `Split: ${int(split.inputRows)} rows -> ${int(split.uniqueRows)} unique ` +
       `(${int(split.duplicatesRemoved)} exact duplicates removed, ${int(split.conflictingFeatureGroups)} feature vectors with both labels); ` +
-      `train ${int(result.rowCounts.trainRows)}, holdout ${int(split.holdoutRows)} ` +
-      `(${int(split.holdoutPositives)} liver disease), holdout fingerprint ${split.holdoutFingerprint.slice(0, 12)}`,
+      `${int(split.labProfiles)} lab profiles; train ${int(result.rowCounts.trainRows)}, ` +
+      `holdout ${int(split.holdoutRows)} rows of ${int(split.holdoutLabProfiles)} whole profiles ` +
+      `(${int(split.holdoutPositives)} liver disease; ${split.holdoutScheme}), holdout fingerprint ${split.holdoutFingerprint.slice(0, 12)}`,
   );
   const skipped = result.skippedBackends.map((s) => `${s.name}: ${s.reason}`).join("; ");
   out.log(`TensorFlow.js backend: ${result.backend}${skipped === "" ? "" : ` (skipped ${skipped})`}`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
-import { excludeHoldoutFeatures, rankByKey, selectRows, splitHoldout } from "./holdout-split.js";
+import { excludeHoldoutProfiles, rankByKey, selectRows, splitHoldout } from "./holdout-split.js";
 import { Prng } from "../data/prng.js";
 
 /** `rows` random rows drawn from few distinct values, so many rows repeat exactly. */
@@ -64,13 +64,25 @@ describe("splitHoldout", () => {
     expect(split.report.conflictingFeatureGroups).toBe(conflicts);
   });
 
-  it("holds out 20% of each class, rounded", () => {
-    const uniquePositives = split.report.trainPositives + split.report.holdoutPositives;
-    const uniqueNegatives = split.report.uniqueRows - uniquePositives;
-    expect(split.report.holdoutPositives).toBe(Math.round(0.2 * uniquePositives));
-    expect(split.report.holdoutRows).toBe(
-      Math.round(0.2 * uniquePositives) + Math.round(0.2 * uniqueNegatives),
+  it("keeps every row of a lab profile on one side", () => {
+    const profile = (ds: Dataset, row: number): string =>
+      Array.from(ds.features.subarray(row * FEATURE_COUNT + 2, (row + 1) * FEATURE_COUNT)).join(",");
+    const trainProfiles = new Set(
+      Array.from({ length: split.train.rows }, (_, r) => profile(split.train, r)),
     );
+    const holdoutProfiles = new Set(
+      Array.from({ length: split.holdout.rows }, (_, r) => profile(split.holdout, r)),
+    );
+    expect(holdoutProfiles.size).toBeGreaterThan(0);
+    for (const p of holdoutProfiles) expect(trainProfiles.has(p)).toBe(false);
+    expect(split.report.labProfiles).toBe(trainProfiles.size + holdoutProfiles.size);
+    expect(split.report.holdoutLabProfiles).toBe(holdoutProfiles.size);
+    expect(split.report.holdoutScheme).toBe("lab-profile-v1");
+  });
+
+  it("holds out about 20% of the profiles of each class, and counts what it held out", () => {
+    expect(split.report.holdoutLabProfiles / split.report.labProfiles).toBeGreaterThan(0.18);
+    expect(split.report.holdoutLabProfiles / split.report.labProfiles).toBeLessThan(0.22);
     expect(split.holdout.labels.reduce((a, b) => a + b, 0)).toBe(split.report.holdoutPositives);
     expect(split.train.labels.reduce((a, b) => a + b, 0)).toBe(split.report.trainPositives);
     expect(split.train.rows + split.holdout.rows).toBe(split.report.uniqueRows);
@@ -104,7 +116,15 @@ describe("splitHoldout", () => {
   });
 });
 
-describe("excludeHoldoutFeatures", () => {
+describe("excludeHoldoutProfiles", () => {
+  it("drops feedback rows with a holdout row's lab profile, whatever their age, gender or label", () => {
+    const { holdout } = splitHoldout(randomDataset(2000, 4, 4));
+    const feedback = selectRows(holdout, [0]);
+    feedback.features[0] = 200; // another age
+    feedback.features[1] = 1 - (feedback.features[1] ?? 0); // another gender
+    expect(excludeHoldoutProfiles(feedback, holdout).dropped).toBe(1);
+  });
+
   it("drops feedback rows whose features are a holdout row's, whatever their label", () => {
     const { holdout, train } = splitHoldout(randomDataset(2000, 4, 4));
     const feedback = selectRows(holdout, [0, 1]);
@@ -123,7 +143,7 @@ describe("excludeHoldoutFeatures", () => {
       },
       [0, 1, 2],
     );
-    const { kept, dropped } = excludeHoldoutFeatures(withTrainRow, holdout);
+    const { kept, dropped } = excludeHoldoutProfiles(withTrainRow, holdout);
     expect(dropped).toBe(2);
     expect(kept.rows).toBe(1);
     expect(rowKey(kept, 0, false)).toBe(rowKey(train, trainRow, false));
@@ -155,8 +175,10 @@ describe("rankByKey", () => {
     for (let i = 1; i < contents.length; i++) {
       const prev = contents[i - 1] ?? [];
       const cur = contents[i] ?? [];
-      const firstDiff = prev.findIndex((v, j) => v !== cur[j]);
-      if (firstDiff >= 0) expect(prev[firstDiff] ?? 0).toBeLessThan(cur[firstDiff] ?? 0);
+      // Lab values (index 2 on) are compared first, then age and gender.
+      const order = [2, 3, 4, 5, 6, 7, 8, 9, 0, 1];
+      const firstDiff = order.find((j) => prev[j] !== cur[j]);
+      if (firstDiff !== undefined) expect(prev[firstDiff] ?? 0).toBeLessThan(cur[firstDiff] ?? 0);
     }
   });
 });

@@ -1,16 +1,28 @@
 /**
- * The frozen holdout. The real file repeats a third of its rows, so a plain random split
- * scores the test rows on their own copies; the split therefore removes exact duplicates
- * first, then takes a stratified slice chosen by a hash of each row's content. The same
- * original rows always yield the same holdout, whatever their order and whatever feedback
- * arrives later, so every candidate model is gated on exactly the same rows.
+ * The frozen holdout, split by patient. The real file repeats a third of its rows, and its
+ * 16,389 unique rows are only 662 distinct lab profiles (the eight lab values) repeated with
+ * other ages and genders. A row-level split puts the same profile on both sides and scores
+ * memory, not medicine (a boosted tree reaches ROC AUC 1.000 that way). So the split removes
+ * exact duplicates, groups the unique rows by lab profile, and holds out whole groups: a
+ * stratified share of the groups (by each group's majority label) chosen by a hash of the
+ * profile. The same original rows always yield the same holdout, whatever their order and
+ * whatever feedback arrives later, so every candidate is gated on exactly the same rows.
  */
 import { createHash } from "node:crypto";
 import { FEATURE_COUNT, FEATURES } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
 
-/** Default share of the unique rows of each class that is held out. */
+/** Default share of the lab-profile groups of each class that is held out. */
 export const DEFAULT_HOLDOUT_FRACTION = 0.2;
+
+/**
+ * Names how the holdout is cut; stored with every figure so the registry can tell which
+ * holdout a metric was measured on ("row-v1" was the earlier row-level split).
+ */
+export const HOLDOUT_SCHEME = "lab-profile-v1";
+
+/** Index of the first lab value in FEATURES order: age and gender come first. */
+const FIRST_LAB = 2;
 
 /** What the split did, for logs, the load report and the artifact manifest. */
 export interface HoldoutSplitReport {
@@ -21,6 +33,11 @@ export interface HoldoutSplitReport {
   /** Feature vectors that occur with both labels (each such vector is one group of 2 unique rows). */
   readonly conflictingFeatureGroups: number;
   readonly holdoutFraction: number;
+  /** How the holdout was cut: HOLDOUT_SCHEME. */
+  readonly holdoutScheme: string;
+  /** Distinct lab profiles among the unique rows, and how many of them are held out. */
+  readonly labProfiles: number;
+  readonly holdoutLabProfiles: number;
   readonly trainRows: number;
   readonly trainPositives: number;
   readonly holdoutRows: number;
@@ -46,9 +63,9 @@ const scratchWords = new Uint32Array(scratch.buffer);
  * 32-bit hash of one row's features (and the label unless `label` is negative), seeded so
  * two seeds give two independent hashes. Murmur-style mixing of the raw float bits.
  */
-function hashRow(features: Float64Array, base: number, label: number, seed: number): number {
+function hashRow(features: Float64Array, base: number, label: number, seed: number, from = 0): number {
   let h = seed ^ (label >= 0 ? label + 1 : 0);
-  for (let i = 0; i < FEATURE_COUNT; i++) {
+  for (let i = from; i < FEATURE_COUNT; i++) {
     scratch[0] = (features[base + i] ?? 0) + 0;
     h = Math.imul(h ^ (scratchWords[0] ?? 0), 0x5bd1e995);
     h ^= h >>> 15;
@@ -60,15 +77,29 @@ function hashRow(features: Float64Array, base: number, label: number, seed: numb
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function featuresEqual(a: Float64Array, baseA: number, b: Float64Array, baseB: number): boolean {
-  for (let i = 0; i < FEATURE_COUNT; i++) if (a[baseA + i] !== b[baseB + i]) return false;
+/** 32-bit hash of a row's lab profile: every feature but age and gender. */
+export function hashLabProfile(features: Float64Array, base: number): number {
+  return hashRow(features, base, -1, 0x27d4eb2f, FIRST_LAB);
+}
+
+function featuresEqual(a: Float64Array, baseA: number, b: Float64Array, baseB: number, from = 0): boolean {
+  for (let i = from; i < FEATURE_COUNT; i++) if (a[baseA + i] !== b[baseB + i]) return false;
   return true;
 }
 
-/** Lexicographic order of two rows' features, then labels: the tie-break of equal hashes. */
+/** Whether two rows share their lab profile (age and gender may differ). */
+export function sameLabProfile(a: Float64Array, baseA: number, b: Float64Array, baseB: number): boolean {
+  return featuresEqual(a, baseA, b, baseB, FIRST_LAB);
+}
+
+/**
+ * Order of two rows: lab values first, then age, gender and label, so rows of one lab
+ * profile are contiguous once sorted. The tie-break of equal hashes.
+ */
 function compareContent(dataset: Dataset, a: number, b: number): number {
   const { features, labels } = dataset;
-  for (let i = 0; i < FEATURE_COUNT; i++) {
+  for (let k = 0; k < FEATURE_COUNT; k++) {
+    const i = (k + FIRST_LAB) % FEATURE_COUNT;
     const d = (features[a * FEATURE_COUNT + i] ?? 0) - (features[b * FEATURE_COUNT + i] ?? 0);
     if (d !== 0) return d;
   }
@@ -207,11 +238,12 @@ export function rankByKey(keys: Uint32Array, rows: Uint32Array, dataset: Dataset
 }
 
 /**
- * Deduplicates `original` and splits its unique rows into train and a stratified holdout of
- * `holdoutFraction` of each class (rounded). Rows are ranked by a hash of their content
- * (ties broken by the content itself) and each class's first rows form the holdout,
- * so the result depends only on the set of distinct rows. Feedback must never be passed
- * here: it only ever joins the training side.
+ * Deduplicates `original` and splits its unique rows by lab profile: every unique row of a
+ * profile goes to the same side. Profiles are ranked by a hash of their lab values (ties
+ * broken by the values themselves) and the first `holdoutFraction` of each class's profiles
+ * (a profile's class is its rows' majority label) form the holdout, so the result depends
+ * only on the set of distinct rows. Feedback must never be passed here: it only ever joins
+ * the training side.
  */
 export function splitHoldout(original: Dataset, holdoutFraction = DEFAULT_HOLDOUT_FRACTION): HoldoutSplit {
   if (!(holdoutFraction > 0 && holdoutFraction < 1)) {
@@ -225,26 +257,37 @@ export function splitHoldout(original: Dataset, holdoutFraction = DEFAULT_HOLDOU
   let positives = 0;
   for (let i = 0; i < unique.length; i++) {
     const row = unique[i] ?? 0;
-    const label = labels[row] ?? 0;
-    positives += label;
-    keys[i] = hashRow(features, row * FEATURE_COUNT, label, 0x85ebca6b);
+    positives += labels[row] ?? 0;
+    keys[i] = hashLabProfile(features, row * FEATURE_COUNT);
   }
+  // Rows of one profile are contiguous in this order (equal hash, lab values compared first).
   const ranked = rankByKey(keys, unique, original);
+  const groups = profileGroups(ranked, original);
 
-  const wanted = [
-    Math.round(holdoutFraction * (unique.length - positives)),
-    Math.round(holdoutFraction * positives),
-  ];
+  const groupsOfClass = [0, 0];
+  for (const group of groups) groupsOfClass[group.label] = (groupsOfClass[group.label] ?? 0) + 1;
+  const wanted = groupsOfClass.map((count) => Math.round(holdoutFraction * count));
   const taken = [0, 0];
-  const holdoutIndices = new Uint32Array((wanted[0] ?? 0) + (wanted[1] ?? 0));
-  const trainIndices = new Uint32Array(unique.length - holdoutIndices.length);
+  const inHoldout = new Uint8Array(ranked.length);
+  let holdoutRows = 0;
+  let holdoutLabProfiles = 0;
+  for (const group of groups) {
+    if ((taken[group.label] ?? 0) >= (wanted[group.label] ?? 0)) continue;
+    taken[group.label] = (taken[group.label] ?? 0) + 1;
+    holdoutLabProfiles++;
+    inHoldout.fill(1, group.start, group.end);
+    holdoutRows += group.end - group.start;
+  }
+  const holdoutIndices = new Uint32Array(holdoutRows);
+  const trainIndices = new Uint32Array(ranked.length - holdoutRows);
   let h = 0;
   let t = 0;
-  for (const row of ranked) {
-    const label = labels[row] ?? 0;
-    if ((taken[label] ?? 0) < (wanted[label] ?? 0)) {
-      taken[label] = (taken[label] ?? 0) + 1;
+  let holdoutPositives = 0;
+  for (let i = 0; i < ranked.length; i++) {
+    const row = ranked[i] ?? 0;
+    if (inHoldout[i] === 1) {
       holdoutIndices[h++] = row;
+      holdoutPositives += labels[row] ?? 0;
     } else {
       trainIndices[t++] = row;
     }
@@ -253,6 +296,7 @@ export function splitHoldout(original: Dataset, holdoutFraction = DEFAULT_HOLDOU
   const train = selectRows(original, trainIndices);
   const holdout = selectRows(original, holdoutIndices);
   const fingerprint = createHash("sha256")
+    .update(HOLDOUT_SCHEME)
     .update(new Uint8Array(holdout.features.buffer, holdout.features.byteOffset, holdout.features.byteLength))
     .update(holdout.labels)
     .digest("hex");
@@ -265,28 +309,59 @@ export function splitHoldout(original: Dataset, holdoutFraction = DEFAULT_HOLDOU
       duplicatesRemoved: original.rows - unique.length,
       conflictingFeatureGroups,
       holdoutFraction,
+      holdoutScheme: HOLDOUT_SCHEME,
+      labProfiles: groups.length,
+      holdoutLabProfiles,
       trainRows: train.rows,
-      trainPositives: positives - (wanted[1] ?? 0),
+      trainPositives: positives - holdoutPositives,
       holdoutRows: holdout.rows,
-      holdoutPositives: wanted[1] ?? 0,
+      holdoutPositives,
       holdoutFingerprint: fingerprint,
     },
   };
 }
 
+/** One lab profile's rows: `ranked[start .. end)`, and the majority label (ties: disease). */
+interface ProfileGroup {
+  readonly start: number;
+  readonly end: number;
+  readonly label: 0 | 1;
+}
+
+/** Cuts rows ranked by profile into runs of equal lab values. */
+function profileGroups(ranked: Uint32Array, dataset: Dataset): ProfileGroup[] {
+  const { features, labels } = dataset;
+  const groups: ProfileGroup[] = [];
+  for (let start = 0; start < ranked.length;) {
+    const first = (ranked[start] ?? 0) * FEATURE_COUNT;
+    let end = start;
+    let positives = 0;
+    while (
+      end < ranked.length &&
+      sameLabProfile(features, first, features, (ranked[end] ?? 0) * FEATURE_COUNT)
+    ) {
+      positives += labels[ranked[end] ?? 0] ?? 0;
+      end++;
+    }
+    groups.push({ start, end, label: positives * 2 >= end - start ? 1 : 0 });
+    start = end;
+  }
+  return groups;
+}
+
 /**
- * Labelled feedback rows for training: every row of `feedback` whose features do not occur
- * in the holdout. A clinician can submit a patient that is also a holdout row; training on
- * it would leak the holdout into the model it gates.
+ * Labelled feedback rows for training: every row of `feedback` whose lab profile does not
+ * occur in the holdout. A clinician can submit a holdout patient (or the same labs with
+ * another age); training on it would leak the holdout into the model it gates.
  */
-export function excludeHoldoutFeatures(
+export function excludeHoldoutProfiles(
   feedback: Dataset,
   holdout: Dataset,
 ): { kept: Dataset; dropped: number } {
   checkDataset(feedback, "feedback");
   const byHash = new Map<number, number[]>();
   for (let row = 0; row < holdout.rows; row++) {
-    const hash = hashRow(holdout.features, row * FEATURE_COUNT, -1, 0x9e3779b9);
+    const hash = hashLabProfile(holdout.features, row * FEATURE_COUNT);
     const bucket = byHash.get(hash);
     if (bucket === undefined) byHash.set(hash, [row]);
     else bucket.push(row);
@@ -294,9 +369,9 @@ export function excludeHoldoutFeatures(
   const keep: number[] = [];
   for (let row = 0; row < feedback.rows; row++) {
     const base = row * FEATURE_COUNT;
-    const bucket = byHash.get(hashRow(feedback.features, base, -1, 0x9e3779b9)) ?? [];
+    const bucket = byHash.get(hashLabProfile(feedback.features, base)) ?? [];
     const inHoldout = bucket.some((h) =>
-      featuresEqual(holdout.features, h * FEATURE_COUNT, feedback.features, base),
+      sameLabProfile(holdout.features, h * FEATURE_COUNT, feedback.features, base),
     );
     if (!inHoldout) keep.push(row);
   }

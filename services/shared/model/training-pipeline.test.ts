@@ -156,14 +156,17 @@ describe("runTrainingPipeline", () => {
 });
 
 describe.skipIf(!haveRealCsv)("runTrainingPipeline on the real LPD file", () => {
-  it("reaches ROC AUC >= 0.755 on the deduplicated stratified 80/20 holdout", async () => {
+  it("scores the lab-profile holdout (whole profiles held out) honestly and well", async () => {
     const backend = await getTfBackend({ info: () => undefined });
     const { dataset } = await loadLpdCsv(REAL_CSV_PATH);
     const result = await runTrainingPipeline({ original: dataset, backend });
     expect(result.split.uniqueRows).toBe(16_389);
-    expect(result.rowCounts.trainRows).toBe(13_111);
-    expect(result.rowCounts.holdoutRows).toBe(3_278);
-    expect(result.metrics.holdout.rocAuc).toBeGreaterThanOrEqual(0.755);
+    expect(result.split.labProfiles).toBe(662);
+    expect(result.split.holdoutLabProfiles).toBe(133);
+    expect(result.rowCounts.trainRows).toBe(13_041);
+    expect(result.rowCounts.holdoutRows).toBe(3_348);
+    // scikit-learn's LogisticRegression scores 0.734-0.739 under 5-fold GroupKFold by profile.
+    expect(result.metrics.holdout.rocAuc).toBeGreaterThanOrEqual(0.74);
     expect(result.metrics.holdout.accuracy).toBeGreaterThan(0.7);
     expect(result.metrics.holdout.logLoss).toBeLessThan(0.52);
     expect(result.metrics.training.converged).toBe(true);

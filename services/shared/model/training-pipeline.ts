@@ -8,7 +8,7 @@
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
 import { fitFeaturePipeline, transformToFloat32, type PipelineParams } from "./feature-pipeline.js";
-import { excludeHoldoutFeatures, splitHoldout, type HoldoutSplitReport } from "./holdout-split.js";
+import { excludeHoldoutProfiles, splitHoldout, type HoldoutSplitReport } from "./holdout-split.js";
 import { buildLayersModel, saveModelFiles } from "./logistic-model.js";
 import { DEFAULT_THRESHOLD, evaluateBinary, type ModelMetrics } from "./metrics.js";
 import {
@@ -135,7 +135,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
     );
   }
   const feedback = options.feedback ?? allocateDataset(0, original.source);
-  const { kept, dropped } = excludeHoldoutFeatures(feedback, holdout);
+  const { kept, dropped } = excludeHoldoutProfiles(feedback, holdout);
   const train = concatDatasets(split.train, kept);
   const splitMs = lap();
   signal?.throwIfAborted();
