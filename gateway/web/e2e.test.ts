@@ -20,6 +20,7 @@ import type { PredictConfig } from "../../services/predict/predict-config.js";
 import { startPredictServer, type PredictServer } from "../../services/predict/predict-server.js";
 import type { RetrainConfig } from "../../services/retrain/retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "../../services/retrain/retrain-server.js";
+import { PERMISSIVE_GATE_POLICY } from "../../services/retrain/testing/retrain-fixtures.js";
 import { buildWeb, type WebBuildResult } from "./build.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -126,7 +127,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       debounceMs: 0,
       minBatch: 1,
       // Any candidate passes the gate: the test is about the page following a promotion.
-      gateAucTolerance: 1,
+      gatePolicy: PERMISSIVE_GATE_POLICY,
       shutdownGraceMs: 200,
     };
     retrain = await startRetrainServer(retrainConfig, silent, { syntheticRows: 400, defaultMetrics: false });

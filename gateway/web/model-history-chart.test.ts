@@ -16,6 +16,8 @@ function version(name: string, status: ModelVersionStatus, auc: number, minutes:
       threshold: 0.5,
       confusionMatrix: undefined,
       holdoutRows: 100,
+      holdoutScheme: "lab-profile-v1",
+      holdoutFingerprint: "",
     },
     rowCounts: undefined,
     parentVersion: "",
@@ -24,6 +26,8 @@ function version(name: string, status: ModelVersionStatus, auc: number, minutes:
     promotedAt: undefined,
     sha256: "",
     trainedOnSyntheticData: true,
+    gateChecks: [],
+    calibration: undefined,
   };
 }
 

@@ -369,6 +369,9 @@ async function freshness(context: BenchContext, setup: Setup): Promise<void> {
     FEEDBACK_SIGNING_KEY: setup.signingKey,
     // Every feedback must promote, or there is no new version to wait for.
     GATE_AUC_TOLERANCE: "1",
+    GATE_MAX_LOSS_VS_REFERENCE: "1",
+    GATE_MAX_SLICE_CHANGE: "1",
+    GATE_MIN_AUC: "0",
     ...(setup.realData ? { TRAINING_CSV: REAL_CSV_PATH } : {}),
   };
   const retrain = await track(setup, startRetrainProcess(retrainEnv));

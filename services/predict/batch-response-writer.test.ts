@@ -22,6 +22,8 @@ function echoModel(version: string, threshold = 0.5): ServingModel {
       threshold,
       confusionMatrix: undefined,
       holdoutRows: 10,
+      holdoutScheme: "lab-profile-v1",
+      holdoutFingerprint: "",
     },
     trainedOnSyntheticData: false,
     source: ModelSource.MODEL_SOURCE_RETRAIN_SERVICE,

@@ -1,7 +1,14 @@
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
 import { transformRows } from "../shared/model/feature-pipeline.js";
 import type { ModelMetrics as SharedModelMetrics } from "../shared/model/metrics.js";
-import { type ArtifactFile, type LoadedModel, verifyArtifactFiles } from "../shared/model/model-artifact.js";
+import { LEGACY_HOLDOUT_SCHEME } from "../shared/model/holdout-split.js";
+import {
+  type ArtifactFile,
+  type ArtifactManifest,
+  type LoadedModel,
+  verifyArtifactFiles,
+} from "../shared/model/model-artifact.js";
+import { calibrateLogit } from "../shared/model/output-calibration.js";
 import { createScorer, sigmoid, type Scorer } from "../shared/model/scorer.js";
 import type { ModelMetrics } from "../gen/liver/v1/model.js";
 import type { ModelSource } from "../gen/liver/v1/predict_service.js";
@@ -67,7 +74,7 @@ export function probeVectors(rows = PROBE_ROWS): Float64Array {
 }
 
 /** The shared metrics as the contract's ModelMetrics. */
-export function toProtoMetrics(metrics: SharedModelMetrics): ModelMetrics {
+export function toProtoMetrics(metrics: SharedModelMetrics, manifest: ArtifactManifest): ModelMetrics {
   const h = metrics.holdout;
   return {
     rocAuc: h.rocAuc,
@@ -82,6 +89,8 @@ export function toProtoMetrics(metrics: SharedModelMetrics): ModelMetrics {
       falseNegatives: h.confusion.falseNegatives,
     },
     holdoutRows: h.rows,
+    holdoutScheme: manifest.holdoutScheme ?? LEGACY_HOLDOUT_SCHEME,
+    holdoutFingerprint: manifest.holdoutFingerprint,
   };
 }
 
@@ -103,13 +112,13 @@ export class ModelLoader {
   async load(request: LoadRequest): Promise<ServingModel> {
     const loaded = this.verify(request);
     const threshold = loaded.metrics.holdout.threshold;
-    const scorer = createScorer(loaded.pipeline, loaded.weights);
+    const scorer = createScorer(loaded.pipeline, loaded.weights, loaded.calibration);
     const backend = await this.warmUp(loaded, scorer);
     return {
       version: loaded.manifest.version,
       sha256: loaded.manifestSha256,
       threshold,
-      metrics: toProtoMetrics(loaded.metrics),
+      metrics: toProtoMetrics(loaded.metrics, loaded.manifest),
       trainedOnSyntheticData: loaded.manifest.dataSource === "synthetic",
       source: request.source,
       loadedAt: new Date(),
@@ -170,9 +179,12 @@ export class ModelLoader {
     } catch (error) {
       throw new ModelLoadError("warmup", `warm-up could not run the tfjs model: ${errorMessage(error)}`);
     }
+    // The tfjs model is the base model: compare it with the scorer before recalibration.
+    const baseScores = new Float64Array(PROBE_ROWS);
+    createScorer(loaded.pipeline, loaded.weights).scoreBatch(probes, PROBE_ROWS, baseScores);
     for (let r = 0; r < PROBE_ROWS; r++) {
       const expected = evaluation.probabilities[r] ?? Number.NaN;
-      const delta = Math.abs((scores[r] ?? Number.NaN) - expected);
+      const delta = Math.abs((baseScores[r] ?? Number.NaN) - expected);
       if (!(delta <= TFJS_TOLERANCE)) {
         throw new ModelLoadError(
           "warmup",
@@ -186,7 +198,8 @@ export class ModelLoader {
 
 /**
  * The model's probabilities computed the way training evaluates it, without the serving
- * scorer's algebra: the shared pipeline's transform, then sigmoid(kernel · z + bias).
+ * scorer's algebra: the shared pipeline's transform, then sigmoid(kernel · z + bias), then
+ * the artifact's site recalibration.
  */
 export function referenceProbabilities(loaded: LoadedModel, probes: Float64Array): Float64Array {
   const rows = probes.length / FEATURE_COUNT;
@@ -198,7 +211,7 @@ export function referenceProbabilities(loaded: LoadedModel, probes: Float64Array
     for (let i = 0; i < FEATURE_COUNT; i++) {
       z += (loaded.weights.kernel[i] ?? Number.NaN) * (standardized[r * FEATURE_COUNT + i] ?? Number.NaN);
     }
-    out[r] = sigmoid(z);
+    out[r] = sigmoid(calibrateLogit(loaded.calibration, z));
   }
   return out;
 }

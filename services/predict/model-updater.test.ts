@@ -21,6 +21,8 @@ function model(version: string, source = ModelSource.MODEL_SOURCE_RETRAIN_SERVIC
       threshold: 0.5,
       confusionMatrix: undefined,
       holdoutRows: 1,
+      holdoutScheme: "lab-profile-v1",
+      holdoutFingerprint: "",
     },
     trainedOnSyntheticData: false,
     source,

@@ -1,4 +1,6 @@
 import type { BinaryMetrics } from "../shared/model/metrics.js";
+import type { CalibrationRecord } from "../shared/model/output-calibration.js";
+import type { GateEvidence } from "./quality-gate.js";
 
 /** One candidate to train: everything the trainer needs besides the store. */
 export interface CandidateRequest {
@@ -9,6 +11,8 @@ export interface CandidateRequest {
   readonly artifactDir: string;
   /** Train on labelled feedback with seq <= this (the run's snapshot). */
   readonly feedbackUpTo: number;
+  /** The version serving when the run started: re-scored on the holdout for the gate. */
+  readonly servingVersion: string | undefined;
 }
 
 /** Where a run is, for GetRetrainStatus. */
@@ -22,8 +26,12 @@ export interface CandidateProgress {
 
 /** A trained, scored and published candidate. */
 export interface TrainedCandidate {
-  /** Holdout metrics, compared by the gate. */
+  /** Holdout metrics of the base model (before recalibration), compared by the gate. */
   readonly metrics: BinaryMetrics;
+  /** The reference and serving models on the same holdout, and the slice checks. */
+  readonly gate: GateEvidence;
+  /** The site recalibration the artifact carries. */
+  readonly calibration: CalibrationRecord;
   readonly originalRows: number;
   readonly feedbackRows: number;
   readonly holdoutRows: number;

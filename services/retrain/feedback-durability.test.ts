@@ -99,6 +99,10 @@ describe("acknowledged feedback survives SIGKILL", () => {
         sha256: "f".repeat(64),
         synthetic: true,
         runId: "fixture",
+        holdoutScheme: "lab-profile-v1",
+        holdoutFingerprint: "f".repeat(64),
+        gateChecks: [],
+        calibration: undefined,
       },
       true,
     );

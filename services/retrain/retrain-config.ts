@@ -1,4 +1,5 @@
 import path from "node:path";
+import { DEFAULT_GATE_POLICY, type GatePolicy } from "./quality-gate.js";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
   readInteger,
@@ -19,8 +20,6 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 export const DEFAULT_RETRAIN_DEBOUNCE_MS = 200;
 /** Default number of pending labelled feedbacks that makes a run due. */
 export const DEFAULT_RETRAIN_MIN_BATCH = 1;
-/** Default ROC AUC a candidate may lose against the serving version and still be promoted. */
-export const DEFAULT_GATE_AUC_TOLERANCE = 0.01;
 /** Default time SIGTERM gives running calls before they are cancelled. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** SQLite file name inside DATA_PATH (data/README.md and .gitignore know it as liver.db*). */
@@ -47,8 +46,8 @@ export interface RetrainConfig {
   readonly heartbeatIntervalMs: number;
   readonly debounceMs: number;
   readonly minBatch: number;
-  /** Negative values demand an improvement over the serving version. */
-  readonly gateAucTolerance: number;
+  /** The quality gate's thresholds (GATE_* settings). */
+  readonly gatePolicy: GatePolicy;
   readonly shutdownGraceMs: number;
 }
 
@@ -85,7 +84,19 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     ),
     debounceMs: readInteger(env, "RETRAIN_DEBOUNCE_MS", DEFAULT_RETRAIN_DEBOUNCE_MS, 0, 86_400_000),
     minBatch: readInteger(env, "RETRAIN_MIN_BATCH", DEFAULT_RETRAIN_MIN_BATCH, 1, 1_000_000_000),
-    gateAucTolerance: readNumber(env, "GATE_AUC_TOLERANCE", DEFAULT_GATE_AUC_TOLERANCE, -1, 1),
+    gatePolicy: readGatePolicy(env),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
+  };
+}
+
+/** The GATE_* settings, each defaulting to DEFAULT_GATE_POLICY. */
+function readGatePolicy(env: Env): GatePolicy {
+  const d = DEFAULT_GATE_POLICY;
+  return {
+    servingTolerance: readNumber(env, "GATE_AUC_TOLERANCE", d.servingTolerance, -1, 1),
+    minRocAuc: readNumber(env, "GATE_MIN_AUC", d.minRocAuc, 0, 1),
+    maxLossVsReference: readNumber(env, "GATE_MAX_LOSS_VS_REFERENCE", d.maxLossVsReference, -1, 1),
+    maxSliceChange: readNumber(env, "GATE_MAX_SLICE_CHANGE", d.maxSliceChange, 0, 1),
+    minSliceRows: readInteger(env, "GATE_MIN_SLICE_ROWS", d.minSliceRows, 1, 1_000_000_000),
   };
 }

@@ -19,6 +19,14 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   HEARTBEAT_INTERVAL_MS [10000] version-stream heartbeat
   RETRAIN_DEBOUNCE_MS [200]     labelled feedback within this window joins one run
   RETRAIN_MIN_BATCH [1]         labelled feedback needed before a run starts
-  GATE_AUC_TOLERANCE [0.01]     promote unless holdout AUC is worse than serving by more
+  GATE_AUC_TOLERANCE [0.01]     ROC AUC a candidate may lose against the serving model
+                                (re-scored on the same holdout rows; negative: demand a gain)
+  GATE_MAX_LOSS_VS_REFERENCE [0.01]
+                                ROC AUC a candidate may lose against the fixed reference
+                                (trained on the original data alone): bounds the total drift
+  GATE_MIN_AUC [0.6]            absolute floor on the holdout ROC AUC
+  GATE_MAX_SLICE_CHANGE [0.05]  largest share of a slice (gender, age band, lab band) whose
+                                predicted class may differ from the reference's
+  GATE_MIN_SLICE_ROWS [50]      smaller slices are reported, not judged
   SHUTDOWN_GRACE_MS [10000]     SIGTERM: time to drain calls
   LOG_LEVEL [info]              pino level; logs are JSON on stdout`;

@@ -9,7 +9,10 @@ import type { ModelVersionRecord, VersionStatus } from "./store/model-registry.j
 import type { RunOutcome, RunRecord } from "./store/run-log.js";
 
 /** Holdout metrics as liver.v1.ModelMetrics. */
-export function toModelMetrics(metrics: BinaryMetrics): ModelMetrics {
+export function toModelMetrics(
+  metrics: BinaryMetrics,
+  holdout: { readonly scheme: string; readonly fingerprint: string },
+): ModelMetrics {
   return {
     rocAuc: metrics.rocAuc,
     accuracy: metrics.accuracy,
@@ -23,6 +26,8 @@ export function toModelMetrics(metrics: BinaryMetrics): ModelMetrics {
       falseNegatives: metrics.confusion.falseNegatives,
     },
     holdoutRows: metrics.rows,
+    holdoutScheme: holdout.scheme,
+    holdoutFingerprint: holdout.fingerprint,
   };
 }
 
@@ -37,7 +42,10 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
   return {
     modelVersion: record.modelVersion,
     status: STATUS[record.status],
-    metrics: toModelMetrics(record.metrics),
+    metrics: toModelMetrics(record.metrics, {
+      scheme: record.holdoutScheme,
+      fingerprint: record.holdoutFingerprint,
+    }),
     rowCounts: {
       originalRows: record.originalRows,
       feedbackRows: record.feedbackRows,
@@ -49,6 +57,18 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
     promotedAt: record.promotedAtMs === undefined ? undefined : new Date(record.promotedAtMs),
     sha256: record.sha256,
     trainedOnSyntheticData: record.synthetic,
+    gateChecks: record.gateChecks.map((c) => ({ rule: c.rule, passed: c.passed, detail: c.detail })),
+    calibration:
+      record.calibration === undefined
+        ? undefined
+        : {
+            applied: record.calibration.applied,
+            slope: record.calibration.slope,
+            intercept: record.calibration.intercept,
+            reason: record.calibration.reason,
+            fitRows: record.calibration.fitRows,
+            checkRows: record.calibration.checkRows,
+          },
   };
 }
 

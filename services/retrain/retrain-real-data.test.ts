@@ -14,6 +14,7 @@ import { REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
 import { storeFilePath } from "./retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
 import { retrainClient, unary, watch } from "./testing/retrain-clients.js";
+import { DEFAULT_GATE_POLICY } from "./quality-gate.js";
 import { tempDir, testConfig, testSigner } from "./testing/retrain-fixtures.js";
 import { WorkerTrainer } from "./training-worker.js";
 
@@ -31,7 +32,10 @@ describe.skipIf(!haveRealCsv)("RetrainService on the real LPD file", () => {
     const keys = testSigner();
     signer = keys.signer;
     real = (await loadLpdCsv(REAL_CSV_PATH)).dataset;
-    const config = testConfig(tmp.dir, keys.key, { trainingCsv: REAL_CSV_PATH, gateAucTolerance: 0.01 });
+    const config = testConfig(tmp.dir, keys.key, {
+      trainingCsv: REAL_CSV_PATH,
+      gatePolicy: DEFAULT_GATE_POLICY,
+    });
     const trainer = new WorkerTrainer({
       storeFile: storeFilePath(config),
       modelPath: config.modelPath,

@@ -12,7 +12,13 @@ import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
 import { RunLog } from "./store/run-log.js";
 import { bearer, expectStatus, failure, retrainClient, unary } from "./testing/retrain-clients.js";
-import { prediction, tempDir, testConfig, testSigner } from "./testing/retrain-fixtures.js";
+import {
+  PERMISSIVE_GATE_POLICY,
+  prediction,
+  tempDir,
+  testConfig,
+  testSigner,
+} from "./testing/retrain-fixtures.js";
 import { WorkerTrainer } from "./training-worker.js";
 
 const silent = pino({ level: "silent" });
@@ -90,7 +96,11 @@ describe("RetrainService restart recovery and the quality gate", () => {
 
   it("marks the interrupted run failed, retrains the pending feedback, and the gate rejects a worse candidate", async () => {
     // Second life: every candidate must beat the serving AUC by 1.0, which none can.
-    const second = await start({ ...base, minBatch: 1, gateAucTolerance: -1 });
+    const second = await start({
+      ...base,
+      minBatch: 1,
+      gatePolicy: { ...PERMISSIVE_GATE_POLICY, servingTolerance: -1 },
+    });
     const client = retrainClient(second.port);
     try {
       expect(await checkHealth(`127.0.0.1:${second.port}`)).toBe("SERVING");
@@ -102,7 +112,7 @@ describe("RetrainService restart recovery and the quality gate", () => {
       ]);
       const rejected = registry.versions[0];
       expect(rejected?.reason).toMatch(
-        /rejected by the gate: holdout ROC AUC .* vs serving v1's .*tolerance -1/,
+        /rejected by the gate on holdout lab-profile-v1 .*serving: ROC AUC .* vs serving v1's .* on the same rows/,
       );
       expect(rejected?.rowCounts?.feedbackRows).toBe(5);
       expect(rejected?.parentVersion).toBe("v1");

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { RetrainProgress } from "../gen/liver/v1/retrain_service.js";
 import type { CandidateProgress, CandidateTrainer, TrainedCandidate } from "./candidate-trainer.js";
-import { decideGate } from "./quality-gate.js";
+import { decideGate, type GatePolicy } from "./quality-gate.js";
 import type { RetrainMetrics } from "./retrain-metrics.js";
 import type { StartedRun } from "./retrain-scheduler.js";
 import type { FeedbackStore } from "./store/feedback-store.js";
@@ -20,7 +20,7 @@ export interface RetrainRunnerDeps {
   readonly feedback: FeedbackStore;
   readonly trainer: CandidateTrainer;
   readonly modelPath: string;
-  readonly gateAucTolerance: number;
+  readonly gatePolicy: GatePolicy;
   readonly metrics: RetrainMetrics;
   readonly logger: Logger;
   /** Called after a promotion is committed: publish the event, flip health. */
@@ -73,6 +73,7 @@ export class RetrainRunner {
     const runId = randomUUID();
     const startedAtMs = this.now();
     const feedbackUpTo = feedback.maxLabelledSeq();
+    const servingVersion = this.deps.registry.serving()?.modelVersion;
     const feedbackRows = feedback.labelledCountBetween(0, feedbackUpTo);
     runLog.start({ runId, trigger, reason, startedAtMs, feedbackUpTo, feedbackRows });
     const active: ActiveRun = {
@@ -84,7 +85,7 @@ export class RetrainRunner {
     };
     this.active = active;
     this.deps.logger.info({ runId, trigger, reason, feedbackUpTo, feedbackRows }, "retrain run started");
-    const completion = this.execute(active, feedbackUpTo).then(
+    const completion = this.execute(active, feedbackUpTo, servingVersion).then(
       (covered) => ({ covered }),
       () => ({ covered: false }),
     );
@@ -96,7 +97,11 @@ export class RetrainRunner {
     this.active?.controller.abort(new Error(reason));
   }
 
-  private async execute(active: ActiveRun, feedbackUpTo: number): Promise<boolean> {
+  private async execute(
+    active: ActiveRun,
+    feedbackUpTo: number,
+    servingVersion: string | undefined,
+  ): Promise<boolean> {
     const { registry, logger } = this.deps;
     const seq = registry.nextSeq();
     const modelVersion = versionName(seq);
@@ -106,7 +111,7 @@ export class RetrainRunner {
     try {
       removeOrphan(artifactDir, modelVersion, logger);
       const candidate = await this.deps.trainer.train(
-        { runId: active.runId, modelVersion, artifactDir, feedbackUpTo },
+        { runId: active.runId, modelVersion, artifactDir, feedbackUpTo, servingVersion },
         (progress) => {
           active.progress = progress;
         },
@@ -158,15 +163,21 @@ export class RetrainRunner {
   ): ModelVersionRecord {
     const { db, registry, runLog } = this.deps;
     return db.transaction((): ModelVersionRecord => {
-      // Gate against whatever serves now: an admin may have rolled back during training.
+      // The trainer re-scored the version serving when the run started; an admin may have
+      // rolled back meanwhile, and then the candidate is not compared with what serves now.
       const serving = registry.serving();
-      const decision = decideGate(
-        { modelVersion, rocAuc: candidate.metrics.rocAuc },
-        serving === undefined
-          ? undefined
-          : { modelVersion: serving.modelVersion, rocAuc: serving.metrics.rocAuc },
-        this.deps.gateAucTolerance,
-      );
+      const decision =
+        serving?.modelVersion !== candidate.gate.serving?.modelVersion
+          ? {
+              promote: false,
+              reason: `not gated: the serving version changed to ${serving?.modelVersion ?? "none"} during training; the next run will be`,
+              checks: [],
+            }
+          : decideGate(
+              { modelVersion, rocAuc: candidate.metrics.rocAuc },
+              candidate.gate,
+              this.deps.gatePolicy,
+            );
       const finishedAtMs = this.now();
       const record = registry.add(
         {
@@ -182,6 +193,10 @@ export class RetrainRunner {
           sha256: candidate.sha256,
           synthetic: candidate.synthetic,
           runId: active.runId,
+          holdoutScheme: candidate.gate.holdoutScheme,
+          holdoutFingerprint: candidate.gate.holdoutFingerprint,
+          gateChecks: decision.checks,
+          calibration: candidate.calibration,
         },
         decision.promote,
         finishedAtMs,

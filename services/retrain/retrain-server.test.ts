@@ -18,6 +18,8 @@ import { verifyArtifactFiles } from "../shared/model/model-artifact.js";
 import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
 import type { RunOutcome } from "./store/run-log.js";
+import { IDENTITY_CALIBRATION } from "../shared/model/output-calibration.js";
+import type { CandidateRequest, CandidateTrainer } from "./candidate-trainer.js";
 import { HoldableTrainer } from "./testing/holdable-trainer.js";
 import { bearer, expectStatus, failure, retrainClient, unary, watch } from "./testing/retrain-clients.js";
 import { prediction, tempDir, testConfig, testSigner } from "./testing/retrain-fixtures.js";
@@ -291,7 +293,14 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
     expect(answer.modelVersion).toBe("v1");
     expect(answer.sha256).toBe(v1?.sha256);
     expect(answer.files.map((f) => f.name).sort()).toEqual(
-      ["manifest.json", "metrics.json", "model.json", "pipeline.json", "weights.bin"].sort(),
+      [
+        "calibration.json",
+        "manifest.json",
+        "metrics.json",
+        "model.json",
+        "pipeline.json",
+        "weights.bin",
+      ].sort(),
     );
     const loaded = verifyArtifactFiles(answer.files, answer.sha256);
     expect(loaded.manifest.version).toBe("v1");
@@ -465,8 +474,8 @@ describe("RetrainService without an admin token and with a trainer that always f
 });
 
 /** A trainer that "trains" instantly: for tests of the stream and shutdown, not of training. */
-const instantTrainer = {
-  train: () =>
+const instantTrainer: CandidateTrainer = {
+  train: (request: CandidateRequest) =>
     Promise.resolve({
       metrics: {
         rows: 10,
@@ -483,6 +492,26 @@ const instantTrainer = {
       holdoutRows: 10,
       sha256: "0".repeat(64),
       synthetic: true,
+      gate: {
+        holdoutScheme: "lab-profile-v1",
+        holdoutFingerprint: "0".repeat(64),
+        referenceRocAuc: 0.8,
+        serving:
+          request.servingVersion === undefined
+            ? undefined
+            : { modelVersion: request.servingVersion, rocAuc: 0.8 },
+        slices: [],
+      },
+      calibration: {
+        formatVersion: 1,
+        ...IDENTITY_CALIBRATION,
+        applied: false,
+        reason: "test",
+        fitRows: 0,
+        checkRows: 0,
+        checkLogLossBase: Number.NaN,
+        checkLogLossRecalibrated: Number.NaN,
+      },
     }),
   close: () => Promise.resolve(),
 };

@@ -11,6 +11,7 @@ import { startMetricsServer } from "../shared/ops/metrics-server.js";
 import { AdminAuth } from "./admin-auth.js";
 import { DiskArtifactSource } from "./artifact-source.js";
 import type { CandidateTrainer } from "./candidate-trainer.js";
+import { remeasureServingVersion } from "./holdout-remeasure.js";
 import { FeedbackCommitThread } from "./feedback-commit-thread.js";
 import { FeedbackWriter } from "./feedback-writer.js";
 import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
@@ -131,7 +132,7 @@ async function startOnStore(
     feedback,
     trainer,
     modelPath: config.modelPath,
-    gateAucTolerance: config.gateAucTolerance,
+    gatePolicy: config.gatePolicy,
     metrics,
     logger,
     onPromoted: (record) => {
@@ -176,6 +177,12 @@ async function startOnStore(
   });
   host.addService(RetrainServiceService, service.implementation());
 
+  try {
+    await remeasureServingVersion(registry, samples, config.modelPath, logger);
+  } catch (error) {
+    // The old figures stay, labelled with their holdout; serving is unaffected.
+    logger.error({ err: error }, "could not re-score the serving version on the current holdout");
+  }
   const serving = registry.serving();
   if (serving !== undefined) {
     broadcaster.setServing(servingSnapshot(serving));

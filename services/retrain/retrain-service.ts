@@ -82,7 +82,10 @@ export function servingSnapshot(record: ModelVersionRecord): ServingSnapshot {
   return {
     modelVersion: record.modelVersion,
     sha256: record.sha256,
-    metrics: toModelMetrics(record.metrics),
+    metrics: toModelMetrics(record.metrics, {
+      scheme: record.holdoutScheme,
+      fingerprint: record.holdoutFingerprint,
+    }),
     synthetic: record.synthetic,
   };
 }

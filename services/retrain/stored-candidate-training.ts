@@ -1,21 +1,38 @@
 import path from "node:path";
 import type { Dataset } from "../shared/data/dataset.js";
+import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
+import { readArtifactDir } from "../shared/model/model-artifact.js";
+import { createScorer, type Scorer } from "../shared/model/scorer.js";
 import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
+import { measureGateEvidence, scoreRows } from "./gate-evidence.js";
 import type { CandidateProgress, CandidateRequest, TrainedCandidate } from "./candidate-trainer.js";
 import { FeedbackStore } from "./store/feedback-store.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
 
+/** Labelled feedback rows the site recalibration is fitted on: the most recent ones. */
+export const RECALIBRATION_WINDOW_ROWS = 5_000;
+
+/** The reference model: trained on the original data alone, once per import. */
+interface Reference {
+  readonly importedAtMs: number;
+  readonly scorer: Scorer;
+}
+
 /**
  * What the training worker does for one candidate: read the original samples and the
  * labelled feedback up to the run's snapshot from the store (read-only, in the worker,
- * so the gRPC thread never pays for it), run the shared training pipeline, and publish
- * the artifact folder atomically. The original samples never change after the import,
- * so they are read once per worker and kept.
+ * so the gRPC thread never pays for it), run the shared training pipeline (with the site
+ * recalibration fitted on recent feedback), measure the gate's evidence against the fixed
+ * reference and the serving model on the same holdout rows, and publish the artifact
+ * folder atomically. The original samples never change after the import, so they and the
+ * reference model are computed once per worker and kept.
  */
 export class StoredCandidateTraining {
   private db: StoreDatabase | undefined;
   private original: { readonly importedAtMs: number; readonly dataset: Dataset } | undefined;
+  private reference: Reference | undefined;
+  private serving: { readonly modelVersion: string; readonly scorer: Scorer } | undefined;
 
   constructor(
     private readonly storeFile: string,
@@ -30,8 +47,9 @@ export class StoredCandidateTraining {
     onProgress({ stage: "loading", step: 0, totalSteps: 1, loss: 0 });
     const db = this.open();
     // One read transaction: samples and feedback come from the same snapshot of the store.
-    const { original, feedback } = db.transaction(() => ({
+    const { original, feedback, importedAtMs } = db.transaction(() => ({
       original: this.originalDataset(db),
+      importedAtMs: this.original?.importedAtMs ?? 0,
       feedback: new FeedbackStore(db).labelledRows(request.feedbackUpTo),
     }))();
     signal.throwIfAborted();
@@ -44,15 +62,19 @@ export class StoredCandidateTraining {
     if (path.resolve(artifactParent) !== path.resolve(this.modelPath)) {
       throw new Error(`artifact folder ${request.artifactDir} is outside MODEL_PATH ${this.modelPath}`);
     }
+    const reference = await this.referenceScorer(original, importedAtMs, signal);
+    const serving = await this.servingScorer(request.servingVersion);
+    const feedbackRows: Dataset = {
+      rows: feedback.rows,
+      features: feedback.features,
+      labels: feedback.labels,
+      source: original.source,
+    };
     let lastStep = 0;
     const result = await runTrainingPipeline({
       original,
-      feedback: {
-        rows: feedback.rows,
-        features: feedback.features,
-        labels: feedback.labels,
-        source: original.source,
-      },
+      feedback: feedbackRows,
+      recalibrateOn: recentRows(feedbackRows, RECALIBRATION_WINDOW_ROWS),
       signal,
       onProgress: (progress) => {
         lastStep = progress.step;
@@ -75,14 +97,56 @@ export class StoredCandidateTraining {
     if (artifact?.dir === undefined)
       throw new Error("the training pipeline did not write the artifact folder");
     const counts = result.rowCounts;
+    const holdout = {
+      rows: result.holdout,
+      scheme: result.split.holdoutScheme,
+      fingerprint: result.split.holdoutFingerprint,
+    };
+    const gate = measureGateEvidence(
+      holdout,
+      scoreRows(createScorer(result.pipeline, result.weights), result.holdout),
+      scoreRows(reference, result.holdout),
+      serving === undefined
+        ? undefined
+        : { modelVersion: serving.modelVersion, probabilities: scoreRows(serving.scorer, result.holdout) },
+      result.metrics.holdout.threshold,
+    );
+    if (result.calibration === undefined) throw new Error("the training pipeline fitted no recalibration");
     return {
       metrics: result.metrics.holdout,
+      gate,
+      calibration: result.calibration,
       originalRows: counts.trainRows - counts.feedbackRows,
       feedbackRows: counts.feedbackRows,
       holdoutRows: counts.holdoutRows,
       sha256: artifact.manifestSha256,
       synthetic: original.source === "synthetic",
     };
+  }
+
+  /** The reference model's scorer, trained on the original data alone once per import. */
+  private async referenceScorer(
+    original: Dataset,
+    importedAtMs: number,
+    signal: AbortSignal,
+  ): Promise<Scorer> {
+    if (this.reference?.importedAtMs !== importedAtMs) {
+      const result = await runTrainingPipeline({ original, signal });
+      this.reference = { importedAtMs, scorer: createScorer(result.pipeline, result.weights) };
+    }
+    return this.reference.scorer;
+  }
+
+  /** The serving version's base scorer (without its recalibration), read from its artifact. */
+  private async servingScorer(
+    modelVersion: string | undefined,
+  ): Promise<{ readonly modelVersion: string; readonly scorer: Scorer } | undefined> {
+    if (modelVersion === undefined) return undefined;
+    if (this.serving?.modelVersion !== modelVersion) {
+      const loaded = await readArtifactDir(path.join(this.modelPath, modelVersion));
+      this.serving = { modelVersion, scorer: createScorer(loaded.pipeline, loaded.weights) };
+    }
+    return this.serving;
   }
 
   close(): void {
@@ -105,4 +169,16 @@ export class StoredCandidateTraining {
     }
     return this.original.dataset;
   }
+}
+
+/** The last `limit` rows of `rows` (feedback is stored in arrival order). */
+function recentRows(rows: Dataset, limit: number): Dataset {
+  if (rows.rows <= limit) return rows;
+  const from = rows.rows - limit;
+  return {
+    rows: limit,
+    features: rows.features.subarray(from * FEATURE_COUNT, rows.rows * FEATURE_COUNT),
+    labels: rows.labels.subarray(from, rows.rows),
+    source: rows.source,
+  };
 }

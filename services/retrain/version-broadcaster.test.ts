@@ -19,6 +19,8 @@ function snapshot(modelVersion: string): ServingSnapshot {
       threshold: 0.5,
       confusionMatrix: undefined,
       holdoutRows: 10,
+      holdoutScheme: "lab-profile-v1",
+      holdoutFingerprint: "",
     },
     synthetic: false,
   };

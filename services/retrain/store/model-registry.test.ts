@@ -30,6 +30,10 @@ function candidate(seq: number, rocAuc = 0.75): NewModelVersion {
     sha256: "a".repeat(64),
     synthetic: true,
     runId: `run-${seq}`,
+    holdoutScheme: "lab-profile-v1",
+    holdoutFingerprint: "f".repeat(64),
+    gateChecks: [{ rule: "floor", passed: true, detail: `check ${seq}` }],
+    calibration: undefined,
   };
 }
 

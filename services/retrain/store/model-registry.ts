@@ -1,4 +1,6 @@
 import type { BinaryMetrics } from "../../shared/model/metrics.js";
+import { parseCalibrationRecord, type CalibrationRecord } from "../../shared/model/output-calibration.js";
+import type { GateCheck } from "../quality-gate.js";
 import type { StoreDatabase } from "./sqlite-store.js";
 
 /** Where a version stands: exactly one serves; retired ones passed the gate earlier. */
@@ -26,6 +28,13 @@ export interface NewModelVersion {
   readonly sha256: string;
   readonly synthetic: boolean;
   readonly runId: string;
+  /** The holdout `metrics` were measured on: its scheme ("lab-profile-v1", or "row-v1" before) and fingerprint. */
+  readonly holdoutScheme: string;
+  readonly holdoutFingerprint: string;
+  /** Every gate rule's outcome (empty for versions gated before the rules existed). */
+  readonly gateChecks: readonly GateCheck[];
+  /** The site recalibration its artifact serves with; undefined for versions without one. */
+  readonly calibration: CalibrationRecord | undefined;
 }
 
 /** A registry entry. */
@@ -67,6 +76,10 @@ interface VersionRow {
   sha256: string;
   synthetic: number;
   run_id: string;
+  holdout_scheme: string;
+  holdout_fingerprint: string;
+  gate_checks_json: string;
+  calibration_json: string;
 }
 
 /**
@@ -120,9 +133,10 @@ export class ModelRegistry {
         .prepare(
           `INSERT INTO model_versions (seq, model_version, status, metrics_json, roc_auc, original_rows,
              feedback_rows, holdout_rows, parent_version, reason, created_at_ms, promoted_at_ms, sha256,
-             synthetic, run_id)
+             synthetic, run_id, holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json)
            VALUES (@seq, @modelVersion, @status, @metricsJson, @rocAuc, @originalRows, @feedbackRows,
-             @holdoutRows, @parentVersion, @reason, @createdAtMs, @promotedAtMs, @sha256, @synthetic, @runId)`,
+             @holdoutRows, @parentVersion, @reason, @createdAtMs, @promotedAtMs, @sha256, @synthetic, @runId,
+             @holdoutScheme, @holdoutFingerprint, @gateChecksJson, @calibrationJson)`,
         )
         .run({
           seq: candidate.seq,
@@ -140,11 +154,42 @@ export class ModelRegistry {
           sha256: candidate.sha256,
           synthetic: candidate.synthetic ? 1 : 0,
           runId: candidate.runId,
+          holdoutScheme: candidate.holdoutScheme,
+          holdoutFingerprint: candidate.holdoutFingerprint,
+          gateChecksJson: JSON.stringify(candidate.gateChecks),
+          calibrationJson: candidate.calibration === undefined ? "" : JSON.stringify(candidate.calibration),
         });
     })();
     const stored = this.get(candidate.modelVersion);
     if (stored === undefined) throw new Error(`${candidate.modelVersion} was not stored in the registry`);
     return stored;
+  }
+
+  /**
+   * Replaces a version's holdout figures with ones measured on another holdout (the store's
+   * migration to the lab-profile split re-scores the serving version at start).
+   */
+  remeasure(
+    modelVersion: string,
+    metrics: BinaryMetrics,
+    holdoutScheme: string,
+    holdoutFingerprint: string,
+  ): void {
+    const changed = this.db
+      .prepare(
+        `UPDATE model_versions SET metrics_json = @metricsJson, roc_auc = @rocAuc, holdout_rows = @holdoutRows,
+           holdout_scheme = @holdoutScheme, holdout_fingerprint = @holdoutFingerprint
+         WHERE model_version = @modelVersion`,
+      )
+      .run({
+        modelVersion,
+        metricsJson: JSON.stringify(metrics),
+        rocAuc: metrics.rocAuc,
+        holdoutRows: metrics.rows,
+        holdoutScheme,
+        holdoutFingerprint,
+      }).changes;
+    if (changed !== 1) throw new Error(`model_version ${modelVersion} is not in the registry`);
   }
 
   /**
@@ -194,5 +239,10 @@ function toRecord(row: VersionRow): ModelVersionRecord {
     sha256: row.sha256,
     synthetic: row.synthetic === 1,
     runId: row.run_id,
+    holdoutScheme: row.holdout_scheme,
+    holdoutFingerprint: row.holdout_fingerprint,
+    gateChecks: JSON.parse(row.gate_checks_json) as GateCheck[],
+    calibration:
+      row.calibration_json === "" ? undefined : parseCalibrationRecord(JSON.parse(row.calibration_json)),
   };
 }

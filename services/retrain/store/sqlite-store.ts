@@ -145,6 +145,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE feedback_v3 RENAME TO feedback;
     `,
   },
+  {
+    version: 5,
+    description:
+      "model versions say which holdout their figures were measured on, the gate's rules and the recalibration",
+    // Earlier versions were scored on the row-level split ("row-v1"); RetrainService
+    // re-scores the serving one on the current holdout at start and records it here.
+    sql: `
+      ALTER TABLE model_versions ADD COLUMN holdout_scheme TEXT NOT NULL DEFAULT 'row-v1';
+      ALTER TABLE model_versions ADD COLUMN holdout_fingerprint TEXT NOT NULL DEFAULT '';
+      ALTER TABLE model_versions ADD COLUMN gate_checks_json TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE model_versions ADD COLUMN calibration_json TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
 
 /** Options of openSqliteStore. */

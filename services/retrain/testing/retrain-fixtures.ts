@@ -11,7 +11,17 @@ import { Prng } from "../../shared/data/prng.js";
 import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js";
 import { FeedbackTokenSigner } from "../../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../../shared/feedback/prediction-record.js";
+import type { GatePolicy } from "../quality-gate.js";
 import type { RetrainConfig } from "../retrain-config.js";
+
+/** A gate that promotes every finite candidate: tests that are not about the gate use it. */
+export const PERMISSIVE_GATE_POLICY: GatePolicy = {
+  minRocAuc: 0,
+  maxLossVsReference: 1,
+  servingTolerance: 1,
+  maxSliceChange: 1,
+  minSliceRows: 1,
+};
 import type { NewFeedback } from "../store/feedback-store.js";
 
 /** A fresh temp folder and its removal. */
@@ -105,7 +115,7 @@ export function testConfig(
     heartbeatIntervalMs: 10_000,
     debounceMs: 0,
     minBatch: 1,
-    gateAucTolerance: 1,
+    gatePolicy: PERMISSIVE_GATE_POLICY,
     shutdownGraceMs: 2_000,
     ...overrides,
   };

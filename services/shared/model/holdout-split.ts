@@ -21,6 +21,9 @@ export const DEFAULT_HOLDOUT_FRACTION = 0.2;
  */
 export const HOLDOUT_SCHEME = "lab-profile-v1";
 
+/** The scheme of figures measured before HOLDOUT_SCHEME existed: a row-level split. */
+export const LEGACY_HOLDOUT_SCHEME = "row-v1";
+
 /** Index of the first lab value in FEATURES order: age and gender come first. */
 const FIRST_LAB = 2;
 

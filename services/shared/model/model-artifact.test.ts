@@ -57,6 +57,7 @@ async function sampleContents(version: string): Promise<ArtifactContents> {
       feedbackRowsDropped: 0,
     },
     holdoutFingerprint: "f".repeat(64),
+    holdoutScheme: "lab-profile-v1",
     model: files,
     pipeline: fitFeaturePipeline(data),
     metrics,
@@ -137,6 +138,30 @@ describe("model artifacts", () => {
     // As Predict receives it: files over gRPC plus the manifest's sha256.
     const overGrpc = fromDisk.map(({ name, content }) => ({ name, content: Uint8Array.from(content) }));
     expect(verifyArtifactFiles(overGrpc, sha).weights).toEqual(loaded.weights);
+  });
+
+  it("carries the site recalibration in calibration.json, and serves the base model without one", () => {
+    expect(verifyArtifactFiles(files).calibration).toEqual({ slope: 1, intercept: 0 });
+    const record = {
+      formatVersion: 1 as const,
+      slope: 0.9,
+      intercept: -1.5,
+      applied: true,
+      reason: "test",
+      fitRows: 750,
+      checkRows: 250,
+      checkLogLossBase: 0.79,
+      checkLogLossRecalibrated: 0.5,
+    };
+    const withCalibration = buildArtifactFiles({ ...contents, calibration: record });
+    const loaded = verifyArtifactFiles(withCalibration);
+    expect(loaded.calibration).toEqual({ slope: 0.9, intercept: -1.5 });
+    expect(loaded.calibrationRecord).toEqual(record);
+    // A calibration outside the influence bound is refused, even with a valid manifest.
+    for (const bad of [{ slope: -1 }, { slope: 9 }, { intercept: 7 }, { slope: Number.NaN }]) {
+      const tampered = buildArtifactFiles({ ...contents, calibration: { ...record, ...bad } });
+      expect(() => verifyArtifactFiles(tampered)).toThrow(/calibration\.json: (slope|intercept)/);
+    }
   });
 
   it("refuses a manifest whose sha256 is not the one announced", () => {

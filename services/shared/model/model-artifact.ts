@@ -16,12 +16,20 @@ import { fsyncPath, writeFileSynced } from "../ops/durable-files.js";
 import { parsePipelineParams, type PipelineParams } from "./feature-pipeline.js";
 import { MODEL_JSON_FILE, readModelWeights, WEIGHTS_FILE, type ModelFiles } from "./logistic-model.js";
 import { parseModelMetrics, type ModelMetrics } from "./metrics.js";
+import {
+  IDENTITY_CALIBRATION,
+  parseCalibrationRecord,
+  type CalibrationRecord,
+  type OutputCalibration,
+} from "./output-calibration.js";
 import type { TfBackendName } from "./tf-backend.js";
 import type { LogisticWeights } from "./trainer.js";
 
 export const MANIFEST_FILE = "manifest.json";
 export const PIPELINE_FILE = "pipeline.json";
 export const METRICS_FILE = "metrics.json";
+/** Optional: the site recalibration; an artifact without it serves the base model as trained. */
+export const CALIBRATION_FILE = "calibration.json";
 /** Every file a manifest must list (the manifest itself is not in its own list). */
 export const ARTIFACT_CONTENT_FILES: readonly string[] = [
   MODEL_JSON_FILE,
@@ -79,6 +87,8 @@ export interface ArtifactManifest {
   readonly rowCounts: ArtifactRowCounts;
   /** Fingerprint of the holdout the metrics were computed on; the gate compares like with like. */
   readonly holdoutFingerprint: string;
+  /** How that holdout was cut; absent in artifacts from before the lab-profile split ("row-v1"). */
+  readonly holdoutScheme?: string | undefined;
   readonly files: readonly ArtifactFileEntry[];
 }
 
@@ -90,9 +100,12 @@ export interface ArtifactContents {
   readonly tfBackend: TfBackendName;
   readonly rowCounts: ArtifactRowCounts;
   readonly holdoutFingerprint: string;
+  readonly holdoutScheme: string;
   readonly model: ModelFiles;
   readonly pipeline: PipelineParams;
   readonly metrics: ModelMetrics;
+  /** The site recalibration to serve with; omitted, the base model is served as trained. */
+  readonly calibration?: CalibrationRecord | undefined;
 }
 
 /** A verified artifact, ready to build a scorer from (createScorer(pipeline, weights)). */
@@ -103,6 +116,10 @@ export interface LoadedModel {
   readonly metrics: ModelMetrics;
   readonly weights: LogisticWeights;
   readonly model: ModelFiles;
+  /** What the scorer applies to the base log-odds (the identity when the artifact has none). */
+  readonly calibration: OutputCalibration;
+  /** calibration.json as stored, when the artifact has one. */
+  readonly calibrationRecord?: CalibrationRecord | undefined;
 }
 
 /** Where writeArtifact put the version. */
@@ -140,6 +157,9 @@ export function buildArtifactFiles(contents: ArtifactContents): ArtifactFile[] {
     { name: PIPELINE_FILE, content: encodeJson(contents.pipeline) },
     { name: METRICS_FILE, content: encodeJson(contents.metrics) },
   ];
+  if (contents.calibration !== undefined) {
+    files.push({ name: CALIBRATION_FILE, content: encodeJson(contents.calibration) });
+  }
   const manifest: ArtifactManifest = {
     formatVersion: 1,
     version: contents.version,
@@ -148,6 +168,7 @@ export function buildArtifactFiles(contents: ArtifactContents): ArtifactFile[] {
     tfBackend: contents.tfBackend,
     rowCounts: contents.rowCounts,
     holdoutFingerprint: contents.holdoutFingerprint,
+    holdoutScheme: contents.holdoutScheme,
     files: files.map((f) => ({ name: f.name, size: f.content.byteLength, sha256: sha256Hex(f.content) })),
   };
   return [...files, { name: MANIFEST_FILE, content: encodeJson(manifest) }];
@@ -297,6 +318,8 @@ function parseManifest(json: unknown): ArtifactManifest {
   if (tfBackend !== "tensorflow" && tfBackend !== "wasm" && tfBackend !== "cpu")
     bad("tfBackend is not a known backend");
   if (typeof m["holdoutFingerprint"] !== "string") bad("holdoutFingerprint must be a string");
+  if (m["holdoutScheme"] !== undefined && typeof m["holdoutScheme"] !== "string")
+    bad("holdoutScheme must be a string when present");
   const counts = m["rowCounts"];
   if (typeof counts !== "object" || counts === null) return bad("rowCounts must be an object");
   for (const key of [
@@ -387,6 +410,9 @@ export function verifyArtifactFiles(
     modelJson: get(MODEL_JSON_FILE).content,
     weightsBin: get(WEIGHTS_FILE).content,
   };
+  const calibrationFile = byName.get(CALIBRATION_FILE);
+  const calibrationRecord =
+    calibrationFile === undefined ? undefined : parseCalibrationRecord(parseJsonFile(calibrationFile));
   return {
     manifest,
     manifestSha256: sha,
@@ -394,5 +420,10 @@ export function verifyArtifactFiles(
     metrics: parseModelMetrics(parseJsonFile(get(METRICS_FILE))),
     weights: readModelWeights(model),
     model,
+    calibration:
+      calibrationRecord === undefined
+        ? IDENTITY_CALIBRATION
+        : { slope: calibrationRecord.slope, intercept: calibrationRecord.intercept },
+    calibrationRecord,
   };
 }

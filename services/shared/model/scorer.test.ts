@@ -56,6 +56,22 @@ describe("createScorer", () => {
     }
   });
 
+  it("folds the site recalibration in: sigmoid(slope × logit + intercept)", () => {
+    const calibrated = createScorer(
+      pipeline,
+      { kernel: KERNEL, bias: -0.4 },
+      { slope: 0.8, intercept: -1.7 },
+    );
+    for (let row = 0; row < 500; row++) {
+      const p = scorer.score(dataset.features, row * FEATURE_COUNT);
+      const logit = Math.log(p / (1 - p));
+      expect(calibrated.score(dataset.features, row * FEATURE_COUNT)).toBeCloseTo(
+        sigmoid(0.8 * logit - 1.7),
+        10,
+      );
+    }
+  });
+
   it("scores a batch exactly as row by row", () => {
     const out = new Float64Array(500);
     scorer.scoreBatch(dataset.features, 500, out);

@@ -3,11 +3,13 @@
  * JS, so Predict answers without tfjs (no tensors, no kernel dispatch) at millions of rows
  * per second. The z-score is folded into the weights once, at build time:
  *   logit = b + Σ k_i (f_i(x_i) - m_i) / s_i = (b - Σ k_i m_i / s_i) + Σ (k_i / s_i) f_i(x_i)
- * where f_i is log1p or the identity, exactly as the pipeline defines it. The parity test
+ * where f_i is log1p or the identity, exactly as the pipeline defines it. The artifact's
+ * site recalibration (slope × logit + intercept) is folded in the same way, at no cost. The parity test
  * holds this to the tfjs evaluation within 1e-6 on every holdout row.
  */
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import type { PipelineParams } from "./feature-pipeline.js";
+import { IDENTITY_CALIBRATION, type OutputCalibration } from "./output-calibration.js";
 import type { LogisticWeights } from "./trainer.js";
 
 /** Probability of liver disease for raw feature vectors (FEATURES order, model gender coding). */
@@ -39,7 +41,11 @@ const term = (x: number, log: boolean): number => (log ? Math.log1p(x) : x);
  * logit is unrolled over the schema's ten features with the weights and log flags held in
  * locals: twice the speed of a loop over arrays (about 10M rows/s on one core here).
  */
-export function createScorer(pipeline: PipelineParams, weights: LogisticWeights): Scorer {
+export function createScorer(
+  pipeline: PipelineParams,
+  weights: LogisticWeights,
+  calibration: OutputCalibration = IDENTITY_CALIBRATION,
+): Scorer {
   if (pipeline.features.length !== FEATURE_COUNT || weights.kernel.length !== FEATURE_COUNT) {
     throw new Error(
       `scorer needs ${FEATURE_COUNT} features; pipeline has ${pipeline.features.length}, ` +
@@ -51,11 +57,13 @@ export function createScorer(pipeline: PipelineParams, weights: LogisticWeights)
       `scorer.ts is unrolled for ${UNROLLED_FEATURES} features; the schema has ${FEATURE_COUNT}`,
     );
   }
+  // The site recalibration folds in too: slope · (c + Σ k f) + intercept.
+  const { slope } = calibration;
   const folded: number[] = [];
   const logs: boolean[] = [];
-  let intercept = weights.bias;
+  let intercept = slope * weights.bias + calibration.intercept;
   pipeline.features.forEach((transform, i) => {
-    const weight = (weights.kernel[i] ?? 0) / transform.std;
+    const weight = (slope * (weights.kernel[i] ?? 0)) / transform.std;
     folded.push(weight);
     logs.push(transform.log1p);
     intercept -= weight * transform.mean;

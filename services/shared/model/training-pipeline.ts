@@ -8,7 +8,12 @@
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
 import { fitFeaturePipeline, transformToFloat32, type PipelineParams } from "./feature-pipeline.js";
-import { excludeHoldoutProfiles, splitHoldout, type HoldoutSplitReport } from "./holdout-split.js";
+import {
+  excludeHoldoutProfiles,
+  hashLabProfile,
+  splitHoldout,
+  type HoldoutSplitReport,
+} from "./holdout-split.js";
 import { buildLayersModel, saveModelFiles } from "./logistic-model.js";
 import { DEFAULT_THRESHOLD, evaluateBinary, type ModelMetrics } from "./metrics.js";
 import {
@@ -18,6 +23,9 @@ import {
   type ArtifactFile,
   type ArtifactRowCounts,
 } from "./model-artifact.js";
+import type { CalibrationRecord } from "./output-calibration.js";
+import { createScorer } from "./scorer.js";
+import { fitSiteRecalibration } from "./site-recalibration.js";
 import { getTfBackend, type SkippedBackend, type TfBackend, type TfBackendName } from "./tf-backend.js";
 import {
   trainLogisticRegression,
@@ -30,8 +38,13 @@ import {
 export interface TrainingPipelineOptions {
   /** The original data (real CSV or synthetic default); the holdout is cut from it. */
   readonly original: Dataset;
-  /** Labelled feedback rows: training side only; rows equal to a holdout row are dropped. */
+  /** Labelled feedback rows: training side only; rows with a holdout lab profile are dropped. */
   readonly feedback?: Dataset | undefined;
+  /**
+   * Labelled feedback to fit the site recalibration on (site-recalibration.ts); the artifact
+   * then carries calibration.json. Omitted: no recalibration, no file.
+   */
+  readonly recalibrateOn?: Dataset | undefined;
   /** Share of each class's unique original rows held out. Default 0.2. */
   readonly holdoutFraction?: number | undefined;
   /** Decision threshold for accuracy and the confusion matrix. Default 0.5. */
@@ -87,6 +100,8 @@ export interface TrainingPipelineResult {
   readonly holdout: Dataset;
   /** tfjs model.predict on the standardized holdout, row for row: the training-time evaluation. */
   readonly holdoutProbabilities: Float32Array;
+  /** The site recalibration fitted on `recalibrateOn`, when given. */
+  readonly calibration?: CalibrationRecord | undefined;
   readonly artifact?: PipelineArtifact | undefined;
 }
 
@@ -104,6 +119,30 @@ function countPositives(dataset: Dataset): number {
   let positives = 0;
   for (let row = 0; row < dataset.rows; row++) positives += dataset.labels[row] === 1 ? 1 : 0;
   return positives;
+}
+
+/** Share of feedback rows (by lab profile) held out to check the recalibration: 1 in 4. */
+const CALIBRATION_CHECK_MODULUS = 4;
+
+/**
+ * Fits the site recalibration on the base model's log-odds of `feedback`. Rows are held out
+ * for the check by a hash of their lab profile, so repeats of one patient stay on one side.
+ */
+function recalibrate(
+  pipeline: PipelineParams,
+  weights: LogisticWeights,
+  feedback: Dataset,
+): CalibrationRecord {
+  const scorer = createScorer(pipeline, weights);
+  const logits = new Float64Array(feedback.rows);
+  const heldOut = new Uint8Array(feedback.rows);
+  for (let row = 0; row < feedback.rows; row++) {
+    const p = scorer.score(feedback.features, row * FEATURE_COUNT);
+    logits[row] = Math.log(p) - Math.log1p(-p);
+    heldOut[row] =
+      hashLabProfile(feedback.features, row * FEATURE_COUNT) % CALIBRATION_CHECK_MODULUS === 0 ? 1 : 0;
+  }
+  return fitSiteRecalibration({ logits, labels: feedback.labels.subarray(0, feedback.rows), heldOut });
 }
 
 /**
@@ -196,6 +235,8 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
       kernel: fit.weights.kernel.map(Math.fround),
       bias: Math.fround(fit.weights.bias),
     };
+    const calibration =
+      options.recalibrateOn === undefined ? undefined : recalibrate(pipeline, weights, options.recalibrateOn);
     const evaluateMs = lap();
 
     let artifact: PipelineArtifact | undefined;
@@ -211,9 +252,11 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
         tfBackend: backend.name,
         rowCounts,
         holdoutFingerprint: split.report.holdoutFingerprint,
+        holdoutScheme: split.report.holdoutScheme,
         model: await saveModelFiles(tf, model),
         pipeline,
         metrics,
+        calibration,
       });
       buildMs = lap();
       let dir: string | undefined;
@@ -243,6 +286,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
       weights,
       holdout,
       holdoutProbabilities,
+      calibration,
       artifact,
     };
   } finally {

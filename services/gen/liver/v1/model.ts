@@ -83,6 +83,13 @@ export interface ModelMetrics {
     | undefined;
   /** Number of holdout rows scored, 1 or more. */
   holdoutRows: number;
+  /**
+   * How the holdout was cut: "lab-profile-v1" (every row of a lab profile on one side, the
+   * honest figure) or "row-v1" (the earlier row-level split, which leaked profiles).
+   */
+  holdoutScheme: string;
+  /** SHA-256 (hex) of the holdout rows: equal fingerprints mean comparable figures. */
+  holdoutFingerprint: string;
 }
 
 /** Counts of holdout outcomes at the threshold. */
@@ -158,6 +165,45 @@ export interface ModelVersion {
   sha256: string;
   /** True when the original data was the synthetic default, not the real dataset. */
   trainedOnSyntheticData: boolean;
+  /**
+   * Every quality-gate rule applied to it, with the figures; empty for versions gated
+   * before the rules existed.
+   */
+  gateChecks: GateCheck[];
+  /** The site recalibration its artifact serves with; unset for versions without one. */
+  calibration: SiteCalibration | undefined;
+}
+
+/** One quality-gate rule's outcome. */
+export interface GateCheck {
+  /** "floor", "reference", "serving", "slice:<name>" (for example "slice:total_bilirubin>3"), or "finite". */
+  rule: string;
+  /** Whether the candidate passed this rule. */
+  passed: boolean;
+  /** The figures, in words. */
+  detail: string;
+}
+
+/**
+ * The site recalibration of a model's output: served log-odds = slope * base log-odds +
+ * intercept, fitted on recent labelled feedback and checked on feedback it did not see.
+ */
+export interface SiteCalibration {
+  /**
+   * False when feedback did not change the output (the reason says why); slope is then 1
+   * and intercept 0.
+   */
+  applied: boolean;
+  /** Positive, 0.25 to 4. */
+  slope: number;
+  /** -3 to 3. */
+  intercept: number;
+  /** Why it was or was not applied, with the figures. */
+  reason: string;
+  /** Labelled feedback rows it was fitted on and held out to check it. */
+  fitRows: number;
+  /** Held-out rows. */
+  checkRows: number;
 }
 
 function createBaseModelMetrics(): ModelMetrics {
@@ -169,6 +215,8 @@ function createBaseModelMetrics(): ModelMetrics {
     threshold: 0,
     confusionMatrix: undefined,
     holdoutRows: 0,
+    holdoutScheme: "",
+    holdoutFingerprint: "",
   };
 }
 
@@ -194,6 +242,12 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     }
     if (message.holdoutRows !== 0) {
       writer.uint32(56).uint32(message.holdoutRows);
+    }
+    if (message.holdoutScheme !== "") {
+      writer.uint32(66).string(message.holdoutScheme);
+    }
+    if (message.holdoutFingerprint !== "") {
+      writer.uint32(74).string(message.holdoutFingerprint);
     }
     return writer;
   },
@@ -267,6 +321,22 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
             message.holdoutRows = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.holdoutScheme = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.holdoutFingerprint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -308,6 +378,16 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
         : isSet(object.holdout_rows)
         ? globalThis.Number(object.holdout_rows)
         : 0,
+      holdoutScheme: isSet(object.holdoutScheme)
+        ? globalThis.String(object.holdoutScheme)
+        : isSet(object.holdout_scheme)
+        ? globalThis.String(object.holdout_scheme)
+        : "",
+      holdoutFingerprint: isSet(object.holdoutFingerprint)
+        ? globalThis.String(object.holdoutFingerprint)
+        : isSet(object.holdout_fingerprint)
+        ? globalThis.String(object.holdout_fingerprint)
+        : "",
     };
   },
 
@@ -334,6 +414,12 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     if (message.holdoutRows !== 0) {
       obj.holdoutRows = Math.round(message.holdoutRows);
     }
+    if (message.holdoutScheme !== "") {
+      obj.holdoutScheme = message.holdoutScheme;
+    }
+    if (message.holdoutFingerprint !== "") {
+      obj.holdoutFingerprint = message.holdoutFingerprint;
+    }
     return obj;
   },
 
@@ -351,6 +437,8 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
       ? ConfusionMatrix.fromPartial(object.confusionMatrix)
       : undefined;
     message.holdoutRows = object.holdoutRows ?? 0;
+    message.holdoutScheme = object.holdoutScheme ?? "";
+    message.holdoutFingerprint = object.holdoutFingerprint ?? "";
     return message;
   },
 };
@@ -782,6 +870,8 @@ function createBaseModelVersion(): ModelVersion {
     promotedAt: undefined,
     sha256: "",
     trainedOnSyntheticData: false,
+    gateChecks: [],
+    calibration: undefined,
   };
 }
 
@@ -816,6 +906,12 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     }
     if (message.trainedOnSyntheticData !== false) {
       writer.uint32(80).bool(message.trainedOnSyntheticData);
+    }
+    for (const v of message.gateChecks) {
+      GateCheck.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.calibration !== undefined) {
+      SiteCalibration.encode(message.calibration, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -913,6 +1009,22 @@ export const ModelVersion: MessageFns<ModelVersion> = {
             message.trainedOnSyntheticData = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.gateChecks.push(GateCheck.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.calibration = SiteCalibration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -961,6 +1073,12 @@ export const ModelVersion: MessageFns<ModelVersion> = {
         : isSet(object.trained_on_synthetic_data)
         ? globalThis.Boolean(object.trained_on_synthetic_data)
         : false,
+      gateChecks: globalThis.Array.isArray(object?.gateChecks)
+        ? object.gateChecks.map((e: any) => GateCheck.fromJSON(e))
+        : globalThis.Array.isArray(object?.gate_checks)
+        ? object.gate_checks.map((e: any) => GateCheck.fromJSON(e))
+        : [],
+      calibration: isSet(object.calibration) ? SiteCalibration.fromJSON(object.calibration) : undefined,
     };
   },
 
@@ -996,6 +1114,12 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     if (message.trainedOnSyntheticData !== false) {
       obj.trainedOnSyntheticData = message.trainedOnSyntheticData;
     }
+    if (message.gateChecks?.length) {
+      obj.gateChecks = message.gateChecks.map((e) => GateCheck.toJSON(e));
+    }
+    if (message.calibration !== undefined) {
+      obj.calibration = SiteCalibration.toJSON(message.calibration);
+    }
     return obj;
   },
 
@@ -1018,6 +1142,268 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     message.promotedAt = object.promotedAt ?? undefined;
     message.sha256 = object.sha256 ?? "";
     message.trainedOnSyntheticData = object.trainedOnSyntheticData ?? false;
+    message.gateChecks = object.gateChecks?.map((e) => GateCheck.fromPartial(e)) || [];
+    message.calibration = (object.calibration !== undefined && object.calibration !== null)
+      ? SiteCalibration.fromPartial(object.calibration)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGateCheck(): GateCheck {
+  return { rule: "", passed: false, detail: "" };
+}
+
+export const GateCheck: MessageFns<GateCheck> = {
+  encode(message: GateCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== "") {
+      writer.uint32(10).string(message.rule);
+    }
+    if (message.passed !== false) {
+      writer.uint32(16).bool(message.passed);
+    }
+    if (message.detail !== "") {
+      writer.uint32(26).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GateCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGateCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.passed = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GateCheck {
+    return {
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      passed: isSet(object.passed) ? globalThis.Boolean(object.passed) : false,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: GateCheck): unknown {
+    const obj: any = {};
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.passed !== false) {
+      obj.passed = message.passed;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GateCheck>, I>>(base?: I): GateCheck {
+    return GateCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GateCheck>, I>>(object: I): GateCheck {
+    const message = createBaseGateCheck();
+    message.rule = object.rule ?? "";
+    message.passed = object.passed ?? false;
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseSiteCalibration(): SiteCalibration {
+  return { applied: false, slope: 0, intercept: 0, reason: "", fitRows: 0, checkRows: 0 };
+}
+
+export const SiteCalibration: MessageFns<SiteCalibration> = {
+  encode(message: SiteCalibration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.applied !== false) {
+      writer.uint32(8).bool(message.applied);
+    }
+    if (message.slope !== 0) {
+      writer.uint32(17).double(message.slope);
+    }
+    if (message.intercept !== 0) {
+      writer.uint32(25).double(message.intercept);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.fitRows !== 0) {
+      writer.uint32(40).uint32(message.fitRows);
+    }
+    if (message.checkRows !== 0) {
+      writer.uint32(48).uint32(message.checkRows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SiteCalibration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSiteCalibration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.applied = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.slope = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.intercept = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fitRows = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.checkRows = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SiteCalibration {
+    return {
+      applied: isSet(object.applied) ? globalThis.Boolean(object.applied) : false,
+      slope: isSet(object.slope) ? globalThis.Number(object.slope) : 0,
+      intercept: isSet(object.intercept) ? globalThis.Number(object.intercept) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      fitRows: isSet(object.fitRows)
+        ? globalThis.Number(object.fitRows)
+        : isSet(object.fit_rows)
+        ? globalThis.Number(object.fit_rows)
+        : 0,
+      checkRows: isSet(object.checkRows)
+        ? globalThis.Number(object.checkRows)
+        : isSet(object.check_rows)
+        ? globalThis.Number(object.check_rows)
+        : 0,
+    };
+  },
+
+  toJSON(message: SiteCalibration): unknown {
+    const obj: any = {};
+    if (message.applied !== false) {
+      obj.applied = message.applied;
+    }
+    if (message.slope !== 0) {
+      obj.slope = floatToJson(message.slope);
+    }
+    if (message.intercept !== 0) {
+      obj.intercept = floatToJson(message.intercept);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.fitRows !== 0) {
+      obj.fitRows = Math.round(message.fitRows);
+    }
+    if (message.checkRows !== 0) {
+      obj.checkRows = Math.round(message.checkRows);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SiteCalibration>, I>>(base?: I): SiteCalibration {
+    return SiteCalibration.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SiteCalibration>, I>>(object: I): SiteCalibration {
+    const message = createBaseSiteCalibration();
+    message.applied = object.applied ?? false;
+    message.slope = object.slope ?? 0;
+    message.intercept = object.intercept ?? 0;
+    message.reason = object.reason ?? "";
+    message.fitRows = object.fitRows ?? 0;
+    message.checkRows = object.checkRows ?? 0;
     return message;
   },
 };

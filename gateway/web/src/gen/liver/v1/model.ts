@@ -46,6 +46,13 @@ export interface ModelMetrics {
     | undefined;
   /** Number of holdout rows scored, 1 or more. */
   holdoutRows: number;
+  /**
+   * How the holdout was cut: "lab-profile-v1" (every row of a lab profile on one side, the
+   * honest figure) or "row-v1" (the earlier row-level split, which leaked profiles).
+   */
+  holdoutScheme: string;
+  /** SHA-256 (hex) of the holdout rows: equal fingerprints mean comparable figures. */
+  holdoutFingerprint: string;
 }
 
 /** Counts of holdout outcomes at the threshold. */
@@ -121,6 +128,45 @@ export interface ModelVersion {
   sha256: string;
   /** True when the original data was the synthetic default, not the real dataset. */
   trainedOnSyntheticData: boolean;
+  /**
+   * Every quality-gate rule applied to it, with the figures; empty for versions gated
+   * before the rules existed.
+   */
+  gateChecks: GateCheck[];
+  /** The site recalibration its artifact serves with; unset for versions without one. */
+  calibration: SiteCalibration | undefined;
+}
+
+/** One quality-gate rule's outcome. */
+export interface GateCheck {
+  /** "floor", "reference", "serving", "slice:<name>" (for example "slice:total_bilirubin>3"), or "finite". */
+  rule: string;
+  /** Whether the candidate passed this rule. */
+  passed: boolean;
+  /** The figures, in words. */
+  detail: string;
+}
+
+/**
+ * The site recalibration of a model's output: served log-odds = slope * base log-odds +
+ * intercept, fitted on recent labelled feedback and checked on feedback it did not see.
+ */
+export interface SiteCalibration {
+  /**
+   * False when feedback did not change the output (the reason says why); slope is then 1
+   * and intercept 0.
+   */
+  applied: boolean;
+  /** Positive, 0.25 to 4. */
+  slope: number;
+  /** -3 to 3. */
+  intercept: number;
+  /** Why it was or was not applied, with the figures. */
+  reason: string;
+  /** Labelled feedback rows it was fitted on and held out to check it. */
+  fitRows: number;
+  /** Held-out rows. */
+  checkRows: number;
 }
 
 function createBaseModelMetrics(): ModelMetrics {
@@ -132,6 +178,8 @@ function createBaseModelMetrics(): ModelMetrics {
     threshold: 0,
     confusionMatrix: undefined,
     holdoutRows: 0,
+    holdoutScheme: "",
+    holdoutFingerprint: "",
   };
 }
 
@@ -157,6 +205,12 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     }
     if (message.holdoutRows !== 0) {
       writer.uint32(56).uint32(message.holdoutRows);
+    }
+    if (message.holdoutScheme !== "") {
+      writer.uint32(66).string(message.holdoutScheme);
+    }
+    if (message.holdoutFingerprint !== "") {
+      writer.uint32(74).string(message.holdoutFingerprint);
     }
     return writer;
   },
@@ -230,6 +284,22 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
             message.holdoutRows = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.holdoutScheme = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.holdoutFingerprint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -256,6 +326,8 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
       ? ConfusionMatrix.fromPartial(object.confusionMatrix)
       : undefined;
     message.holdoutRows = object.holdoutRows ?? 0;
+    message.holdoutScheme = object.holdoutScheme ?? "";
+    message.holdoutFingerprint = object.holdoutFingerprint ?? "";
     return message;
   },
 };
@@ -569,6 +641,8 @@ function createBaseModelVersion(): ModelVersion {
     promotedAt: undefined,
     sha256: "",
     trainedOnSyntheticData: false,
+    gateChecks: [],
+    calibration: undefined,
   };
 }
 
@@ -603,6 +677,12 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     }
     if (message.trainedOnSyntheticData !== false) {
       writer.uint32(80).bool(message.trainedOnSyntheticData);
+    }
+    for (const v of message.gateChecks) {
+      GateCheck.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.calibration !== undefined) {
+      SiteCalibration.encode(message.calibration, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -700,6 +780,22 @@ export const ModelVersion: MessageFns<ModelVersion> = {
             message.trainedOnSyntheticData = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.gateChecks.push(GateCheck.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.calibration = SiteCalibration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -731,6 +827,204 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     message.promotedAt = object.promotedAt ?? undefined;
     message.sha256 = object.sha256 ?? "";
     message.trainedOnSyntheticData = object.trainedOnSyntheticData ?? false;
+    message.gateChecks = object.gateChecks?.map((e) => GateCheck.fromPartial(e)) || [];
+    message.calibration = (object.calibration !== undefined && object.calibration !== null)
+      ? SiteCalibration.fromPartial(object.calibration)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGateCheck(): GateCheck {
+  return { rule: "", passed: false, detail: "" };
+}
+
+export const GateCheck: MessageFns<GateCheck> = {
+  encode(message: GateCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== "") {
+      writer.uint32(10).string(message.rule);
+    }
+    if (message.passed !== false) {
+      writer.uint32(16).bool(message.passed);
+    }
+    if (message.detail !== "") {
+      writer.uint32(26).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GateCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGateCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.passed = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GateCheck>, I>>(base?: I): GateCheck {
+    return GateCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GateCheck>, I>>(object: I): GateCheck {
+    const message = createBaseGateCheck();
+    message.rule = object.rule ?? "";
+    message.passed = object.passed ?? false;
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseSiteCalibration(): SiteCalibration {
+  return { applied: false, slope: 0, intercept: 0, reason: "", fitRows: 0, checkRows: 0 };
+}
+
+export const SiteCalibration: MessageFns<SiteCalibration> = {
+  encode(message: SiteCalibration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.applied !== false) {
+      writer.uint32(8).bool(message.applied);
+    }
+    if (message.slope !== 0) {
+      writer.uint32(17).double(message.slope);
+    }
+    if (message.intercept !== 0) {
+      writer.uint32(25).double(message.intercept);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.fitRows !== 0) {
+      writer.uint32(40).uint32(message.fitRows);
+    }
+    if (message.checkRows !== 0) {
+      writer.uint32(48).uint32(message.checkRows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SiteCalibration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSiteCalibration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.applied = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.slope = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.intercept = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fitRows = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.checkRows = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SiteCalibration>, I>>(base?: I): SiteCalibration {
+    return SiteCalibration.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SiteCalibration>, I>>(object: I): SiteCalibration {
+    const message = createBaseSiteCalibration();
+    message.applied = object.applied ?? false;
+    message.slope = object.slope ?? 0;
+    message.intercept = object.intercept ?? 0;
+    message.reason = object.reason ?? "";
+    message.fitRows = object.fitRows ?? 0;
+    message.checkRows = object.checkRows ?? 0;
     return message;
   },
 };

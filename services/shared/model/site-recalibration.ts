@@ -1,0 +1,205 @@
+/**
+ * Fits the site recalibration (see output-calibration.ts) from labelled feedback: a
+ * two-parameter logistic regression of the label on the base model's log-odds, by Newton's
+ * method with a Gaussian prior that pulls toward the identity (so a handful of rows barely
+ * move it). The fit is checked on feedback it did not see, and applied only when
+ *  - there is enough feedback of both classes,
+ *  - the slope is clearly positive (the feedback ranks patients as the model does: flipped or
+ *    arbitrary labels give a slope near or below zero and change nothing),
+ *  - it stays within CALIBRATION_BOUNDS,
+ *  - and it lowers the held-out feedback's log loss.
+ * Then it is refitted on all the feedback. Everything it decided is recorded with figures.
+ * Hand-written: two parameters need no library, and the rules are this project's.
+ */
+import { CALIBRATION_BOUNDS, type CalibrationRecord, type OutputCalibration } from "./output-calibration.js";
+import { sigmoid } from "./scorer.js";
+
+/** Thresholds of the fit; defaults below. */
+export interface RecalibrationOptions {
+  /** Labelled rows needed before anything is fitted. */
+  readonly minRows: number;
+  /** Rows of each class needed among them. */
+  readonly minPerClass: number;
+  /** Prior strength: the weight, in rows, of the pull toward slope 1, intercept 0. */
+  readonly priorRows: number;
+  /** Held-out log loss must improve by at least this much. */
+  readonly minImprovement: number;
+}
+
+export const DEFAULT_RECALIBRATION_OPTIONS: RecalibrationOptions = {
+  minRows: 100,
+  minPerClass: 10,
+  priorRows: 20,
+  minImprovement: 0.005,
+};
+
+/** Base log-odds and labels of labelled feedback, and which rows are held out for the check. */
+export interface RecalibrationInput {
+  readonly logits: Float64Array;
+  readonly labels: Uint8Array;
+  /** 1 where the row is held out to check the fit (a stable function of the feedback id). */
+  readonly heldOut: Uint8Array;
+}
+
+/** Sum of log losses over the included rows plus the prior's penalty: what the fit minimizes. */
+function objective(
+  logits: Float64Array,
+  labels: Uint8Array,
+  include: (i: number) => boolean,
+  priorRows: number,
+  a: number,
+  b: number,
+): number {
+  let sum = (priorRows / 2) * ((a - 1) * (a - 1) + b * b);
+  for (let i = 0; i < logits.length; i++) {
+    if (!include(i)) continue;
+    const m = a * (logits[i] ?? 0) + b;
+    // log(1 + e^m) - y·m, computed without overflow.
+    sum += (m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m))) - (labels[i] === 1 ? m : 0);
+  }
+  return sum;
+}
+
+/**
+ * Fits slope and intercept on the rows where `include(i)`: Newton's method with the identity
+ * prior and step halving, so every step lowers the (strictly convex) objective.
+ */
+export function fitLogitMap(
+  logits: Float64Array,
+  labels: Uint8Array,
+  include: (i: number) => boolean,
+  priorRows: number,
+): OutputCalibration {
+  let a = 1;
+  let b = 0;
+  let current = objective(logits, labels, include, priorRows, a, b);
+  for (let iteration = 0; iteration < 100; iteration++) {
+    // Gradient and Hessian of the summed log loss plus priorRows/2 · ((a-1)² + b²).
+    let ga = priorRows * (a - 1);
+    let gb = priorRows * b;
+    let haa = priorRows;
+    let hab = 0;
+    let hbb = priorRows;
+    for (let i = 0; i < logits.length; i++) {
+      if (!include(i)) continue;
+      const z = logits[i] ?? 0;
+      const p = sigmoid(a * z + b);
+      const e = p - (labels[i] ?? 0);
+      const w = p * (1 - p);
+      ga += e * z;
+      gb += e;
+      haa += w * z * z;
+      hab += w * z;
+      hbb += w;
+    }
+    const det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    let da = (hbb * ga - hab * gb) / det;
+    let db = (haa * gb - hab * ga) / det;
+    let next = objective(logits, labels, include, priorRows, a - da, b - db);
+    for (let halvings = 0; !(next <= current) && halvings < 40; halvings++) {
+      da /= 2;
+      db /= 2;
+      next = objective(logits, labels, include, priorRows, a - da, b - db);
+    }
+    if (!(next <= current)) break;
+    a -= da;
+    b -= db;
+    const improvement = current - next;
+    current = next;
+    if (improvement < 1e-12 * Math.max(1, current)) break;
+  }
+  return { slope: a, intercept: b };
+}
+
+function meanLogLoss(
+  input: RecalibrationInput,
+  calibration: OutputCalibration,
+  include: (i: number) => boolean,
+): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < input.logits.length; i++) {
+    if (!include(i)) continue;
+    const p = sigmoid(calibration.slope * (input.logits[i] ?? 0) + calibration.intercept);
+    const clipped = Math.min(Math.max(p, 1e-15), 1 - 1e-15);
+    sum -= input.labels[i] === 1 ? Math.log(clipped) : Math.log(1 - clipped);
+    n++;
+  }
+  return n === 0 ? Number.NaN : sum / n;
+}
+
+/** Fits, checks and bounds the site recalibration; the identity with a reason when it does not apply. */
+export function fitSiteRecalibration(
+  input: RecalibrationInput,
+  options: RecalibrationOptions = DEFAULT_RECALIBRATION_OPTIONS,
+): CalibrationRecord {
+  const rows = input.logits.length;
+  const isFit = (i: number): boolean => input.heldOut[i] !== 1;
+  const isCheck = (i: number): boolean => input.heldOut[i] === 1;
+  let fitRows = 0;
+  let positives = 0;
+  for (let i = 0; i < rows; i++) {
+    if (isFit(i)) fitRows++;
+    positives += input.labels[i] ?? 0;
+  }
+  const checkRows = rows - fitRows;
+  const identity = { slope: 1, intercept: 0 };
+  const checkBase = meanLogLoss(input, identity, isCheck);
+  const keep = (reason: string, recalibrated = Number.NaN): CalibrationRecord => ({
+    formatVersion: 1,
+    ...identity,
+    applied: false,
+    reason,
+    fitRows,
+    checkRows,
+    checkLogLossBase: checkBase,
+    checkLogLossRecalibrated: recalibrated,
+  });
+  const negatives = rows - positives;
+  if (rows < options.minRows) {
+    return keep(`not recalibrated: ${rows} labelled feedback rows, ${options.minRows} needed`);
+  }
+  if (positives < options.minPerClass || negatives < options.minPerClass) {
+    return keep(
+      `not recalibrated: ${positives} liver-disease and ${negatives} other labels; ${options.minPerClass} of each needed`,
+    );
+  }
+  const trial = fitLogitMap(input.logits, input.labels, isFit, options.priorRows);
+  const { minSlope, maxSlope, maxAbsIntercept } = CALIBRATION_BOUNDS;
+  const described = `slope ${trial.slope.toFixed(3)}, intercept ${trial.intercept.toFixed(3)}`;
+  if (!(trial.slope >= minSlope)) {
+    return keep(
+      `not recalibrated: the feedback does not rank patients as the model does (${described}; slope ${minSlope} or more needed)`,
+    );
+  }
+  if (trial.slope > maxSlope || Math.abs(trial.intercept) > maxAbsIntercept) {
+    return keep(
+      `not recalibrated: the fit (${described}) is outside the bounds (slope ${minSlope}-${maxSlope}, |intercept| <= ${maxAbsIntercept})`,
+    );
+  }
+  const checkTrial = meanLogLoss(input, trial, isCheck);
+  if (!(checkTrial <= checkBase - options.minImprovement)) {
+    return keep(
+      `not recalibrated: on ${checkRows} held-out feedback rows the fit (${described}) scores log loss ` +
+        `${checkTrial.toFixed(4)} vs the model's ${checkBase.toFixed(4)}; an improvement of ${options.minImprovement} is needed`,
+      checkTrial,
+    );
+  }
+  const final = fitLogitMap(input.logits, input.labels, () => true, options.priorRows);
+  const slope = Math.min(Math.max(final.slope, minSlope), maxSlope);
+  const intercept = Math.min(Math.max(final.intercept, -maxAbsIntercept), maxAbsIntercept);
+  return {
+    formatVersion: 1,
+    slope,
+    intercept,
+    applied: true,
+    reason:
+      `recalibrated on ${rows} labelled feedback rows: slope ${slope.toFixed(3)}, intercept ${intercept.toFixed(3)}; ` +
+      `held-out log loss ${checkTrial.toFixed(4)} vs the model's ${checkBase.toFixed(4)}`,
+    fitRows,
+    checkRows,
+    checkLogLossBase: checkBase,
+    checkLogLossRecalibrated: checkTrial,
+  };
+}
