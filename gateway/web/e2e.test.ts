@@ -128,6 +128,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       minBatch: 1,
       // Any candidate passes the gate: the test is about the page following a promotion.
       gatePolicy: PERMISSIVE_GATE_POLICY,
+      siteRecalibration: true,
       shutdownGraceMs: 200,
     };
     retrain = await startRetrainServer(retrainConfig, silent, { syntheticRows: 400, defaultMetrics: false });

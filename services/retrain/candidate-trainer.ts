@@ -30,8 +30,8 @@ export interface TrainedCandidate {
   readonly metrics: BinaryMetrics;
   /** The reference and serving models on the same holdout, and the slice checks. */
   readonly gate: GateEvidence;
-  /** The site recalibration the artifact carries. */
-  readonly calibration: CalibrationRecord;
+  /** The site recalibration the artifact carries; undefined when SITE_RECALIBRATION is off. */
+  readonly calibration: CalibrationRecord | undefined;
   readonly originalRows: number;
   readonly feedbackRows: number;
   readonly holdoutRows: number;

@@ -4,6 +4,7 @@ import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
   readInteger,
   readNumber,
+  readOnOff,
   readOptionalString,
   readPort,
   readString,
@@ -48,6 +49,8 @@ export interface RetrainConfig {
   readonly minBatch: number;
   /** The quality gate's thresholds (GATE_* settings). */
   readonly gatePolicy: GatePolicy;
+  /** SITE_RECALIBRATION: learn the site recalibration from recent labelled feedback. */
+  readonly siteRecalibration: boolean;
   readonly shutdownGraceMs: number;
 }
 
@@ -85,6 +88,7 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     debounceMs: readInteger(env, "RETRAIN_DEBOUNCE_MS", DEFAULT_RETRAIN_DEBOUNCE_MS, 0, 86_400_000),
     minBatch: readInteger(env, "RETRAIN_MIN_BATCH", DEFAULT_RETRAIN_MIN_BATCH, 1, 1_000_000_000),
     gatePolicy: readGatePolicy(env),
+    siteRecalibration: readOnOff(env, "SITE_RECALIBRATION", true),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
   };
 }

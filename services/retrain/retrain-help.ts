@@ -28,5 +28,7 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   GATE_MAX_SLICE_CHANGE [0.05]  largest share of a slice (gender, age band, lab band) whose
                                 predicted class may differ from the reference's
   GATE_MIN_SLICE_ROWS [50]      smaller slices are reported, not judged
+  SITE_RECALIBRATION [on]       learn slope and intercept of the served log-odds from recent
+                                labelled feedback (bounded, checked on held-out feedback)
   SHUTDOWN_GRACE_MS [10000]     SIGTERM: time to drain calls
   LOG_LEVEL [info]              pino level; logs are JSON on stdout`;

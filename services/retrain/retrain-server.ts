@@ -120,7 +120,14 @@ async function startOnStore(
   const writer = new FeedbackWriter(commitThread, {
     onBatch: (size, durationMs) => metrics.committed(size, durationMs),
   });
-  const trainer = options.trainer ?? new WorkerTrainer({ storeFile, modelPath: config.modelPath, logger });
+  const trainer =
+    options.trainer ??
+    new WorkerTrainer({
+      storeFile,
+      modelPath: config.modelPath,
+      siteRecalibration: config.siteRecalibration,
+      logger,
+    });
   const servingChanged = (record: ModelVersionRecord): void => {
     metrics.serving(record.modelVersion);
     host.setServing(true);

@@ -37,6 +37,7 @@ export class StoredCandidateTraining {
   constructor(
     private readonly storeFile: string,
     private readonly modelPath: string,
+    private readonly options: { readonly siteRecalibration: boolean } = { siteRecalibration: true },
   ) {}
 
   async train(
@@ -74,7 +75,9 @@ export class StoredCandidateTraining {
     const result = await runTrainingPipeline({
       original,
       feedback: feedbackRows,
-      recalibrateOn: recentRows(feedbackRows, RECALIBRATION_WINDOW_ROWS),
+      recalibrateOn: this.options.siteRecalibration
+        ? recentRows(feedbackRows, RECALIBRATION_WINDOW_ROWS)
+        : undefined,
       signal,
       onProgress: (progress) => {
         lastStep = progress.step;
@@ -111,7 +114,6 @@ export class StoredCandidateTraining {
         : { modelVersion: serving.modelVersion, probabilities: scoreRows(serving.scorer, result.holdout) },
       result.metrics.holdout.threshold,
     );
-    if (result.calibration === undefined) throw new Error("the training pipeline fitted no recalibration");
     return {
       metrics: result.metrics.holdout,
       gate,

@@ -10,7 +10,9 @@ import type { FromTrainingWorker, ToTrainingWorker, TrainingWorkerData } from ".
 const port = parentPort;
 if (port === null) throw new Error("training-worker-entry must run in a worker thread (new Worker(...))");
 const data = workerData as TrainingWorkerData;
-const training = new StoredCandidateTraining(data.storeFile, data.modelPath);
+const training = new StoredCandidateTraining(data.storeFile, data.modelPath, {
+  siteRecalibration: data.siteRecalibration ?? true,
+});
 const running = new Map<number, AbortController>();
 
 function send(message: FromTrainingWorker): void {

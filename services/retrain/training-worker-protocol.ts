@@ -10,6 +10,8 @@ export interface TrainingWorkerData {
   readonly storeFile: string;
   /** MODEL_PATH: where artifact folders are published. */
   readonly modelPath: string;
+  /** SITE_RECALIBRATION: fit the site recalibration on recent feedback (default true). */
+  readonly siteRecalibration?: boolean | undefined;
 }
 
 /** Main thread to worker. */

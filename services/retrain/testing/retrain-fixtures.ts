@@ -116,6 +116,7 @@ export function testConfig(
     debounceMs: 0,
     minBatch: 1,
     gatePolicy: PERMISSIVE_GATE_POLICY,
+    siteRecalibration: true,
     shutdownGraceMs: 2_000,
     ...overrides,
   };

@@ -36,6 +36,16 @@ export function readNumber(env: Env, name: string, fallback: number, min: number
   return parsed;
 }
 
+/** A switch: on/off, true/false, 1/0 or yes/no (any case), or the fallback when unset. */
+export function readOnOff(env: Env, name: string, fallback: boolean): boolean {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  if (["on", "true", "1", "yes"].includes(lower)) return true;
+  if (["off", "false", "0", "no"].includes(lower)) return false;
+  throw new Error(`${name}=${value} is not valid: expected on or off`);
+}
+
 /** A string, or the fallback when unset or blank. */
 export function readString(env: Env, name: string, fallback: string): string {
   return raw(env, name) ?? fallback;
