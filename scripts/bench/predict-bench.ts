@@ -369,6 +369,8 @@ async function freshness(context: BenchContext, setup: Setup): Promise<void> {
     FEEDBACK_SIGNING_KEY: setup.signingKey,
     // Every feedback must promote, or there is no new version to wait for.
     GATE_AUC_TOLERANCE: "1",
+    // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
+    FEEDBACK_PER_SOURCE_PER_HOUR: "0",
     ...(setup.realData ? { TRAINING_CSV: REAL_CSV_PATH } : {}),
   };
   const retrain = await track(setup, startRetrainProcess(retrainEnv));

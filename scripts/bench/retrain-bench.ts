@@ -105,6 +105,8 @@ async function throughput(context: BenchContext, dir: string): Promise<void> {
     FEEDBACK_SIGNING_KEY: key.toString("hex"),
     // Measure the durable intake alone: no retrain competes for the CPU during the figure.
     RETRAIN_MIN_BATCH: "1000000000",
+    // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
+    FEEDBACK_PER_SOURCE_PER_HOUR: "0",
   });
   const bare = await ChildService.start({
     entry: "services/retrain/testing/bare-feedback-server.ts",
@@ -189,6 +191,8 @@ async function retrains(context: BenchContext, dir: string): Promise<void> {
     // Default debounce window and minimum batch: the latency includes the debounce wait.
     // Every candidate must be promoted, or there is no PROMOTED event to time.
     GATE_AUC_TOLERANCE: "1",
+    // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
+    FEEDBACK_PER_SOURCE_PER_HOUR: "0",
   });
   const target = client(retrain.port);
   let stream: ClientReadableStream<WatchModelVersionsResponse> | undefined;

@@ -1,4 +1,5 @@
 import path from "node:path";
+import type { BlockList } from "node:net";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
   readInteger,
@@ -8,6 +9,8 @@ import {
   readString,
   type Env,
 } from "../shared/ops/env-config.js";
+import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "./feedback-attribution.js";
+import { DEFAULT_FEEDBACK_PER_SOURCE_PER_HOUR } from "./source-rate-limiter.js";
 
 /** Default RetrainService gRPC port (DESIGN.md §7). */
 export const DEFAULT_RETRAIN_PORT = 8080;
@@ -50,6 +53,10 @@ export interface RetrainConfig {
   /** Negative values demand an improvement over the serving version. */
   readonly gateAucTolerance: number;
   readonly shutdownGraceMs: number;
+  /** Peers whose x-forwarded-for is believed (the gateways); TRUSTED_GATEWAY_ADDRESSES. */
+  readonly trustedGateways: BlockList;
+  /** Labelled feedbacks one source may send per sliding hour; 0 unlimited. */
+  readonly feedbackPerSourcePerHour: number;
 }
 
 /** The SQLite file of a configuration. */
@@ -87,5 +94,15 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     minBatch: readInteger(env, "RETRAIN_MIN_BATCH", DEFAULT_RETRAIN_MIN_BATCH, 1, 1_000_000_000),
     gateAucTolerance: readNumber(env, "GATE_AUC_TOLERANCE", DEFAULT_GATE_AUC_TOLERANCE, -1, 1),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
+    trustedGateways: parseTrustedAddresses(
+      readString(env, "TRUSTED_GATEWAY_ADDRESSES", DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
+    ),
+    feedbackPerSourcePerHour: readInteger(
+      env,
+      "FEEDBACK_PER_SOURCE_PER_HOUR",
+      DEFAULT_FEEDBACK_PER_SOURCE_PER_HOUR,
+      0,
+      1_000_000_000,
+    ),
   };
 }

@@ -11,6 +11,7 @@ import { Prng } from "../../shared/data/prng.js";
 import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js";
 import { FeedbackTokenSigner } from "../../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../../shared/feedback/prediction-record.js";
+import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "../feedback-attribution.js";
 import type { RetrainConfig } from "../retrain-config.js";
 import type { NewFeedback } from "../store/feedback-store.js";
 
@@ -77,6 +78,12 @@ export function newFeedback(overrides: Partial<NewFeedback> = {}): NewFeedback {
     modelVersion: "v1",
     issuedAtMs: 1_700_000_000_000,
     receivedAtMs: 1_700_000_001_000,
+    peer: "127.0.0.1:50000",
+    clientAddress: "",
+    principal: "",
+    source: "127.0.0.1",
+    state: overrides.label === null ? "unlabelled" : "trained",
+    stateReason: "",
     ...overrides,
   };
 }
@@ -107,6 +114,8 @@ export function testConfig(
     minBatch: 1,
     gateAucTolerance: 1,
     shutdownGraceMs: 2_000,
+    trustedGateways: parseTrustedAddresses(DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
+    feedbackPerSourcePerHour: 0,
     ...overrides,
   };
 }
