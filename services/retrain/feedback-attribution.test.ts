@@ -120,7 +120,9 @@ describe("FeedbackAttribution.origin", () => {
   it("handles a huge header by its tail alone", () => {
     const huge = `${"10.0.0.1, ".repeat(100_000)}192.0.2.77`;
     expect(byDefault.origin("127.0.0.1:9", xff(huge)).clientAddress).toBe("192.0.2.77");
-    expect(byDefault.origin("127.0.0.1:9", xff(`192.0.2.1, ${"9".repeat(1_000_000)}`)).clientAddress).toBe("");
+    expect(byDefault.origin("127.0.0.1:9", xff(`192.0.2.1, ${"9".repeat(1_000_000)}`)).clientAddress).toBe(
+      "",
+    );
   });
 
   it("falls back to the peer string when it holds no address", () => {
