@@ -333,6 +333,8 @@ describe("feedback attribution and operator review (real server, real SQLite, re
       [answer.feedbackId, "total bilirubin 75 is implausible"],
     ]);
     expect(trainingSources(config)).not.toContain("192.0.2.66");
+    const scrape = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    expect(scrape).toMatch(/^liver_retrain_feedback_quarantined_total 1$/m);
   });
 
   it("excludes a source: the rows stop training, a retrain runs, and the audit log says who, what and why", async () => {
@@ -478,6 +480,8 @@ describe("per-source hourly limit (real server, real SQLite)", () => {
     expect(seconds).toBeLessThanOrEqual(3600);
     expect(refused?.metadata.get("retry-after")).toEqual([String(seconds)]);
     expect((await api.submit(UNKNOWN)).duplicate).toBe(false);
+    const scrape = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    expect(scrape).toMatch(/^liver_retrain_feedback_source_limited_total 1$/m);
 
     client.close();
     await server.close();

@@ -216,6 +216,7 @@ export class RetrainService {
     }
     countVerdict(this.deps.counts, verdict);
     this.deps.metrics.feedbackStored(verdict);
+    if (state === "quarantined") this.deps.metrics.feedbackQuarantined();
     const retrainScheduled = state === "trained" && this.deps.scheduler.recordLabelledFeedback(outcome.seq);
     return {
       feedbackId: outcome.feedbackId,
@@ -413,6 +414,7 @@ export class RetrainService {
   private takeSourceSlot(source: string): { release(): void } {
     const decision = this.deps.sourceLimiter.take(source);
     if (decision.allowed) return decision.grant;
+    this.deps.metrics.feedbackSourceLimited();
     const seconds = Math.ceil(decision.retryAfterMs / 1000);
     const refusal = grpcError(
       status.RESOURCE_EXHAUSTED,
