@@ -4331,6 +4331,9 @@ export const RetrainServiceService = {
    * Stores a clinician's verdict on a prediction. CORRECT and WRONG become training rows
    * and schedule a retrain; UNKNOWN is stored and never trains. Acknowledged only after
    * the row is durable. A second verdict on the same prediction answers duplicate = true.
+   * Labelled feedback that screening finds implausible is stored QUARANTINED and does not
+   * train until an operator releases it. A source over FEEDBACK_PER_SOURCE_PER_HOUR gets
+   * RESOURCE_EXHAUSTED saying how many seconds to wait (also in the retry-after trailer).
    */
   submitFeedback: {
     path: "/liver.v1.RetrainService/SubmitFeedback" as const,
@@ -4488,6 +4491,9 @@ export interface RetrainServiceServer extends UntypedServiceImplementation {
    * Stores a clinician's verdict on a prediction. CORRECT and WRONG become training rows
    * and schedule a retrain; UNKNOWN is stored and never trains. Acknowledged only after
    * the row is durable. A second verdict on the same prediction answers duplicate = true.
+   * Labelled feedback that screening finds implausible is stored QUARANTINED and does not
+   * train until an operator releases it. A source over FEEDBACK_PER_SOURCE_PER_HOUR gets
+   * RESOURCE_EXHAUSTED saying how many seconds to wait (also in the retry-after trailer).
    */
   submitFeedback: handleUnaryCall<SubmitFeedbackRequest, SubmitFeedbackResponse>;
   /** Reports the retrain queue, the running job's progress and the registry's state. */
@@ -4537,6 +4543,9 @@ export interface RetrainServiceClient extends Client {
    * Stores a clinician's verdict on a prediction. CORRECT and WRONG become training rows
    * and schedule a retrain; UNKNOWN is stored and never trains. Acknowledged only after
    * the row is durable. A second verdict on the same prediction answers duplicate = true.
+   * Labelled feedback that screening finds implausible is stored QUARANTINED and does not
+   * train until an operator releases it. A source over FEEDBACK_PER_SOURCE_PER_HOUR gets
+   * RESOURCE_EXHAUSTED saying how many seconds to wait (also in the retry-after trailer).
    */
   submitFeedback(
     request: SubmitFeedbackRequest,
