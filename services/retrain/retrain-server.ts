@@ -217,7 +217,7 @@ async function startOnStore(
     scheduler.request("startup", "no version serves yet");
   } else {
     host.setServing(true);
-    const reviewedAtMs = reviewStore.auditLog.latestAtMs();
+    const reviewedAtMs = reviewStore.auditLog.latestChangeAtMs();
     if (pending >= config.minBatch) {
       logger.info({ pending }, `retraining ${pending} labelled feedback(s) no finished run covers`);
       scheduler.request("recovery", `${pending} labelled feedback(s) not covered by a finished run`);

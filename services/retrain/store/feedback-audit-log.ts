@@ -85,10 +85,13 @@ export class FeedbackAuditLog {
       .map(toEntry);
   }
 
-  /** When the newest change was made; undefined when none ever was. */
-  latestAtMs(): number | undefined {
+  /** When the newest change that changed any row was made; undefined when none ever did. */
+  latestChangeAtMs(): number | undefined {
     return (
-      this.db.prepare<[], number | null>("SELECT MAX(at_ms) FROM feedback_audit").pluck().get() ?? undefined
+      this.db
+        .prepare<[], number | null>("SELECT MAX(at_ms) FROM feedback_audit WHERE affected > 0")
+        .pluck()
+        .get() ?? undefined
     );
   }
 }

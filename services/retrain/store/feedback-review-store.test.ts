@@ -88,6 +88,8 @@ describe("FeedbackReviewStore", () => {
   it("audits a large change by its seq range instead of its ids", () => {
     const rows = Array.from({ length: MAX_AUDITED_IDS + 5 }, () => newFeedback({ source: "flood" }));
     store(rows);
+    expect(review.apply("exclude", { ...NONE, source: "nobody" }, "no-op", "op", 3).affected).toBe(0);
+    expect(review.auditLog.latestChangeAtMs()).toBeUndefined();
     const change = review.apply("exclude", { ...NONE, source: "flood" }, "flood", "op", 7);
     expect(change.affected).toBe(MAX_AUDITED_IDS + 5);
     const [entry] = review.auditLog.list(Number.MAX_SAFE_INTEGER, 1);
@@ -102,7 +104,7 @@ describe("FeedbackReviewStore", () => {
       affectedMaxSeq: MAX_AUDITED_IDS + 5,
       selection: { feedbackIds: [], source: "flood" },
     });
-    expect(review.auditLog.latestAtMs()).toBe(7);
+    expect(review.auditLog.latestChangeAtMs()).toBe(7);
     expect(feedback.maxLabelledSeq()).toBe(0);
   });
 });
