@@ -186,6 +186,20 @@ describe("feedback attribution and operator review (real server, real SQLite, re
     expect(stored).toMatchObject({ clientAddress: "", source: "127.0.0.1" });
   });
 
+  it("survives a huge or garbage x-forwarded-for: never a crash, never a forged attribution", async () => {
+    const garbage = await api.submit(CORRECT, forwardedFor("192.0.2.1, <script>, ::not-ip"));
+    const huge = await api.submit(CORRECT, forwardedFor(`${"10.9.9.9, ".repeat(600)}192.0.2.55`));
+    const rows = (await api.list({ source: "127.0.0.1" })).feedback.map((f) => f.feedbackId);
+    expect(rows).toContain(garbage.feedbackId);
+    expect((await api.list({ source: "192.0.2.55" })).feedback.map((f) => f.feedbackId)).toEqual([
+      huge.feedbackId,
+    ]);
+    // Beyond grpc-js's metadata limit the call is refused before the handler; the server lives on.
+    const oversized = await failure(api.submit(CORRECT, forwardedFor("1.2.3.4, ".repeat(20_000))));
+    expect(oversized.code).not.toBe(status.OK);
+    expect((await api.submit(UNKNOWN)).duplicate).toBe(false);
+  });
+
   it("attributes feedback sent through the grpc-web bridge to the browser's address, not to a spoofed header", async () => {
     const bridge = new GrpcWebBridge({
       predictAddresses: ["127.0.0.1:1"],
