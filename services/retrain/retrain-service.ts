@@ -164,20 +164,25 @@ export class RetrainService {
     if (violations.length > 0 || isViolation(verdict)) throw invalidRequest(violations);
     const prediction = this.verifyToken(request.feedbackToken);
     const label = labelFor(verdict, prediction);
+    // Don't-know verdicts never train, so they are not limited.
+    const grant = label === null ? undefined : this.takeSourceSlot(origin.source);
     let state: NewFeedbackState = "unlabelled";
     let stateReason = "";
     if (label !== null) {
-      const screened = (this.deps.screen ?? acceptAllScreen).screen({
-        features: prediction.features,
-        label,
-        probability: prediction.probability,
-        modelVersion: prediction.modelVersion,
-      });
-      state = screened.state;
-      stateReason = screened.state === "quarantined" ? screened.reason : "";
+      try {
+        const screened = (this.deps.screen ?? acceptAllScreen).screen({
+          features: prediction.features,
+          label,
+          probability: prediction.probability,
+          modelVersion: prediction.modelVersion,
+        });
+        state = screened.state;
+        stateReason = screened.state === "quarantined" ? screened.reason : "";
+      } catch (error) {
+        grant?.release();
+        throw error;
+      }
     }
-    // Don't-know verdicts never train, so they are not limited.
-    const grant = label === null ? undefined : this.takeSourceSlot(origin.source);
     let outcome;
     try {
       outcome = await this.deps.writer.submit({
