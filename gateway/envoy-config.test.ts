@@ -136,6 +136,11 @@ describe("envoy.yaml", () => {
     }
   });
 
+  it("appends the caller's address to x-forwarded-for and trusts no hop before it", () => {
+    expect(hcm.use_remote_address).toBe(true);
+    expect(hcm.xff_num_trusted_hops).toBe(0);
+  });
+
   it("keeps idle timeouts well above the version stream's heartbeat", () => {
     expect(seconds(hcm.stream_idle_timeout, "stream_idle_timeout")).toBeGreaterThanOrEqual(
       3 * HEARTBEAT_SECONDS,

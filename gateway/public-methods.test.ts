@@ -51,6 +51,9 @@ describe("PUBLIC_METHODS against the generated service definitions", () => {
     );
     expect(Object.keys(NON_PUBLIC_METHOD_PATHS)).toContain("/liver.v1.RetrainService/TriggerRetrain");
     expect(Object.keys(NON_PUBLIC_METHOD_PATHS)).toContain("/liver.v1.RetrainService/RollbackModel");
+    for (const review of ["ListFeedback", "ExcludeFeedback", "ReleaseFeedback", "ListFeedbackAudit"]) {
+      expect(Object.keys(NON_PUBLIC_METHOD_PATHS)).toContain(`/liver.v1.RetrainService/${review}`);
+    }
   });
 
   it("gives unary methods a positive timeout and streams none", () => {

@@ -69,6 +69,10 @@ export const NON_PUBLIC_METHOD_PATHS: Readonly<Record<string, string>> = Object.
   "/liver.v1.RetrainService/TriggerRetrain": "admin: requires the admin bearer token",
   "/liver.v1.RetrainService/RollbackModel": "admin: requires the admin bearer token",
   "/liver.v1.RetrainService/GetModelArtifact": "internal: Predict replicas fetch model artifacts",
+  "/liver.v1.RetrainService/ListFeedback": "admin: operator review; shows callers' addresses",
+  "/liver.v1.RetrainService/ExcludeFeedback": "admin: requires the admin bearer token",
+  "/liver.v1.RetrainService/ReleaseFeedback": "admin: requires the admin bearer token",
+  "/liver.v1.RetrainService/ListFeedbackAudit": "admin: requires the admin bearer token",
 });
 
 const byPath = new Map<string, PublicMethod>(PUBLIC_METHODS.map((m) => [m.path, m]));

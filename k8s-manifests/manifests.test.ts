@@ -46,6 +46,8 @@ const ENV_NAMES: ReadonlySet<string> = new Set([
   "MODEL_CACHE_PATH",
   // Both services read it; the termination grace period is budgeted against it.
   "SHUTDOWN_GRACE_MS",
+  // RetrainService: which peers' x-forwarded-for names a feedback's client (the gateway's).
+  "TRUSTED_GATEWAY_ADDRESSES",
 ]);
 /** Settings that must only ever come from the Secret. */
 const SECRET_ENV: ReadonlySet<string> = new Set(["ADMIN_TOKEN", "FEEDBACK_SIGNING_KEY"]);

@@ -132,6 +132,22 @@ const retrainHandlers: RetrainServiceServer = {
     adminCalls++;
     callback({ code: status.FAILED_PRECONDITION, details: "fake" });
   },
+  listFeedback(_call, callback) {
+    adminCalls++;
+    callback({ code: status.FAILED_PRECONDITION, details: "fake" });
+  },
+  excludeFeedback(_call, callback) {
+    adminCalls++;
+    callback({ code: status.FAILED_PRECONDITION, details: "fake" });
+  },
+  releaseFeedback(_call, callback) {
+    adminCalls++;
+    callback({ code: status.FAILED_PRECONDITION, details: "fake" });
+  },
+  listFeedbackAudit(_call, callback) {
+    adminCalls++;
+    callback({ code: status.FAILED_PRECONDITION, details: "fake" });
+  },
 };
 
 async function startServer(register: (server: Server) => void): Promise<{ server: Server; address: string }> {
@@ -368,6 +384,10 @@ describe("GrpcWebBridge refusals", () => {
       "/liver.v1.RetrainService/TriggerRetrain",
       "/liver.v1.RetrainService/RollbackModel",
       "/liver.v1.RetrainService/GetModelArtifact",
+      "/liver.v1.RetrainService/ListFeedback",
+      "/liver.v1.RetrainService/ExcludeFeedback",
+      "/liver.v1.RetrainService/ReleaseFeedback",
+      "/liver.v1.RetrainService/ListFeedbackAudit",
       "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     ]) {
       const reply = await grpcWebCall(base, p, TriggerRetrainRequest.encode({ reason: "x" }).finish());

@@ -7,7 +7,12 @@ import { createLogger } from "../../services/shared/ops/logger.js";
 import { findPublicMethod, type PublicMethod } from "../public-methods.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "./grpc-web-framing.js";
-import { InvalidMetadataError, parseGrpcTimeout, requestHeaders } from "./grpc-web-headers.js";
+import {
+  InvalidMetadataError,
+  parseGrpcTimeout,
+  requestHeaders,
+  withForwardedFor,
+} from "./grpc-web-headers.js";
 import { GrpcWebResponseWriter, type GrpcWebEncoding } from "./grpc-web-response.js";
 import { decodeGrpcWebText } from "./grpc-web-text.js";
 import { StaticFiles } from "./static-files.js";
@@ -206,10 +211,13 @@ export class GrpcWebBridge {
     this.forward(res, writer, method, { path: method.path, metadata, frame, timeoutMs });
   }
 
-  /** The call's metadata from the request headers; a header gRPC cannot carry is refused. */
+  /**
+   * The call's metadata from the request headers, with the browser's address appended to
+   * x-forwarded-for; a header gRPC cannot carry is refused.
+   */
   private metadata(req: IncomingMessage): Record<string, string> {
     try {
-      return requestHeaders(req.headers);
+      return withForwardedFor(requestHeaders(req.headers), req.socket.remoteAddress);
     } catch (error) {
       if (error instanceof InvalidMetadataError) throw new Refusal(Status.INVALID_ARGUMENT, error.message);
       throw error;

@@ -6,6 +6,7 @@ import {
   parseGrpcTimeout,
   requestHeaders,
   responseMetadata,
+  withForwardedFor,
 } from "./grpc-web-headers.js";
 
 describe("request metadata", () => {
@@ -93,5 +94,25 @@ describe("grpc-timeout", () => {
     for (const bad of ["", "5", "S", "123456789S", "1.5S", "5s", "-1S"]) {
       expect(() => parseGrpcTimeout(bad), bad).toThrow(/1 to 8 digits followed by one of H, M, S, m, u, n/);
     }
+  });
+});
+
+describe("withForwardedFor", () => {
+  it("appends the socket address after what the browser sent, so the last entry is the bridge's", () => {
+    expect(withForwardedFor({}, "192.0.2.10")).toEqual({ "x-forwarded-for": "192.0.2.10" });
+    expect(withForwardedFor({ "x-forwarded-for": "203.0.113.9" }, "192.0.2.10")).toEqual({
+      "x-forwarded-for": "203.0.113.9, 192.0.2.10",
+    });
+    expect(withForwardedFor({ "x-forwarded-for": "  " }, "2001:db8::1")).toEqual({
+      "x-forwarded-for": "2001:db8::1",
+    });
+  });
+
+  it("writes IPv4-mapped IPv6 socket addresses as IPv4", () => {
+    expect(withForwardedFor({}, "::ffff:127.0.0.1")).toEqual({ "x-forwarded-for": "127.0.0.1" });
+  });
+
+  it("drops the browser's header when the socket address is unknown, so a spoofed last entry cannot pass", () => {
+    expect(withForwardedFor({ "x-forwarded-for": "203.0.113.9", a: "b" }, undefined)).toEqual({ a: "b" });
   });
 });

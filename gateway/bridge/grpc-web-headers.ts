@@ -82,6 +82,27 @@ export function requestHeaders(headers: IncomingHttpHeaders): Record<string, str
 }
 
 /**
+ * The metadata with the browser's socket address appended to x-forwarded-for, as Envoy
+ * does with use_remote_address: the services believe only this last entry, and only from
+ * a trusted gateway; entries the browser sent itself stay in front, where nobody trusts
+ * them. Without a socket address the browser's own header is dropped, since its last
+ * entry would otherwise pass for the gateway's.
+ */
+export function withForwardedFor(
+  metadata: Record<string, string>,
+  remoteAddress: string | undefined,
+): Record<string, string> {
+  const sent = metadata["x-forwarded-for"];
+  if (remoteAddress === undefined || remoteAddress === "") {
+    delete metadata["x-forwarded-for"];
+    return metadata;
+  }
+  const address = remoteAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
+  metadata["x-forwarded-for"] = sent === undefined || sent.trim() === "" ? address : `${sent}, ${address}`;
+  return metadata;
+}
+
+/**
  * An upstream's HTTP/2 response headers or trailers as (name, value) metadata pairs, in
  * order: pseudo-headers dropped, repeated and comma-joined "-bin" values split (each
  * normalized base64), as gRPC clients read them.

@@ -18,6 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GrpcWebBridge } from "../bridge/grpc-web-bridge.js";
 import type { PredictConfig } from "../../services/predict/predict-config.js";
 import { startPredictServer, type PredictServer } from "../../services/predict/predict-server.js";
+import {
+  DEFAULT_TRUSTED_GATEWAY_ADDRESSES,
+  parseTrustedAddresses,
+} from "../../services/retrain/feedback-attribution.js";
 import type { RetrainConfig } from "../../services/retrain/retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "../../services/retrain/retrain-server.js";
 import { PERMISSIVE_GATE_POLICY } from "../../services/retrain/testing/retrain-fixtures.js";
@@ -129,7 +133,10 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       // Any candidate passes the gate: the test is about the page following a promotion.
       gatePolicy: PERMISSIVE_GATE_POLICY,
       siteRecalibration: true,
+      feedbackScreening: true,
       shutdownGraceMs: 200,
+      trustedGateways: parseTrustedAddresses(DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
+      feedbackPerSourcePerHour: 0,
     };
     retrain = await startRetrainServer(retrainConfig, silent, { syntheticRows: 400, defaultMetrics: false });
     retrainConfig = { ...retrainConfig, port: retrain.port };

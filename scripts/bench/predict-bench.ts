@@ -372,6 +372,8 @@ async function freshness(context: BenchContext, setup: Setup): Promise<void> {
     GATE_MAX_LOSS_VS_REFERENCE: "1",
     GATE_MAX_SLICE_CHANGE: "1",
     GATE_MIN_AUC: "0",
+    // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
+    FEEDBACK_PER_SOURCE_PER_HOUR: "0",
     ...(setup.realData ? { TRAINING_CSV: REAL_CSV_PATH } : {}),
   };
   const retrain = await track(setup, startRetrainProcess(retrainEnv));

@@ -105,6 +105,8 @@ async function throughput(context: BenchContext, dir: string): Promise<void> {
     FEEDBACK_SIGNING_KEY: key.toString("hex"),
     // Measure the durable intake alone: no retrain competes for the CPU during the figure.
     RETRAIN_MIN_BATCH: "1000000000",
+    // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
+    FEEDBACK_PER_SOURCE_PER_HOUR: "0",
   });
   const bare = await ChildService.start({
     entry: "services/retrain/testing/bare-feedback-server.ts",
@@ -192,6 +194,8 @@ async function retrains(context: BenchContext, dir: string): Promise<void> {
     GATE_MAX_LOSS_VS_REFERENCE: "1",
     GATE_MAX_SLICE_CHANGE: "1",
     GATE_MIN_AUC: "0",
+    // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
+    FEEDBACK_PER_SOURCE_PER_HOUR: "0",
   });
   const target = client(retrain.port);
   let stream: ClientReadableStream<WatchModelVersionsResponse> | undefined;

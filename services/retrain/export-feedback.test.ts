@@ -40,7 +40,12 @@ describe("export-feedback", () => {
 
   it("writes labelled feedback in the LPD layout with a timestamp, readable by the LPD loader", async () => {
     const outFile = path.join(tmp.dir, "feedback_data.csv");
-    expect(exportFeedbackCsv({ storeFile, outFile })).toEqual({ outFile, rows: 2, skippedUnknown: 1 });
+    expect(exportFeedbackCsv({ storeFile, outFile })).toEqual({
+      outFile,
+      rows: 2,
+      skippedUnknown: 1,
+      skippedHeldBack: 0,
+    });
     const lines = readFileSync(outFile, "utf8").split("\r\n");
     expect(lines[0]).toBe(feedbackCsvHeader());
     expect(lines[0]).toMatch(/^Age of the patient,Gender of the patient,.*,Result,timestamp$/);
@@ -56,6 +61,22 @@ describe("export-feedback", () => {
     const outFile = path.join(tmp.dir, "all.csv");
     expect(exportFeedbackCsv({ storeFile, outFile, includeUnknown: true }).rows).toBe(3);
     expect(readFileSync(outFile, "utf8").split("\r\n")[2]).toMatch(/,,2025-01-02T03:04:06\.000Z$/);
+  });
+
+  it("leaves out quarantined and excluded rows (they do not train) unless asked", () => {
+    const db = openSqliteStore(storeFile);
+    new FeedbackStore(db).insertMany([
+      newFeedback({ state: "quarantined", stateReason: "implausible", receivedAtMs: Date.UTC(2025, 0, 3) }),
+    ]);
+    db.prepare("UPDATE feedback SET state = 'excluded' WHERE seq = 1").run();
+    db.close();
+    const outFile = path.join(tmp.dir, "trained.csv");
+    expect(exportFeedbackCsv({ storeFile, outFile })).toMatchObject({ rows: 1, skippedHeldBack: 2 });
+    expect(readFileSync(outFile, "utf8").split("\r\n")[1]).toMatch(/,2,2025-01-02T03:04:07\.000Z$/);
+    expect(exportFeedbackCsv({ storeFile, outFile, includeHeldBack: true })).toMatchObject({
+      rows: 3,
+      skippedHeldBack: 0,
+    });
   });
 
   it("runs as a command reading DATA_PATH, and names the folder when there is no store", async () => {

@@ -25,6 +25,8 @@ export interface ExportFeedbackOptions {
   readonly outFile: string;
   /** Also write "don't know" feedback, with an empty Result. Default false: only rows that train. */
   readonly includeUnknown?: boolean;
+  /** Also write quarantined and operator-excluded feedback. Default false: only rows that train. */
+  readonly includeHeldBack?: boolean;
 }
 
 /** What was written. */
@@ -32,6 +34,8 @@ export interface ExportFeedbackResult {
   readonly outFile: string;
   readonly rows: number;
   readonly skippedUnknown: number;
+  /** Quarantined or excluded rows left out. */
+  readonly skippedHeldBack: number;
 }
 
 /** The CSV header: the LPD columns in schema order, the label, then the timestamp. */
@@ -64,6 +68,7 @@ export function exportFeedbackCsv(options: ExportFeedbackOptions): ExportFeedbac
   const temp = `${options.outFile}.tmp-${process.pid}`;
   let rows = 0;
   let skippedUnknown = 0;
+  let skippedHeldBack = 0;
   try {
     const fd = openSync(temp, "w");
     try {
@@ -71,6 +76,10 @@ export function exportFeedbackCsv(options: ExportFeedbackOptions): ExportFeedbac
       for (const feedback of new FeedbackStore(db).all()) {
         if (feedback.label === null && options.includeUnknown !== true) {
           skippedUnknown++;
+          continue;
+        }
+        if (feedback.label !== null && feedback.state !== "trained" && options.includeHeldBack !== true) {
+          skippedHeldBack++;
           continue;
         }
         writeSync(fd, `${feedbackCsvLine(feedback)}\r\n`);
@@ -84,10 +93,10 @@ export function exportFeedbackCsv(options: ExportFeedbackOptions): ExportFeedbac
   } finally {
     db.close();
   }
-  return { outFile: options.outFile, rows, skippedUnknown };
+  return { outFile: options.outFile, rows, skippedUnknown, skippedHeldBack };
 }
 
-const HELP = `Usage: npm run export-feedback -- [--out FILE] [--include-unknown]
+const HELP = `Usage: npm run export-feedback -- [--out FILE] [--include-unknown] [--include-held-back]
 
 Writes the RetrainService's stored feedback as ${FEEDBACK_CSV_NAME}: the columns of the
 original LPD CSV (Gender as Male/Female, Result 1 = liver disease, 2 = none) and a
@@ -96,6 +105,8 @@ timestamp column (ISO 8601, when the feedback was received).
 Options:
   --out FILE           where to write (default: $DATA_PATH/${FEEDBACK_CSV_NAME})
   --include-unknown    also write "don't know" feedback, with an empty Result
+  --include-held-back  also write feedback that does not train: quarantined by screening
+                       or excluded by an operator (ExcludeFeedback)
   -h, --help           show this help
 
 Environment: DATA_PATH (default data/) holds the store (${STORE_FILE_NAME}).`;
@@ -106,6 +117,7 @@ function main(argv: readonly string[]): number {
     options: {
       out: { type: "string" },
       "include-unknown": { type: "boolean", default: false },
+      "include-held-back": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -119,11 +131,17 @@ function main(argv: readonly string[]): number {
     storeFile: path.join(dataPath, STORE_FILE_NAME),
     outFile: path.resolve(values.out ?? path.join(dataPath, FEEDBACK_CSV_NAME)),
     includeUnknown: values["include-unknown"],
+    includeHeldBack: values["include-held-back"],
   });
-  const skipped =
-    result.skippedUnknown > 0
-      ? ` (${result.skippedUnknown} "don't know" left out; --include-unknown adds them)`
-      : "";
+  const left = [
+    ...(result.skippedUnknown > 0
+      ? [`${result.skippedUnknown} "don't know" left out; --include-unknown adds them`]
+      : []),
+    ...(result.skippedHeldBack > 0
+      ? [`${result.skippedHeldBack} quarantined or excluded left out; --include-held-back adds them`]
+      : []),
+  ];
+  const skipped = left.length > 0 ? ` (${left.join("; ")})` : "";
   console.log(`export-feedback: wrote ${result.rows} feedback row(s) to ${result.outFile}${skipped}`);
   return 0;
 }

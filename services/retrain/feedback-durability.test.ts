@@ -115,6 +115,8 @@ describe("acknowledged feedback survives SIGKILL", () => {
       RETRAIN_PORT: "0",
       RETRAIN_METRICS_PORT: "0",
       RETRAIN_MIN_BATCH: "1000000000",
+      // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
+      FEEDBACK_PER_SOURCE_PER_HOUR: "0",
       FEEDBACK_SIGNING_KEY: keys.key.toString("hex"),
       LOG_LEVEL: "info",
     };

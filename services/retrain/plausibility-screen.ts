@@ -18,19 +18,7 @@ import type { Dataset } from "../shared/data/dataset.js";
 import { choleskyFactor } from "../shared/data/synthetic-params.js";
 import { FEATURE_COUNT, FEATURES } from "../shared/features/feature-schema.js";
 import { fitFeaturePipeline, transformRows, type PipelineParams } from "../shared/model/feature-pipeline.js";
-
-/** A labelled feedback to screen. */
-export interface ScreenInput {
-  readonly features: Float64Array;
-  readonly label: 0 | 1;
-  /** The probability of liver disease the model answered (from the signed token). */
-  readonly probability: number;
-  readonly modelVersion: string;
-}
-
-/** Trains, or is quarantined with the reason in words. */
-export type ScreenVerdict =
-  { readonly state: "trained" } | { readonly state: "quarantined"; readonly reason: string };
+import type { FeedbackScreen, FeedbackScreenInput, FeedbackScreenVerdict } from "./feedback-screen.js";
 
 /** Thresholds of the screen. */
 export interface PlausibilityOptions {
@@ -52,7 +40,7 @@ export const DEFAULT_PLAUSIBILITY_OPTIONS: PlausibilityOptions = {
 };
 
 /** The original data's shape in the pipeline's space, fitted once per import. */
-export class PlausibilityScreen {
+export class PlausibilityScreen implements FeedbackScreen {
   private readonly pipeline: PipelineParams;
   private readonly min: Float64Array;
   private readonly max: Float64Array;
@@ -112,7 +100,7 @@ export class PlausibilityScreen {
   }
 
   /** Trains or quarantines one labelled feedback. */
-  screen(input: ScreenInput): ScreenVerdict {
+  screen(input: FeedbackScreenInput): FeedbackScreenVerdict {
     const { confidentProbability } = this.options;
     if (input.label === 0 && input.probability >= confidentProbability) {
       return quarantine(
@@ -165,6 +153,6 @@ export class PlausibilityScreen {
 
 const pct = (p: number): string => `${(100 * p).toFixed(1)}%`;
 
-function quarantine(reason: string): ScreenVerdict {
+function quarantine(reason: string): FeedbackScreenVerdict {
   return { state: "quarantined", reason };
 }

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { DEFAULT_GATE_POLICY, type GatePolicy } from "./quality-gate.js";
+import type { BlockList } from "node:net";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
   readInteger,
@@ -10,6 +11,8 @@ import {
   readString,
   type Env,
 } from "../shared/ops/env-config.js";
+import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "./feedback-attribution.js";
+import { DEFAULT_FEEDBACK_PER_SOURCE_PER_HOUR } from "./source-rate-limiter.js";
 
 /** Default RetrainService gRPC port (DESIGN.md §7). */
 export const DEFAULT_RETRAIN_PORT = 8080;
@@ -51,7 +54,13 @@ export interface RetrainConfig {
   readonly gatePolicy: GatePolicy;
   /** SITE_RECALIBRATION: learn the site recalibration from recent labelled feedback. */
   readonly siteRecalibration: boolean;
+  /** FEEDBACK_SCREENING: quarantine implausible labelled feedback (plausibility-screen.ts). */
+  readonly feedbackScreening: boolean;
   readonly shutdownGraceMs: number;
+  /** Peers whose x-forwarded-for is believed (the gateways); TRUSTED_GATEWAY_ADDRESSES. */
+  readonly trustedGateways: BlockList;
+  /** Labelled feedbacks one source may send per sliding hour; 0 unlimited. */
+  readonly feedbackPerSourcePerHour: number;
 }
 
 /** The SQLite file of a configuration. */
@@ -89,7 +98,18 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     minBatch: readInteger(env, "RETRAIN_MIN_BATCH", DEFAULT_RETRAIN_MIN_BATCH, 1, 1_000_000_000),
     gatePolicy: readGatePolicy(env),
     siteRecalibration: readOnOff(env, "SITE_RECALIBRATION", true),
+    feedbackScreening: readOnOff(env, "FEEDBACK_SCREENING", true),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
+    trustedGateways: parseTrustedAddresses(
+      readString(env, "TRUSTED_GATEWAY_ADDRESSES", DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
+    ),
+    feedbackPerSourcePerHour: readInteger(
+      env,
+      "FEEDBACK_PER_SOURCE_PER_HOUR",
+      DEFAULT_FEEDBACK_PER_SOURCE_PER_HOUR,
+      0,
+      1_000_000_000,
+    ),
   };
 }
 

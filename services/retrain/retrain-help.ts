@@ -12,7 +12,9 @@ grpc.health.v1 and server reflection. Settings come from the environment:
                                 DATA_PATH/raw/Liver Patient Dataset (LPD)_train.csv when present
   TRAINING_CSV                  the original dataset elsewhere (an error when missing)
   MODEL_PATH [models/]          artifact folders v1/, v2/, ...
-  ADMIN_TOKEN                   enables TriggerRetrain and RollbackModel (16+ characters;
+  ADMIN_TOKEN                   enables the admin RPCs: TriggerRetrain, RollbackModel and the
+                                feedback review (ListFeedback, ExcludeFeedback, ReleaseFeedback,
+                                ListFeedbackAudit) (16+ characters;
                                 callers send "authorization: Bearer <token>")
   FEEDBACK_SIGNING_KEY          HMAC key shared with PredictService (hex or base64, 32+ bytes);
                                 unset: generated once in DATA_PATH
@@ -28,7 +30,18 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   GATE_MAX_SLICE_CHANGE [0.05]  largest share of a slice (gender, age band, lab band) whose
                                 predicted class may differ from the reference's
   GATE_MIN_SLICE_ROWS [50]      smaller slices are reported, not judged
+  FEEDBACK_SCREENING [on]       quarantine labelled feedback that is implausible against the
+                                original data (leverage, Mahalanobis distance, a label against
+                                a >= 95% confident answer) until an operator releases it
   SITE_RECALIBRATION [on]       learn slope and intercept of the served log-odds from recent
                                 labelled feedback (bounded, checked on held-out feedback)
   SHUTDOWN_GRACE_MS [10000]     SIGTERM: time to drain calls
+  TRUSTED_GATEWAY_ADDRESSES [127.0.0.1/8,::1/128]
+                                comma-separated IPs/CIDRs of the gateways (bridge, Envoy): only
+                                from these peers is the last x-forwarded-for entry recorded as
+                                the feedback's client address; empty trusts nobody
+  FEEDBACK_PER_SOURCE_PER_HOUR [200]
+                                labelled feedbacks one source (principal, else forwarded client
+                                address, else peer address) may send per sliding hour; more
+                                answer RESOURCE_EXHAUSTED with the seconds to wait; 0 unlimited
   LOG_LEVEL [info]              pino level; logs are JSON on stdout`;

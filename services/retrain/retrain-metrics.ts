@@ -23,6 +23,8 @@ export class RetrainMetrics {
   readonly registry = new Registry();
   private readonly feedback: Counter<"verdict">;
   private readonly duplicates: Counter;
+  private readonly sourceLimited: Counter;
+  private readonly quarantined: Counter;
   private readonly runs: Counter<"outcome" | "trigger">;
   private readonly trainingSeconds: Histogram<"outcome">;
   private readonly servingInfo: Gauge<"model_version">;
@@ -43,6 +45,16 @@ export class RetrainMetrics {
     this.duplicates = new Counter({
       name: "liver_retrain_feedback_duplicates_total",
       help: "Feedback refused as a repeat for a prediction that already had one.",
+      registers,
+    });
+    this.sourceLimited = new Counter({
+      name: "liver_retrain_feedback_source_limited_total",
+      help: "Labelled feedback refused (RESOURCE_EXHAUSTED) because its source reached FEEDBACK_PER_SOURCE_PER_HOUR.",
+      registers,
+    });
+    this.quarantined = new Counter({
+      name: "liver_retrain_feedback_quarantined_total",
+      help: "Labelled feedback stored in quarantine by screening (it trains only once released).",
       registers,
     });
     this.runs = new Counter({
@@ -133,6 +145,14 @@ export class RetrainMetrics {
 
   feedbackDuplicate(): void {
     this.duplicates.inc();
+  }
+
+  feedbackSourceLimited(): void {
+    this.sourceLimited.inc();
+  }
+
+  feedbackQuarantined(): void {
+    this.quarantined.inc();
   }
 
   committed(batchSize: number, durationMs: number): void {

@@ -12,13 +12,19 @@ import { AdminAuth } from "./admin-auth.js";
 import { DiskArtifactSource } from "./artifact-source.js";
 import type { CandidateTrainer } from "./candidate-trainer.js";
 import { remeasureServingVersion } from "./holdout-remeasure.js";
+import { FeedbackAttribution } from "./feedback-attribution.js";
 import { FeedbackCommitThread } from "./feedback-commit-thread.js";
+import { FeedbackReview } from "./feedback-review.js";
+import { acceptAllScreen, type FeedbackScreen } from "./feedback-screen.js";
+import { PlausibilityScreen } from "./plausibility-screen.js";
 import { FeedbackWriter } from "./feedback-writer.js";
 import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
 import { RetrainMetrics } from "./retrain-metrics.js";
 import { RetrainRunner } from "./retrain-runner.js";
 import { RetrainScheduler } from "./retrain-scheduler.js";
 import { RetrainService, servingSnapshot } from "./retrain-service.js";
+import { SOURCE_WINDOW_MS, SourceRateLimiter } from "./source-rate-limiter.js";
+import { FeedbackReviewStore } from "./store/feedback-review-store.js";
 import { FeedbackStore } from "./store/feedback-store.js";
 import { ModelRegistry, type ModelVersionRecord } from "./store/model-registry.js";
 import { RunLog, type RunOutcome } from "./store/run-log.js";
@@ -38,6 +44,10 @@ export interface RetrainServerOptions {
   readonly syntheticRows?: number;
   /** Process-wide default metrics (off when several servers share a test process). */
   readonly defaultMetrics?: boolean;
+  /** Screens labelled feedback before it trains; default: every row trains. */
+  readonly screen?: FeedbackScreen;
+  /** The clock of the per-source limit (tests); default Date.now. */
+  readonly now?: () => number;
 }
 
 /** Events of a running server, for tests and benchmarks. */
@@ -157,6 +167,11 @@ async function startOnStore(
     onStateChange: (state) => logger.debug({ state }, `retrainer ${state}`),
   });
   const counts = feedback.counts();
+  const now = options.now ?? Date.now;
+  const sourceLimiter = new SourceRateLimiter({ perWindow: config.feedbackPerSourcePerHour, now });
+  // From the store, so a restart does not hand every source a fresh hour.
+  if (sourceLimiter.enabled) sourceLimiter.seed(feedback.labelledReceivedSince(now() - SOURCE_WINDOW_MS));
+  const reviewStore = new FeedbackReviewStore(db);
   const service = new RetrainService({
     signer: new FeedbackTokenSigner(config.signingKey),
     writer,
@@ -175,6 +190,12 @@ async function startOnStore(
     metrics,
     logger,
     onServingChanged: servingChanged,
+    attribution: new FeedbackAttribution(config.trustedGateways),
+    sourceLimiter,
+    review: new FeedbackReview({ store: reviewStore, scheduler, logger }),
+    screen:
+      options.screen ??
+      (config.feedbackScreening ? new PlausibilityScreen(samples.loadDataset()) : acceptAllScreen),
   });
   metrics.bind({
     pendingLabelled: () => scheduler.pendingLabelled,
@@ -213,9 +234,14 @@ async function startOnStore(
     scheduler.request("startup", "no version serves yet");
   } else {
     host.setServing(true);
+    const reviewedAtMs = reviewStore.auditLog.latestChangeAtMs();
     if (pending >= config.minBatch) {
       logger.info({ pending }, `retraining ${pending} labelled feedback(s) no finished run covers`);
       scheduler.request("recovery", `${pending} labelled feedback(s) not covered by a finished run`);
+    } else if (reviewedAtMs !== undefined && reviewedAtMs >= (runLog.lastCompletedStartMs() ?? 0)) {
+      // An exclusion or release after the last completed run: no model reflects it yet.
+      logger.info("retraining: feedback was excluded or released after the last completed run");
+      scheduler.request("recovery", "feedback excluded or released after the last completed run");
     }
   }
   logger.info(

@@ -26,6 +26,9 @@ import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../shared/feedback/prediction-record.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import type { AdminAuth } from "./admin-auth.js";
+import type { FeedbackAttribution, FeedbackOrigin } from "./feedback-attribution.js";
+import { ADMIN_TOKEN_ACTOR, type FeedbackReview } from "./feedback-review.js";
+import { acceptAllScreen, type FeedbackScreen } from "./feedback-screen.js";
 import { FeedbackWriterClosedError, type FeedbackWriter } from "./feedback-writer.js";
 import {
   checkFeedbackToken,
@@ -39,7 +42,8 @@ import { invalidRequest, rpcFailure, RpcFailure } from "./rpc-failure.js";
 import { toModelMetrics, toModelVersion, toRetrainRun } from "./retrain-messages.js";
 import type { RetrainRunner } from "./retrain-runner.js";
 import type { RetrainScheduler, SchedulerState } from "./retrain-scheduler.js";
-import type { StoredVerdict, VerdictCounts } from "./store/feedback-store.js";
+import type { SourceRateLimiter } from "./source-rate-limiter.js";
+import type { NewFeedbackState, StoredVerdict, VerdictCounts } from "./store/feedback-store.js";
 import { RegistryError, type ModelRegistry, type ModelVersionRecord } from "./store/model-registry.js";
 import type { RunLog } from "./store/run-log.js";
 import type { OriginalDatasetInfo } from "./store/sample-store.js";
@@ -69,6 +73,14 @@ export interface RetrainServiceDeps {
   readonly logger: Logger;
   /** Called after a rollback changed the serving version. */
   readonly onServingChanged: (record: ModelVersionRecord) => void;
+  /** Who sent a feedback: peer, gateway-forwarded client address, source. */
+  readonly attribution: FeedbackAttribution;
+  /** Labelled feedback per source per hour. */
+  readonly sourceLimiter: SourceRateLimiter;
+  /** The operator review RPCs. */
+  readonly review: FeedbackReview;
+  /** Decides whether a labelled feedback trains or is quarantined; default: all train. */
+  readonly screen?: FeedbackScreen;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -101,7 +113,9 @@ export class RetrainService {
   /** The grpc-js implementation object. */
   implementation(): RetrainServiceServer {
     return {
-      submitFeedback: this.unary("SubmitFeedback", (call) => this.submitFeedback(call.request)),
+      submitFeedback: this.unary("SubmitFeedback", (call) =>
+        this.submitFeedback(call.request, this.deps.attribution.origin(call.getPeer(), call.metadata)),
+      ),
       getRetrainStatus: this.unary("GetRetrainStatus", (call) =>
         Promise.resolve(this.getRetrainStatus(call.request)),
       ),
@@ -120,17 +134,58 @@ export class RetrainService {
         this.requireAdmin(call, "RollbackModel");
         return this.rollbackModel(call.request);
       }),
+      listFeedback: this.unary("ListFeedback", (call) => {
+        this.requireAdmin(call, "ListFeedback");
+        return Promise.resolve(this.deps.review.listFeedback(call.request));
+      }),
+      excludeFeedback: this.unary("ExcludeFeedback", (call) => {
+        this.requireAdmin(call, "ExcludeFeedback");
+        return Promise.resolve(this.deps.review.excludeFeedback(call.request, ADMIN_TOKEN_ACTOR));
+      }),
+      releaseFeedback: this.unary("ReleaseFeedback", (call) => {
+        this.requireAdmin(call, "ReleaseFeedback");
+        return Promise.resolve(this.deps.review.releaseFeedback(call.request, ADMIN_TOKEN_ACTOR));
+      }),
+      listFeedbackAudit: this.unary("ListFeedbackAudit", (call) => {
+        this.requireAdmin(call, "ListFeedbackAudit");
+        return Promise.resolve(this.deps.review.listFeedbackAudit(call.request));
+      }),
     };
   }
 
-  /** Verifies the token, stores the verdict (group commit) and schedules a retrain. */
-  async submitFeedback(request: SubmitFeedbackRequest): Promise<SubmitFeedbackResponse> {
+  /**
+   * Verifies the token, checks the source's hourly limit (labelled verdicts only), screens
+   * the row, stores it with its origin (group commit) and schedules a retrain when it trains.
+   */
+  async submitFeedback(
+    request: SubmitFeedbackRequest,
+    origin: FeedbackOrigin,
+  ): Promise<SubmitFeedbackResponse> {
     const violations = checkFeedbackToken(request.feedbackToken);
     const verdict = checkVerdict(request.verdict);
     if (isViolation(verdict)) violations.push(verdict);
     if (violations.length > 0 || isViolation(verdict)) throw invalidRequest(violations);
     const prediction = this.verifyToken(request.feedbackToken);
     const label = labelFor(verdict, prediction);
+    // Don't-know verdicts never train, so they are not limited.
+    const grant = label === null ? undefined : this.takeSourceSlot(origin.source);
+    let state: NewFeedbackState = "unlabelled";
+    let stateReason = "";
+    if (label !== null) {
+      try {
+        const screened = (this.deps.screen ?? acceptAllScreen).screen({
+          features: prediction.features,
+          label,
+          probability: prediction.probability,
+          modelVersion: prediction.modelVersion,
+        });
+        state = screened.state;
+        stateReason = screened.state === "quarantined" ? screened.reason : "";
+      } catch (error) {
+        grant?.release();
+        throw error;
+      }
+    }
     let outcome;
     try {
       outcome = await this.deps.writer.submit({
@@ -144,8 +199,12 @@ export class RetrainService {
         modelVersion: prediction.modelVersion,
         issuedAtMs: prediction.issuedAtMs,
         receivedAtMs: Date.now(),
+        ...origin,
+        state,
+        stateReason,
       });
     } catch (error) {
+      grant?.release();
       if (error instanceof FeedbackWriterClosedError) throw rpcFailure(status.UNAVAILABLE, error.message);
       this.deps.logger.error({ err: error }, "feedback commit failed");
       throw rpcFailure(
@@ -154,6 +213,7 @@ export class RetrainService {
       );
     }
     if (!outcome.stored) {
+      grant?.release();
       this.deps.metrics.feedbackDuplicate();
       return {
         feedbackId: outcome.feedbackId,
@@ -164,7 +224,8 @@ export class RetrainService {
     }
     countVerdict(this.deps.counts, verdict);
     this.deps.metrics.feedbackStored(verdict);
-    const retrainScheduled = label === null ? false : this.deps.scheduler.recordLabelledFeedback(outcome.seq);
+    if (state === "quarantined") this.deps.metrics.feedbackQuarantined();
+    const retrainScheduled = state === "trained" && this.deps.scheduler.recordLabelledFeedback(outcome.seq);
     return {
       feedbackId: outcome.feedbackId,
       retrainScheduled,
@@ -355,6 +416,20 @@ export class RetrainService {
       );
     }
     return record;
+  }
+
+  /** A slot of the source's hourly budget, or RESOURCE_EXHAUSTED saying when to retry. */
+  private takeSourceSlot(source: string): { release(): void } {
+    const decision = this.deps.sourceLimiter.take(source);
+    if (decision.allowed) return decision.grant;
+    this.deps.metrics.feedbackSourceLimited();
+    const seconds = Math.ceil(decision.retryAfterMs / 1000);
+    const refusal = grpcError(
+      status.RESOURCE_EXHAUSTED,
+      `source ${source} sent ${this.deps.sourceLimiter.limit} labelled feedbacks within the last hour, the most one source may; retry in ${seconds} s`,
+    );
+    refusal.metadata?.set("retry-after", String(seconds));
+    throw new RpcFailure(refusal);
   }
 
   private requireAdmin(call: ServerUnaryCall<unknown, unknown>, method: string): void {

@@ -63,6 +63,29 @@ describe("FeedbackStore", () => {
     expect(store.labelledCountBetween(0, seqs[1] ?? 0)).toBe(1);
   });
 
+  it("trains only 'trained' rows: quarantined ones are stored, counted by verdict, and held back", () => {
+    const outcomes = store.insertMany([
+      newFeedback({ label: 1, source: "203.0.113.9" }),
+      newFeedback({ label: 0, source: "198.51.100.7", state: "quarantined", stateReason: "out of range" }),
+      newFeedback({ label: 0, source: "198.51.100.8" }),
+      newFeedback({ label: null, verdict: 3, state: "trained" }),
+    ]);
+    const seqs = outcomes.map((o) => (o.stored ? o.seq : -1));
+    expect(store.counts()).toEqual({ correct: 3, wrong: 0, unknown: 1 });
+    expect(store.maxLabelledSeq()).toBe(seqs[2]);
+    expect(store.labelledCountBetween(0)).toBe(2);
+    const rows = store.labelledRows(Number.MAX_SAFE_INTEGER);
+    expect(rows.rows).toBe(2);
+    expect(rows.sources).toEqual(["203.0.113.9", "198.51.100.8"]);
+    const all = [...store.all()];
+    expect(all.map((f) => f.state)).toEqual(["trained", "quarantined", "trained", "unlabelled"]);
+    expect(all[1]).toMatchObject({
+      stateReason: "out of range",
+      source: "198.51.100.7",
+      peer: "127.0.0.1:50000",
+    });
+  });
+
   it("rolls the whole batch back when one row breaks a constraint", () => {
     const good = newFeedback();
     expect(() => store.insertMany([good, newFeedback({ label: 7 as 0 })])).toThrow(/CHECK constraint/);

@@ -5,6 +5,16 @@ import type { StoreDatabase } from "./sqlite-store.js";
 /** liver.v1.FeedbackVerdict numbers that can be stored (UNSPECIFIED never is). */
 export type StoredVerdict = 1 | 2 | 3;
 
+/**
+ * Where a feedback row stands: 'trained' (labelled, trains), 'quarantined' (labelled, held
+ * back by screening until an operator releases it), 'excluded' (an operator took it out),
+ * 'unlabelled' (a don't-know verdict: never trains).
+ */
+export type FeedbackState = "trained" | "quarantined" | "excluded" | "unlabelled";
+
+/** The states a new feedback can be stored in (only an operator excludes). */
+export type NewFeedbackState = Exclude<FeedbackState, "excluded">;
+
 /** A verified feedback ready to store; the label is null for "don't know". */
 export interface NewFeedback {
   readonly feedbackId: string;
@@ -19,6 +29,17 @@ export interface NewFeedback {
   readonly modelVersion: string;
   readonly issuedAtMs: number;
   readonly receivedAtMs: number;
+  /** The peer address as the gRPC server saw it (host:port). */
+  readonly peer: string;
+  /** The client address a trusted gateway forwarded; '' when none or not trusted. */
+  readonly clientAddress: string;
+  /** The authenticated caller, "issuer|subject"; '' while callers do not authenticate. */
+  readonly principal: string;
+  /** The key per-source limits and review filters use: principal, else client address, else peer host. */
+  readonly source: string;
+  readonly state: NewFeedbackState;
+  /** Why screening quarantined it; '' otherwise. */
+  readonly stateReason: string;
 }
 
 /** What happened to one feedback of a batch. */
@@ -33,9 +54,12 @@ export interface VerdictCounts {
   unknown: number;
 }
 
-/** A stored feedback, as the export reads it. */
-export interface StoredFeedback extends NewFeedback {
+/** A stored feedback, as the export and the review read it. */
+export interface StoredFeedback extends Omit<NewFeedback, "state"> {
   readonly seq: number;
+  readonly state: FeedbackState;
+  /** When an operator or screening last changed the state; undefined when never changed. */
+  readonly stateChangedAtMs: number | undefined;
 }
 
 /** Labelled feedback as training rows (row-major features, 0/1 labels). */
@@ -43,9 +67,12 @@ export interface LabelledRows {
   readonly rows: number;
   readonly features: Float64Array;
   readonly labels: Uint8Array;
+  /** Each row's source, parallel to labels, so training can cap one source's influence. */
+  readonly sources: string[];
 }
 
-interface FeedbackRow {
+/** A feedback table row as SQLite returns it (SELECT *). */
+export interface FeedbackRow {
   seq: number;
   feedback_id: string;
   prediction_id: string;
@@ -57,6 +84,13 @@ interface FeedbackRow {
   model_version: string;
   issued_at_ms: number;
   received_at_ms: number;
+  peer: string;
+  client_address: string;
+  principal: string;
+  source: string;
+  state: string;
+  state_reason: string;
+  state_changed_at_ms: number | null;
 }
 
 /**
@@ -71,11 +105,29 @@ export class FeedbackStore {
 
   constructor(private readonly db: StoreDatabase) {
     this.insert = db.prepare<
-      [string, string, number, number | null, Buffer, number, number, string, number, number]
+      [
+        string,
+        string,
+        number,
+        number | null,
+        Buffer,
+        number,
+        number,
+        string,
+        number,
+        number,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ]
     >(
       `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
-         probability, model_version, issued_at_ms, received_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         probability, model_version, issued_at_ms, received_at_ms, peer, client_address, principal,
+         source, state, state_reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (issued_at_ms, prediction_id) DO NOTHING`,
     );
     this.existing = db
@@ -109,6 +161,12 @@ export class FeedbackStore {
       entry.modelVersion,
       issuedAtMs,
       Math.round(entry.receivedAtMs),
+      entry.peer,
+      entry.clientAddress,
+      entry.principal,
+      entry.source,
+      entry.label === null ? "unlabelled" : entry.state,
+      entry.stateReason,
     );
     if (result.changes === 1) {
       return { stored: true, seq: Number(result.lastInsertRowid), feedbackId: entry.feedbackId };
@@ -136,42 +194,60 @@ export class FeedbackStore {
     return counts;
   }
 
-  /** Sequence number of the newest labelled feedback; 0 when there is none. */
+  /** Sequence number of the newest feedback that trains; 0 when there is none. */
   maxLabelledSeq(): number {
     return (
       this.db
-        .prepare<[], number>("SELECT seq FROM feedback WHERE label IS NOT NULL ORDER BY seq DESC LIMIT 1")
+        .prepare<[], number>("SELECT seq FROM feedback WHERE state = 'trained' ORDER BY seq DESC LIMIT 1")
         .pluck()
         .get() ?? 0
     );
   }
 
-  /** Labelled feedbacks with afterSeq < seq <= upToSeq. */
+  /** Feedbacks that train with afterSeq < seq <= upToSeq. */
   labelledCountBetween(afterSeq: number, upToSeq = Number.MAX_SAFE_INTEGER): number {
     return (
       this.db
         .prepare<[number, number], number>(
-          "SELECT COUNT(*) FROM feedback WHERE label IS NOT NULL AND seq > ? AND seq <= ?",
+          "SELECT COUNT(*) FROM feedback WHERE state = 'trained' AND seq > ? AND seq <= ?",
         )
         .pluck()
         .get(afterSeq, upToSeq) ?? 0
     );
   }
 
-  /** Every labelled feedback up to upToSeq, as training rows in arrival order. */
+  /**
+   * Every feedback that trains (state 'trained': quarantined, excluded and unlabelled rows
+   * never do) up to upToSeq, as training rows in arrival order.
+   */
   labelledRows(upToSeq: number): LabelledRows {
     const rows = this.db
-      .prepare<[number], { features: Buffer; label: number }>(
-        "SELECT features, label FROM feedback WHERE label IS NOT NULL AND seq <= ? ORDER BY seq",
+      .prepare<[number], { features: Buffer; label: number; source: string }>(
+        "SELECT features, label, source FROM feedback WHERE state = 'trained' AND seq <= ? ORDER BY seq",
       )
       .all(upToSeq);
     const features = new Float64Array(rows.length * FEATURE_COUNT);
     const labels = new Uint8Array(rows.length);
+    const sources: string[] = [];
     rows.forEach((row, i) => {
       decodeFeatureBlobInto(row.features, features, i);
       labels[i] = row.label;
+      sources.push(row.source);
     });
-    return { rows: rows.length, features, labels };
+    return { rows: rows.length, features, labels, sources };
+  }
+
+  /**
+   * Received times of labelled feedback (trained, quarantined or excluded) since sinceMs,
+   * by source, oldest first: what the per-source hourly limit counts at start.
+   */
+  labelledReceivedSince(sinceMs: number): { source: string; receivedAtMs: number }[] {
+    return this.db
+      .prepare<[number], { source: string; receivedAtMs: number }>(
+        `SELECT source, received_at_ms AS receivedAtMs FROM feedback
+         WHERE received_at_ms >= ? AND label IS NOT NULL ORDER BY received_at_ms`,
+      )
+      .all(sinceMs);
   }
 
   /** The feedback for a prediction, if any (a table scan: for tests and tools, not the request path). */
@@ -189,7 +265,8 @@ export class FeedbackStore {
   }
 }
 
-function toStored(row: FeedbackRow): StoredFeedback {
+/** A feedback table row as the store's callers see it. */
+export function toStored(row: FeedbackRow): StoredFeedback {
   return {
     seq: row.seq,
     feedbackId: row.feedback_id,
@@ -202,5 +279,12 @@ function toStored(row: FeedbackRow): StoredFeedback {
     modelVersion: row.model_version,
     issuedAtMs: row.issued_at_ms,
     receivedAtMs: row.received_at_ms,
+    peer: row.peer,
+    clientAddress: row.client_address,
+    principal: row.principal,
+    source: row.source,
+    state: row.state as FeedbackState,
+    stateReason: row.state_reason,
+    stateChangedAtMs: row.state_changed_at_ms ?? undefined,
   };
 }

@@ -119,6 +119,21 @@ export class RunLog {
   }
 
   /**
+   * When the newest run that finished with a candidate (promoted or rejected) started;
+   * undefined when none did. Review changes made after it are not reflected in any model.
+   */
+  lastCompletedStartMs(): number | undefined {
+    return (
+      this.db
+        .prepare<[], number | null>(
+          "SELECT MAX(started_at_ms) FROM retrain_runs WHERE outcome IN ('promoted', 'rejected')",
+        )
+        .pluck()
+        .get() ?? undefined
+    );
+  }
+
+  /**
    * The newest feedback seq some finished run trained on. A rejected candidate also
    * covers its feedback (retraining the same rows would be rejected again); a failed run
    * covers nothing, so its feedback stays pending.

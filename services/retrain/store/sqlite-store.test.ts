@@ -95,9 +95,68 @@ describe("openSqliteStore", () => {
         .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'feedback'")
         .pluck()
         .all();
-      expect(indexes).toHaveLength(1);
+      expect(indexes.sort()).toEqual([
+        "feedback_received",
+        "feedback_source",
+        "feedback_state",
+        "sqlite_autoindex_feedback_1",
+      ]);
       expect(() => insertFeedbackRow(db, "f-2", "p-1", 1, 1)).toThrow(
         /UNIQUE constraint failed: feedback.issued_at_ms, feedback.prediction_id/,
+      );
+      expect(integrityCheck(db)).toEqual(["ok"]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("migrates a version-3 store to attribution and review state: labelled rows train, don't-know rows never", () => {
+    const file = storeFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const raw = new Database(file);
+    raw.pragma("journal_mode = WAL");
+    for (const migration of MIGRATIONS.filter((m) => m.version <= 3)) raw.exec(migration.sql);
+    raw.pragma("user_version = 3");
+    insertFeedbackRow(raw, "f-1", "p-1", 2, 0);
+    raw
+      .prepare(
+        `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
+           probability, model_version, issued_at_ms, received_at_ms)
+         VALUES ('f-2', 'p-2', 3, NULL, zeroblob(80), 1, 0.9, 'v1', 1, 2)`,
+      )
+      .run();
+    raw.close();
+    const db = openSqliteStore(file);
+    try {
+      expect(
+        db
+          .prepare(
+            "SELECT feedback_id, state, state_reason, source, peer, client_address, principal FROM feedback ORDER BY seq",
+          )
+          .all(),
+      ).toEqual([
+        {
+          feedback_id: "f-1",
+          state: "trained",
+          state_reason: "",
+          source: "",
+          peer: "",
+          client_address: "",
+          principal: "",
+        },
+        {
+          feedback_id: "f-2",
+          state: "unlabelled",
+          state_reason: "",
+          source: "",
+          peer: "",
+          client_address: "",
+          principal: "",
+        },
+      ]);
+      expect(db.prepare("SELECT COUNT(*) AS n FROM feedback_audit").get()).toEqual({ n: 0 });
+      expect(() => db.prepare("UPDATE feedback SET state = 'gone' WHERE seq = 1").run()).toThrow(
+        /CHECK constraint/,
       );
       expect(integrityCheck(db)).toEqual(["ok"]);
     } finally {

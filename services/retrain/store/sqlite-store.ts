@@ -146,6 +146,41 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 4,
+    description: "feedback attribution (peer, client address, principal, source), review state, audit log",
+    // Every row says where it came from and whether it trains: 'trained' (labelled, in
+    // training), 'quarantined' (labelled, held back by screening until an operator releases
+    // it), 'excluded' (an operator took it out), 'unlabelled' (don't-know: never trains).
+    // The indexes serve the review filters and the per-source hourly count at start; their
+    // keys grow with time or repeat a few values, so inserts stay near each index's end.
+    sql: `
+      ALTER TABLE feedback ADD COLUMN peer TEXT NOT NULL DEFAULT '';
+      ALTER TABLE feedback ADD COLUMN client_address TEXT NOT NULL DEFAULT '';
+      ALTER TABLE feedback ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+      ALTER TABLE feedback ADD COLUMN source TEXT NOT NULL DEFAULT '';
+      ALTER TABLE feedback ADD COLUMN state TEXT NOT NULL DEFAULT 'trained'
+        CHECK (state IN ('trained', 'quarantined', 'excluded', 'unlabelled'));
+      ALTER TABLE feedback ADD COLUMN state_reason TEXT NOT NULL DEFAULT '';
+      ALTER TABLE feedback ADD COLUMN state_changed_at_ms INTEGER;
+      UPDATE feedback SET state = 'unlabelled' WHERE label IS NULL;
+      CREATE INDEX feedback_received ON feedback (received_at_ms);
+      CREATE INDEX feedback_source ON feedback (source, received_at_ms);
+      CREATE INDEX feedback_state ON feedback (state, seq);
+      CREATE TABLE feedback_audit (
+        seq INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('exclude', 'release')),
+        selector_json TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        affected INTEGER NOT NULL,
+        affected_ids_json TEXT NOT NULL,
+        affected_min_seq INTEGER,
+        affected_max_seq INTEGER
+      );
+    `,
+  },
+  {
     version: 5,
     description:
       "model versions say which holdout their figures were measured on, the gate's rules and the recalibration",

@@ -28,6 +28,10 @@ const implementation: RetrainServiceServer = {
   listModelVersions: unimplemented,
   triggerRetrain: unimplemented,
   rollbackModel: unimplemented,
+  listFeedback: unimplemented,
+  excludeFeedback: unimplemented,
+  releaseFeedback: unimplemented,
+  listFeedbackAudit: unimplemented,
 };
 
 const server = new Server();

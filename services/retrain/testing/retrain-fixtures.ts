@@ -12,6 +12,7 @@ import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js
 import { FeedbackTokenSigner } from "../../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../../shared/feedback/prediction-record.js";
 import type { GatePolicy } from "../quality-gate.js";
+import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "../feedback-attribution.js";
 import type { RetrainConfig } from "../retrain-config.js";
 
 /** A gate that promotes every finite candidate: tests that are not about the gate use it. */
@@ -87,6 +88,12 @@ export function newFeedback(overrides: Partial<NewFeedback> = {}): NewFeedback {
     modelVersion: "v1",
     issuedAtMs: 1_700_000_000_000,
     receivedAtMs: 1_700_000_001_000,
+    peer: "127.0.0.1:50000",
+    clientAddress: "",
+    principal: "",
+    source: "127.0.0.1",
+    state: overrides.label === null ? "unlabelled" : "trained",
+    stateReason: "",
     ...overrides,
   };
 }
@@ -117,7 +124,11 @@ export function testConfig(
     minBatch: 1,
     gatePolicy: PERMISSIVE_GATE_POLICY,
     siteRecalibration: true,
+    // Test rows are random; the tests that are about screening turn it on.
+    feedbackScreening: false,
     shutdownGraceMs: 2_000,
+    trustedGateways: parseTrustedAddresses(DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
+    feedbackPerSourcePerHour: 0,
     ...overrides,
   };
 }

@@ -22,6 +22,7 @@ import {
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { ModelMetrics, ModelVersion } from "./model.js";
+import { Diagnosis, diagnosisFromJSON, diagnosisToJSON } from "./patient.js";
 
 export const protobufPackage = "liver.v1";
 
@@ -237,6 +238,103 @@ export function modelVersionEventKindToJSON(object: ModelVersionEventKind): stri
   }
 }
 
+/** Whether a stored feedback trains. */
+export enum FeedbackState {
+  /** FEEDBACK_STATE_UNSPECIFIED - In a filter: any state. Never stored. */
+  FEEDBACK_STATE_UNSPECIFIED = 0,
+  /** FEEDBACK_STATE_TRAINED - Labelled and used for training. */
+  FEEDBACK_STATE_TRAINED = 1,
+  /** FEEDBACK_STATE_QUARANTINED - Labelled, held back by screening until an operator releases it. */
+  FEEDBACK_STATE_QUARANTINED = 2,
+  /** FEEDBACK_STATE_EXCLUDED - Taken out of training by an operator (ExcludeFeedback). */
+  FEEDBACK_STATE_EXCLUDED = 3,
+  /** FEEDBACK_STATE_UNLABELLED - A don't-know verdict: no label, never trains. */
+  FEEDBACK_STATE_UNLABELLED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function feedbackStateFromJSON(object: any): FeedbackState {
+  switch (object) {
+    case 0:
+    case "FEEDBACK_STATE_UNSPECIFIED":
+      return FeedbackState.FEEDBACK_STATE_UNSPECIFIED;
+    case 1:
+    case "FEEDBACK_STATE_TRAINED":
+      return FeedbackState.FEEDBACK_STATE_TRAINED;
+    case 2:
+    case "FEEDBACK_STATE_QUARANTINED":
+      return FeedbackState.FEEDBACK_STATE_QUARANTINED;
+    case 3:
+    case "FEEDBACK_STATE_EXCLUDED":
+      return FeedbackState.FEEDBACK_STATE_EXCLUDED;
+    case 4:
+    case "FEEDBACK_STATE_UNLABELLED":
+      return FeedbackState.FEEDBACK_STATE_UNLABELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FeedbackState.UNRECOGNIZED;
+  }
+}
+
+export function feedbackStateToJSON(object: FeedbackState): string {
+  switch (object) {
+    case FeedbackState.FEEDBACK_STATE_UNSPECIFIED:
+      return "FEEDBACK_STATE_UNSPECIFIED";
+    case FeedbackState.FEEDBACK_STATE_TRAINED:
+      return "FEEDBACK_STATE_TRAINED";
+    case FeedbackState.FEEDBACK_STATE_QUARANTINED:
+      return "FEEDBACK_STATE_QUARANTINED";
+    case FeedbackState.FEEDBACK_STATE_EXCLUDED:
+      return "FEEDBACK_STATE_EXCLUDED";
+    case FeedbackState.FEEDBACK_STATE_UNLABELLED:
+      return "FEEDBACK_STATE_UNLABELLED";
+    case FeedbackState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What an operator did to feedback. */
+export enum FeedbackAuditAction {
+  FEEDBACK_AUDIT_ACTION_UNSPECIFIED = 0,
+  FEEDBACK_AUDIT_ACTION_EXCLUDE = 1,
+  FEEDBACK_AUDIT_ACTION_RELEASE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function feedbackAuditActionFromJSON(object: any): FeedbackAuditAction {
+  switch (object) {
+    case 0:
+    case "FEEDBACK_AUDIT_ACTION_UNSPECIFIED":
+      return FeedbackAuditAction.FEEDBACK_AUDIT_ACTION_UNSPECIFIED;
+    case 1:
+    case "FEEDBACK_AUDIT_ACTION_EXCLUDE":
+      return FeedbackAuditAction.FEEDBACK_AUDIT_ACTION_EXCLUDE;
+    case 2:
+    case "FEEDBACK_AUDIT_ACTION_RELEASE":
+      return FeedbackAuditAction.FEEDBACK_AUDIT_ACTION_RELEASE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FeedbackAuditAction.UNRECOGNIZED;
+  }
+}
+
+export function feedbackAuditActionToJSON(object: FeedbackAuditAction): string {
+  switch (object) {
+    case FeedbackAuditAction.FEEDBACK_AUDIT_ACTION_UNSPECIFIED:
+      return "FEEDBACK_AUDIT_ACTION_UNSPECIFIED";
+    case FeedbackAuditAction.FEEDBACK_AUDIT_ACTION_EXCLUDE:
+      return "FEEDBACK_AUDIT_ACTION_EXCLUDE";
+    case FeedbackAuditAction.FEEDBACK_AUDIT_ACTION_RELEASE:
+      return "FEEDBACK_AUDIT_ACTION_RELEASE";
+    case FeedbackAuditAction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Feedback on a prediction. */
 export interface SubmitFeedbackRequest {
   /** The feedback_token of a PredictResponse, unchanged. Required; at most 4096 bytes. */
@@ -433,6 +531,158 @@ export interface RollbackModelResponse {
   modelVersion: string;
   /** The version that served before. */
   previousVersion: string;
+}
+
+/** A span of received times: start inclusive, end exclusive; either may be left unset. */
+export interface TimeRange {
+  start: Date | undefined;
+  end: Date | undefined;
+}
+
+/** Admin: which feedback to list. */
+export interface ListFeedbackRequest {
+  /** Only feedback received in this range. */
+  received:
+    | TimeRange
+    | undefined;
+  /** Only feedback from this source (as ListFeedback shows it); at most 200 characters. */
+  source: string;
+  /** Only this verdict; UNSPECIFIED for any. */
+  verdict: FeedbackVerdict;
+  /** Only this state; UNSPECIFIED for any. */
+  state: FeedbackState;
+  /** Rows per page: 1 to 1000; 0 means 100. */
+  pageSize: number;
+  /** next_page_token of the previous page, with the same filters; empty for the first page. */
+  pageToken: string;
+}
+
+/** One stored feedback as an operator reviews it. */
+export interface FeedbackRecord {
+  /** Arrival order in the store. */
+  seq: number;
+  /** The id SubmitFeedback answered; what ExcludeFeedback and ReleaseFeedback select by. */
+  feedbackId: string;
+  predictionId: string;
+  verdict: FeedbackVerdict;
+  /** The training label; DIAGNOSIS_UNSPECIFIED for a don't-know verdict. */
+  label: Diagnosis;
+  state: FeedbackState;
+  /** Why it is quarantined or excluded; empty otherwise. */
+  stateReason: string;
+  /** The key of per-source limits and filters: principal, else client address, else peer host. */
+  source: string;
+  /** The peer address as the RetrainService saw it (host:port). */
+  peer: string;
+  /** The client address a trusted gateway forwarded; empty when none. */
+  clientAddress: string;
+  /** The authenticated caller ("issuer|subject"); empty when the caller did not authenticate. */
+  principal: string;
+  /** The model version that made the prediction, and its probability of liver disease. */
+  modelVersion: string;
+  probability: number;
+  receivedAt:
+    | Date
+    | undefined;
+  /** The patient's raw feature values in GetModelInfo's feature order. */
+  features: number[];
+  /** When the state last changed by screening or an operator; unset when never. */
+  stateChangedAt: Date | undefined;
+}
+
+/** A page of feedback, newest first. */
+export interface ListFeedbackResponse {
+  feedback: FeedbackRecord[];
+  /** Pass as page_token (with the same filters) for the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/**
+ * Which feedback an exclusion or release applies to. At least one field is required;
+ * several combine (AND), for example one source within one time range.
+ */
+export interface FeedbackSelector {
+  /** These feedback ids (as ListFeedback shows them); at most 1000. */
+  feedbackIds: string[];
+  /** Every feedback from this source. */
+  source: string;
+  /** Every feedback received in this range. */
+  received: TimeRange | undefined;
+}
+
+/** Admin: take feedback out of training. */
+export interface ExcludeFeedbackRequest {
+  selector:
+    | FeedbackSelector
+    | undefined;
+  /** Why, for the audit log and the rows; required, at most 200 characters. */
+  reason: string;
+}
+
+/** What an exclusion or release changed. */
+export interface FeedbackChangeResponse {
+  /** Rows whose state changed. */
+  affected: number;
+  /** True when the change queued a retrain (false when nothing changed or one is already queued). */
+  retrainScheduled: boolean;
+  /** The audit log entry of this change. */
+  auditSeq: number;
+  /** Selected don't-know rows left as they are (they never train). */
+  unlabelledSkipped: number;
+}
+
+/** The exclusion happened. */
+export interface ExcludeFeedbackResponse {
+  change: FeedbackChangeResponse | undefined;
+}
+
+/** Admin: put quarantined or excluded feedback (back) into training. */
+export interface ReleaseFeedbackRequest {
+  selector:
+    | FeedbackSelector
+    | undefined;
+  /** Why, for the audit log and the rows; required, at most 200 characters. */
+  reason: string;
+}
+
+/** The release happened. */
+export interface ReleaseFeedbackResponse {
+  change: FeedbackChangeResponse | undefined;
+}
+
+/** Admin: a page of the audit log. */
+export interface ListFeedbackAuditRequest {
+  /** Entries per page: 1 to 1000; 0 means 100. */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first page. */
+  pageToken: string;
+}
+
+/** One audit log entry. */
+export interface FeedbackAuditEntry {
+  seq: number;
+  at:
+    | Date
+    | undefined;
+  /** The admin principal that made the change. */
+  actor: string;
+  action: FeedbackAuditAction;
+  /** The selector as given. */
+  selector: FeedbackSelector | undefined;
+  reason: string;
+  affected: number;
+  /** The changed feedback ids when there were at most 1000; empty otherwise (see the seq range). */
+  affectedFeedbackIds: string[];
+  /** Smallest and largest seq of the changed rows; 0 when none changed. */
+  affectedMinSeq: number;
+  affectedMaxSeq: number;
+}
+
+/** A page of the audit log, newest first. */
+export interface ListFeedbackAuditResponse {
+  entries: FeedbackAuditEntry[];
+  /** Pass as page_token for the next page; empty on the last page. */
+  nextPageToken: string;
 }
 
 function createBaseSubmitFeedbackRequest(): SubmitFeedbackRequest {
@@ -2395,6 +2645,1681 @@ export const RollbackModelResponse: MessageFns<RollbackModelResponse> = {
   },
 };
 
+function createBaseTimeRange(): TimeRange {
+  return { start: undefined, end: undefined };
+}
+
+export const TimeRange: MessageFns<TimeRange> = {
+  encode(message: TimeRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      Timestamp.encode(toTimestamp(message.start), writer.uint32(10).fork()).join();
+    }
+    if (message.end !== undefined) {
+      Timestamp.encode(toTimestamp(message.end), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TimeRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTimeRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.end = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TimeRange {
+    return {
+      start: isSet(object.start) ? fromJsonTimestamp(object.start) : undefined,
+      end: isSet(object.end) ? fromJsonTimestamp(object.end) : undefined,
+    };
+  },
+
+  toJSON(message: TimeRange): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = message.start.toISOString();
+    }
+    if (message.end !== undefined) {
+      obj.end = message.end.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TimeRange>, I>>(base?: I): TimeRange {
+    return TimeRange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TimeRange>, I>>(object: I): TimeRange {
+    const message = createBaseTimeRange();
+    message.start = object.start ?? undefined;
+    message.end = object.end ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListFeedbackRequest(): ListFeedbackRequest {
+  return { received: undefined, source: "", verdict: 0, state: 0, pageSize: 0, pageToken: "" };
+}
+
+export const ListFeedbackRequest: MessageFns<ListFeedbackRequest> = {
+  encode(message: ListFeedbackRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.received !== undefined) {
+      TimeRange.encode(message.received, writer.uint32(10).fork()).join();
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.verdict !== 0) {
+      writer.uint32(24).int32(message.verdict);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(40).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(50).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFeedbackRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFeedbackRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.received = TimeRange.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.verdict = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFeedbackRequest {
+    return {
+      received: isSet(object.received) ? TimeRange.fromJSON(object.received) : undefined,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      verdict: isSet(object.verdict) ? feedbackVerdictFromJSON(object.verdict) : 0,
+      state: isSet(object.state) ? feedbackStateFromJSON(object.state) : 0,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListFeedbackRequest): unknown {
+    const obj: any = {};
+    if (message.received !== undefined) {
+      obj.received = TimeRange.toJSON(message.received);
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.verdict !== 0) {
+      obj.verdict = feedbackVerdictToJSON(message.verdict);
+    }
+    if (message.state !== 0) {
+      obj.state = feedbackStateToJSON(message.state);
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFeedbackRequest>, I>>(base?: I): ListFeedbackRequest {
+    return ListFeedbackRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFeedbackRequest>, I>>(object: I): ListFeedbackRequest {
+    const message = createBaseListFeedbackRequest();
+    message.received = (object.received !== undefined && object.received !== null)
+      ? TimeRange.fromPartial(object.received)
+      : undefined;
+    message.source = object.source ?? "";
+    message.verdict = object.verdict ?? 0;
+    message.state = object.state ?? 0;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseFeedbackRecord(): FeedbackRecord {
+  return {
+    seq: 0,
+    feedbackId: "",
+    predictionId: "",
+    verdict: 0,
+    label: 0,
+    state: 0,
+    stateReason: "",
+    source: "",
+    peer: "",
+    clientAddress: "",
+    principal: "",
+    modelVersion: "",
+    probability: 0,
+    receivedAt: undefined,
+    features: [],
+    stateChangedAt: undefined,
+  };
+}
+
+export const FeedbackRecord: MessageFns<FeedbackRecord> = {
+  encode(message: FeedbackRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    if (message.feedbackId !== "") {
+      writer.uint32(18).string(message.feedbackId);
+    }
+    if (message.predictionId !== "") {
+      writer.uint32(26).string(message.predictionId);
+    }
+    if (message.verdict !== 0) {
+      writer.uint32(32).int32(message.verdict);
+    }
+    if (message.label !== 0) {
+      writer.uint32(40).int32(message.label);
+    }
+    if (message.state !== 0) {
+      writer.uint32(48).int32(message.state);
+    }
+    if (message.stateReason !== "") {
+      writer.uint32(58).string(message.stateReason);
+    }
+    if (message.source !== "") {
+      writer.uint32(66).string(message.source);
+    }
+    if (message.peer !== "") {
+      writer.uint32(74).string(message.peer);
+    }
+    if (message.clientAddress !== "") {
+      writer.uint32(82).string(message.clientAddress);
+    }
+    if (message.principal !== "") {
+      writer.uint32(90).string(message.principal);
+    }
+    if (message.modelVersion !== "") {
+      writer.uint32(98).string(message.modelVersion);
+    }
+    if (message.probability !== 0) {
+      writer.uint32(105).double(message.probability);
+    }
+    if (message.receivedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedAt), writer.uint32(114).fork()).join();
+    }
+    if (message.features.length !== 0) {
+      writer.uint32(122).fork();
+      for (const v of message.features) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.stateChangedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.stateChangedAt), writer.uint32(130).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedbackRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedbackRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.feedbackId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.predictionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.verdict = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.label = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.stateReason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.clientAddress = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.probability = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.receivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag === 121) {
+              message.features.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 122) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.features.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.stateChangedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeedbackRecord {
+    return {
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      feedbackId: isSet(object.feedbackId)
+        ? globalThis.String(object.feedbackId)
+        : isSet(object.feedback_id)
+        ? globalThis.String(object.feedback_id)
+        : "",
+      predictionId: isSet(object.predictionId)
+        ? globalThis.String(object.predictionId)
+        : isSet(object.prediction_id)
+        ? globalThis.String(object.prediction_id)
+        : "",
+      verdict: isSet(object.verdict) ? feedbackVerdictFromJSON(object.verdict) : 0,
+      label: isSet(object.label) ? diagnosisFromJSON(object.label) : 0,
+      state: isSet(object.state) ? feedbackStateFromJSON(object.state) : 0,
+      stateReason: isSet(object.stateReason)
+        ? globalThis.String(object.stateReason)
+        : isSet(object.state_reason)
+        ? globalThis.String(object.state_reason)
+        : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      clientAddress: isSet(object.clientAddress)
+        ? globalThis.String(object.clientAddress)
+        : isSet(object.client_address)
+        ? globalThis.String(object.client_address)
+        : "",
+      principal: isSet(object.principal) ? globalThis.String(object.principal) : "",
+      modelVersion: isSet(object.modelVersion)
+        ? globalThis.String(object.modelVersion)
+        : isSet(object.model_version)
+        ? globalThis.String(object.model_version)
+        : "",
+      probability: isSet(object.probability) ? globalThis.Number(object.probability) : 0,
+      receivedAt: isSet(object.receivedAt)
+        ? fromJsonTimestamp(object.receivedAt)
+        : isSet(object.received_at)
+        ? fromJsonTimestamp(object.received_at)
+        : undefined,
+      features: globalThis.Array.isArray(object?.features)
+        ? object.features.map((e: any) => globalThis.Number(e))
+        : [],
+      stateChangedAt: isSet(object.stateChangedAt)
+        ? fromJsonTimestamp(object.stateChangedAt)
+        : isSet(object.state_changed_at)
+        ? fromJsonTimestamp(object.state_changed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: FeedbackRecord): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.feedbackId !== "") {
+      obj.feedbackId = message.feedbackId;
+    }
+    if (message.predictionId !== "") {
+      obj.predictionId = message.predictionId;
+    }
+    if (message.verdict !== 0) {
+      obj.verdict = feedbackVerdictToJSON(message.verdict);
+    }
+    if (message.label !== 0) {
+      obj.label = diagnosisToJSON(message.label);
+    }
+    if (message.state !== 0) {
+      obj.state = feedbackStateToJSON(message.state);
+    }
+    if (message.stateReason !== "") {
+      obj.stateReason = message.stateReason;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.clientAddress !== "") {
+      obj.clientAddress = message.clientAddress;
+    }
+    if (message.principal !== "") {
+      obj.principal = message.principal;
+    }
+    if (message.modelVersion !== "") {
+      obj.modelVersion = message.modelVersion;
+    }
+    if (message.probability !== 0) {
+      obj.probability = floatToJson(message.probability);
+    }
+    if (message.receivedAt !== undefined) {
+      obj.receivedAt = message.receivedAt.toISOString();
+    }
+    if (message.features?.length) {
+      obj.features = message.features.map((e) => floatToJson(e));
+    }
+    if (message.stateChangedAt !== undefined) {
+      obj.stateChangedAt = message.stateChangedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeedbackRecord>, I>>(base?: I): FeedbackRecord {
+    return FeedbackRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedbackRecord>, I>>(object: I): FeedbackRecord {
+    const message = createBaseFeedbackRecord();
+    message.seq = object.seq ?? 0;
+    message.feedbackId = object.feedbackId ?? "";
+    message.predictionId = object.predictionId ?? "";
+    message.verdict = object.verdict ?? 0;
+    message.label = object.label ?? 0;
+    message.state = object.state ?? 0;
+    message.stateReason = object.stateReason ?? "";
+    message.source = object.source ?? "";
+    message.peer = object.peer ?? "";
+    message.clientAddress = object.clientAddress ?? "";
+    message.principal = object.principal ?? "";
+    message.modelVersion = object.modelVersion ?? "";
+    message.probability = object.probability ?? 0;
+    message.receivedAt = object.receivedAt ?? undefined;
+    message.features = object.features?.map((e) => e) || [];
+    message.stateChangedAt = object.stateChangedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListFeedbackResponse(): ListFeedbackResponse {
+  return { feedback: [], nextPageToken: "" };
+}
+
+export const ListFeedbackResponse: MessageFns<ListFeedbackResponse> = {
+  encode(message: ListFeedbackResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.feedback) {
+      FeedbackRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFeedbackResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFeedbackResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.feedback.push(FeedbackRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFeedbackResponse {
+    return {
+      feedback: globalThis.Array.isArray(object?.feedback)
+        ? object.feedback.map((e: any) => FeedbackRecord.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListFeedbackResponse): unknown {
+    const obj: any = {};
+    if (message.feedback?.length) {
+      obj.feedback = message.feedback.map((e) => FeedbackRecord.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFeedbackResponse>, I>>(base?: I): ListFeedbackResponse {
+    return ListFeedbackResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFeedbackResponse>, I>>(object: I): ListFeedbackResponse {
+    const message = createBaseListFeedbackResponse();
+    message.feedback = object.feedback?.map((e) => FeedbackRecord.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseFeedbackSelector(): FeedbackSelector {
+  return { feedbackIds: [], source: "", received: undefined };
+}
+
+export const FeedbackSelector: MessageFns<FeedbackSelector> = {
+  encode(message: FeedbackSelector, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.feedbackIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.received !== undefined) {
+      TimeRange.encode(message.received, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedbackSelector {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedbackSelector();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.feedbackIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.received = TimeRange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeedbackSelector {
+    return {
+      feedbackIds: globalThis.Array.isArray(object?.feedbackIds)
+        ? object.feedbackIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.feedback_ids)
+        ? object.feedback_ids.map((e: any) => globalThis.String(e))
+        : [],
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      received: isSet(object.received) ? TimeRange.fromJSON(object.received) : undefined,
+    };
+  },
+
+  toJSON(message: FeedbackSelector): unknown {
+    const obj: any = {};
+    if (message.feedbackIds?.length) {
+      obj.feedbackIds = message.feedbackIds;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.received !== undefined) {
+      obj.received = TimeRange.toJSON(message.received);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeedbackSelector>, I>>(base?: I): FeedbackSelector {
+    return FeedbackSelector.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedbackSelector>, I>>(object: I): FeedbackSelector {
+    const message = createBaseFeedbackSelector();
+    message.feedbackIds = object.feedbackIds?.map((e) => e) || [];
+    message.source = object.source ?? "";
+    message.received = (object.received !== undefined && object.received !== null)
+      ? TimeRange.fromPartial(object.received)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExcludeFeedbackRequest(): ExcludeFeedbackRequest {
+  return { selector: undefined, reason: "" };
+}
+
+export const ExcludeFeedbackRequest: MessageFns<ExcludeFeedbackRequest> = {
+  encode(message: ExcludeFeedbackRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.selector !== undefined) {
+      FeedbackSelector.encode(message.selector, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExcludeFeedbackRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExcludeFeedbackRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.selector = FeedbackSelector.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExcludeFeedbackRequest {
+    return {
+      selector: isSet(object.selector) ? FeedbackSelector.fromJSON(object.selector) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ExcludeFeedbackRequest): unknown {
+    const obj: any = {};
+    if (message.selector !== undefined) {
+      obj.selector = FeedbackSelector.toJSON(message.selector);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExcludeFeedbackRequest>, I>>(base?: I): ExcludeFeedbackRequest {
+    return ExcludeFeedbackRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExcludeFeedbackRequest>, I>>(object: I): ExcludeFeedbackRequest {
+    const message = createBaseExcludeFeedbackRequest();
+    message.selector = (object.selector !== undefined && object.selector !== null)
+      ? FeedbackSelector.fromPartial(object.selector)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseFeedbackChangeResponse(): FeedbackChangeResponse {
+  return { affected: 0, retrainScheduled: false, auditSeq: 0, unlabelledSkipped: 0 };
+}
+
+export const FeedbackChangeResponse: MessageFns<FeedbackChangeResponse> = {
+  encode(message: FeedbackChangeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.affected !== 0) {
+      writer.uint32(8).uint32(message.affected);
+    }
+    if (message.retrainScheduled !== false) {
+      writer.uint32(16).bool(message.retrainScheduled);
+    }
+    if (message.auditSeq !== 0) {
+      writer.uint32(24).uint64(message.auditSeq);
+    }
+    if (message.unlabelledSkipped !== 0) {
+      writer.uint32(32).uint32(message.unlabelledSkipped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedbackChangeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedbackChangeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.affected = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.retrainScheduled = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.auditSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unlabelledSkipped = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeedbackChangeResponse {
+    return {
+      affected: isSet(object.affected) ? globalThis.Number(object.affected) : 0,
+      retrainScheduled: isSet(object.retrainScheduled)
+        ? globalThis.Boolean(object.retrainScheduled)
+        : isSet(object.retrain_scheduled)
+        ? globalThis.Boolean(object.retrain_scheduled)
+        : false,
+      auditSeq: isSet(object.auditSeq)
+        ? globalThis.Number(object.auditSeq)
+        : isSet(object.audit_seq)
+        ? globalThis.Number(object.audit_seq)
+        : 0,
+      unlabelledSkipped: isSet(object.unlabelledSkipped)
+        ? globalThis.Number(object.unlabelledSkipped)
+        : isSet(object.unlabelled_skipped)
+        ? globalThis.Number(object.unlabelled_skipped)
+        : 0,
+    };
+  },
+
+  toJSON(message: FeedbackChangeResponse): unknown {
+    const obj: any = {};
+    if (message.affected !== 0) {
+      obj.affected = Math.round(message.affected);
+    }
+    if (message.retrainScheduled !== false) {
+      obj.retrainScheduled = message.retrainScheduled;
+    }
+    if (message.auditSeq !== 0) {
+      obj.auditSeq = Math.round(message.auditSeq);
+    }
+    if (message.unlabelledSkipped !== 0) {
+      obj.unlabelledSkipped = Math.round(message.unlabelledSkipped);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeedbackChangeResponse>, I>>(base?: I): FeedbackChangeResponse {
+    return FeedbackChangeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedbackChangeResponse>, I>>(object: I): FeedbackChangeResponse {
+    const message = createBaseFeedbackChangeResponse();
+    message.affected = object.affected ?? 0;
+    message.retrainScheduled = object.retrainScheduled ?? false;
+    message.auditSeq = object.auditSeq ?? 0;
+    message.unlabelledSkipped = object.unlabelledSkipped ?? 0;
+    return message;
+  },
+};
+
+function createBaseExcludeFeedbackResponse(): ExcludeFeedbackResponse {
+  return { change: undefined };
+}
+
+export const ExcludeFeedbackResponse: MessageFns<ExcludeFeedbackResponse> = {
+  encode(message: ExcludeFeedbackResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      FeedbackChangeResponse.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExcludeFeedbackResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExcludeFeedbackResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = FeedbackChangeResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExcludeFeedbackResponse {
+    return { change: isSet(object.change) ? FeedbackChangeResponse.fromJSON(object.change) : undefined };
+  },
+
+  toJSON(message: ExcludeFeedbackResponse): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = FeedbackChangeResponse.toJSON(message.change);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExcludeFeedbackResponse>, I>>(base?: I): ExcludeFeedbackResponse {
+    return ExcludeFeedbackResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExcludeFeedbackResponse>, I>>(object: I): ExcludeFeedbackResponse {
+    const message = createBaseExcludeFeedbackResponse();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? FeedbackChangeResponse.fromPartial(object.change)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReleaseFeedbackRequest(): ReleaseFeedbackRequest {
+  return { selector: undefined, reason: "" };
+}
+
+export const ReleaseFeedbackRequest: MessageFns<ReleaseFeedbackRequest> = {
+  encode(message: ReleaseFeedbackRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.selector !== undefined) {
+      FeedbackSelector.encode(message.selector, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseFeedbackRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseFeedbackRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.selector = FeedbackSelector.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseFeedbackRequest {
+    return {
+      selector: isSet(object.selector) ? FeedbackSelector.fromJSON(object.selector) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ReleaseFeedbackRequest): unknown {
+    const obj: any = {};
+    if (message.selector !== undefined) {
+      obj.selector = FeedbackSelector.toJSON(message.selector);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseFeedbackRequest>, I>>(base?: I): ReleaseFeedbackRequest {
+    return ReleaseFeedbackRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseFeedbackRequest>, I>>(object: I): ReleaseFeedbackRequest {
+    const message = createBaseReleaseFeedbackRequest();
+    message.selector = (object.selector !== undefined && object.selector !== null)
+      ? FeedbackSelector.fromPartial(object.selector)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseFeedbackResponse(): ReleaseFeedbackResponse {
+  return { change: undefined };
+}
+
+export const ReleaseFeedbackResponse: MessageFns<ReleaseFeedbackResponse> = {
+  encode(message: ReleaseFeedbackResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      FeedbackChangeResponse.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseFeedbackResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseFeedbackResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = FeedbackChangeResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseFeedbackResponse {
+    return { change: isSet(object.change) ? FeedbackChangeResponse.fromJSON(object.change) : undefined };
+  },
+
+  toJSON(message: ReleaseFeedbackResponse): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = FeedbackChangeResponse.toJSON(message.change);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseFeedbackResponse>, I>>(base?: I): ReleaseFeedbackResponse {
+    return ReleaseFeedbackResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseFeedbackResponse>, I>>(object: I): ReleaseFeedbackResponse {
+    const message = createBaseReleaseFeedbackResponse();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? FeedbackChangeResponse.fromPartial(object.change)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListFeedbackAuditRequest(): ListFeedbackAuditRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListFeedbackAuditRequest: MessageFns<ListFeedbackAuditRequest> = {
+  encode(message: ListFeedbackAuditRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFeedbackAuditRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFeedbackAuditRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFeedbackAuditRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListFeedbackAuditRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFeedbackAuditRequest>, I>>(base?: I): ListFeedbackAuditRequest {
+    return ListFeedbackAuditRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFeedbackAuditRequest>, I>>(object: I): ListFeedbackAuditRequest {
+    const message = createBaseListFeedbackAuditRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseFeedbackAuditEntry(): FeedbackAuditEntry {
+  return {
+    seq: 0,
+    at: undefined,
+    actor: "",
+    action: 0,
+    selector: undefined,
+    reason: "",
+    affected: 0,
+    affectedFeedbackIds: [],
+    affectedMinSeq: 0,
+    affectedMaxSeq: 0,
+  };
+}
+
+export const FeedbackAuditEntry: MessageFns<FeedbackAuditEntry> = {
+  encode(message: FeedbackAuditEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    if (message.at !== undefined) {
+      Timestamp.encode(toTimestamp(message.at), writer.uint32(18).fork()).join();
+    }
+    if (message.actor !== "") {
+      writer.uint32(26).string(message.actor);
+    }
+    if (message.action !== 0) {
+      writer.uint32(32).int32(message.action);
+    }
+    if (message.selector !== undefined) {
+      FeedbackSelector.encode(message.selector, writer.uint32(42).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    if (message.affected !== 0) {
+      writer.uint32(56).uint32(message.affected);
+    }
+    for (const v of message.affectedFeedbackIds) {
+      writer.uint32(66).string(v!);
+    }
+    if (message.affectedMinSeq !== 0) {
+      writer.uint32(72).uint64(message.affectedMinSeq);
+    }
+    if (message.affectedMaxSeq !== 0) {
+      writer.uint32(80).uint64(message.affectedMaxSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedbackAuditEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedbackAuditEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.at = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.action = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.selector = FeedbackSelector.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.affected = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.affectedFeedbackIds.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.affectedMinSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.affectedMaxSeq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeedbackAuditEntry {
+    return {
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      at: isSet(object.at) ? fromJsonTimestamp(object.at) : undefined,
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      action: isSet(object.action) ? feedbackAuditActionFromJSON(object.action) : 0,
+      selector: isSet(object.selector) ? FeedbackSelector.fromJSON(object.selector) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      affected: isSet(object.affected) ? globalThis.Number(object.affected) : 0,
+      affectedFeedbackIds: globalThis.Array.isArray(object?.affectedFeedbackIds)
+        ? object.affectedFeedbackIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.affected_feedback_ids)
+        ? object.affected_feedback_ids.map((e: any) => globalThis.String(e))
+        : [],
+      affectedMinSeq: isSet(object.affectedMinSeq)
+        ? globalThis.Number(object.affectedMinSeq)
+        : isSet(object.affected_min_seq)
+        ? globalThis.Number(object.affected_min_seq)
+        : 0,
+      affectedMaxSeq: isSet(object.affectedMaxSeq)
+        ? globalThis.Number(object.affectedMaxSeq)
+        : isSet(object.affected_max_seq)
+        ? globalThis.Number(object.affected_max_seq)
+        : 0,
+    };
+  },
+
+  toJSON(message: FeedbackAuditEntry): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at.toISOString();
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.action !== 0) {
+      obj.action = feedbackAuditActionToJSON(message.action);
+    }
+    if (message.selector !== undefined) {
+      obj.selector = FeedbackSelector.toJSON(message.selector);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.affected !== 0) {
+      obj.affected = Math.round(message.affected);
+    }
+    if (message.affectedFeedbackIds?.length) {
+      obj.affectedFeedbackIds = message.affectedFeedbackIds;
+    }
+    if (message.affectedMinSeq !== 0) {
+      obj.affectedMinSeq = Math.round(message.affectedMinSeq);
+    }
+    if (message.affectedMaxSeq !== 0) {
+      obj.affectedMaxSeq = Math.round(message.affectedMaxSeq);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FeedbackAuditEntry>, I>>(base?: I): FeedbackAuditEntry {
+    return FeedbackAuditEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedbackAuditEntry>, I>>(object: I): FeedbackAuditEntry {
+    const message = createBaseFeedbackAuditEntry();
+    message.seq = object.seq ?? 0;
+    message.at = object.at ?? undefined;
+    message.actor = object.actor ?? "";
+    message.action = object.action ?? 0;
+    message.selector = (object.selector !== undefined && object.selector !== null)
+      ? FeedbackSelector.fromPartial(object.selector)
+      : undefined;
+    message.reason = object.reason ?? "";
+    message.affected = object.affected ?? 0;
+    message.affectedFeedbackIds = object.affectedFeedbackIds?.map((e) => e) || [];
+    message.affectedMinSeq = object.affectedMinSeq ?? 0;
+    message.affectedMaxSeq = object.affectedMaxSeq ?? 0;
+    return message;
+  },
+};
+
+function createBaseListFeedbackAuditResponse(): ListFeedbackAuditResponse {
+  return { entries: [], nextPageToken: "" };
+}
+
+export const ListFeedbackAuditResponse: MessageFns<ListFeedbackAuditResponse> = {
+  encode(message: ListFeedbackAuditResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      FeedbackAuditEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFeedbackAuditResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFeedbackAuditResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(FeedbackAuditEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFeedbackAuditResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => FeedbackAuditEntry.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListFeedbackAuditResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => FeedbackAuditEntry.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFeedbackAuditResponse>, I>>(base?: I): ListFeedbackAuditResponse {
+    return ListFeedbackAuditResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFeedbackAuditResponse>, I>>(object: I): ListFeedbackAuditResponse {
+    const message = createBaseListFeedbackAuditResponse();
+    message.entries = object.entries?.map((e) => FeedbackAuditEntry.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /**
  * Owns all state: feedback, model versions and artifacts. Retrains in the background on
  * the original data plus labelled feedback, gates candidates on a frozen holdout, and
@@ -2406,6 +4331,9 @@ export const RetrainServiceService = {
    * Stores a clinician's verdict on a prediction. CORRECT and WRONG become training rows
    * and schedule a retrain; UNKNOWN is stored and never trains. Acknowledged only after
    * the row is durable. A second verdict on the same prediction answers duplicate = true.
+   * Labelled feedback that screening finds implausible is stored QUARANTINED and does not
+   * train until an operator releases it. A source over FEEDBACK_PER_SOURCE_PER_HOUR gets
+   * RESOURCE_EXHAUSTED saying how many seconds to wait (also in the retry-after trailer).
    */
   submitFeedback: {
     path: "/liver.v1.RetrainService/SubmitFeedback" as const,
@@ -2496,6 +4424,66 @@ export const RetrainServiceService = {
       Buffer.from(RollbackModelResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RollbackModelResponse => RollbackModelResponse.decode(value),
   },
+  /**
+   * Admin: lists stored feedback, newest first, with where it came from and whether it
+   * trains. Filters combine (AND). Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  listFeedback: {
+    path: "/liver.v1.RetrainService/ListFeedback" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListFeedbackRequest): Buffer => Buffer.from(ListFeedbackRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListFeedbackRequest => ListFeedbackRequest.decode(value),
+    responseSerialize: (value: ListFeedbackResponse): Buffer =>
+      Buffer.from(ListFeedbackResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListFeedbackResponse => ListFeedbackResponse.decode(value),
+  },
+  /**
+   * Admin: takes the selected feedback out of training (state EXCLUDED), records the
+   * change in the audit log and schedules a retrain. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  excludeFeedback: {
+    path: "/liver.v1.RetrainService/ExcludeFeedback" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExcludeFeedbackRequest): Buffer =>
+      Buffer.from(ExcludeFeedbackRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExcludeFeedbackRequest => ExcludeFeedbackRequest.decode(value),
+    responseSerialize: (value: ExcludeFeedbackResponse): Buffer =>
+      Buffer.from(ExcludeFeedbackResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExcludeFeedbackResponse => ExcludeFeedbackResponse.decode(value),
+  },
+  /**
+   * Admin: puts quarantined or excluded feedback (back) into training (state TRAINED),
+   * records it in the audit log and schedules a retrain. Don't-know feedback has no label
+   * and cannot be released. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  releaseFeedback: {
+    path: "/liver.v1.RetrainService/ReleaseFeedback" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReleaseFeedbackRequest): Buffer =>
+      Buffer.from(ReleaseFeedbackRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReleaseFeedbackRequest => ReleaseFeedbackRequest.decode(value),
+    responseSerialize: (value: ReleaseFeedbackResponse): Buffer =>
+      Buffer.from(ReleaseFeedbackResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReleaseFeedbackResponse => ReleaseFeedbackResponse.decode(value),
+  },
+  /**
+   * Admin: the audit log of exclusions and releases, newest first. Requires
+   * "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  listFeedbackAudit: {
+    path: "/liver.v1.RetrainService/ListFeedbackAudit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListFeedbackAuditRequest): Buffer =>
+      Buffer.from(ListFeedbackAuditRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListFeedbackAuditRequest => ListFeedbackAuditRequest.decode(value),
+    responseSerialize: (value: ListFeedbackAuditResponse): Buffer =>
+      Buffer.from(ListFeedbackAuditResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListFeedbackAuditResponse => ListFeedbackAuditResponse.decode(value),
+  },
 } as const;
 
 export interface RetrainServiceServer extends UntypedServiceImplementation {
@@ -2503,6 +4491,9 @@ export interface RetrainServiceServer extends UntypedServiceImplementation {
    * Stores a clinician's verdict on a prediction. CORRECT and WRONG become training rows
    * and schedule a retrain; UNKNOWN is stored and never trains. Acknowledged only after
    * the row is durable. A second verdict on the same prediction answers duplicate = true.
+   * Labelled feedback that screening finds implausible is stored QUARANTINED and does not
+   * train until an operator releases it. A source over FEEDBACK_PER_SOURCE_PER_HOUR gets
+   * RESOURCE_EXHAUSTED saying how many seconds to wait (also in the retry-after trailer).
    */
   submitFeedback: handleUnaryCall<SubmitFeedbackRequest, SubmitFeedbackResponse>;
   /** Reports the retrain queue, the running job's progress and the registry's state. */
@@ -2524,6 +4515,27 @@ export interface RetrainServiceServer extends UntypedServiceImplementation {
    * "authorization: Bearer <ADMIN_TOKEN>".
    */
   rollbackModel: handleUnaryCall<RollbackModelRequest, RollbackModelResponse>;
+  /**
+   * Admin: lists stored feedback, newest first, with where it came from and whether it
+   * trains. Filters combine (AND). Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  listFeedback: handleUnaryCall<ListFeedbackRequest, ListFeedbackResponse>;
+  /**
+   * Admin: takes the selected feedback out of training (state EXCLUDED), records the
+   * change in the audit log and schedules a retrain. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  excludeFeedback: handleUnaryCall<ExcludeFeedbackRequest, ExcludeFeedbackResponse>;
+  /**
+   * Admin: puts quarantined or excluded feedback (back) into training (state TRAINED),
+   * records it in the audit log and schedules a retrain. Don't-know feedback has no label
+   * and cannot be released. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  releaseFeedback: handleUnaryCall<ReleaseFeedbackRequest, ReleaseFeedbackResponse>;
+  /**
+   * Admin: the audit log of exclusions and releases, newest first. Requires
+   * "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  listFeedbackAudit: handleUnaryCall<ListFeedbackAuditRequest, ListFeedbackAuditResponse>;
 }
 
 export interface RetrainServiceClient extends Client {
@@ -2531,6 +4543,9 @@ export interface RetrainServiceClient extends Client {
    * Stores a clinician's verdict on a prediction. CORRECT and WRONG become training rows
    * and schedule a retrain; UNKNOWN is stored and never trains. Acknowledged only after
    * the row is durable. A second verdict on the same prediction answers duplicate = true.
+   * Labelled feedback that screening finds implausible is stored QUARANTINED and does not
+   * train until an operator releases it. A source over FEEDBACK_PER_SOURCE_PER_HOUR gets
+   * RESOURCE_EXHAUSTED saying how many seconds to wait (also in the retry-after trailer).
    */
   submitFeedback(
     request: SubmitFeedbackRequest,
@@ -2644,6 +4659,83 @@ export interface RetrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RollbackModelResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Admin: lists stored feedback, newest first, with where it came from and whether it
+   * trains. Filters combine (AND). Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  listFeedback(
+    request: ListFeedbackRequest,
+    callback: (error: ServiceError | null, response: ListFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  listFeedback(
+    request: ListFeedbackRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  listFeedback(
+    request: ListFeedbackRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Admin: takes the selected feedback out of training (state EXCLUDED), records the
+   * change in the audit log and schedules a retrain. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  excludeFeedback(
+    request: ExcludeFeedbackRequest,
+    callback: (error: ServiceError | null, response: ExcludeFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  excludeFeedback(
+    request: ExcludeFeedbackRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExcludeFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  excludeFeedback(
+    request: ExcludeFeedbackRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExcludeFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Admin: puts quarantined or excluded feedback (back) into training (state TRAINED),
+   * records it in the audit log and schedules a retrain. Don't-know feedback has no label
+   * and cannot be released. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  releaseFeedback(
+    request: ReleaseFeedbackRequest,
+    callback: (error: ServiceError | null, response: ReleaseFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  releaseFeedback(
+    request: ReleaseFeedbackRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReleaseFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  releaseFeedback(
+    request: ReleaseFeedbackRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReleaseFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Admin: the audit log of exclusions and releases, newest first. Requires
+   * "authorization: Bearer <ADMIN_TOKEN>".
+   */
+  listFeedbackAudit(
+    request: ListFeedbackAuditRequest,
+    callback: (error: ServiceError | null, response: ListFeedbackAuditResponse) => void,
+  ): ClientUnaryCall;
+  listFeedbackAudit(
+    request: ListFeedbackAuditRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListFeedbackAuditResponse) => void,
+  ): ClientUnaryCall;
+  listFeedbackAudit(
+    request: ListFeedbackAuditRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListFeedbackAuditResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const RetrainServiceClient = makeGenericClientConstructor(
@@ -2699,6 +4791,17 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {
