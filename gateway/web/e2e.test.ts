@@ -134,6 +134,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       gatePolicy: PERMISSIVE_GATE_POLICY,
       siteRecalibration: true,
       feedbackScreening: true,
+      trainingRowsPerSource: 100,
       shutdownGraceMs: 200,
       trustedGateways: parseTrustedAddresses(DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
       feedbackPerSourcePerHour: 0,

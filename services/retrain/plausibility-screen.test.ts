@@ -28,10 +28,9 @@ describe("PlausibilityScreen", () => {
 
   it("quarantines a label that contradicts a very confident answer, either way", () => {
     const no = screen.screen({ features: row(1), label: 0, probability: 0.995, modelVersion: "v3" });
-    expect(no).toEqual({
-      state: "quarantined",
-      reason: "contradicts a very confident model: labelled no liver disease, v3 answered 99.5%",
-    });
+    expect(no.state === "quarantined" && no.reason).toMatch(
+      /^contradicts a very confident model: labelled no liver disease; v3 answered 99\.5%, the original data's model \d/,
+    );
     const yes = screen.screen({ features: row(1), label: 1, probability: 0.004, modelVersion: "v3" });
     expect(yes.state).toBe("quarantined");
   });
@@ -39,7 +38,7 @@ describe("PlausibilityScreen", () => {
   it("quarantines values far outside the original data, naming the feature", () => {
     const features = row(2);
     features[ALT] = 9_999;
-    const verdict = screen.screen({ features, label: 0, probability: 0.6, modelVersion: "v1" });
+    const verdict = screen.screen({ features, label: 1, probability: 0.6, modelVersion: "v1" });
     expect(verdict.state).toBe("quarantined");
     expect(verdict.state === "quarantined" && verdict.reason).toMatch(
       /^out-of-range leverage: alanine_aminotransferase = 9999 lies .* standard deviations/,
@@ -51,7 +50,7 @@ describe("PlausibilityScreen", () => {
     const features = row(3);
     features[TB] = 0.7;
     features[DB] = 12;
-    const verdict = screen.screen({ features, label: 0, probability: 0.6, modelVersion: "v1" });
+    const verdict = screen.screen({ features, label: 1, probability: 0.6, modelVersion: "v1" });
     expect(verdict.state === "quarantined" && verdict.reason).toMatch(/implausible combination of values/);
   });
 

@@ -9,8 +9,10 @@
  *  - implausible combination: a Mahalanobis distance from the original data beyond what
  *    almost any original row reaches (catches, for example, direct bilirubin far above total
  *    bilirubin, which the two features' correlation makes improbable);
- *  - contradiction: a label opposite to an answer the model gave with at least
- *    `confidentProbability` (the probability in the signed token, what the clinician saw).
+ *  - contradiction: a label opposite to an answer given with at least `confidentProbability`,
+ *    either by the model that answered (the probability in the signed token) or by a fixed
+ *    judge fitted here on the original data alone; the judge cannot be eroded by feedback
+ *    that slipped through before, however many retrains it took.
  * The cut-offs derive from the original data, so genuine in-distribution feedback is
  * rarely quarantined (the integrity benchmark measures it), and an attacker cannot move them.
  */
@@ -18,6 +20,7 @@ import type { Dataset } from "../shared/data/dataset.js";
 import { choleskyFactor } from "../shared/data/synthetic-params.js";
 import { FEATURE_COUNT, FEATURES } from "../shared/features/feature-schema.js";
 import { fitFeaturePipeline, transformRows, type PipelineParams } from "../shared/model/feature-pipeline.js";
+import { fitPlainLogistic, type PlainLogistic } from "../shared/model/reference-logistic.js";
 import type { FeedbackScreen, FeedbackScreenInput, FeedbackScreenVerdict } from "./feedback-screen.js";
 
 /** Thresholds of the screen. */
@@ -49,6 +52,8 @@ export class PlausibilityScreen implements FeedbackScreen {
   private readonly chol: number[][];
   /** Squared Mahalanobis distance above which a row is implausible. */
   readonly distanceCutoff: number;
+  /** The fixed judge: logistic regression on the original data, in this space. */
+  private readonly judge: PlainLogistic;
   private readonly scratch = new Float64Array(FEATURE_COUNT);
   private readonly solved = new Float64Array(FEATURE_COUNT);
 
@@ -91,6 +96,7 @@ export class PlausibilityScreen implements FeedbackScreen {
       cov[i * FEATURE_COUNT + i] = (cov[i * FEATURE_COUNT + i] ?? 0) + 1e-6;
     }
     this.chol = choleskyFactor(cov, FEATURE_COUNT);
+    this.judge = fitPlainLogistic(z, original.labels, original.rows, FEATURE_COUNT);
     const distances = new Float64Array(original.rows);
     for (let row = 0; row < original.rows; row++)
       distances[row] = this.squaredDistance(z, row * FEATURE_COUNT);
@@ -102,17 +108,17 @@ export class PlausibilityScreen implements FeedbackScreen {
   /** Trains or quarantines one labelled feedback. */
   screen(input: FeedbackScreenInput): FeedbackScreenVerdict {
     const { confidentProbability } = this.options;
-    if (input.label === 0 && input.probability >= confidentProbability) {
-      return quarantine(
-        `contradicts a very confident model: labelled no liver disease, ${input.modelVersion} answered ${pct(input.probability)}`,
-      );
-    }
-    if (input.label === 1 && input.probability <= 1 - confidentProbability) {
-      return quarantine(
-        `contradicts a very confident model: labelled liver disease, ${input.modelVersion} answered ${pct(input.probability)}`,
-      );
-    }
     transformRows(this.pipeline, { rows: 1, features: input.features }, this.scratch);
+    const judged = this.judgeProbability(this.scratch);
+    const labelled = input.label === 1 ? "liver disease" : "no liver disease";
+    const against = (p: number): boolean =>
+      input.label === 0 ? p >= confidentProbability : p <= 1 - confidentProbability;
+    if (against(input.probability) || against(judged)) {
+      return quarantine(
+        `contradicts a very confident model: labelled ${labelled}; ${input.modelVersion} answered ` +
+          `${pct(input.probability)}, the original data's model ${pct(judged)}`,
+      );
+    }
     const margin = this.options.rangeMarginSd;
     for (let i = 0; i < FEATURE_COUNT; i++) {
       const v = this.scratch[i] ?? 0;
@@ -134,6 +140,13 @@ export class PlausibilityScreen implements FeedbackScreen {
       );
     }
     return { state: "trained" };
+  }
+
+  /** The judge's probability of liver disease for one transformed row. */
+  judgeProbability(z: Float64Array): number {
+    let logit = this.judge.bias;
+    for (let i = 0; i < FEATURE_COUNT; i++) logit += (this.judge.weights[i] ?? 0) * (z[i] ?? 0);
+    return 1 / (1 + Math.exp(-logit));
   }
 
   /** ‖L⁻¹ (z - mean)‖² for the row at `z[base ..]`, by forward substitution. */

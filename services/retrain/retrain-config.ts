@@ -1,5 +1,6 @@
 import path from "node:path";
 import { DEFAULT_GATE_POLICY, type GatePolicy } from "./quality-gate.js";
+import { DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
 import type { BlockList } from "node:net";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
@@ -56,6 +57,8 @@ export interface RetrainConfig {
   readonly siteRecalibration: boolean;
   /** FEEDBACK_SCREENING: quarantine implausible labelled feedback (plausibility-screen.ts). */
   readonly feedbackScreening: boolean;
+  /** FEEDBACK_TRAINING_ROWS_PER_SOURCE: one source's most recent rows in base training; 0 for all. */
+  readonly trainingRowsPerSource: number;
   readonly shutdownGraceMs: number;
   /** Peers whose x-forwarded-for is believed (the gateways); TRUSTED_GATEWAY_ADDRESSES. */
   readonly trustedGateways: BlockList;
@@ -99,6 +102,13 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     gatePolicy: readGatePolicy(env),
     siteRecalibration: readOnOff(env, "SITE_RECALIBRATION", true),
     feedbackScreening: readOnOff(env, "FEEDBACK_SCREENING", true),
+    trainingRowsPerSource: readInteger(
+      env,
+      "FEEDBACK_TRAINING_ROWS_PER_SOURCE",
+      DEFAULT_TRAINING_ROWS_PER_SOURCE,
+      0,
+      1_000_000_000,
+    ),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
     trustedGateways: parseTrustedAddresses(
       readString(env, "TRUSTED_GATEWAY_ADDRESSES", DEFAULT_TRUSTED_GATEWAY_ADDRESSES),

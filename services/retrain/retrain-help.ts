@@ -33,6 +33,9 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   FEEDBACK_SCREENING [on]       quarantine labelled feedback that is implausible against the
                                 original data (leverage, Mahalanobis distance, a label against
                                 a >= 95% confident answer) until an operator releases it
+  FEEDBACK_TRAINING_ROWS_PER_SOURCE [100]
+                                one source's most recent labelled rows that join base training
+                                (0: all); the recalibration sees every source's recent rows
   SITE_RECALIBRATION [on]       learn slope and intercept of the served log-odds from recent
                                 labelled feedback (bounded, checked on held-out feedback)
   SHUTDOWN_GRACE_MS [10000]     SIGTERM: time to drain calls

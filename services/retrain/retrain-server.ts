@@ -136,6 +136,7 @@ async function startOnStore(
       storeFile,
       modelPath: config.modelPath,
       siteRecalibration: config.siteRecalibration,
+      trainingRowsPerSource: config.trainingRowsPerSource,
       logger,
     });
   const servingChanged = (record: ModelVersionRecord): void => {

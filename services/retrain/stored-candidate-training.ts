@@ -5,10 +5,24 @@ import { readArtifactDir } from "../shared/model/model-artifact.js";
 import { createScorer, type Scorer } from "../shared/model/scorer.js";
 import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
 import { measureGateEvidence, scoreRows } from "./gate-evidence.js";
+import { capRowsPerSource, DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
 import type { CandidateProgress, CandidateRequest, TrainedCandidate } from "./candidate-trainer.js";
 import { FeedbackStore } from "./store/feedback-store.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
+
+/** How feedback enters a candidate. */
+export interface StoredTrainingOptions {
+  /** Fit the site recalibration on recent feedback (SITE_RECALIBRATION). */
+  readonly siteRecalibration: boolean;
+  /** Most recent rows of one source that join base training; 0 for all (FEEDBACK_TRAINING_ROWS_PER_SOURCE). */
+  readonly trainingRowsPerSource: number;
+}
+
+export const DEFAULT_STORED_TRAINING_OPTIONS: StoredTrainingOptions = {
+  siteRecalibration: true,
+  trainingRowsPerSource: DEFAULT_TRAINING_ROWS_PER_SOURCE,
+};
 
 /** Labelled feedback rows the site recalibration is fitted on: the most recent ones. */
 export const RECALIBRATION_WINDOW_ROWS = 5_000;
@@ -37,7 +51,7 @@ export class StoredCandidateTraining {
   constructor(
     private readonly storeFile: string,
     private readonly modelPath: string,
-    private readonly options: { readonly siteRecalibration: boolean } = { siteRecalibration: true },
+    private readonly options: StoredTrainingOptions = DEFAULT_STORED_TRAINING_OPTIONS,
   ) {}
 
   async train(
@@ -71,10 +85,13 @@ export class StoredCandidateTraining {
       labels: feedback.labels,
       source: original.source,
     };
+    // One source weighs at most trainingRowsPerSource rows in the base model; the
+    // recalibration sees every source's recent rows (its own bounds limit it).
+    const capped = capRowsPerSource(feedback, this.options.trainingRowsPerSource, original.source);
     let lastStep = 0;
     const result = await runTrainingPipeline({
       original,
-      feedback: feedbackRows,
+      feedback: capped.kept,
       recalibrateOn: this.options.siteRecalibration
         ? recentRows(feedbackRows, RECALIBRATION_WINDOW_ROWS)
         : undefined,

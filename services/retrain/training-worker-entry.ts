@@ -4,14 +4,15 @@
  * original samples stay loaded between runs, so a retrain pays only for training.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { StoredCandidateTraining } from "./stored-candidate-training.js";
+import { DEFAULT_STORED_TRAINING_OPTIONS, StoredCandidateTraining } from "./stored-candidate-training.js";
 import type { FromTrainingWorker, ToTrainingWorker, TrainingWorkerData } from "./training-worker-protocol.js";
 
 const port = parentPort;
 if (port === null) throw new Error("training-worker-entry must run in a worker thread (new Worker(...))");
 const data = workerData as TrainingWorkerData;
 const training = new StoredCandidateTraining(data.storeFile, data.modelPath, {
-  siteRecalibration: data.siteRecalibration ?? true,
+  siteRecalibration: data.siteRecalibration ?? DEFAULT_STORED_TRAINING_OPTIONS.siteRecalibration,
+  trainingRowsPerSource: data.trainingRowsPerSource ?? DEFAULT_STORED_TRAINING_OPTIONS.trainingRowsPerSource,
 });
 const running = new Map<number, AbortController>();
 

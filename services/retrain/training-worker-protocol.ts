@@ -12,6 +12,8 @@ export interface TrainingWorkerData {
   readonly modelPath: string;
   /** SITE_RECALIBRATION: fit the site recalibration on recent feedback (default true). */
   readonly siteRecalibration?: boolean | undefined;
+  /** FEEDBACK_TRAINING_ROWS_PER_SOURCE (default 100; 0 for no cap). */
+  readonly trainingRowsPerSource?: number | undefined;
 }
 
 /** Main thread to worker. */

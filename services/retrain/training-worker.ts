@@ -94,8 +94,13 @@ export class WorkerTrainer implements CandidateTrainer {
 
   private ensureWorker(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const { storeFile, modelPath, siteRecalibration } = this.options;
-    const worker = startTrainingWorkerThread({ storeFile, modelPath, siteRecalibration });
+    const { storeFile, modelPath, siteRecalibration, trainingRowsPerSource } = this.options;
+    const worker = startTrainingWorkerThread({
+      storeFile,
+      modelPath,
+      siteRecalibration,
+      trainingRowsPerSource,
+    });
     worker.on("message", (message: FromTrainingWorker) => this.onMessage(message));
     worker.on("error", (error) => {
       this.options.logger.error({ err: error }, "training worker crashed");

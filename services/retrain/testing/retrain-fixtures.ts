@@ -126,6 +126,7 @@ export function testConfig(
     siteRecalibration: true,
     // Test rows are random; the tests that are about screening turn it on.
     feedbackScreening: false,
+    trainingRowsPerSource: 0,
     shutdownGraceMs: 2_000,
     trustedGateways: parseTrustedAddresses(DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
     feedbackPerSourcePerHour: 0,
