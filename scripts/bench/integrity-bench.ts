@@ -390,10 +390,13 @@ function sklearnOnSplit(train: Dataset, holdout: Dataset): number | undefined {
       "m = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(tr[:, :-1], tr[:, -1])",
       "print(roc_auc_score(ho[:, -1], m.predict_proba(ho[:, :-1])[:, 1]))",
     ].join("\n");
-    const result = spawnSync("python3", ["-c", script, dir], { encoding: "utf8", timeout: 120_000 });
-    if (result.status !== 0) return undefined;
-    const value = Number(result.stdout.trim());
-    return Number.isFinite(value) ? value : undefined;
+    // The first Python that has scikit-learn (Debian's python3-sklearn is under /usr/bin).
+    for (const python of ["python3", "/usr/bin/python3"]) {
+      const result = spawnSync(python, ["-c", script, dir], { encoding: "utf8", timeout: 120_000 });
+      const value = Number(result.stdout.trim());
+      if (result.status === 0 && Number.isFinite(value)) return value;
+    }
+    return undefined;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
