@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { status, type handleUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { status, type handleUnaryCall, type Metadata, type sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { FeatureSpec } from "../gen/liver/v1/model.js";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
@@ -10,6 +10,9 @@ import {
   type PredictRequest,
   type PredictResponse,
 } from "../gen/liver/v1/predict_service.js";
+import { AuthError } from "../shared/auth/auth-error.js";
+import type { Caller } from "../shared/auth/caller.js";
+import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import { BatchResponseWriter } from "./batch-response-writer.js";
@@ -32,6 +35,8 @@ export interface PredictServiceDeps {
   readonly isSubscribed: () => boolean;
   /** Where models come from, for the UNAVAILABLE message, e.g. "localhost:8080". */
   readonly retrainAddr: string;
+  /** Checks callers' access tokens (clinician role); undefined when authentication is off. */
+  readonly auth?: CallerAuthenticator | undefined;
 }
 
 /** The schema as GetModelInfo returns it; built once, it never changes in a process. */
@@ -77,11 +82,31 @@ export class PredictService {
   }
 
   predict: handleUnaryCall<PredictRequest, PredictResponse> = (call, callback) => {
+    if (this.deps.auth === undefined) {
+      this.predictFor(call.request, callback);
+      return;
+    }
+    this.asCaller("Predict", call.metadata, callback, () => {
+      this.predictFor(call.request, callback);
+    });
+  };
+
+  predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
+    if (this.deps.auth === undefined) {
+      this.predictBatchFor(call.request, callback);
+      return;
+    }
+    this.asCaller("PredictBatch", call.metadata, callback, () => {
+      this.predictBatchFor(call.request, callback);
+    });
+  };
+
+  private predictFor(request: PredictRequest, callback: sendUnaryData<PredictResponse>): void {
     const started = performance.now();
     const { metrics } = this.deps;
     const model = this.deps.holder.current;
     if (model === undefined) return this.fail("Predict", callback, this.unavailable());
-    const patient = call.request.patient;
+    const patient = request.patient;
     if (!readPatientVector(patient, this.single, 0)) {
       return this.fail("Predict", callback, invalidArgument(patientViolations(patient)));
     }
@@ -94,14 +119,16 @@ export class PredictService {
     ).inc();
     metrics.predictOk.inc();
     metrics.predictLatency.observe((performance.now() - started) / 1000);
-  };
+  }
 
-  predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
+  private predictBatchFor(
+    batch: DecodedPatientBatch,
+    callback: sendUnaryData<EncodedPredictBatchResponse>,
+  ): void {
     const started = performance.now();
     const { metrics } = this.deps;
     const model = this.deps.holder.current;
     if (model === undefined) return this.fail("PredictBatch", callback, this.unavailable());
-    const batch = call.request;
     const count = batch.count;
     if (count === 0 || count > MAX_BATCH_PATIENTS) {
       const description =
@@ -126,7 +153,7 @@ export class PredictService {
     metrics.noLiverDisease.inc(count - outcome.liverDisease);
     metrics.batchOk.inc();
     metrics.batchLatency.observe((performance.now() - started) / 1000);
-  };
+  }
 
   getModelInfo: handleUnaryCall<GetModelInfoRequest, GetModelInfoResponse> = (_call, callback) => {
     const model = this.deps.holder.current;
@@ -180,6 +207,37 @@ export class PredictService {
       feedbackToken,
       threshold: model.threshold,
     };
+  }
+
+  /**
+   * Runs `handle` for the caller of `method` once its token is verified and holds the
+   * clinician role (synchronously when the token is cached), else answers the refusal.
+   */
+  private asCaller<T>(
+    method: PredictMethod,
+    metadata: Metadata,
+    callback: sendUnaryData<T>,
+    handle: (caller: Caller) => void,
+  ): void {
+    const refuse = (error: unknown): void => {
+      if (error instanceof AuthError) return this.fail(method, callback, error.toStatus());
+      this.deps.logger.error({ err: error, method }, "authentication failed unexpectedly");
+      this.fail(method, callback, grpcError(status.INTERNAL, `${method} could not check the caller's token`));
+    };
+    let caller: Caller | Promise<Caller>;
+    try {
+      caller = (this.deps.auth as CallerAuthenticator).authenticate(metadata, method, "clinician");
+    } catch (error) {
+      refuse(error);
+      return;
+    }
+    if (caller instanceof Promise) {
+      caller.then(handle, refuse).catch((error: unknown) => {
+        this.deps.logger.error({ err: error, method }, `${method} failed after authentication`);
+      });
+    } else {
+      handle(caller);
+    }
   }
 
   private scratch(count: number): Float64Array {
