@@ -11,7 +11,7 @@ import {
   type PredictResponse,
 } from "../gen/liver/v1/predict_service.js";
 import { AuthError } from "../shared/auth/auth-error.js";
-import type { Caller } from "../shared/auth/caller.js";
+import { ANONYMOUS_PRINCIPAL, type Caller } from "../shared/auth/caller.js";
 import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
@@ -83,25 +83,30 @@ export class PredictService {
 
   predict: handleUnaryCall<PredictRequest, PredictResponse> = (call, callback) => {
     if (this.deps.auth === undefined) {
-      this.predictFor(call.request, callback);
+      this.predictFor(call.request, ANONYMOUS_PRINCIPAL, callback);
       return;
     }
-    this.asCaller("Predict", call.metadata, callback, () => {
-      this.predictFor(call.request, callback);
+    this.asCaller("Predict", call.metadata, callback, (caller) => {
+      this.predictFor(call.request, caller.principal, callback);
     });
   };
 
   predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
     if (this.deps.auth === undefined) {
-      this.predictBatchFor(call.request, callback);
+      this.predictBatchFor(call.request, ANONYMOUS_PRINCIPAL, callback);
       return;
     }
-    this.asCaller("PredictBatch", call.metadata, callback, () => {
-      this.predictBatchFor(call.request, callback);
+    this.asCaller("PredictBatch", call.metadata, callback, (caller) => {
+      this.predictBatchFor(call.request, caller.principal, callback);
     });
   };
 
-  private predictFor(request: PredictRequest, callback: sendUnaryData<PredictResponse>): void {
+  /** Predict for the caller `principal` (signed into the feedback token). */
+  private predictFor(
+    request: PredictRequest,
+    principal: string,
+    callback: sendUnaryData<PredictResponse>,
+  ): void {
     const started = performance.now();
     const { metrics } = this.deps;
     const model = this.deps.holder.current;
@@ -110,7 +115,7 @@ export class PredictService {
     if (!readPatientVector(patient, this.single, 0)) {
       return this.fail("Predict", callback, invalidArgument(patientViolations(patient)));
     }
-    const response = this.answer(model, this.single, 0, Date.now());
+    const response = this.answer(model, this.single, 0, Date.now(), principal);
     if (response === undefined) return this.fail("Predict", callback, this.badScore(model));
     callback(null, response);
     (response.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE
@@ -121,8 +126,10 @@ export class PredictService {
     metrics.predictLatency.observe((performance.now() - started) / 1000);
   }
 
+  /** PredictBatch for the caller `principal` (signed into every feedback token). */
   private predictBatchFor(
     batch: DecodedPatientBatch,
+    principal: string,
     callback: sendUnaryData<EncodedPredictBatchResponse>,
   ): void {
     const started = performance.now();
@@ -146,7 +153,7 @@ export class PredictService {
       }
     }
     if (violations !== undefined) return this.fail("PredictBatch", callback, invalidArgument(violations));
-    const outcome = this.batchWriter.write(model, vectors, count, Date.now());
+    const outcome = this.batchWriter.write(model, vectors, count, Date.now(), principal);
     if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
     callback(null, outcome.response);
     metrics.liverDisease.inc(outcome.liverDisease);
@@ -182,6 +189,7 @@ export class PredictService {
     vectors: Float64Array,
     offset: number,
     issuedAtMs: number,
+    principal: string,
   ): PredictResponse | undefined {
     const probability = model.score(vectors, offset);
     if (!(probability >= 0 && probability <= 1)) return undefined;
@@ -198,6 +206,7 @@ export class PredictService {
       probability,
       diagnosis,
       issuedAtMs,
+      principal,
     );
     return {
       probability,

@@ -1,3 +1,4 @@
+import { type AuthConfig, readAuthConfig } from "../shared/auth/auth-config.js";
 import path from "node:path";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
@@ -50,6 +51,8 @@ export interface RetrainConfig {
   /** Negative values demand an improvement over the serving version. */
   readonly gateAucTolerance: number;
   readonly shutdownGraceMs: number;
+  /** How SubmitFeedback and admin callers are authenticated; undefined: AUTH_ISSUER unset. */
+  readonly auth?: AuthConfig | undefined;
 }
 
 /** The SQLite file of a configuration. */
@@ -87,5 +90,6 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     minBatch: readInteger(env, "RETRAIN_MIN_BATCH", DEFAULT_RETRAIN_MIN_BATCH, 1, 1_000_000_000),
     gateAucTolerance: readNumber(env, "GATE_AUC_TOLERANCE", DEFAULT_GATE_AUC_TOLERANCE, -1, 1),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
+    auth: readAuthConfig(env),
   };
 }

@@ -19,3 +19,6 @@ export const ANONYMOUS_PRINCIPAL = "";
 export function principalOf(issuer: string, subject: string): string {
   return `${issuer}|${subject}`;
 }
+
+/** Longest principal, in UTF-8 bytes, a feedback token carries; longer subjects are refused. */
+export const MAX_PRINCIPAL_BYTES = 512;

@@ -8,7 +8,7 @@ import {
 } from "jose";
 import type { AuthConfig } from "./auth-config.js";
 import { AuthError } from "./auth-error.js";
-import { principalOf, type Caller } from "./caller.js";
+import { MAX_PRINCIPAL_BYTES, principalOf, type Caller } from "./caller.js";
 
 /**
  * Signature algorithms accepted: asymmetric only. `none` and the HMAC family are never
@@ -62,11 +62,19 @@ export class JwtVerifier {
     }
     const issuer = payload.iss ?? this.config.issuer;
     const subject = payload.sub ?? "";
-    if (subject === "") throw new AuthError("unauthenticated", "the access token's sub claim is empty");
+    if (subject === "")
+      throw new AuthError("unauthenticated", "access token refused: its sub claim is empty");
+    const principal = principalOf(issuer, subject);
+    if (Buffer.byteLength(principal, "utf8") > MAX_PRINCIPAL_BYTES) {
+      throw new AuthError(
+        "unauthenticated",
+        `access token refused: issuer and sub together exceed ${MAX_PRINCIPAL_BYTES} bytes`,
+      );
+    }
     const roles = readRoles(payload, this.config.rolesClaim);
     return {
       caller: {
-        principal: principalOf(issuer, subject),
+        principal,
         issuer,
         subject,
         roles,
