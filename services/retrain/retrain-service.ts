@@ -21,7 +21,7 @@ import {
   type WatchModelVersionsResponse,
 } from "../gen/liver/v1/retrain_service.js";
 import { AuthError } from "../shared/auth/auth-error.js";
-import type { Caller } from "../shared/auth/caller.js";
+import { ANONYMOUS_PRINCIPAL, type Caller } from "../shared/auth/caller.js";
 import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURE_COUNT, LABEL } from "../shared/features/feature-schema.js";
 import { FeedbackTokenError } from "../shared/feedback/feedback-token-error.js";
@@ -152,6 +152,7 @@ export class RetrainService {
         modelVersion: prediction.modelVersion,
         issuedAtMs: prediction.issuedAtMs,
         receivedAtMs: Date.now(),
+        principal: caller?.principal ?? ANONYMOUS_PRINCIPAL,
       });
     } catch (error) {
       if (error instanceof FeedbackWriterClosedError) throw rpcFailure(status.UNAVAILABLE, error.message);

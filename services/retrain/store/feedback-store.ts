@@ -19,6 +19,8 @@ export interface NewFeedback {
   readonly modelVersion: string;
   readonly issuedAtMs: number;
   readonly receivedAtMs: number;
+  /** Who sent it: the verified caller's "issuer|subject", "" when authentication is off. */
+  readonly principal: string;
 }
 
 /** What happened to one feedback of a batch. */
@@ -34,7 +36,7 @@ export interface VerdictCounts {
 }
 
 /** A stored feedback, as the export reads it. */
-export interface StoredFeedback extends NewFeedback {
+export interface StoredFeedback extends Omit<NewFeedback, "principal"> {
   readonly seq: number;
 }
 

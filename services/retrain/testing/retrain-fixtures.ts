@@ -78,6 +78,7 @@ export function newFeedback(overrides: Partial<NewFeedback> = {}): NewFeedback {
     modelVersion: "v1",
     issuedAtMs: 1_700_000_000_000,
     receivedAtMs: 1_700_000_001_000,
+    principal: "",
     ...overrides,
   };
 }
