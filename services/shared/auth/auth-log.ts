@@ -23,6 +23,6 @@ export function logAuthMode(logger: Logger, config: AuthConfig | undefined, meth
       clinicianRole: config.clinicianRole,
       adminRole: config.adminRole,
     },
-    `${methods} require a JWT from ${config.issuer} with role ${config.clinicianRole} or ${config.adminRole}`,
+    `${methods}: a JWT from ${config.issuer} with role ${config.clinicianRole} or ${config.adminRole} is required`,
   );
 }
