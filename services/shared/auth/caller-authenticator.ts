@@ -47,6 +47,17 @@ export class CallerAuthenticator {
     });
   }
 
+  /** Who a token names, verified (or cached) but without any role check: for display. */
+  identify(token: string): Caller | Promise<Caller> {
+    const key = VerifiedTokenCache.keyOf(token);
+    const cached = this.cache.get(key, Date.now());
+    if (cached !== undefined) return cached.caller;
+    return this.verifier.verify(token).then((verified) => {
+      this.cache.set(key, verified, Date.now());
+      return verified.caller;
+    });
+  }
+
   private authorize(caller: Caller, method: string, role: RequiredRole): Caller {
     if (caller.admin) return caller;
     if (role === "clinician" && caller.roles.includes(this.config.clinicianRole)) return caller;
