@@ -530,7 +530,7 @@ describe("environment", () => {
         }
       }
       for (const volume of w.pod.volumes ?? []) {
-        const source = volume.secret as { secretName: string; items?: { key: string }[] } | undefined;
+        const source = volume.secret;
         if (source === undefined) continue;
         const secret = bundle.secrets.get(source.secretName);
         expect(secret, `${w.where}: secret ${source.secretName} is generated`).toBeDefined();
