@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { Metadata, status } from "@grpc/grpc-js";
+import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FeedbackVerdict, type RetrainServiceClient } from "../gen/liver/v1/retrain_service.js";
@@ -26,6 +27,19 @@ let server: RetrainServerHandle;
 let client: RetrainServiceClient;
 let signer: FeedbackTokenSigner;
 const tmp = tempDir("retrain-auth-");
+/** Every log line of the server, parsed: the audit entries are asserted. */
+const logLines: Record<string, unknown>[] = [];
+const logger = pino(
+  { level: "info" },
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (line !== "") logLines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  }),
+);
 
 function mint(options: Partial<MintOptions> = {}): Promise<string> {
   return mintTestToken(key, {
@@ -59,7 +73,7 @@ beforeAll(async () => {
         adminRole: "liver-admin",
       },
     }),
-    pino({ level: "silent" }),
+    logger,
     { trainer: instantTrainer, syntheticRows: 200, defaultMetrics: false },
   );
   await server.scheduler.whenIdle();
@@ -139,6 +153,13 @@ describe("RetrainService with AUTH_ISSUER set", () => {
         .scheduled,
     ).toBe(true);
     await server.scheduler.whenIdle();
+    // The audit log names who acted: the admin's principal, or break-glass.
+    const audits = logLines.filter((line) => line["audit"] === "TriggerRetrain");
+    expect(audits.map((line) => [line["principal"], line["reason"]])).toEqual([
+      [`${ISSUER}|ops`, "by jwt"],
+      ["break-glass", "by glass"],
+    ]);
+    expect(logLines.some((line) => String(line["msg"]).startsWith("break-glass: TriggerRetrain"))).toBe(true);
     expectStatus(
       await failure(unary(client.rollbackModel.bind(client), { modelVersion: "v1", reason: "" })),
       status.UNAUTHENTICATED,
