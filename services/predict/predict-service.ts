@@ -82,21 +82,23 @@ export class PredictService {
   }
 
   predict: handleUnaryCall<PredictRequest, PredictResponse> = (call, callback) => {
-    if (this.deps.auth === undefined) {
+    const auth = this.deps.auth;
+    if (auth === undefined) {
       this.predictFor(call.request, ANONYMOUS_PRINCIPAL, callback);
       return;
     }
-    this.asCaller("Predict", call.metadata, callback, (caller) => {
+    this.asCaller(auth, "Predict", call.metadata, callback, (caller) => {
       this.predictFor(call.request, caller.principal, callback);
     });
   };
 
   predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
-    if (this.deps.auth === undefined) {
+    const auth = this.deps.auth;
+    if (auth === undefined) {
       this.predictBatchFor(call.request, ANONYMOUS_PRINCIPAL, callback);
       return;
     }
-    this.asCaller("PredictBatch", call.metadata, callback, (caller) => {
+    this.asCaller(auth, "PredictBatch", call.metadata, callback, (caller) => {
       this.predictBatchFor(call.request, caller.principal, callback);
     });
   };
@@ -223,6 +225,7 @@ export class PredictService {
    * clinician role (synchronously when the token is cached), else answers the refusal.
    */
   private asCaller<T>(
+    auth: CallerAuthenticator,
     method: PredictMethod,
     metadata: Metadata,
     callback: sendUnaryData<T>,
@@ -235,7 +238,7 @@ export class PredictService {
     };
     let caller: Caller | Promise<Caller>;
     try {
-      caller = (this.deps.auth as CallerAuthenticator).authenticate(metadata, method, "clinician");
+      caller = auth.authenticate(metadata, method, "clinician");
     } catch (error) {
       refuse(error);
       return;

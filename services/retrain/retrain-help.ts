@@ -14,8 +14,9 @@ grpc.health.v1 and server reflection. Settings come from the environment:
                                 DATA_PATH/raw/Liver Patient Dataset (LPD)_train.csv when present
   TRAINING_CSV                  the original dataset elsewhere (an error when missing)
   MODEL_PATH [models/]          artifact folders v1/, v2/, ...
-  ADMIN_TOKEN                   enables TriggerRetrain and RollbackModel (16+ characters;
-                                callers send "authorization: Bearer <token>")
+  ADMIN_TOKEN                   break-glass credential for the admin RPCs (16+ characters;
+                                callers send "authorization: Bearer <token>"; every use is
+                                logged as break-glass)
   FEEDBACK_SIGNING_KEY          HMAC key shared with PredictService (hex or base64, 32+ bytes);
                                 unset: generated once in DATA_PATH
   HEARTBEAT_INTERVAL_MS [10000] version-stream heartbeat
