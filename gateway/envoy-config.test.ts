@@ -77,6 +77,9 @@ function routedPath(route: Obj): string {
   return str(match.path, "route.match.path");
 }
 
+/** The cluster of the hospital's OIDC identity provider (sign-in, JWKS). */
+const IDP_CLUSTER = "liver_idp";
+
 const clusterForTarget = { predict: "liver_predict", retrain: "liver_retrain" } as const;
 
 describe("envoy.yaml", () => {
@@ -195,7 +198,12 @@ describe("envoy.yaml", () => {
         port: GATEWAY_DEFAULTS.retrainPort,
       },
     ];
-    expect([...clusterByName.keys()].sort()).toEqual(expected.map((e) => e.name).sort());
+    // Besides the services, only the identity provider (oauth2 token endpoint, JWKS), over TLS.
+    expect([...clusterByName.keys()].filter((n) => n !== IDP_CLUSTER).sort()).toEqual(
+      expected.map((e) => e.name).sort(),
+    );
+    const idp = obj(clusterByName.get(IDP_CLUSTER), IDP_CLUSTER);
+    expect(obj(idp.transport_socket, "liver_idp.transport_socket").name).toBe("envoy.transport_sockets.tls");
     for (const { name, host, port } of expected) {
       const cluster = obj(clusterByName.get(name), name);
       expect(cluster.type, name).toBe("STRICT_DNS");

@@ -113,7 +113,10 @@ export interface Volume {
   readonly name: string;
   readonly emptyDir?: { readonly sizeLimit?: string; readonly medium?: string };
   readonly configMap?: { readonly name: string };
-  readonly secret?: { readonly secretName: string };
+  readonly secret?: {
+    readonly secretName: string;
+    readonly items?: readonly { readonly key: string; readonly path: string }[];
+  };
   readonly persistentVolumeClaim?: { readonly claimName: string };
   readonly hostPath?: unknown;
 }

@@ -48,9 +48,15 @@ const ENV_NAMES: ReadonlySet<string> = new Set([
   "SHUTDOWN_GRACE_MS",
   // RetrainService: which peers' x-forwarded-for names a feedback's client (the gateway's).
   "TRUSTED_GATEWAY_ADDRESSES",
+  // Sign-in (issue 10), from the ConfigMap liver-auth.
+  "AUTH_ISSUER",
+  "AUTH_AUDIENCE",
+  "AUTH_JWKS_URL",
 ]);
 /** Settings that must only ever come from the Secret. */
 const SECRET_ENV: ReadonlySet<string> = new Set(["ADMIN_TOKEN", "FEEDBACK_SIGNING_KEY"]);
+/** Keys of the Secret that Envoy reads as files (its oauth2 filter's client secret and HMAC key). */
+const SECRET_FILES: ReadonlySet<string> = new Set(["OAUTH2_CLIENT_SECRET", "OAUTH2_HMAC_SECRET"]);
 
 const PREDICT = { name: "liver-predict", grpcService: "liver.v1.PredictService", port: 8000 } as const;
 const RETRAIN = { name: "liver-retrain", grpcService: "liver.v1.RetrainService", port: 8080 } as const;
@@ -525,6 +531,16 @@ describe("environment", () => {
           used.set(ref.name, (used.get(ref.name) ?? new Set()).add(ref.key));
         }
       }
+      for (const volume of w.pod.volumes ?? []) {
+        const source = volume.secret;
+        if (source === undefined) continue;
+        const secret = bundle.secrets.get(source.secretName);
+        expect(secret, `${w.where}: secret ${source.secretName} is generated`).toBeDefined();
+        for (const { key } of source.items ?? []) {
+          expect([...(secret?.keys ?? [])], `${w.where}: key ${key} of ${source.secretName}`).toContain(key);
+          used.set(source.secretName, (used.get(source.secretName) ?? new Set()).add(key));
+        }
+      }
     }
     for (const [name, secret] of bundle.secrets) {
       expect([...(used.get(name) ?? [])].sort(), `keys of ${name} (${secret.source})`).toEqual(
@@ -576,7 +592,7 @@ describe("secrets files", () => {
   it("commits only the example, with every value empty", () => {
     const example = readFileSync(path.join(root, "secrets.env.example"), "utf8");
     const keys = parseEnvFileKeys(example, "secrets.env.example");
-    expect([...keys].sort()).toEqual([...SECRET_ENV].sort());
+    expect([...keys].sort()).toEqual([...SECRET_ENV, ...SECRET_FILES].sort());
     const assignments = example.split(/\r?\n/).filter((line) => /^[A-Z_]+=/.test(line.trim()));
     for (const line of assignments) expect(line.trim(), "no real value in the example").toMatch(/^[A-Z_]+=$/);
     expect(example).toContain("openssl rand -hex 32");
@@ -891,7 +907,8 @@ describe("gateway (Envoy)", () => {
     const clusters = ((envoy.static_resources as Mapping).clusters ?? []) as Mapping[];
     expect(clusters.length).toBeGreaterThan(0);
     const reached = new Set<string>();
-    for (const cluster of clusters) {
+    // The identity provider (sign-in, JWKS) is outside the cluster, reached over TLS.
+    for (const cluster of clusters.filter((c) => c.name !== "liver_idp")) {
       for (const { address, port } of socketAddresses(cluster.load_assignment)) {
         const [serviceName, namespace] = address.split(".");
         if (namespace !== undefined) expect(namespace, address).toBe(NAMESPACE);

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { DevIssuer } from "../services/shared/auth/dev-issuer.js";
 import { loadOrCreateSigningKey } from "../services/shared/feedback/signing-key.js";
 import { waitForServing } from "../services/shared/grpc/health-probe.js";
 import { readInteger, readPort, readString } from "../services/shared/ops/env-config.js";
@@ -23,6 +24,10 @@ Starts the liver-disease prediction mesh locally:
 Options:
   --predict-replicas N   number of PredictService replicas (default 1, at most 16)
   --no-gateway           do not start the gateway and web UI
+  --auth dev             require sign-in: create a local development issuer (an ES256 key and
+                         its JWKS in DATA_PATH/dev-auth/) and point every service at it; mint
+                         tokens with 'npm run token -- --sub alice --role liver-clinician'.
+                         Without it, AUTH_* from the environment apply (unset: no sign-in)
   -h, --help             show this help
 
 Environment (defaults in brackets):
@@ -44,6 +49,7 @@ async function main(): Promise<number> {
     options: {
       "predict-replicas": { type: "string", default: "1" },
       "no-gateway": { type: "boolean", default: false },
+      auth: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -56,6 +62,12 @@ async function main(): Promise<number> {
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) {
     console.error(
       `--predict-replicas ${values["predict-replicas"]} is not valid: expected a whole number from 1 to 16`,
+    );
+    return 2;
+  }
+  if (values.auth !== undefined && values.auth !== "dev") {
+    console.error(
+      `--auth ${values.auth} is not valid: the only value is 'dev' (a real issuer is set with AUTH_ISSUER)`,
     );
     return 2;
   }
@@ -76,6 +88,13 @@ async function main(): Promise<number> {
     FEEDBACK_SIGNING_KEY: key.toString("hex"),
     RETRAIN_ADDR: `localhost:${retrainPort}`,
   };
+  if (values.auth === "dev") {
+    const issuer = await DevIssuer.loadOrCreate(dataPath);
+    Object.assign(shared, issuer.serviceEnv());
+    console.log(
+      `start: --auth dev: sign-in required; tokens from 'npm run -s token -- --sub alice --role liver-clinician' (keys in ${DevIssuer.folder(dataPath)})`,
+    );
+  }
 
   if (!values["no-gateway"]) {
     console.log("start: building the web UI");

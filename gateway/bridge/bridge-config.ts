@@ -1,3 +1,4 @@
+import { type AuthConfig, readAuthConfig } from "../../services/shared/auth/auth-config.js";
 import { fileURLToPath } from "node:url";
 import { readPort, readString, readOptionalString, type Env } from "../../services/shared/ops/env-config.js";
 
@@ -22,6 +23,8 @@ export interface BridgeConfig {
   readonly retrainAddress: string;
   readonly corsOrigins: readonly string[];
   readonly webRoot: string;
+  /** Verifies the session cookie for /auth/whoami (AUTH_* as the services read them). */
+  readonly auth?: AuthConfig | undefined;
 }
 
 /** Help text for `--help`, listing every variable `readBridgeConfig` reads. */
@@ -37,6 +40,9 @@ Environment:
   CORS_ORIGINS    comma-separated origins allowed to call cross-origin, e.g. http://localhost:5173
                   (default none: only the UI served by this bridge, which is same-origin)
   WEB_ROOT        folder of the built web UI (default gateway/web/dist)
+  AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL | AUTH_JWKS_FILE
+                  as for the services: verify the BearerToken cookie for /auth/whoami (the
+                  cookie is forwarded as 'authorization: Bearer' either way; /signout clears it)
   LOG_LEVEL       pino level (default info)
 `;
 
@@ -93,5 +99,6 @@ export function readBridgeConfig(env: Env): BridgeConfig {
     retrainAddress: parseAddress("RETRAIN_ADDR", readString(env, "RETRAIN_ADDR", `localhost:${retrainPort}`)),
     corsOrigins: list(readOptionalString(env, "CORS_ORIGINS")).map(parseOrigin),
     webRoot: readString(env, "WEB_ROOT", DEFAULT_WEB_ROOT),
+    auth: readAuthConfig(env),
   };
 }

@@ -7,6 +7,8 @@ import { createLogger } from "../../services/shared/ops/logger.js";
 import { findPublicMethod, type PublicMethod } from "../public-methods.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "./grpc-web-framing.js";
+import { bearerFromCookie, serveSessionPath } from "./session-cookie.js";
+import type { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import {
   InvalidMetadataError,
   parseGrpcTimeout,
@@ -41,6 +43,8 @@ export interface GrpcWebBridgeOptions {
   readonly logger?: Logger;
   /** Largest request message in bytes (default 4 MiB); larger ones get RESOURCE_EXHAUSTED. */
   readonly maxRequestBytes?: number;
+  /** Verifies the session cookie for /auth/whoami; undefined when authentication is off. */
+  readonly auth?: CallerAuthenticator | undefined;
 }
 
 const ENCODINGS: ReadonlyMap<string, GrpcWebEncoding> = new Map([
@@ -91,8 +95,10 @@ export class GrpcWebBridge {
   private readonly logger: Logger;
   private readonly maxRequestBytes: number;
   private readonly active = new Set<Cancellable>();
+  private readonly auth: CallerAuthenticator | undefined;
 
   constructor(options: GrpcWebBridgeOptions) {
+    this.auth = options.auth;
     this.pool = new UpstreamPool(options.predictAddresses, options.retrainAddress);
     this.cors = new CorsPolicy(options.corsOrigins ?? []);
     this.statics = options.webRoot === undefined ? undefined : new StaticFiles(options.webRoot);
@@ -136,6 +142,7 @@ export class GrpcWebBridge {
       this.preflight(req, res, method);
       return;
     }
+    if (method === undefined && (await serveSessionPath(req, res, path, this.auth))) return;
     const contentType = mediaType(req.headers["content-type"]);
     if (req.method === "POST" && (contentType.startsWith("application/grpc") || method !== undefined)) {
       await this.grpcWeb(req, res, path, method, contentType);
@@ -217,7 +224,13 @@ export class GrpcWebBridge {
    */
   private metadata(req: IncomingMessage): Record<string, string> {
     try {
-      return withForwardedFor(requestHeaders(req.headers), req.socket.remoteAddress);
+      const metadata = withForwardedFor(requestHeaders(req.headers), req.socket.remoteAddress);
+      // What Envoy's oauth2 filter does (forward_bearer_token): the session cookie's token
+      // goes upstream as the bearer token, unless the caller sent its own.
+      const bearer =
+        metadata["authorization"] === undefined ? bearerFromCookie(req.headers.cookie) : undefined;
+      if (bearer !== undefined) metadata["authorization"] = `Bearer ${bearer}`;
+      return metadata;
     } catch (error) {
       if (error instanceof InvalidMetadataError) throw new Refusal(Status.INVALID_ARGUMENT, error.message);
       throw error;

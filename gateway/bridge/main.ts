@@ -2,6 +2,7 @@
  * Entry point of the local grpc-web bridge (`npm start` runs it when Envoy is not
  * installed): reads the environment, starts the bridge, stops cleanly on SIGTERM/SIGINT.
  */
+import { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import { createLogger } from "../../services/shared/ops/logger.js";
 import { onTerminateSignal } from "../../services/shared/ops/terminate-signals.js";
 import { BRIDGE_ENV_HELP, readBridgeConfig } from "./bridge-config.js";
@@ -22,6 +23,7 @@ async function main(args: readonly string[]): Promise<void> {
     corsOrigins: config.corsOrigins,
     webRoot: config.webRoot,
     logger,
+    auth: config.auth === undefined ? undefined : new CallerAuthenticator(config.auth),
   });
   const { port } = await bridge.listen(config.port, config.host);
   logger.info(

@@ -66,7 +66,7 @@ function call<Req, Res>(method: Unary<Req, Res>, request: Req, timeoutMs = 30_00
   });
 }
 
-function predictClient(port: number): PredictServiceClient {
+export function predictClient(port: number): PredictServiceClient {
   return new PredictServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
     // A 1,000-patient answer is ~270 KB; the default 64 KB window makes it wait for updates.
@@ -74,15 +74,15 @@ function predictClient(port: number): PredictServiceClient {
   });
 }
 
-/** Result of a closed-loop load run. */
-interface LoadRun {
+/** Result of a closed-loop load run (shared with predict-auth-bench.ts). */
+export interface LoadRun {
   readonly callsPerSecond: number;
   readonly p99Ms: number;
   readonly p50Ms: number;
 }
 
 /** `concurrency` callers, each issuing the next call when the last one answered, for durationMs. */
-async function closedLoop(
+export async function closedLoop(
   concurrency: number,
   durationMs: number,
   issue: (i: number) => Promise<unknown>,

@@ -48,8 +48,16 @@ describe("BatchResponseWriter", () => {
     const writer = new BatchResponseWriter(new PredictionTokenSigner(key));
     const probabilities = [0.1, 0.5, 0.9999, 0, 1, 0.4999999];
     const vectors = rows(probabilities);
-    for (const version of ["v1", "v123456", `v${"9".repeat(60)}`]) {
-      const outcome = writer.write(echoModel(version), vectors, probabilities.length, 1_700_000_000_000);
+    const principals = ["", "https://idp.test|alice", `https://idp.test|${"é".repeat(200)}`];
+    for (const [n, version] of ["v1", "v123456", `v${"9".repeat(60)}`].entries()) {
+      const principal = principals[n] ?? "";
+      const outcome = writer.write(
+        echoModel(version),
+        vectors,
+        probabilities.length,
+        1_700_000_000_000,
+        principal,
+      );
       if (!outcome.ok) throw new Error("refused");
       const bytes = outcome.response.bytes;
       const decoded = PredictBatchResponse.decode(bytes);
@@ -77,6 +85,7 @@ describe("BatchResponseWriter", () => {
           probability: probabilities[i],
           diagnosis: result.diagnosis,
           issuedAtMs: 1_700_000_000_000,
+          principal,
         });
       });
     }

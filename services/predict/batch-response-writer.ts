@@ -76,8 +76,17 @@ export class BatchResponseWriter {
     private readonly fillRandom: (buffer: Uint8Array) => void = (buffer) => randomFillSync(buffer),
   ) {}
 
-  /** Scores rows 0 .. count-1 of `vectors` with `model` and encodes the answers. */
-  write(model: ServingModel, vectors: Float64Array, count: number, issuedAtMs: number): BatchOutcome {
+  /**
+   * Scores rows 0 .. count-1 of `vectors` with `model` and encodes the answers, their tokens
+   * naming `principal` (the caller; "" when unauthenticated).
+   */
+  write(
+    model: ServingModel,
+    vectors: Float64Array,
+    count: number,
+    issuedAtMs: number,
+    principal = "",
+  ): BatchOutcome {
     if (this.probabilities.length < count) this.probabilities = new Float64Array(count);
     const probabilities = this.probabilities;
     let zeros = 0;
@@ -88,7 +97,7 @@ export class BatchResponseWriter {
       probabilities[i] = p;
     }
     const version = Buffer.from(model.version, "utf8");
-    const recordBytes = recordLength(version.length);
+    const recordBytes = recordLength(version.length, this.signer.encodedPrincipal(principal).length);
     const recordChars = base64UrlLength(recordBytes);
     const tokenLength = recordChars + 1 + MAC_CHARS;
     const threshold = model.threshold;
@@ -137,6 +146,7 @@ export class BatchResponseWriter {
         probability,
         diagnosis,
         issuedAtMs,
+        principal,
       );
       out[at++] = TAG_FEEDBACK_TOKEN;
       at = writeVarint(out, tokenLength, at);

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { type AuthConfig, readAuthConfig } from "../shared/auth/auth-config.js";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import { type Env, readInteger, readOptionalString, readPort, readString } from "../shared/ops/env-config.js";
 
@@ -43,6 +44,8 @@ export interface PredictConfig {
    * TensorFlow.js costs a replica about 90 MiB of RSS, and the serving scorer never needs it.
    */
   readonly validateWithTfjs: boolean;
+  /** How Predict and PredictBatch callers are authenticated; undefined: they are not (AUTH_ISSUER unset). */
+  readonly auth?: AuthConfig | undefined;
 }
 
 /** A yes/no setting: true/false, 1/0, yes/no (any case). */
@@ -86,5 +89,6 @@ export function readPredictConfig(env: Env = process.env): PredictConfig {
     artifactFetchTimeoutMs: readInteger(env, "ARTIFACT_FETCH_TIMEOUT_MS", 30_000, 100, 600_000),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     validateWithTfjs: readBoolean(env, "VALIDATE_WITH_TFJS", false),
+    auth: readAuthConfig(env),
   };
 }

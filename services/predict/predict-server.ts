@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
+import { logAuthMode } from "../shared/auth/auth-log.js";
 import { GrpcServerHost } from "../shared/grpc/grpc-server-host.js";
 import { startMetricsServer } from "../shared/ops/metrics-server.js";
 import { ArtifactFetcher } from "./artifact-fetcher.js";
@@ -93,7 +95,9 @@ export async function startPredictServer(
     logger,
     isSubscribed: subscribed,
     retrainAddr: config.retrainAddr,
+    auth: config.auth === undefined ? undefined : new CallerAuthenticator(config.auth),
   });
+  logAuthMode(logger, config.auth, "Predict and PredictBatch");
   host.addService(FAST_PREDICT_SERVICE_DEFINITION, service.implementation());
   holder.onSwap(() => host.setServing(true));
 

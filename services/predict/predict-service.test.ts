@@ -66,6 +66,7 @@ describe("Predict", () => {
       probability: answer.probability,
       diagnosis: answer.diagnosis,
       issuedAtMs: record.issuedAtMs,
+      principal: "",
     });
     expect(Math.abs(record.issuedAtMs - Date.now())).toBeLessThan(60_000);
   });

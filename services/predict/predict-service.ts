@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { status, type handleUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { status, type handleUnaryCall, type Metadata, type sendUnaryData } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { FeatureSpec } from "../gen/liver/v1/model.js";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
@@ -10,6 +10,9 @@ import {
   type PredictRequest,
   type PredictResponse,
 } from "../gen/liver/v1/predict_service.js";
+import { AuthError } from "../shared/auth/auth-error.js";
+import { ANONYMOUS_PRINCIPAL, type Caller } from "../shared/auth/caller.js";
+import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import { BatchResponseWriter } from "./batch-response-writer.js";
@@ -32,6 +35,8 @@ export interface PredictServiceDeps {
   readonly isSubscribed: () => boolean;
   /** Where models come from, for the UNAVAILABLE message, e.g. "localhost:8080". */
   readonly retrainAddr: string;
+  /** Checks callers' access tokens (clinician role); undefined when authentication is off. */
+  readonly auth?: CallerAuthenticator | undefined;
 }
 
 /** The schema as GetModelInfo returns it; built once, it never changes in a process. */
@@ -77,15 +82,42 @@ export class PredictService {
   }
 
   predict: handleUnaryCall<PredictRequest, PredictResponse> = (call, callback) => {
+    const auth = this.deps.auth;
+    if (auth === undefined) {
+      this.predictFor(call.request, ANONYMOUS_PRINCIPAL, callback);
+      return;
+    }
+    this.asCaller(auth, "Predict", call.metadata, callback, (caller) => {
+      this.predictFor(call.request, caller.principal, callback);
+    });
+  };
+
+  predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
+    const auth = this.deps.auth;
+    if (auth === undefined) {
+      this.predictBatchFor(call.request, ANONYMOUS_PRINCIPAL, callback);
+      return;
+    }
+    this.asCaller(auth, "PredictBatch", call.metadata, callback, (caller) => {
+      this.predictBatchFor(call.request, caller.principal, callback);
+    });
+  };
+
+  /** Predict for the caller `principal` (signed into the feedback token). */
+  private predictFor(
+    request: PredictRequest,
+    principal: string,
+    callback: sendUnaryData<PredictResponse>,
+  ): void {
     const started = performance.now();
     const { metrics } = this.deps;
     const model = this.deps.holder.current;
     if (model === undefined) return this.fail("Predict", callback, this.unavailable());
-    const patient = call.request.patient;
+    const patient = request.patient;
     if (!readPatientVector(patient, this.single, 0)) {
       return this.fail("Predict", callback, invalidArgument(patientViolations(patient)));
     }
-    const response = this.answer(model, this.single, 0, Date.now());
+    const response = this.answer(model, this.single, 0, Date.now(), principal);
     if (response === undefined) return this.fail("Predict", callback, this.badScore(model));
     callback(null, response);
     (response.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE
@@ -94,14 +126,18 @@ export class PredictService {
     ).inc();
     metrics.predictOk.inc();
     metrics.predictLatency.observe((performance.now() - started) / 1000);
-  };
+  }
 
-  predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
+  /** PredictBatch for the caller `principal` (signed into every feedback token). */
+  private predictBatchFor(
+    batch: DecodedPatientBatch,
+    principal: string,
+    callback: sendUnaryData<EncodedPredictBatchResponse>,
+  ): void {
     const started = performance.now();
     const { metrics } = this.deps;
     const model = this.deps.holder.current;
     if (model === undefined) return this.fail("PredictBatch", callback, this.unavailable());
-    const batch = call.request;
     const count = batch.count;
     if (count === 0 || count > MAX_BATCH_PATIENTS) {
       const description =
@@ -119,14 +155,14 @@ export class PredictService {
       }
     }
     if (violations !== undefined) return this.fail("PredictBatch", callback, invalidArgument(violations));
-    const outcome = this.batchWriter.write(model, vectors, count, Date.now());
+    const outcome = this.batchWriter.write(model, vectors, count, Date.now(), principal);
     if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
     callback(null, outcome.response);
     metrics.liverDisease.inc(outcome.liverDisease);
     metrics.noLiverDisease.inc(count - outcome.liverDisease);
     metrics.batchOk.inc();
     metrics.batchLatency.observe((performance.now() - started) / 1000);
-  };
+  }
 
   getModelInfo: handleUnaryCall<GetModelInfoRequest, GetModelInfoResponse> = (_call, callback) => {
     const model = this.deps.holder.current;
@@ -155,6 +191,7 @@ export class PredictService {
     vectors: Float64Array,
     offset: number,
     issuedAtMs: number,
+    principal: string,
   ): PredictResponse | undefined {
     const probability = model.score(vectors, offset);
     if (!(probability >= 0 && probability <= 1)) return undefined;
@@ -171,6 +208,7 @@ export class PredictService {
       probability,
       diagnosis,
       issuedAtMs,
+      principal,
     );
     return {
       probability,
@@ -180,6 +218,38 @@ export class PredictService {
       feedbackToken,
       threshold: model.threshold,
     };
+  }
+
+  /**
+   * Runs `handle` for the caller of `method` once its token is verified and holds the
+   * clinician role (synchronously when the token is cached), else answers the refusal.
+   */
+  private asCaller<T>(
+    auth: CallerAuthenticator,
+    method: PredictMethod,
+    metadata: Metadata,
+    callback: sendUnaryData<T>,
+    handle: (caller: Caller) => void,
+  ): void {
+    const refuse = (error: unknown): void => {
+      if (error instanceof AuthError) return this.fail(method, callback, error.toStatus());
+      this.deps.logger.error({ err: error, method }, "authentication failed unexpectedly");
+      this.fail(method, callback, grpcError(status.INTERNAL, `${method} could not check the caller's token`));
+    };
+    let caller: Caller | Promise<Caller>;
+    try {
+      caller = auth.authenticate(metadata, method, "clinician");
+    } catch (error) {
+      refuse(error);
+      return;
+    }
+    if (caller instanceof Promise) {
+      caller.then(handle, refuse).catch((error: unknown) => {
+        this.deps.logger.error({ err: error, method }, `${method} failed after authentication`);
+      });
+    } else {
+      handle(caller);
+    }
   }
 
   private scratch(count: number): Float64Array {

@@ -21,6 +21,8 @@ describe("PredictionTokenSigner", () => {
         probability: Math.random(),
         diagnosis: 1 + (i % 2),
         issuedAtMs: Date.now() - i * 1_000,
+        // Unauthenticated, and callers whose principal changes or repeats between calls.
+        principal: ["", "https://idp.test|alice", "https://idp.test|bob"][i % 3] ?? "",
       };
       const token = fast.sign(
         predictionId,
@@ -30,6 +32,7 @@ describe("PredictionTokenSigner", () => {
         record.probability,
         record.diagnosis,
         record.issuedAtMs,
+        record.principal,
       );
       expect(token).toBe(shared.sign(record));
       expect(shared.verify(token)).toEqual(record);

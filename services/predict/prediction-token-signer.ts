@@ -4,6 +4,7 @@ import {
   MAX_RECORD_BYTES,
   UUID_BYTES,
   encodeModelVersion,
+  encodePrincipal,
   parseUuid,
   writePredictionRecord,
 } from "../shared/feedback/prediction-record.js";
@@ -27,6 +28,9 @@ export class PredictionTokenSigner {
   /** The last version signed for and its UTF-8 bytes (checked once per version). */
   private versionText: string | undefined;
   private versionBytes: Buffer = Buffer.alloc(0);
+  /** The last principal signed for and its UTF-8 bytes (a caller's token is reused across calls). */
+  private principalText = "";
+  private principalBytes: Buffer = Buffer.alloc(0);
 
   constructor(key: Uint8Array) {
     this.hmac = createTokenMac(key);
@@ -35,7 +39,8 @@ export class PredictionTokenSigner {
   /**
    * The token for one answer: `predictionId` (a UUID string), the serving version, the raw
    * schema vector at vectors[offset .. offset + FEATURE_COUNT), the probability, the
-   * liver.v1.Diagnosis number and the issue time in Unix milliseconds.
+   * liver.v1.Diagnosis number, the issue time in Unix milliseconds and the caller's
+   * principal ("" when unauthenticated).
    */
   sign(
     predictionId: string,
@@ -45,6 +50,7 @@ export class PredictionTokenSigner {
     probability: number,
     diagnosis: number,
     issuedAtMs: number,
+    principal = "",
   ): string {
     const length = this.signRecord(
       parseUuid(predictionId, this.uuid),
@@ -55,13 +61,14 @@ export class PredictionTokenSigner {
       probability,
       diagnosis,
       issuedAtMs,
+      principal,
     );
     return `${this.record.toString("base64url", 0, length)}.${this.mac.toString("base64url")}`;
   }
 
   /**
    * Writes the record of one answer into `record` (returning its length, recordLength of the
-   * version's bytes) and its HMAC into `mac`, for callers that encode the token themselves
+   * version's and the principal's bytes) and its HMAC into `mac`, for callers that encode the token themselves
    * (PredictBatch writes it straight into the response bytes). uuid[uuidOffset .. +16) holds
    * the prediction id's bytes. Both buffers are reused by the next call.
    */
@@ -74,6 +81,7 @@ export class PredictionTokenSigner {
     probability: number,
     diagnosis: number,
     issuedAtMs: number,
+    principal = "",
   ): number {
     const length = writePredictionRecord(
       this.record,
@@ -85,9 +93,19 @@ export class PredictionTokenSigner {
       probability,
       diagnosis,
       issuedAtMs,
+      this.encodedPrincipal(principal),
     );
     this.hmac.digestInto(this.record, length, this.mac, 0);
     return length;
+  }
+
+  /** The UTF-8 bytes of `principal` as records carry it (empty for ""). */
+  encodedPrincipal(principal: string): Buffer {
+    if (principal !== this.principalText) {
+      this.principalBytes = encodePrincipal(principal);
+      this.principalText = principal;
+    }
+    return this.principalBytes;
   }
 
   private encodedVersion(modelVersion: string): Buffer {

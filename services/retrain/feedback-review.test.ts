@@ -373,7 +373,7 @@ describe("feedback attribution and operator review (real server, real SQLite, re
     const [entry] = (await api.audit()).entries;
     expect(entry).toMatchObject({
       seq: change?.auditSeq,
-      actor: "admin-token",
+      actor: "break-glass",
       action: FeedbackAuditAction.FEEDBACK_AUDIT_ACTION_EXCLUDE,
       selector: { source: "192.0.2.10", feedbackIds: [] },
       reason: "burst of implausible verdicts",

@@ -53,12 +53,6 @@ export const MAX_SOURCE_LENGTH = 200;
 const MAX_ID_LENGTH = 64;
 const MAX_TOKEN_LENGTH = 200;
 
-/**
- * The actor recorded for changes made with the shared ADMIN_TOKEN: the bearer token names
- * no person, so this is all the audit log can say until admin callers authenticate.
- */
-export const ADMIN_TOKEN_ACTOR = "admin-token";
-
 const STATES: Record<StoredState, FeedbackState> = {
   trained: FeedbackState.FEEDBACK_STATE_TRAINED,
   quarantined: FeedbackState.FEEDBACK_STATE_QUARANTINED,

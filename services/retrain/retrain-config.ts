@@ -1,3 +1,4 @@
+import { type AuthConfig, readAuthConfig } from "../shared/auth/auth-config.js";
 import path from "node:path";
 import { DEFAULT_GATE_POLICY, type GatePolicy } from "./quality-gate.js";
 import { DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
@@ -64,6 +65,8 @@ export interface RetrainConfig {
   readonly trustedGateways: BlockList;
   /** Labelled feedbacks one source may send per sliding hour; 0 unlimited. */
   readonly feedbackPerSourcePerHour: number;
+  /** How SubmitFeedback and admin callers are authenticated; undefined: AUTH_ISSUER unset. */
+  readonly auth?: AuthConfig | undefined;
 }
 
 /** The SQLite file of a configuration. */
@@ -120,6 +123,7 @@ export function readRetrainConfig(env: Env): RetrainConfig {
       0,
       1_000_000_000,
     ),
+    auth: readAuthConfig(env),
   };
 }
 

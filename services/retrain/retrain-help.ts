@@ -1,3 +1,5 @@
+import { AUTH_HELP } from "../shared/auth/auth-help.js";
+
 /** `--help` of the RetrainService process. */
 export const RETRAIN_HELP = `Usage: node services/retrain/main.ts   (npm run start:retrain; compiled: node dist/services/retrain/main.js)
 
@@ -12,10 +14,11 @@ grpc.health.v1 and server reflection. Settings come from the environment:
                                 DATA_PATH/raw/Liver Patient Dataset (LPD)_train.csv when present
   TRAINING_CSV                  the original dataset elsewhere (an error when missing)
   MODEL_PATH [models/]          artifact folders v1/, v2/, ...
-  ADMIN_TOKEN                   enables the admin RPCs: TriggerRetrain, RollbackModel and the
-                                feedback review (ListFeedback, ExcludeFeedback, ReleaseFeedback,
-                                ListFeedbackAudit) (16+ characters;
-                                callers send "authorization: Bearer <token>")
+  ADMIN_TOKEN                   break-glass credential for the admin RPCs: TriggerRetrain,
+                                RollbackModel and the feedback review (ListFeedback,
+                                ExcludeFeedback, ReleaseFeedback, ListFeedbackAudit) (16+
+                                characters; callers send "authorization: Bearer <token>"; every
+                                use is logged as break-glass)
   FEEDBACK_SIGNING_KEY          HMAC key shared with PredictService (hex or base64, 32+ bytes);
                                 unset: generated once in DATA_PATH
   HEARTBEAT_INTERVAL_MS [10000] version-stream heartbeat
@@ -47,4 +50,5 @@ grpc.health.v1 and server reflection. Settings come from the environment:
                                 labelled feedbacks one source (principal, else forwarded client
                                 address, else peer address) may send per sliding hour; more
                                 answer RESOURCE_EXHAUSTED with the seconds to wait; 0 unlimited
+${AUTH_HELP}
   LOG_LEVEL [info]              pino level; logs are JSON on stdout`;

@@ -18,9 +18,8 @@ import { verifyArtifactFiles } from "../shared/model/model-artifact.js";
 import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
 import type { RunOutcome } from "./store/run-log.js";
-import { IDENTITY_CALIBRATION } from "../shared/model/output-calibration.js";
-import type { CandidateRequest, CandidateTrainer } from "./candidate-trainer.js";
 import { HoldableTrainer } from "./testing/holdable-trainer.js";
+import { instantTrainer } from "./testing/instant-trainer.js";
 import { bearer, expectStatus, failure, retrainClient, unary, watch } from "./testing/retrain-clients.js";
 import { prediction, tempDir, testConfig, testSigner } from "./testing/retrain-fixtures.js";
 import { openStalledWatch } from "./testing/stalled-watch.js";
@@ -472,49 +471,6 @@ describe("RetrainService without an admin token and with a trainer that always f
     }
   });
 });
-
-/** A trainer that "trains" instantly: for tests of the stream and shutdown, not of training. */
-const instantTrainer: CandidateTrainer = {
-  train: (request: CandidateRequest) =>
-    Promise.resolve({
-      metrics: {
-        rows: 10,
-        positives: 5,
-        rocAuc: 0.8,
-        accuracy: 0.7,
-        logLoss: 0.5,
-        brier: 0.2,
-        threshold: 0.5,
-        confusion: { truePositives: 4, falsePositives: 2, trueNegatives: 3, falseNegatives: 1 },
-      },
-      originalRows: 100,
-      feedbackRows: 0,
-      holdoutRows: 10,
-      sha256: "0".repeat(64),
-      synthetic: true,
-      gate: {
-        holdoutScheme: "lab-profile-v1",
-        holdoutFingerprint: "0".repeat(64),
-        referenceRocAuc: 0.8,
-        serving:
-          request.servingVersion === undefined
-            ? undefined
-            : { modelVersion: request.servingVersion, rocAuc: 0.8 },
-        slices: [],
-      },
-      calibration: {
-        formatVersion: 1,
-        ...IDENTITY_CALIBRATION,
-        applied: false,
-        reason: "test",
-        fitRows: 0,
-        checkRows: 0,
-        checkLogLossBase: Number.NaN,
-        checkLogLossRecalibrated: Number.NaN,
-      },
-    }),
-  close: () => Promise.resolve(),
-};
 
 describe("RetrainService shutdown", () => {
   it("ends version streams with UNAVAILABLE and stops listening", async () => {

@@ -9,6 +9,8 @@ import { GrpcServerHost } from "../shared/grpc/grpc-server-host.js";
 import { isTemporaryArtifactName } from "../shared/model/model-artifact.js";
 import { startMetricsServer } from "../shared/ops/metrics-server.js";
 import { AdminAuth } from "./admin-auth.js";
+import { logAuthMode } from "../shared/auth/auth-log.js";
+import { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { DiskArtifactSource } from "./artifact-source.js";
 import type { CandidateTrainer } from "./candidate-trainer.js";
 import { remeasureServingVersion } from "./holdout-remeasure.js";
@@ -173,6 +175,8 @@ async function startOnStore(
   // From the store, so a restart does not hand every source a fresh hour.
   if (sourceLimiter.enabled) sourceLimiter.seed(feedback.labelledReceivedSince(now() - SOURCE_WINDOW_MS));
   const reviewStore = new FeedbackReviewStore(db);
+  const callers = config.auth === undefined ? undefined : new CallerAuthenticator(config.auth);
+  logAuthMode(logger, config.auth, "SubmitFeedback");
   const service = new RetrainService({
     signer: new FeedbackTokenSigner(config.signingKey),
     writer,
@@ -187,7 +191,8 @@ async function startOnStore(
       modelPath: config.modelPath,
       expectedSha256: (version) => registry.get(version)?.sha256,
     }),
-    adminAuth: new AdminAuth(config.adminToken),
+    adminAuth: new AdminAuth(config.adminToken, callers, logger),
+    callers,
     metrics,
     logger,
     onServingChanged: servingChanged,
@@ -254,7 +259,12 @@ async function startOnStore(
       counts,
       store: storeFile,
       modelPath: config.modelPath,
-      adminRpcs: config.adminToken === undefined ? "disabled (set ADMIN_TOKEN)" : "enabled",
+      adminRpcs:
+        config.auth !== undefined
+          ? `JWT with role ${config.auth.adminRole}${config.adminToken === undefined ? "" : ", or the break-glass ADMIN_TOKEN"}`
+          : config.adminToken === undefined
+            ? "disabled (set AUTH_ISSUER or ADMIN_TOKEN)"
+            : "break-glass ADMIN_TOKEN only",
     },
     `RetrainService listening on ${config.host}:${port}`,
   );

@@ -20,14 +20,18 @@ import {
   type WatchModelVersionsRequest,
   type WatchModelVersionsResponse,
 } from "../gen/liver/v1/retrain_service.js";
+import { AuthError } from "../shared/auth/auth-error.js";
+import { ANONYMOUS_PRINCIPAL, type Caller } from "../shared/auth/caller.js";
+import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURE_COUNT, LABEL } from "../shared/features/feature-schema.js";
 import { FeedbackTokenError } from "../shared/feedback/feedback-token-error.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../shared/feedback/prediction-record.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
-import type { AdminAuth } from "./admin-auth.js";
+import type { AdminAuth, AdminIdentity } from "./admin-auth.js";
 import type { FeedbackAttribution, FeedbackOrigin } from "./feedback-attribution.js";
-import { ADMIN_TOKEN_ACTOR, type FeedbackReview } from "./feedback-review.js";
+import { feedbackPrincipalRefusal } from "./feedback-principal.js";
+import type { FeedbackReview } from "./feedback-review.js";
 import { acceptAllScreen, type FeedbackScreen } from "./feedback-screen.js";
 import { FeedbackWriterClosedError, type FeedbackWriter } from "./feedback-writer.js";
 import {
@@ -69,6 +73,8 @@ export interface RetrainServiceDeps {
   readonly broadcaster: VersionBroadcaster;
   readonly artifacts: ArtifactSource;
   readonly adminAuth: AdminAuth;
+  /** Checks SubmitFeedback callers' access tokens; undefined when authentication is off. */
+  readonly callers?: CallerAuthenticator | undefined;
   readonly metrics: RetrainMetrics;
   readonly logger: Logger;
   /** Called after a rollback changed the serving version. */
@@ -113,9 +119,15 @@ export class RetrainService {
   /** The grpc-js implementation object. */
   implementation(): RetrainServiceServer {
     return {
-      submitFeedback: this.unary("SubmitFeedback", (call) =>
-        this.submitFeedback(call.request, this.deps.attribution.origin(call.getPeer(), call.metadata)),
-      ),
+      submitFeedback: this.unary("SubmitFeedback", async (call) => {
+        const caller = await this.feedbackCaller(call);
+        const origin = this.deps.attribution.origin(
+          call.getPeer(),
+          call.metadata,
+          caller?.principal ?? ANONYMOUS_PRINCIPAL,
+        );
+        return this.submitFeedback(call.request, origin, caller);
+      }),
       getRetrainStatus: this.unary("GetRetrainStatus", (call) =>
         Promise.resolve(this.getRetrainStatus(call.request)),
       ),
@@ -126,46 +138,49 @@ export class RetrainService {
       listModelVersions: this.unary("ListModelVersions", (call) =>
         Promise.resolve(this.listModelVersions(call.request)),
       ),
-      triggerRetrain: this.unary("TriggerRetrain", (call) => {
-        this.requireAdmin(call, "TriggerRetrain");
-        return Promise.resolve(this.triggerRetrain(call.request));
+      triggerRetrain: this.unary("TriggerRetrain", async (call) =>
+        this.triggerRetrain(call.request, await this.authorizeAdmin(call, "TriggerRetrain")),
+      ),
+      rollbackModel: this.unary("RollbackModel", async (call) =>
+        this.rollbackModel(call.request, await this.authorizeAdmin(call, "RollbackModel")),
+      ),
+      listFeedback: this.unary("ListFeedback", async (call) => {
+        await this.authorizeAdmin(call, "ListFeedback");
+        return this.deps.review.listFeedback(call.request);
       }),
-      rollbackModel: this.unary("RollbackModel", (call) => {
-        this.requireAdmin(call, "RollbackModel");
-        return this.rollbackModel(call.request);
+      excludeFeedback: this.unary("ExcludeFeedback", async (call) => {
+        const admin = await this.authorizeAdmin(call, "ExcludeFeedback");
+        return this.deps.review.excludeFeedback(call.request, admin.principal);
       }),
-      listFeedback: this.unary("ListFeedback", (call) => {
-        this.requireAdmin(call, "ListFeedback");
-        return Promise.resolve(this.deps.review.listFeedback(call.request));
+      releaseFeedback: this.unary("ReleaseFeedback", async (call) => {
+        const admin = await this.authorizeAdmin(call, "ReleaseFeedback");
+        return this.deps.review.releaseFeedback(call.request, admin.principal);
       }),
-      excludeFeedback: this.unary("ExcludeFeedback", (call) => {
-        this.requireAdmin(call, "ExcludeFeedback");
-        return Promise.resolve(this.deps.review.excludeFeedback(call.request, ADMIN_TOKEN_ACTOR));
-      }),
-      releaseFeedback: this.unary("ReleaseFeedback", (call) => {
-        this.requireAdmin(call, "ReleaseFeedback");
-        return Promise.resolve(this.deps.review.releaseFeedback(call.request, ADMIN_TOKEN_ACTOR));
-      }),
-      listFeedbackAudit: this.unary("ListFeedbackAudit", (call) => {
-        this.requireAdmin(call, "ListFeedbackAudit");
-        return Promise.resolve(this.deps.review.listFeedbackAudit(call.request));
+      listFeedbackAudit: this.unary("ListFeedbackAudit", async (call) => {
+        await this.authorizeAdmin(call, "ListFeedbackAudit");
+        return this.deps.review.listFeedbackAudit(call.request);
       }),
     };
   }
 
   /**
-   * Verifies the token, checks the source's hourly limit (labelled verdicts only), screens
-   * the row, stores it with its origin (group commit) and schedules a retrain when it trains.
+   * Verifies the token and that its principal is the caller's, checks the source's hourly
+   * limit (labelled verdicts only), screens the row, stores it with its origin (group commit)
+   * and schedules a retrain when it trains. `caller` is the verified sender, undefined when
+   * authentication is off.
    */
   async submitFeedback(
     request: SubmitFeedbackRequest,
     origin: FeedbackOrigin,
+    caller?: Caller,
   ): Promise<SubmitFeedbackResponse> {
     const violations = checkFeedbackToken(request.feedbackToken);
     const verdict = checkVerdict(request.verdict);
     if (isViolation(verdict)) violations.push(verdict);
     if (violations.length > 0 || isViolation(verdict)) throw invalidRequest(violations);
     const prediction = this.verifyToken(request.feedbackToken);
+    const refusal = feedbackPrincipalRefusal(prediction, caller);
+    if (refusal !== undefined) throw refusal;
     const label = labelFor(verdict, prediction);
     // Don't-know verdicts never train, so they are not limited.
     const grant = label === null ? undefined : this.takeSourceSlot(origin.source);
@@ -330,17 +345,20 @@ export class RetrainService {
     };
   }
 
-  /** Admin (checked by the caller): queues a run regardless of the minimum batch. */
-  triggerRetrain(request: TriggerRetrainRequest): TriggerRetrainResponse {
+  /** Admin (checked by the caller, who is `admin`): queues a run regardless of the minimum batch. */
+  triggerRetrain(request: TriggerRetrainRequest, admin: AdminIdentity): TriggerRetrainResponse {
     const violations = checkReason(request.reason);
     if (violations.length > 0) throw invalidRequest(violations);
     const scheduled = this.deps.scheduler.request("admin", request.reason);
-    this.deps.logger.info({ reason: request.reason, scheduled }, "admin requested a retrain");
+    this.deps.logger.info(
+      { audit: "TriggerRetrain", principal: admin.principal, reason: request.reason, scheduled },
+      `admin ${admin.principal} requested a retrain`,
+    );
     return { scheduled };
   }
 
-  /** Admin (checked by the caller): serves an earlier gate-passing version again and tells subscribers. */
-  async rollbackModel(request: RollbackModelRequest): Promise<RollbackModelResponse> {
+  /** Admin (checked by the caller, who is `admin`): serves an earlier gate-passing version again and tells subscribers. */
+  async rollbackModel(request: RollbackModelRequest, admin: AdminIdentity): Promise<RollbackModelResponse> {
     const violations = [
       ...checkVersionName("model_version", request.modelVersion, true),
       ...checkReason(request.reason),
@@ -386,8 +404,14 @@ export class RetrainService {
       );
       this.deps.onServingChanged(result.current);
       this.deps.logger.warn(
-        { modelVersion: result.current.modelVersion, previousVersion, reason },
-        `rolled back to ${result.current.modelVersion}`,
+        {
+          audit: "RollbackModel",
+          principal: admin.principal,
+          modelVersion: result.current.modelVersion,
+          previousVersion,
+          reason,
+        },
+        `admin ${admin.principal} rolled back to ${result.current.modelVersion}`,
       );
     }
     return { modelVersion: result.current.modelVersion, previousVersion };
@@ -432,9 +456,23 @@ export class RetrainService {
     throw new RpcFailure(refusal);
   }
 
-  private requireAdmin(call: ServerUnaryCall<unknown, unknown>, method: string): void {
-    const refusal = this.deps.adminAuth.check(call.metadata, method);
-    if (refusal !== undefined) throw new RpcFailure(refusal);
+  /**
+   * The admin calling `method`, through the one admin check (AdminAuth.authorize) that every
+   * admin RPC awaits before doing anything; its principal goes into the audit log.
+   */
+  private authorizeAdmin(call: ServerUnaryCall<unknown, unknown>, method: string): Promise<AdminIdentity> {
+    return this.deps.adminAuth.authorize(call.metadata, method);
+  }
+
+  /** SubmitFeedback's verified caller (clinician or admin role); undefined when authentication is off. */
+  private async feedbackCaller(call: ServerUnaryCall<unknown, unknown>): Promise<Caller | undefined> {
+    const callers = this.deps.callers;
+    if (callers === undefined) return undefined;
+    try {
+      return await callers.authenticate(call.metadata, "SubmitFeedback", "clinician");
+    } catch (error) {
+      throw error instanceof AuthError ? new RpcFailure(error.toStatus()) : error;
+    }
   }
 
   /** Wraps a handler: statuses pass through, anything else is logged and answered INTERNAL. */

@@ -17,6 +17,7 @@ import { PredictForm } from "./predict-form.js";
 import { describePredictFailure, PredictionResult } from "./prediction-result.js";
 import { RetrainStatusPanel } from "./retrain-status.js";
 import { ServiceStatusBanner } from "./service-status.js";
+import { SignedInUser } from "./signed-in-user.js";
 import { VersionBadge } from "./version-badge.js";
 
 /** Performance mark set when the form is on screen; the e2e test reads it as first render. */
@@ -26,6 +27,7 @@ function start(): void {
   const api = new LiverApi(new GrpcWebClient());
   const outages = new ServiceStatusBanner(byId("service-status", HTMLElement));
   const badge = new VersionBadge(byId("version-badge", HTMLElement));
+  void new SignedInUser(byId("signed-in", HTMLElement)).load();
   const synthetic = byId("synthetic-banner", HTMLElement);
   const result = new PredictionResult(byId("result", HTMLElement));
   const chart = new ModelHistoryChart(byId("history", HTMLElement));

@@ -32,9 +32,10 @@ function unary<T>(
     callback: (e: ServiceError | null, r: T) => void,
   ) => void,
   timeoutMs: number,
+  metadata: Metadata = new Metadata(),
 ): Promise<T> {
   return new Promise((resolve, reject) => {
-    invoke(new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, response) => {
+    invoke(metadata, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) => {
       if (error === null) resolve(response);
       else reject(error);
     });
@@ -62,12 +63,25 @@ export class PredictTestClient {
     this.health = new HealthClient(address, credentials.createInsecure()) as unknown as typeof this.health;
   }
 
+  /** Sent as `authorization: Bearer <token>` on Predict and PredictBatch when set. */
+  bearerToken: string | undefined;
+
   predict(patient: PatientFeatures | undefined): Promise<PredictResponse> {
-    return unary((m, o, cb) => this.raw.predict({ patient }, m, o, cb), this.timeoutMs);
+    return unary((m, o, cb) => this.raw.predict({ patient }, m, o, cb), this.timeoutMs, this.authMetadata());
   }
 
   predictBatch(patients: PatientFeatures[]): Promise<PredictBatchResponse> {
-    return unary((m, o, cb) => this.raw.predictBatch({ patients }, m, o, cb), this.timeoutMs);
+    return unary(
+      (m, o, cb) => this.raw.predictBatch({ patients }, m, o, cb),
+      this.timeoutMs,
+      this.authMetadata(),
+    );
+  }
+
+  private authMetadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.bearerToken !== undefined) metadata.set("authorization", `Bearer ${this.bearerToken}`);
+    return metadata;
   }
 
   modelInfo(): Promise<GetModelInfoResponse> {

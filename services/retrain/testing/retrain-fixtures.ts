@@ -71,6 +71,7 @@ export function prediction(overrides: Partial<PredictionRecord> = {}): Predictio
     probability: 0.73,
     diagnosis: 1,
     issuedAtMs: Date.now(),
+    principal: "",
     ...overrides,
   };
 }

@@ -16,6 +16,7 @@ function record(overrides: Partial<PredictionRecord> = {}): PredictionRecord {
     probability: 0.734,
     diagnosis: 1,
     issuedAtMs: 1_790_000_000_000,
+    principal: "",
     ...overrides,
   };
 }

@@ -5,6 +5,7 @@ import { HMAC_SHA256_BYTES, HmacSha256 } from "./hmac-sha256.js";
 import {
   UUID_BYTES,
   encodeModelVersion,
+  encodePrincipal,
   parseUuid,
   readPredictionRecord,
   recordLength,
@@ -49,14 +50,15 @@ export class FeedbackTokenSigner {
     this.hmac = createTokenMac(key);
   }
 
-  /** The token for a prediction. */
-  sign(record: PredictionRecord): string {
+  /** The token for a prediction; without `principal`, one made without authentication. */
+  sign(record: Omit<PredictionRecord, "principal"> & { readonly principal?: string }): string {
     const version = encodeModelVersion(record.modelVersion);
     if (record.features.length !== FEATURE_COUNT) {
       throw new Error(`expected ${FEATURE_COUNT} features, got ${record.features.length}`);
     }
     parseUuid(record.predictionId, this.uuid);
-    const body = Buffer.allocUnsafe(recordLength(version.length));
+    const principal = encodePrincipal(record.principal ?? "");
+    const body = Buffer.allocUnsafe(recordLength(version.length, principal.length));
     writePredictionRecord(
       body,
       this.uuid,
@@ -67,6 +69,7 @@ export class FeedbackTokenSigner {
       record.probability,
       record.diagnosis,
       record.issuedAtMs,
+      principal,
     );
     return `${body.toString("base64url")}.${this.mac(body).toString("base64url")}`;
   }

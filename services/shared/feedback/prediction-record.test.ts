@@ -5,15 +5,17 @@ import { FeedbackTokenError } from "./feedback-token-error.js";
 import {
   MAX_RECORD_BYTES,
   RECORD_FORMAT_VERSION,
+  RECORD_FORMAT_WITH_PRINCIPAL,
   UUID_BYTES,
   encodeModelVersion,
+  encodePrincipal,
   parseUuid,
   readPredictionRecord,
   recordLength,
   writePredictionRecord,
 } from "./prediction-record.js";
 
-function written(modelVersion = "v7"): { body: Buffer; id: string; features: Float64Array } {
+function written(modelVersion = "v7", principal = ""): { body: Buffer; id: string; features: Float64Array } {
   const id = randomUUID();
   const features = Float64Array.from({ length: FEATURE_COUNT }, (_, i) => i * 1.5 + 0.25);
   const version = encodeModelVersion(modelVersion);
@@ -28,8 +30,9 @@ function written(modelVersion = "v7"): { body: Buffer; id: string; features: Flo
     0.625,
     2,
     1_790_000_000_000,
+    encodePrincipal(principal),
   );
-  expect(length).toBe(recordLength(version.length));
+  expect(length).toBe(recordLength(version.length, Buffer.byteLength(principal)));
   return { body: body.subarray(0, length), id, features };
 }
 
@@ -60,16 +63,46 @@ describe("prediction record layout", () => {
       probability: 0.625,
       diagnosis: 2,
       issuedAtMs: 1_790_000_000_000,
+      principal: "",
     });
+  });
+
+  it("appends the principal in format 2 and reads it back; format 1 records read as no principal", () => {
+    const principal = "https://idp.test/realms/h|dr.alice@example.org";
+    const { body, id } = written("v7", principal);
+    expect(body[0]).toBe(RECORD_FORMAT_WITH_PRINCIPAL);
+    const tail = recordLength(2);
+    expect(body.readUInt16LE(tail)).toBe(principal.length);
+    expect(body.subarray(tail + 2).toString("utf8")).toBe(principal);
+    expect(readPredictionRecord(body)).toMatchObject({ predictionId: id, modelVersion: "v7", principal });
+    expect(readPredictionRecord(written("v7").body).principal).toBe("");
+  });
+
+  it("refuses format 2 bodies whose principal is missing, empty, too long or cut", () => {
+    const { body } = written("v7", "iss|sub");
+    const tail = recordLength(2);
+    expect(malformed(body.subarray(0, tail))).toMatch(/too short for its principal/);
+    const empty = Buffer.from(body);
+    empty.writeUInt16LE(0, tail);
+    expect(malformed(empty)).toMatch(/principal length is invalid/);
+    const huge = Buffer.from(body);
+    huge.writeUInt16LE(60_000, tail);
+    expect(malformed(huge)).toMatch(/principal length is invalid/);
+    expect(malformed(body.subarray(0, body.length - 1))).toMatch(/length does not match/);
+    // A format 1 record relabelled as format 2 (the principal stripped) is refused too.
+    const relabelled = Buffer.from(written("v7").body);
+    relabelled[0] = RECORD_FORMAT_WITH_PRINCIPAL;
+    expect(malformed(relabelled)).toMatch(/malformed/);
+    expect(() => encodePrincipal("x".repeat(513))).toThrow("principal must be at most 512 bytes, got 513");
   });
 
   it("refuses bodies that are short, of another format or of the wrong length, as malformed", () => {
     const { body } = written();
     expect(malformed(body.subarray(0, 20))).toBe("malformed: feedback_token is malformed: it is too short");
     const otherFormat = Buffer.from(body);
-    otherFormat[0] = RECORD_FORMAT_VERSION + 1;
+    otherFormat[0] = RECORD_FORMAT_WITH_PRINCIPAL + 1;
     expect(malformed(otherFormat)).toBe(
-      `malformed: feedback_token is malformed: unknown token format ${RECORD_FORMAT_VERSION + 1}`,
+      `malformed: feedback_token is malformed: unknown token format ${RECORD_FORMAT_WITH_PRINCIPAL + 1}`,
     );
     expect(malformed(body.subarray(0, body.length - 1))).toBe(
       "malformed: feedback_token is malformed: its length does not match its contents",

@@ -1,3 +1,4 @@
+import { MAX_PRINCIPAL_BYTES } from "../auth/caller.js";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import { FeedbackTokenError } from "./feedback-token-error.js";
 
@@ -16,6 +17,11 @@ export interface PredictionRecord {
   readonly diagnosis: number;
   /** Issue time, Unix milliseconds. */
   readonly issuedAtMs: number;
+  /**
+   * Who received the prediction: "issuer|subject" of the caller's verified access token, or
+   * "" when PredictService ran without authentication. Feedback is accepted from them only.
+   */
+  readonly principal: string;
 }
 
 // The binary record inside every feedback token. This module is its only writer and reader:
@@ -31,9 +37,19 @@ export interface PredictionRecord {
 //   34      1     model version length n (1 to MAX_VERSION_BYTES)
 //   35      n     model version, UTF-8
 //   35+n    8*F   features in schema order, float64 LE (F = FEATURE_COUNT)
+//
+// Format 2 (a prediction made for an authenticated caller) appends the principal:
+//
+//   R       2     principal length p, uint16 LE (1 to MAX_PRINCIPAL_BYTES); R = 35+n+8*F
+//   R+2     p     principal ("issuer|subject"), UTF-8
+//
+// Format 1 records carry no principal (read as ""): tokens issued without authentication,
+// and every token issued before format 2 existed, stay valid.
 
-/** Layout version, the record's first byte; readers refuse any other. */
+/** Layout version of a record without a principal, the record's first byte. */
 export const RECORD_FORMAT_VERSION = 1;
+/** Layout version of a record carrying a principal. */
+export const RECORD_FORMAT_WITH_PRINCIPAL = 2;
 /** Bytes of a prediction id (a UUID) in the record. */
 export const UUID_BYTES = 16;
 /** Longest model version, in UTF-8 bytes, a record can carry (its length is one byte). */
@@ -46,7 +62,7 @@ const VERSION_LENGTH_AT = UUID_AT + UUID_BYTES;
 /** Bytes before the model version: format, issuedAt, probability, diagnosis, uuid, version length. */
 const FIXED_BYTES = VERSION_LENGTH_AT + 1;
 /** Size of the largest record, for writers that reuse one buffer. */
-export const MAX_RECORD_BYTES = FIXED_BYTES + MAX_VERSION_BYTES + 8 * FEATURE_COUNT;
+export const MAX_RECORD_BYTES = FIXED_BYTES + MAX_VERSION_BYTES + 8 * FEATURE_COUNT + 2 + MAX_PRINCIPAL_BYTES;
 
 /** Hex digit values by char code; -1 for anything else. */
 const HEX = new Int8Array(128).fill(-1);
@@ -55,9 +71,21 @@ for (let i = 0; i < 16; i++) {
   HEX["0123456789ABCDEF".charCodeAt(i)] = i;
 }
 
-/** Length in bytes of the record for a model version of `versionBytes` UTF-8 bytes. */
-export function recordLength(versionBytes: number): number {
-  return FIXED_BYTES + versionBytes + 8 * FEATURE_COUNT;
+/**
+ * Length in bytes of the record for a model version of `versionBytes` UTF-8 bytes and a
+ * principal of `principalBytes` (0: none, format 1).
+ */
+export function recordLength(versionBytes: number, principalBytes = 0): number {
+  return FIXED_BYTES + versionBytes + 8 * FEATURE_COUNT + (principalBytes === 0 ? 0 : 2 + principalBytes);
+}
+
+/** The UTF-8 bytes of a principal ("" for none), refused when the record cannot carry it. */
+export function encodePrincipal(principal: string): Buffer {
+  const bytes = Buffer.from(principal, "utf8");
+  if (bytes.length > MAX_PRINCIPAL_BYTES) {
+    throw new Error(`principal must be at most ${MAX_PRINCIPAL_BYTES} bytes, got ${bytes.length}`);
+  }
+  return bytes;
 }
 
 /** The UTF-8 bytes of a model version, refused when the record cannot carry it. */
@@ -93,7 +121,8 @@ export function parseUuid(uuid: string, out: Uint8Array): Uint8Array {
 /**
  * Writes one record into `out` from its parts as the hot path holds them (the id's bytes at
  * uuid[uuidOffset ..], the version already encoded, the features at vectors[vectorOffset ..])
- * and returns its length, recordLength(version.length). `out` must have room for it.
+ * and the principal's bytes (empty: none, a format 1 record), and returns its length,
+ * recordLength(version.length, principal.length). `out` must have room for it.
  */
 export function writePredictionRecord(
   out: Buffer,
@@ -105,9 +134,10 @@ export function writePredictionRecord(
   probability: number,
   diagnosis: number,
   issuedAtMs: number,
+  principal: Buffer = EMPTY,
 ): number {
   // Fields in layout order; each write returns the next field's offset.
-  let at = out.writeUInt8(RECORD_FORMAT_VERSION, 0);
+  let at = out.writeUInt8(principal.length === 0 ? RECORD_FORMAT_VERSION : RECORD_FORMAT_WITH_PRINCIPAL, 0);
   at = out.writeDoubleLE(issuedAtMs, at);
   at = out.writeDoubleLE(probability, at);
   at = out.writeUInt8(diagnosis, at);
@@ -116,8 +146,14 @@ export function writePredictionRecord(
   at = out.writeUInt8(version.length, at);
   at += version.copy(out, at);
   for (let i = 0; i < FEATURE_COUNT; i++) at = out.writeDoubleLE(vectors[vectorOffset + i] as number, at);
+  if (principal.length > 0) {
+    at = out.writeUInt16LE(principal.length, at);
+    at += principal.copy(out, at);
+  }
   return at;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** The record in a token's body, or a "malformed" FeedbackTokenError saying what is wrong with it. */
 export function readPredictionRecord(body: Buffer): PredictionRecord {
@@ -125,17 +161,32 @@ export function readPredictionRecord(body: Buffer): PredictionRecord {
     throw new FeedbackTokenError("malformed", `feedback_token is malformed: ${why}`);
   };
   if (body.length < FIXED_BYTES) fail("it is too short");
-  if (body.readUInt8(0) !== RECORD_FORMAT_VERSION) fail(`unknown token format ${body.readUInt8(0)}`);
+  const format = body.readUInt8(0);
+  if (format !== RECORD_FORMAT_VERSION && format !== RECORD_FORMAT_WITH_PRINCIPAL) {
+    fail(`unknown token format ${format}`);
+  }
   const issuedAtMs = body.readDoubleLE(ISSUED_AT_AT);
   const probability = body.readDoubleLE(PROBABILITY_AT);
   const diagnosis = body.readUInt8(DIAGNOSIS_AT);
   const hex = body.subarray(UUID_AT, UUID_AT + UUID_BYTES).toString("hex");
   const predictionId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   const versionLength = body.readUInt8(VERSION_LENGTH_AT);
-  if (body.length !== recordLength(versionLength)) fail("its length does not match its contents");
+  const principalAt = recordLength(versionLength);
+  let principal = "";
+  if (format === RECORD_FORMAT_WITH_PRINCIPAL) {
+    if (body.length < principalAt + 2) fail("it is too short for its principal");
+    const principalLength = body.readUInt16LE(principalAt);
+    if (principalLength === 0 || principalLength > MAX_PRINCIPAL_BYTES)
+      fail("its principal length is invalid");
+    if (body.length !== recordLength(versionLength, principalLength))
+      fail("its length does not match its contents");
+    principal = body.subarray(principalAt + 2, principalAt + 2 + principalLength).toString("utf8");
+  } else if (body.length !== principalAt) {
+    fail("its length does not match its contents");
+  }
   const modelVersion = body.subarray(FIXED_BYTES, FIXED_BYTES + versionLength).toString("utf8");
   const featuresAt = FIXED_BYTES + versionLength;
   const features = new Float64Array(FEATURE_COUNT);
   for (let i = 0; i < FEATURE_COUNT; i++) features[i] = body.readDoubleLE(featuresAt + 8 * i);
-  return { predictionId, modelVersion, features, probability, diagnosis, issuedAtMs };
+  return { predictionId, modelVersion, features, probability, diagnosis, issuedAtMs, principal };
 }

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { parseWhoami } from "./src/signed-in-user.js";
+
+describe("parseWhoami", () => {
+  it("reads a signed-in answer and treats anything else as nobody", () => {
+    expect(parseWhoami({ signedIn: true, subject: "alice", principal: "iss|alice" })).toEqual({
+      signedIn: true,
+      subject: "alice",
+      principal: "iss|alice",
+    });
+    expect(parseWhoami({ signedIn: true, subject: "alice" })).toEqual({
+      signedIn: true,
+      subject: "alice",
+      principal: "alice",
+    });
+    for (const odd of [
+      null,
+      "alice",
+      1,
+      [],
+      { signedIn: "true", subject: "a" },
+      { signedIn: true },
+      { signedIn: false, subject: "a" },
+    ]) {
+      expect(parseWhoami(odd)).toEqual({ signedIn: false });
+    }
+  });
+});
