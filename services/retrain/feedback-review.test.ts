@@ -136,7 +136,12 @@ describe("feedback attribution and operator review (real server, real SQLite, re
 
   async function start(): Promise<void> {
     trainer = new HoldableTrainer(
-      new WorkerTrainer({ storeFile: storeFilePath(config), modelPath: config.modelPath, logger: silent }),
+      new WorkerTrainer({
+        storeFile: storeFilePath(config),
+        modelPath: config.modelPath,
+        trainingRowsPerSource: config.trainingRowsPerSource,
+        logger: silent,
+      }),
     );
     server = await startRetrainServer(config, silent, {
       trainer,

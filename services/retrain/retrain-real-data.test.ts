@@ -39,6 +39,7 @@ describe.skipIf(!haveRealCsv)("RetrainService on the real LPD file", () => {
     const trainer = new WorkerTrainer({
       storeFile: storeFilePath(config),
       modelPath: config.modelPath,
+      trainingRowsPerSource: config.trainingRowsPerSource,
       logger: silent,
     });
     server = await startRetrainServer(config, silent, { trainer, defaultMetrics: false });

@@ -29,6 +29,7 @@ async function start(config: RetrainConfig): Promise<RetrainServerHandle> {
   const trainer = new WorkerTrainer({
     storeFile: storeFilePath(config),
     modelPath: config.modelPath,
+    trainingRowsPerSource: config.trainingRowsPerSource,
     logger: silent,
   });
   const server = await startRetrainServer(config, silent, {

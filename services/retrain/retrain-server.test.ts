@@ -82,7 +82,12 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
     signer = keys.signer;
     config = testConfig(tmp.dir, keys.key, { adminToken: ADMIN_TOKEN, heartbeatIntervalMs: 200 });
     trainer = new HoldableTrainer(
-      new WorkerTrainer({ storeFile: storeFilePath(config), modelPath: config.modelPath, logger: silent }),
+      new WorkerTrainer({
+        storeFile: storeFilePath(config),
+        modelPath: config.modelPath,
+        trainingRowsPerSource: config.trainingRowsPerSource,
+        logger: silent,
+      }),
     );
     server = await startRetrainServer(config, silent, {
       trainer,
