@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type ModelVersion, ModelVersionStatus } from "./src/gen/liver/v1/model.js";
-import { layoutHistoryChart, statusText } from "./src/model-history-chart.js";
+import { holdoutText, layoutHistoryChart, statusText } from "./src/model-history-chart.js";
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 
@@ -89,5 +89,14 @@ describe("layoutHistoryChart", () => {
 
   it("names statuses in words", () => {
     expect([SERVING, RETIRED, REJECTED].map(statusText)).toEqual(["serving", "retired", "rejected"]);
+  });
+});
+
+describe("holdoutText", () => {
+  it("says which holdout a figure was measured on, and flags the older row-level one", () => {
+    expect(holdoutText("lab-profile-v1")).toBe("patients held out by lab profile");
+    expect(holdoutText("row-v1")).toBe("row-level (older; overstates)");
+    expect(holdoutText("")).toBe("–");
+    expect(holdoutText("future-v9")).toBe("future-v9");
   });
 });

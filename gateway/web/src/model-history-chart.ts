@@ -154,7 +154,11 @@ export class ModelHistoryChart {
       layout.points.length === 0
         ? "No model versions with metrics yet."
         : `${versions.length} version${versions.length === 1 ? "" : "s"}; serving ${serving || "none"}${
-            servingPoint === undefined ? "" : ` with holdout AUC ${servingPoint.auc.toFixed(3)}`
+            servingPoint === undefined
+              ? ""
+              : ` with holdout AUC ${servingPoint.auc.toFixed(3)}${holdoutNote(
+                  versions.find((v) => v.modelVersion === serving)?.metrics?.holdoutScheme,
+                )}`
           }.`;
     this.figure.replaceChildren(
       this.svg(layout, summary),
@@ -239,6 +243,7 @@ export class ModelHistoryChart {
         h("th", { scope: "row" }, v.modelVersion),
         h("td", {}, statusText(v.status)),
         h("td", {}, v.metrics === undefined ? "–" : v.metrics.rocAuc.toFixed(3)),
+        h("td", {}, holdoutText(v.metrics?.holdoutScheme)),
         h("td", {}, v.metrics === undefined ? "–" : v.metrics.accuracy.toFixed(3)),
         h("td", {}, String(v.rowCounts?.feedbackRows ?? 0)),
         h("td", {}, v.createdAt === undefined ? "–" : formatClock(v.createdAt)),
@@ -258,13 +263,34 @@ export class ModelHistoryChart {
           h(
             "tr",
             {},
-            ...["Version", "Status", "Holdout AUC", "Accuracy", "Feedback rows", "Trained", "Reason"].map(
-              (c) => h("th", { scope: "col" }, c),
-            ),
+            ...[
+              "Version",
+              "Status",
+              "Holdout AUC",
+              "Holdout",
+              "Accuracy",
+              "Feedback rows",
+              "Trained",
+              "Reason",
+            ].map((c) => h("th", { scope: "col" }, c)),
           ),
         ),
         h("tbody", {}, ...rows),
       ),
     );
   }
+}
+
+/** How a figure's holdout was cut, in words for the table. */
+export function holdoutText(scheme: string | undefined): string {
+  if (scheme === "lab-profile-v1") return "patients held out by lab profile";
+  if (scheme === "row-v1") return "row-level (older; overstates)";
+  return scheme === undefined || scheme === "" ? "–" : scheme;
+}
+
+/** The summary's note on the serving version's holdout. */
+function holdoutNote(scheme: string | undefined): string {
+  if (scheme === "lab-profile-v1") return " (patients held out by lab profile)";
+  if (scheme === "row-v1") return " (measured on the older row-level holdout, which overstates it)";
+  return "";
 }
