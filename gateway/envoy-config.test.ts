@@ -6,6 +6,8 @@ import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS } from "./public-methods.js";
 
 // Envoy is not installed here, so this checks envoy.yaml statically against the one list of
 // public methods and the design's defaults.
+// Envoy's own schema (every field, type and validate rule) is checked in
+// envoy-schema/envoy-bootstrap-validator.test.ts.
 
 /** Default heartbeat interval of WatchModelVersions (DESIGN.md: the stream must never look idle). */
 const HEARTBEAT_SECONDS = 10;
