@@ -19,6 +19,8 @@ export interface GrpcServerHostOptions {
   readonly logger: Logger;
   readonly maxReceiveMessageBytes?: number;
   readonly maxSendMessageBytes?: number;
+  /** Plaintext when absent; see grpcServerCredentials (services/shared/tls) for TLS and mTLS. */
+  readonly credentials?: ServerCredentials;
 }
 
 /**
@@ -57,7 +59,8 @@ export class GrpcServerHost {
   /** Binds and starts; resolves to the bound port (useful with port 0). */
   async listen(host: string, port: number): Promise<number> {
     const bound = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, actual) => {
+      const credentials = this.options.credentials ?? ServerCredentials.createInsecure();
+      this.server.bindAsync(`${host}:${port}`, credentials, (error, actual) => {
         if (error) reject(new Error(`cannot listen on ${host}:${port}: ${error.message}`));
         else resolve(actual);
       });
