@@ -1,6 +1,7 @@
 import path from "node:path";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import { type Env, readInteger, readOptionalString, readPort, readString } from "../shared/ops/env-config.js";
+import { readTlsSettings, type TlsSettings } from "../shared/tls/tls-settings.js";
 
 /** Default gRPC port of PredictService (DESIGN.md §7, binding). */
 export const DEFAULT_PREDICT_PORT = 8000;
@@ -43,6 +44,8 @@ export interface PredictConfig {
    * TensorFlow.js costs a replica about 90 MiB of RSS, and the serving scorer never needs it.
    */
   readonly validateWithTfjs: boolean;
+  /** TLS_* settings: the server's certificate, mTLS, and the CA for calls to Retrain. Absent: plaintext. */
+  readonly tls?: TlsSettings;
 }
 
 /** A yes/no setting: true/false, 1/0, yes/no (any case). */
@@ -86,5 +89,6 @@ export function readPredictConfig(env: Env = process.env): PredictConfig {
     artifactFetchTimeoutMs: readInteger(env, "ARTIFACT_FETCH_TIMEOUT_MS", 30_000, 100, 600_000),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     validateWithTfjs: readBoolean(env, "VALIDATE_WITH_TFJS", false),
+    tls: readTlsSettings(env),
   };
 }

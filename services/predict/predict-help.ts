@@ -1,3 +1,5 @@
+import { TLS_HELP } from "../shared/tls/tls-settings.js";
+
 /** `--help` of the PredictService process. */
 export const PREDICT_HELP = `Usage: node services/predict/main.ts   (npm run start:predict; compiled: node dist/services/predict/main.js)
 
@@ -23,4 +25,5 @@ the environment:
   ARTIFACT_FETCH_TIMEOUT_MS [30000]
   VALIDATE_WITH_TFJS [false]      also check each new model against TensorFlow.js at warm-up
   SHUTDOWN_GRACE_MS [10000]       SIGTERM: time to drain calls
-  LOG_LEVEL [info]                pino level; logs are JSON on stdout`;
+  LOG_LEVEL [info]                pino level; logs are JSON on stdout
+${TLS_HELP}`;

@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import { grpcChannelCredentials, grpcServerCredentials } from "../shared/tls/grpc-tls-credentials.js";
+import { PLAINTEXT } from "../shared/tls/tls-settings.js";
 import { GrpcServerHost } from "../shared/grpc/grpc-server-host.js";
 import { startMetricsServer } from "../shared/ops/metrics-server.js";
 import { ArtifactFetcher } from "./artifact-fetcher.js";
@@ -53,7 +55,8 @@ export async function startPredictServer(
 ): Promise<PredictServer> {
   const metrics = new PredictMetrics();
   const holder = new ModelHolder();
-  const connection = new RetrainConnection(config.retrainAddr);
+  const tls = config.tls ?? PLAINTEXT;
+  const connection = new RetrainConnection(config.retrainAddr, grpcChannelCredentials(tls, logger));
   const loader = options.loader ?? new ModelLoader(config.validateWithTfjs ? lazyTfjsEvaluator : undefined);
   const cache = new ModelCache(config.modelCachePath);
   const fetcher = new ArtifactFetcher({ connection, loader, timeoutMs: config.artifactFetchTimeoutMs });
@@ -85,7 +88,11 @@ export async function startPredictServer(
     reconnectMaxMs: config.reconnectMaxMs,
   });
   const subscribed = (): boolean => subscriber.subscribed;
-  const host = new GrpcServerHost({ serviceNames: [PREDICT_SERVICE_NAME], logger });
+  const host = new GrpcServerHost({
+    serviceNames: [PREDICT_SERVICE_NAME],
+    logger,
+    credentials: grpcServerCredentials(tls, logger),
+  });
   const service = new PredictService({
     holder,
     signer: new PredictionTokenSigner(config.signingKey),

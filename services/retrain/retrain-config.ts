@@ -8,6 +8,7 @@ import {
   readString,
   type Env,
 } from "../shared/ops/env-config.js";
+import { readTlsSettings, type TlsSettings } from "../shared/tls/tls-settings.js";
 
 /** Default RetrainService gRPC port (DESIGN.md §7). */
 export const DEFAULT_RETRAIN_PORT = 8080;
@@ -50,6 +51,8 @@ export interface RetrainConfig {
   /** Negative values demand an improvement over the serving version. */
   readonly gateAucTolerance: number;
   readonly shutdownGraceMs: number;
+  /** TLS_* settings: the server's certificate and mTLS. Absent: plaintext. */
+  readonly tls?: TlsSettings;
 }
 
 /** The SQLite file of a configuration. */
@@ -87,5 +90,6 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     minBatch: readInteger(env, "RETRAIN_MIN_BATCH", DEFAULT_RETRAIN_MIN_BATCH, 1, 1_000_000_000),
     gateAucTolerance: readNumber(env, "GATE_AUC_TOLERANCE", DEFAULT_GATE_AUC_TOLERANCE, -1, 1),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
+    tls: readTlsSettings(env),
   };
 }

@@ -1,3 +1,5 @@
+import { TLS_HELP } from "../shared/tls/tls-settings.js";
+
 /** `--help` of the RetrainService process. */
 export const RETRAIN_HELP = `Usage: node services/retrain/main.ts   (npm run start:retrain; compiled: node dist/services/retrain/main.js)
 
@@ -21,4 +23,5 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   RETRAIN_MIN_BATCH [1]         labelled feedback needed before a run starts
   GATE_AUC_TOLERANCE [0.01]     promote unless holdout AUC is worse than serving by more
   SHUTDOWN_GRACE_MS [10000]     SIGTERM: time to drain calls
-  LOG_LEVEL [info]              pino level; logs are JSON on stdout`;
+  LOG_LEVEL [info]              pino level; logs are JSON on stdout
+${TLS_HELP}`;
