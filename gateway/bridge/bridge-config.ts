@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { readPort, readString, readOptionalString, type Env } from "../../services/shared/ops/env-config.js";
+import { readTlsSettings, type TlsSettings } from "../../services/shared/tls/tls-settings.js";
 
 /**
  * Default ports of the design (DESIGN.md §7). The Envoy config check compares envoy.yaml
@@ -22,6 +23,8 @@ export interface BridgeConfig {
   readonly retrainAddress: string;
   readonly corsOrigins: readonly string[];
   readonly webRoot: string;
+  /** TLS_CERT_FILE/TLS_KEY_FILE: HTTPS listener and client certificate; TLS_CA_FILE: TLS to the services. */
+  readonly tls?: TlsSettings;
 }
 
 /** Help text for `--help`, listing every variable `readBridgeConfig` reads. */
@@ -37,6 +40,10 @@ Environment:
   CORS_ORIGINS    comma-separated origins allowed to call cross-origin, e.g. http://localhost:5173
                   (default none: only the UI served by this bridge, which is same-origin)
   WEB_ROOT        folder of the built web UI (default gateway/web/dist)
+  TLS_CERT_FILE, TLS_KEY_FILE   serve the UI and grpc-web over HTTPS with this certificate, which is
+                  also the client certificate towards Predict and Retrain (unset: plain HTTP)
+  TLS_CA_FILE     CA trusted for calls to Predict and Retrain; set, those calls use TLS
+  TLS_REFRESH_MS  how often the files are re-read for rotation (default 30000)
   LOG_LEVEL       pino level (default info)
 `;
 
@@ -93,5 +100,6 @@ export function readBridgeConfig(env: Env): BridgeConfig {
     retrainAddress: parseAddress("RETRAIN_ADDR", readString(env, "RETRAIN_ADDR", `localhost:${retrainPort}`)),
     corsOrigins: list(readOptionalString(env, "CORS_ORIGINS")).map(parseOrigin),
     webRoot: readString(env, "WEB_ROOT", DEFAULT_WEB_ROOT),
+    tls: readTlsSettings(env),
   };
 }

@@ -54,6 +54,16 @@ export class CheckedCertificateProvider implements experimental.CertificateProvi
     });
   }
 
+  /** The certificate and key in use now (checked), if this provider has them. */
+  currentIdentity(): IdentityUpdate | undefined {
+    return this.identity;
+  }
+
+  /** The CA bundle in use now (checked), if this provider has one. */
+  currentCa(): CaUpdate | undefined {
+    return this.ca;
+  }
+
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
     this.changeWatching();
