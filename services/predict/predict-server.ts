@@ -105,6 +105,7 @@ export async function startPredictServer(
   holder.onSwap(() => host.setServing(true));
 
   const port = await host.listen(config.host, config.port);
+  if (config.healthPort !== undefined) await host.listenHealth(config.host, config.healthPort);
   let metricsServer;
   try {
     metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, config.host);

@@ -3,6 +3,7 @@ import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
   readInteger,
   readNumber,
+  readOptionalPort,
   readOptionalString,
   readPort,
   readString,
@@ -53,6 +54,8 @@ export interface RetrainConfig {
   readonly shutdownGraceMs: number;
   /** TLS_* settings: the server's certificate and mTLS. Absent: plaintext. */
   readonly tls?: TlsSettings;
+  /** HEALTH_PORT: plaintext grpc.health.v1 only, for Kubernetes probes of a TLS-only server. */
+  readonly healthPort?: number | undefined;
 }
 
 /** The SQLite file of a configuration. */
@@ -91,5 +94,6 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     gateAucTolerance: readNumber(env, "GATE_AUC_TOLERANCE", DEFAULT_GATE_AUC_TOLERANCE, -1, 1),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
     tls: readTlsSettings(env),
+    healthPort: readOptionalPort(env, "HEALTH_PORT"),
   };
 }

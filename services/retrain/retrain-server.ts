@@ -191,6 +191,7 @@ async function startOnStore(
   let metricsServer;
   try {
     port = await host.listen(config.host, config.port);
+    if (config.healthPort !== undefined) await host.listenHealth(config.host, config.healthPort);
     metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, config.host);
   } catch (error) {
     // Nothing started may outlive a failed start: threads would keep an embedding process alive.

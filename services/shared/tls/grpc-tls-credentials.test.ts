@@ -159,6 +159,29 @@ describe("TLS and mTLS on a real gRPC server", () => {
   });
 });
 
+describe("the plaintext health port of a TLS-only server (for Kubernetes probes)", () => {
+  it("answers grpc.health.v1 in plaintext and follows the server's status, and serves nothing else", async () => {
+    const server = writePair("health-port", await issue("retrain"));
+    const { host } = await startServer(settings(server));
+    const healthPort = await host.listenHealth("127.0.0.1", 0);
+    expect(await healthCheck(healthPort, credentials.createInsecure())).toBe("SERVING");
+    host.setServing(false);
+    expect(await healthCheck(healthPort, credentials.createInsecure())).toBe("NOT_SERVING");
+    const client = new HealthClient(`localhost:${healthPort}`, credentials.createInsecure());
+    const other = await new Promise<ServiceError | null>((resolve) => {
+      client.makeUnaryRequest(
+        "/liver.v1.PredictService/Predict",
+        (x: Buffer) => x,
+        (x: Buffer) => x,
+        Buffer.alloc(0),
+        (error: ServiceError | null) => resolve(error),
+      );
+    });
+    client.close();
+    expect(other).toMatchObject({ code: status.UNIMPLEMENTED });
+  });
+});
+
 describe("errors a person can act on, at start", () => {
   it("half a pair, or a client CA without a certificate, names the settings", () => {
     expect(() => readTlsSettings({ TLS_CERT_FILE: "/x.pem" })).toThrow(/TLS_KEY_FILE is not/);

@@ -36,7 +36,9 @@ export const TLS_HELP = `  TLS_CERT_FILE        this service's certificate, PEM 
   TLS_KEY_FILE         the private key of TLS_CERT_FILE, PEM
   TLS_CLIENT_CA_FILE   clients must present a certificate signed by this CA (mTLS; needs the two above)
   TLS_CA_FILE          the CA trusted for outgoing calls; set, outgoing calls use TLS
-  TLS_REFRESH_MS       how often the files are re-read for rotation (default ${DEFAULT_TLS_REFRESH_MS})`;
+  TLS_REFRESH_MS       how often the files are re-read for rotation (default ${DEFAULT_TLS_REFRESH_MS})
+  HEALTH_PORT          also serve grpc.health.v1 alone, in plaintext, on this port (unset: no):
+                       Kubernetes' gRPC probes cannot speak TLS`;
 
 /** Reads and cross-checks the TLS settings; a half-configured pair fails at start, by name. */
 export function readTlsSettings(env: Env): TlsSettings {
