@@ -219,3 +219,41 @@ describe("envoy.yaml", () => {
     }
   });
 });
+
+describe("TLS on every hop", () => {
+  const TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.";
+
+  it("the listener serves HTTPS with a certificate re-read when its Secret is renewed", () => {
+    const chain = obj(arr(obj(listener, "listener").filter_chains, "filter_chains")[0], "filter_chains[0]");
+    const context = obj(
+      obj(chain.transport_socket, "listener transport_socket").typed_config,
+      "typed_config",
+    );
+    expect(context["@type"]).toBe(`${TLS}DownstreamTlsContext`);
+    const common = obj(context.common_tls_context, "common_tls_context");
+    expect(common.alpn_protocols).toEqual(["h2", "http/1.1"]);
+    const certificate = obj(arr(common.tls_certificates, "tls_certificates")[0], "tls_certificates[0]");
+    expect(certificate.watched_directory).toBeDefined();
+  });
+
+  it.each(clusters.map((c) => [String(c.name), c] as const))(
+    "%s: TLS with the gateway's client certificate, verifying the service's CA and name",
+    (name, cluster) => {
+      const context = obj(
+        obj(cluster.transport_socket, `${name} transport_socket`).typed_config,
+        "typed_config",
+      );
+      expect(context["@type"]).toBe(`${TLS}UpstreamTlsContext`);
+      const common = obj(context.common_tls_context, "common_tls_context");
+      expect(common.alpn_protocols).toEqual(["h2"]);
+      expect(arr(common.tls_certificates, "tls_certificates")).toHaveLength(1);
+      const validation = obj(common.validation_context, "validation_context");
+      expect(obj(validation.trusted_ca, "trusted_ca").filename).toMatch(/ca\.crt$/);
+      const host = allMappings(cluster.load_assignment).find((m) => typeof m.address === "string")?.address;
+      expect(context.sni).toBe(host);
+      expect(arr(validation.match_typed_subject_alt_names, "match_typed_subject_alt_names")).toEqual([
+        { san_type: "DNS", matcher: { exact: host } },
+      ]);
+    },
+  );
+});

@@ -1,3 +1,4 @@
+import * as certManager from "@kubernetes-models/cert-manager";
 import * as k8s from "kubernetes-models";
 
 /**
@@ -5,7 +6,8 @@ import * as k8s from "kubernetes-models";
  * kubernetes-models, whose validators are generated from the Kubernetes OpenAPI spec. The
  * package is pinned to ~4.4 because that line carries the Kubernetes 1.27 spec (1.27 is the
  * oldest version the manifests' README supports; 4.5 moves to newer APIs such as 1.28's
- * sidecar `restartPolicy`, which 1.27 would reject).
+ * sidecar `restartPolicy`, which 1.27 would reject). cert-manager's resources (certificates.yaml)
+ * are checked the same way with @kubernetes-models/cert-manager, generated from its CRDs.
  *
  * The OpenAPI spec has no `additionalProperties: false`, so the generated validators accept a
  * misspelt field that `kubectl apply` (strict field validation since 1.27) rejects. Unknown
@@ -45,7 +47,7 @@ function modelIndex(): Map<string, ModelClass> {
   const members = (value: unknown): unknown[] =>
     typeof value === "object" && value !== null ? Object.values(value as Record<string, unknown>) : [];
   // Core models sit at kubernetes-models.v1.X, the others at kubernetes-models.<group>.<version>.X.
-  for (const group of members(k8s)) {
+  for (const group of [...members(k8s), ...members(certManager)]) {
     for (const member of members(group)) {
       add(member);
       for (const model of members(member)) add(model);

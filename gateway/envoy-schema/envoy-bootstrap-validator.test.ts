@@ -144,6 +144,21 @@ describe("negative controls: each single mistake fails, naming its path", () => 
     expectIssue(issues, `${ROUTES}[0].route.retry_policy.num_retries`, /expected an integer/);
   });
 
+  it("a misspelt field in a cluster's TLS context", () => {
+    const config = gateway();
+    const validation = at(
+      config,
+      `${CLUSTER}.transport_socket.typed_config.common_tls_context.validation_context`,
+    );
+    validation.trusted_cas = validation.trusted_ca;
+    delete validation.trusted_ca;
+    expectIssue(
+      validateEnvoyBootstrap(config),
+      `${CLUSTER}.transport_socket.typed_config.common_tls_context.validation_context.trusted_cas`,
+      /unknown field "trusted_cas" in .*CertificateValidationContext \(did you mean trusted_ca\?\)/,
+    );
+  });
+
   it("a string where a mapping belongs, and a deprecated field", () => {
     const config = gateway();
     at(config, "static_resources").clusters = "liver_predict";
