@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { KUBERNETES_SCHEMA_VERSION, validateK8sObject } from "./k8s-schema.js";
 import { kubectlAvailable, kubectlKustomize } from "./kubectl-kustomize.js";
 import { loadKustomizeBundle, type KustomizeBundle } from "./kustomize-bundle.js";
@@ -88,6 +89,21 @@ describe(`every object of the bundle against the Kubernetes ${KUBERNETES_SCHEMA_
       expect((rendered ?? []).flatMap(validateK8sObject)).toEqual([]);
     },
   );
+});
+
+describe("the README's examples", () => {
+  it("every YAML object in k8s-manifests/README.md is valid, and matches certificates.yaml where it shows one", () => {
+    const readme = readFileSync(path.join(root, "README.md"), "utf8");
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1] ?? "") as unknown);
+    expect(blocks.length).toBeGreaterThan(0);
+    const ours = new Map(projectObjects(bundle).map((o) => [kindName(o), o]));
+    for (const example of blocks) {
+      expect(validateK8sObject(example)).toEqual([]);
+      const same = ours.get(kindName(example));
+      expect(same, `${kindName(example)} is an object of the bundle`).toBeDefined();
+      expect(obj(same).spec).toEqual(obj(example).spec);
+    }
+  });
 });
 
 describe("negative controls: one mistake each, reported with its object and path", () => {
