@@ -70,7 +70,7 @@ ENV RETRAIN_PORT=8080 \
     RETRAIN_METRICS_PORT=9101 \
     DATA_PATH=/var/lib/liver/data \
     MODEL_PATH=/var/lib/liver/models
-EXPOSE 8080 9101
+EXPOSE 8080 8081 9101
 CMD ["node", "dist/services/retrain/main.js"]
 
 # ---- predict: PredictService (stateless, scaled out) -----------------------------------
@@ -79,7 +79,7 @@ ENV PREDICT_PORT=8000 \
     PREDICT_METRICS_PORT=9100 \
     RETRAIN_ADDR=liver-retrain:8080 \
     MODEL_CACHE_PATH=/var/cache/liver/models
-EXPOSE 8000 9100
+EXPOSE 8000 8001 9100
 # V8 flags: services/predict/predict-node-flags.ts says why (a test keeps the two equal).
 CMD ["node", "--max-semi-space-size=2", "dist/services/predict/main.js"]
 

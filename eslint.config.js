@@ -10,6 +10,7 @@ export default tseslint.config(
       "services/gen/",
       "gateway/web/src/gen/",
       "gateway/web/dist/",
+      "k8s-manifests/web/",
       "models/",
       "coverage/",
       "test-artifacts/",

@@ -1,11 +1,18 @@
-import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { GATEWAY_DEFAULTS } from "./bridge/bridge-config.js";
+import { GrpcWebBridge } from "./bridge/grpc-web-bridge.js";
+import { buildWeb } from "./web/build.js";
 import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS } from "./public-methods.js";
 
 // Envoy is not installed here, so this checks envoy.yaml statically against the one list of
 // public methods and the design's defaults.
+// Envoy's own schema (every field, type and validate rule) is checked in
+// envoy-schema/envoy-bootstrap-validator.test.ts.
 
 /** Default heartbeat interval of WatchModelVersions (DESIGN.md: the stream must never look idle). */
 const HEARTBEAT_SECONDS = 10;
@@ -69,6 +76,26 @@ const routes = virtualHosts.flatMap((vh) =>
   arr(vh.routes, `virtual_host ${String(vh.name)}.routes`).map((r) => obj(r, "route")),
 );
 
+/** Routes that forward an RPC (the others answer the page's files directly). */
+const rpcRoutes = routes.filter((r) => r.route !== undefined);
+const pageRoutes = routes.filter((r) => r.direct_response !== undefined);
+
+/** The file Envoy answers GET `path` with (basename under /etc/envoy-web), if a page route matches. */
+function pageRouteFile(path: string): string | undefined {
+  for (const route of routes) {
+    const match = obj(route.match, "route.match");
+    const hit =
+      typeof match.path === "string"
+        ? match.path === path
+        : typeof match.prefix === "string" && path.startsWith(match.prefix);
+    if (!hit) continue;
+    if (route.direct_response === undefined) return undefined;
+    const body = obj(obj(route.direct_response, "direct_response").body, "body");
+    return str(body.filename, "filename").replace(/^\/etc\/envoy-web\//, "");
+  }
+  return undefined;
+}
+
 function routedPath(route: Obj): string {
   const match = obj(route.match, "route.match");
   const keys = Object.keys(match);
@@ -102,11 +129,11 @@ describe("envoy.yaml", () => {
   });
 
   it("routes exactly the public methods, each to its service's cluster", () => {
-    const routed = routes.map(routedPath);
+    const routed = rpcRoutes.map(routedPath);
     expect(new Set(routed).size, "a path is routed twice").toBe(routed.length);
     expect([...routed].sort()).toEqual(PUBLIC_METHODS.map((m) => m.path).sort());
     for (const m of PUBLIC_METHODS) {
-      const route = routes.find((r) => routedPath(r) === m.path);
+      const route = rpcRoutes.find((r) => routedPath(r) === m.path);
       const action = obj(route?.route, `route for ${m.path}`);
       expect(action.cluster, m.path).toBe(clusterForTarget[m.target]);
       expect(clusterByName.has(str(action.cluster, `${m.path} cluster`)), `${m.path} cluster exists`).toBe(
@@ -115,17 +142,28 @@ describe("envoy.yaml", () => {
     }
   });
 
-  it("never routes admin or internal methods, nor answers anything directly", () => {
-    const routed = new Set(routes.map(routedPath));
+  it("never routes admin or internal methods, and answers directly only with the page's files", () => {
+    const routed = new Set(rpcRoutes.map(routedPath));
     for (const path of Object.keys(NON_PUBLIC_METHOD_PATHS)) expect(routed.has(path), path).toBe(false);
-    for (const route of routes) {
-      expect(Object.keys(route).sort(), "route must only forward").toEqual(["match", "route"]);
+    expect(rpcRoutes.length + pageRoutes.length, "every route forwards or serves a page file").toBe(
+      routes.length,
+    );
+    for (const route of rpcRoutes) {
+      expect(Object.keys(route).sort(), "an RPC route must only forward").toEqual(["match", "route"]);
+    }
+    const rpcPaths = [...PUBLIC_METHODS.map((m) => m.path), ...Object.keys(NON_PUBLIC_METHOD_PATHS)];
+    for (const route of pageRoutes) {
+      expect(Object.keys(route).sort()).toEqual(["direct_response", "match", "response_headers_to_add"]);
+      const body = obj(obj(route.direct_response, "direct_response").body, "body");
+      expect(str(body.filename, "filename")).toMatch(/^\/etc\/envoy-web\/[a-z]+\.(html|js|css)$/);
+      // A page route never swallows an RPC path (nor a prefix of one).
+      for (const path of rpcPaths) expect(pageRouteFile(path), path).toBeUndefined();
     }
   });
 
   it("disables the route timeout of the stream and bounds every unary method", () => {
     for (const m of PUBLIC_METHODS) {
-      const route = routes.find((r) => routedPath(r) === m.path);
+      const route = rpcRoutes.find((r) => routedPath(r) === m.path);
       const action = obj(route?.route, m.path);
       expect(seconds(action.timeout, `${m.path} timeout`), m.path).toBe(m.timeoutSeconds);
       if (m.serverStreaming) {
@@ -227,6 +265,114 @@ describe("envoy.yaml", () => {
       );
       expect(socket.address, name).toBe(host);
       expect(socket.port_value, name).toBe(port);
+    }
+  });
+});
+
+describe("TLS on every hop", () => {
+  const TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.";
+
+  it("the listener serves HTTPS with a certificate re-read when its Secret is renewed", () => {
+    const chain = obj(arr(obj(listener, "listener").filter_chains, "filter_chains")[0], "filter_chains[0]");
+    const context = obj(
+      obj(chain.transport_socket, "listener transport_socket").typed_config,
+      "typed_config",
+    );
+    expect(context["@type"]).toBe(`${TLS}DownstreamTlsContext`);
+    const common = obj(context.common_tls_context, "common_tls_context");
+    expect(common.alpn_protocols).toEqual(["h2", "http/1.1"]);
+    const certificate = obj(arr(common.tls_certificates, "tls_certificates")[0], "tls_certificates[0]");
+    expect(certificate.watched_directory).toBeDefined();
+  });
+
+  it.each(clusters.map((c) => [String(c.name), c] as const))(
+    "%s: TLS with the gateway's client certificate, verifying the service's CA and name",
+    (name, cluster) => {
+      const context = obj(
+        obj(cluster.transport_socket, `${name} transport_socket`).typed_config,
+        "typed_config",
+      );
+      expect(context["@type"]).toBe(`${TLS}UpstreamTlsContext`);
+      const common = obj(context.common_tls_context, "common_tls_context");
+      expect(common.alpn_protocols).toEqual(["h2"]);
+      expect(arr(common.tls_certificates, "tls_certificates")).toHaveLength(1);
+      const validation = obj(common.validation_context, "validation_context");
+      expect(obj(validation.trusted_ca, "trusted_ca").filename).toMatch(/ca\.crt$/);
+      const host = allMappings(cluster.load_assignment).find((m) => typeof m.address === "string")?.address;
+      expect(context.sni).toBe(host);
+      expect(arr(validation.match_typed_subject_alt_names, "match_typed_subject_alt_names")).toEqual([
+        { san_type: "DNS", matcher: { exact: host } },
+      ]);
+    },
+  );
+});
+
+describe("the page on the gateway's own origin: Envoy's routes, the ConfigMap copy and the local bridge agree", () => {
+  const copyDir = new URL("../k8s-manifests/web/", import.meta.url);
+  let buildDir: string;
+  let built: string[];
+  let bridge: GrpcWebBridge;
+  let bridgePort: number;
+
+  beforeAll(async () => {
+    buildDir = mkdtempSync(path.join(tmpdir(), "web-page-"));
+    await buildWeb({ outDir: path.join(buildDir, "dist") });
+    built = readdirSync(path.join(buildDir, "dist"));
+    bridge = new GrpcWebBridge({
+      predictAddresses: ["127.0.0.1:1"],
+      retrainAddress: "127.0.0.1:1",
+      webRoot: path.join(buildDir, "dist"),
+      logger: pino({ level: "silent" }),
+    });
+    bridgePort = (await bridge.listen(0)).port;
+  });
+
+  afterAll(async () => {
+    await bridge.close();
+    rmSync(buildDir, { recursive: true, force: true });
+  });
+
+  const COPY_COMMAND =
+    "npm run build:web && cp gateway/web/dist/index.html k8s-manifests/web/ && " +
+    "cp gateway/web/dist/app-*.js k8s-manifests/web/app.js && cp gateway/web/dist/styles-*.css k8s-manifests/web/styles.css";
+
+  it("k8s-manifests/web holds exactly a fresh build, under the names Envoy serves", () => {
+    expect(built.length).toBeGreaterThanOrEqual(3);
+    for (const name of built) {
+      const file = pageRouteFile(`/${name}`);
+      expect(file, `Envoy routes /${name}`).toBeDefined();
+      const fresh = readFileSync(path.join(buildDir, "dist", name));
+      const copy = readFileSync(new URL(file ?? "", copyDir));
+      expect(copy.equals(fresh), `k8s-manifests/web/${file ?? ""} is stale; run: ${COPY_COMMAND}`).toBe(true);
+    }
+    expect(pageRouteFile("/")).toBe("index.html");
+  });
+
+  it("every path Envoy answers with a page file, the bridge answers with the same bytes", async () => {
+    const paths = ["/", ...built.map((name) => `/${name}`)];
+    for (const urlPath of paths) {
+      const file = pageRouteFile(urlPath);
+      const response = await fetch(`http://127.0.0.1:${bridgePort}${urlPath}`);
+      expect(response.status, urlPath).toBe(200);
+      const body = Buffer.from(await response.arrayBuffer());
+      expect(body.equals(readFileSync(new URL(file ?? "", copyDir))), urlPath).toBe(true);
+    }
+  });
+
+  it("each page route's content type is what the bridge sends for that file", async () => {
+    for (const route of pageRoutes) {
+      const match = obj(route.match, "match");
+      const prefix = typeof match.prefix === "string" ? match.prefix : str(match.path, "path");
+      const name = built.find((n) => `/${n}`.startsWith(prefix)) ?? "";
+      const urlPath = typeof match.path === "string" ? match.path : `/${name}`;
+      const response = await fetch(`http://127.0.0.1:${bridgePort}${urlPath}`);
+      await response.arrayBuffer();
+      const headers = arr(route.response_headers_to_add, "response_headers_to_add").map((h) =>
+        obj(obj(h, "header option").header, "header"),
+      );
+      expect(headers.find((h) => h.key === "content-type")?.value, urlPath).toBe(
+        response.headers.get("content-type"),
+      );
     }
   });
 });

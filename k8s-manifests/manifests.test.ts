@@ -52,6 +52,12 @@ const ENV_NAMES: ReadonlySet<string> = new Set([
   "AUTH_ISSUER",
   "AUTH_AUDIENCE",
   "AUTH_JWKS_URL",
+  // TLS on every hop (binding names), and the plaintext health-only port for the kubelet.
+  "TLS_CERT_FILE",
+  "TLS_KEY_FILE",
+  "TLS_CLIENT_CA_FILE",
+  "TLS_CA_FILE",
+  "HEALTH_PORT",
 ]);
 /** Settings that must only ever come from the Secret. */
 const SECRET_ENV: ReadonlySet<string> = new Set(["ADMIN_TOKEN", "FEEDBACK_SIGNING_KEY"]);
@@ -461,8 +467,11 @@ describe("probes", () => {
 
   it.each(services)("$name: startup, readiness and liveness are native gRPC health checks", (svc) => {
     const container = mainContainer(workload(svc.name));
-    const grpcPort = containerPort(container, "grpc");
-    expect(Number(envValue(container, svc.portEnv))).toBe(grpcPort);
+    expect(Number(envValue(container, svc.portEnv))).toBe(containerPort(container, "grpc"));
+    // The gRPC port is TLS-only and the kubelet's gRPC probes speak plaintext: they use the
+    // health-only port the service opens for them (HEALTH_PORT).
+    const grpcPort = containerPort(container, "health");
+    expect(Number(envValue(container, "HEALTH_PORT"))).toBe(grpcPort);
     const probes: [string, Probe | undefined][] = [
       ["startupProbe", container.startupProbe],
       ["readinessProbe", container.readinessProbe],
@@ -486,6 +495,55 @@ describe("probes", () => {
     for (const w of everyWorkload()) {
       for (const c of w.pod.containers ?? []) expect(c.readinessProbe, `${w.where} ${c.name}`).toBeDefined();
     }
+  });
+});
+
+// ---- TLS ------------------------------------------------------------------------------------
+
+describe("TLS", () => {
+  const certificates = ofKind<{ secretName: string; dnsNames?: string[] }>("Certificate");
+  const issued = new Set(certificates.map((c) => c.spec.secretName));
+
+  /** The Secret mounted read-only at the folder of `file`, if any. */
+  function mountedSecret(w: Workload, container: Container, file: string): string | undefined {
+    const mount = (container.volumeMounts ?? []).find((m) => path.posix.dirname(file) === m.mountPath);
+    const volume = (w.pod.volumes ?? []).find((v) => v.name === mount?.name);
+    return mount?.readOnly === true ? volume?.secret?.secretName : undefined;
+  }
+
+  it.each([
+    { name: PREDICT.name, env: ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE", "TLS_CA_FILE"] },
+    { name: RETRAIN.name, env: ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"] },
+  ])("$name serves TLS requiring client certificates, from a cert-manager Secret", ({ name, env }) => {
+    const w = workload(name);
+    const container = mainContainer(w);
+    for (const variable of env) {
+      const file = envValue(container, variable);
+      expect(file, `${name} ${variable}`).toBeDefined();
+      const secret = mountedSecret(w, container, file ?? "");
+      expect(secret, `${name} ${variable} is in a mounted Secret`).toBe(`${name}-tls`);
+      expect(issued.has(secret ?? ""), `${secret ?? ""} is issued by a Certificate`).toBe(true);
+    }
+  });
+
+  it("each service's certificate names the host its callers dial", () => {
+    const dns = (secret: string): string[] =>
+      certificates.find((c) => c.spec.secretName === secret)?.spec.dnsNames ?? [];
+    const retrainAddr = envValue(mainContainer(workload(PREDICT.name)), "RETRAIN_ADDR") ?? "";
+    expect(dns("liver-retrain-tls")).toContain(retrainAddr.split(":")[0]);
+    for (const host of socketAddresses(envoy.static_resources).map((a) => a.address)) {
+      if (host.startsWith("liver-")) expect(dns(`${host.split(".")[0] ?? ""}-tls`)).toContain(host);
+    }
+  });
+
+  it("Envoy reads its certificate, key and CA from the mounted gateway Secret", () => {
+    const w = workload(GATEWAY.name);
+    const container = mainContainer(w);
+    const files = allMappings(envoy)
+      .flatMap((m) => (typeof m.filename === "string" ? [m.filename] : []))
+      .filter((f) => /\.(crt|key)$/.test(f));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const file of files) expect(mountedSecret(w, container, file), file).toBe("liver-gateway-tls");
   });
 });
 

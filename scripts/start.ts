@@ -12,6 +12,9 @@ import { loadOrCreateSigningKey } from "../services/shared/feedback/signing-key.
 import { waitForServing } from "../services/shared/grpc/health-probe.js";
 import { readInteger, readPort, readString } from "../services/shared/ops/env-config.js";
 import { PREDICT_NODE_FLAGS } from "../services/predict/predict-node-flags.js";
+import { createLogger } from "../services/shared/ops/logger.js";
+import { grpcChannelCredentials } from "../services/shared/tls/grpc-tls-credentials.js";
+import { makeThrowawayTls, throwawayTlsDir } from "./start/throwaway-tls.js";
 import { ProcessGroup } from "./start/process-group.js";
 
 const HELP = `Usage: npm start -- [options]
@@ -28,6 +31,10 @@ Options:
                          its JWKS in DATA_PATH/dev-auth/) and point every service at it; mint
                          tokens with 'npm run token -- --sub alice --role liver-clinician'.
                          Without it, AUTH_* from the environment apply (unset: no sign-in)
+  --tls                  run everything on TLS, with client certificates (mTLS) between services:
+                         makes a throwaway CA and certificates under DATA_PATH/tls/ and prints
+                         the grpcurl flags (-cacert, -cert, -key); the page is served over HTTPS
+                         (your browser will not know the throwaway CA: accept it or import ca.pem)
   -h, --help             show this help
 
 Environment (defaults in brackets):
@@ -50,6 +57,7 @@ async function main(): Promise<number> {
       "predict-replicas": { type: "string", default: "1" },
       "no-gateway": { type: "boolean", default: false },
       auth: { type: "string" },
+      tls: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -95,6 +103,9 @@ async function main(): Promise<number> {
       `start: --auth dev: sign-in required; tokens from 'npm run -s token -- --sub alice --role liver-clinician' (keys in ${DevIssuer.folder(dataPath)})`,
     );
   }
+  const tls = values.tls ? await makeThrowawayTls(throwawayTlsDir(dataPath)) : undefined;
+  const probeCredentials =
+    tls === undefined ? undefined : grpcChannelCredentials(tls.client, createLogger("start"));
 
   if (!values["no-gateway"]) {
     console.log("start: building the web UI");
@@ -134,7 +145,12 @@ async function main(): Promise<number> {
   group.start({
     name: "retrain",
     entry: path.join(root, "services/retrain/main.ts"),
-    env: { ...shared, RETRAIN_PORT: String(retrainPort), RETRAIN_METRICS_PORT: String(retrainMetricsPort) },
+    env: {
+      ...shared,
+      ...tls?.retrain,
+      RETRAIN_PORT: String(retrainPort),
+      RETRAIN_METRICS_PORT: String(retrainMetricsPort),
+    },
   });
   const predictAddresses: string[] = [];
   for (let i = 0; i < replicas; i++) {
@@ -145,6 +161,7 @@ async function main(): Promise<number> {
       nodeFlags: PREDICT_NODE_FLAGS,
       env: {
         ...shared,
+        ...tls?.predict,
         PREDICT_PORT: String(predictPort + i),
         // Even ports for replicas, so they never meet retrain's default 9101.
         PREDICT_METRICS_PORT: String(predictMetricsPort + 2 * i),
@@ -158,6 +175,7 @@ async function main(): Promise<number> {
       entry: path.join(root, "gateway/bridge/main.ts"),
       env: {
         ...shared,
+        ...tls?.gateway,
         GATEWAY_PORT: String(gatewayPort),
         PREDICT_ADDRS: predictAddresses.join(","),
         WEB_ROOT: path.join(root, "gateway/web/dist"),
@@ -169,17 +187,20 @@ async function main(): Promise<number> {
     `start: waiting for retrain (the first start imports the data and trains v1) and ${replicas} predict replica(s)`,
   );
   try {
-    await waitForServing(`localhost:${retrainPort}`, startTimeoutMs);
-    await Promise.all(predictAddresses.map((address) => waitForServing(address, startTimeoutMs)));
+    await waitForServing(`localhost:${retrainPort}`, startTimeoutMs, undefined, probeCredentials);
+    await Promise.all(
+      predictAddresses.map((address) => waitForServing(address, startTimeoutMs, undefined, probeCredentials)),
+    );
   } catch (error) {
     console.error(`start: ${error instanceof Error ? error.message : String(error)}; stopping`);
     await group.stop(10_000);
     return 1;
   }
+  const grpcurl = `grpcurl ${tls?.grpcurlFlags ?? "-plaintext"} localhost:${predictPort} list`;
   console.log(
     values["no-gateway"]
-      ? `start: ready. PredictService on ${predictAddresses.join(", ")}, RetrainService on localhost:${retrainPort} (grpcurl -plaintext localhost:${predictPort} list)`
-      : `start: ready. Open http://localhost:${gatewayPort}/ in a browser (grpcurl -plaintext localhost:${predictPort} list for the API)`,
+      ? `start: ready. PredictService on ${predictAddresses.join(", ")}, RetrainService on localhost:${retrainPort} (${grpcurl})`
+      : `start: ready. Open ${tls === undefined ? "http" : "https"}://localhost:${gatewayPort}/ in a browser (${grpcurl} for the API)`,
   );
   return await new Promise<number>(() => undefined);
 }

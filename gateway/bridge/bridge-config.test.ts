@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { PLAINTEXT } from "../../services/shared/tls/tls-settings.js";
 import { DEFAULT_WEB_ROOT, readBridgeConfig } from "./bridge-config.js";
 
 describe("readBridgeConfig", () => {
@@ -10,6 +11,7 @@ describe("readBridgeConfig", () => {
       retrainAddress: "localhost:8080",
       corsOrigins: [],
       webRoot: DEFAULT_WEB_ROOT,
+      tls: PLAINTEXT,
     });
     expect(DEFAULT_WEB_ROOT.replaceAll("\\", "/")).toMatch(/gateway\/web\/dist\/?$/);
   });

@@ -1,6 +1,7 @@
 import { type AuthConfig, readAuthConfig } from "../../services/shared/auth/auth-config.js";
 import { fileURLToPath } from "node:url";
 import { readPort, readString, readOptionalString, type Env } from "../../services/shared/ops/env-config.js";
+import { readTlsSettings, type TlsSettings } from "../../services/shared/tls/tls-settings.js";
 
 /**
  * Default ports of the design (DESIGN.md §7). The Envoy config check compares envoy.yaml
@@ -25,6 +26,8 @@ export interface BridgeConfig {
   readonly webRoot: string;
   /** Verifies the session cookie for /auth/whoami (AUTH_* as the services read them). */
   readonly auth?: AuthConfig | undefined;
+  /** TLS_CERT_FILE/TLS_KEY_FILE: HTTPS listener and client certificate; TLS_CA_FILE: TLS to the services. */
+  readonly tls?: TlsSettings;
 }
 
 /** Help text for `--help`, listing every variable `readBridgeConfig` reads. */
@@ -43,6 +46,10 @@ Environment:
   AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL | AUTH_JWKS_FILE
                   as for the services: verify the BearerToken cookie for /auth/whoami (the
                   cookie is forwarded as 'authorization: Bearer' either way; /signout clears it)
+  TLS_CERT_FILE, TLS_KEY_FILE   serve the UI and grpc-web over HTTPS with this certificate, which is
+                  also the client certificate towards Predict and Retrain (unset: plain HTTP)
+  TLS_CA_FILE     CA trusted for calls to Predict and Retrain; set, those calls use TLS
+  TLS_REFRESH_MS  how often the files are re-read for rotation (default 30000)
   LOG_LEVEL       pino level (default info)
 `;
 
@@ -100,5 +107,6 @@ export function readBridgeConfig(env: Env): BridgeConfig {
     corsOrigins: list(readOptionalString(env, "CORS_ORIGINS")).map(parseOrigin),
     webRoot: readString(env, "WEB_ROOT", DEFAULT_WEB_ROOT),
     auth: readAuthConfig(env),
+    tls: readTlsSettings(env),
   };
 }

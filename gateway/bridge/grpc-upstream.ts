@@ -7,6 +7,7 @@ import {
   type OutgoingHttpHeaders,
 } from "node:http2";
 import { status as Status } from "@grpc/grpc-js";
+import type { TlsMaterial } from "./bridge-tls.js";
 import { COMPRESSED_FLAG, decodeGrpcMessage, FrameDecoder } from "./grpc-web-framing.js";
 import { formatGrpcTimeout, responseMetadata } from "./grpc-web-headers.js";
 
@@ -76,6 +77,8 @@ export class GrpcUpstream {
     /** host:port, as in PREDICT_ADDRS. */
     readonly address: string,
     readonly maxReceiveBytes = DEFAULT_MAX_RECEIVE_BYTES,
+    /** When set, connections use TLS with what it returns at connect time (so rotation applies). */
+    private readonly tls?: () => TlsMaterial,
   ) {}
 
   /** Starts a call; its outcome arrives through `listener`, never as an exception. */
@@ -95,7 +98,8 @@ export class GrpcUpstream {
     if (this.closed) throw new Error(`the bridge closed its connection to ${this.address}`);
     const current = this.session;
     if (current !== undefined && !current.closed && !current.destroyed) return current;
-    const session = connect(`http://${this.address}`, {
+    const session = connect(`${this.tls === undefined ? "http" : "https"}://${this.address}`, {
+      ...this.tls?.(),
       settings: { enablePush: false },
       // As grpc-js does: Node's 10 MB per-session cap refuses streams under load; the
       // bridge's request and receive limits already bound what one call may hold.

@@ -1,10 +1,12 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { status as Status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { createLogger } from "../../services/shared/ops/logger.js";
 import { findPublicMethod, type PublicMethod } from "../public-methods.js";
+import type { BridgeTls } from "./bridge-tls.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "./grpc-web-framing.js";
 import { bearerFromCookie, serveSessionPath } from "./session-cookie.js";
@@ -45,6 +47,8 @@ export interface GrpcWebBridgeOptions {
   readonly maxRequestBytes?: number;
   /** Verifies the session cookie for /auth/whoami; undefined when authentication is off. */
   readonly auth?: CallerAuthenticator | undefined;
+  /** HTTPS for the page and grpc-web, and TLS towards the services; absent, plaintext both ways. */
+  readonly tls?: BridgeTls;
 }
 
 const ENCODINGS: ReadonlyMap<string, GrpcWebEncoding> = new Map([
@@ -99,19 +103,32 @@ export class GrpcWebBridge {
 
   constructor(options: GrpcWebBridgeOptions) {
     this.auth = options.auth;
-    this.pool = new UpstreamPool(options.predictAddresses, options.retrainAddress);
+    const tls = options.tls;
+    this.pool = new UpstreamPool(
+      options.predictAddresses,
+      options.retrainAddress,
+      tls?.upstreamEnabled === true ? () => tls.upstreamMaterial() : undefined,
+    );
     this.cors = new CorsPolicy(options.corsOrigins ?? []);
     this.statics = options.webRoot === undefined ? undefined : new StaticFiles(options.webRoot);
     this.logger = options.logger ?? createLogger("grpc-web-bridge");
     this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     // noDelay: every grpc-web answer is complete when written; never wait for more to send.
-    this.server = createServer({ noDelay: true }, (req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((error: unknown) => {
         this.logger.error({ err: error, url: req.url }, "request handler failed");
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
       });
-    });
+    };
+    if (tls?.serverEnabled === true) {
+      const https = createHttpsServer({ noDelay: true, ...tls.serverMaterial() }, handler);
+      // A renewed certificate applies to new handshakes; open connections keep theirs.
+      tls.onServerRotation((material) => https.setSecureContext(material));
+      this.server = https;
+    } else {
+      this.server = createServer({ noDelay: true }, handler);
+    }
   }
 
   /** Starts listening; port 0 picks a free port, returned here. */

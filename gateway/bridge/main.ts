@@ -5,7 +5,9 @@
 import { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import { createLogger } from "../../services/shared/ops/logger.js";
 import { onTerminateSignal } from "../../services/shared/ops/terminate-signals.js";
+import { PLAINTEXT } from "../../services/shared/tls/tls-settings.js";
 import { BRIDGE_ENV_HELP, readBridgeConfig } from "./bridge-config.js";
+import { BridgeTls } from "./bridge-tls.js";
 import { GrpcWebBridge } from "./grpc-web-bridge.js";
 
 async function main(args: readonly string[]): Promise<void> {
@@ -17,7 +19,9 @@ async function main(args: readonly string[]): Promise<void> {
     throw new Error(`unknown argument ${args[0] ?? ""}; settings come from the environment (--help)`);
   const config = readBridgeConfig(process.env);
   const logger = createLogger("gateway");
+  const tls = new BridgeTls(config.tls ?? PLAINTEXT, logger);
   const bridge = new GrpcWebBridge({
+    tls,
     predictAddresses: config.predictAddresses,
     retrainAddress: config.retrainAddress,
     corsOrigins: config.corsOrigins,
@@ -29,7 +33,7 @@ async function main(args: readonly string[]): Promise<void> {
   logger.info(
     {
       port,
-      url: `http://${config.host}:${port}/`,
+      url: `${tls.serverEnabled ? "https" : "http"}://${config.host}:${port}/`,
       predict: config.predictAddresses,
       retrain: config.retrainAddress,
       corsOrigins: config.corsOrigins,
@@ -40,6 +44,7 @@ async function main(args: readonly string[]): Promise<void> {
   onTerminateSignal(async (signal) => {
     logger.info({ signal }, "gateway stopping");
     await bridge.close();
+    tls.close();
   });
 }
 

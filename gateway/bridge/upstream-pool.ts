@@ -1,5 +1,6 @@
 import type { GatewayTarget } from "../public-methods.js";
-import { GrpcUpstream } from "./grpc-upstream.js";
+import type { TlsMaterial } from "./bridge-tls.js";
+import { DEFAULT_MAX_RECEIVE_BYTES, GrpcUpstream } from "./grpc-upstream.js";
 
 /**
  * The bridge's upstream connections: one per Predict address, chosen round robin per call
@@ -13,11 +14,14 @@ export class UpstreamPool {
   private readonly retrain: GrpcUpstream;
   private next = 0;
 
-  constructor(predictAddresses: readonly string[], retrainAddress: string) {
+  /** `tls`: TLS material for new connections (see BridgeTls); absent, upstreams are plaintext. */
+  constructor(predictAddresses: readonly string[], retrainAddress: string, tls?: () => TlsMaterial) {
     if (predictAddresses.length === 0)
       throw new Error("UpstreamPool: at least one Predict address is required");
-    this.predict = predictAddresses.map((address) => new GrpcUpstream(address));
-    this.retrain = new GrpcUpstream(retrainAddress);
+    this.predict = predictAddresses.map(
+      (address) => new GrpcUpstream(address, DEFAULT_MAX_RECEIVE_BYTES, tls),
+    );
+    this.retrain = new GrpcUpstream(retrainAddress, DEFAULT_MAX_RECEIVE_BYTES, tls);
   }
 
   /** The upstream for the next call to `target`. */

@@ -45,7 +45,7 @@ import { type BenchContext, type BenchSection, quantile } from "./bench-harness.
 
 export const order = 30;
 
-const CONCURRENCY = 64;
+export const CONCURRENCY = 64;
 const BATCH_SIZE = 1_000;
 /** Batches in flight: enough to keep the replica busy while answers travel. */
 const BATCH_CONCURRENCY = 4;
@@ -57,7 +57,7 @@ type Unary<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => unknown;
 
-function call<Req, Res>(method: Unary<Req, Res>, request: Req, timeoutMs = 30_000): Promise<Res> {
+export function call<Req, Res>(method: Unary<Req, Res>, request: Req, timeoutMs = 30_000): Promise<Res> {
   return new Promise((resolve, reject) => {
     method(request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
       if (error === null) resolve(response);
@@ -109,7 +109,7 @@ export async function closedLoop(
 }
 
 /** Everything the figures share: data, an artifact, a work folder. */
-interface Setup {
+export interface Setup {
   readonly dir: string;
   readonly data: Dataset;
   readonly realData: boolean;
@@ -121,13 +121,13 @@ interface Setup {
 }
 
 /** Starts a child and registers it for the final clean-up. */
-async function track(setup: Setup, starting: Promise<ChildService>): Promise<ChildService> {
+export async function track(setup: Setup, starting: Promise<ChildService>): Promise<ChildService> {
   const child = await starting;
   setup.children.push(child);
   return child;
 }
 
-async function prepare(context: BenchContext): Promise<Setup> {
+export async function prepare(context: BenchContext): Promise<Setup> {
   const dir = await mkdtemp(path.join(tmpdir(), "predict-bench-"));
   const realData = haveRealCsv;
   const data = realData ? (await loadLpdCsv(REAL_CSV_PATH)).dataset : generateSyntheticDataset(30_691, 1);
@@ -168,7 +168,7 @@ function bundledReplica(setup: Setup, name: string): Promise<ChildService> {
   );
 }
 
-async function waitForVersion(
+export async function waitForVersion(
   client: PredictServiceClient,
   patient: PatientFeatures,
   accept: (v: string) => boolean,
@@ -369,6 +369,8 @@ async function freshness(context: BenchContext, setup: Setup): Promise<void> {
     FEEDBACK_SIGNING_KEY: setup.signingKey,
     // Every feedback must promote, or there is no new version to wait for.
     GATE_AUC_TOLERANCE: "1",
+    FEEDBACK_SCREENING: "off",
+    FEEDBACK_TRAINING_ROWS_PER_SOURCE: "0",
     GATE_MAX_LOSS_VS_REFERENCE: "1",
     GATE_MAX_SLICE_CHANGE: "1",
     GATE_MIN_AUC: "0",

@@ -191,6 +191,8 @@ async function retrains(context: BenchContext, dir: string): Promise<void> {
     // Default debounce window and minimum batch: the latency includes the debounce wait.
     // Every candidate must be promoted, or there is no PROMOTED event to time.
     GATE_AUC_TOLERANCE: "1",
+    FEEDBACK_SCREENING: "off",
+    FEEDBACK_TRAINING_ROWS_PER_SOURCE: "0",
     GATE_MAX_LOSS_VS_REFERENCE: "1",
     GATE_MAX_SLICE_CHANGE: "1",
     GATE_MIN_AUC: "0",

@@ -1,7 +1,15 @@
 import path from "node:path";
 import { type AuthConfig, readAuthConfig } from "../shared/auth/auth-config.js";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
-import { type Env, readInteger, readOptionalString, readPort, readString } from "../shared/ops/env-config.js";
+import {
+  type Env,
+  readInteger,
+  readOptionalPort,
+  readOptionalString,
+  readPort,
+  readString,
+} from "../shared/ops/env-config.js";
+import { readTlsSettings, type TlsSettings } from "../shared/tls/tls-settings.js";
 
 /** Default gRPC port of PredictService (DESIGN.md §7, binding). */
 export const DEFAULT_PREDICT_PORT = 8000;
@@ -46,6 +54,10 @@ export interface PredictConfig {
   readonly validateWithTfjs: boolean;
   /** How Predict and PredictBatch callers are authenticated; undefined: they are not (AUTH_ISSUER unset). */
   readonly auth?: AuthConfig | undefined;
+  /** TLS_* settings: the server's certificate, mTLS, and the CA for calls to Retrain. Absent: plaintext. */
+  readonly tls?: TlsSettings;
+  /** HEALTH_PORT: plaintext grpc.health.v1 only, for Kubernetes probes of a TLS-only server. */
+  readonly healthPort?: number | undefined;
 }
 
 /** A yes/no setting: true/false, 1/0, yes/no (any case). */
@@ -90,5 +102,7 @@ export function readPredictConfig(env: Env = process.env): PredictConfig {
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     validateWithTfjs: readBoolean(env, "VALIDATE_WITH_TFJS", false),
     auth: readAuthConfig(env),
+    tls: readTlsSettings(env),
+    healthPort: readOptionalPort(env, "HEALTH_PORT"),
   };
 }

@@ -1,4 +1,5 @@
 import { AUTH_HELP } from "../shared/auth/auth-help.js";
+import { TLS_HELP } from "../shared/tls/tls-settings.js";
 
 /** `--help` of the PredictService process. */
 export const PREDICT_HELP = `Usage: node services/predict/main.ts   (npm run start:predict; compiled: node dist/services/predict/main.js)
@@ -26,4 +27,5 @@ the environment:
   VALIDATE_WITH_TFJS [false]      also check each new model against TensorFlow.js at warm-up
   SHUTDOWN_GRACE_MS [10000]       SIGTERM: time to drain calls
 ${AUTH_HELP}
-  LOG_LEVEL [info]                pino level; logs are JSON on stdout`;
+  LOG_LEVEL [info]                pino level; logs are JSON on stdout
+${TLS_HELP}`;

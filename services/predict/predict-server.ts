@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { logAuthMode } from "../shared/auth/auth-log.js";
+import { grpcChannelCredentials, grpcServerCredentials } from "../shared/tls/grpc-tls-credentials.js";
+import { PLAINTEXT } from "../shared/tls/tls-settings.js";
 import { GrpcServerHost } from "../shared/grpc/grpc-server-host.js";
 import { startMetricsServer } from "../shared/ops/metrics-server.js";
 import { ArtifactFetcher } from "./artifact-fetcher.js";
@@ -55,7 +57,8 @@ export async function startPredictServer(
 ): Promise<PredictServer> {
   const metrics = new PredictMetrics();
   const holder = new ModelHolder();
-  const connection = new RetrainConnection(config.retrainAddr);
+  const tls = config.tls ?? PLAINTEXT;
+  const connection = new RetrainConnection(config.retrainAddr, grpcChannelCredentials(tls, logger));
   const loader = options.loader ?? new ModelLoader(config.validateWithTfjs ? lazyTfjsEvaluator : undefined);
   const cache = new ModelCache(config.modelCachePath);
   const fetcher = new ArtifactFetcher({ connection, loader, timeoutMs: config.artifactFetchTimeoutMs });
@@ -87,7 +90,11 @@ export async function startPredictServer(
     reconnectMaxMs: config.reconnectMaxMs,
   });
   const subscribed = (): boolean => subscriber.subscribed;
-  const host = new GrpcServerHost({ serviceNames: [PREDICT_SERVICE_NAME], logger });
+  const host = new GrpcServerHost({
+    serviceNames: [PREDICT_SERVICE_NAME],
+    logger,
+    credentials: grpcServerCredentials(tls, logger),
+  });
   const service = new PredictService({
     holder,
     signer: new PredictionTokenSigner(config.signingKey),
@@ -102,6 +109,7 @@ export async function startPredictServer(
   holder.onSwap(() => host.setServing(true));
 
   const port = await host.listen(config.host, config.port);
+  if (config.healthPort !== undefined) await host.listenHealth(config.host, config.healthPort);
   let metricsServer;
   try {
     metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, config.host);

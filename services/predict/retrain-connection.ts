@@ -1,4 +1,4 @@
-import { credentials } from "@grpc/grpc-js";
+import { type ChannelCredentials, credentials } from "@grpc/grpc-js";
 import { RetrainServiceClient } from "../gen/liver/v1/retrain_service.js";
 
 /**
@@ -10,7 +10,11 @@ export class RetrainConnection {
   private current: RetrainServiceClient;
   private closed = false;
 
-  constructor(readonly address: string) {
+  /** `channelCredentials`: plaintext by default; grpcChannelCredentials for TLS (TLS_CA_FILE). */
+  constructor(
+    readonly address: string,
+    private readonly channelCredentials: ChannelCredentials = credentials.createInsecure(),
+  ) {
     this.current = this.open();
   }
 
@@ -32,7 +36,7 @@ export class RetrainConnection {
   }
 
   private open(): RetrainServiceClient {
-    return new RetrainServiceClient(this.address, credentials.createInsecure(), {
+    return new RetrainServiceClient(this.address, this.channelCredentials, {
       // Reconnect fast after Retrain restarts: the replica converges within the backoff.
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 2_000,

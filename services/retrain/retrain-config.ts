@@ -8,6 +8,7 @@ import {
   readInteger,
   readNumber,
   readOnOff,
+  readOptionalPort,
   readOptionalString,
   readPort,
   readString,
@@ -15,6 +16,7 @@ import {
 } from "../shared/ops/env-config.js";
 import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "./feedback-attribution.js";
 import { DEFAULT_FEEDBACK_PER_SOURCE_PER_HOUR } from "./source-rate-limiter.js";
+import { readTlsSettings, type TlsSettings } from "../shared/tls/tls-settings.js";
 
 /** Default RetrainService gRPC port (DESIGN.md §7). */
 export const DEFAULT_RETRAIN_PORT = 8080;
@@ -67,6 +69,10 @@ export interface RetrainConfig {
   readonly feedbackPerSourcePerHour: number;
   /** How SubmitFeedback and admin callers are authenticated; undefined: AUTH_ISSUER unset. */
   readonly auth?: AuthConfig | undefined;
+  /** TLS_* settings: the server's certificate and mTLS. Absent: plaintext. */
+  readonly tls?: TlsSettings;
+  /** HEALTH_PORT: plaintext grpc.health.v1 only, for Kubernetes probes of a TLS-only server. */
+  readonly healthPort?: number | undefined;
 }
 
 /** The SQLite file of a configuration. */
@@ -124,6 +130,8 @@ export function readRetrainConfig(env: Env): RetrainConfig {
       1_000_000_000,
     ),
     auth: readAuthConfig(env),
+    tls: readTlsSettings(env),
+    healthPort: readOptionalPort(env, "HEALTH_PORT"),
   };
 }
 

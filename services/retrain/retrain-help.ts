@@ -1,4 +1,5 @@
 import { AUTH_HELP } from "../shared/auth/auth-help.js";
+import { TLS_HELP } from "../shared/tls/tls-settings.js";
 
 /** `--help` of the RetrainService process. */
 export const RETRAIN_HELP = `Usage: node services/retrain/main.ts   (npm run start:retrain; compiled: node dist/services/retrain/main.js)
@@ -51,4 +52,5 @@ grpc.health.v1 and server reflection. Settings come from the environment:
                                 address, else peer address) may send per sliding hour; more
                                 answer RESOURCE_EXHAUSTED with the seconds to wait; 0 unlimited
 ${AUTH_HELP}
-  LOG_LEVEL [info]              pino level; logs are JSON on stdout`;
+  LOG_LEVEL [info]              pino level; logs are JSON on stdout
+${TLS_HELP}`;

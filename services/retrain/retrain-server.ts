@@ -5,6 +5,8 @@ import type { Logger } from "pino";
 import { ModelVersionEventKind, RetrainServiceService } from "../gen/liver/v1/retrain_service.js";
 import { loadOriginalDataset } from "../shared/data/original-dataset.js";
 import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
+import { grpcServerCredentials } from "../shared/tls/grpc-tls-credentials.js";
+import { PLAINTEXT } from "../shared/tls/tls-settings.js";
 import { GrpcServerHost } from "../shared/grpc/grpc-server-host.js";
 import { isTemporaryArtifactName } from "../shared/model/model-artifact.js";
 import { startMetricsServer } from "../shared/ops/metrics-server.js";
@@ -121,7 +123,11 @@ async function startOnStore(
 
   const metrics = new RetrainMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const events = new EventEmitter<RetrainServerEvents>();
-  const host = new GrpcServerHost({ serviceNames: [RETRAIN_SERVICE_NAME], logger });
+  const host = new GrpcServerHost({
+    serviceNames: [RETRAIN_SERVICE_NAME],
+    logger,
+    credentials: grpcServerCredentials(config.tls ?? PLAINTEXT, logger),
+  });
   const broadcaster = new VersionBroadcaster({
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     onLagging: (stats) =>
@@ -226,6 +232,7 @@ async function startOnStore(
   let metricsServer;
   try {
     port = await host.listen(config.host, config.port);
+    if (config.healthPort !== undefined) await host.listenHealth(config.host, config.healthPort);
     metricsServer = await startMetricsServer(metrics.registry, config.metricsPort, config.host);
   } catch (error) {
     // Nothing started may outlive a failed start: threads would keep an embedding process alive.

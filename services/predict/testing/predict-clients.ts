@@ -3,6 +3,7 @@
  * GetModelInfo with deadlines, and grpc.health.v1 Check.
  */
 import {
+  type ChannelCredentials,
   type Client,
   Metadata,
   type ServiceError,
@@ -57,10 +58,11 @@ export class PredictTestClient {
   constructor(
     readonly address: string,
     private readonly timeoutMs = 10_000,
+    channelCredentials: ChannelCredentials = credentials.createInsecure(),
   ) {
-    this.raw = new PredictServiceClient(address, credentials.createInsecure());
+    this.raw = new PredictServiceClient(address, channelCredentials);
     const HealthClient = makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
-    this.health = new HealthClient(address, credentials.createInsecure()) as unknown as typeof this.health;
+    this.health = new HealthClient(address, channelCredentials) as unknown as typeof this.health;
   }
 
   /** Sent as `authorization: Bearer <token>` on Predict and PredictBatch when set. */

@@ -19,6 +19,8 @@ export interface GrpcServerHostOptions {
   readonly logger: Logger;
   readonly maxReceiveMessageBytes?: number;
   readonly maxSendMessageBytes?: number;
+  /** Plaintext when absent; see grpcServerCredentials (services/shared/tls) for TLS and mTLS. */
+  readonly credentials?: ServerCredentials;
 }
 
 /**
@@ -31,6 +33,7 @@ export class GrpcServerHost {
   private readonly health: HealthImplementation;
   private serving = false;
   private port: number | undefined;
+  private healthServer: Server | undefined;
 
   constructor(private readonly options: GrpcServerHostOptions) {
     this.server = new Server({
@@ -57,13 +60,31 @@ export class GrpcServerHost {
   /** Binds and starts; resolves to the bound port (useful with port 0). */
   async listen(host: string, port: number): Promise<number> {
     const bound = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, actual) => {
+      const credentials = this.options.credentials ?? ServerCredentials.createInsecure();
+      this.server.bindAsync(`${host}:${port}`, credentials, (error, actual) => {
         if (error) reject(new Error(`cannot listen on ${host}:${port}: ${error.message}`));
         else resolve(actual);
       });
     });
     this.port = bound;
     return bound;
+  }
+
+  /**
+   * Serves grpc.health.v1 alone, in plaintext, on a second port (HEALTH_PORT): Kubernetes'
+   * native gRPC probes cannot speak TLS, so a TLS-only service answers its probes here and
+   * nothing else. Resolves to the bound port.
+   */
+  async listenHealth(host: string, port: number): Promise<number> {
+    const server = new Server();
+    this.health.addToServer(server);
+    this.healthServer = server;
+    return new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, actual) => {
+        if (error) reject(new Error(`cannot listen for health checks on ${host}:${port}: ${error.message}`));
+        else resolve(actual);
+      });
+    });
   }
 
   /** The bound port, once listening. */
@@ -103,5 +124,7 @@ export class GrpcServerHost {
         resolve();
       });
     });
+    // Last: probes keep getting NOT_SERVING (not "connection refused") while calls drain.
+    this.healthServer?.forceShutdown();
   }
 }

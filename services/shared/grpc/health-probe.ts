@@ -1,4 +1,9 @@
-import { credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials,
+  credentials,
+  makeGenericClientConstructor,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 
 /** What a grpc.health.v1 Check said, or that nobody answered. */
@@ -10,8 +15,13 @@ if (checkMethod === undefined) throw new Error("grpc-health-check no longer defi
 const check = checkMethod;
 
 /** One grpc.health.v1 Check against `address` ("host:port"), within `deadlineMs`. */
-export function checkHealth(address: string, service = "", deadlineMs = 1000): Promise<HealthAnswer> {
-  const client = new HealthClient(address, credentials.createInsecure());
+export function checkHealth(
+  address: string,
+  service = "",
+  deadlineMs = 1000,
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+): Promise<HealthAnswer> {
+  const client = new HealthClient(address, channelCredentials);
   return new Promise<HealthAnswer>((resolve) => {
     client.makeUnaryRequest(
       "/grpc.health.v1.Health/Check",
@@ -42,12 +52,18 @@ export async function waitForServing(
   address: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  channelCredentials?: ChannelCredentials,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: HealthAnswer = "UNREACHABLE";
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
-    last = await checkHealth(address, "", Math.min(1000, Math.max(50, deadline - Date.now())));
+    last = await checkHealth(
+      address,
+      "",
+      Math.min(1000, Math.max(50, deadline - Date.now())),
+      channelCredentials,
+    );
     if (last === "SERVING") return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -14,6 +14,11 @@ export function readPort(env: Env, name: string, fallback: number): number {
   return readInteger(env, name, fallback, 0, 65_535);
 }
 
+/** A TCP port from 1 to 65535, or undefined when unset. */
+export function readOptionalPort(env: Env, name: string): number | undefined {
+  return raw(env, name) === undefined ? undefined : readInteger(env, name, 0, 1, 65_535);
+}
+
 /** A whole number within [min, max]. */
 export function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
   const value = raw(env, name);
