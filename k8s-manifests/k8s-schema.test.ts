@@ -46,9 +46,10 @@ function projectObjects(b: KustomizeBundle): Obj[] {
     return o;
   });
   for (const [name, files] of b.configMaps) {
-    const data = Object.fromEntries(
-      [...files].map(([key, file]) => [key, readFileSync(path.join(root, file), "utf8")]),
-    );
+    const data = Object.fromEntries([
+      ...[...files].map(([key, file]) => [key, readFileSync(path.join(root, file), "utf8")]),
+      ...(b.configMapValues.get(name) ?? new Map<string, string>()),
+    ]);
     objects.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace }, data });
   }
   for (const [name, secret] of b.secrets) {

@@ -5,7 +5,7 @@ import type { K8sObject } from "./k8s-objects.js";
 
 /**
  * Reads a kustomization the way `kubectl apply -k` does for the features this folder uses
- * (resources, namespace, images, configMapGenerator files, secretGenerator envs), including
+ * (resources, namespace, images, configMapGenerator files and envs, secretGenerator envs), including
  * kustomize's load restrictor, so the manifests can be checked with no kubectl or cluster.
  */
 
@@ -55,6 +55,8 @@ export interface KustomizeBundle {
   readonly documents: readonly ManifestDocument[];
   /** Generated ConfigMaps: name to (data key to file path relative to root). */
   readonly configMaps: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Generated ConfigMaps' values from `envs` files: name to (data key to value). */
+  readonly configMapValues: ReadonlyMap<string, ReadonlyMap<string, string>>;
   /** Generated Secrets by name. */
   readonly secrets: ReadonlyMap<string, GeneratedSecret>;
 }
@@ -115,6 +117,19 @@ function readSecretEnvFile(root: string, relative: string): { text: string; sour
   return { text: readFileSync(chosen, "utf8"), source: path.relative(root, chosen) };
 }
 
+/** The `KEY=value` entries of a kustomize env file (keys checked as parseEnvFileKeys does). */
+export function parseEnvFileEntries(text: string, file: string): Map<string, string> {
+  parseEnvFileKeys(text, file);
+  const entries = new Map<string, string>();
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const at = line.indexOf("=");
+    entries.set(at < 0 ? line : line.slice(0, at), at < 0 ? "" : line.slice(at + 1));
+  }
+  return entries;
+}
+
 /** Loads `kustomization.yaml` under `root` with every resource and generator it names. */
 export function loadKustomizeBundle(root: string): KustomizeBundle {
   const kustomizationFile = path.join(root, "kustomization.yaml");
@@ -134,8 +149,18 @@ export function loadKustomizeBundle(root: string): KustomizeBundle {
   }
 
   const configMaps = new Map<string, Map<string, string>>();
+  const configMapValues = new Map<string, Map<string, string>>();
   for (const generator of kustomization.configMapGenerator ?? []) {
     const data = new Map<string, string>();
+    const values = new Map<string, string>();
+    for (const envFile of generator.envs ?? []) {
+      const file = resolveInsideRoot(root, envFile);
+      if (!existsSync(file))
+        throw new Error(`configMapGenerator ${generator.name}: env file ${envFile} does not exist`);
+      for (const [key, value] of parseEnvFileEntries(readFileSync(file, "utf8"), envFile))
+        values.set(key, value);
+    }
+    configMapValues.set(generator.name, values);
     for (const entry of generator.files ?? []) {
       const [key, file] = entry.includes("=") ? entry.split("=", 2) : [path.basename(entry), entry];
       if (key === undefined || file === undefined) throw new Error(`configMapGenerator entry "${entry}"`);
@@ -160,5 +185,5 @@ export function loadKustomizeBundle(root: string): KustomizeBundle {
     secrets.set(generator.name, { keys, source: sources.join(", ") });
   }
 
-  return { root, kustomization, documents, configMaps, secrets };
+  return { root, kustomization, documents, configMaps, configMapValues, secrets };
 }

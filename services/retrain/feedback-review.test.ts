@@ -357,6 +357,8 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   });
 
   it("excludes a source: the rows stop training, a retrain runs, and the audit log says who, what and why", async () => {
+    // Runs the earlier tests' feedback queued must be over, or this change joins one of them.
+    await server.scheduler.whenIdle();
     const finished = new Promise<string>((resolve) =>
       server.events.once("run-finished", (outcome) => resolve(outcome)),
     );
@@ -391,6 +393,8 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   });
 
   it("releases by id, including a quarantined row; a don't-know row cannot be released", async () => {
+    // Runs the earlier tests' feedback queued must be over, or this change joins one of them.
+    await server.scheduler.whenIdle();
     const excluded = (await api.list({ state: FeedbackState.FEEDBACK_STATE_EXCLUDED })).feedback;
     const quarantined = (await api.list({ state: FeedbackState.FEEDBACK_STATE_QUARANTINED })).feedback;
     const chosen = [excluded[0]?.feedbackId ?? "", quarantined[0]?.feedbackId ?? ""];
@@ -422,6 +426,8 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   });
 
   it("loses nothing across a restart in the middle: states, audit, and the retrain the change still needs", async () => {
+    // Runs the earlier tests' feedback queued must be over, or this change joins one of them.
+    await server.scheduler.whenIdle();
     trainer.failNext(new Error("the process died during the run"));
     const failed = new Promise<string>((resolve) =>
       server.events.once("run-finished", (outcome) => resolve(outcome)),
