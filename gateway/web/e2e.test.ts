@@ -143,6 +143,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       modelCachePath: await tempDir("web-e2e-cache-"),
       bundledModelPath: undefined,
       validateWithTfjs: false,
+      explainPredictions: true,
       heartbeatTimeoutMs: 5_000,
       reconnectInitialMs: 50,
       reconnectMaxMs: 500,

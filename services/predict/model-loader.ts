@@ -115,6 +115,7 @@ export class ModelLoader {
       loadedAt: new Date(),
       backend,
       score: (vectors, offset) => scorer.score(vectors, offset),
+      explain: (vectors, offset, contributions) => scorer.explain(vectors, offset, contributions),
     };
   }
 

@@ -43,6 +43,11 @@ export interface PredictConfig {
    * TensorFlow.js costs a replica about 90 MiB of RSS, and the serving scorer never needs it.
    */
   readonly validateWithTfjs: boolean;
+  /**
+   * Whether Predict answers carry their explanation (on by default; off only to measure
+   * what explanations cost, or for clients that never show them).
+   */
+  readonly explainPredictions: boolean;
 }
 
 /** A yes/no setting: true/false, 1/0, yes/no (any case). */
@@ -86,5 +91,6 @@ export function readPredictConfig(env: Env = process.env): PredictConfig {
     artifactFetchTimeoutMs: readInteger(env, "ARTIFACT_FETCH_TIMEOUT_MS", 30_000, 100, 600_000),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     validateWithTfjs: readBoolean(env, "VALIDATE_WITH_TFJS", false),
+    explainPredictions: readBoolean(env, "EXPLAIN_PREDICTIONS", true),
   };
 }

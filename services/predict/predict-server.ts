@@ -93,6 +93,7 @@ export async function startPredictServer(
     logger,
     isSubscribed: subscribed,
     retrainAddr: config.retrainAddr,
+    explainPredictions: config.explainPredictions,
   });
   host.addService(FAST_PREDICT_SERVICE_DEFINITION, service.implementation());
   holder.onSwap(() => host.setServing(true));

@@ -17,6 +17,7 @@ import type { ModelHolder } from "./model-holder.js";
 import { type DecodedPatientBatch, MAX_BATCH_PATIENTS } from "./patient-batch-decoder.js";
 import { patientViolations, readPatientVector } from "./patient-reader.js";
 import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
+import { PredictionExplainer } from "./prediction-explainer.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import type { EncodedPredictBatchResponse, FastPredictServiceHandlers } from "./predict-wire-codec.js";
 import type { ServingModel } from "./serving-model.js";
@@ -32,6 +33,8 @@ export interface PredictServiceDeps {
   readonly isSubscribed: () => boolean;
   /** Where models come from, for the UNAVAILABLE message, e.g. "localhost:8080". */
   readonly retrainAddr: string;
+  /** Whether Predict answers carry their explanation (EXPLAIN_PREDICTIONS; default true). */
+  readonly explainPredictions?: boolean;
 }
 
 /** The schema as GetModelInfo returns it; built once, it never changes in a process. */
@@ -66,6 +69,7 @@ export class PredictService {
   private readonly single = new Float64Array(FEATURE_COUNT);
 
   private readonly batchWriter: BatchResponseWriter;
+  private readonly explainer = new PredictionExplainer();
 
   constructor(private readonly deps: PredictServiceDeps) {
     this.batchWriter = new BatchResponseWriter(deps.signer);
@@ -119,7 +123,10 @@ export class PredictService {
       }
     }
     if (violations !== undefined) return this.fail("PredictBatch", callback, invalidArgument(violations));
-    const outcome = this.batchWriter.write(model, vectors, count, Date.now());
+    const outcome = this.batchWriter.write(model, vectors, count, Date.now(), {
+      explanations: batch.includeExplanations,
+      feedbackTokens: !batch.omitFeedbackTokens,
+    });
     if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
     callback(null, outcome.response);
     metrics.liverDisease.inc(outcome.liverDisease);
@@ -179,6 +186,8 @@ export class PredictService {
       predictionId,
       feedbackToken,
       threshold: model.threshold,
+      explanation:
+        this.deps.explainPredictions === false ? undefined : this.explainer.explain(model, vectors, offset),
     };
   }
 

@@ -25,6 +25,12 @@ export interface ServingModel {
   readonly backend: string;
   /** Probability of liver disease for the raw schema vector at `offset` of `vectors`. */
   score(vectors: Float64Array, offset: number): number;
+  /**
+   * The exact explanation of the same vector (Scorer.explain): each feature's contribution to
+   * the base model's log-odds into `contributions` (schema order); returns the reference
+   * log-odds. Reference plus contributions is the logit of `score`.
+   */
+  explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
 }
 
 /** Human name of a source, for logs. */
