@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type ServiceError, credentials, Metadata } from "@grpc/grpc-js";
+import { Client, type ServiceError, credentials, Metadata } from "@grpc/grpc-js";
 import type { PatientFeatures } from "../../services/gen/liver/v1/patient.js";
 import {
   ModelSource,
@@ -218,10 +218,30 @@ async function predictThroughput(context: BenchContext, setup: Setup): Promise<v
     const base: LoadRun[] = [];
     const ours: LoadRun[] = [];
     const unexplained: LoadRun[] = [];
+    // Server CPU per call as well: on a loaded machine it moves far less than calls/s.
+    const cpuPerCall = (pid: number | undefined, run: () => Promise<LoadRun>): Promise<[LoadRun, number]> => {
+      const before = processCpuSeconds(pid);
+      return run().then((result) => {
+        const after = processCpuSeconds(pid);
+        const calls = (result.callsPerSecond * durationMs) / 1000;
+        return [
+          result,
+          before === undefined || after === undefined ? Number.NaN : ((after - before) * 1e6) / calls,
+        ];
+      });
+    };
+    const explainedCpu: number[] = [];
+    const plainCpu: number[] = [];
     for (let run = 0; run < context.runs; run++) {
       base.push(await load(baselineClient, durationMs));
-      ours.push(await load(replicaClient, durationMs));
-      unexplained.push(await load(plainClient, durationMs));
+      const [explainedRun, explainedMicros] = await cpuPerCall(replica.pid, () =>
+        load(replicaClient, durationMs),
+      );
+      ours.push(explainedRun);
+      explainedCpu.push(explainedMicros);
+      const [plainRun, plainMicros] = await cpuPerCall(plain.pid, () => load(plainClient, durationMs));
+      unexplained.push(plainRun);
+      plainCpu.push(plainMicros);
     }
     const baseRate = context.record({
       name: `Predict calls/s, ${CONCURRENCY} concurrent: bare grpc-js constant`,
@@ -248,6 +268,28 @@ async function predictThroughput(context: BenchContext, setup: Setup): Promise<v
       bound: 0.95,
       text: ">= 0.95",
     });
+    if (explainedCpu.every(Number.isFinite) && plainCpu.every(Number.isFinite)) {
+      const explainedMicros = context.record({
+        name: "Predict server CPU per call, with explanations (gRPC included)",
+        unit: "µs",
+        samples: explainedCpu,
+      });
+      const plainMicros = context.record({
+        name: "Predict server CPU per call, EXPLAIN_PREDICTIONS=false (gRPC included)",
+        unit: "µs",
+        samples: plainCpu,
+      });
+      context.ratio(
+        "Predict server CPU per call, without explanations / with",
+        plainMicros,
+        explainedMicros,
+        {
+          op: ">=",
+          bound: 0.95,
+          text: ">= 0.95 (the same target, as a cost)",
+        },
+      );
+    }
     const baseP99 = context.record({
       name: "Predict p99 latency: bare grpc-js constant",
       unit: "ms",
@@ -273,6 +315,7 @@ async function batchThroughput(context: BenchContext, setup: Setup): Promise<voi
   const durationMs = context.quick ? 1_500 : 4_000;
   const replica = await bundledReplica(setup, "batch");
   const client = predictClient(replica.port);
+  const clients: Client[] = [client];
   try {
     const first = setup.patients[0];
     if (first === undefined) throw new Error("no patients");
@@ -283,18 +326,62 @@ async function batchThroughput(context: BenchContext, setup: Setup): Promise<voi
         (_, i) => setup.patients[(b * BATCH_SIZE + i) % setup.patients.length] ?? first,
       ),
     );
+    // "decoded": the generated client encodes requests and decodes every answer, as an
+    // application would. "bytes": pre-encoded requests, answers kept as bytes, so the figure
+    // is the server's (on this 2-core machine the client's decoding otherwise caps it).
     const modes = [
-      { label: "signed token per patient", options: {}, target: false },
-      { label: "no tokens, no explanations", options: { omitFeedbackTokens: true }, target: true },
-      { label: "signed tokens and explanations", options: { includeExplanations: true }, target: false },
+      { label: "signed token per patient, decoded", options: {}, raw: false, target: false },
+      { label: "signed token per patient, bytes", options: {}, raw: true, target: false },
+      {
+        label: "no tokens, no explanations, bytes",
+        options: { omitFeedbackTokens: true },
+        raw: true,
+        target: true,
+      },
+      {
+        label: "no tokens, no explanations, decoded",
+        options: { omitFeedbackTokens: true },
+        raw: false,
+        target: false,
+      },
+      {
+        label: "signed tokens and explanations, bytes",
+        options: { includeExplanations: true },
+        raw: true,
+        target: false,
+      },
     ];
+    const raw = new Client(`127.0.0.1:${replica.port}`, credentials.createInsecure(), {
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      "grpc-node.flow_control_window": 16 * 1024 * 1024,
+    });
+    clients.push(raw);
+    const identity = (bytes: Buffer): Buffer => bytes;
+    const rawCall = (request: Buffer): Promise<Buffer> =>
+      new Promise((resolve, reject) => {
+        raw.makeUnaryRequest(
+          "/liver.v1.PredictService/PredictBatch",
+          identity,
+          identity,
+          request,
+          new Metadata(),
+          { deadline: Date.now() + 30_000 },
+          (error, response) => {
+            if (error === null && response !== undefined) resolve(response);
+            else reject(error ?? new Error("no response"));
+          },
+        );
+      });
     for (const mode of modes) {
       const requests = batches.map((patients) =>
         PredictBatchRequest.fromPartial({ ...mode.options, patients }),
       );
+      const encoded = requests.map((request) => Buffer.from(PredictBatchRequest.encode(request).finish()));
       const load = (ms: number): Promise<LoadRun> =>
         closedLoop(BATCH_CONCURRENCY, ms, (i) =>
-          call(client.predictBatch.bind(client), requests[i % 2] ?? fail()),
+          mode.raw
+            ? rawCall(encoded[i % 2] ?? fail())
+            : call(client.predictBatch.bind(client), requests[i % 2] ?? fail()),
         );
       await load(1_000);
       const samples: number[] = [];
@@ -325,7 +412,7 @@ async function batchThroughput(context: BenchContext, setup: Setup): Promise<voi
       }
     }
   } finally {
-    client.close();
+    for (const c of clients) c.close();
     await replica.stop();
   }
   await batchBreakdown(context, setup);
