@@ -81,7 +81,7 @@ function start(): void {
     predict,
   );
 
-  void loadSchema(api, form, outages, synthetic);
+  void loadSchema(api, form, result, outages, synthetic);
 
   const watcher = new ModelVersionWatcher((after, signal) => api.watchModelVersions(after, signal), {
     onConnected: () => {
@@ -90,6 +90,8 @@ function start(): void {
     },
     onVersion: (event, previous) => {
       badge.setVersion(event.modelVersion, previous);
+      status.setServingVersion(event.modelVersion);
+      if (previous !== "" && previous !== event.modelVersion) status.pollNow();
       synthetic.hidden = !event.trainedOnSyntheticData;
       if (previous !== "" && previous !== event.modelVersion) history.refresh();
     },
@@ -115,6 +117,7 @@ function start(): void {
 async function loadSchema(
   api: LiverApi,
   form: PredictForm,
+  result: PredictionResult,
   outages: ServiceStatusBanner,
   synthetic: HTMLElement,
 ): Promise<void> {
@@ -125,6 +128,7 @@ async function loadSchema(
       const info = await api.getModelInfo();
       outages.succeeded("predict");
       form.render(fieldsFromSchema(info.features));
+      result.setSchema(info.features);
       synthetic.hidden = !info.trainedOnSyntheticData;
       performance.mark(FIRST_RENDER_MARK);
       return;

@@ -114,6 +114,10 @@ export class RetrainStatusPanel {
   private wake: AbortController | undefined;
   private readonly backoff = new Backoff({ initialMs: 1000, maxMs: 8000 });
   private running: Promise<void> | undefined;
+  /** The last status polled, re-rendered when the version stream names a new serving version. */
+  private last: GetRetrainStatusResponse | undefined;
+  /** The serving version from the version stream, once it has delivered one. */
+  private servingVersion: string | undefined;
 
   constructor(
     container: HTMLElement,
@@ -129,6 +133,16 @@ export class RetrainStatusPanel {
   /** Starts polling (idempotent). */
   start(): void {
     this.running ??= this.loop();
+  }
+
+  /**
+   * The serving version as the version stream announced it. From then on the panel names
+   * this version, not the one in its last poll, so it changes with the header badge on the
+   * same event instead of up to a poll interval later.
+   */
+  setServingVersion(version: string): void {
+    this.servingVersion = version;
+    if (this.last !== undefined) this.render(this.describe(this.last));
   }
 
   /** Polls now instead of at the next interval, e.g. right after feedback was sent. */
@@ -150,7 +164,8 @@ export class RetrainStatusPanel {
       try {
         const status = await this.fetchStatus(stopped);
         this.backoff.reset();
-        this.render(describeRetrainStatus(status));
+        this.last = status;
+        this.render(this.describe(status));
         this.reporter.succeeded(status);
         wait = nextPollDelayMs(status.state, this.intervals);
       } catch (error) {
@@ -166,6 +181,11 @@ export class RetrainStatusPanel {
       this.wake = new AbortController();
       await delay(wait, AbortSignal.any([stopped, this.wake.signal]));
     }
+  }
+
+  private describe(status: GetRetrainStatusResponse): RetrainStatusView {
+    const modelVersion = this.servingVersion ?? status.modelVersion;
+    return describeRetrainStatus(modelVersion === status.modelVersion ? status : { ...status, modelVersion });
   }
 
   private render(view: RetrainStatusView): void {
