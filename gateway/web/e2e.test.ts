@@ -241,6 +241,11 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     );
     expect(unlabelled).toEqual([]);
     await page.waitForSelector('#history circle[data-version="v1"]', { timeout: WAIT_MS });
+    // The serving version's reliability diagram beside the history, with its error in words.
+    await page.waitForSelector("#calibration circle.reliability-point", { timeout: WAIT_MS });
+    expect(await page.textContent("#calibration figcaption")).toMatch(
+      /^v1: expected calibration error 0\.\d{3}; over \d+ holdout patients/,
+    );
     await screenshot("loaded");
     await expectAccessible("empty page");
   });

@@ -16,6 +16,7 @@ function version(name: string, status: ModelVersionStatus, auc: number, minutes:
       threshold: 0.5,
       confusionMatrix: undefined,
       holdoutRows: 100,
+      calibration: undefined,
     },
     rowCounts: undefined,
     parentVersion: "",

@@ -23,6 +23,7 @@ function echoModel(version: string, threshold = 0.5): ServingModel {
       threshold,
       confusionMatrix: undefined,
       holdoutRows: 10,
+      calibration: undefined,
     },
     trainedOnSyntheticData: false,
     source: ModelSource.MODEL_SOURCE_RETRAIN_SERVICE,

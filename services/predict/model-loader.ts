@@ -1,6 +1,6 @@
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
 import { transformRows } from "../shared/model/feature-pipeline.js";
-import type { ModelMetrics as SharedModelMetrics } from "../shared/model/metrics.js";
+import { calibrationMessage, type ModelMetrics as SharedModelMetrics } from "../shared/model/metrics.js";
 import { type ArtifactFile, type LoadedModel, verifyArtifactFiles } from "../shared/model/model-artifact.js";
 import { createScorer, sigmoid, type Scorer } from "../shared/model/scorer.js";
 import type { ModelMetrics } from "../gen/liver/v1/model.js";
@@ -82,6 +82,7 @@ export function toProtoMetrics(metrics: SharedModelMetrics): ModelMetrics {
       falseNegatives: h.confusion.falseNegatives,
     },
     holdoutRows: h.rows,
+    calibration: calibrationMessage(h.calibration),
   };
 }
 

@@ -21,6 +21,7 @@ function model(version: string, source = ModelSource.MODEL_SOURCE_RETRAIN_SERVIC
       threshold: 0.5,
       confusionMatrix: undefined,
       holdoutRows: 1,
+      calibration: undefined,
     },
     trainedOnSyntheticData: false,
     source,

@@ -19,6 +19,7 @@ function snapshot(modelVersion: string): ServingSnapshot {
       threshold: 0.5,
       confusionMatrix: undefined,
       holdoutRows: 10,
+      calibration: undefined,
     },
     synthetic: false,
   };

@@ -4,6 +4,7 @@
  * the page recover by itself when a service comes back.
  */
 import { Backoff, delay } from "./backoff.js";
+import { CalibrationChart } from "./calibration-chart.js";
 import { byId } from "./dom.js";
 import { FeedbackButtons } from "./feedback-buttons.js";
 import type { PatientFeatures } from "./gen/liver/v1/patient.js";
@@ -29,7 +30,8 @@ function start(): void {
   const synthetic = byId("synthetic-banner", HTMLElement);
   const result = new PredictionResult(byId("result", HTMLElement));
   const chart = new ModelHistoryChart(byId("history", HTMLElement));
-  const history = new HistoryLoader(api, chart, outages);
+  const calibration = new CalibrationChart(byId("calibration", HTMLElement));
+  const history = new HistoryLoader(api, chart, calibration, outages);
   let lastRunId = "";
 
   const status = new RetrainStatusPanel(
@@ -154,6 +156,7 @@ class HistoryLoader {
   constructor(
     private readonly api: LiverApi,
     private readonly chart: ModelHistoryChart,
+    private readonly calibration: CalibrationChart,
     private readonly outages: ServiceStatusBanner,
   ) {}
 
@@ -172,6 +175,7 @@ class HistoryLoader {
         this.backoff.reset();
         this.outages.succeeded("retrain");
         this.chart.render(list.versions, list.modelVersion);
+        this.calibration.render(list.versions.find((v) => v.modelVersion === list.modelVersion));
         if (this.requests === served) break;
       } catch (error) {
         const failure = toGrpcWebError(error, LIVER_METHODS.listModelVersions.path);
