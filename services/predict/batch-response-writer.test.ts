@@ -29,6 +29,7 @@ function echoModel(version: string, threshold = 0.5): ServingModel {
     source: ModelSource.MODEL_SOURCE_RETRAIN_SERVICE,
     loadedAt: new Date(),
     backend: "cpu",
+    inputProfile: undefined,
     score: (vectors, offset) => vectors[offset] ?? Number.NaN,
     // Contribution of feature i: its value minus i, so tests see zeros, signs and an order.
     explain: (vectors, offset, contributions) => {

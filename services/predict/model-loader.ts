@@ -115,6 +115,7 @@ export class ModelLoader {
       source: request.source,
       loadedAt: new Date(),
       backend,
+      inputProfile: loaded.pipeline.inputProfile,
       score: (vectors, offset) => scorer.score(vectors, offset),
       explain: (vectors, offset, contributions) => scorer.explain(vectors, offset, contributions),
     };

@@ -27,6 +27,7 @@ function model(version: string, source = ModelSource.MODEL_SOURCE_RETRAIN_SERVIC
     source,
     loadedAt: new Date(),
     backend: "cpu",
+    inputProfile: undefined,
     score: () => 0.5,
     explain: () => 0,
   };

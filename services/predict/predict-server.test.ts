@@ -336,6 +336,32 @@ describe("explanations", () => {
   });
 });
 
+describe("input drift", () => {
+  it("flags a feature whose inputs left the training distribution, in GetModelInfo and /metrics", async () => {
+    const { client, server } = await replicaServingV1();
+    const before = (await client.modelInfo()).inputDrift;
+    expect(before).toMatchObject({ measured: true, windowRows: 0, windowSize: 500, threshold: 0.25 });
+    expect(before?.features.every((f) => !f.drifted)).toBe(true);
+    // 300 patients from a clinic whose ALT reads far above anything in training.
+    await client.predictBatch(
+      Array.from({ length: 300 }, (_, i) =>
+        validPatient({ alanineAminotransferase: 4000 + i, age: 20 + (i % 60) }),
+      ),
+      { omitFeedbackTokens: true },
+    );
+    const after = (await client.modelInfo()).inputDrift;
+    expect(after?.windowRows).toBe(300);
+    const alt = after?.features.find((f) => f.name === "alanine_aminotransferase");
+    expect(alt?.drifted).toBe(true);
+    expect(alt?.psi).toBeGreaterThan(0.25);
+    expect(alt?.driftingSince).toBeInstanceOf(Date);
+    const text = await metricsText(server.metricsPort);
+    expect(text).toContain('liver_predict_input_drifted{feature="alanine_aminotransferase"} 1');
+    expect(text).toContain("liver_predict_input_drift_window_rows 300");
+    expect(text).toMatch(/liver_predict_input_drift_psi\{feature="age"\} \d/);
+  });
+});
+
 describe("shutdown", () => {
   it("ends its version stream, goes NOT_SERVING and stops listening", async () => {
     const { fake, client, server } = await replicaServingV1();

@@ -7,6 +7,7 @@ import { ModelCache } from "./model-cache.js";
 import { ModelHolder } from "./model-holder.js";
 import { ModelLoader, lazyTfjsEvaluator } from "./model-loader.js";
 import { type FallbackSource, ModelUpdater } from "./model-updater.js";
+import { InputDriftMonitor } from "./input-drift-monitor.js";
 import type { PredictConfig } from "./predict-config.js";
 import { PredictMetrics } from "./predict-metrics.js";
 import { PredictService } from "./predict-service.js";
@@ -85,6 +86,9 @@ export async function startPredictServer(
     reconnectMaxMs: config.reconnectMaxMs,
   });
   const subscribed = (): boolean => subscriber.subscribed;
+  const drift = new InputDriftMonitor();
+  holder.onSwap((model) => drift.setProfile(model.inputProfile));
+  metrics.watchDrift(() => drift.snapshot());
   const host = new GrpcServerHost({ serviceNames: [PREDICT_SERVICE_NAME], logger });
   const service = new PredictService({
     holder,
@@ -94,6 +98,7 @@ export async function startPredictServer(
     isSubscribed: subscribed,
     retrainAddr: config.retrainAddr,
     explainPredictions: config.explainPredictions,
+    drift,
   });
   host.addService(FAST_PREDICT_SERVICE_DEFINITION, service.implementation());
   holder.onSwap(() => host.setServing(true));

@@ -17,6 +17,7 @@ import type { ModelHolder } from "./model-holder.js";
 import { type DecodedPatientBatch, MAX_BATCH_PATIENTS } from "./patient-batch-decoder.js";
 import { patientViolations, readPatientVector } from "./patient-reader.js";
 import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
+import { type InputDriftMonitor, inputDriftMessage } from "./input-drift-monitor.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import type { EncodedPredictBatchResponse, FastPredictServiceHandlers } from "./predict-wire-codec.js";
@@ -35,6 +36,8 @@ export interface PredictServiceDeps {
   readonly retrainAddr: string;
   /** Whether Predict answers carry their explanation (EXPLAIN_PREDICTIONS; default true). */
   readonly explainPredictions?: boolean;
+  /** The sliding window of scored inputs for drift; omitted in tests that do not need it. */
+  readonly drift?: InputDriftMonitor;
 }
 
 /** The schema as GetModelInfo returns it; built once, it never changes in a process. */
@@ -92,6 +95,7 @@ export class PredictService {
     const response = this.answer(model, this.single, 0, Date.now());
     if (response === undefined) return this.fail("Predict", callback, this.badScore(model));
     callback(null, response);
+    this.deps.drift?.observe(this.single, 0);
     (response.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE
       ? metrics.liverDisease
       : metrics.noLiverDisease
@@ -129,6 +133,8 @@ export class PredictService {
     });
     if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
     callback(null, outcome.response);
+    const drift = this.deps.drift;
+    if (drift !== undefined) for (let i = 0; i < count; i++) drift.observe(vectors, i * FEATURE_COUNT);
     metrics.liverDisease.inc(outcome.liverDisease);
     metrics.noLiverDisease.inc(count - outcome.liverDisease);
     metrics.batchOk.inc();
@@ -149,6 +155,7 @@ export class PredictService {
       lastFailure: failure?.reason ?? "",
       backend: model?.backend ?? "",
       subscribed: this.deps.isSubscribed(),
+      inputDrift: this.deps.drift === undefined ? undefined : inputDriftMessage(this.deps.drift.snapshot()),
     });
     this.deps.metrics.countRequest("GetModelInfo", "OK");
   };

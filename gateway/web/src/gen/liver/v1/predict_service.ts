@@ -147,6 +147,48 @@ export interface GetModelInfoResponse {
   backend: string;
   /** Whether the replica currently receives version events from RetrainService. */
   subscribed: boolean;
+  /**
+   * How the inputs this replica scored lately compare with the serving model's training
+   * data, feature by feature.
+   */
+  inputDrift: InputDrift | undefined;
+}
+
+/**
+ * Input drift of one replica: a sliding window of the last inputs it scored, each feature's
+ * population stability index (PSI) against the training data's decile bins.
+ */
+export interface InputDrift {
+  /**
+   * False when the serving model carries no training profile (trained before drift was
+   * measured); the rest is then empty.
+   */
+  measured: boolean;
+  /** Inputs in the window now. */
+  windowRows: number;
+  /** Inputs the window holds when full. */
+  windowSize: number;
+  /** PSI above which a feature is flagged; a flag clears when PSI falls below clear_below. */
+  threshold: number;
+  /** PSI below which a flagged feature is cleared. */
+  clearBelow: number;
+  /** One entry per feature, in schema order. */
+  features: FeatureDrift[];
+}
+
+/** One feature's drift. */
+export interface FeatureDrift {
+  /** The PatientFeatures field name, for example "alanine_aminotransferase". */
+  name: string;
+  /**
+   * PSI of the window against the training distribution; NaN until the window holds
+   * enough inputs to judge.
+   */
+  psi: number;
+  /** True while the feature is flagged as drifted. */
+  drifted: boolean;
+  /** When the current drifted spell began; unset when not drifted. */
+  driftingSince: Date | undefined;
 }
 
 function createBasePredictRequest(): PredictRequest {
@@ -690,6 +732,7 @@ function createBaseGetModelInfoResponse(): GetModelInfoResponse {
     lastFailure: "",
     backend: "",
     subscribed: false,
+    inputDrift: undefined,
   };
 }
 
@@ -724,6 +767,9 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
     }
     if (message.subscribed !== false) {
       writer.uint32(80).bool(message.subscribed);
+    }
+    if (message.inputDrift !== undefined) {
+      InputDrift.encode(message.inputDrift, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -821,6 +867,14 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
             message.subscribed = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.inputDrift = InputDrift.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -850,6 +904,215 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
     message.lastFailure = object.lastFailure ?? "";
     message.backend = object.backend ?? "";
     message.subscribed = object.subscribed ?? false;
+    message.inputDrift = (object.inputDrift !== undefined && object.inputDrift !== null)
+      ? InputDrift.fromPartial(object.inputDrift)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseInputDrift(): InputDrift {
+  return { measured: false, windowRows: 0, windowSize: 0, threshold: 0, clearBelow: 0, features: [] };
+}
+
+export const InputDrift: MessageFns<InputDrift> = {
+  encode(message: InputDrift, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.measured !== false) {
+      writer.uint32(8).bool(message.measured);
+    }
+    if (message.windowRows !== 0) {
+      writer.uint32(16).uint32(message.windowRows);
+    }
+    if (message.windowSize !== 0) {
+      writer.uint32(24).uint32(message.windowSize);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(33).double(message.threshold);
+    }
+    if (message.clearBelow !== 0) {
+      writer.uint32(41).double(message.clearBelow);
+    }
+    for (const v of message.features) {
+      FeatureDrift.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InputDrift {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInputDrift();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.measured = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.windowRows = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.windowSize = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.threshold = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.clearBelow = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.features.push(FeatureDrift.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InputDrift>, I>>(base?: I): InputDrift {
+    return InputDrift.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InputDrift>, I>>(object: I): InputDrift {
+    const message = createBaseInputDrift();
+    message.measured = object.measured ?? false;
+    message.windowRows = object.windowRows ?? 0;
+    message.windowSize = object.windowSize ?? 0;
+    message.threshold = object.threshold ?? 0;
+    message.clearBelow = object.clearBelow ?? 0;
+    message.features = object.features?.map((e) => FeatureDrift.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFeatureDrift(): FeatureDrift {
+  return { name: "", psi: 0, drifted: false, driftingSince: undefined };
+}
+
+export const FeatureDrift: MessageFns<FeatureDrift> = {
+  encode(message: FeatureDrift, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.psi !== 0) {
+      writer.uint32(17).double(message.psi);
+    }
+    if (message.drifted !== false) {
+      writer.uint32(24).bool(message.drifted);
+    }
+    if (message.driftingSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.driftingSince), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureDrift {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureDrift();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.psi = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.drifted = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.driftingSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FeatureDrift>, I>>(base?: I): FeatureDrift {
+    return FeatureDrift.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeatureDrift>, I>>(object: I): FeatureDrift {
+    const message = createBaseFeatureDrift();
+    message.name = object.name ?? "";
+    message.psi = object.psi ?? 0;
+    message.drifted = object.drifted ?? false;
+    message.driftingSince = object.driftingSince ?? undefined;
     return message;
   },
 };
