@@ -16,6 +16,7 @@ function status(overrides: Partial<GetRetrainStatusResponse>): GetRetrainStatusR
     lastRun: undefined,
     originalRows: 500,
     syntheticData: true,
+    verdictsByVersion: [],
     ...overrides,
   };
 }

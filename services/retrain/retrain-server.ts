@@ -23,6 +23,7 @@ import { ModelRegistry, type ModelVersionRecord } from "./store/model-registry.j
 import { RunLog, type RunOutcome } from "./store/run-log.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
+import { VersionVerdicts } from "./version-verdicts.js";
 import { WorkerTrainer } from "./training-worker.js";
 import { VersionBroadcaster } from "./version-broadcaster.js";
 
@@ -149,6 +150,8 @@ async function startOnStore(
     onStateChange: (state) => logger.debug({ state }, `retrainer ${state}`),
   });
   const counts = feedback.counts();
+  const verdicts = VersionVerdicts.load(db);
+  metrics.watchVerdicts(verdicts);
   const service = new RetrainService({
     signer: new FeedbackTokenSigner(config.signingKey),
     writer,
@@ -167,6 +170,7 @@ async function startOnStore(
     metrics,
     logger,
     onServingChanged: servingChanged,
+    verdicts,
   });
   metrics.bind({
     pendingLabelled: () => scheduler.pendingLabelled,

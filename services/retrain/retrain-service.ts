@@ -44,6 +44,7 @@ import { RegistryError, type ModelRegistry, type ModelVersionRecord } from "./st
 import type { RunLog } from "./store/run-log.js";
 import type { OriginalDatasetInfo } from "./store/sample-store.js";
 import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.js";
+import type { VersionVerdicts } from "./version-verdicts.js";
 
 /** Reads a stored version's files for GetModelArtifact. */
 export interface ArtifactSource {
@@ -69,6 +70,8 @@ export interface RetrainServiceDeps {
   readonly logger: Logger;
   /** Called after a rollback changed the serving version. */
   readonly onServingChanged: (record: ModelVersionRecord) => void;
+  /** Verdict tallies per version, kept current by this handler; omitted: none reported. */
+  readonly verdicts?: VersionVerdicts;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -160,6 +163,7 @@ export class RetrainService {
       };
     }
     countVerdict(this.deps.counts, verdict);
+    this.deps.verdicts?.add(prediction.modelVersion, verdict);
     this.deps.metrics.feedbackStored(verdict);
     const retrainScheduled = label === null ? false : this.deps.scheduler.recordLabelledFeedback(outcome.seq);
     return {
@@ -185,6 +189,7 @@ export class RetrainService {
       lastRun: lastRun === undefined ? undefined : toRetrainRun(lastRun),
       originalRows: original?.rows ?? 0,
       syntheticData: original?.source === "synthetic",
+      verdictsByVersion: this.deps.verdicts?.messages() ?? [],
     };
   }
 
