@@ -246,6 +246,10 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     expect(await page.textContent("#calibration figcaption")).toMatch(
       /^v1: expected calibration error 0\.\d{3}; over \d+ holdout patients/,
     );
+    // The replica's input-drift check, in words (no inputs scored yet on a fresh system).
+    await page.waitForSelector("#input-drift li:has-text('Too few inputs to judge drift yet')", {
+      timeout: WAIT_MS,
+    });
     await screenshot("loaded");
     await expectAccessible("empty page");
   });
@@ -335,6 +339,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     await page.waitForSelector('#history circle[data-version="v2"].serving', { timeout: WAIT_MS });
     await page.waitForSelector("#retrain-status .status-headline:has-text('Idle')", { timeout: WAIT_MS });
     expect(await page.textContent("#retrain-status")).toContain("Last run: v2 promoted");
+    expect(await page.textContent("#retrain-status")).toContain(
+      "Clinicians marked 1 of 1 answer of v1 wrong (accuracy 0 %, 95 % interval 0 to 79 %).",
+    );
     await screenshot("promoted");
   });
 

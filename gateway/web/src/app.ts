@@ -10,6 +10,7 @@ import { FeedbackButtons } from "./feedback-buttons.js";
 import type { PatientFeatures } from "./gen/liver/v1/patient.js";
 import { toGrpcWebError } from "./grpc-status.js";
 import { GrpcWebClient } from "./grpc-web-client.js";
+import { InputDriftPanel } from "./input-drift-panel.js";
 import { LIVER_METHODS, LiverApi } from "./liver-api.js";
 import { ModelHistoryChart } from "./model-history-chart.js";
 import { ModelVersionWatcher } from "./model-version-watcher.js";
@@ -110,8 +111,11 @@ function start(): void {
     if (up) history.refresh();
   });
 
+  const drift = new InputDriftPanel(byId("input-drift", HTMLElement), () => api.getModelInfo());
+
   status.start();
   watcher.start();
+  void drift.run();
   history.refresh();
 }
 

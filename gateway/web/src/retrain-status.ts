@@ -11,6 +11,7 @@ import {
   RetrainOutcome,
   type RetrainRun,
   RetrainState,
+  type VersionVerdicts,
 } from "./gen/liver/v1/retrain_service.js";
 import { toGrpcWebError, type GrpcWebError } from "./grpc-status.js";
 import { formatClock } from "./time-format.js";
@@ -57,6 +58,7 @@ export function describeRetrainStatus(status: GetRetrainStatusResponse): Retrain
     );
   }
   if (status.lastRun !== undefined) details.push(describeRun(status.lastRun));
+  details.push(...status.verdictsByVersion.slice(0, VERDICT_VERSIONS_SHOWN).flatMap(describeVerdicts));
   const serving = status.modelVersion === "" ? "no model yet" : `model ${status.modelVersion} serving`;
 
   switch (status.state) {
@@ -81,6 +83,25 @@ export function describeRetrainStatus(status: GetRetrainStatusResponse): Retrain
         details,
       };
   }
+}
+
+/** Versions whose clinician verdicts the panel lists (newest first). */
+const VERDICT_VERSIONS_SHOWN = 3;
+
+const wholePercent = (share: number): string => `${Math.round(share * 100)} %`;
+
+/**
+ * "Clinicians marked 12 of 140 answers of v7 wrong (accuracy 91 %, 95 % interval 86 to 95 %)."
+ * Nothing for a version with only don't-know verdicts.
+ */
+export function describeVerdicts(verdicts: VersionVerdicts): string[] {
+  const labelled = verdicts.correct + verdicts.wrong;
+  if (labelled === 0) return [];
+  return [
+    `Clinicians marked ${verdicts.wrong} of ${labelled} answer${labelled === 1 ? "" : "s"} of ` +
+      `${verdicts.modelVersion} wrong (accuracy ${wholePercent(verdicts.accuracy)}, 95 % interval ` +
+      `${Math.round(verdicts.accuracyLow * 100)} to ${wholePercent(verdicts.accuracyHigh)}).`,
+  ];
 }
 
 function describeRun(run: RetrainRun): string {
