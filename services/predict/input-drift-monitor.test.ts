@@ -62,6 +62,18 @@ describe("InputDriftMonitor (PSI over a sliding window)", () => {
     expect(flaggedAfter).toBeLessThanOrEqual(500);
   });
 
+  it("takes at most 64 evenly spaced rows of a batch", () => {
+    const data = generateSyntheticDataset(1_000, 4);
+    const monitor = new InputDriftMonitor({ minRows: 10 });
+    monitor.setProfile(fitInputProfile(data.rows, data.features));
+    monitor.observeBatch(data.features, 10);
+    expect(monitor.snapshot().windowRows).toBe(10);
+    monitor.observeBatch(data.features, 1_000);
+    expect(monitor.snapshot().windowRows).toBe(74);
+    monitor.observeBatch(data.features, 0);
+    expect(monitor.snapshot().windowRows).toBe(74);
+  });
+
   it("judges nothing before the window has enough rows, and nothing without a profile", () => {
     const data = generateSyntheticDataset(2_000, 5);
     const monitor = new InputDriftMonitor({ minRows: 50 });

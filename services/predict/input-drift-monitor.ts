@@ -30,6 +30,12 @@ export const DRIFT_PSI_CLEAR = 0.1;
 const SMOOTHING = 0.5;
 /** Floor for a training proportion of 0 (a bin the training rows never reached). */
 const MIN_PROPORTION = 1e-4;
+/**
+ * Rows of one PredictBatch call that enter the window at most (evenly spaced): one caller's
+ * batch of 10,000 must not replace the window twenty times over, and the batch path stays
+ * cheap (a bin lookup per feature for 64 rows, not for every row).
+ */
+export const BATCH_SAMPLE_ROWS = 64;
 /** Observations between two evaluations of the flags (reading the state evaluates at once). */
 const EVALUATE_EVERY = 25;
 
@@ -135,6 +141,13 @@ export class InputDriftMonitor {
     this.binRow(slot);
     this.next = slot + 1 === this.size ? 0 : slot + 1;
     if (++this.sinceEvaluation >= EVALUATE_EVERY) this.evaluate();
+  }
+
+  /** Adds up to BATCH_SAMPLE_ROWS evenly spaced rows of a batch of `count` raw vectors. */
+  observeBatch(vectors: Float64Array, count: number): void {
+    if (this.profile === undefined || count === 0) return;
+    const taken = Math.min(count, BATCH_SAMPLE_ROWS);
+    for (let k = 0; k < taken; k++) this.observe(vectors, Math.floor((k * count) / taken) * FEATURE_COUNT);
   }
 
   /** The current state (evaluated now). */

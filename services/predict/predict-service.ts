@@ -133,8 +133,7 @@ export class PredictService {
     });
     if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
     callback(null, outcome.response);
-    const drift = this.deps.drift;
-    if (drift !== undefined) for (let i = 0; i < count; i++) drift.observe(vectors, i * FEATURE_COUNT);
+    this.deps.drift?.observeBatch(vectors, count);
     metrics.liverDisease.inc(outcome.liverDisease);
     metrics.noLiverDisease.inc(count - outcome.liverDisease);
     metrics.batchOk.inc();
