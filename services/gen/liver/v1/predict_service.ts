@@ -144,7 +144,7 @@ export interface PredictBatchRequest {
   /** 1 to 10,000 patients. */
   patients: PatientFeatures[];
   /**
-   * When true, every result carries its explanation (about 250 bytes more per patient).
+   * When true, every result carries its explanation (about 390 bytes more per patient).
    * Off by default to keep batches small and fast.
    */
   includeExplanations: boolean;
