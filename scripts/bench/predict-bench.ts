@@ -13,7 +13,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client, type ServiceError, credentials, Metadata } from "@grpc/grpc-js";
-import type { PatientFeatures } from "../../services/gen/liver/v1/patient.js";
+import { Diagnosis, type PatientFeatures } from "../../services/gen/liver/v1/patient.js";
 import {
   ModelSource,
   PredictBatchRequest,
@@ -30,6 +30,8 @@ import { recordLength } from "../../services/shared/feedback/prediction-record.j
 import { BatchResponseWriter } from "../../services/predict/batch-response-writer.js";
 import { ModelLoader } from "../../services/predict/model-loader.js";
 import { decodePatientBatch } from "../../services/predict/patient-batch-decoder.js";
+import { PredictionExplainer } from "../../services/predict/prediction-explainer.js";
+import { encodePredictResponse } from "../../services/predict/predict-response-encoder.js";
 import { PredictionTokenSigner } from "../../services/predict/prediction-token-signer.js";
 import { runTrainingPipeline } from "../../services/shared/model/training-pipeline.js";
 import { REAL_CSV_PATH, haveRealCsv } from "../../services/shared/testing/real-dataset.js";
@@ -430,6 +432,70 @@ function processCpuSeconds(pid: number | undefined): number | undefined {
 }
 
 /**
+ * What an explanation adds to one Predict answer, in-process on the same rows and model:
+ * computing it (PredictionExplainer) and writing it (encodePredictResponse), against
+ * writing the same answer without it; rounds alternate so both see the same machine. Next
+ * to the server CPU per call above, it says how large a share of a call explanations are,
+ * which calls/s on a shared machine cannot resolve.
+ */
+async function explanationCost(context: BenchContext, setup: Setup): Promise<void> {
+  const model = await new ModelLoader().load({
+    files: await readArtifactFiles(setup.bundleDir),
+    expectedSha256: undefined,
+    expectedVersion: undefined,
+    source: ModelSource.MODEL_SOURCE_BUNDLED,
+  });
+  const explainer = new PredictionExplainer();
+  const rows = Math.min(1_000, setup.data.rows);
+  const answer = {
+    probability: 0.6,
+    diagnosis: Diagnosis.DIAGNOSIS_LIVER_DISEASE,
+    modelVersion: model.version,
+    predictionId: "0b7d2c1e-1111-4222-8333-444455556666",
+    feedbackToken: "x".repeat(190),
+    threshold: model.threshold,
+  };
+  const repeat = context.quick ? 20 : 100;
+  const perAnswerMicros = (explain: boolean): number => {
+    const started = performance.now();
+    for (let r = 0; r < repeat; r++) {
+      for (let i = 0; i < rows; i++) {
+        const explanation = explain
+          ? explainer.explain(model, setup.data.features, i * FEATURE_COUNT)
+          : undefined;
+        encodePredictResponse({ ...answer, explanation });
+      }
+    }
+    return ((performance.now() - started) * 1000) / (repeat * rows);
+  };
+  const plain: number[] = [];
+  const explained: number[] = [];
+  for (let round = 0; round < context.runs + 1; round++) {
+    const p = perAnswerMicros(false);
+    const e = perAnswerMicros(true);
+    // The first round warms the JIT up.
+    if (round > 0) {
+      plain.push(p);
+      explained.push(e);
+    }
+  }
+  const plainFigure = context.record({
+    name: "Predict answer encoding, in-process, without explanation",
+    unit: "µs",
+    samples: plain,
+  });
+  const explainedFigure = context.record({
+    name: "Predict answer explaining + encoding, in-process",
+    unit: "µs",
+    samples: explained,
+  });
+  context.note(
+    `an explanation adds ${(explainedFigure.median - plainFigure.median).toFixed(2)} µs to a Predict answer, ` +
+      "to be compared with the server CPU per call above",
+  );
+}
+
+/**
  * Where a batch's server time goes, measured in this process on the same data: decoding,
  * schema checks, and scoring + signing + encoding, with HMAC-SHA256 alone shown apart. It
  * explains the batch figure; nothing here is a served mode.
@@ -642,6 +708,7 @@ export const section: BenchSection = {
     const setup = await prepare(context);
     try {
       await predictThroughput(context, setup);
+      await explanationCost(context, setup);
       await batchThroughput(context, setup);
       await freshness(context, setup);
       await memory(context, setup);
