@@ -46,10 +46,12 @@ function projectObjects(b: KustomizeBundle): Obj[] {
     return o;
   });
   for (const [name, files] of b.configMaps) {
-    const data = Object.fromEntries([
-      ...[...files].map(([key, file]) => [key, readFileSync(path.join(root, file), "utf8")]),
-      ...(b.configMapValues.get(name) ?? new Map<string, string>()),
+    const entries: [string, string][] = [...files].map(([key, file]) => [
+      key,
+      readFileSync(path.join(root, file), "utf8"),
     ]);
+    entries.push(...(b.configMapValues.get(name) ?? new Map<string, string>()));
+    const data = Object.fromEntries(entries);
     objects.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace }, data });
   }
   for (const [name, secret] of b.secrets) {

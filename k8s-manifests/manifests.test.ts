@@ -176,7 +176,9 @@ function sourceFiles(dir: string): string[] {
 function yamlFilesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return yamlFilesUnder(full);
+    // A folder with its own kustomization.yaml is applied on its own (monitoring/).
+    if (entry.isDirectory())
+      return existsSync(path.join(full, "kustomization.yaml")) ? [] : yamlFilesUnder(full);
     return /\.ya?ml$/.test(entry.name) ? [path.relative(root, full).split(path.sep).join("/")] : [];
   });
 }

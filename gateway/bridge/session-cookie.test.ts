@@ -56,6 +56,7 @@ describe("the bridge's session cookie", () => {
           predictionId: "",
           feedbackToken: "",
           threshold: 0.5,
+          explanation: undefined,
         });
       },
     };

@@ -19,7 +19,7 @@ const WEB_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_WEB_OUT_DIR = path.join(WEB_DIR, "dist");
 
 /** The budget for the page's JavaScript, gzipped. */
-export const JS_GZIP_BUDGET_BYTES = 100 * 1024;
+export const JS_GZIP_BUDGET_BYTES = 40 * 1024;
 
 /** Build settings. */
 export interface WebBuildOptions {

@@ -92,6 +92,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("signing in, in headless Chromium", ()
         modelCachePath: await tempDir("web-auth-cache-"),
         bundledModelPath: undefined,
         validateWithTfjs: false,
+        explainPredictions: true,
         heartbeatTimeoutMs: 5_000,
         reconnectInitialMs: 50,
         reconnectMaxMs: 500,

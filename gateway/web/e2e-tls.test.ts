@@ -96,6 +96,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(
           modelCachePath: await tempDir("e2e-tls-cache-"),
           bundledModelPath: undefined,
           validateWithTfjs: false,
+          explainPredictions: true,
           heartbeatTimeoutMs: 5_000,
           reconnectInitialMs: 50,
           reconnectMaxMs: 500,

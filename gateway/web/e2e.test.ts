@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { AxeBuilder } from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -76,6 +77,26 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       path: path.join(ARTIFACTS, `${String(shot).padStart(2, "0")}-${name}.png`),
       fullPage: true,
     });
+  };
+
+  /**
+   * axe-core on the page as it is now, at 1280 and at 375 px wide: no serious or critical
+   * violation. The viewport is restored afterwards.
+   */
+  const expectAccessible = async (state: string): Promise<void> => {
+    const original = page.viewportSize();
+    const found: string[] = [];
+    for (const width of [1280, 375]) {
+      await page.setViewportSize({ width, height: 900 });
+      const results = await new AxeBuilder({ page }).analyze();
+      for (const violation of results.violations) {
+        if (violation.impact !== "serious" && violation.impact !== "critical") continue;
+        const where = violation.nodes.map((node) => node.target.join(" ")).join(", ");
+        found.push(`${state} at ${width} px: ${violation.id} (${violation.impact}) on ${where}`);
+      }
+    }
+    if (original !== null) await page.setViewportSize(original);
+    expect(found).toEqual([]);
   };
 
   const tempDir = async (prefix: string): Promise<string> => {
@@ -153,6 +174,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       modelCachePath: await tempDir("web-e2e-cache-"),
       bundledModelPath: undefined,
       validateWithTfjs: false,
+      explainPredictions: true,
       heartbeatTimeoutMs: 5_000,
       reconnectInitialMs: 50,
       reconnectMaxMs: 500,
@@ -190,7 +212,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       ],
     });
     cleanups.push(() => browser.close());
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    // A context of its own: @axe-core/playwright opens a helper page in the page's context.
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    page = await context.newPage();
     page.on("request", (request) => {
       if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;
     });
@@ -227,7 +251,17 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     );
     expect(unlabelled).toEqual([]);
     await page.waitForSelector('#history circle[data-version="v1"]', { timeout: WAIT_MS });
+    // The serving version's reliability diagram beside the history, with its error in words.
+    await page.waitForSelector("#calibration circle.reliability-point", { timeout: WAIT_MS });
+    expect(await page.textContent("#calibration figcaption")).toMatch(
+      /^v1: expected calibration error 0\.\d{3}; over \d+ holdout patients/,
+    );
+    // The replica's input-drift check, in words (no inputs scored yet on a fresh system).
+    await page.waitForSelector("#input-drift li:has-text('Too few inputs to judge drift yet')", {
+      timeout: WAIT_MS,
+    });
     await screenshot("loaded");
+    await expectAccessible("empty page");
   });
 
   it("shows the field's error for a bad value and sends nothing", async () => {
@@ -241,6 +275,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     expect(await page.textContent(".form-summary")).toBe("1 field needs attention: Age. Nothing was sent.");
     await screenshot("invalid-age");
     expect(predictRequests).toBe(before);
+    await expectAccessible("field error");
   });
 
   it("predicts from the keyboard, takes 'Prediction is wrong' once, and the badge moves to v2 without a reload", async () => {
@@ -258,7 +293,35 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       /^(Liver disease likely|No liver disease indicated)/,
     );
     expect(await page.textContent(".result-version")).toBe("v1");
+    // The explanation: the five largest contributions, each a sentence with its direction.
+    const reasons = await page.$$eval(".explanation-item .explanation-text", (items) =>
+      items.map((item) => item.textContent),
+    );
+    expect(reasons).toHaveLength(5);
+    for (const reason of reasons) {
+      expect(reason).toMatch(/^[▲▼] .+ (raised|lowered|hardly changed) the estimate$/);
+    }
+    expect(reasons.join("\n")).toMatch(/(Total bilirubin 3\.1 mg\/dL|Age 52 years|Albumin 2\.9 g\/dL)/);
+    expect(
+      await page.$$eval(".explanation-track", (tracks) =>
+        tracks.every((t) => t.getAttribute("aria-hidden") === "true"),
+      ),
+    ).toBe(true);
     await screenshot("prediction");
+    await expectAccessible("answered, explanation shown");
+
+    // The badge and the Retraining panel follow the same stream event: whenever the badge's
+    // version changes, the panel's headline already names the same version.
+    await page.evaluate(() => {
+      const badge = document.getElementById("version-badge");
+      const seen: string[] = [];
+      (window as unknown as { panelAtBadgeChange: string[] }).panelAtBadgeChange = seen;
+      if (badge === null) return;
+      new MutationObserver(() => {
+        const headline = document.querySelector("#retrain-status .status-headline")?.textContent ?? "";
+        seen.push(`${badge.dataset["version"] ?? ""}: ${headline}`);
+      }).observe(badge, { attributes: true, attributeFilter: ["data-version"] });
+    });
 
     await tabTo('button[data-verdict="2"]');
     expect(await page.textContent("button:focus")).toBe("Prediction is wrong");
@@ -271,8 +334,14 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       expect(await page.isDisabled(`button[data-verdict="${verdict}"]`)).toBe(true);
     }
     await screenshot("feedback-sent");
+    await expectAccessible("feedback given");
 
     await page.waitForSelector('#version-badge[data-version="v2"]', { timeout: WAIT_MS });
+    const panelAtBadgeChange = await page.evaluate(
+      () => (window as unknown as { panelAtBadgeChange: string[] }).panelAtBadgeChange,
+    );
+    expect(panelAtBadgeChange.length).toBeGreaterThan(0);
+    for (const entry of panelAtBadgeChange) expect(entry).toMatch(/^(v\d+): .*model \1 serving/);
     expect(await page.textContent("#version-badge")).toContain("(updated from v1)");
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(
       true,
@@ -280,6 +349,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     await page.waitForSelector('#history circle[data-version="v2"].serving', { timeout: WAIT_MS });
     await page.waitForSelector("#retrain-status .status-headline:has-text('Idle')", { timeout: WAIT_MS });
     expect(await page.textContent("#retrain-status")).toContain("Last run: v2 promoted");
+    expect(await page.textContent("#retrain-status")).toContain(
+      "Clinicians marked 1 of 1 answer of v1 wrong (accuracy 0 %, 95 % interval 0 to 79 %).",
+    );
     await screenshot("promoted");
   });
 
@@ -314,6 +386,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     await page.waitForSelector(".feedback-message:has-text('Feedback not recorded')", { timeout: WAIT_MS });
     expect(await page.isDisabled('button[data-verdict="1"]')).toBe(false);
     await screenshot("retrain-down");
+    await expectAccessible("Retrain outage");
 
     retrain = await startRetrainServer(retrainConfig, silent, { syntheticRows: 400, defaultMetrics: false });
     await page.waitForSelector("#service-status", { state: "hidden", timeout: WAIT_MS });
@@ -338,6 +411,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       /^No prediction: the prediction service is unavailable/,
     );
     await page.waitForSelector('#service-status [data-service="predict"]', { timeout: WAIT_MS });
+    await expectAccessible("Predict error");
 
     await page.reload();
     await page.waitForSelector(
@@ -347,6 +421,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     expect(await page.isDisabled("#predict-button")).toBe(true);
     expect(await page.textContent("#service-status")).toContain("The prediction service is unavailable");
     await screenshot("predict-down");
+    await expectAccessible("Predict outage");
     await page.evaluate(() => {
       (window as unknown as { sameDocument: boolean }).sameDocument = true;
     });

@@ -20,6 +20,7 @@ function answer(version: string): PredictResponse {
     predictionId: `id-${version}`,
     feedbackToken: "token",
     threshold: 0.5,
+    explanation: undefined,
   };
 }
 

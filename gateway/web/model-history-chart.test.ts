@@ -18,6 +18,7 @@ function version(name: string, status: ModelVersionStatus, auc: number, minutes:
       holdoutRows: 100,
       holdoutScheme: "lab-profile-v1",
       holdoutFingerprint: "",
+      calibration: undefined,
     },
     rowCounts: undefined,
     parentVersion: "",

@@ -11,6 +11,7 @@ const prediction = (diagnosis: Diagnosis): PredictResponse => ({
   predictionId: "p",
   feedbackToken: "t",
   threshold: 0.42,
+  explanation: undefined,
 });
 
 describe("formatProbability", () => {

@@ -4,7 +4,7 @@ import {
   RetrainOutcome,
   RetrainState,
 } from "./src/gen/liver/v1/retrain_service.js";
-import { describeRetrainStatus, nextPollDelayMs } from "./src/retrain-status.js";
+import { describeRetrainStatus, describeVerdicts, nextPollDelayMs } from "./src/retrain-status.js";
 
 function status(overrides: Partial<GetRetrainStatusResponse>): GetRetrainStatusResponse {
   return {
@@ -16,9 +16,34 @@ function status(overrides: Partial<GetRetrainStatusResponse>): GetRetrainStatusR
     lastRun: undefined,
     originalRows: 500,
     syntheticData: true,
+    verdictsByVersion: [],
     ...overrides,
   };
 }
+
+describe("describeVerdicts", () => {
+  it("says how many answers of a version clinicians marked wrong, with accuracy and interval", () => {
+    const verdicts = {
+      modelVersion: "v7",
+      correct: 128,
+      wrong: 12,
+      unknown: 5,
+      accuracy: 128 / 140,
+      accuracyLow: 0.856,
+      accuracyHigh: 0.951,
+    };
+    expect(describeVerdicts(verdicts)).toEqual([
+      "Clinicians marked 12 of 140 answers of v7 wrong (accuracy 91 %, 95 % interval 86 to 95 %).",
+    ]);
+    expect(describeVerdicts({ ...verdicts, correct: 0, wrong: 0 })).toEqual([]);
+    const view = describeRetrainStatus(
+      status({ verdictsByVersion: [verdicts, { ...verdicts, modelVersion: "v6", correct: 1, wrong: 0 }] }),
+    );
+    expect(view.details).toContain(
+      "Clinicians marked 0 of 1 answer of v6 wrong (accuracy 91 %, 95 % interval 86 to 95 %).",
+    );
+  });
+});
 
 describe("nextPollDelayMs", () => {
   it("polls fast while a run is scheduled or running and slowly when idle", () => {

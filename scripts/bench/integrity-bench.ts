@@ -134,6 +134,7 @@ class Mesh {
         artifactFetchTimeoutMs: 10_000,
         shutdownGraceMs: 500,
         validateWithTfjs: false,
+        explainPredictions: true,
       },
       logger,
     );

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
-import { ModelSource, PredictBatchResponse } from "../gen/liver/v1/predict_service.js";
+import { Explanation, ModelSource, PredictBatchResponse } from "../gen/liver/v1/predict_service.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
-import { BatchResponseWriter, writeBase64Url } from "./batch-response-writer.js";
+import { BatchResponseWriter, DEFAULT_BATCH_CONTENTS, writeBase64Url } from "./batch-response-writer.js";
+import { PredictionExplainer } from "./prediction-explainer.js";
 import { PredictionTokenSigner } from "./prediction-token-signer.js";
 import type { ServingModel } from "./serving-model.js";
 
@@ -24,12 +25,19 @@ function echoModel(version: string, threshold = 0.5): ServingModel {
       holdoutRows: 10,
       holdoutScheme: "lab-profile-v1",
       holdoutFingerprint: "",
+      calibration: undefined,
     },
     trainedOnSyntheticData: false,
     source: ModelSource.MODEL_SOURCE_RETRAIN_SERVICE,
     loadedAt: new Date(),
     backend: "cpu",
+    inputProfile: undefined,
     score: (vectors, offset) => vectors[offset] ?? Number.NaN,
+    // Contribution of feature i: its value minus i, so tests see zeros, signs and an order.
+    explain: (vectors, offset, contributions) => {
+      for (let i = 0; i < FEATURE_COUNT; i++) contributions[i] = (vectors[offset + i] ?? 0) - i;
+      return (vectors[offset] ?? 0) - 0.5;
+    },
   };
 }
 
@@ -56,6 +64,7 @@ describe("BatchResponseWriter", () => {
         vectors,
         probabilities.length,
         1_700_000_000_000,
+        DEFAULT_BATCH_CONTENTS,
         principal,
       );
       if (!outcome.ok) throw new Error("refused");
@@ -88,6 +97,52 @@ describe("BatchResponseWriter", () => {
           principal,
         });
       });
+    }
+  });
+
+  it("leaves tokens out and adds explanations when asked, in canonical bytes", () => {
+    const key = randomBytes(32);
+    const writer = new BatchResponseWriter(new PredictionTokenSigner(key));
+    const model = echoModel("v12");
+    // Row 0 has a probability of 0 and, with echoModel's explain, zero contributions; the
+    // second row a reference of exactly 0 (probability 0.5), gender code 0 (female), -0 values.
+    const probabilities = [0, 0.5, 0.9, 0.25];
+    const vectors = rows(probabilities);
+    for (let j = 1; j < FEATURE_COUNT; j++) vectors[j] = j;
+    vectors[FEATURE_COUNT + 1] = 0;
+    vectors[FEATURE_COUNT + 4] = -0;
+    vectors[2 * FEATURE_COUNT + 1] = 1;
+    for (const contents of [
+      { explanations: true, feedbackTokens: true },
+      { explanations: true, feedbackTokens: false },
+      { explanations: false, feedbackTokens: false },
+    ]) {
+      const outcome = writer.write(model, vectors, probabilities.length, 1_700_000_000_000, contents);
+      if (!outcome.ok) throw new Error("refused");
+      const bytes = outcome.response.bytes;
+      const decoded = PredictBatchResponse.decode(bytes);
+      expect(Buffer.from(PredictBatchResponse.encode(decoded).finish()).equals(bytes)).toBe(true);
+      const explainer = new PredictionExplainer();
+      decoded.results.forEach((result, i) => {
+        expect(result.probability).toBe(probabilities[i]);
+        expect(result.feedbackToken === "").toBe(!contents.feedbackTokens);
+        // What Predict's generated encoder sends for the same explanation (proto3 sends -0 as 0).
+        const viaGenerated = Explanation.decode(
+          Explanation.encode(explainer.explain(model, vectors, i * FEATURE_COUNT)).finish(),
+        );
+        expect(result.explanation).toEqual(contents.explanations ? viaGenerated : undefined);
+      });
+      const first = decoded.results[1]?.explanation;
+      if (contents.explanations) {
+        // Gender is reported as the Gender enum number the client sent (code 0 = female = 2).
+        expect(first?.contributions.find((c) => c.name === "gender")?.value).toBe(2);
+        expect(decoded.results[2]?.explanation?.contributions.find((c) => c.name === "gender")?.value).toBe(
+          1,
+        );
+        const sizes = first?.contributions.map((c) => Math.abs(c.contribution)) ?? [];
+        expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
+        expect(sizes).toHaveLength(FEATURE_COUNT);
+      }
     }
   });
 

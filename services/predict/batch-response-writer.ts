@@ -5,6 +5,7 @@ import { HMAC_SHA256_BYTES } from "../shared/feedback/hmac-sha256.js";
 import { recordLength } from "../shared/feedback/prediction-record.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import { EncodedPredictBatchResponse } from "./predict-wire-codec.js";
+import { FEATURE_NAMES, PredictionExplainer, givenValue } from "./prediction-explainer.js";
 import type { ServingModel } from "./serving-model.js";
 
 /** Wire tags (field number << 3 | wire type) of PredictResponse and PredictBatchResponse. */
@@ -16,6 +17,12 @@ const TAG_MODEL_VERSION = 0x1a; // 3, length-delimited
 const TAG_PREDICTION_ID = 0x22; // 4, length-delimited
 const TAG_FEEDBACK_TOKEN = 0x2a; // 5, length-delimited
 const TAG_THRESHOLD = 0x31; // 6, fixed64
+const TAG_EXPLANATION = 0x3a; // PredictResponse.explanation = 7, length-delimited
+const TAG_REFERENCE_LOG_ODDS = 0x09; // Explanation.reference_log_odds = 1, fixed64
+const TAG_CONTRIBUTIONS = 0x12; // Explanation.contributions = 2, length-delimited
+const TAG_CONTRIBUTION_NAME = 0x0a; // FeatureContribution.name = 1, length-delimited
+const TAG_CONTRIBUTION_VALUE = 0x11; // FeatureContribution.value = 2, fixed64
+const TAG_CONTRIBUTION = 0x19; // FeatureContribution.contribution = 3, fixed64
 
 const UUID_BYTES = 16;
 const UUID_CHARS = 36;
@@ -58,16 +65,50 @@ export type BatchOutcome =
   | { readonly ok: true; readonly response: EncodedPredictBatchResponse; readonly liverDisease: number }
   | { readonly ok: false; readonly badRow: number };
 
+/** What PredictBatchRequest asked to be in every result besides the answer itself. */
+export interface BatchContents {
+  /** Each result's explanation (PredictBatchRequest.include_explanations). */
+  readonly explanations: boolean;
+  /** Each result's signed feedback token (not PredictBatchRequest.omit_feedback_tokens). */
+  readonly feedbackTokens: boolean;
+}
+
+/** The default contents: tokens, no explanations. */
+export const DEFAULT_BATCH_CONTENTS: BatchContents = { explanations: false, feedbackTokens: true };
+
+/** Encoded size of a length-delimited field with a 1-byte tag and `length` bytes of content. */
+const delimited = (length: number): number => 1 + varintSize(length) + length;
+
+/** Encoded size of a FeatureContribution without its name's field (a proto3 double 0 is left out). */
+const doubleField = (value: number): number => (value !== 0 ? 9 : 0);
+
+/** Each feature's name field (tag, length, UTF-8), in schema order. */
+const NAME_FIELDS = FEATURE_NAMES.map((name) => {
+  const utf8 = Buffer.from(name, "utf8");
+  const field = Buffer.alloc(delimited(utf8.length));
+  field[0] = TAG_CONTRIBUTION_NAME;
+  utf8.copy(field, writeVarint(field, utf8.length, 1));
+  return field;
+});
+
 /**
  * Scores a validated batch and writes the whole PredictBatchResponse in wire form, each
- * entry with a fresh random (v4) UUID and its signed feedback token, in two passes over
- * reused buffers into one exactly sized Buffer. Nothing per patient becomes a JS object or
- * string: at 1,000 patients per call, the strings and objects of the generated path cost
- * as much as the signing itself. The bytes are what the generated encoder would write for
- * the same values (batch-response-writer.test.ts checks that).
+ * entry with a fresh random (v4) UUID and, unless left out, its signed feedback token and,
+ * when asked, its explanation, in two passes over reused buffers into one exactly sized
+ * Buffer. Nothing per patient becomes a JS object or string: at 1,000 patients per call,
+ * the strings and objects of the generated path cost as much as the signing itself. The
+ * bytes are what the generated encoder would write for the same values
+ * (batch-response-writer.test.ts checks that).
  */
 export class BatchResponseWriter {
   private probabilities = new Float64Array(1_024);
+  /** Encoded size of each entry's explanation message (0 without explanations). */
+  private explanationSizes = new Int32Array(1_024);
+  /** Per row: reference log-odds, then the contributions in schema order. */
+  private explanations = new Float64Array(1_024 * (FEATURE_COUNT + 1));
+  /** Per row: schema positions by decreasing |contribution|. */
+  private orders = new Uint8Array(1_024 * FEATURE_COUNT);
+  private readonly explainer = new PredictionExplainer();
   private readonly uuids = Buffer.allocUnsafeSlow(UUID_POOL);
   private uuidAt = UUID_POOL;
 
@@ -77,42 +118,57 @@ export class BatchResponseWriter {
   ) {}
 
   /**
-   * Scores rows 0 .. count-1 of `vectors` with `model` and encodes the answers, their tokens
-   * naming `principal` (the caller; "" when unauthenticated).
+   * Scores rows 0 .. count-1 of `vectors` with `model` and encodes the answers (what each
+   * carries: `contents`), their tokens naming `principal` (the caller; "" when unauthenticated).
    */
   write(
     model: ServingModel,
     vectors: Float64Array,
     count: number,
     issuedAtMs: number,
+    contents: BatchContents = DEFAULT_BATCH_CONTENTS,
     principal = "",
   ): BatchOutcome {
-    if (this.probabilities.length < count) this.probabilities = new Float64Array(count);
+    this.reserve(count);
     const probabilities = this.probabilities;
+    const explain = contents.explanations;
+    const tokens = contents.feedbackTokens;
     let zeros = 0;
     for (let i = 0; i < count; i++) {
       const p = model.score(vectors, i * FEATURE_COUNT);
       if (!(p >= 0 && p <= 1)) return { ok: false, badRow: i };
       if (p === 0) zeros++;
       probabilities[i] = p;
+      if (explain) this.explainRow(model, vectors, i);
     }
     const version = Buffer.from(model.version, "utf8");
     const recordBytes = recordLength(version.length, this.signer.encodedPrincipal(principal).length);
     const recordChars = base64UrlLength(recordBytes);
     const tokenLength = recordChars + 1 + MAC_CHARS;
     const threshold = model.threshold;
-    // proto3 leaves out zero values: only a probability of exactly 0 changes an entry's size.
+    // proto3 leaves out zero values: a probability of exactly 0 and each explanation change
+    // an entry's size.
     const common =
       2 + // diagnosis: tag + 1 or 2
       (1 + varintSize(version.length) + version.length) +
       (2 + UUID_CHARS) +
-      (1 + varintSize(tokenLength) + tokenLength) +
+      (tokens ? 1 + varintSize(tokenLength) + tokenLength : 0) +
       (threshold !== 0 ? 9 : 0);
     const entry = common + 9;
-    const total =
-      (count - zeros) * (1 + varintSize(entry) + entry) +
-      zeros * (1 + varintSize(common) + common) +
-      (1 + varintSize(version.length) + version.length);
+    let total: number;
+    if (!explain) {
+      total =
+        (count - zeros) * (1 + varintSize(entry) + entry) +
+        zeros * (1 + varintSize(common) + common) +
+        (1 + varintSize(version.length) + version.length);
+    } else {
+      total = 1 + varintSize(version.length) + version.length;
+      for (let i = 0; i < count; i++) {
+        total += delimited(
+          (probabilities[i] !== 0 ? entry : common) + delimited(this.explanationSizes[i] as number),
+        );
+      }
+    }
     const out = Buffer.allocUnsafe(total);
     let at = 0;
     let liverDisease = 0;
@@ -122,7 +178,8 @@ export class BatchResponseWriter {
         probability >= threshold ? Diagnosis.DIAGNOSIS_LIVER_DISEASE : Diagnosis.DIAGNOSIS_NO_LIVER_DISEASE;
       if (diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE) liverDisease++;
       out[at++] = TAG_RESULTS;
-      at = writeVarint(out, probability !== 0 ? entry : common, at);
+      const explanationField = explain ? delimited(this.explanationSizes[i] as number) : 0;
+      at = writeVarint(out, (probability !== 0 ? entry : common) + explanationField, at);
       if (probability !== 0) {
         out[at++] = TAG_PROBABILITY;
         at = out.writeDoubleLE(probability, at);
@@ -136,33 +193,93 @@ export class BatchResponseWriter {
       out[at++] = TAG_PREDICTION_ID;
       out[at++] = UUID_CHARS;
       at = writeUuid(this.uuids, uuidAt, out, at);
-      const signer = this.signer;
-      signer.signRecord(
-        this.uuids,
-        uuidAt,
-        model.version,
-        vectors,
-        i * FEATURE_COUNT,
-        probability,
-        diagnosis,
-        issuedAtMs,
-        principal,
-      );
-      out[at++] = TAG_FEEDBACK_TOKEN;
-      at = writeVarint(out, tokenLength, at);
-      at = writeBase64Url(signer.record, recordBytes, out, at);
-      out[at++] = DOT;
-      at = writeBase64Url(signer.mac, signer.mac.length, out, at);
+      if (tokens) {
+        const signer = this.signer;
+        signer.signRecord(
+          this.uuids,
+          uuidAt,
+          model.version,
+          vectors,
+          i * FEATURE_COUNT,
+          probability,
+          diagnosis,
+          issuedAtMs,
+          principal,
+        );
+        out[at++] = TAG_FEEDBACK_TOKEN;
+        at = writeVarint(out, tokenLength, at);
+        at = writeBase64Url(signer.record, recordBytes, out, at);
+        out[at++] = DOT;
+        at = writeBase64Url(signer.mac, signer.mac.length, out, at);
+      }
       if (threshold !== 0) {
         out[at++] = TAG_THRESHOLD;
         at = out.writeDoubleLE(threshold, at);
       }
+      if (explain) at = this.writeExplanation(vectors, i, out, at);
     }
     out[at++] = TAG_BATCH_VERSION;
     at = writeVarint(out, version.length, at);
     at += version.copy(out, at);
     if (at !== total) throw new Error(`PredictBatchResponse encoding wrote ${at} bytes; expected ${total}`);
     return { ok: true, response: new EncodedPredictBatchResponse(out), liverDisease };
+  }
+
+  private reserve(count: number): void {
+    if (this.probabilities.length >= count) return;
+    this.probabilities = new Float64Array(count);
+    this.explanationSizes = new Int32Array(count);
+    this.explanations = new Float64Array(count * (FEATURE_COUNT + 1));
+    this.orders = new Uint8Array(count * FEATURE_COUNT);
+  }
+
+  /** Explains row `row` into the scratch arrays and records the Explanation message's encoded size. */
+  private explainRow(model: ServingModel, vectors: Float64Array, row: number): void {
+    const explainer = this.explainer;
+    const reference = explainer.explainInto(model, vectors, row * FEATURE_COUNT);
+    const base = row * (FEATURE_COUNT + 1);
+    this.explanations[base] = reference;
+    this.explanations.set(explainer.contributions, base + 1);
+    this.orders.set(explainer.order, row * FEATURE_COUNT);
+    let size = doubleField(reference);
+    for (let i = 0; i < FEATURE_COUNT; i++) {
+      size += delimited(
+        (NAME_FIELDS[i] as Buffer).length +
+          doubleField(givenValue(vectors, row * FEATURE_COUNT, i)) +
+          doubleField(explainer.contributions[i] as number),
+      );
+    }
+    this.explanationSizes[row] = size;
+  }
+
+  /** Writes row `row`'s PredictResponse.explanation field from the scratch arrays. */
+  private writeExplanation(vectors: Float64Array, row: number, out: Buffer, at: number): number {
+    const base = row * (FEATURE_COUNT + 1);
+    const reference = this.explanations[base] as number;
+    out[at++] = TAG_EXPLANATION;
+    at = writeVarint(out, this.explanationSizes[row] as number, at);
+    if (reference !== 0) {
+      out[at++] = TAG_REFERENCE_LOG_ODDS;
+      at = out.writeDoubleLE(reference, at);
+    }
+    for (let k = 0; k < FEATURE_COUNT; k++) {
+      const i = this.orders[row * FEATURE_COUNT + k] as number;
+      const name = NAME_FIELDS[i] as Buffer;
+      const value = givenValue(vectors, row * FEATURE_COUNT, i);
+      const contribution = this.explanations[base + 1 + i] as number;
+      out[at++] = TAG_CONTRIBUTIONS;
+      at = writeVarint(out, name.length + doubleField(value) + doubleField(contribution), at);
+      at += name.copy(out, at);
+      if (value !== 0) {
+        out[at++] = TAG_CONTRIBUTION_VALUE;
+        at = out.writeDoubleLE(value, at);
+      }
+      if (contribution !== 0) {
+        out[at++] = TAG_CONTRIBUTION;
+        at = out.writeDoubleLE(contribution, at);
+      }
+    }
+    return at;
   }
 
   /**

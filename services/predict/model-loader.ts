@@ -1,6 +1,6 @@
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
 import { transformRows } from "../shared/model/feature-pipeline.js";
-import type { ModelMetrics as SharedModelMetrics } from "../shared/model/metrics.js";
+import { calibrationMessage, type ModelMetrics as SharedModelMetrics } from "../shared/model/metrics.js";
 import { LEGACY_HOLDOUT_SCHEME } from "../shared/model/holdout-split.js";
 import {
   type ArtifactFile,
@@ -91,6 +91,7 @@ export function toProtoMetrics(metrics: SharedModelMetrics, manifest: ArtifactMa
     holdoutRows: h.rows,
     holdoutScheme: manifest.holdoutScheme ?? LEGACY_HOLDOUT_SCHEME,
     holdoutFingerprint: manifest.holdoutFingerprint,
+    calibration: calibrationMessage(h.calibration),
   };
 }
 
@@ -123,7 +124,9 @@ export class ModelLoader {
       source: request.source,
       loadedAt: new Date(),
       backend,
+      inputProfile: loaded.pipeline.inputProfile,
       score: (vectors, offset) => scorer.score(vectors, offset),
+      explain: (vectors, offset, contributions) => scorer.explain(vectors, offset, contributions),
     };
   }
 

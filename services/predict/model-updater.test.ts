@@ -23,12 +23,15 @@ function model(version: string, source = ModelSource.MODEL_SOURCE_RETRAIN_SERVIC
       holdoutRows: 1,
       holdoutScheme: "lab-profile-v1",
       holdoutFingerprint: "",
+      calibration: undefined,
     },
     trainedOnSyntheticData: false,
     source,
     loadedAt: new Date(),
     backend: "cpu",
+    inputProfile: undefined,
     score: () => 0.5,
+    explain: () => 0,
   };
 }
 

@@ -29,7 +29,7 @@ function viaDecoder(bytes: Buffer): (Float64Array | string[])[] {
 }
 
 function encode(patients: PatientFeatures[]): Buffer {
-  return Buffer.from(PredictBatchRequest.encode({ patients }).finish());
+  return Buffer.from(PredictBatchRequest.encode(PredictBatchRequest.fromPartial({ patients })).finish());
 }
 
 describe("decodePatientBatch", () => {
@@ -68,6 +68,38 @@ describe("decodePatientBatch", () => {
     const rows = viaDecoder(bytes);
     expect(rows[0]).toEqual(["patients[0].total_bilirubin is required (Total bilirubin, 0 to 100 mg/dL)"]);
     expect((rows[1] as Float64Array)[0]).toBe(71);
+  });
+
+  it("reads include_explanations and omit_feedback_tokens as the generated decoder does", () => {
+    const patients = [validPatient()];
+    for (const includeExplanations of [false, true]) {
+      for (const omitFeedbackTokens of [false, true]) {
+        const bytes = Buffer.from(
+          PredictBatchRequest.encode({ patients, includeExplanations, omitFeedbackTokens }).finish(),
+        );
+        const batch = decodePatientBatch(bytes);
+        expect([batch.includeExplanations, batch.omitFeedbackTokens]).toEqual([
+          includeExplanations,
+          omitFeedbackTokens,
+        ]);
+      }
+    }
+    // Any non-zero varint is true, the last occurrence counts, and a wrong wire type is an
+    // unknown field that is skipped (the generated decoder does the same).
+    const writer = new BinaryWriter();
+    writer.uint32((2 << 3) | 0).uint64(1n << 40n);
+    writer.uint32((3 << 3) | 0).uint32(7);
+    writer.uint32((3 << 3) | 0).uint32(0);
+    writer.uint32((2 << 3) | 2).bytes(new Uint8Array([0]));
+    writer.uint32((1 << 3) | 2).bytes(PatientFeatures.encode(validPatient()).finish());
+    const bytes = Buffer.from(writer.finish());
+    const generated = PredictBatchRequest.decode(bytes);
+    const batch = decodePatientBatch(bytes);
+    expect(generated.includeExplanations).toBe(true);
+    expect(generated.omitFeedbackTokens).toBe(false);
+    expect(batch.includeExplanations).toBe(true);
+    expect(batch.omitFeedbackTokens).toBe(false);
+    expect(batch.count).toBe(1);
   });
 
   it("refuses truncated input with a clear message", () => {

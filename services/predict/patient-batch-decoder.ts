@@ -14,6 +14,10 @@ const POSITION_TO_FIELD = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
 const GENDER_FIELD = 2;
 /** PredictBatchRequest.patients. */
 const PATIENTS_FIELD = 1;
+/** PredictBatchRequest.include_explanations (bool). */
+const EXPLANATIONS_FIELD = 2;
+/** PredictBatchRequest.omit_feedback_tokens (bool). */
+const OMIT_TOKENS_FIELD = 3;
 
 /** Largest PredictBatch accepted (the contract says 1 to 10,000). */
 export const MAX_BATCH_PATIENTS = 10_000;
@@ -48,6 +52,10 @@ export class DecodedPatientBatch {
     readonly values: Float64Array,
     /** Bit i set when field at schema position i was present on the wire. */
     readonly present: Uint16Array,
+    /** PredictBatchRequest.include_explanations. */
+    readonly includeExplanations = false,
+    /** PredictBatchRequest.omit_feedback_tokens. */
+    readonly omitFeedbackTokens = false,
   ) {}
 
   /**
@@ -197,10 +205,21 @@ export function decodePatientBatch(bytes: Buffer): DecodedPatientBatch {
   const present = new Uint16Array(count);
   const reader = new WireReader(bytes, 0, bytes.length);
   let row = 0;
+  let includeExplanations = false;
+  let omitFeedbackTokens = false;
   while (reader.at < reader.end) {
     const tag = reader.varint();
     const field = tag >>> 3;
     const wireType = tag & 7;
+    // A bool is any varint; non-zero is true (a field with another wire type is unknown).
+    if (field === EXPLANATIONS_FIELD && wireType === 0) {
+      includeExplanations = reader.varint() !== 0;
+      continue;
+    }
+    if (field === OMIT_TOKENS_FIELD && wireType === 0) {
+      omitFeedbackTokens = reader.varint() !== 0;
+      continue;
+    }
     if (field !== PATIENTS_FIELD || wireType !== 2) {
       reader.skip(wireType, field);
       continue;
@@ -210,7 +229,7 @@ export function decodePatientBatch(bytes: Buffer): DecodedPatientBatch {
     reader.at = end;
     row++;
   }
-  return new DecodedPatientBatch(count, values, present);
+  return new DecodedPatientBatch(count, values, present, includeExplanations, omitFeedbackTokens);
 }
 
 /** Patients in the message; also checks the top-level framing. */

@@ -26,6 +26,7 @@ describe("readPredictConfig", () => {
     expect(config.modelCachePath).toBe(path.join(data, "predict-cache-8000"));
     expect(config.bundledModelPath).toBeUndefined();
     expect(config.validateWithTfjs).toBe(false);
+    expect(config.explainPredictions).toBe(true);
     expect(readPredictConfig({ DATA_PATH: data, PREDICT_PORT: "8003" }).modelCachePath).toBe(
       path.join(data, "predict-cache-8003"),
     );
@@ -60,6 +61,7 @@ describe("readPredictConfig", () => {
       HEARTBEAT_TIMEOUT_MS: "5000",
       SHUTDOWN_GRACE_MS: "2000",
       VALIDATE_WITH_TFJS: "true",
+      EXPLAIN_PREDICTIONS: "no",
     });
     expect(config).toMatchObject({
       host: "127.0.0.1",
@@ -71,6 +73,7 @@ describe("readPredictConfig", () => {
       heartbeatTimeoutMs: 5_000,
       shutdownGraceMs: 2_000,
       validateWithTfjs: true,
+      explainPredictions: false,
     });
     expect(() => readPredictConfig({ DATA_PATH: data, PREDICT_PORT: "80000" })).toThrow(
       "PREDICT_PORT=80000 is not valid: expected a whole number from 0 to 65535",

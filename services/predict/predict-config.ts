@@ -58,6 +58,11 @@ export interface PredictConfig {
   readonly tls?: TlsSettings;
   /** HEALTH_PORT: plaintext grpc.health.v1 only, for Kubernetes probes of a TLS-only server. */
   readonly healthPort?: number | undefined;
+  /**
+   * Whether Predict answers carry their explanation (on by default; off only to measure
+   * what explanations cost, or for clients that never show them).
+   */
+  readonly explainPredictions: boolean;
 }
 
 /** A yes/no setting: true/false, 1/0, yes/no (any case). */
@@ -104,5 +109,6 @@ export function readPredictConfig(env: Env = process.env): PredictConfig {
     auth: readAuthConfig(env),
     tls: readTlsSettings(env),
     healthPort: readOptionalPort(env, "HEALTH_PORT"),
+    explainPredictions: readBoolean(env, "EXPLAIN_PREDICTIONS", true),
   };
 }

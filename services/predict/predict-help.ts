@@ -25,6 +25,8 @@ the environment:
   STARTUP_FALLBACK_MS [3000]      wait this long for Retrain before serving the cache or bundle
   ARTIFACT_FETCH_TIMEOUT_MS [30000]
   VALIDATE_WITH_TFJS [false]      also check each new model against TensorFlow.js at warm-up
+  EXPLAIN_PREDICTIONS [true]      Predict answers carry per-feature log-odds contributions
+                                  (PredictBatch: only when the request asks)
   SHUTDOWN_GRACE_MS [10000]       SIGTERM: time to drain calls
 ${AUTH_HELP}
   LOG_LEVEL [info]                pino level; logs are JSON on stdout

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { DriftSnapshot } from "./input-drift-monitor.js";
 import { describeSource, type ServingModel } from "./serving-model.js";
 
 /** Stage of a model update that failed; a label of the swap-failure counter. */
@@ -114,5 +115,44 @@ export class PredictMetrics {
 
   reconnected(): void {
     this.reconnects.inc();
+  }
+
+  /**
+   * Exports the input-drift state, read from `snapshot` at each scrape: PSI and the flag per
+   * feature, and how full the window is.
+   */
+  watchDrift(snapshot: () => DriftSnapshot): void {
+    const registers = [this.registry];
+    let last: DriftSnapshot | undefined;
+    const read = (): DriftSnapshot => (last = snapshot());
+    new Gauge({
+      name: "liver_predict_input_drift_psi",
+      help: "Population stability index of the last inputs against the serving model's training data, per feature (NaN until the window can be judged).",
+      labelNames: ["feature"],
+      registers,
+      collect() {
+        this.reset();
+        for (const f of read().features) this.labels(f.name).set(f.psi);
+      },
+    });
+    new Gauge({
+      name: "liver_predict_input_drifted",
+      help: "1 while a feature is flagged as drifted (PSI above the threshold, until it falls below the clearing level).",
+      labelNames: ["feature"],
+      registers,
+      collect() {
+        this.reset();
+        for (const f of (last ?? read()).features) this.labels(f.name).set(f.drifted ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "liver_predict_input_drift_window_rows",
+      help: "Inputs in the drift window (0 when the serving model carries no training profile).",
+      registers,
+      collect() {
+        const state = last ?? read();
+        this.set(state.measured ? state.windowRows : 0);
+      },
+    });
   }
 }

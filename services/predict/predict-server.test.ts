@@ -1,7 +1,9 @@
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ModelSource } from "../gen/liver/v1/predict_service.js";
+import { Gender } from "../gen/liver/v1/patient.js";
+import { type Explanation, ModelSource } from "../gen/liver/v1/predict_service.js";
+import { FEATURES } from "../shared/features/feature-schema.js";
 import { loadLpdCsv } from "../shared/data/lpd-csv-loader.js";
 import { generateSyntheticDataset } from "../shared/data/synthetic-dataset.js";
 import { writeArtifact } from "../shared/model/model-artifact.js";
@@ -281,6 +283,84 @@ describe("parity", () => {
     }
     expect(holdout.rows).toBeGreaterThan(1_000);
     expect(worst).toBeLessThanOrEqual(1e-6);
+  });
+});
+
+describe("explanations", () => {
+  const logit = (p: number): number => Math.log(p) - Math.log1p(-p);
+  const total = (e: Explanation | undefined): number =>
+    (e?.contributions ?? []).reduce((sum, c) => sum + c.contribution, e?.referenceLogOdds ?? Number.NaN);
+
+  it("explains every Predict answer exactly, largest contribution first, naming the values given", async () => {
+    const { client } = await replicaServingV1();
+    const patients = [
+      validPatient(),
+      validPatient({ gender: Gender.GENDER_FEMALE, totalBilirubin: 7.3, alanineAminotransferase: 400 }),
+      validPatient({ age: 90, albumin: 1.2 }),
+    ];
+    for (const patient of patients) {
+      const answer = await client.predict(patient);
+      const explanation = answer.explanation;
+      expect(explanation?.contributions.map((c) => c.name).sort()).toEqual(
+        FEATURES.map((spec) => spec.name).sort(),
+      );
+      expect(Math.abs(total(explanation) - logit(answer.probability))).toBeLessThanOrEqual(1e-9);
+      const sizes = explanation?.contributions.map((c) => Math.abs(c.contribution)) ?? [];
+      expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
+      const given = Object.fromEntries(explanation?.contributions.map((c) => [c.name, c.value]) ?? []);
+      expect(given["total_bilirubin"]).toBe(patient.totalBilirubin);
+      expect(given["age"]).toBe(patient.age);
+      expect(given["gender"]).toBe(patient.gender);
+    }
+  });
+
+  it("PredictBatch explains and leaves tokens out only when asked; EXPLAIN_PREDICTIONS=false turns Predict's off", async () => {
+    const { client, fake } = await replicaServingV1();
+    const patients = [validPatient(), validPatient({ totalBilirubin: 20 })];
+    const plain = await client.predictBatch(patients);
+    expect(plain.results.every((r) => r.explanation === undefined && r.feedbackToken !== "")).toBe(true);
+    const rich = await client.predictBatch(patients, { includeExplanations: true, omitFeedbackTokens: true });
+    rich.results.forEach((result, i) => {
+      expect(result.feedbackToken).toBe("");
+      expect(result.probability).toBe(plain.results[i]?.probability);
+      expect(Math.abs(total(result.explanation) - logit(result.probability))).toBeLessThanOrEqual(1e-9);
+    });
+    const single = await client.predict(patients[1]);
+    expect(rich.results[1]?.explanation).toEqual(single.explanation);
+
+    const quiet = await fixture.replica(`127.0.0.1:${fake.port}`, { explainPredictions: false });
+    await quiet.server.holder.waitFor((m) => m.version === "v1", 20_000);
+    const answer = await quiet.client.predict(validPatient());
+    expect(answer.explanation).toBeUndefined();
+    expect(answer.probability).toBe((await client.predict(validPatient())).probability);
+  });
+});
+
+describe("input drift", () => {
+  it("flags a feature whose inputs left the training distribution, in GetModelInfo and /metrics", async () => {
+    const { client, server } = await replicaServingV1();
+    const before = (await client.modelInfo()).inputDrift;
+    expect(before).toMatchObject({ measured: true, windowRows: 0, windowSize: 500, threshold: 0.25 });
+    expect(before?.features.every((f) => !f.drifted)).toBe(true);
+    // 300 patients from a clinic whose ALT reads far above anything in training: 200 one at
+    // a time, 100 in a batch (of which 64 evenly spaced rows enter the window).
+    for (let i = 0; i < 200; i++) await client.predict(validPatient({ alanineAminotransferase: 4000 + i }));
+    await client.predictBatch(
+      Array.from({ length: 100 }, (_, i) =>
+        validPatient({ alanineAminotransferase: 5000 + i, age: 20 + (i % 60) }),
+      ),
+      { omitFeedbackTokens: true },
+    );
+    const after = (await client.modelInfo()).inputDrift;
+    expect(after?.windowRows).toBe(264);
+    const alt = after?.features.find((f) => f.name === "alanine_aminotransferase");
+    expect(alt?.drifted).toBe(true);
+    expect(alt?.psi).toBeGreaterThan(0.25);
+    expect(alt?.driftingSince).toBeInstanceOf(Date);
+    const text = await metricsText(server.metricsPort);
+    expect(text).toContain('liver_predict_input_drifted{feature="alanine_aminotransferase"} 1');
+    expect(text).toContain("liver_predict_input_drift_window_rows 264");
+    expect(text).toMatch(/liver_predict_input_drift_psi\{feature="age"\} \d/);
   });
 });
 

@@ -11,6 +11,7 @@ import { ModelCache } from "./model-cache.js";
 import { ModelHolder } from "./model-holder.js";
 import { ModelLoader, lazyTfjsEvaluator } from "./model-loader.js";
 import { type FallbackSource, ModelUpdater } from "./model-updater.js";
+import { InputDriftMonitor } from "./input-drift-monitor.js";
 import type { PredictConfig } from "./predict-config.js";
 import { PredictMetrics } from "./predict-metrics.js";
 import { PredictService } from "./predict-service.js";
@@ -90,6 +91,9 @@ export async function startPredictServer(
     reconnectMaxMs: config.reconnectMaxMs,
   });
   const subscribed = (): boolean => subscriber.subscribed;
+  const drift = new InputDriftMonitor();
+  holder.onSwap((model) => drift.setProfile(model.inputProfile));
+  metrics.watchDrift(() => drift.snapshot());
   const host = new GrpcServerHost({
     serviceNames: [PREDICT_SERVICE_NAME],
     logger,
@@ -103,6 +107,8 @@ export async function startPredictServer(
     isSubscribed: subscribed,
     retrainAddr: config.retrainAddr,
     auth: config.auth === undefined ? undefined : new CallerAuthenticator(config.auth),
+    explainPredictions: config.explainPredictions,
+    drift,
   });
   logAuthMode(logger, config.auth, "Predict and PredictBatch");
   host.addService(FAST_PREDICT_SERVICE_DEFINITION, service.implementation());

@@ -20,6 +20,8 @@ import type { ModelHolder } from "./model-holder.js";
 import { type DecodedPatientBatch, MAX_BATCH_PATIENTS } from "./patient-batch-decoder.js";
 import { patientViolations, readPatientVector } from "./patient-reader.js";
 import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
+import { type InputDriftMonitor, inputDriftMessage } from "./input-drift-monitor.js";
+import { PredictionExplainer } from "./prediction-explainer.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import type { EncodedPredictBatchResponse, FastPredictServiceHandlers } from "./predict-wire-codec.js";
 import type { ServingModel } from "./serving-model.js";
@@ -37,6 +39,10 @@ export interface PredictServiceDeps {
   readonly retrainAddr: string;
   /** Checks callers' access tokens (clinician role); undefined when authentication is off. */
   readonly auth?: CallerAuthenticator | undefined;
+  /** Whether Predict answers carry their explanation (EXPLAIN_PREDICTIONS; default true). */
+  readonly explainPredictions?: boolean;
+  /** The sliding window of scored inputs for drift; omitted in tests that do not need it. */
+  readonly drift?: InputDriftMonitor;
 }
 
 /** The schema as GetModelInfo returns it; built once, it never changes in a process. */
@@ -71,6 +77,7 @@ export class PredictService {
   private readonly single = new Float64Array(FEATURE_COUNT);
 
   private readonly batchWriter: BatchResponseWriter;
+  private readonly explainer = new PredictionExplainer();
 
   constructor(private readonly deps: PredictServiceDeps) {
     this.batchWriter = new BatchResponseWriter(deps.signer);
@@ -120,6 +127,7 @@ export class PredictService {
     const response = this.answer(model, this.single, 0, Date.now(), principal);
     if (response === undefined) return this.fail("Predict", callback, this.badScore(model));
     callback(null, response);
+    this.deps.drift?.observe(this.single, 0);
     (response.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE
       ? metrics.liverDisease
       : metrics.noLiverDisease
@@ -155,9 +163,17 @@ export class PredictService {
       }
     }
     if (violations !== undefined) return this.fail("PredictBatch", callback, invalidArgument(violations));
-    const outcome = this.batchWriter.write(model, vectors, count, Date.now(), principal);
+    const outcome = this.batchWriter.write(
+      model,
+      vectors,
+      count,
+      Date.now(),
+      { explanations: batch.includeExplanations, feedbackTokens: !batch.omitFeedbackTokens },
+      principal,
+    );
     if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
     callback(null, outcome.response);
+    this.deps.drift?.observeBatch(vectors, count);
     metrics.liverDisease.inc(outcome.liverDisease);
     metrics.noLiverDisease.inc(count - outcome.liverDisease);
     metrics.batchOk.inc();
@@ -178,6 +194,7 @@ export class PredictService {
       lastFailure: failure?.reason ?? "",
       backend: model?.backend ?? "",
       subscribed: this.deps.isSubscribed(),
+      inputDrift: this.deps.drift === undefined ? undefined : inputDriftMessage(this.deps.drift.snapshot()),
     });
     this.deps.metrics.countRequest("GetModelInfo", "OK");
   };
@@ -217,6 +234,8 @@ export class PredictService {
       predictionId,
       feedbackToken,
       threshold: model.threshold,
+      explanation:
+        this.deps.explainPredictions === false ? undefined : this.explainer.explain(model, vectors, offset),
     };
   }
 

@@ -7,6 +7,7 @@ import {
   PredictServiceService,
 } from "../gen/liver/v1/predict_service.js";
 import { type DecodedPatientBatch, decodePatientBatch } from "./patient-batch-decoder.js";
+import { encodePredictResponse } from "./predict-response-encoder.js";
 
 /**
  * A PredictBatchResponse already in wire form (BatchResponseWriter makes it): the tokens and
@@ -25,12 +26,17 @@ export interface FastPredictServiceHandlers extends UntypedServiceImplementation
 
 /**
  * The liver.v1.PredictService definition this server registers: the generated one (same
- * paths, same Predict and GetModelInfo codecs), except that PredictBatch's request is
- * decoded into typed arrays (decodePatientBatch) and its response is BatchResponseWriter's
- * bytes. Clients are unaffected: it is the same wire format both ways.
+ * paths, same GetModelInfo codecs), except that Predict's response is written by
+ * encodePredictResponse, and PredictBatch's request is decoded into typed arrays
+ * (decodePatientBatch) and its response is BatchResponseWriter's bytes. Clients are
+ * unaffected: it is the same wire format both ways.
  */
 export const FAST_PREDICT_SERVICE_DEFINITION = {
   ...PredictServiceService,
+  predict: {
+    ...PredictServiceService.predict,
+    responseSerialize: encodePredictResponse,
+  },
   predictBatch: {
     ...PredictServiceService.predictBatch,
     requestDeserialize: decodePatientBatch,

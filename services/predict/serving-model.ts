@@ -1,5 +1,6 @@
 import type { ModelMetrics } from "../gen/liver/v1/model.js";
 import { ModelSource } from "../gen/liver/v1/predict_service.js";
+import type { InputProfile } from "../shared/model/input-profile.js";
 
 /**
  * One verified, warmed-up model version as a replica serves it. Immutable: a swap replaces
@@ -23,8 +24,16 @@ export interface ServingModel {
    * (the manifest's), whose evaluation the warm-up's reference check reproduces.
    */
   readonly backend: string;
+  /** The training data's input distribution (pipeline.json); undefined for older artifacts. */
+  readonly inputProfile: InputProfile | undefined;
   /** Probability of liver disease for the raw schema vector at `offset` of `vectors`. */
   score(vectors: Float64Array, offset: number): number;
+  /**
+   * The exact explanation of the same vector (Scorer.explain): each feature's contribution to
+   * the base model's log-odds into `contributions` (schema order); returns the reference
+   * log-odds. Reference plus contributions is the logit of `score`.
+   */
+  explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
 }
 
 /** Human name of a source, for logs. */

@@ -4,7 +4,7 @@
  */
 import { ModelVersionStatus, type ModelMetrics, type ModelVersion } from "../gen/liver/v1/model.js";
 import { RetrainOutcome, type RetrainRun } from "../gen/liver/v1/retrain_service.js";
-import type { BinaryMetrics } from "../shared/model/metrics.js";
+import { type BinaryMetrics, calibrationMessage } from "../shared/model/metrics.js";
 import type { ModelVersionRecord, VersionStatus } from "./store/model-registry.js";
 import type { RunOutcome, RunRecord } from "./store/run-log.js";
 
@@ -28,6 +28,7 @@ export function toModelMetrics(
     holdoutRows: metrics.rows,
     holdoutScheme: holdout.scheme,
     holdoutFingerprint: holdout.fingerprint,
+    calibration: calibrationMessage(metrics.calibration),
   };
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { VersionVerdicts } from "./version-verdicts.js";
 import type { StoredVerdict } from "./store/feedback-store.js";
 import type { RunOutcome } from "./store/run-log.js";
 import type { SchedulerState } from "./retrain-scheduler.js";
@@ -132,6 +133,43 @@ export class RetrainMetrics {
       },
     });
     this.servingNumber.set(0);
+  }
+
+  /**
+   * Exports the clinicians' verdicts per version (the newest MAX_REPORTED_VERSIONS), read at
+   * each scrape: counts by verdict, and the accuracy with its 95 % Wilson interval.
+   */
+  watchVerdicts(verdicts: VersionVerdicts): void {
+    const registers = [this.registry];
+    new Gauge<"model_version" | "verdict">({
+      name: "liver_retrain_version_verdicts",
+      help: "Clinicians' verdicts on each version's answers, by verdict (correct, wrong, unknown).",
+      labelNames: ["model_version", "verdict"],
+      registers,
+      collect() {
+        this.reset();
+        for (const v of verdicts.messages()) {
+          this.labels(v.modelVersion, "correct").set(v.correct);
+          this.labels(v.modelVersion, "wrong").set(v.wrong);
+          this.labels(v.modelVersion, "unknown").set(v.unknown);
+        }
+      },
+    });
+    new Gauge<"model_version" | "bound">({
+      name: "liver_retrain_version_verdict_accuracy",
+      help: "Share of a version's labelled verdicts that were 'correct' (bound=estimate), with the 95 % Wilson interval (bound=low, high).",
+      labelNames: ["model_version", "bound"],
+      registers,
+      collect() {
+        this.reset();
+        for (const v of verdicts.messages()) {
+          if (v.correct + v.wrong === 0) continue;
+          this.labels(v.modelVersion, "estimate").set(v.accuracy);
+          this.labels(v.modelVersion, "low").set(v.accuracyLow);
+          this.labels(v.modelVersion, "high").set(v.accuracyHigh);
+        }
+      },
+    });
   }
 
   /** Connects the scrape-time gauges to the live service. */

@@ -156,6 +156,17 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
     const report = await statusNow();
     expect(report.counts).toEqual({ correct: 1, wrong: 1, unknown: 1 });
     expect(report.pendingLabelledFeedback).toBe(0);
+    // Per version: v1's answers were marked correct once and wrong once (the repeat is not counted).
+    expect(report.verdictsByVersion).toHaveLength(1);
+    expect(report.verdictsByVersion[0]).toMatchObject({
+      modelVersion: "v1",
+      correct: 1,
+      wrong: 1,
+      unknown: 1,
+      accuracy: 0.5,
+    });
+    expect(report.verdictsByVersion[0]?.accuracyLow).toBeCloseTo(0.0945, 3);
+    expect(report.verdictsByVersion[0]?.accuracyHigh).toBeCloseTo(0.9055, 3);
   });
 
   it("refuses bad feedback requests with the status and a message naming the problem", async () => {
@@ -409,6 +420,8 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
     const serving = (await list()).modelVersion;
     expect(text).toContain(`liver_retrain_serving_model_info{model_version="${serving}"} 1`);
     expect(text).toMatch(/liver_retrain_state\{state="idle"\} 1/);
+    expect(text).toMatch(/liver_retrain_version_verdicts\{model_version="v1",verdict="wrong"\} \d+/);
+    expect(text).toMatch(/liver_retrain_version_verdict_accuracy\{model_version="v1",bound="low"\} 0\.\d+/);
   });
 });
 

@@ -34,6 +34,7 @@ import { ModelRegistry, type ModelVersionRecord } from "./store/model-registry.j
 import { RunLog, type RunOutcome } from "./store/run-log.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
+import { VersionVerdicts } from "./version-verdicts.js";
 import { WorkerTrainer } from "./training-worker.js";
 import { VersionBroadcaster } from "./version-broadcaster.js";
 
@@ -183,6 +184,8 @@ async function startOnStore(
   const reviewStore = new FeedbackReviewStore(db);
   const callers = config.auth === undefined ? undefined : new CallerAuthenticator(config.auth);
   logAuthMode(logger, config.auth, "SubmitFeedback");
+  const verdicts = VersionVerdicts.load(db);
+  metrics.watchVerdicts(verdicts);
   const service = new RetrainService({
     signer: new FeedbackTokenSigner(config.signingKey),
     writer,
@@ -208,6 +211,7 @@ async function startOnStore(
     screen:
       options.screen ??
       (config.feedbackScreening ? new PlausibilityScreen(samples.loadDataset()) : acceptAllScreen),
+    verdicts,
   });
   metrics.bind({
     pendingLabelled: () => scheduler.pendingLabelled,

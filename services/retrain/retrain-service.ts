@@ -52,6 +52,7 @@ import { RegistryError, type ModelRegistry, type ModelVersionRecord } from "./st
 import type { RunLog } from "./store/run-log.js";
 import type { OriginalDatasetInfo } from "./store/sample-store.js";
 import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.js";
+import type { VersionVerdicts } from "./version-verdicts.js";
 
 /** Reads a stored version's files for GetModelArtifact. */
 export interface ArtifactSource {
@@ -87,6 +88,8 @@ export interface RetrainServiceDeps {
   readonly review: FeedbackReview;
   /** Decides whether a labelled feedback trains or is quarantined; default: all train. */
   readonly screen?: FeedbackScreen;
+  /** Verdict tallies per version, kept current by this handler; omitted: none reported. */
+  readonly verdicts?: VersionVerdicts;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -238,6 +241,7 @@ export class RetrainService {
       };
     }
     countVerdict(this.deps.counts, verdict);
+    this.deps.verdicts?.add(prediction.modelVersion, verdict);
     this.deps.metrics.feedbackStored(verdict);
     if (state === "quarantined") this.deps.metrics.feedbackQuarantined();
     const retrainScheduled = state === "trained" && this.deps.scheduler.recordLabelledFeedback(outcome.seq);
@@ -264,6 +268,7 @@ export class RetrainService {
       lastRun: lastRun === undefined ? undefined : toRetrainRun(lastRun),
       originalRows: original?.rows ?? 0,
       syntheticData: original?.source === "synthetic",
+      verdictsByVersion: this.deps.verdicts?.messages() ?? [],
     };
   }
 

@@ -21,6 +21,7 @@ function snapshot(modelVersion: string): ServingSnapshot {
       holdoutRows: 10,
       holdoutScheme: "lab-profile-v1",
       holdoutFingerprint: "",
+      calibration: undefined,
     },
     synthetic: false,
   };

@@ -4,11 +4,13 @@
  * the page recover by itself when a service comes back.
  */
 import { Backoff, delay } from "./backoff.js";
+import { CalibrationChart } from "./calibration-chart.js";
 import { byId } from "./dom.js";
 import { FeedbackButtons } from "./feedback-buttons.js";
 import type { PatientFeatures } from "./gen/liver/v1/patient.js";
 import { toGrpcWebError } from "./grpc-status.js";
 import { GrpcWebClient } from "./grpc-web-client.js";
+import { InputDriftPanel } from "./input-drift-panel.js";
 import { LIVER_METHODS, LiverApi } from "./liver-api.js";
 import { ModelHistoryChart } from "./model-history-chart.js";
 import { ModelVersionWatcher } from "./model-version-watcher.js";
@@ -31,7 +33,8 @@ function start(): void {
   const synthetic = byId("synthetic-banner", HTMLElement);
   const result = new PredictionResult(byId("result", HTMLElement));
   const chart = new ModelHistoryChart(byId("history", HTMLElement));
-  const history = new HistoryLoader(api, chart, outages);
+  const calibration = new CalibrationChart(byId("calibration", HTMLElement));
+  const history = new HistoryLoader(api, chart, calibration, outages);
   let lastRunId = "";
 
   const status = new RetrainStatusPanel(
@@ -83,7 +86,7 @@ function start(): void {
     predict,
   );
 
-  void loadSchema(api, form, outages, synthetic);
+  void loadSchema(api, form, result, outages, synthetic);
 
   const watcher = new ModelVersionWatcher((after, signal) => api.watchModelVersions(after, signal), {
     onConnected: () => {
@@ -92,6 +95,8 @@ function start(): void {
     },
     onVersion: (event, previous) => {
       badge.setVersion(event.modelVersion, previous);
+      status.setServingVersion(event.modelVersion);
+      if (previous !== "" && previous !== event.modelVersion) status.pollNow();
       synthetic.hidden = !event.trainedOnSyntheticData;
       if (previous !== "" && previous !== event.modelVersion) history.refresh();
     },
@@ -108,8 +113,11 @@ function start(): void {
     if (up) history.refresh();
   });
 
+  const drift = new InputDriftPanel(byId("input-drift", HTMLElement), () => api.getModelInfo());
+
   status.start();
   watcher.start();
+  void drift.run();
   history.refresh();
 }
 
@@ -117,6 +125,7 @@ function start(): void {
 async function loadSchema(
   api: LiverApi,
   form: PredictForm,
+  result: PredictionResult,
   outages: ServiceStatusBanner,
   synthetic: HTMLElement,
 ): Promise<void> {
@@ -127,6 +136,7 @@ async function loadSchema(
       const info = await api.getModelInfo();
       outages.succeeded("predict");
       form.render(fieldsFromSchema(info.features));
+      result.setSchema(info.features);
       synthetic.hidden = !info.trainedOnSyntheticData;
       performance.mark(FIRST_RENDER_MARK);
       return;
@@ -152,6 +162,7 @@ class HistoryLoader {
   constructor(
     private readonly api: LiverApi,
     private readonly chart: ModelHistoryChart,
+    private readonly calibration: CalibrationChart,
     private readonly outages: ServiceStatusBanner,
   ) {}
 
@@ -170,6 +181,7 @@ class HistoryLoader {
         this.backoff.reset();
         this.outages.succeeded("retrain");
         this.chart.render(list.versions, list.modelVersion);
+        this.calibration.render(list.versions.find((v) => v.modelVersion === list.modelVersion));
         if (this.requests === served) break;
       } catch (error) {
         const failure = toGrpcWebError(error, LIVER_METHODS.listModelVersions.path);

@@ -4,6 +4,8 @@
  * alert so they are never mistaken for an answer.
  */
 import { h } from "./dom.js";
+import { ExplanationChart } from "./explanation-chart.js";
+import type { FeatureSpec } from "./gen/liver/v1/model.js";
 import { Diagnosis } from "./gen/liver/v1/patient.js";
 import type { PredictResponse } from "./gen/liver/v1/predict_service.js";
 import { GrpcCode, type GrpcWebError } from "./grpc-status.js";
@@ -33,18 +35,27 @@ export function describeDiagnosis(prediction: PredictResponse): string {
 export class PredictionResult {
   private readonly answer = h("div", { class: "answer", "aria-live": "polite", "aria-atomic": "true" });
   private readonly error = h("p", { class: "error", role: "alert" });
+  private readonly explanation = new ExplanationChart();
+  /** The explanation, outside the live region: announced answers stay short. */
+  private readonly why = h("div", { class: "why" });
 
   constructor(container: HTMLElement) {
     this.answer.append(
       h("p", { class: "muted" }, "No prediction yet. Enter the patient's values and press Predict."),
     );
-    container.replaceChildren(this.answer, this.error);
+    container.replaceChildren(this.answer, this.why, this.error);
+  }
+
+  /** The input schema (labels and units for the explanation's sentences). */
+  setSchema(features: readonly FeatureSpec[]): void {
+    this.explanation.setSchema(features);
   }
 
   /** While a prediction is on its way. */
   showPending(): void {
     this.error.textContent = "";
     this.answer.replaceChildren(h("p", { class: "muted" }, "Predicting…"));
+    this.why.replaceChildren();
   }
 
   /** A prediction. */
@@ -67,11 +78,14 @@ export class PredictionResult {
         `. Prediction ${prediction.predictionId}.`,
       ),
     );
+    const chart = this.explanation.render(prediction.explanation);
+    this.why.replaceChildren(...(chart === undefined ? [] : [chart]));
   }
 
   /** A failure, as an alert; the previous answer (if any) is removed so it is not read as current. */
   showError(text: string): void {
     this.answer.replaceChildren(h("p", { class: "muted" }, "No answer."));
+    this.why.replaceChildren();
     this.error.textContent = text;
   }
 }

@@ -11,6 +11,7 @@ import {
   RetrainOutcome,
   type RetrainRun,
   RetrainState,
+  type VersionVerdicts,
 } from "./gen/liver/v1/retrain_service.js";
 import { toGrpcWebError, type GrpcWebError } from "./grpc-status.js";
 import { formatClock } from "./time-format.js";
@@ -57,6 +58,7 @@ export function describeRetrainStatus(status: GetRetrainStatusResponse): Retrain
     );
   }
   if (status.lastRun !== undefined) details.push(describeRun(status.lastRun));
+  details.push(...status.verdictsByVersion.slice(0, VERDICT_VERSIONS_SHOWN).flatMap(describeVerdicts));
   const serving = status.modelVersion === "" ? "no model yet" : `model ${status.modelVersion} serving`;
 
   switch (status.state) {
@@ -81,6 +83,25 @@ export function describeRetrainStatus(status: GetRetrainStatusResponse): Retrain
         details,
       };
   }
+}
+
+/** Versions whose clinician verdicts the panel lists (newest first). */
+const VERDICT_VERSIONS_SHOWN = 3;
+
+const wholePercent = (share: number): string => `${Math.round(share * 100)} %`;
+
+/**
+ * "Clinicians marked 12 of 140 answers of v7 wrong (accuracy 91 %, 95 % interval 86 to 95 %)."
+ * Nothing for a version with only don't-know verdicts.
+ */
+export function describeVerdicts(verdicts: VersionVerdicts): string[] {
+  const labelled = verdicts.correct + verdicts.wrong;
+  if (labelled === 0) return [];
+  return [
+    `Clinicians marked ${verdicts.wrong} of ${labelled} answer${labelled === 1 ? "" : "s"} of ` +
+      `${verdicts.modelVersion} wrong (accuracy ${wholePercent(verdicts.accuracy)}, 95 % interval ` +
+      `${Math.round(verdicts.accuracyLow * 100)} to ${wholePercent(verdicts.accuracyHigh)}).`,
+  ];
 }
 
 function describeRun(run: RetrainRun): string {
@@ -114,6 +135,10 @@ export class RetrainStatusPanel {
   private wake: AbortController | undefined;
   private readonly backoff = new Backoff({ initialMs: 1000, maxMs: 8000 });
   private running: Promise<void> | undefined;
+  /** The last status polled, re-rendered when the version stream names a new serving version. */
+  private last: GetRetrainStatusResponse | undefined;
+  /** The serving version from the version stream, once it has delivered one. */
+  private servingVersion: string | undefined;
 
   constructor(
     container: HTMLElement,
@@ -129,6 +154,16 @@ export class RetrainStatusPanel {
   /** Starts polling (idempotent). */
   start(): void {
     this.running ??= this.loop();
+  }
+
+  /**
+   * The serving version as the version stream announced it. From then on the panel names
+   * this version, not the one in its last poll, so it changes with the header badge on the
+   * same event instead of up to a poll interval later.
+   */
+  setServingVersion(version: string): void {
+    this.servingVersion = version;
+    if (this.last !== undefined) this.render(this.describe(this.last));
   }
 
   /** Polls now instead of at the next interval, e.g. right after feedback was sent. */
@@ -150,7 +185,8 @@ export class RetrainStatusPanel {
       try {
         const status = await this.fetchStatus(stopped);
         this.backoff.reset();
-        this.render(describeRetrainStatus(status));
+        this.last = status;
+        this.render(this.describe(status));
         this.reporter.succeeded(status);
         wait = nextPollDelayMs(status.state, this.intervals);
       } catch (error) {
@@ -166,6 +202,11 @@ export class RetrainStatusPanel {
       this.wake = new AbortController();
       await delay(wait, AbortSignal.any([stopped, this.wake.signal]));
     }
+  }
+
+  private describe(status: GetRetrainStatusResponse): RetrainStatusView {
+    const modelVersion = this.servingVersion ?? status.modelVersion;
+    return describeRetrainStatus(modelVersion === status.modelVersion ? status : { ...status, modelVersion });
   }
 
   private render(view: RetrainStatusView): void {

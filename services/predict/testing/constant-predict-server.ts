@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { Diagnosis } from "../../gen/liver/v1/patient.js";
 import { type PredictResponse, PredictServiceService } from "../../gen/liver/v1/predict_service.js";
-import { FEATURE_COUNT } from "../../shared/features/feature-schema.js";
+import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js";
 import { FeedbackTokenSigner } from "../../shared/feedback/feedback-token.js";
 
 /** A started baseline server. */
@@ -35,6 +35,14 @@ export function constantResponse(): PredictResponse {
     predictionId,
     feedbackToken,
     threshold: 0.5,
+    explanation: {
+      referenceLogOdds: 0.42,
+      contributions: FEATURES.map((spec, i) => ({
+        name: spec.name,
+        value: 1.5,
+        contribution: 0.1 * (i + 1),
+      })),
+    },
   };
 }
 

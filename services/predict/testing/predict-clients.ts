@@ -15,6 +15,7 @@ import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { type Gender, PatientFeatures } from "../../gen/liver/v1/patient.js";
 import {
   type GetModelInfoResponse,
+  PredictBatchRequest,
   type PredictBatchResponse,
   PredictServiceClient,
   type PredictResponse,
@@ -72,12 +73,12 @@ export class PredictTestClient {
     return unary((m, o, cb) => this.raw.predict({ patient }, m, o, cb), this.timeoutMs, this.authMetadata());
   }
 
-  predictBatch(patients: PatientFeatures[]): Promise<PredictBatchResponse> {
-    return unary(
-      (m, o, cb) => this.raw.predictBatch({ patients }, m, o, cb),
-      this.timeoutMs,
-      this.authMetadata(),
-    );
+  predictBatch(
+    patients: PatientFeatures[],
+    options: Partial<Omit<PredictBatchRequest, "patients">> = {},
+  ): Promise<PredictBatchResponse> {
+    const request = PredictBatchRequest.fromPartial({ ...options, patients });
+    return unary((m, o, cb) => this.raw.predictBatch(request, m, o, cb), this.timeoutMs, this.authMetadata());
   }
 
   private authMetadata(): Metadata {

@@ -50,6 +50,7 @@ export class ReplicaFixture {
       artifactFetchTimeoutMs: 10_000,
       shutdownGraceMs: 1_000,
       validateWithTfjs: false,
+      explainPredictions: true,
       ...overrides,
     };
   }

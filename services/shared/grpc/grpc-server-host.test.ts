@@ -123,7 +123,9 @@ describe("GrpcServerHost", () => {
         gender: Gender.GENDER_MALE,
       }));
       const error = await new Promise<ServiceError | null>((resolve) =>
-        client.predictBatch({ patients }, (e) => resolve(e)),
+        client.predictBatch({ patients, includeExplanations: false, omitFeedbackTokens: false }, (e) =>
+          resolve(e),
+        ),
       );
       expect(error?.code).toBe(status.RESOURCE_EXHAUSTED);
     } finally {

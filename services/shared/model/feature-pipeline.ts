@@ -5,6 +5,7 @@
  * the feature order they were fitted in, so serving cannot drift from training.
  */
 import { FEATURE_COUNT, FEATURES } from "../features/feature-schema.js";
+import { fitInputProfile, parseInputProfile, type InputProfile } from "./input-profile.js";
 
 /** How one input is transformed: x -> ((log1p ? log1p(x) : x) - mean) / std. */
 export interface FeatureTransform {
@@ -20,6 +21,11 @@ export interface PipelineParams {
   readonly formatVersion: 1;
   /** One entry per model input, in input-vector order (the schema's FEATURES order). */
   readonly features: readonly FeatureTransform[];
+  /**
+   * The training rows' distribution of every raw input (quantile bins), for Predict's drift
+   * check. Absent in artifacts written before it existed; they still load.
+   */
+  readonly inputProfile?: InputProfile;
 }
 
 /** Raw feature rows: row-major, `rows × FEATURE_COUNT`, in FEATURES order. */
@@ -65,6 +71,7 @@ export function fitFeaturePipeline(train: RawRows): PipelineParams {
       const std = Math.sqrt((squares[i] ?? 0) / rows);
       return { name: spec.name, log1p: logs[i] === true, mean: means[i] ?? 0, std: std > 1e-12 ? std : 1 };
     }),
+    inputProfile: fitInputProfile(rows, features),
   };
 }
 
@@ -136,5 +143,6 @@ export function parsePipelineParams(json: unknown): PipelineParams {
     }
     return { name: spec.name, log1p: usesLog(i), mean, std };
   });
-  return { formatVersion: 1, features };
+  if (!("inputProfile" in record)) return { formatVersion: 1, features };
+  return { formatVersion: 1, features, inputProfile: parseInputProfile(record["inputProfile"]) };
 }

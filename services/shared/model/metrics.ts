@@ -26,7 +26,38 @@ export interface BinaryMetrics {
   /** A row is predicted positive when its probability is >= threshold. */
   readonly threshold: number;
   readonly confusion: ConfusionMatrix;
+  /**
+   * Reliability table and expected calibration error. Absent in the metrics of versions
+   * trained before calibration was measured (their stored rows stay readable).
+   */
+  readonly calibration?: Calibration;
 }
+
+/** One bin of a reliability table: rows whose probability fell in [lower, upper). */
+export interface ReliabilityBin {
+  readonly lower: number;
+  /** Exclusive, except for the last bin, which includes 1. */
+  readonly upper: number;
+  readonly rows: number;
+  /** Mean predicted probability of the bin's rows; 0 when the bin is empty. */
+  readonly meanPredicted: number;
+  /** Share of the bin's rows that were positive; 0 when the bin is empty. */
+  readonly observedRate: number;
+}
+
+/** How far predicted probabilities are from observed rates. */
+export interface Calibration {
+  /** Equal-width bins over [0, 1], in order; empty bins included. */
+  readonly bins: readonly ReliabilityBin[];
+  /**
+   * Expected calibration error: the row-weighted mean of |observed rate - mean predicted|
+   * over the bins, 0 to 1 (0 is perfectly calibrated).
+   */
+  readonly expectedCalibrationError: number;
+}
+
+/** Bins of the reliability table: ten of width 0.1, the usual choice for a few thousand rows. */
+export const CALIBRATION_BINS = 10;
 
 /** Labels are 0/1 per row; scores are probabilities (or any monotone score for AUC). */
 type Labels = ArrayLike<number>;
@@ -136,6 +167,50 @@ export function brierScore(labels: Labels, probabilities: Scores): number {
   return total / labels.length;
 }
 
+/**
+ * The reliability table over `bins` equal-width bins of the predicted probability and the
+ * expected calibration error (Naeini et al. 2015; Guo et al. 2017). Equal-width bins keep
+ * every version's table on the same grid, so tables compare across versions.
+ */
+export function calibration(labels: Labels, probabilities: Scores, bins = CALIBRATION_BINS): Calibration {
+  checkLengths(labels, probabilities);
+  if (!Number.isInteger(bins) || bins < 1) throw new Error(`calibration needs 1 or more bins; got ${bins}`);
+  const rows = new Float64Array(bins);
+  const sums = new Float64Array(bins);
+  const positives = new Float64Array(bins);
+  for (let i = 0; i < labels.length; i++) {
+    const p = probabilities[i] ?? Number.NaN;
+    if (!(p >= 0 && p <= 1)) throw new Error(`probability of row ${i} is ${p}; valid range is 0 to 1`);
+    const bin = Math.min(bins - 1, Math.floor(p * bins));
+    rows[bin] = (rows[bin] ?? 0) + 1;
+    sums[bin] = (sums[bin] ?? 0) + p;
+    if (labels[i] === 1) positives[bin] = (positives[bin] ?? 0) + 1;
+  }
+  let error = 0;
+  const table = Array.from({ length: bins }, (_, b): ReliabilityBin => {
+    const count = rows[b] ?? 0;
+    const meanPredicted = count === 0 ? 0 : (sums[b] ?? 0) / count;
+    const observedRate = count === 0 ? 0 : (positives[b] ?? 0) / count;
+    error += (count / labels.length) * Math.abs(observedRate - meanPredicted);
+    return { lower: b / bins, upper: (b + 1) / bins, rows: count, meanPredicted, observedRate };
+  });
+  return { bins: table, expectedCalibrationError: error };
+}
+
+/**
+ * A calibration as the liver.v1.Calibration message holds it (same field names, mutable
+ * arrays); undefined stays undefined, so older versions answer without one.
+ */
+export function calibrationMessage(
+  value: Calibration | undefined,
+): { bins: ReliabilityBin[]; expectedCalibrationError: number } | undefined {
+  if (value === undefined) return undefined;
+  return {
+    bins: value.bins.map((bin) => ({ ...bin })),
+    expectedCalibrationError: value.expectedCalibrationError,
+  };
+}
+
 /** All metrics at once, as stored in metrics.json and compared by the gate. */
 export function evaluateBinary(
   labels: Labels,
@@ -152,6 +227,7 @@ export function evaluateBinary(
     brier: brierScore(labels, probabilities),
     threshold,
     confusion,
+    calibration: calibration(labels, probabilities),
   };
 }
 
@@ -196,6 +272,34 @@ function objectField(record: Record<string, unknown>, path: string, name: string
   return value as Record<string, unknown>;
 }
 
+/** Validates metrics.json's optional holdout.calibration (absent in older artifacts). */
+function parseCalibration(h: Record<string, unknown>): Calibration | undefined {
+  if (!("calibration" in h)) return undefined;
+  const c = objectField(h, "holdout.", "calibration");
+  const list = field(c, "holdout.calibration.", "bins");
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new Error("metrics.json: holdout.calibration.bins must be a non-empty array");
+  }
+  const bins = list.map((entry: unknown, i): ReliabilityBin => {
+    if (typeof entry !== "object" || entry === null) {
+      throw new Error(`metrics.json: holdout.calibration.bins[${i}] must be an object`);
+    }
+    const b = entry as Record<string, unknown>;
+    const path = `holdout.calibration.bins[${i}].`;
+    return {
+      lower: numberField(b, path, "lower"),
+      upper: numberField(b, path, "upper"),
+      rows: numberField(b, path, "rows"),
+      meanPredicted: numberField(b, path, "meanPredicted"),
+      observedRate: numberField(b, path, "observedRate"),
+    };
+  });
+  return {
+    bins,
+    expectedCalibrationError: numberField(c, "holdout.calibration.", "expectedCalibrationError"),
+  };
+}
+
 /** Validates parsed metrics.json, naming the first bad field. */
 export function parseModelMetrics(json: unknown): ModelMetrics {
   if (typeof json !== "object" || json === null) throw new Error("metrics.json: expected a JSON object");
@@ -206,6 +310,7 @@ export function parseModelMetrics(json: unknown): ModelMetrics {
   const converged = field(t, "training.", "converged");
   if (typeof converged !== "boolean") throw new Error("metrics.json: training.converged must be a boolean");
   const rocAucValue = numberField(h, "holdout.", "rocAuc");
+  const calibrationValue = parseCalibration(h);
   if (rocAucValue < 0 || rocAucValue > 1) {
     throw new Error(`metrics.json: holdout.rocAuc is ${rocAucValue}; valid range is 0 to 1`);
   }
@@ -224,6 +329,7 @@ export function parseModelMetrics(json: unknown): ModelMetrics {
         trueNegatives: numberField(c, "holdout.confusion.", "trueNegatives"),
         falseNegatives: numberField(c, "holdout.confusion.", "falseNegatives"),
       },
+      ...(calibrationValue === undefined ? {} : { calibration: calibrationValue }),
     },
     training: {
       rows: numberField(t, "training.", "rows"),

@@ -125,6 +125,31 @@ describe("createScorer", () => {
     expect(rowsPerSecond).toBeGreaterThanOrEqual(5_000_000);
   });
 
+  it("explains exactly: reference log-odds plus contributions is the logit of the score", () => {
+    const contributions = new Float64Array(FEATURE_COUNT);
+    const standardized = new Float64Array(500 * FEATURE_COUNT);
+    transformRows(pipeline, dataset, standardized);
+    for (let row = 0; row < 500; row++) {
+      const reference = scorer.explain(dataset.features, row * FEATURE_COUNT, contributions);
+      expect(reference).toBe(-0.4);
+      contributions.forEach((c, i) =>
+        expect(c).toBeCloseTo((KERNEL[i] ?? 0) * (standardized[row * FEATURE_COUNT + i] ?? 0), 12),
+      );
+      const p = scorer.score(dataset.features, row * FEATURE_COUNT);
+      const sum = contributions.reduce((a, b) => a + b, reference);
+      expect(Math.abs(sum - (Math.log(p) - Math.log1p(-p)))).toBeLessThanOrEqual(1e-9);
+    }
+  });
+
+  it("explains a patient at the training mean as the reference with no contributions", () => {
+    // The mean in transformed space, mapped back to raw values (expm1 undoes log1p).
+    const atMean = Float64Array.from(pipeline.features, (f) => (f.log1p ? Math.expm1(f.mean) : f.mean));
+    const contributions = new Float64Array(FEATURE_COUNT);
+    expect(scorer.explain(atMean, 0, contributions)).toBe(-0.4);
+    contributions.forEach((c) => expect(Math.abs(c)).toBeLessThanOrEqual(1e-12));
+    expect(scorer.score(atMean)).toBeCloseTo(sigmoid(-0.4), 12);
+  });
+
   it("refuses parameters of the wrong width", () => {
     expect(() => createScorer(pipeline, { kernel: new Float64Array(9), bias: 0 })).toThrow(
       /pipeline has 10, kernel has 9/,
@@ -155,5 +180,19 @@ describe.skipIf(!haveRealCsv)("parity with the tfjs evaluation on the real data"
     const batch = new Float64Array(holdout.rows);
     scorer.scoreBatch(holdout.features, holdout.rows, batch);
     expect(batch.every((p, row) => Math.abs(p - (holdoutProbabilities[row] ?? 0)) <= 1e-6)).toBe(true);
+
+    // The explanation is exact on every real row (training and holdout alike).
+    const contributions = new Float64Array(FEATURE_COUNT);
+    let worstExplanation = 0;
+    for (let row = 0; row < dataset.rows; row++) {
+      const offset = row * FEATURE_COUNT;
+      const reference = scorer.explain(dataset.features, offset, contributions);
+      const p = scorer.score(dataset.features, offset);
+      const logit = Math.log(p) - Math.log1p(-p);
+      const sum = contributions.reduce((a, b) => a + b, reference);
+      worstExplanation = Math.max(worstExplanation, Math.abs(sum - logit));
+    }
+    expect(dataset.rows).toBeGreaterThan(16_000);
+    expect(worstExplanation).toBeLessThanOrEqual(1e-9);
   });
 });

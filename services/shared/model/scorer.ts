@@ -21,6 +21,14 @@ export interface Scorer {
   score(vectors: Float64Array, offset?: number): number;
   /** Scores `rows` consecutive vectors starting at row 0 of `vectors` into `out[0 .. rows)`. */
   scoreBatch(vectors: Float64Array, rows: number, out: Float64Array): void;
+  /**
+   * The exact additive explanation of the vector at `offset`: writes each feature's
+   * contribution to the log-odds, kernel_i · z_i with z_i its standardized value, into
+   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds
+   * (the bias: the log-odds of a patient at the training mean, z = 0). Their sum is the
+   * logit `score` takes the sigmoid of, up to float64 rounding (about 1e-15).
+   */
+  explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
 }
 
 /** Features the unrolled logit below is written for (the schema's count). */
@@ -72,6 +80,9 @@ export function createScorer(
   const [l0 = false, l1 = false, l2 = false, l3 = false, l4 = false] = logs;
   const [, , , , , l5 = false, l6 = false, l7 = false, l8 = false, l9 = false] = logs;
   const c = intercept;
+  const kernel = Float64Array.from(weights.kernel);
+  const means = Float64Array.from(pipeline.features, (f) => f.mean);
+  const stds = Float64Array.from(pipeline.features, (f) => f.std);
 
   const logit = (v: Float64Array, b: number): number =>
     c +
@@ -96,6 +107,13 @@ export function createScorer(
         );
       }
       for (let row = 0; row < rows; row++) out[row] = sigmoid(logit(vectors, row * FEATURE_COUNT));
+    },
+    explain: (vectors, offset, contributions) => {
+      for (let i = 0; i < FEATURE_COUNT; i++) {
+        const z = (term(vectors[offset + i] ?? 0, logs[i] === true) - (means[i] ?? 0)) / (stds[i] ?? 1);
+        contributions[i] = (kernel[i] ?? 0) * z;
+      }
+      return weights.bias;
     },
   };
 }

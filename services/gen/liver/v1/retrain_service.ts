@@ -433,6 +433,29 @@ export interface GetRetrainStatusResponse {
   originalRows: number;
   /** True when the original data is the synthetic default. */
   syntheticData: boolean;
+  /**
+   * What clinicians' verdicts say of each version's answers, newest version first (at
+   * most the 20 newest versions that received feedback).
+   */
+  verdictsByVersion: VersionVerdicts[];
+}
+
+/** Clinicians' verdicts on the answers of one model version. */
+export interface VersionVerdicts {
+  /** The version that gave the answers. */
+  modelVersion: string;
+  /** Answers marked correct. */
+  correct: number;
+  /** Answers marked wrong. */
+  wrong: number;
+  /** Answers marked don't know (not part of the accuracy). */
+  unknown: number;
+  /** correct / (correct + wrong), 0 to 1; 0 when there is no labelled verdict. */
+  accuracy: number;
+  /** Lower end of the 95 % Wilson score interval of the accuracy, 0 to 1. */
+  accuracyLow: number;
+  /** Upper end of the 95 % Wilson score interval of the accuracy, 0 to 1. */
+  accuracyHigh: number;
 }
 
 /** Subscribes to version events. */
@@ -1437,6 +1460,7 @@ function createBaseGetRetrainStatusResponse(): GetRetrainStatusResponse {
     lastRun: undefined,
     originalRows: 0,
     syntheticData: false,
+    verdictsByVersion: [],
   };
 }
 
@@ -1465,6 +1489,9 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
     }
     if (message.syntheticData !== false) {
       writer.uint32(64).bool(message.syntheticData);
+    }
+    for (const v of message.verdictsByVersion) {
+      VersionVerdicts.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1546,6 +1573,14 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
             message.syntheticData = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.verdictsByVersion.push(VersionVerdicts.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1588,6 +1623,11 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
         : isSet(object.synthetic_data)
         ? globalThis.Boolean(object.synthetic_data)
         : false,
+      verdictsByVersion: globalThis.Array.isArray(object?.verdictsByVersion)
+        ? object.verdictsByVersion.map((e: any) => VersionVerdicts.fromJSON(e))
+        : globalThis.Array.isArray(object?.verdicts_by_version)
+        ? object.verdicts_by_version.map((e: any) => VersionVerdicts.fromJSON(e))
+        : [],
     };
   },
 
@@ -1617,6 +1657,9 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
     if (message.syntheticData !== false) {
       obj.syntheticData = message.syntheticData;
     }
+    if (message.verdictsByVersion?.length) {
+      obj.verdictsByVersion = message.verdictsByVersion.map((e) => VersionVerdicts.toJSON(e));
+    }
     return obj;
   },
 
@@ -1639,6 +1682,184 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
       : undefined;
     message.originalRows = object.originalRows ?? 0;
     message.syntheticData = object.syntheticData ?? false;
+    message.verdictsByVersion = object.verdictsByVersion?.map((e) => VersionVerdicts.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVersionVerdicts(): VersionVerdicts {
+  return { modelVersion: "", correct: 0, wrong: 0, unknown: 0, accuracy: 0, accuracyLow: 0, accuracyHigh: 0 };
+}
+
+export const VersionVerdicts: MessageFns<VersionVerdicts> = {
+  encode(message: VersionVerdicts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.correct !== 0) {
+      writer.uint32(16).uint32(message.correct);
+    }
+    if (message.wrong !== 0) {
+      writer.uint32(24).uint32(message.wrong);
+    }
+    if (message.unknown !== 0) {
+      writer.uint32(32).uint32(message.unknown);
+    }
+    if (message.accuracy !== 0) {
+      writer.uint32(41).double(message.accuracy);
+    }
+    if (message.accuracyLow !== 0) {
+      writer.uint32(49).double(message.accuracyLow);
+    }
+    if (message.accuracyHigh !== 0) {
+      writer.uint32(57).double(message.accuracyHigh);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VersionVerdicts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVersionVerdicts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.correct = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.wrong = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unknown = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.accuracy = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.accuracyLow = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.accuracyHigh = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VersionVerdicts {
+    return {
+      modelVersion: isSet(object.modelVersion)
+        ? globalThis.String(object.modelVersion)
+        : isSet(object.model_version)
+        ? globalThis.String(object.model_version)
+        : "",
+      correct: isSet(object.correct) ? globalThis.Number(object.correct) : 0,
+      wrong: isSet(object.wrong) ? globalThis.Number(object.wrong) : 0,
+      unknown: isSet(object.unknown) ? globalThis.Number(object.unknown) : 0,
+      accuracy: isSet(object.accuracy) ? globalThis.Number(object.accuracy) : 0,
+      accuracyLow: isSet(object.accuracyLow)
+        ? globalThis.Number(object.accuracyLow)
+        : isSet(object.accuracy_low)
+        ? globalThis.Number(object.accuracy_low)
+        : 0,
+      accuracyHigh: isSet(object.accuracyHigh)
+        ? globalThis.Number(object.accuracyHigh)
+        : isSet(object.accuracy_high)
+        ? globalThis.Number(object.accuracy_high)
+        : 0,
+    };
+  },
+
+  toJSON(message: VersionVerdicts): unknown {
+    const obj: any = {};
+    if (message.modelVersion !== "") {
+      obj.modelVersion = message.modelVersion;
+    }
+    if (message.correct !== 0) {
+      obj.correct = Math.round(message.correct);
+    }
+    if (message.wrong !== 0) {
+      obj.wrong = Math.round(message.wrong);
+    }
+    if (message.unknown !== 0) {
+      obj.unknown = Math.round(message.unknown);
+    }
+    if (message.accuracy !== 0) {
+      obj.accuracy = floatToJson(message.accuracy);
+    }
+    if (message.accuracyLow !== 0) {
+      obj.accuracyLow = floatToJson(message.accuracyLow);
+    }
+    if (message.accuracyHigh !== 0) {
+      obj.accuracyHigh = floatToJson(message.accuracyHigh);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VersionVerdicts>, I>>(base?: I): VersionVerdicts {
+    return VersionVerdicts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VersionVerdicts>, I>>(object: I): VersionVerdicts {
+    const message = createBaseVersionVerdicts();
+    message.modelVersion = object.modelVersion ?? "";
+    message.correct = object.correct ?? 0;
+    message.wrong = object.wrong ?? 0;
+    message.unknown = object.unknown ?? 0;
+    message.accuracy = object.accuracy ?? 0;
+    message.accuracyLow = object.accuracyLow ?? 0;
+    message.accuracyHigh = object.accuracyHigh ?? 0;
     return message;
   },
 };

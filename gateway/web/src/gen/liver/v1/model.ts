@@ -53,6 +53,36 @@ export interface ModelMetrics {
   holdoutScheme: string;
   /** SHA-256 (hex) of the holdout rows: equal fingerprints mean comparable figures. */
   holdoutFingerprint: string;
+  /**
+   * How well the probabilities match observed rates on the holdout. Unset for versions
+   * trained before calibration was measured.
+   */
+  calibration: Calibration | undefined;
+}
+
+/** A reliability table of the holdout and its expected calibration error. */
+export interface Calibration {
+  /** Equal-width bins of predicted probability over [0, 1], in order; empty bins included. */
+  bins: ReliabilityBin[];
+  /**
+   * Row-weighted mean of |observed rate - mean predicted| over the bins, 0 to 1 (0 is
+   * perfectly calibrated).
+   */
+  expectedCalibrationError: number;
+}
+
+/** Holdout rows whose predicted probability fell in [lower, upper) (the last bin includes 1). */
+export interface ReliabilityBin {
+  /** Lower bound of the bin's probabilities, 0 to 1. */
+  lower: number;
+  /** Upper bound of the bin's probabilities, 0 to 1. */
+  upper: number;
+  /** Holdout rows in the bin. */
+  rows: number;
+  /** Mean predicted probability of those rows; 0 when the bin is empty. */
+  meanPredicted: number;
+  /** Share of those rows with liver disease; 0 when the bin is empty. */
+  observedRate: number;
 }
 
 /** Counts of holdout outcomes at the threshold. */
@@ -180,6 +210,7 @@ function createBaseModelMetrics(): ModelMetrics {
     holdoutRows: 0,
     holdoutScheme: "",
     holdoutFingerprint: "",
+    calibration: undefined,
   };
 }
 
@@ -211,6 +242,9 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     }
     if (message.holdoutFingerprint !== "") {
       writer.uint32(74).string(message.holdoutFingerprint);
+    }
+    if (message.calibration !== undefined) {
+      Calibration.encode(message.calibration, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -300,6 +334,14 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
             message.holdoutFingerprint = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.calibration = Calibration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -328,6 +370,179 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     message.holdoutRows = object.holdoutRows ?? 0;
     message.holdoutScheme = object.holdoutScheme ?? "";
     message.holdoutFingerprint = object.holdoutFingerprint ?? "";
+    message.calibration = (object.calibration !== undefined && object.calibration !== null)
+      ? Calibration.fromPartial(object.calibration)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCalibration(): Calibration {
+  return { bins: [], expectedCalibrationError: 0 };
+}
+
+export const Calibration: MessageFns<Calibration> = {
+  encode(message: Calibration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.bins) {
+      ReliabilityBin.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.expectedCalibrationError !== 0) {
+      writer.uint32(17).double(message.expectedCalibrationError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Calibration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCalibration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bins.push(ReliabilityBin.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.expectedCalibrationError = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Calibration>, I>>(base?: I): Calibration {
+    return Calibration.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Calibration>, I>>(object: I): Calibration {
+    const message = createBaseCalibration();
+    message.bins = object.bins?.map((e) => ReliabilityBin.fromPartial(e)) || [];
+    message.expectedCalibrationError = object.expectedCalibrationError ?? 0;
+    return message;
+  },
+};
+
+function createBaseReliabilityBin(): ReliabilityBin {
+  return { lower: 0, upper: 0, rows: 0, meanPredicted: 0, observedRate: 0 };
+}
+
+export const ReliabilityBin: MessageFns<ReliabilityBin> = {
+  encode(message: ReliabilityBin, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lower !== 0) {
+      writer.uint32(9).double(message.lower);
+    }
+    if (message.upper !== 0) {
+      writer.uint32(17).double(message.upper);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(24).uint32(message.rows);
+    }
+    if (message.meanPredicted !== 0) {
+      writer.uint32(33).double(message.meanPredicted);
+    }
+    if (message.observedRate !== 0) {
+      writer.uint32(41).double(message.observedRate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReliabilityBin {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReliabilityBin();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.lower = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.upper = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.meanPredicted = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.observedRate = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ReliabilityBin>, I>>(base?: I): ReliabilityBin {
+    return ReliabilityBin.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReliabilityBin>, I>>(object: I): ReliabilityBin {
+    const message = createBaseReliabilityBin();
+    message.lower = object.lower ?? 0;
+    message.upper = object.upper ?? 0;
+    message.rows = object.rows ?? 0;
+    message.meanPredicted = object.meanPredicted ?? 0;
+    message.observedRate = object.observedRate ?? 0;
     return message;
   },
 };

@@ -53,12 +53,57 @@ export interface PredictResponse {
   feedbackToken: string;
   /** The decision threshold used, 0 to 1. */
   threshold: number;
+  /**
+   * Why the model answered this: each feature's exact share of the log-odds. Always set by
+   * Predict; set by PredictBatch only when the request's include_explanations is true.
+   */
+  explanation: Explanation | undefined;
+}
+
+/**
+ * An exact additive explanation of a logistic model's answer: reference_log_odds plus the
+ * sum of every contribution equals the log-odds of the model's probability,
+ * ln(p / (1 - p)), up to float64 rounding. When the serving model applies a site
+ * recalibration a * logit + b to its output, the contributions are still in the base
+ * model's log-odds; the answered log-odds are then a * (reference_log_odds + sum) + b.
+ */
+export interface Explanation {
+  /**
+   * Log-odds of the reference patient: the training rows' mean of every feature in the
+   * model's transformed (log1p, then standardized) space.
+   */
+  referenceLogOdds: number;
+  /** One entry per feature, largest absolute contribution first. */
+  contributions: FeatureContribution[];
+}
+
+/** One feature's share of an answer's log-odds, relative to the reference patient. */
+export interface FeatureContribution {
+  /** The PatientFeatures field name, for example "total_bilirubin". */
+  name: string;
+  /**
+   * The value given, in the schema's unit; for gender the Gender enum number
+   * (1 = GENDER_MALE, 2 = GENDER_FEMALE).
+   */
+  value: number;
+  /** Added log-odds: positive raised the estimate of liver disease, negative lowered it. */
+  contribution: number;
 }
 
 /** Several patients to score with one model version. */
 export interface PredictBatchRequest {
   /** 1 to 10,000 patients. */
   patients: PatientFeatures[];
+  /**
+   * When true, every result carries its explanation (about 390 bytes more per patient).
+   * Off by default to keep batches small and fast.
+   */
+  includeExplanations: boolean;
+  /**
+   * When true, results carry no feedback_token: for internal batch scoring whose answers
+   * never receive feedback (saves one HMAC per patient). Off by default.
+   */
+  omitFeedbackTokens: boolean;
 }
 
 /** One result per patient, in request order. */
@@ -102,6 +147,48 @@ export interface GetModelInfoResponse {
   backend: string;
   /** Whether the replica currently receives version events from RetrainService. */
   subscribed: boolean;
+  /**
+   * How the inputs this replica scored lately compare with the serving model's training
+   * data, feature by feature.
+   */
+  inputDrift: InputDrift | undefined;
+}
+
+/**
+ * Input drift of one replica: a sliding window of the last inputs it scored, each feature's
+ * population stability index (PSI) against the training data's decile bins.
+ */
+export interface InputDrift {
+  /**
+   * False when the serving model carries no training profile (trained before drift was
+   * measured); the rest is then empty.
+   */
+  measured: boolean;
+  /** Inputs in the window now. */
+  windowRows: number;
+  /** Inputs the window holds when full. */
+  windowSize: number;
+  /** PSI above which a feature is flagged; a flag clears when PSI falls below clear_below. */
+  threshold: number;
+  /** PSI below which a flagged feature is cleared. */
+  clearBelow: number;
+  /** One entry per feature, in schema order. */
+  features: FeatureDrift[];
+}
+
+/** One feature's drift. */
+export interface FeatureDrift {
+  /** The PatientFeatures field name, for example "alanine_aminotransferase". */
+  name: string;
+  /**
+   * PSI of the window against the training distribution; NaN until the window holds
+   * enough inputs to judge.
+   */
+  psi: number;
+  /** True while the feature is flagged as drifted. */
+  drifted: boolean;
+  /** When the current drifted spell began; unset when not drifted. */
+  driftingSince: Date | undefined;
 }
 
 function createBasePredictRequest(): PredictRequest {
@@ -162,7 +249,15 @@ export const PredictRequest: MessageFns<PredictRequest> = {
 };
 
 function createBasePredictResponse(): PredictResponse {
-  return { probability: 0, diagnosis: 0, modelVersion: "", predictionId: "", feedbackToken: "", threshold: 0 };
+  return {
+    probability: 0,
+    diagnosis: 0,
+    modelVersion: "",
+    predictionId: "",
+    feedbackToken: "",
+    threshold: 0,
+    explanation: undefined,
+  };
 }
 
 export const PredictResponse: MessageFns<PredictResponse> = {
@@ -184,6 +279,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     }
     if (message.threshold !== 0) {
       writer.uint32(49).double(message.threshold);
+    }
+    if (message.explanation !== undefined) {
+      Explanation.encode(message.explanation, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -249,6 +347,14 @@ export const PredictResponse: MessageFns<PredictResponse> = {
             message.threshold = reader.double();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.explanation = Explanation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -272,18 +378,173 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     message.predictionId = object.predictionId ?? "";
     message.feedbackToken = object.feedbackToken ?? "";
     message.threshold = object.threshold ?? 0;
+    message.explanation = (object.explanation !== undefined && object.explanation !== null)
+      ? Explanation.fromPartial(object.explanation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExplanation(): Explanation {
+  return { referenceLogOdds: 0, contributions: [] };
+}
+
+export const Explanation: MessageFns<Explanation> = {
+  encode(message: Explanation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.referenceLogOdds !== 0) {
+      writer.uint32(9).double(message.referenceLogOdds);
+    }
+    for (const v of message.contributions) {
+      FeatureContribution.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Explanation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplanation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.referenceLogOdds = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.contributions.push(FeatureContribution.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Explanation>, I>>(base?: I): Explanation {
+    return Explanation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Explanation>, I>>(object: I): Explanation {
+    const message = createBaseExplanation();
+    message.referenceLogOdds = object.referenceLogOdds ?? 0;
+    message.contributions = object.contributions?.map((e) => FeatureContribution.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFeatureContribution(): FeatureContribution {
+  return { name: "", value: 0, contribution: 0 };
+}
+
+export const FeatureContribution: MessageFns<FeatureContribution> = {
+  encode(message: FeatureContribution, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    if (message.contribution !== 0) {
+      writer.uint32(25).double(message.contribution);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureContribution {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureContribution();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.contribution = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FeatureContribution>, I>>(base?: I): FeatureContribution {
+    return FeatureContribution.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeatureContribution>, I>>(object: I): FeatureContribution {
+    const message = createBaseFeatureContribution();
+    message.name = object.name ?? "";
+    message.value = object.value ?? 0;
+    message.contribution = object.contribution ?? 0;
     return message;
   },
 };
 
 function createBasePredictBatchRequest(): PredictBatchRequest {
-  return { patients: [] };
+  return { patients: [], includeExplanations: false, omitFeedbackTokens: false };
 }
 
 export const PredictBatchRequest: MessageFns<PredictBatchRequest> = {
   encode(message: PredictBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.patients) {
       PatientFeatures.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.includeExplanations !== false) {
+      writer.uint32(16).bool(message.includeExplanations);
+    }
+    if (message.omitFeedbackTokens !== false) {
+      writer.uint32(24).bool(message.omitFeedbackTokens);
     }
     return writer;
   },
@@ -309,6 +570,22 @@ export const PredictBatchRequest: MessageFns<PredictBatchRequest> = {
             message.patients.push(PatientFeatures.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.includeExplanations = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.omitFeedbackTokens = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -327,6 +604,8 @@ export const PredictBatchRequest: MessageFns<PredictBatchRequest> = {
   fromPartial<I extends Exact<DeepPartial<PredictBatchRequest>, I>>(object: I): PredictBatchRequest {
     const message = createBasePredictBatchRequest();
     message.patients = object.patients?.map((e) => PatientFeatures.fromPartial(e)) || [];
+    message.includeExplanations = object.includeExplanations ?? false;
+    message.omitFeedbackTokens = object.omitFeedbackTokens ?? false;
     return message;
   },
 };
@@ -453,6 +732,7 @@ function createBaseGetModelInfoResponse(): GetModelInfoResponse {
     lastFailure: "",
     backend: "",
     subscribed: false,
+    inputDrift: undefined,
   };
 }
 
@@ -487,6 +767,9 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
     }
     if (message.subscribed !== false) {
       writer.uint32(80).bool(message.subscribed);
+    }
+    if (message.inputDrift !== undefined) {
+      InputDrift.encode(message.inputDrift, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -584,6 +867,14 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
             message.subscribed = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.inputDrift = InputDrift.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -613,6 +904,215 @@ export const GetModelInfoResponse: MessageFns<GetModelInfoResponse> = {
     message.lastFailure = object.lastFailure ?? "";
     message.backend = object.backend ?? "";
     message.subscribed = object.subscribed ?? false;
+    message.inputDrift = (object.inputDrift !== undefined && object.inputDrift !== null)
+      ? InputDrift.fromPartial(object.inputDrift)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseInputDrift(): InputDrift {
+  return { measured: false, windowRows: 0, windowSize: 0, threshold: 0, clearBelow: 0, features: [] };
+}
+
+export const InputDrift: MessageFns<InputDrift> = {
+  encode(message: InputDrift, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.measured !== false) {
+      writer.uint32(8).bool(message.measured);
+    }
+    if (message.windowRows !== 0) {
+      writer.uint32(16).uint32(message.windowRows);
+    }
+    if (message.windowSize !== 0) {
+      writer.uint32(24).uint32(message.windowSize);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(33).double(message.threshold);
+    }
+    if (message.clearBelow !== 0) {
+      writer.uint32(41).double(message.clearBelow);
+    }
+    for (const v of message.features) {
+      FeatureDrift.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InputDrift {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInputDrift();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.measured = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.windowRows = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.windowSize = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.threshold = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.clearBelow = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.features.push(FeatureDrift.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InputDrift>, I>>(base?: I): InputDrift {
+    return InputDrift.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InputDrift>, I>>(object: I): InputDrift {
+    const message = createBaseInputDrift();
+    message.measured = object.measured ?? false;
+    message.windowRows = object.windowRows ?? 0;
+    message.windowSize = object.windowSize ?? 0;
+    message.threshold = object.threshold ?? 0;
+    message.clearBelow = object.clearBelow ?? 0;
+    message.features = object.features?.map((e) => FeatureDrift.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFeatureDrift(): FeatureDrift {
+  return { name: "", psi: 0, drifted: false, driftingSince: undefined };
+}
+
+export const FeatureDrift: MessageFns<FeatureDrift> = {
+  encode(message: FeatureDrift, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.psi !== 0) {
+      writer.uint32(17).double(message.psi);
+    }
+    if (message.drifted !== false) {
+      writer.uint32(24).bool(message.drifted);
+    }
+    if (message.driftingSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.driftingSince), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureDrift {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureDrift();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.psi = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.drifted = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.driftingSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FeatureDrift>, I>>(base?: I): FeatureDrift {
+    return FeatureDrift.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeatureDrift>, I>>(object: I): FeatureDrift {
+    const message = createBaseFeatureDrift();
+    message.name = object.name ?? "";
+    message.psi = object.psi ?? 0;
+    message.drifted = object.drifted ?? false;
+    message.driftingSince = object.driftingSince ?? undefined;
     return message;
   },
 };

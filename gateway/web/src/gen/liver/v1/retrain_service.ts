@@ -192,6 +192,29 @@ export interface GetRetrainStatusResponse {
   originalRows: number;
   /** True when the original data is the synthetic default. */
   syntheticData: boolean;
+  /**
+   * What clinicians' verdicts say of each version's answers, newest version first (at
+   * most the 20 newest versions that received feedback).
+   */
+  verdictsByVersion: VersionVerdicts[];
+}
+
+/** Clinicians' verdicts on the answers of one model version. */
+export interface VersionVerdicts {
+  /** The version that gave the answers. */
+  modelVersion: string;
+  /** Answers marked correct. */
+  correct: number;
+  /** Answers marked wrong. */
+  wrong: number;
+  /** Answers marked don't know (not part of the accuracy). */
+  unknown: number;
+  /** correct / (correct + wrong), 0 to 1; 0 when there is no labelled verdict. */
+  accuracy: number;
+  /** Lower end of the 95 % Wilson score interval of the accuracy, 0 to 1. */
+  accuracyLow: number;
+  /** Upper end of the 95 % Wilson score interval of the accuracy, 0 to 1. */
+  accuracyHigh: number;
 }
 
 /** Subscribes to version events. */
@@ -997,6 +1020,7 @@ function createBaseGetRetrainStatusResponse(): GetRetrainStatusResponse {
     lastRun: undefined,
     originalRows: 0,
     syntheticData: false,
+    verdictsByVersion: [],
   };
 }
 
@@ -1025,6 +1049,9 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
     }
     if (message.syntheticData !== false) {
       writer.uint32(64).bool(message.syntheticData);
+    }
+    for (const v of message.verdictsByVersion) {
+      VersionVerdicts.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1106,6 +1133,14 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
             message.syntheticData = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.verdictsByVersion.push(VersionVerdicts.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1137,6 +1172,134 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
       : undefined;
     message.originalRows = object.originalRows ?? 0;
     message.syntheticData = object.syntheticData ?? false;
+    message.verdictsByVersion = object.verdictsByVersion?.map((e) => VersionVerdicts.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVersionVerdicts(): VersionVerdicts {
+  return { modelVersion: "", correct: 0, wrong: 0, unknown: 0, accuracy: 0, accuracyLow: 0, accuracyHigh: 0 };
+}
+
+export const VersionVerdicts: MessageFns<VersionVerdicts> = {
+  encode(message: VersionVerdicts, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.correct !== 0) {
+      writer.uint32(16).uint32(message.correct);
+    }
+    if (message.wrong !== 0) {
+      writer.uint32(24).uint32(message.wrong);
+    }
+    if (message.unknown !== 0) {
+      writer.uint32(32).uint32(message.unknown);
+    }
+    if (message.accuracy !== 0) {
+      writer.uint32(41).double(message.accuracy);
+    }
+    if (message.accuracyLow !== 0) {
+      writer.uint32(49).double(message.accuracyLow);
+    }
+    if (message.accuracyHigh !== 0) {
+      writer.uint32(57).double(message.accuracyHigh);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VersionVerdicts {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVersionVerdicts();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.correct = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.wrong = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unknown = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.accuracy = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.accuracyLow = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.accuracyHigh = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<VersionVerdicts>, I>>(base?: I): VersionVerdicts {
+    return VersionVerdicts.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VersionVerdicts>, I>>(object: I): VersionVerdicts {
+    const message = createBaseVersionVerdicts();
+    message.modelVersion = object.modelVersion ?? "";
+    message.correct = object.correct ?? 0;
+    message.wrong = object.wrong ?? 0;
+    message.unknown = object.unknown ?? 0;
+    message.accuracy = object.accuracy ?? 0;
+    message.accuracyLow = object.accuracyLow ?? 0;
+    message.accuracyHigh = object.accuracyHigh ?? 0;
     return message;
   },
 };

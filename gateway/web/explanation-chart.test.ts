@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import type { FeatureSpec } from "./src/gen/liver/v1/model.js";
+import type { FeatureContribution } from "./src/gen/liver/v1/predict_service.js";
+import { describeContribution, describeValue, largestContributions } from "./src/explanation-chart.js";
+
+const BILIRUBIN: FeatureSpec = {
+  name: "total_bilirubin",
+  label: "Total bilirubin",
+  unit: "mg/dL",
+  min: 0,
+  max: 100,
+  allowedValues: [],
+  position: 2,
+};
+const RATIO: FeatureSpec = { ...BILIRUBIN, name: "albumin_globulin_ratio", label: "A/G ratio", unit: "" };
+
+const contribution = (name: string, value: number, c: number): FeatureContribution => ({
+  name,
+  value,
+  contribution: c,
+});
+
+describe("explanation sentences", () => {
+  it("say the label, the value with its unit, and the direction in words", () => {
+    expect(describeContribution(contribution("total_bilirubin", 7.3, 0.84), BILIRUBIN)).toBe(
+      "Total bilirubin 7.3 mg/dL raised the estimate",
+    );
+    expect(describeContribution(contribution("total_bilirubin", 0.4, -0.3), BILIRUBIN)).toBe(
+      "Total bilirubin 0.4 mg/dL lowered the estimate",
+    );
+    expect(describeContribution(contribution("albumin_globulin_ratio", 0.9, 0.004), RATIO)).toBe(
+      "A/G ratio 0.9 hardly changed the estimate",
+    );
+  });
+
+  it("word gender, trim float noise, and fall back to the field name without a schema", () => {
+    expect(describeValue(contribution("gender", 2, 0.1), undefined)).toBe("female");
+    expect(describeValue(contribution("gender", 1, 0.1), undefined)).toBe("male");
+    expect(describeValue(contribution("total_bilirubin", 0.1 + 0.2, 0), BILIRUBIN)).toBe("0.3 mg/dL");
+    expect(describeContribution(contribution("albumin", 3.1, -1), undefined)).toBe(
+      "albumin 3.1 lowered the estimate",
+    );
+  });
+
+  it("pick the largest contributions by size, whatever their sign or order", () => {
+    const shown = largestContributions(
+      {
+        referenceLogOdds: 0,
+        contributions: [
+          contribution("a", 1, 0.1),
+          contribution("b", 1, -2),
+          contribution("c", 1, 0.5),
+          contribution("d", 1, -0.05),
+        ],
+      },
+      3,
+    );
+    expect(shown.map((c) => c.name)).toEqual(["b", "c", "a"]);
+  });
+});

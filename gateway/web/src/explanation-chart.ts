@@ -1,0 +1,103 @@
+/**
+ * Why the model answered what it did: the features that moved the estimate most, as a small
+ * horizontal bar chart with a sentence per bar ("Total bilirubin 7.3 mg/dL raised the
+ * estimate"). Direction is said in words and by which side of the centre line a bar is on,
+ * so nothing depends on colour; the bars themselves are hidden from screen readers, which
+ * read the sentences.
+ */
+import { h } from "./dom.js";
+import type { FeatureSpec } from "./gen/liver/v1/model.js";
+import type { Explanation, FeatureContribution } from "./gen/liver/v1/predict_service.js";
+
+/** Bars shown: the largest contributions, enough to explain most answers at a glance. */
+export const SHOWN_CONTRIBUTIONS = 5;
+
+/** Below this many log-odds a feature "hardly changed" the estimate (about 0.25 points at 50 %). */
+const NEGLIGIBLE_LOG_ODDS = 0.01;
+
+/** Gender as the answer reports it (the liver.v1.Gender number) in words. */
+function genderWord(value: number): string {
+  return value === 1 ? "male" : value === 2 ? "female" : "unspecified";
+}
+
+/** The given value with its unit, as a clinician would write it: "7.3 mg/dL", "female". */
+export function describeValue(contribution: FeatureContribution, spec: FeatureSpec | undefined): string {
+  if (contribution.name === "gender") return genderWord(contribution.value);
+  const number = String(Number(contribution.value.toPrecision(6)));
+  const unit = spec?.unit ?? "";
+  return unit === "" ? number : `${number} ${unit}`;
+}
+
+/** One bar's sentence: "Total bilirubin 7.3 mg/dL raised the estimate". */
+export function describeContribution(
+  contribution: FeatureContribution,
+  spec: FeatureSpec | undefined,
+): string {
+  const label = spec?.label ?? contribution.name;
+  const effect =
+    Math.abs(contribution.contribution) < NEGLIGIBLE_LOG_ODDS
+      ? "hardly changed the estimate"
+      : contribution.contribution > 0
+        ? "raised the estimate"
+        : "lowered the estimate";
+  return `${label} ${describeValue(contribution, spec)} ${effect}`;
+}
+
+/** The `count` largest contributions, largest first (the server already orders them; this re-checks). */
+export function largestContributions(
+  explanation: Explanation,
+  count = SHOWN_CONTRIBUTIONS,
+): FeatureContribution[] {
+  return [...explanation.contributions]
+    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
+    .slice(0, count);
+}
+
+/** The explanation under a result. */
+export class ExplanationChart {
+  private specs = new Map<string, FeatureSpec>();
+
+  /** The schema from GetModelInfo, for labels and units. */
+  setSchema(features: readonly FeatureSpec[]): void {
+    this.specs = new Map(features.map((spec) => [spec.name, spec]));
+  }
+
+  /** The chart for `explanation`; undefined when the answer carried none. */
+  render(explanation: Explanation | undefined): HTMLElement | undefined {
+    if (explanation === undefined || explanation.contributions.length === 0) return undefined;
+    const shown = largestContributions(explanation);
+    const largest = Math.max(...shown.map((c) => Math.abs(c.contribution)), 1e-12);
+    return h(
+      "figure",
+      { class: "explanation" },
+      h(
+        "figcaption",
+        {},
+        `What moved this estimate most (${shown.length} of ${explanation.contributions.length} values, ` +
+          "compared with an average patient of the training data):",
+      ),
+      h(
+        "ul",
+        { class: "explanation-list" },
+        ...shown.map((contribution) => {
+          const raised = contribution.contribution > 0;
+          const width = (50 * Math.abs(contribution.contribution)) / largest;
+          const bar = h("span", { class: raised ? "explanation-bar raised" : "explanation-bar lowered" });
+          // Set through the CSSOM, not a style attribute, so a strict style-src CSP allows it.
+          bar.style.width = `${width.toFixed(1)}%`;
+          bar.style.left = raised ? "50%" : `${(50 - width).toFixed(1)}%`;
+          return h(
+            "li",
+            { class: "explanation-item", "data-feature": contribution.name },
+            h(
+              "span",
+              { class: "explanation-text" },
+              `${raised ? "▲" : "▼"} ${describeContribution(contribution, this.specs.get(contribution.name))}`,
+            ),
+            h("span", { class: "explanation-track", "aria-hidden": "true" }, bar),
+          );
+        }),
+      ),
+    );
+  }
+}
