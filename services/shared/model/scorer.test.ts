@@ -141,6 +141,25 @@ describe("createScorer", () => {
     }
   });
 
+  it("explains a recalibrated answer exactly too: contributions scaled by the slope, the reference shifted", () => {
+    const calibrated = createScorer(
+      pipeline,
+      { kernel: KERNEL, bias: -0.4 },
+      { slope: 0.7, intercept: -1.9 },
+    );
+    const base = new Float64Array(FEATURE_COUNT);
+    const contributions = new Float64Array(FEATURE_COUNT);
+    for (let row = 0; row < 500; row++) {
+      scorer.explain(dataset.features, row * FEATURE_COUNT, base);
+      const reference = calibrated.explain(dataset.features, row * FEATURE_COUNT, contributions);
+      expect(reference).toBeCloseTo(0.7 * -0.4 - 1.9, 12);
+      contributions.forEach((c, i) => expect(c).toBeCloseTo(0.7 * (base[i] ?? 0), 12));
+      const p = calibrated.score(dataset.features, row * FEATURE_COUNT);
+      const sum = contributions.reduce((a, b) => a + b, reference);
+      expect(Math.abs(sum - (Math.log(p) - Math.log1p(-p)))).toBeLessThanOrEqual(1e-9);
+    }
+  });
+
   it("explains a patient at the training mean as the reference with no contributions", () => {
     // The mean in transformed space, mapped back to raw values (expm1 undoes log1p).
     const atMean = Float64Array.from(pipeline.features, (f) => (f.log1p ? Math.expm1(f.mean) : f.mean));

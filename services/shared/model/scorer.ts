@@ -25,8 +25,10 @@ export interface Scorer {
    * The exact additive explanation of the vector at `offset`: writes each feature's
    * contribution to the log-odds, kernel_i · z_i with z_i its standardized value, into
    * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds
-   * (the bias: the log-odds of a patient at the training mean, z = 0). Their sum is the
-   * logit `score` takes the sigmoid of, up to float64 rounding (about 1e-15).
+   * (the log-odds of a patient at the training mean, z = 0). Their sum is the logit `score`
+   * takes the sigmoid of, up to float64 rounding (about 1e-15). With a site recalibration,
+   * both are in the served log-odds: contributions scaled by its (positive) slope, and the
+   * reference shifted by its intercept, so the sum is still exactly what was answered.
    */
   explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
 }
@@ -111,9 +113,9 @@ export function createScorer(
     explain: (vectors, offset, contributions) => {
       for (let i = 0; i < FEATURE_COUNT; i++) {
         const z = (term(vectors[offset + i] ?? 0, logs[i] === true) - (means[i] ?? 0)) / (stds[i] ?? 1);
-        contributions[i] = (kernel[i] ?? 0) * z;
+        contributions[i] = slope * (kernel[i] ?? 0) * z;
       }
-      return weights.bias;
+      return slope * weights.bias + calibration.intercept;
     },
   };
 }

@@ -113,8 +113,9 @@ export interface PredictResponse {
  * An exact additive explanation of a logistic model's answer: reference_log_odds plus the
  * sum of every contribution equals the log-odds of the model's probability,
  * ln(p / (1 - p)), up to float64 rounding. When the serving model applies a site
- * recalibration a * logit + b to its output, the contributions are still in the base
- * model's log-odds; the answered log-odds are then a * (reference_log_odds + sum) + b.
+ * recalibration a * logit + b to its output, both are in the answered log-odds: every
+ * contribution is scaled by a (positive, so no direction changes) and the reference is
+ * a * base reference + b, so the sum is still exactly the log-odds of the answer.
  */
 export interface Explanation {
   /**
