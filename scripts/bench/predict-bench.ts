@@ -28,6 +28,7 @@ import { FEATURE_COUNT } from "../../services/shared/features/feature-schema.js"
 import { HmacSha256 } from "../../services/shared/feedback/hmac-sha256.js";
 import { recordLength } from "../../services/shared/feedback/prediction-record.js";
 import { BatchResponseWriter } from "../../services/predict/batch-response-writer.js";
+import { PROMOTE_EVERY_CANDIDATE_ENV } from "../../services/retrain/testing/retrain-fixtures.js";
 import { ModelLoader } from "../../services/predict/model-loader.js";
 import { decodePatientBatch } from "../../services/predict/patient-batch-decoder.js";
 import { PredictionExplainer } from "../../services/predict/prediction-explainer.js";
@@ -557,15 +558,8 @@ async function freshness(context: BenchContext, setup: Setup): Promise<void> {
     DATA_PATH: path.join(setup.dir, "retrain-data"),
     MODEL_PATH: path.join(setup.dir, "retrain-models"),
     FEEDBACK_SIGNING_KEY: setup.signingKey,
-    // Every feedback must promote, or there is no new version to wait for.
-    GATE_AUC_TOLERANCE: "1",
-    FEEDBACK_SCREENING: "off",
-    FEEDBACK_TRAINING_ROWS_PER_SOURCE: "0",
-    GATE_MAX_LOSS_VS_REFERENCE: "1",
-    GATE_MAX_SLICE_CHANGE: "1",
-    GATE_MIN_AUC: "0",
-    // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
-    FEEDBACK_PER_SOURCE_PER_HOUR: "0",
+    // Every feedback trains and every candidate is promoted: these figures follow promotions.
+    ...PROMOTE_EVERY_CANDIDATE_ENV,
     ...(setup.realData ? { TRAINING_CSV: REAL_CSV_PATH } : {}),
   };
   const retrain = await track(setup, startRetrainProcess(retrainEnv));

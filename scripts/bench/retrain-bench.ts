@@ -23,7 +23,10 @@ import { FeedbackTokenSigner } from "../../services/shared/feedback/feedback-tok
 import { waitForServing } from "../../services/shared/grpc/health-probe.js";
 import { REAL_CSV_PATH, haveRealCsv } from "../../services/shared/testing/real-dataset.js";
 import { ChildService, startRetrainProcess } from "../../services/predict/testing/child-service.js";
-import { randomFeatures } from "../../services/retrain/testing/retrain-fixtures.js";
+import {
+  PROMOTE_EVERY_CANDIDATE_ENV,
+  randomFeatures,
+} from "../../services/retrain/testing/retrain-fixtures.js";
 import { type BenchContext, type BenchSection, median } from "./bench-harness.js";
 
 export const order = 20;
@@ -189,15 +192,8 @@ async function retrains(context: BenchContext, dir: string): Promise<void> {
     FEEDBACK_SIGNING_KEY: key.toString("hex"),
     TRAINING_CSV: REAL_CSV_PATH,
     // Default debounce window and minimum batch: the latency includes the debounce wait.
-    // Every candidate must be promoted, or there is no PROMOTED event to time.
-    GATE_AUC_TOLERANCE: "1",
-    FEEDBACK_SCREENING: "off",
-    FEEDBACK_TRAINING_ROWS_PER_SOURCE: "0",
-    GATE_MAX_LOSS_VS_REFERENCE: "1",
-    GATE_MAX_SLICE_CHANGE: "1",
-    GATE_MIN_AUC: "0",
-    // One sender on 127.0.0.1: the per-source hourly limit would measure itself.
-    FEEDBACK_PER_SOURCE_PER_HOUR: "0",
+    // Every feedback trains and every candidate is promoted: these figures follow promotions.
+    ...PROMOTE_EVERY_CANDIDATE_ENV,
   });
   const target = client(retrain.port);
   let stream: ClientReadableStream<WatchModelVersionsResponse> | undefined;

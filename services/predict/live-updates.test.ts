@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FeedbackVerdict, type RetrainServiceClient } from "../gen/liver/v1/retrain_service.js";
 import { retrainClient, unary } from "../retrain/testing/retrain-clients.js";
+import { PROMOTE_EVERY_CANDIDATE_ENV } from "../retrain/testing/retrain-fixtures.js";
 import { validPatient } from "./testing/patients.js";
 import { ReplicaFixture, type TestReplica } from "./testing/replica-fixture.js";
 import { type ChildService, startRetrainProcess } from "./testing/child-service.js";
@@ -25,12 +26,8 @@ function retrainEnv(minBatch: number, port: number): Record<string, string> {
     DATA_PATH: path.join(dataDir, "data"),
     MODEL_PATH: path.join(dataDir, "models"),
     FEEDBACK_SIGNING_KEY: fixture.signingKey.toString("hex"),
-    GATE_AUC_TOLERANCE: "1",
-    GATE_MAX_LOSS_VS_REFERENCE: "1",
-    GATE_MAX_SLICE_CHANGE: "1",
-    GATE_MIN_AUC: "0",
-    FEEDBACK_SCREENING: "off",
-    FEEDBACK_TRAINING_ROWS_PER_SOURCE: "0",
+    // Every feedback trains and every candidate is promoted: these figures follow promotions.
+    ...PROMOTE_EVERY_CANDIDATE_ENV,
     RETRAIN_DEBOUNCE_MS: "0",
     RETRAIN_MIN_BATCH: String(minBatch),
     HEARTBEAT_INTERVAL_MS: "1000",

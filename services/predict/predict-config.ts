@@ -3,6 +3,7 @@ import { type AuthConfig, readAuthConfig } from "../shared/auth/auth-config.js";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
   type Env,
+  readBoolean,
   readInteger,
   readOptionalPort,
   readOptionalString,
@@ -63,16 +64,6 @@ export interface PredictConfig {
    * what explanations cost, or for clients that never show them).
    */
   readonly explainPredictions: boolean;
-}
-
-/** A yes/no setting: true/false, 1/0, yes/no (any case). */
-export function readBoolean(env: Env, name: string, fallback: boolean): boolean {
-  const value = readOptionalString(env, name);
-  if (value === undefined) return fallback;
-  const lower = value.toLowerCase();
-  if (lower === "true" || lower === "1" || lower === "yes") return true;
-  if (lower === "false" || lower === "0" || lower === "no") return false;
-  throw new Error(`${name}=${value} is not valid: expected true or false`);
 }
 
 /**

@@ -24,7 +24,7 @@ import { readArtifactDir } from "../shared/model/model-artifact.js";
 import { createScorer, type Scorer } from "../shared/model/scorer.js";
 import { haveRealCsv, REAL_CSV_PATH } from "../shared/testing/real-dataset.js";
 import { DEFAULT_GATE_POLICY } from "./quality-gate.js";
-import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
+import type { RetrainConfig } from "./retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
 import { bearer, retrainClient, unary } from "./testing/retrain-clients.js";
 import { prediction, tempDir, testConfig, testSigner } from "./testing/retrain-fixtures.js";
@@ -61,13 +61,7 @@ async function start(overrides: Partial<RetrainConfig>): Promise<Running> {
     gatePolicy: DEFAULT_GATE_POLICY,
     ...overrides,
   });
-  const trainer = new WorkerTrainer({
-    storeFile: storeFilePath(config),
-    modelPath: config.modelPath,
-    siteRecalibration: config.siteRecalibration,
-    trainingRowsPerSource: config.trainingRowsPerSource,
-    logger: silent,
-  });
+  const trainer = WorkerTrainer.forConfig(config, silent);
   const server = await startRetrainServer(config, silent, { trainer, defaultMetrics: false });
   await server.scheduler.whenIdle();
   running = { server, client: retrainClient(server.port), config, signer: keys.signer, remove: tmp.remove };

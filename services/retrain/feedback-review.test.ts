@@ -135,14 +135,7 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   );
 
   async function start(): Promise<void> {
-    trainer = new HoldableTrainer(
-      new WorkerTrainer({
-        storeFile: storeFilePath(config),
-        modelPath: config.modelPath,
-        trainingRowsPerSource: config.trainingRowsPerSource,
-        logger: silent,
-      }),
-    );
+    trainer = new HoldableTrainer(WorkerTrainer.forConfig(config, silent));
     server = await startRetrainServer(config, silent, {
       trainer,
       syntheticRows: 400,

@@ -7,7 +7,7 @@ import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
   readInteger,
   readNumber,
-  readOnOff,
+  readBoolean,
   readOptionalPort,
   readOptionalString,
   readPort,
@@ -109,8 +109,8 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     debounceMs: readInteger(env, "RETRAIN_DEBOUNCE_MS", DEFAULT_RETRAIN_DEBOUNCE_MS, 0, 86_400_000),
     minBatch: readInteger(env, "RETRAIN_MIN_BATCH", DEFAULT_RETRAIN_MIN_BATCH, 1, 1_000_000_000),
     gatePolicy: readGatePolicy(env),
-    siteRecalibration: readOnOff(env, "SITE_RECALIBRATION", true),
-    feedbackScreening: readOnOff(env, "FEEDBACK_SCREENING", true),
+    siteRecalibration: readBoolean(env, "SITE_RECALIBRATION", true),
+    feedbackScreening: readBoolean(env, "FEEDBACK_SCREENING", true),
     trainingRowsPerSource: readInteger(
       env,
       "FEEDBACK_TRAINING_ROWS_PER_SOURCE",

@@ -11,7 +11,6 @@ import type { Dataset } from "../shared/data/dataset.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
-import { storeFilePath } from "./retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
 import { retrainClient, unary, watch } from "./testing/retrain-clients.js";
 import { DEFAULT_GATE_POLICY } from "./quality-gate.js";
@@ -36,12 +35,7 @@ describe.skipIf(!haveRealCsv)("RetrainService on the real LPD file", () => {
       trainingCsv: REAL_CSV_PATH,
       gatePolicy: DEFAULT_GATE_POLICY,
     });
-    const trainer = new WorkerTrainer({
-      storeFile: storeFilePath(config),
-      modelPath: config.modelPath,
-      trainingRowsPerSource: config.trainingRowsPerSource,
-      logger: silent,
-    });
+    const trainer = WorkerTrainer.forConfig(config, silent);
     server = await startRetrainServer(config, silent, { trainer, defaultMetrics: false });
     await server.scheduler.whenIdle();
     client = retrainClient(server.port);

@@ -26,12 +26,7 @@ const ADMIN_TOKEN = "recovery-admin-token-0123456789";
 
 /** Starts a server on the shared folder with the real worker trainer. */
 async function start(config: RetrainConfig): Promise<RetrainServerHandle> {
-  const trainer = new WorkerTrainer({
-    storeFile: storeFilePath(config),
-    modelPath: config.modelPath,
-    trainingRowsPerSource: config.trainingRowsPerSource,
-    logger: silent,
-  });
+  const trainer = WorkerTrainer.forConfig(config, silent);
   const server = await startRetrainServer(config, silent, {
     trainer,
     syntheticRows: 1200,

@@ -81,14 +81,7 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
     const keys = testSigner();
     signer = keys.signer;
     config = testConfig(tmp.dir, keys.key, { adminToken: ADMIN_TOKEN, heartbeatIntervalMs: 200 });
-    trainer = new HoldableTrainer(
-      new WorkerTrainer({
-        storeFile: storeFilePath(config),
-        modelPath: config.modelPath,
-        trainingRowsPerSource: config.trainingRowsPerSource,
-        logger: silent,
-      }),
-    );
+    trainer = new HoldableTrainer(WorkerTrainer.forConfig(config, silent));
     server = await startRetrainServer(config, silent, {
       trainer,
       syntheticRows: 1500,

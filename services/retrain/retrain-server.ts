@@ -139,15 +139,7 @@ async function startOnStore(
   const writer = new FeedbackWriter(commitThread, {
     onBatch: (size, durationMs) => metrics.committed(size, durationMs),
   });
-  const trainer =
-    options.trainer ??
-    new WorkerTrainer({
-      storeFile,
-      modelPath: config.modelPath,
-      siteRecalibration: config.siteRecalibration,
-      trainingRowsPerSource: config.trainingRowsPerSource,
-      logger,
-    });
+  const trainer = options.trainer ?? WorkerTrainer.forConfig(config, logger);
   const servingChanged = (record: ModelVersionRecord): void => {
     metrics.serving(record.modelVersion);
     host.setServing(true);

@@ -1,5 +1,6 @@
 import type { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
 import type {
   CandidateProgress,
   CandidateRequest,
@@ -53,6 +54,17 @@ export class WorkerTrainer implements CandidateTrainer {
   private closed = false;
 
   constructor(private readonly options: WorkerTrainerOptions) {}
+
+  /** The trainer a RetrainService with `config` runs: its store, models and feedback settings. */
+  static forConfig(config: RetrainConfig, logger: Logger): WorkerTrainer {
+    return new WorkerTrainer({
+      storeFile: storeFilePath(config),
+      modelPath: config.modelPath,
+      siteRecalibration: config.siteRecalibration,
+      trainingRowsPerSource: config.trainingRowsPerSource,
+      logger,
+    });
+  }
 
   train(
     request: CandidateRequest,

@@ -15,6 +15,21 @@ import type { GatePolicy } from "../quality-gate.js";
 import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "../feedback-attribution.js";
 import type { RetrainConfig } from "../retrain-config.js";
 
+/**
+ * RetrainService settings (environment) under which every labelled feedback trains and
+ * every candidate is promoted: for benches and tests that time or follow promotions, not
+ * the gate. One sender on 127.0.0.1 would otherwise meet its own per-source limits.
+ */
+export const PROMOTE_EVERY_CANDIDATE_ENV: Readonly<Record<string, string>> = {
+  GATE_AUC_TOLERANCE: "1",
+  GATE_MAX_LOSS_VS_REFERENCE: "1",
+  GATE_MAX_SLICE_CHANGE: "1",
+  GATE_MIN_AUC: "0",
+  FEEDBACK_SCREENING: "off",
+  FEEDBACK_TRAINING_ROWS_PER_SOURCE: "0",
+  FEEDBACK_PER_SOURCE_PER_HOUR: "0",
+};
+
 /** A gate that promotes every finite candidate: tests that are not about the gate use it. */
 export const PERMISSIVE_GATE_POLICY: GatePolicy = {
   minRocAuc: 0,

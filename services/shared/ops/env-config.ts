@@ -41,14 +41,14 @@ export function readNumber(env: Env, name: string, fallback: number, min: number
   return parsed;
 }
 
-/** A switch: on/off, true/false, 1/0 or yes/no (any case), or the fallback when unset. */
-export function readOnOff(env: Env, name: string, fallback: boolean): boolean {
+/** A switch: true/false, on/off, 1/0 or yes/no (any case), or the fallback when unset. */
+export function readBoolean(env: Env, name: string, fallback: boolean): boolean {
   const value = raw(env, name);
   if (value === undefined) return fallback;
   const lower = value.toLowerCase();
-  if (["on", "true", "1", "yes"].includes(lower)) return true;
-  if (["off", "false", "0", "no"].includes(lower)) return false;
-  throw new Error(`${name}=${value} is not valid: expected on or off`);
+  if (["true", "on", "1", "yes"].includes(lower)) return true;
+  if (["false", "off", "0", "no"].includes(lower)) return false;
+  throw new Error(`${name}=${value} is not valid: expected true or false (on/off, yes/no and 1/0 work too)`);
 }
 
 /** A string, or the fallback when unset or blank. */
