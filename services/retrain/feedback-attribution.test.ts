@@ -1,6 +1,8 @@
 import { Metadata } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import {
+  addressSourceKey,
+  canonicalAddress,
   DEFAULT_TRUSTED_GATEWAY_ADDRESSES,
   FeedbackAttribution,
   parseTrustedAddresses,
@@ -132,5 +134,39 @@ describe("FeedbackAttribution.origin", () => {
       principal: "",
       source: "unknown",
     });
+  });
+});
+
+describe("canonicalAddress and addressSourceKey: one source per client, however it is written", () => {
+  it.each([
+    ["2001:DB8::1", "2001:db8::1"],
+    ["2001:0db8:0000::1", "2001:db8::1"],
+    ["::ffff:c000:0201", "192.0.2.1"],
+    ["::FFFF:192.0.2.1", "192.0.2.1"],
+    ["192.0.2.1", "192.0.2.1"],
+  ])("writes %s as %s", (input, canonical) => {
+    expect(canonicalAddress(input)).toBe(canonical);
+  });
+
+  it.each(["2001:db8::1%eth0", "fe80::1%1", "not-an-address", "", "1.2.3"])("refuses %j", (input) => {
+    expect(canonicalAddress(input)).toBeUndefined();
+  });
+
+  it("keys IPv6 clients by their /64, so rotating addresses inside one does not make new sources", () => {
+    expect(addressSourceKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
+    expect(addressSourceKey("2001:db8:1:2:bbbb:cccc:dddd:eeee")).toBe("2001:db8:1:2::/64");
+    expect(addressSourceKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(addressSourceKey("::1")).toBe("0:0:0:0::/64");
+    expect(addressSourceKey("192.0.2.1")).toBe("192.0.2.1");
+  });
+
+  it("an attacker behind a trusted gateway writing one address many ways is one source", () => {
+    const sources = new Set(
+      ["2001:db8::1", "2001:DB8::1", "2001:0db8:0000::1", "2001:db8::2", "2001:db8::1%eth0"].map(
+        (spelling) => byDefault.origin("127.0.0.1:5000", xff(spelling)).source,
+      ),
+    );
+    // The zone-id spelling is no address: it falls back to the gateway itself.
+    expect(sources).toEqual(new Set(["2001:db8:0:0::/64", "127.0.0.1"]));
   });
 });

@@ -180,6 +180,35 @@ describe.skipIf(!haveRealCsv)("feedback integrity on the real file", () => {
   }, 300_000);
 });
 
+describe.skipIf(!haveRealCsv)("the site recalibration on the real file", () => {
+  it("will not let one source recalibrate the model, however plausible its labels", async () => {
+    const { dataset } = await loadLpdCsv(REAL_CSV_PATH);
+    const { train } = splitHoldout(dataset);
+    // Defaults but the hourly limit: one source sends plausible patients labelled as a
+    // low-prevalence clinic would (the model's ranking kept, 3 log-odds lower).
+    const run = await start({
+      feedbackScreening: true,
+      trainingRowsPerSource: 100,
+      feedbackPerSourcePerHour: 0,
+    });
+    const before = await served(run);
+    const random = new Prng(12);
+    await Promise.all(
+      Array.from({ length: 300 }, () => {
+        const r = Math.floor(random.nextFloat() * train.rows);
+        const features = train.features.slice(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT);
+        const p = before.scorer.score(features);
+        const shifted = 1 / (1 + Math.exp(-(Math.log(p / (1 - p)) - 3)));
+        return teach(run, before.scorer, features, random.nextFloat() < shifted ? 1 : 0);
+      }),
+    );
+    await settle(run);
+    const newest = run.server.registry.list()[0];
+    expect(newest?.calibration?.applied).toBe(false);
+    expect(newest?.calibration?.reason).toMatch(/comes from 1 source; 3 needed/);
+  }, 120_000);
+});
+
 describe("the gate's evidence reaches the registry", () => {
   it("records every rule and the recalibration with each version, and says which holdout", async () => {
     const tmp = tempDir("integrity-synthetic-");

@@ -218,8 +218,8 @@ describe("feedback attribution and operator review (real server, real SQLite, re
       );
       expect(reply.code).toBe(status.OK);
       const { feedbackId } = SubmitFeedbackResponse.decode(reply.messages[0] ?? new Uint8Array());
-      const [row] = (await api.list({ source: "::1" })).feedback;
-      expect(row).toMatchObject({ feedbackId, clientAddress: "::1", source: "::1" });
+      const [row] = (await api.list({ source: "0:0:0:0::/64" })).feedback;
+      expect(row).toMatchObject({ feedbackId, clientAddress: "::1", source: "0:0:0:0::/64" });
       expect(row?.peer).toMatch(/^127\.0\.0\.1:\d+$/);
       expect((await api.list({ source: "203.0.113.200" })).feedback).toEqual([]);
     } finally {

@@ -14,7 +14,7 @@ import {
   FeedbackVerdict,
   type ExcludeFeedbackRequest,
   type ExcludeFeedbackResponse,
-  type FeedbackAuditEntry as FeedbackAuditEntryMessage,
+  FeedbackAuditEntry as FeedbackAuditEntryMessage,
   type FeedbackChangeResponse,
   type FeedbackRecord,
   type FeedbackSelector,
@@ -51,6 +51,8 @@ export const MAX_SELECTED_IDS = 1000;
 /** Longest source or feedback id accepted in a request. */
 export const MAX_SOURCE_LENGTH = 200;
 const MAX_ID_LENGTH = 64;
+/** Most encoded bytes of audit entries in one ListFeedbackAudit page (the receive limit is 4 MiB). */
+export const AUDIT_PAGE_BYTES = 2 * 1024 * 1024;
 const MAX_TOKEN_LENGTH = 200;
 
 const STATES: Record<StoredState, FeedbackState> = {
@@ -124,11 +126,21 @@ export class FeedbackReview {
     const beforeSeq =
       request.pageToken === "" ? Number.MAX_SAFE_INTEGER : readToken(request.pageToken, "audit", "");
     const entries = this.deps.store.auditLog.list(beforeSeq, pageSize + 1);
-    const page = entries.slice(0, pageSize);
+    // An entry can name up to 2,000 ids (~80 KB): a page also ends before it would pass
+    // AUDIT_PAGE_BYTES, so grpcurl's and grpc-js's 4 MiB receive limit is never reached.
+    const page: FeedbackAuditEntryMessage[] = [];
+    let bytes = 0;
+    for (const entry of entries.slice(0, pageSize)) {
+      const message = toAuditMessage(entry);
+      bytes += FeedbackAuditEntryMessage.encode(message).finish().byteLength;
+      if (page.length > 0 && bytes > AUDIT_PAGE_BYTES) break;
+      page.push(message);
+    }
     const last = page.at(-1);
     return {
-      entries: page.map(toAuditMessage),
-      nextPageToken: entries.length > pageSize && last !== undefined ? writeToken("audit", last.seq, "") : "",
+      entries: page,
+      nextPageToken:
+        entries.length > page.length && last !== undefined ? writeToken("audit", last.seq, "") : "",
     };
   }
 

@@ -54,6 +54,21 @@ describe("PlausibilityScreen", () => {
     expect(verdict.state === "quarantined" && verdict.reason).toMatch(/implausible combination of values/);
   });
 
+  it("quarantines anything that is not a finite patient (NaN and values log1p cannot take)", () => {
+    const nan = row(4);
+    nan[TB] = Number.NaN;
+    const negative = row(5);
+    negative[TB] = -2;
+    for (const [features, probability] of [
+      [nan, 0.6],
+      [negative, 0.6],
+      [row(6), Number.NaN],
+    ] as const) {
+      const verdict = screen.screen({ features, label: 1, probability, modelVersion: "v1" });
+      expect(verdict.state === "quarantined" && verdict.reason).toMatch(/not a finite number/);
+    }
+  });
+
   it("an attacker picking random values anywhere in the valid ranges gets almost nothing through", () => {
     const random = new Prng(21);
     let trained = 0;

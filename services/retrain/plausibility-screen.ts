@@ -109,6 +109,10 @@ export class PlausibilityScreen implements FeedbackScreen {
   screen(input: FeedbackScreenInput): FeedbackScreenVerdict {
     const { confidentProbability } = this.options;
     transformRows(this.pipeline, { rows: 1, features: input.features }, this.scratch);
+    // Every comparison with NaN is false: a non-finite value would pass every check below.
+    if (!Number.isFinite(input.probability) || this.scratch.some((v) => !Number.isFinite(v))) {
+      return quarantine("not a patient: a value or the answered probability is not a finite number");
+    }
     const judged = this.judgeProbability(this.scratch);
     const labelled = input.label === 1 ? "liver disease" : "no liver disease";
     const against = (p: number): boolean =>

@@ -7,7 +7,7 @@ import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
 import { measureGateEvidence, scoreRows } from "./gate-evidence.js";
 import { capRowsPerSource, DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
 import type { CandidateProgress, CandidateRequest, TrainedCandidate } from "./candidate-trainer.js";
-import { FeedbackStore } from "./store/feedback-store.js";
+import { FeedbackStore, type LabelledRows } from "./store/feedback-store.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
 
@@ -79,22 +79,17 @@ export class StoredCandidateTraining {
     }
     const reference = await this.referenceScorer(original, importedAtMs, signal);
     const serving = await this.servingScorer(request.servingVersion);
-    const feedbackRows: Dataset = {
-      rows: feedback.rows,
-      features: feedback.features,
-      labels: feedback.labels,
-      source: original.source,
-    };
-    // One source weighs at most trainingRowsPerSource rows in the base model; the
-    // recalibration sees every source's recent rows (its own bounds limit it).
+    // One source weighs at most trainingRowsPerSource rows in the base model and in the
+    // recalibration, and the recalibration needs several sources: no one source steers either.
     const capped = capRowsPerSource(feedback, this.options.trainingRowsPerSource, original.source);
+    const window = recentRows(feedback, RECALIBRATION_WINDOW_ROWS);
+    const recalibration = capRowsPerSource(window, this.options.trainingRowsPerSource, original.source);
     let lastStep = 0;
     const result = await runTrainingPipeline({
       original,
       feedback: capped.kept,
-      recalibrateOn: this.options.siteRecalibration
-        ? recentRows(feedbackRows, RECALIBRATION_WINDOW_ROWS)
-        : undefined,
+      recalibrateOn: this.options.siteRecalibration ? recalibration.kept : undefined,
+      recalibrationSources: new Set(window.sources).size,
       signal,
       onProgress: (progress) => {
         lastStep = progress.step;
@@ -190,14 +185,14 @@ export class StoredCandidateTraining {
   }
 }
 
-/** The last `limit` rows of `rows` (feedback is stored in arrival order). */
-function recentRows(rows: Dataset, limit: number): Dataset {
+/** The last `limit` rows of `rows` with their sources (feedback is stored in arrival order). */
+function recentRows(rows: LabelledRows, limit: number): LabelledRows {
   if (rows.rows <= limit) return rows;
   const from = rows.rows - limit;
   return {
     rows: limit,
     features: rows.features.subarray(from * FEATURE_COUNT, rows.rows * FEATURE_COUNT),
     labels: rows.labels.subarray(from, rows.rows),
-    source: rows.source,
+    sources: rows.sources.slice(from),
   };
 }

@@ -85,6 +85,25 @@ describe("FeedbackReviewStore", () => {
     );
   });
 
+  it("refuses an unknown id even beside a source: a typo must not pass as an empty change", () => {
+    const known = newFeedback({ source: "s1" });
+    store([known]);
+    expect(() =>
+      review.apply("exclude", { ...NONE, source: "s1", feedbackIds: ["typo-id"] }, "r", "op"),
+    ).toThrow(/feedback_ids typo-id are not stored feedback/);
+    expect(review.auditLog.list(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it("excludes a source of 150,000 rows in one change (no argument spreading)", () => {
+    store(Array.from({ length: 150_000 }, () => newFeedback({ source: "flood" })));
+    const change = review.apply("exclude", { ...NONE, source: "flood" }, "flood", "op", 9);
+    expect(change.affected).toBe(150_000);
+    expect(review.auditLog.list(Number.MAX_SAFE_INTEGER, 1)[0]).toMatchObject({
+      affectedMinSeq: 1,
+      affectedMaxSeq: 150_000,
+    });
+  }, 60_000);
+
   it("audits a large change by its seq range instead of its ids", () => {
     const rows = Array.from({ length: MAX_AUDITED_IDS + 5 }, () => newFeedback({ source: "flood" }));
     store(rows);

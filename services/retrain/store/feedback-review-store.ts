@@ -127,7 +127,9 @@ export class FeedbackReviewStore {
     if (selection.feedbackIds.length > 0) {
       const found = new Set(rows.map((row) => row.feedback_id));
       const missing = [...new Set(selection.feedbackIds)].filter((id) => !found.has(id));
-      if (missing.length > 0 && selection.source === "" && noRange(selection)) {
+      // Named ids must exist even beside a source or range: a typo would otherwise change
+      // nothing and still write an audit entry.
+      if (missing.length > 0) {
         throw new FeedbackSelectionError(
           "unknown-ids",
           missing,
@@ -147,7 +149,13 @@ export class FeedbackReviewStore {
     const changed = rows.filter((row) => from.includes(row.state));
     const stateReason = action === "exclude" ? reason : `released: ${reason}`;
     for (const row of changed) this.setState.run(to, stateReason, Math.round(atMs), row.seq);
-    const seqs = changed.map((row) => row.seq);
+    // A loop, not Math.min(...seqs): spreading 100,000+ arguments overflows the stack.
+    let minSeq: number | undefined;
+    let maxSeq: number | undefined;
+    for (const row of changed) {
+      minSeq = minSeq === undefined || row.seq < minSeq ? row.seq : minSeq;
+      maxSeq = maxSeq === undefined || row.seq > maxSeq ? row.seq : maxSeq;
+    }
     const auditSeq = this.audit.append({
       atMs,
       actor,
@@ -156,8 +164,8 @@ export class FeedbackReviewStore {
       reason,
       affected: changed.length,
       affectedIds: changed.map((row) => row.feedback_id),
-      affectedMinSeq: seqs.length === 0 ? undefined : Math.min(...seqs),
-      affectedMaxSeq: seqs.length === 0 ? undefined : Math.max(...seqs),
+      affectedMinSeq: minSeq,
+      affectedMaxSeq: maxSeq,
     });
     return {
       affected: changed.length,
@@ -187,10 +195,6 @@ export class FeedbackReviewStore {
       )
       .all(...params);
   }
-}
-
-function noRange(selection: FeedbackSelection): boolean {
-  return selection.receivedFromMs === undefined && selection.receivedBeforeMs === undefined;
 }
 
 function addRange(

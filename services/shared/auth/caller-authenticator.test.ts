@@ -127,6 +127,15 @@ describe("CallerAuthenticator with a remote JWKS", () => {
     );
   });
 
+  it("refuses a sub that is not a non-blank string: an array would pass for another principal", async () => {
+    for (const sub of [["alice"], 123, { id: "alice" }, "   "]) {
+      const token = await mint({ subject: undefined, extra: { sub: sub as unknown as string } });
+      expect(await outcome(auth, bearer(token))).toMatch(
+        /^unauthenticated: .*sub claim is not a non-empty string/,
+      );
+    }
+  });
+
   it("refuses a key the issuer does not publish, then accepts it once the JWKS rotates to it", async () => {
     const token = await mint({ subject: "bob" }, keyB);
     expect(await outcome(auth, bearer(token))).toMatch(

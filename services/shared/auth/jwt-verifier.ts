@@ -61,9 +61,11 @@ export class JwtVerifier {
       throw this.explain(error, token);
     }
     const issuer = payload.iss ?? this.config.issuer;
-    const subject = payload.sub ?? "";
-    if (subject === "")
-      throw new AuthError("unauthenticated", "access token refused: its sub claim is empty");
+    // jose checks only that sub is present; an array or number would make another
+    // principal's string (["alice"] reads as "alice"), so it must be a non-blank string.
+    const subject: unknown = payload.sub;
+    if (typeof subject !== "string" || subject.trim() === "")
+      throw new AuthError("unauthenticated", "access token refused: its sub claim is not a non-empty string");
     const principal = principalOf(issuer, subject);
     if (Buffer.byteLength(principal, "utf8") > MAX_PRINCIPAL_BYTES) {
       throw new AuthError(

@@ -45,6 +45,17 @@ describe("fitSiteRecalibration", () => {
     expect(fit.reason).toMatch(/does not rank patients as the model does/);
   });
 
+  it("needs several sources: one source cannot recalibrate the model alone, however plausible its labels", () => {
+    // A prevalence shift that keeps the model's ranking: exactly what a genuine clinic sends.
+    const shifted = feedback(2_000, (z) => sigmoid(z - 3), 6);
+    expect(fitSiteRecalibration({ ...shifted, sources: 1 })).toMatchObject({
+      applied: false,
+      reason:
+        "not recalibrated: the feedback comes from 1 source; 3 needed, so that no one source can recalibrate the model alone",
+    });
+    expect(fitSiteRecalibration({ ...shifted, sources: 3 }).applied).toBe(true);
+  });
+
   it("needs enough feedback of both classes", () => {
     expect(fitSiteRecalibration(feedback(60, (z) => sigmoid(z))).reason).toMatch(
       /60 labelled feedback rows, 100 needed/,

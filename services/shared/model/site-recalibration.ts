@@ -3,7 +3,8 @@
  * two-parameter logistic regression of the label on the base model's log-odds, by Newton's
  * method with a Gaussian prior that pulls toward the identity (so a handful of rows barely
  * move it). The fit is checked on feedback it did not see, and applied only when
- *  - there is enough feedback of both classes,
+ *  - there is enough feedback of both classes, from enough distinct sources (one source,
+ *    however much it sends, cannot recalibrate the model alone),
  *  - the slope is clearly positive (the feedback ranks patients as the model does: flipped or
  *    arbitrary labels give a slope near or below zero and change nothing),
  *  - it stays within CALIBRATION_BOUNDS,
@@ -24,6 +25,8 @@ export interface RecalibrationOptions {
   readonly priorRows: number;
   /** Held-out log loss must improve by at least this much. */
   readonly minImprovement: number;
+  /** Distinct feedback sources needed, when the input says how many there are. */
+  readonly minSources: number;
 }
 
 export const DEFAULT_RECALIBRATION_OPTIONS: RecalibrationOptions = {
@@ -31,6 +34,7 @@ export const DEFAULT_RECALIBRATION_OPTIONS: RecalibrationOptions = {
   minPerClass: 10,
   priorRows: 20,
   minImprovement: 0.005,
+  minSources: 3,
 };
 
 /** Base log-odds and labels of labelled feedback, and which rows are held out for the check. */
@@ -39,6 +43,8 @@ export interface RecalibrationInput {
   readonly labels: Uint8Array;
   /** 1 where the row is held out to check the fit (a stable function of the feedback id). */
   readonly heldOut: Uint8Array;
+  /** How many distinct sources the rows come from; undefined when unknown (not checked). */
+  readonly sources?: number | undefined;
 }
 
 /** Sum of log losses over the included rows plus the prior's penalty: what the fit minimizes. */
@@ -159,6 +165,12 @@ export function fitSiteRecalibration(
   const negatives = rows - positives;
   if (rows < options.minRows) {
     return keep(`not recalibrated: ${rows} labelled feedback rows, ${options.minRows} needed`);
+  }
+  if (input.sources !== undefined && input.sources < options.minSources) {
+    return keep(
+      `not recalibrated: the feedback comes from ${input.sources} source${input.sources === 1 ? "" : "s"}; ` +
+        `${options.minSources} needed, so that no one source can recalibrate the model alone`,
+    );
   }
   if (positives < options.minPerClass || negatives < options.minPerClass) {
     return keep(

@@ -45,6 +45,8 @@ export interface TrainingPipelineOptions {
    * then carries calibration.json. Omitted: no recalibration, no file.
    */
   readonly recalibrateOn?: Dataset | undefined;
+  /** Distinct sources among `recalibrateOn`'s rows (the recalibration needs several); omitted: not checked. */
+  readonly recalibrationSources?: number | undefined;
   /** Share of each class's unique original rows held out. Default 0.2. */
   readonly holdoutFraction?: number | undefined;
   /** Decision threshold for accuracy and the confusion matrix. Default 0.5. */
@@ -132,6 +134,7 @@ function recalibrate(
   pipeline: PipelineParams,
   weights: LogisticWeights,
   feedback: Dataset,
+  sources: number | undefined,
 ): CalibrationRecord {
   const scorer = createScorer(pipeline, weights);
   const logits = new Float64Array(feedback.rows);
@@ -142,7 +145,12 @@ function recalibrate(
     heldOut[row] =
       hashLabProfile(feedback.features, row * FEATURE_COUNT) % CALIBRATION_CHECK_MODULUS === 0 ? 1 : 0;
   }
-  return fitSiteRecalibration({ logits, labels: feedback.labels.subarray(0, feedback.rows), heldOut });
+  return fitSiteRecalibration({
+    logits,
+    labels: feedback.labels.subarray(0, feedback.rows),
+    heldOut,
+    sources,
+  });
 }
 
 /**
@@ -236,7 +244,9 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
       bias: Math.fround(fit.weights.bias),
     };
     const calibration =
-      options.recalibrateOn === undefined ? undefined : recalibrate(pipeline, weights, options.recalibrateOn);
+      options.recalibrateOn === undefined
+        ? undefined
+        : recalibrate(pipeline, weights, options.recalibrateOn, options.recalibrationSources);
     const evaluateMs = lap();
 
     let artifact: PipelineArtifact | undefined;
