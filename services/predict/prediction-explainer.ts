@@ -21,9 +21,10 @@ export function givenValue(vectors: Float64Array, offset: number, i: number): nu
 
 /**
  * Computes explanations into reused arrays (no allocation per patient, so PredictBatch can
- * explain 1,000 patients per call cheaply): each feature's contribution to the base model's
- * log-odds relative to the training-mean patient (ServingModel.explain), and the positions
- * ordered by absolute contribution, largest first (ties keep schema order).
+ * explain 1,000 patients per call cheaply): each feature's contribution to the log-odds
+ * answered (after any site recalibration) relative to the training-mean patient
+ * (ServingModel.explain), and the positions ordered by absolute contribution, largest first
+ * (ties keep schema order).
  */
 export class PredictionExplainer {
   /** Contributions of the last explainInto call, in schema order. */

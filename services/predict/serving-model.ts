@@ -30,7 +30,7 @@ export interface ServingModel {
   score(vectors: Float64Array, offset: number): number;
   /**
    * The exact explanation of the same vector (Scorer.explain): each feature's contribution to
-   * the base model's log-odds into `contributions` (schema order); returns the reference
+   * the answered log-odds into `contributions` (schema order); returns the reference
    * log-odds. Reference plus contributions is the logit of `score`.
    */
   explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
