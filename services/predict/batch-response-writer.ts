@@ -7,6 +7,7 @@ import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import { EncodedPredictBatchResponse } from "./predict-wire-codec.js";
 import { FEATURE_NAMES, PredictionExplainer, givenValue } from "./prediction-explainer.js";
 import type { ServingModel } from "./serving-model.js";
+import { varintSize, writeVarint } from "./protobuf-varint.js";
 
 /** Wire tags (field number << 3 | wire type) of PredictResponse and PredictBatchResponse. */
 const TAG_RESULTS = 0x0a; // PredictBatchResponse.results = 1, length-delimited
@@ -34,24 +35,6 @@ const BASE64URL_DIGITS = Buffer.from(
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
   "latin1",
 );
-
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(out: Buffer, value: number, at: number): number {
-  while (value >= 0x80) {
-    out[at++] = (value & 0x7f) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  out[at++] = value;
-  return at;
-}
 
 /** Characters of unpadded base64url for `bytes` bytes. */
 function base64UrlLength(bytes: number): number {

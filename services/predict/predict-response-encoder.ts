@@ -6,6 +6,7 @@
  * generated encoder), so clients see no difference.
  */
 import type { Explanation, FeatureContribution, PredictResponse } from "../gen/liver/v1/predict_service.js";
+import { varintSize, writeVarint } from "./protobuf-varint.js";
 
 const TAG_PROBABILITY = 0x09; // 1, fixed64
 const TAG_DIAGNOSIS = 0x10; // 2, varint
@@ -19,24 +20,6 @@ const TAG_CONTRIBUTIONS = 0x12; // Explanation.contributions = 2
 const TAG_NAME = 0x0a; // FeatureContribution.name = 1
 const TAG_VALUE = 0x11; // FeatureContribution.value = 2, fixed64
 const TAG_CONTRIBUTION = 0x19; // FeatureContribution.contribution = 3, fixed64
-
-function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(out: Buffer, value: number, at: number): number {
-  while (value >= 0x80) {
-    out[at++] = (value & 0x7f) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  out[at++] = value;
-  return at;
-}
 
 /** An enum as protobuf writes int32: negative values take ten bytes (sign-extended). */
 function int32Size(value: number): number {
