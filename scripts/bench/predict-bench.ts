@@ -462,7 +462,7 @@ async function explanationCost(context: BenchContext, setup: Setup): Promise<voi
     for (let r = 0; r < repeat; r++) {
       for (let i = 0; i < rows; i++) {
         const explanation = explain
-          ? explainer.explain(model, setup.data.features, i * FEATURE_COUNT)
+          ? explainer.encode(model, setup.data.features, i * FEATURE_COUNT)
           : undefined;
         encodePredictResponse({ ...answer, explanation });
       }

@@ -5,7 +5,8 @@ import { HMAC_SHA256_BYTES } from "../shared/feedback/hmac-sha256.js";
 import { recordLength } from "../shared/feedback/prediction-record.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import { EncodedPredictBatchResponse } from "./predict-wire-codec.js";
-import { FEATURE_NAMES, PredictionExplainer, givenValue } from "./prediction-explainer.js";
+import { type ExplanationSource, delimited, explanationSize, writeExplanation } from "./explanation-wire.js";
+import { PredictionExplainer } from "./prediction-explainer.js";
 import type { ServingModel } from "./serving-model.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
 
@@ -19,11 +20,6 @@ const TAG_PREDICTION_ID = 0x22; // 4, length-delimited
 const TAG_FEEDBACK_TOKEN = 0x2a; // 5, length-delimited
 const TAG_THRESHOLD = 0x31; // 6, fixed64
 const TAG_EXPLANATION = 0x3a; // PredictResponse.explanation = 7, length-delimited
-const TAG_REFERENCE_LOG_ODDS = 0x09; // Explanation.reference_log_odds = 1, fixed64
-const TAG_CONTRIBUTIONS = 0x12; // Explanation.contributions = 2, length-delimited
-const TAG_CONTRIBUTION_NAME = 0x0a; // FeatureContribution.name = 1, length-delimited
-const TAG_CONTRIBUTION_VALUE = 0x11; // FeatureContribution.value = 2, fixed64
-const TAG_CONTRIBUTION = 0x19; // FeatureContribution.contribution = 3, fixed64
 
 const UUID_BYTES = 16;
 const UUID_CHARS = 36;
@@ -59,21 +55,6 @@ export interface BatchContents {
 /** The default contents: tokens, no explanations. */
 export const DEFAULT_BATCH_CONTENTS: BatchContents = { explanations: false, feedbackTokens: true };
 
-/** Encoded size of a length-delimited field with a 1-byte tag and `length` bytes of content. */
-const delimited = (length: number): number => 1 + varintSize(length) + length;
-
-/** Encoded size of a FeatureContribution without its name's field (a proto3 double 0 is left out). */
-const doubleField = (value: number): number => (value !== 0 ? 9 : 0);
-
-/** Each feature's name field (tag, length, UTF-8), in schema order. */
-const NAME_FIELDS = FEATURE_NAMES.map((name) => {
-  const utf8 = Buffer.from(name, "utf8");
-  const field = Buffer.alloc(delimited(utf8.length));
-  field[0] = TAG_CONTRIBUTION_NAME;
-  utf8.copy(field, writeVarint(field, utf8.length, 1));
-  return field;
-});
-
 /**
  * Scores a validated batch and writes the whole PredictBatchResponse in wire form, each
  * entry with a fresh random (v4) UUID and, unless left out, its signed feedback token and,
@@ -92,6 +73,16 @@ export class BatchResponseWriter {
   /** Per row: schema positions by decreasing |contribution|. */
   private orders = new Uint8Array(1_024 * FEATURE_COUNT);
   private readonly explainer = new PredictionExplainer();
+  /** Re-pointed at each row being sized or written (see pointAt). */
+  private readonly source: ExplanationSource = {
+    reference: 0,
+    contributions: this.explanations,
+    contributionsAt: 0,
+    order: this.orders,
+    orderAt: 0,
+    vectors: this.explanations,
+    vectorAt: 0,
+  };
   private readonly uuids = Buffer.allocUnsafeSlow(UUID_POOL);
   private uuidAt = UUID_POOL;
 
@@ -224,45 +215,27 @@ export class BatchResponseWriter {
     this.explanations[base] = reference;
     this.explanations.set(explainer.contributions, base + 1);
     this.orders.set(explainer.order, row * FEATURE_COUNT);
-    let size = doubleField(reference);
-    for (let i = 0; i < FEATURE_COUNT; i++) {
-      size += delimited(
-        (NAME_FIELDS[i] as Buffer).length +
-          doubleField(givenValue(vectors, row * FEATURE_COUNT, i)) +
-          doubleField(explainer.contributions[i] as number),
-      );
-    }
-    this.explanationSizes[row] = size;
+    this.explanationSizes[row] = explanationSize(this.pointAt(vectors, row));
   }
 
   /** Writes row `row`'s PredictResponse.explanation field from the scratch arrays. */
   private writeExplanation(vectors: Float64Array, row: number, out: Buffer, at: number): number {
-    const base = row * (FEATURE_COUNT + 1);
-    const reference = this.explanations[base] as number;
     out[at++] = TAG_EXPLANATION;
     at = writeVarint(out, this.explanationSizes[row] as number, at);
-    if (reference !== 0) {
-      out[at++] = TAG_REFERENCE_LOG_ODDS;
-      at = out.writeDoubleLE(reference, at);
-    }
-    for (let k = 0; k < FEATURE_COUNT; k++) {
-      const i = this.orders[row * FEATURE_COUNT + k] as number;
-      const name = NAME_FIELDS[i] as Buffer;
-      const value = givenValue(vectors, row * FEATURE_COUNT, i);
-      const contribution = this.explanations[base + 1 + i] as number;
-      out[at++] = TAG_CONTRIBUTIONS;
-      at = writeVarint(out, name.length + doubleField(value) + doubleField(contribution), at);
-      at += name.copy(out, at);
-      if (value !== 0) {
-        out[at++] = TAG_CONTRIBUTION_VALUE;
-        at = out.writeDoubleLE(value, at);
-      }
-      if (contribution !== 0) {
-        out[at++] = TAG_CONTRIBUTION;
-        at = out.writeDoubleLE(contribution, at);
-      }
-    }
-    return at;
+    return writeExplanation(this.pointAt(vectors, row), out, at);
+  }
+
+  /** The shared ExplanationSource, pointed at row `row`'s stored explanation. */
+  private pointAt(vectors: Float64Array, row: number): ExplanationSource {
+    const source = this.source;
+    source.reference = this.explanations[row * (FEATURE_COUNT + 1)] as number;
+    source.contributions = this.explanations;
+    source.contributionsAt = row * (FEATURE_COUNT + 1) + 1;
+    source.order = this.orders;
+    source.orderAt = row * FEATURE_COUNT;
+    source.vectors = vectors;
+    source.vectorAt = row * FEATURE_COUNT;
+    return source;
   }
 
   /**

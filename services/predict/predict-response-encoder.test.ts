@@ -2,10 +2,24 @@ import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
 import {
+  Explanation,
   type PredictResponse,
   PredictResponse as PredictResponseCodec,
 } from "../gen/liver/v1/predict_service.js";
-import { encodePredictResponse } from "./predict-response-encoder.js";
+import { EncodedExplanation } from "./explanation-wire.js";
+import { type PredictAnswer, encodePredictResponse } from "./predict-response-encoder.js";
+
+/** The handler's form of `response`: its explanation encoded by the generated encoder. */
+function answerOf(response: PredictResponse): PredictAnswer {
+  const { explanation } = response;
+  return {
+    ...response,
+    explanation:
+      explanation === undefined
+        ? undefined
+        : new EncodedExplanation(Buffer.from(Explanation.encode(explanation).finish())),
+  };
+}
 
 const BASE: PredictResponse = {
   probability: 0.596,
@@ -55,14 +69,14 @@ describe("encodePredictResponse", () => {
       },
     ];
     for (const response of cases) {
-      const ours = encodePredictResponse(response);
+      const ours = encodePredictResponse(answerOf(response));
       const generated = Buffer.from(PredictResponseCodec.encode(response).finish());
       expect(ours.toString("hex")).toBe(generated.toString("hex"));
     }
   });
 
   it("round-trips through the generated decoder", () => {
-    const decoded = PredictResponseCodec.decode(encodePredictResponse(BASE));
+    const decoded = PredictResponseCodec.decode(encodePredictResponse(answerOf(BASE)));
     expect(decoded.explanation?.contributions[0]).toEqual({
       name: "total_bilirubin",
       value: 7.3,

@@ -1,12 +1,18 @@
 /**
- * PredictResponse to wire bytes in one exactly sized Buffer. The generated encoder forks a
- * BinaryWriter per nested message, and an explanation is eleven of them: about as much CPU
- * as the rest of a Predict answer. This writes the same bytes (proto3: zero values left
+ * Predict's answer to wire bytes in one exactly sized Buffer. The generated encoder forks a
+ * BinaryWriter per nested message; this writes the same bytes (proto3: zero values left
  * out, fields in number order; predict-response-encoder.test.ts compares it with the
- * generated encoder), so clients see no difference.
+ * generated encoder), so clients see no difference. The explanation arrives already in wire
+ * form (PredictionExplainer.encode) and is copied in.
  */
-import type { Explanation, FeatureContribution, PredictResponse } from "../gen/liver/v1/predict_service.js";
+import type { PredictResponse } from "../gen/liver/v1/predict_service.js";
+import type { EncodedExplanation } from "./explanation-wire.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
+
+/** A PredictResponse whose explanation is already encoded: what the Predict handler answers. */
+export type PredictAnswer = Omit<PredictResponse, "explanation"> & {
+  readonly explanation?: EncodedExplanation | undefined;
+};
 
 const TAG_PROBABILITY = 0x09; // 1, fixed64
 const TAG_DIAGNOSIS = 0x10; // 2, varint
@@ -15,11 +21,6 @@ const TAG_PREDICTION_ID = 0x22; // 4
 const TAG_FEEDBACK_TOKEN = 0x2a; // 5
 const TAG_THRESHOLD = 0x31; // 6, fixed64
 const TAG_EXPLANATION = 0x3a; // 7, length-delimited
-const TAG_REFERENCE = 0x09; // Explanation.reference_log_odds = 1, fixed64
-const TAG_CONTRIBUTIONS = 0x12; // Explanation.contributions = 2
-const TAG_NAME = 0x0a; // FeatureContribution.name = 1
-const TAG_VALUE = 0x11; // FeatureContribution.value = 2, fixed64
-const TAG_CONTRIBUTION = 0x19; // FeatureContribution.contribution = 3, fixed64
 
 /** An enum as protobuf writes int32: negative values take ten bytes (sign-extended). */
 function int32Size(value: number): number {
@@ -61,30 +62,18 @@ function writeUtf8(out: Buffer, value: string, length: number, at: number): numb
 }
 const doubleField = (value: number): number => (value !== 0 ? 9 : 0);
 
-/** Encoded size of each contribution (without its tag and length), then of the whole message. */
-function explanationSizes(explanation: Explanation, names: number[], sizes: number[]): number {
-  let size = doubleField(explanation.referenceLogOdds);
-  for (const c of explanation.contributions) {
-    const nameBytes = utf8Length(c.name);
-    const entry = stringField(nameBytes) + doubleField(c.value) + doubleField(c.contribution);
-    names.push(nameBytes);
-    sizes.push(entry);
-    size += 1 + varintSize(entry) + entry;
-  }
-  return size;
-}
-
-/** The wire bytes of `response`, identical to PredictResponse.encode(response).finish(). */
-export function encodePredictResponse(response: PredictResponse): Buffer {
+/**
+ * The wire bytes of `response`: what PredictResponse.encode writes for the same answer with
+ * the explanation that `response.explanation` holds encoded.
+ */
+export function encodePredictResponse(response: PredictAnswer): Buffer {
   const version = utf8Length(response.modelVersion);
   const id = utf8Length(response.predictionId);
   const token = utf8Length(response.feedbackToken);
-  const names: number[] = [];
-  const sizes: number[] = [];
-  const explanation = response.explanation;
+  const explanation = response.explanation?.bytes;
   // Any int32 can arrive in an enum field; it is written back as protobuf writes int32.
   const diagnosis: number = response.diagnosis;
-  const explanationSize = explanation === undefined ? 0 : explanationSizes(explanation, names, sizes);
+  const explanationSize = explanation === undefined ? 0 : explanation.length;
   const total =
     doubleField(response.probability) +
     (diagnosis !== 0 ? 1 + int32Size(diagnosis) : 0) +
@@ -119,25 +108,7 @@ export function encodePredictResponse(response: PredictResponse): Buffer {
   if (explanation !== undefined) {
     out[at++] = TAG_EXPLANATION;
     at = writeVarint(out, explanationSize, at);
-    if (explanation.referenceLogOdds !== 0) {
-      out[at++] = TAG_REFERENCE;
-      at = out.writeDoubleLE(explanation.referenceLogOdds, at);
-    }
-    const contributions = explanation.contributions;
-    for (let k = 0; k < contributions.length; k++) {
-      const c = contributions[k] as FeatureContribution;
-      out[at++] = TAG_CONTRIBUTIONS;
-      at = writeVarint(out, sizes[k] as number, at);
-      text(TAG_NAME, c.name, names[k] as number);
-      if (c.value !== 0) {
-        out[at++] = TAG_VALUE;
-        at = out.writeDoubleLE(c.value, at);
-      }
-      if (c.contribution !== 0) {
-        out[at++] = TAG_CONTRIBUTION;
-        at = out.writeDoubleLE(c.contribution, at);
-      }
-    }
+    at += explanation.copy(out, at);
   }
   if (at !== total) throw new Error(`PredictResponse encoding wrote ${at} bytes; expected ${total}`);
   return out;

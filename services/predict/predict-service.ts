@@ -8,7 +8,6 @@ import {
   type GetModelInfoResponse,
   ModelSource,
   type PredictRequest,
-  type PredictResponse,
 } from "../gen/liver/v1/predict_service.js";
 import { AuthError } from "../shared/auth/auth-error.js";
 import { ANONYMOUS_PRINCIPAL, type Caller } from "../shared/auth/caller.js";
@@ -23,6 +22,7 @@ import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
 import { type InputDriftMonitor, inputDriftMessage } from "./input-drift-monitor.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
+import type { PredictAnswer } from "./predict-response-encoder.js";
 import type { EncodedPredictBatchResponse, FastPredictServiceHandlers } from "./predict-wire-codec.js";
 import type { ServingModel } from "./serving-model.js";
 
@@ -88,7 +88,7 @@ export class PredictService {
     return { predict: this.predict, predictBatch: this.predictBatch, getModelInfo: this.getModelInfo };
   }
 
-  predict: handleUnaryCall<PredictRequest, PredictResponse> = (call, callback) => {
+  predict: handleUnaryCall<PredictRequest, PredictAnswer> = (call, callback) => {
     const auth = this.deps.auth;
     if (auth === undefined) {
       this.predictFor(call.request, ANONYMOUS_PRINCIPAL, callback);
@@ -114,7 +114,7 @@ export class PredictService {
   private predictFor(
     request: PredictRequest,
     principal: string,
-    callback: sendUnaryData<PredictResponse>,
+    callback: sendUnaryData<PredictAnswer>,
   ): void {
     const started = performance.now();
     const { metrics } = this.deps;
@@ -209,7 +209,7 @@ export class PredictService {
     offset: number,
     issuedAtMs: number,
     principal: string,
-  ): PredictResponse | undefined {
+  ): PredictAnswer | undefined {
     const probability = model.score(vectors, offset);
     if (!(probability >= 0 && probability <= 1)) return undefined;
     const diagnosis =
@@ -235,7 +235,7 @@ export class PredictService {
       feedbackToken,
       threshold: model.threshold,
       explanation:
-        this.deps.explainPredictions === false ? undefined : this.explainer.explain(model, vectors, offset),
+        this.deps.explainPredictions === false ? undefined : this.explainer.encode(model, vectors, offset),
     };
   }
 

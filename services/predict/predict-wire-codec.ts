@@ -3,11 +3,10 @@ import {
   type GetModelInfoRequest,
   type GetModelInfoResponse,
   type PredictRequest,
-  type PredictResponse,
   PredictServiceService,
 } from "../gen/liver/v1/predict_service.js";
 import { type DecodedPatientBatch, decodePatientBatch } from "./patient-batch-decoder.js";
-import { encodePredictResponse } from "./predict-response-encoder.js";
+import { type PredictAnswer, encodePredictResponse } from "./predict-response-encoder.js";
 
 /**
  * A PredictBatchResponse already in wire form (BatchResponseWriter makes it): the tokens and
@@ -19,15 +18,15 @@ export class EncodedPredictBatchResponse {
 
 /** The handlers of FAST_PREDICT_SERVICE_DEFINITION: PredictBatch answers pre-encoded bytes. */
 export interface FastPredictServiceHandlers extends UntypedServiceImplementation {
-  predict: handleUnaryCall<PredictRequest, PredictResponse>;
+  predict: handleUnaryCall<PredictRequest, PredictAnswer>;
   predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse>;
   getModelInfo: handleUnaryCall<GetModelInfoRequest, GetModelInfoResponse>;
 }
 
 /**
  * The liver.v1.PredictService definition this server registers: the generated one (same
- * paths, same GetModelInfo codecs), except that Predict's response is written by
- * encodePredictResponse, and PredictBatch's request is decoded into typed arrays
+ * paths, same GetModelInfo codecs), except that Predict's response (its explanation already
+ * in wire form) is written by encodePredictResponse, and PredictBatch's request is decoded into typed arrays
  * (decodePatientBatch) and its response is BatchResponseWriter's bytes. Clients are
  * unaffected: it is the same wire format both ways.
  */

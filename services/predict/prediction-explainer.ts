@@ -1,23 +1,16 @@
 import type { Explanation } from "../gen/liver/v1/predict_service.js";
-import { FEATURES, FEATURE_COUNT, GENDER_CODE, GENDER_ENUM } from "../shared/features/feature-schema.js";
+import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
+import {
+  EncodedExplanation,
+  type ExplanationSource,
+  FEATURE_NAMES,
+  explanationSize,
+  givenValue,
+  writeExplanation,
+} from "./explanation-wire.js";
 import type { ServingModel } from "./serving-model.js";
 
-/** Schema position of gender, whose given value is reported as its enum number. */
-const GENDER_POSITION = FEATURES.findIndex((spec) => spec.kind === "gender");
-
-/** The PatientFeatures field names, in schema order. */
-export const FEATURE_NAMES: readonly string[] = FEATURES.map((spec) => spec.name);
-
-/**
- * The value a client gave at schema position `i` of the raw vector at `offset`: the number
- * itself, except gender, which the vector holds in the model's coding and the answer reports
- * as the liver.v1.Gender number the client sent.
- */
-export function givenValue(vectors: Float64Array, offset: number, i: number): number {
-  const value = vectors[offset + i] as number;
-  if (i !== GENDER_POSITION) return value;
-  return value === GENDER_CODE.male ? GENDER_ENUM.MALE : GENDER_ENUM.FEMALE;
-}
+const EMPTY_VECTORS = new Float64Array(0);
 
 /**
  * Computes explanations into reused arrays (no allocation per patient, so PredictBatch can
@@ -49,7 +42,38 @@ export class PredictionExplainer {
     return reference;
   }
 
-  /** The explanation of the vector at `offset` as the contract's message. */
+  /** Where `encode` finds the last explanation; re-pointed per call, never reallocated. */
+  private readonly source: ExplanationSource = {
+    reference: 0,
+    contributions: this.contributions,
+    contributionsAt: 0,
+    order: this.order,
+    orderAt: 0,
+    vectors: EMPTY_VECTORS,
+    vectorAt: 0,
+  };
+
+  /**
+   * The explanation of the vector at `offset` in wire form: what Predict answers with. One
+   * small Buffer, no objects per contribution.
+   */
+  encode(model: ServingModel, vectors: Float64Array, offset: number): EncodedExplanation {
+    const source = this.source;
+    source.reference = this.explainInto(model, vectors, offset);
+    source.vectors = vectors;
+    source.vectorAt = offset;
+    const out = Buffer.allocUnsafe(explanationSize(source));
+    const end = writeExplanation(source, out, 0);
+    source.vectors = EMPTY_VECTORS; // keep no caller's array alive
+    if (end !== out.length)
+      throw new Error(`Explanation encoding wrote ${end} bytes; expected ${out.length}`);
+    return new EncodedExplanation(out);
+  }
+
+  /**
+   * The explanation of the vector at `offset` as the contract's message: the form the tests
+   * hold the wire writers to (nothing on the serving path builds it).
+   */
   explain(model: ServingModel, vectors: Float64Array, offset: number): Explanation {
     const referenceLogOdds = this.explainInto(model, vectors, offset);
     return {
