@@ -1,14 +1,14 @@
-import { defineConfig } from "vitest/config";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { configDefaults, defineConfig } from "vitest/config";
+import { ALL_TEST_FILES, TLS_ONLY_FILES, TLS_PROJECT_FILES } from "./scripts/test-matrix.js";
+
+// The "tls" project's throwaway PKI: written by its globalSetup before any worker starts,
+// removed after the run. One folder per vitest process, so parallel runs do not share one.
+const TLS_DIR = path.join(tmpdir(), `liver-mesh-test-tls-${process.pid}`);
 
 export default defineConfig({
   test: {
-    include: [
-      "services/**/*.test.ts",
-      "gateway/**/*.test.ts",
-      "scripts/**/*.test.ts",
-      "k8s-manifests/**/*.test.ts",
-      "data/**/*.test.ts",
-    ],
     // 2 cores: integration tests start servers and workers; keep parallelism modest.
     pool: "forks",
     // Quiet service logs in tests; a test that reads logs sets its own level.
@@ -17,5 +17,36 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Two projects, both run by `npm test` (scripts/test-matrix.ts says which file is where and
+    // why); one of them alone: npx vitest run --project plaintext (or --project tls).
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "plaintext",
+          include: [...ALL_TEST_FILES],
+          exclude: [...configDefaults.exclude, ...TLS_ONLY_FILES],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "tls",
+          // Only integration tests: files that start servers and connect them over gRPC.
+          include: [...TLS_PROJECT_FILES, ...TLS_ONLY_FILES],
+          globalSetup: ["./scripts/test-tls-setup.ts"],
+          // grpc-js sends the dialled host as TLS server name, and tests dial 127.0.0.1 (in
+          // production it is a DNS name); Node's once-per-process notice about an IP address
+          // as server name would open the output of every file.
+          execArgv: ["--disable-warning=DEP0123"],
+          env: {
+            TEST_TLS_DIR: TLS_DIR,
+            // fetch() and https.request() to the bridge's HTTPS listener trust the run's CA; read
+            // by Node when the worker starts, which is after globalSetup wrote the file.
+            NODE_EXTRA_CA_CERTS: path.join(TLS_DIR, "ca.pem"),
+          },
+        },
+      },
+    ],
   },
 });

@@ -1,14 +1,16 @@
 import { once } from "node:events";
 import {
   constants,
+  createSecureServer,
   createServer,
+  type Http2SecureServer,
   type Http2Server,
   type IncomingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { Metadata, Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { Metadata, Server, status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   GetModelInfoResponse,
@@ -17,11 +19,13 @@ import {
   PredictServiceService,
   type PredictServiceServer,
 } from "../../services/gen/liver/v1/predict_service.js";
+import { testServerCredentials, testTlsMaterial } from "../../services/shared/testing/test-tls.js";
 import { encodeFrame, encodeMessageFrame } from "./grpc-web-framing.js";
 import { GrpcUpstream, type UpstreamRequest, type UpstreamStatus } from "./grpc-upstream.js";
 
 // The upstream client against a real grpc-js server (what the bridge talks to) and against
-// raw HTTP/2 servers that misbehave on purpose (what a gRPC client must survive).
+// raw HTTP/2 servers that misbehave on purpose (what a gRPC client must survive); all of them
+// over mTLS in the "tls" vitest project (services/shared/testing/test-tls.ts).
 
 const PREDICT = "/liver.v1.PredictService/Predict";
 
@@ -83,7 +87,7 @@ async function grpcServer(port = 0): Promise<{ server: Server; port: number }> {
   const server = new Server();
   server.addService(PredictServiceService, handlers);
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (error, p) =>
+    server.bindAsync(`127.0.0.1:${port}`, testServerCredentials(), (error, p) =>
       error === null ? resolve(p) : reject(error),
     );
   });
@@ -94,22 +98,32 @@ async function grpcServer(port = 0): Promise<{ server: Server; port: number }> {
 /** A raw HTTP/2 server; `handle` answers each stream however the test needs. */
 async function rawServer(
   handle: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: Buffer) => void,
-): Promise<{ server: Http2Server; address: string }> {
-  const server = createServer();
-  server.on("stream", (stream, headers) => {
+): Promise<{ server: Http2Server | Http2SecureServer; address: string }> {
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
     const chunks: Buffer[] = [];
     stream.on("data", (c: Buffer) => chunks.push(c));
     stream.on("end", () => handle(stream, headers, Buffer.concat(chunks)));
     stream.on("error", () => undefined);
-  });
+  };
+  const sessions = new Set<ServerHttp2Session>();
+  const onSession = (s: ServerHttp2Session): void => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  };
+  const tls = testTlsMaterial("server");
+  let server: Http2Server | Http2SecureServer;
+  if (tls === undefined) {
+    const plain = createServer();
+    plain.on("stream", onStream).on("session", onSession);
+    server = plain;
+  } else {
+    const secure = createSecureServer({ ...tls, requestCert: true, rejectUnauthorized: true });
+    secure.on("stream", onStream).on("session", onSession);
+    server = secure;
+  }
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const sessions = new Set<ServerHttp2Session>();
-  server.on("session", (s) => {
-    sessions.add(s);
-    s.on("close", () => sessions.delete(s));
-  });
   cleanups.push(() => {
     for (const s of sessions) s.destroy();
   });
@@ -117,7 +131,8 @@ async function rawServer(
 }
 
 function upstreamFor(address: string, maxReceiveBytes?: number): GrpcUpstream {
-  const upstream = new GrpcUpstream(address, maxReceiveBytes);
+  const tls = testTlsMaterial("client");
+  const upstream = new GrpcUpstream(address, maxReceiveBytes, tls === undefined ? undefined : () => tls);
   cleanups.push(() => upstream.close());
   return upstream;
 }

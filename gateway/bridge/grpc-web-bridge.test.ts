@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { request } from "node:http";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Metadata, Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { Metadata, Server, status } from "@grpc/grpc-js";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -25,9 +26,10 @@ import {
   WatchModelVersionsResponse,
   type RetrainServiceServer,
 } from "../../services/gen/liver/v1/retrain_service.js";
+import { testScheme, testServerCredentials } from "../../services/shared/testing/test-tls.js";
 import { encodeMessageFrame } from "./grpc-web-framing.js";
-import { GrpcWebBridge } from "./grpc-web-bridge.js";
 import { grpcWebCall } from "./grpc-web-fetch-client.js";
+import { TestGrpcWebBridge } from "./testing/test-bridge.js";
 
 // Fake handlers: this tests the bridge, so the upstreams only have to behave like gRPC
 // servers of the generated definitions. Special inputs select a behaviour:
@@ -36,6 +38,8 @@ import { grpcWebCall } from "./grpc-web-fetch-client.js";
 //   "hang": 1 event then waits; "big": 40 events of 100 KB.
 
 const PREDICT = "/liver.v1.PredictService/Predict";
+// Raw HTTP/1.1 requests to the bridge: HTTPS in the "tls" project (the bridge serves HTTPS there).
+const request: typeof httpRequest = testScheme() === "https" ? httpsRequest : httpRequest;
 const WATCH = "/liver.v1.RetrainService/WatchModelVersions";
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -154,7 +158,7 @@ async function startServer(register: (server: Server) => void): Promise<{ server
   const server = new Server();
   register(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, p) =>
+    server.bindAsync("127.0.0.1:0", testServerCredentials(), (error, p) =>
       error === null ? resolve(p) : reject(error),
     );
   });
@@ -168,7 +172,7 @@ const watchRequest = (afterVersion: string): Uint8Array =>
 
 const ORIGIN = "https://liver.example.org";
 let servers: Server[] = [];
-let bridge: GrpcWebBridge;
+let bridge: TestGrpcWebBridge;
 let base: string;
 let webRoot: string;
 let tempDir: string;
@@ -188,7 +192,7 @@ beforeAll(async () => {
   await writeFile(path.join(tempDir, "secret.txt"), "TOP SECRET");
   await symlink(path.join(tempDir, "secret.txt"), path.join(webRoot, "link-out.txt"));
 
-  bridge = new GrpcWebBridge({
+  bridge = new TestGrpcWebBridge({
     predictAddresses: [p0.address, p1.address],
     retrainAddress: retrain.address,
     corsOrigins: [ORIGIN],
@@ -196,7 +200,7 @@ beforeAll(async () => {
     logger: pino({ level: "silent" }),
   });
   const { port } = await bridge.listen(0, "127.0.0.1");
-  base = `http://127.0.0.1:${port}`;
+  base = TestGrpcWebBridge.url(port);
 });
 
 afterAll(async () => {

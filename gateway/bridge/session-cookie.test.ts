@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Metadata, Server, ServerCredentials } from "@grpc/grpc-js";
+import { Metadata, Server } from "@grpc/grpc-js";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Diagnosis } from "../../services/gen/liver/v1/patient.js";
@@ -13,9 +13,10 @@ import {
 import { RetrainServiceService } from "../../services/gen/liver/v1/retrain_service.js";
 import { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import { mintTestToken, newTestKey, type TestKey } from "../../services/shared/auth/testing/test-issuer.js";
-import { GrpcWebBridge } from "./grpc-web-bridge.js";
+import { testServerCredentials } from "../../services/shared/testing/test-tls.js";
 import { grpcWebCall } from "./grpc-web-fetch-client.js";
 import { bearerFromCookie } from "./session-cookie.js";
+import { TestGrpcWebBridge } from "./testing/test-bridge.js";
 
 const ISSUER = "https://idp.test";
 const AUDIENCE = "liver-mesh";
@@ -36,7 +37,7 @@ describe("bearerFromCookie", () => {
 describe("the bridge's session cookie", () => {
   const seen: Metadata[] = [];
   let server: Server;
-  let bridge: GrpcWebBridge;
+  let bridge: TestGrpcWebBridge;
   let base: string;
   let key: TestKey;
 
@@ -63,11 +64,11 @@ describe("the bridge's session cookie", () => {
     server.addService(PredictServiceService, { predict: predict.predict });
     server.addService(RetrainServiceService, {});
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
+      server.bindAsync("127.0.0.1:0", testServerCredentials(), (error, bound) =>
         error === null ? resolve(bound) : reject(error),
       ),
     );
-    bridge = new GrpcWebBridge({
+    bridge = new TestGrpcWebBridge({
       predictAddresses: [`127.0.0.1:${port}`],
       retrainAddress: `127.0.0.1:${port}`,
       logger: pino({ level: "silent" }),
@@ -80,7 +81,7 @@ describe("the bridge's session cookie", () => {
         adminRole: "liver-admin",
       }),
     });
-    base = `http://127.0.0.1:${(await bridge.listen(0)).port}`;
+    base = TestGrpcWebBridge.url((await bridge.listen(0)).port);
   });
 
   afterAll(async () => {

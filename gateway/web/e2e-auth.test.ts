@@ -14,7 +14,8 @@ import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcWebBridge } from "../bridge/grpc-web-bridge.js";
+import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
+import { testServerTls, testTlsEnabled } from "../../services/shared/testing/test-tls.js";
 import { startPredictServer } from "../../services/predict/predict-server.js";
 import { testConfig } from "../../services/retrain/testing/retrain-fixtures.js";
 import { startRetrainServer } from "../../services/retrain/retrain-server.js";
@@ -100,12 +101,13 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("signing in, in headless Chromium", ()
         artifactFetchTimeoutMs: 10_000,
         shutdownGraceMs: 200,
         auth,
+        tls: testServerTls(),
       },
       silent,
     );
     cleanups.push(() => predict.close(200));
     await predict.holder.waitFor(() => true, 2 * WAIT_MS);
-    const bridge = new GrpcWebBridge({
+    const bridge = new TestGrpcWebBridge({
       predictAddresses: [`127.0.0.1:${predict.port}`],
       retrainAddress,
       webRoot: web.outDir,
@@ -114,14 +116,18 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("signing in, in headless Chromium", ()
     });
     const { port } = await bridge.listen(0, "127.0.0.1");
     cleanups.push(() => bridge.close());
-    baseUrl = `http://127.0.0.1:${port}/`;
+    baseUrl = `${TestGrpcWebBridge.url(port)}/`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
     });
     cleanups.push(() => browser.close());
-    context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    // HTTPS on the "tls" project's throwaway CA, which the browser does not know.
+    context = await browser.newContext({
+      viewport: { width: 1100, height: 900 },
+      ignoreHTTPSErrors: testTlsEnabled(),
+    });
     page = await context.newPage();
   }, 120_000);
 

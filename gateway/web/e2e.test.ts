@@ -5,6 +5,8 @@
  * clinician would: keyboard-only prediction, the verdict buttons, the badge moving to the
  * new version without a reload, a bad value refused before any request, and an outage of
  * the Retrain service shown and recovered from. Screenshots go to test-artifacts/web-e2e/.
+ * In the "tls" vitest project every hop runs on the test PKI: the page over HTTPS, the bridge
+ * to both services and Predict to Retrain over mTLS; screenshots go to web-e2e-tls/ then.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -16,7 +18,8 @@ import { AxeBuilder } from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcWebBridge } from "../bridge/grpc-web-bridge.js";
+import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
+import { testServerTls, testTlsEnabled } from "../../services/shared/testing/test-tls.js";
 import type { PredictConfig } from "../../services/predict/predict-config.js";
 import { startPredictServer, type PredictServer } from "../../services/predict/predict-server.js";
 import {
@@ -31,7 +34,9 @@ import { buildWeb, type WebBuildResult } from "./build.js";
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const IN_CI = (process.env["CI"] ?? "") !== "" && process.env["CI"] !== "false";
-const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/web-e2e/", import.meta.url));
+const ARTIFACTS = fileURLToPath(
+  new URL(`../../test-artifacts/web-e2e${testTlsEnabled() ? "-tls" : ""}/`, import.meta.url),
+);
 const PREDICT_PATH = "/liver.v1.PredictService/Predict";
 
 if (!HAVE_CHROMIUM && !IN_CI) {
@@ -159,6 +164,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       shutdownGraceMs: 200,
       trustedGateways: parseTrustedAddresses(DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
       feedbackPerSourcePerHour: 0,
+      tls: testServerTls(),
     };
     retrain = await startRetrainServer(retrainConfig, silent, { syntheticRows: 400, defaultMetrics: false });
     retrainConfig = { ...retrainConfig, port: retrain.port };
@@ -181,6 +187,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
       startupFallbackMs: 20_000,
       artifactFetchTimeoutMs: 10_000,
       shutdownGraceMs: 200,
+      tls: testServerTls(),
     };
     predict = await startPredictServer(predictConfig, silent);
     predictConfig = { ...predictConfig, port: predict.port };
@@ -188,7 +195,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     // The first version trains in a worker thread; allow for a busy CI machine.
     await predict.holder.waitFor(() => true, 2 * WAIT_MS);
 
-    const bridge = new GrpcWebBridge({
+    const bridge = new TestGrpcWebBridge({
       predictAddresses: [`127.0.0.1:${predict.port}`],
       retrainAddress,
       webRoot: web.outDir,
@@ -196,7 +203,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     });
     const { port } = await bridge.listen(0, "127.0.0.1");
     cleanups.push(() => bridge.close());
-    baseUrl = `http://127.0.0.1:${port}/`;
+    baseUrl = `${TestGrpcWebBridge.url(port)}/`;
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -213,7 +220,12 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     });
     cleanups.push(() => browser.close());
     // A context of its own: @axe-core/playwright opens a helper page in the page's context.
-    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    // The throwaway CA of the "tls" project is not the browser's; certificate checks are tested
+    // in services/shared/tls and gateway/bridge.
+    const context = await browser.newContext({
+      viewport: { width: 1100, height: 900 },
+      ignoreHTTPSErrors: testTlsEnabled(),
+    });
     page = await context.newPage();
     page.on("request", (request) => {
       if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;

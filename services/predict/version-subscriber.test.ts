@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { ModelVersionEventKind, type WatchModelVersionsResponse } from "../gen/liver/v1/retrain_service.js";
+import { testChannelCredentials } from "../shared/testing/test-tls.js";
 import { RetrainConnection } from "./retrain-connection.js";
 import { FakeRetrainServer, type FakeVersion } from "./testing/fake-retrain-server.js";
 import { waitUntil } from "./testing/wait-until.js";
@@ -26,7 +27,7 @@ afterEach(async () => {
 });
 
 function subscribe(port: number, options: { heartbeatTimeoutMs?: number } = {}): Harness {
-  const connection = new RetrainConnection(`127.0.0.1:${port}`);
+  const connection = new RetrainConnection(`127.0.0.1:${port}`, testChannelCredentials());
   const events: WatchModelVersionsResponse[] = [];
   let have = "";
   const ended = { count: 0 };

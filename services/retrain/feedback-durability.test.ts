@@ -10,6 +10,7 @@ import {
   type RetrainServiceClient,
 } from "../gen/liver/v1/retrain_service.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
+import { testTlsEnv } from "../shared/testing/test-tls.js";
 import { STORE_FILE_NAME } from "./retrain-config.js";
 import { ModelRegistry } from "./store/model-registry.js";
 import { SampleStore } from "./store/sample-store.js";
@@ -109,6 +110,8 @@ describe("acknowledged feedback survives SIGKILL", () => {
     db.close();
     env = {
       ...process.env,
+      // mTLS in the "tls" vitest project (services/shared/testing/test-tls.ts).
+      ...testTlsEnv(),
       DATA_PATH: dataPath,
       MODEL_PATH: `${tmp.dir}/models`,
       RETRAIN_HOST: "127.0.0.1",

@@ -1,7 +1,7 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcWebBridge } from "../../gateway/bridge/grpc-web-bridge.js";
+import { TestGrpcWebBridge } from "../../gateway/bridge/testing/test-bridge.js";
 import { grpcWebCall } from "../../gateway/bridge/grpc-web-fetch-client.js";
 import {
   FeedbackAuditAction,
@@ -199,7 +199,7 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   });
 
   it("attributes feedback sent through the grpc-web bridge to the browser's address, not to a spoofed header", async () => {
-    const bridge = new GrpcWebBridge({
+    const bridge = new TestGrpcWebBridge({
       predictAddresses: ["127.0.0.1:1"],
       retrainAddress: `127.0.0.1:${server.port}`,
       corsOrigins: [],
@@ -211,7 +211,7 @@ describe("feedback attribution and operator review (real server, real SQLite, re
     try {
       const token = signer.sign(prediction({ diagnosis: 2 }));
       const reply = await grpcWebCall(
-        `http://[::1]:${port}`,
+        TestGrpcWebBridge.url(port, "[::1]"),
         "/liver.v1.RetrainService/SubmitFeedback",
         SubmitFeedbackRequest.encode({ feedbackToken: token, verdict: WRONG }).finish(),
         { headers: { "x-forwarded-for": "203.0.113.200" } },

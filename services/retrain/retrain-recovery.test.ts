@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelVersionStatus } from "../gen/liver/v1/model.js";
 import { FeedbackVerdict, RetrainOutcome } from "../gen/liver/v1/retrain_service.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
-import { checkHealth } from "../shared/grpc/health-probe.js";
+import { testHealthCheck } from "../shared/testing/test-tls.js";
 import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
 import { RunLog } from "./store/run-log.js";
@@ -99,7 +99,7 @@ describe("RetrainService restart recovery and the quality gate", () => {
     });
     const client = retrainClient(second.port);
     try {
-      expect(await checkHealth(`127.0.0.1:${second.port}`)).toBe("SERVING");
+      expect(await testHealthCheck(`127.0.0.1:${second.port}`)).toBe("SERVING");
       const registry = await unary(client.listModelVersions.bind(client), {});
       expect(registry.modelVersion).toBe("v1");
       expect(registry.versions.map((v) => [v.modelVersion, v.status])).toEqual([
@@ -149,7 +149,7 @@ describe("RetrainService restart recovery and the quality gate", () => {
     const third = await start({ ...base, minBatch: 1 });
     const client = retrainClient(third.port);
     try {
-      expect(await checkHealth(`127.0.0.1:${third.port}`)).toBe("SERVING");
+      expect(await testHealthCheck(`127.0.0.1:${third.port}`)).toBe("SERVING");
       const report = await unary(client.getRetrainStatus.bind(client), {});
       expect(report).toMatchObject({ modelVersion: "v1", pendingLabelledFeedback: 0 });
       expect(report.lastRun?.trigger).toBe("recovery");

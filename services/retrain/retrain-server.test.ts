@@ -13,7 +13,7 @@ import {
   type WatchModelVersionsResponse,
 } from "../gen/liver/v1/retrain_service.js";
 import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
-import { checkHealth } from "../shared/grpc/health-probe.js";
+import { testHealthCheck } from "../shared/testing/test-tls.js";
 import { verifyArtifactFiles } from "../shared/model/model-artifact.js";
 import { storeFilePath, type RetrainConfig } from "./retrain-config.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
@@ -98,8 +98,8 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
   });
 
   it("imports the original data, trains and promotes v1 on first start, then reports SERVING", async () => {
-    expect(await checkHealth(`127.0.0.1:${server.port}`)).toBe("SERVING");
-    expect(await checkHealth(`127.0.0.1:${server.port}`, "liver.v1.RetrainService")).toBe("SERVING");
+    expect(await testHealthCheck(`127.0.0.1:${server.port}`)).toBe("SERVING");
+    expect(await testHealthCheck(`127.0.0.1:${server.port}`, "liver.v1.RetrainService")).toBe("SERVING");
     const registry = await list();
     expect(registry.modelVersion).toBe("v1");
     expect(registry.versions[0]).toMatchObject({
@@ -391,7 +391,7 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
       modelVersion: "",
     });
     expect(report.modelVersion).toBe(serving);
-    expect(await checkHealth(`127.0.0.1:${server.port}`)).toBe("SERVING");
+    expect(await testHealthCheck(`127.0.0.1:${server.port}`)).toBe("SERVING");
     // The version number was not spent: the next candidate takes it.
     const names = (await list()).versions.map((v) => v.modelVersion);
     const runAgain = nextRun(server);
@@ -448,7 +448,7 @@ describe("RetrainService without an admin token and with a trainer that always f
   });
 
   it("stays NOT_SERVING with the failed first run recorded, and refuses the stream until a version serves", async () => {
-    expect(await checkHealth(`127.0.0.1:${server.port}`)).toBe("NOT_SERVING");
+    expect(await testHealthCheck(`127.0.0.1:${server.port}`)).toBe("NOT_SERVING");
     const report = await unary(client.getRetrainStatus.bind(client), {});
     expect(report).toMatchObject({ modelVersion: "", state: RetrainState.RETRAIN_STATE_IDLE });
     expect(report.lastRun).toMatchObject({
@@ -504,7 +504,7 @@ describe("RetrainService shutdown", () => {
         expect(end.details).toMatch(/shutting down; reconnect with after_version/);
       }
       await closing;
-      expect(await checkHealth(`127.0.0.1:${server.port}`, "", 300)).toBe("UNREACHABLE");
+      expect(await testHealthCheck(`127.0.0.1:${server.port}`, "", 300)).toBe("UNREACHABLE");
     } finally {
       client.close();
       await server.close();

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PREDICT_NODE_FLAGS } from "../predict-node-flags.js";
+import { testTlsEnv } from "../../shared/testing/test-tls.js";
 
 /** The repository root (this file is services/predict/testing/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -120,20 +121,29 @@ function readyPorts(
   }
 }
 
-/** Starts the RetrainService (services/retrain/main.ts) on 127.0.0.1 with `env`. */
+/**
+ * Starts the RetrainService (services/retrain/main.ts) on 127.0.0.1 with `env` (and, in the
+ * "tls" vitest project, the test PKI's TLS_* settings unless `env` names its own).
+ */
 export function startRetrainProcess(env: Readonly<Record<string, string>>): Promise<ChildService> {
   return ChildService.start({
     entry: "services/retrain/main.ts",
-    env: { RETRAIN_HOST: "127.0.0.1", ...env },
+    env: { RETRAIN_HOST: "127.0.0.1", ...testTlsEnv(), ...env },
     readyMessage: "RetrainService listening",
   });
 }
 
-/** Starts a PredictService replica (services/predict/main.ts) on 127.0.0.1 with `env`. */
+/** Starts a PredictService replica (services/predict/main.ts) on 127.0.0.1 with `env` (TLS as above). */
 export function startPredictProcess(env: Readonly<Record<string, string>>): Promise<ChildService> {
   return ChildService.start({
     entry: "services/predict/main.ts",
-    env: { PREDICT_HOST: "127.0.0.1", PREDICT_PORT: "0", PREDICT_METRICS_PORT: "0", ...env },
+    env: {
+      PREDICT_HOST: "127.0.0.1",
+      PREDICT_PORT: "0",
+      PREDICT_METRICS_PORT: "0",
+      ...testTlsEnv(),
+      ...env,
+    },
     readyMessage: "PredictService listening",
     nodeFlags: PREDICT_NODE_FLAGS,
   });

@@ -2,11 +2,12 @@
  * A scriptable RetrainService for PredictService tests: it streams the version events the
  * test tells it to, records every WatchModelVersions request (after_version included), can
  * go silent like a frozen peer, and serves artifact files from memory. Restartable on the
- * same port, so reconnect tests see a real server go away and come back.
+ * same port, so reconnect tests see a real server go away and come back. It speaks mTLS in
+ * the "tls" vitest project (services/shared/testing/test-tls.ts), plaintext elsewhere.
  */
 import {
   Server,
-  ServerCredentials,
+  type ServerCredentials,
   type ServerUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
@@ -21,6 +22,7 @@ import {
   type WatchModelVersionsRequest,
   type WatchModelVersionsResponse,
 } from "../../gen/liver/v1/retrain_service.js";
+import { testServerCredentials } from "../../shared/testing/test-tls.js";
 
 /** A version the fake serves. */
 export interface FakeVersion {
@@ -52,7 +54,10 @@ export class FakeRetrainServer {
   private readonly watchWaiters: (() => void)[] = [];
   port = 0;
 
-  constructor(private readonly heartbeatIntervalMs = 60_000) {}
+  constructor(
+    private readonly heartbeatIntervalMs = 60_000,
+    private readonly credentials: ServerCredentials = testServerCredentials(),
+  ) {}
 
   /** Adds a version that GetModelArtifact can return (it does not serve it). */
   addVersion(version: FakeVersion): void {
@@ -109,7 +114,7 @@ export class FakeRetrainServer {
       },
     });
     this.port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (error, bound) => {
+      server.bindAsync(`127.0.0.1:${port}`, this.credentials, (error, bound) => {
         if (error) reject(error);
         else resolve(bound);
       });

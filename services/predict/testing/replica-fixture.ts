@@ -1,6 +1,7 @@
 /**
  * Starts PredictService replicas for tests and benches: real servers on 127.0.0.1:0, a real
- * temp folder per replica for the cache, a fixed signing key, fast reconnects, silent logs.
+ * temp folder per replica for the cache, a fixed signing key, fast reconnects, silent logs;
+ * in the "tls" vitest project, mTLS both ways (services/shared/testing/test-tls.ts).
  * Everything started is stopped by `close()`.
  */
 import { randomBytes } from "node:crypto";
@@ -10,6 +11,7 @@ import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { PredictConfig } from "../predict-config.js";
 import { type PredictServer, startPredictServer } from "../predict-server.js";
+import { testChannelCredentials, testServerTls } from "../../shared/testing/test-tls.js";
 import { PredictTestClient } from "./predict-clients.js";
 
 /** A started replica and a client connected to it. */
@@ -51,6 +53,7 @@ export class ReplicaFixture {
       shutdownGraceMs: 1_000,
       validateWithTfjs: false,
       explainPredictions: true,
+      tls: testServerTls(),
       ...overrides,
     };
   }
@@ -58,7 +61,7 @@ export class ReplicaFixture {
   async replica(retrainAddr: string, overrides: Partial<PredictConfig> = {}): Promise<TestReplica> {
     const config = await this.config(retrainAddr, overrides);
     const server = await startPredictServer(config, this.logger);
-    const client = new PredictTestClient(`127.0.0.1:${server.port}`);
+    const client = new PredictTestClient(`127.0.0.1:${server.port}`, 10_000, testChannelCredentials());
     this.cleanups.push(async () => {
       client.close();
       await server.close(200);

@@ -2,13 +2,14 @@
  * Promise-shaped gRPC calls for the RetrainService tests and bench, and an assertion
  * helper for the status a call ends with.
  */
-import { credentials, Metadata, status as Status, type ServiceError, type status } from "@grpc/grpc-js";
+import { Metadata, status as Status, type ServiceError, type status } from "@grpc/grpc-js";
 import { expect } from "vitest";
 import { RetrainServiceClient, type WatchModelVersionsResponse } from "../../gen/liver/v1/retrain_service.js";
+import { testChannelCredentials } from "../../shared/testing/test-tls.js";
 
-/** A client for a server on 127.0.0.1:port. */
+/** A client for a server on 127.0.0.1:port (with the test client certificate in the "tls" project). */
 export function retrainClient(port: number, options: Record<string, number> = {}): RetrainServiceClient {
-  return new RetrainServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), options);
+  return new RetrainServiceClient(`127.0.0.1:${port}`, testChannelCredentials(), options);
 }
 
 /** Metadata carrying `authorization: Bearer <token>`. */

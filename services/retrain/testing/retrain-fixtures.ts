@@ -39,6 +39,7 @@ export const PERMISSIVE_GATE_POLICY: GatePolicy = {
   minSliceRows: 1,
 };
 import type { NewFeedback } from "../store/feedback-store.js";
+import { testServerTls } from "../../shared/testing/test-tls.js";
 
 /** A fresh temp folder and its removal. */
 export function tempDir(prefix = "retrain-"): { dir: string; remove: () => void } {
@@ -120,7 +121,10 @@ export function testSigner(): { key: Buffer; signer: FeedbackTokenSigner } {
   return { key, signer: new FeedbackTokenSigner(key) };
 }
 
-/** A configuration for an in-process server on 127.0.0.1:0 under `dir`. */
+/**
+ * A configuration for an in-process server on 127.0.0.1:0 under `dir`; TLS-only with client
+ * certificates required in the "tls" vitest project (services/shared/testing/test-tls.ts).
+ */
 export function testConfig(
   dir: string,
   key: Uint8Array,
@@ -146,6 +150,7 @@ export function testConfig(
     shutdownGraceMs: 2_000,
     trustedGateways: parseTrustedAddresses(DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
     feedbackPerSourcePerHour: 0,
+    tls: testServerTls(),
     ...overrides,
   };
 }

@@ -1,10 +1,12 @@
 /**
  * A WatchModelVersions subscriber that stops reading: a raw HTTP/2 stream with a small
  * flow-control window that the test pauses, so the server's writes back up exactly as
- * they would for a stuck or dead peer. Resuming reads and decodes what was held back.
+ * they would for a stuck or dead peer. Resuming reads and decodes what was held back. Over
+ * mTLS with the test client certificate in the "tls" vitest project.
  */
 import http2 from "node:http2";
 import { WatchModelVersionsRequest, WatchModelVersionsResponse } from "../../gen/liver/v1/retrain_service.js";
+import { testScheme, testTlsMaterial } from "../../shared/testing/test-tls.js";
 
 /** The stalled stream. */
 export interface StalledWatch {
@@ -22,7 +24,10 @@ function frame(message: Uint8Array): Buffer {
 
 /** Opens the stream and never reads until readAll is called. */
 export function openStalledWatch(port: number, afterVersion = ""): StalledWatch {
-  const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 256 } });
+  const session = http2.connect(`${testScheme()}://127.0.0.1:${port}`, {
+    ...testTlsMaterial("client"),
+    settings: { initialWindowSize: 256 },
+  });
   session.on("error", () => undefined);
   const stream = session.request({
     ":method": "POST",

@@ -1,7 +1,6 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import {
-  credentials,
   loadPackageDefinition,
   status,
   type ClientDuplexStream,
@@ -18,7 +17,7 @@ import {
   type PredictServiceServer,
 } from "../../gen/liver/v1/predict_service.js";
 import { Gender } from "../../gen/liver/v1/patient.js";
-import { checkHealth } from "./health-probe.js";
+import { testChannelCredentials, testHealthCheck, testServerCredentials } from "../testing/test-tls.js";
 import { GrpcServerHost } from "./grpc-server-host.js";
 
 const reflectionProtoRoot = path.join(
@@ -42,7 +41,7 @@ async function reflect(port: number, version: "v1" | "v1alpha", request: object)
   const grpcPackage = loadPackageDefinition(definition).grpc as GrpcObject;
   const reflection = (grpcPackage.reflection as GrpcObject)[version] as GrpcObject;
   const Client = reflection.ServerReflection as ServiceClientConstructor;
-  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  const client = new Client(`127.0.0.1:${port}`, testChannelCredentials());
   try {
     const call = (
       client as unknown as { ServerReflectionInfo(): ClientDuplexStream<object, ReflectionReply> }
@@ -75,6 +74,7 @@ describe("GrpcServerHost", () => {
     host = new GrpcServerHost({
       serviceNames: ["liver.v1.PredictService"],
       logger: pino({ level: "silent" }),
+      credentials: testServerCredentials(),
     });
     host.addService(PredictServiceService, handlers);
     port = await host.listen("127.0.0.1", 0);
@@ -105,16 +105,16 @@ describe("GrpcServerHost", () => {
   });
 
   it("reports NOT_SERVING until told otherwise, for the whole server and the named service", async () => {
-    expect(await checkHealth(`127.0.0.1:${port}`, "")).toBe("NOT_SERVING");
+    expect(await testHealthCheck(`127.0.0.1:${port}`, "")).toBe("NOT_SERVING");
     host.setServing(true);
-    expect(await checkHealth(`127.0.0.1:${port}`, "liver.v1.PredictService")).toBe("SERVING");
-    expect(await checkHealth(`127.0.0.1:${port}`, "")).toBe("SERVING");
+    expect(await testHealthCheck(`127.0.0.1:${port}`, "liver.v1.PredictService")).toBe("SERVING");
+    expect(await testHealthCheck(`127.0.0.1:${port}`, "")).toBe("SERVING");
     host.setServing(false);
-    expect(await checkHealth(`127.0.0.1:${port}`, "liver.v1.PredictService")).toBe("NOT_SERVING");
+    expect(await testHealthCheck(`127.0.0.1:${port}`, "liver.v1.PredictService")).toBe("NOT_SERVING");
   });
 
   it("refuses messages over 4 MiB (here about 5 MB) with RESOURCE_EXHAUSTED before any handler runs", async () => {
-    const client = new PredictServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    const client = new PredictServiceClient(`127.0.0.1:${port}`, testChannelCredentials());
     try {
       const patients = Array.from({ length: 250_000 }, () => ({
         age: 40,
