@@ -2,6 +2,7 @@
  * Bench section: PredictService (issue 4). Every service runs in its own process, as in a
  * deployment, and the bench process is the client:
  *   - Predict at 64 concurrent calls vs a bare grpc-js server answering a constant, same run;
+ *   - Predict with explanations vs the same replica without (EXPLAIN_PREDICTIONS=false);
  *   - PredictBatch patients/s in batches of 1,000;
  *   - freshness: SubmitFeedback acknowledged -> all 4 replicas answer with the new version
  *     (RetrainService on the real dataset, its default debounce);
@@ -44,7 +45,7 @@ import {
 import { FakeRetrainServer } from "../../services/predict/testing/fake-retrain-server.js";
 import { vectorToPatient } from "../../services/predict/testing/patients.js";
 import { trainTestArtifact } from "../../services/predict/testing/test-artifacts.js";
-import { type BenchContext, type BenchSection, quantile } from "./bench-harness.js";
+import { type BenchContext, type BenchSection, median, quantile } from "./bench-harness.js";
 
 export const order = 30;
 
@@ -189,6 +190,29 @@ export async function waitForVersion(
   }
 }
 
+/** Runs `run` and also gives the server's CPU microseconds per call over it (NaN when unreadable). */
+async function withServerCpu(
+  pid: number | undefined,
+  durationMs: number,
+  run: () => Promise<LoadRun>,
+): Promise<[LoadRun, number]> {
+  const before = processCpuSeconds(pid);
+  const result = await run();
+  const after = processCpuSeconds(pid);
+  const calls = (result.callsPerSecond * durationMs) / 1000;
+  return [
+    result,
+    before === undefined || after === undefined ? Number.NaN : ((after - before) * 1e6) / calls,
+  ];
+}
+
+const loadOf =
+  (patients: readonly PatientFeatures[]) =>
+  (client: PredictServiceClient, ms: number): Promise<LoadRun> =>
+    closedLoop(CONCURRENCY, ms, (i) =>
+      call(client.predict.bind(client), { patient: patients[i % patients.length] }),
+    );
+
 async function predictThroughput(context: BenchContext, setup: Setup): Promise<void> {
   const durationMs = context.quick ? 1_500 : 4_000;
   const baseline = await track(
@@ -200,61 +224,21 @@ async function predictThroughput(context: BenchContext, setup: Setup): Promise<v
     }),
   );
   const replica = await bundledReplica(setup, "throughput");
-  const plain = await bundledReplica(setup, "unexplained", { EXPLAIN_PREDICTIONS: "false" });
   const baselineClient = predictClient(baseline.port);
   const replicaClient = predictClient(replica.port);
-  const plainClient = predictClient(plain.port);
   try {
     const first = setup.patients[0];
     if (first === undefined) throw new Error("no patients");
     await waitForVersion(replicaClient, first, (v) => v === "v1");
-    await waitForVersion(plainClient, first, (v) => v === "v1");
-    const patients = setup.patients;
-    const load = (client: PredictServiceClient, ms: number): Promise<LoadRun> =>
-      closedLoop(CONCURRENCY, ms, (i) =>
-        call(client.predict.bind(client), { patient: patients[i % patients.length] }),
-      );
+    const load = loadOf(setup.patients);
     // Warm both up (JIT, connections) before anything is measured.
     await load(baselineClient, 1_000);
     await load(replicaClient, 1_000);
-    await load(plainClient, 1_000);
     const base: LoadRun[] = [];
     const ours: LoadRun[] = [];
-    const unexplained: LoadRun[] = [];
-    // Server CPU per call as well: on a loaded machine it moves far less than calls/s.
-    const cpuPerCall = (pid: number | undefined, run: () => Promise<LoadRun>): Promise<[LoadRun, number]> => {
-      const before = processCpuSeconds(pid);
-      return run().then((result) => {
-        const after = processCpuSeconds(pid);
-        const calls = (result.callsPerSecond * durationMs) / 1000;
-        return [
-          result,
-          before === undefined || after === undefined ? Number.NaN : ((after - before) * 1e6) / calls,
-        ];
-      });
-    };
-    const explainedCpu: number[] = [];
-    const plainCpu: number[] = [];
-    const explained = async (): Promise<void> => {
-      const [run, micros] = await cpuPerCall(replica.pid, () => load(replicaClient, durationMs));
-      ours.push(run);
-      explainedCpu.push(micros);
-    };
-    const unexplainedRun = async (): Promise<void> => {
-      const [run, micros] = await cpuPerCall(plain.pid, () => load(plainClient, durationMs));
-      unexplained.push(run);
-      plainCpu.push(micros);
-    };
     for (let run = 0; run < context.runs; run++) {
       base.push(await load(baselineClient, durationMs));
-      // Alternate which of the pair goes first, so neither always follows the baseline.
-      if (run % 2 === 0) {
-        await explained();
-        await unexplainedRun();
-      } else {
-        await unexplainedRun();
-        await explained();
-      }
+      ours.push(await load(replicaClient, durationMs));
     }
     const baseRate = context.record({
       name: `Predict calls/s, ${CONCURRENCY} concurrent: bare grpc-js constant`,
@@ -271,16 +255,81 @@ async function predictThroughput(context: BenchContext, setup: Setup): Promise<v
       bound: 0.85,
       text: ">= 0.85",
     });
-    const plainRate = context.record({
-      name: `Predict calls/s, ${CONCURRENCY} concurrent: PredictService, EXPLAIN_PREDICTIONS=false`,
-      unit: "calls/s",
-      samples: unexplained.map((r) => r.callsPerSecond),
+    const baseP99 = context.record({
+      name: "Predict p99 latency: bare grpc-js constant",
+      unit: "ms",
+      samples: base.map((r) => r.p99Ms),
     });
-    context.ratio("Predict with explanations vs the same server without", ourRate, plainRate, {
+    const ourP99 = context.record({
+      name: "Predict p99 latency: PredictService",
+      unit: "ms",
+      samples: ours.map((r) => r.p99Ms),
+    });
+    context.ratio("Predict p99 vs bare grpc-js", ourP99, baseP99, { op: "<=", bound: 1.5, text: "<= 1.5" });
+  } finally {
+    baselineClient.close();
+    replicaClient.close();
+    await baseline.stop();
+    await replica.stop();
+  }
+}
+
+/**
+ * Predict with explanations against the same server with EXPLAIN_PREDICTIONS=false (issue
+ * 11). The true difference is a few percent and single 4 s runs on this 2-core machine,
+ * where the client shares the cores, swing by +-15 % (a pair of runs measured 0.58 to
+ * 1.23); so this takes many short runs, alternating which replica goes first, and compares
+ * the medians. The median of the per-pair ratios is printed beside it as a cross-check.
+ */
+async function explanationThroughput(context: BenchContext, setup: Setup): Promise<void> {
+  const pairs = context.quick ? 4 : Math.max(12, 2 * context.runs);
+  const pairMs = context.quick ? 1_000 : 2_000;
+  const replica = await bundledReplica(setup, "explained");
+  const plain = await bundledReplica(setup, "unexplained", { EXPLAIN_PREDICTIONS: "false" });
+  const replicaClient = predictClient(replica.port);
+  const plainClient = predictClient(plain.port);
+  try {
+    const first = setup.patients[0];
+    if (first === undefined) throw new Error("no patients");
+    await waitForVersion(replicaClient, first, (v) => v === "v1");
+    await waitForVersion(plainClient, first, (v) => v === "v1");
+    const load = loadOf(setup.patients);
+    await load(replicaClient, 1_000);
+    await load(plainClient, 1_000);
+    const explained: [LoadRun, number][] = [];
+    const unexplained: [LoadRun, number][] = [];
+    const measure = async (explain: boolean): Promise<void> => {
+      const [child, client, into] = explain
+        ? [replica, replicaClient, explained]
+        : [plain, plainClient, unexplained];
+      into.push(await withServerCpu(child.pid, pairMs, () => load(client, pairMs)));
+    };
+    for (let pair = 0; pair < pairs; pair++) {
+      await measure(pair % 2 === 0);
+      await measure(pair % 2 !== 0);
+    }
+    const explainedRate = context.record({
+      name: `Predict calls/s, ${CONCURRENCY} concurrent, ${pairMs / 1000} s runs: with explanations`,
+      unit: "calls/s",
+      samples: explained.map(([r]) => r.callsPerSecond),
+    });
+    const plainRate = context.record({
+      name: `Predict calls/s, ${CONCURRENCY} concurrent, ${pairMs / 1000} s runs: EXPLAIN_PREDICTIONS=false`,
+      unit: "calls/s",
+      samples: unexplained.map(([r]) => r.callsPerSecond),
+    });
+    context.ratio("Predict with explanations vs the same server without", explainedRate, plainRate, {
       op: ">=",
       bound: 0.95,
       text: ">= 0.95",
     });
+    const paired = explained.map(([r], i) => r.callsPerSecond / (unexplained[i]?.[0].callsPerSecond ?? NaN));
+    context.note(
+      `the same as the median of ${pairs} paired ratios: ${median(paired).toFixed(3)} ` +
+        `(spread ${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)})`,
+    );
+    const explainedCpu = explained.map(([, micros]) => micros);
+    const plainCpu = unexplained.map(([, micros]) => micros);
     if (explainedCpu.every(Number.isFinite) && plainCpu.every(Number.isFinite)) {
       const explainedMicros = context.record({
         name: "Predict server CPU per call, with explanations (gRPC included)",
@@ -303,22 +352,9 @@ async function predictThroughput(context: BenchContext, setup: Setup): Promise<v
         },
       );
     }
-    const baseP99 = context.record({
-      name: "Predict p99 latency: bare grpc-js constant",
-      unit: "ms",
-      samples: base.map((r) => r.p99Ms),
-    });
-    const ourP99 = context.record({
-      name: "Predict p99 latency: PredictService",
-      unit: "ms",
-      samples: ours.map((r) => r.p99Ms),
-    });
-    context.ratio("Predict p99 vs bare grpc-js", ourP99, baseP99, { op: "<=", bound: 1.5, text: "<= 1.5" });
   } finally {
-    baselineClient.close();
     replicaClient.close();
     plainClient.close();
-    await baseline.stop();
     await replica.stop();
     await plain.stop();
   }
@@ -719,6 +755,7 @@ export const section: BenchSection = {
     const setup = await prepare(context);
     try {
       await predictThroughput(context, setup);
+      await explanationThroughput(context, setup);
       await explanationCost(context, setup);
       await batchThroughput(context, setup);
       await freshness(context, setup);

@@ -54,6 +54,12 @@ const NAME_FIELDS = FEATURE_NAMES.map((name) => {
   return field;
 });
 
+/** The most an Explanation message's content can take (every double present). */
+export const MAX_EXPLANATION_BYTES = NAME_FIELDS.reduce(
+  (size, name) => size + delimited(name.length + 18),
+  9,
+);
+
 /**
  * Where one explanation's numbers sit, in which arrays. Mutable so that a writer of many
  * (PredictBatch) points one instance at each row instead of allocating one per patient.
@@ -97,9 +103,10 @@ export function writeExplanation(source: ExplanationSource, out: Buffer, at: num
     const i = source.order[source.orderAt + k] as number;
     const value = givenValue(source.vectors, source.vectorAt, i);
     const contribution = source.contributions[source.contributionsAt + i] as number;
+    const name = NAME_FIELDS[i] as Buffer;
     out[at++] = TAG_CONTRIBUTIONS;
-    at = writeVarint(out, contributionSize(source, i), at);
-    at += (NAME_FIELDS[i] as Buffer).copy(out, at);
+    at = writeVarint(out, name.length + doubleField(value) + doubleField(contribution), at);
+    at += name.copy(out, at);
     if (value !== 0) {
       out[at++] = TAG_CONTRIBUTION_VALUE;
       at = out.writeDoubleLE(value, at);

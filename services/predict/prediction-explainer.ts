@@ -4,7 +4,7 @@ import {
   EncodedExplanation,
   type ExplanationSource,
   FEATURE_NAMES,
-  explanationSize,
+  MAX_EXPLANATION_BYTES,
   givenValue,
   writeExplanation,
 } from "./explanation-wire.js";
@@ -42,6 +42,8 @@ export class PredictionExplainer {
     return reference;
   }
 
+  private readonly scratch = Buffer.allocUnsafeSlow(MAX_EXPLANATION_BYTES);
+
   /** Where `encode` finds the last explanation; re-pointed per call, never reallocated. */
   private readonly source: ExplanationSource = {
     reference: 0,
@@ -62,11 +64,12 @@ export class PredictionExplainer {
     source.reference = this.explainInto(model, vectors, offset);
     source.vectors = vectors;
     source.vectorAt = offset;
-    const out = Buffer.allocUnsafe(explanationSize(source));
-    const end = writeExplanation(source, out, 0);
+    // One pass into a scratch of the largest possible size, then an exact copy: cheaper than
+    // sizing first, as PredictBatch must (it writes many into one exactly sized Buffer).
+    const end = writeExplanation(source, this.scratch, 0);
     source.vectors = EMPTY_VECTORS; // keep no caller's array alive
-    if (end !== out.length)
-      throw new Error(`Explanation encoding wrote ${end} bytes; expected ${out.length}`);
+    const out = Buffer.allocUnsafe(end);
+    this.scratch.copy(out, 0, 0, end);
     return new EncodedExplanation(out);
   }
 
