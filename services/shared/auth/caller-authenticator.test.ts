@@ -9,6 +9,7 @@ import { AuthError } from "./auth-error.js";
 import { CallerAuthenticator, type RequiredRole } from "./caller-authenticator.js";
 import { jwksKeySource } from "./jwks-key-source.js";
 import { JwtVerifier } from "./jwt-verifier.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
 import {
   mintTestToken,
   newTestKey,
@@ -261,5 +262,32 @@ describe("CallerAuthenticator with a JWKS file", () => {
       }),
     );
     expect(await outcome(auth, bearer(rotated))).toBe(`ok ${ISSUER}|dora`);
+  });
+
+  it("stops answering a cached token within the re-check interval once its key leaves the file", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "jwks-revoke-")), "jwks.json");
+    const revoked = await newTestKey("revoked");
+    const kept = await newTestKey("kept");
+    writeFileSync(file, JSON.stringify({ keys: [revoked.publicJwk, kept.publicJwk] }));
+    const cfg: AuthConfig = { ...config(new URL("http://unused")), jwks: { kind: "file", file } };
+    const reverifyMs = 200;
+    const auth = new CallerAuthenticator(
+      cfg,
+      new JwtVerifier(cfg, jwksKeySource(cfg.jwks)),
+      new VerifiedTokenCache(100, reverifyMs),
+    );
+    // An issuer's token with an exp a year away: without a re-check it would live that long.
+    const claims = { issuer: ISSUER, audience: AUDIENCE, subject: "eve", roles: ["liver-clinician"] };
+    const token = await mintTestToken(revoked, { ...claims, expiresInS: 365 * 86_400 });
+    const other = await mintTestToken(kept, { ...claims, subject: "frank", expiresInS: 365 * 86_400 });
+    expect(await outcome(auth, bearer(token))).toBe(`ok ${ISSUER}|eve`);
+    expect(await outcome(auth, bearer(other))).toBe(`ok ${ISSUER}|frank`);
+    writeFileSync(file, JSON.stringify({ keys: [kept.publicJwk] }));
+    // Still cached right after the key is withdrawn (answered without a signature check)...
+    expect(auth.authenticate(bearer(token), "Predict", "clinician")).not.toBeInstanceOf(Promise);
+    await new Promise((resolve) => setTimeout(resolve, reverifyMs + 50));
+    // ...then re-checked: refused, while a token of the key that stays keeps working.
+    expect(await outcome(auth, bearer(token))).toMatch(/^unauthenticated: .*unknown signing key/);
+    expect(await outcome(auth, bearer(other))).toBe(`ok ${ISSUER}|frank`);
   });
 });

@@ -44,4 +44,16 @@ describe("VerifiedTokenCache", () => {
       "newest",
     ]);
   });
+
+  it("re-checks a long-lived token after the re-verification interval, whatever its exp", () => {
+    const cache = new VerifiedTokenCache(10, 60_000);
+    const farAhead = Date.UTC(3000, 0, 1);
+    cache.set("a", verified("alice", farAhead), 1_000);
+    expect(cache.get("a", 60_999)?.caller.subject).toBe("alice");
+    expect(cache.get("a", 61_000)).toBeUndefined();
+    // Verified again: served for another interval.
+    cache.set("a", verified("alice", farAhead), 61_000);
+    expect(cache.get("a", 120_999)?.caller.subject).toBe("alice");
+    expect(() => new VerifiedTokenCache(10, 0)).toThrow(/reverifyMs must be positive/);
+  });
 });
