@@ -15,7 +15,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
-import { testServerTls, testTlsEnabled } from "../../services/shared/testing/test-tls.js";
+import { testBrowserTlsArgs, testServerTls } from "../../services/shared/testing/test-tls.js";
 import { startPredictServer } from "../../services/predict/predict-server.js";
 import { testConfig } from "../../services/retrain/testing/retrain-fixtures.js";
 import { startRetrainServer } from "../../services/retrain/retrain-server.js";
@@ -120,14 +120,17 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("signing in, in headless Chromium", ()
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        ...testBrowserTlsArgs(),
+      ],
     });
     cleanups.push(() => browser.close());
-    // HTTPS on the "tls" project's throwaway CA, which the browser does not know.
-    context = await browser.newContext({
-      viewport: { width: 1100, height: 900 },
-      ignoreHTTPSErrors: testTlsEnabled(),
-    });
+    // In the "tls" project the page comes over HTTPS, checked against the pinned certificate.
+    context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
   }, 120_000);
 

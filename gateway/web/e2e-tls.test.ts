@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -18,6 +18,7 @@ import { startPredictServer } from "../../services/predict/predict-server.js";
 import { testConfig } from "../../services/retrain/testing/retrain-fixtures.js";
 import { startRetrainServer } from "../../services/retrain/retrain-server.js";
 import { type PkiFiles, writeThrowawayPki } from "../../services/shared/tls/throwaway-ca.js";
+import { chromiumCertificatePin } from "../../services/shared/testing/chromium-certificate-pin.js";
 import { PLAINTEXT, type TlsSettings } from "../../services/shared/tls/tls-settings.js";
 import { BridgeTls } from "../bridge/bridge-tls.js";
 import { GrpcWebBridge } from "../bridge/grpc-web-bridge.js";
@@ -134,10 +135,12 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)(
           "--disable-background-networking",
           "--disable-quic",
           "--no-first-run",
+          // The gateway's certificate, pinned: checked HTTPS without the throwaway CA in Chromium's roots.
+          chromiumCertificatePin(await readFile(tlsOf("gateway", false).certFile ?? "", "utf8")),
         ],
       });
       cleanups.push(() => browser.close());
-      page = await browser.newPage({ ignoreHTTPSErrors: true, viewport: { width: 1100, height: 900 } });
+      page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     }, 120_000);
 
     afterAll(async () => {

@@ -19,7 +19,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
-import { testServerTls, testTlsEnabled } from "../../services/shared/testing/test-tls.js";
+import { testBrowserTlsArgs, testServerTls, testTlsEnabled } from "../../services/shared/testing/test-tls.js";
 import type { PredictConfig } from "../../services/predict/predict-config.js";
 import { startPredictServer, type PredictServer } from "../../services/predict/predict-server.js";
 import {
@@ -216,16 +216,13 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
         "--no-first-run",
         "--disable-component-update",
         "--disable-sync",
+        ...testBrowserTlsArgs(),
       ],
     });
     cleanups.push(() => browser.close());
     // A context of its own: @axe-core/playwright opens a helper page in the page's context.
-    // The throwaway CA of the "tls" project is not the browser's; certificate checks are tested
-    // in services/shared/tls and gateway/bridge.
-    const context = await browser.newContext({
-      viewport: { width: 1100, height: 900 },
-      ignoreHTTPSErrors: testTlsEnabled(),
-    });
+    // In the "tls" project the page comes over HTTPS, checked against the pinned certificate.
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
     page.on("request", (request) => {
       if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;

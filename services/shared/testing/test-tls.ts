@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { type ChannelCredentials, credentials, ServerCredentials } from "@grpc/grpc-js";
 import { checkHealth, type HealthAnswer } from "../grpc/health-probe.js";
+import { chromiumCertificatePin } from "./chromium-certificate-pin.js";
 import { type IdentityFiles, writeThrowawayPki } from "../tls/throwaway-ca.js";
 import { PLAINTEXT, type TlsSettings } from "../tls/tls-settings.js";
 
@@ -79,6 +80,15 @@ function testPki(): TestPki | undefined {
   };
   cached = { dir, pki };
   return pki;
+}
+
+/**
+ * Chromium flags for a browser test: in the "tls" project, the pin of the servers' certificate
+ * (the bridge serves the page with it), so the page loads over checked HTTPS; none otherwise.
+ */
+export function testBrowserTlsArgs(): string[] {
+  const pki = testPki();
+  return pki === undefined ? [] : [chromiumCertificatePin(pki.service.cert)];
 }
 
 /** True in the "tls" project: fixtures speak mTLS. */
