@@ -4,22 +4,15 @@
  * certificate checks off. This shows the pin is a check: the pinned certificate loads, and a
  * certificate for the same name from another CA, as an interceptor would present, does not.
  */
-import { existsSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { chromiumCertificatePin } from "../../services/shared/testing/chromium-certificate-pin.js";
 import { createThrowawayCa, type PemPair } from "../../services/shared/tls/throwaway-ca.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const IN_CI = process.env["CI"] !== undefined && process.env["CI"] !== "";
-if (!HAVE_CHROMIUM && !IN_CI) {
-  console.warn(
-    `gateway/web/browser-certificate-pin.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`,
-  );
-}
+const SKIP = skipWithoutChromium("gateway/web/browser-certificate-pin.test.ts");
 
 const NAMES = { commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] };
 
@@ -35,28 +28,17 @@ function serve(pair: PemPair, body: string): Promise<https.Server> {
 const urlOf = (server: https.Server): string =>
   `https://localhost:${(server.address() as AddressInfo).port}/`;
 
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("a pinned certificate in headless Chromium", () => {
+describe.skipIf(SKIP)("a pinned certificate in headless Chromium", () => {
   let browser: Browser;
   let pinned: https.Server;
   let impostor: https.Server;
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI is set but ${CHROMIUM} is missing`);
     const ours = await (await createThrowawayCa("pinned CA")).issue(NAMES);
     const theirs = await (await createThrowawayCa("impostor CA")).issue(NAMES);
     pinned = await serve(ours, "pinned");
     impostor = await serve(theirs, "impostor");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        chromiumCertificatePin(ours.cert),
-      ],
-    });
+    browser = await launchHeadlessChromium([chromiumCertificatePin(ours.cert)]);
   }, 60_000);
 
   afterAll(async () => {

@@ -7,13 +7,13 @@
  * sends feedback attributed to it; /signout ends the session.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
 import { testBrowserTlsArgs, testServerTls } from "../../services/shared/testing/test-tls.js";
 import { startPredictServer } from "../../services/predict/predict-server.js";
@@ -24,9 +24,7 @@ import { CallerAuthenticator } from "../../services/shared/auth/caller-authentic
 import { DEV_ISSUER, DevIssuer } from "../../services/shared/auth/dev-issuer.js";
 import { buildWeb } from "./build.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const IN_CI = (process.env["CI"] ?? "") !== "" && process.env["CI"] !== "false";
+const SKIP = skipWithoutChromium("gateway/web/e2e-auth.test.ts");
 const WAIT_MS = 30_000;
 
 const PATIENT: readonly [string, string][] = [
@@ -41,7 +39,7 @@ const PATIENT: readonly [string, string][] = [
   ["albumin_globulin_ratio", "0.9"],
 ];
 
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("signing in, in headless Chromium", () => {
+describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
   const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
   const cleanups: (() => Promise<unknown>)[] = [];
   let issuer: DevIssuer;
@@ -117,17 +115,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("signing in, in headless Chromium", ()
     const { port } = await bridge.listen(0, "127.0.0.1");
     cleanups.push(() => bridge.close());
     baseUrl = `${TestGrpcWebBridge.url(port)}/`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        ...testBrowserTlsArgs(),
-      ],
-    });
+    browser = await launchHeadlessChromium(testBrowserTlsArgs());
     cleanups.push(() => browser.close());
     // In the "tls" project the page comes over HTTPS, checked against the pinned certificate.
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });

@@ -9,15 +9,15 @@
  * to both services and Predict to Retrain over mTLS; screenshots go to web-e2e-tls/ then.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AxeBuilder } from "@axe-core/playwright";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
 import { testBrowserTlsArgs, testServerTls, testTlsEnabled } from "../../services/shared/testing/test-tls.js";
 import type { PredictConfig } from "../../services/predict/predict-config.js";
@@ -31,20 +31,11 @@ import { startRetrainServer, type RetrainServerHandle } from "../../services/ret
 import { PERMISSIVE_GATE_POLICY } from "../../services/retrain/testing/retrain-fixtures.js";
 import { buildWeb, type WebBuildResult } from "./build.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const IN_CI = (process.env["CI"] ?? "") !== "" && process.env["CI"] !== "false";
+const SKIP = skipWithoutChromium("gateway/web/e2e.test.ts");
 const ARTIFACTS = fileURLToPath(
   new URL(`../../test-artifacts/web-e2e${testTlsEnabled() ? "-tls" : ""}/`, import.meta.url),
 );
 const PREDICT_PATH = "/liver.v1.PredictService/Predict";
-
-if (!HAVE_CHROMIUM && !IN_CI) {
-  console.warn(
-    `gateway/web/e2e.test.ts skipped: ${CHROMIUM} is missing. Install Debian's chromium ` +
-      "(apt-get install -y chromium) to run the browser end-to-end test; in CI it always runs.",
-  );
-}
 
 /** A patient typed into the form, in form order; gender is chosen by its first letter. */
 const PATIENT: readonly [string, string][] = [
@@ -62,7 +53,7 @@ const PATIENT: readonly [string, string][] = [
 
 const WAIT_MS = 30_000;
 
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromium", () => {
+describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
   const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
   const cleanups: (() => Promise<unknown>)[] = [];
   let retrainConfig: RetrainConfig;
@@ -135,9 +126,6 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
   };
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) {
-      throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run must apt-get install chromium`);
-    }
     await mkdir(ARTIFACTS, { recursive: true });
     const dataPath = await tempDir("web-e2e-data-");
     const modelPath = await tempDir("web-e2e-models-");
@@ -205,20 +193,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)("web UI end to end in headless Chromiu
     cleanups.push(() => bridge.close());
     baseUrl = `${TestGrpcWebBridge.url(port)}/`;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        ...testBrowserTlsArgs(),
-      ],
-    });
+    browser = await launchHeadlessChromium(testBrowserTlsArgs());
     cleanups.push(() => browser.close());
     // A context of its own: @axe-core/playwright opens a helper page in the page's context.
     // In the "tls" project the page comes over HTTPS, checked against the pinned certificate.
