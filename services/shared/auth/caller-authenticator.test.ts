@@ -1,5 +1,5 @@
 import { createHmac, createPublicKey, type JsonWebKey } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Metadata } from "@grpc/grpc-js";
@@ -289,5 +289,42 @@ describe("CallerAuthenticator with a JWKS file", () => {
     // ...then re-checked: refused, while a token of the key that stays keeps working.
     expect(await outcome(auth, bearer(token))).toMatch(/^unauthenticated: .*unknown signing key/);
     expect(await outcome(auth, bearer(other))).toBe(`ok ${ISSUER}|frank`);
+  });
+
+  it("fails closed when the key file is broken or deleted, until a valid key set is back", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "jwks-broken-")), "jwks.json");
+    const key = await newTestKey("only");
+    writeFileSync(file, JSON.stringify({ keys: [key.publicJwk] }));
+    const cfg: AuthConfig = { ...config(new URL("http://unused")), jwks: { kind: "file", file } };
+    const verifier = new JwtVerifier(cfg, jwksKeySource(cfg.jwks));
+    // A new cache per call: each call verifies the signature against the file as it is now.
+    const check = async (token: string): Promise<string> =>
+      outcome(new CallerAuthenticator(cfg, verifier, new VerifiedTokenCache()), bearer(token));
+    const claims = { issuer: ISSUER, audience: AUDIENCE, subject: "gail", roles: ["liver-clinician"] };
+    const token = await mintTestToken(key, claims);
+    expect(await check(token)).toBe(`ok ${ISSUER}|gail`);
+    writeFileSync(file, "{}");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      expect(await check(token)).toMatch(/^unavailable: .*AUTH_JWKS_FILE .* is not a JWKS/);
+    }
+    rmSync(file);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      expect(await check(token)).toMatch(/^unavailable: .*AUTH_JWKS_FILE .* is missing/);
+    }
+    writeFileSync(file, JSON.stringify({ keys: [key.publicJwk] }));
+    expect(await check(token)).toBe(`ok ${ISSUER}|gail`);
+  });
+
+  it("refuses to start on a missing or invalid key file, naming it", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "jwks-start-"));
+    const missing = path.join(dir, "absent.json");
+    expect(() => jwksKeySource({ kind: "file", file: missing })).toThrow(
+      /AUTH_JWKS_FILE .*absent.json is missing/,
+    );
+    const invalid = path.join(dir, "invalid.json");
+    writeFileSync(invalid, "not json");
+    expect(() => jwksKeySource({ kind: "file", file: invalid })).toThrow(
+      /AUTH_JWKS_FILE .*invalid.json is not JSON/,
+    );
   });
 });

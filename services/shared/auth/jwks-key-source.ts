@@ -41,17 +41,28 @@ export function jwksKeySource(
   return fileKeySource(location.file);
 }
 
+/**
+ * The key set cannot be read: the service's configuration is at fault, not the token, so
+ * callers are told to retry (UNAVAILABLE) rather than that their token is bad.
+ */
+export class JwksUnavailableError extends Error {}
+
+/**
+ * Keys from a JWKS file. Read at start (a missing or invalid file stops the service from
+ * starting), then again whenever the file changes. Fails closed: once the file is deleted
+ * or replaced by something that is not a key set, every token is refused until a valid key
+ * set is back; the previous keys are never used again.
+ */
 function fileKeySource(file: string): JWTVerifyGetKey {
   let stamp = "";
-  let keys: JWTVerifyGetKey = load();
+  let keys: JWTVerifyGetKey | undefined;
+  let problem: Error | undefined;
   function load(): JWTVerifyGetKey {
-    const stats = statSync(file);
-    stamp = `${stats.mtimeMs}:${stats.size}`;
     let parsed: unknown;
     try {
       parsed = JSON.parse(readFileSync(file, "utf8"));
     } catch (error) {
-      throw new Error(
+      throw new JwksUnavailableError(
         `AUTH_JWKS_FILE ${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       );
@@ -61,13 +72,36 @@ function fileKeySource(file: string): JWTVerifyGetKey {
       parsed === null ||
       !Array.isArray((parsed as { keys?: unknown }).keys)
     ) {
-      throw new Error(`AUTH_JWKS_FILE ${file} is not a JWKS: expected an object with a "keys" array`);
+      throw new JwksUnavailableError(
+        `AUTH_JWKS_FILE ${file} is not a JWKS: expected an object with a "keys" array`,
+      );
     }
     return createLocalJWKSet(parsed as JSONWebKeySet);
   }
-  return (header, token) => {
+  function refresh(): void {
     const stats = statSync(file, { throwIfNoEntry: false });
-    if (stats !== undefined && `${stats.mtimeMs}:${stats.size}` !== stamp) keys = load();
+    const next = stats === undefined ? "missing" : `${stats.mtimeMs}:${stats.size}`;
+    if (next === stamp) return;
+    stamp = next;
+    keys = undefined;
+    if (stats === undefined) {
+      problem = new JwksUnavailableError(
+        `AUTH_JWKS_FILE ${file} is missing; no token is accepted until it is back`,
+      );
+      return;
+    }
+    try {
+      keys = load();
+      problem = undefined;
+    } catch (error) {
+      problem = error instanceof Error ? error : new JwksUnavailableError(String(error));
+    }
+  }
+  refresh();
+  if (problem !== undefined) throw problem;
+  return (header, token) => {
+    refresh();
+    if (keys === undefined) throw problem ?? new JwksUnavailableError(`AUTH_JWKS_FILE ${file} has no keys`);
     return keys(header, token);
   };
 }

@@ -8,6 +8,7 @@ import {
 } from "jose";
 import type { AuthConfig } from "./auth-config.js";
 import { AuthError } from "./auth-error.js";
+import { JwksUnavailableError } from "./jwks-key-source.js";
 import { MAX_PRINCIPAL_BYTES, principalOf, type Caller } from "./caller.js";
 
 /**
@@ -134,6 +135,9 @@ export class JwtVerifier {
         "unavailable",
         `the issuer's keys cannot be fetched (${error.message}); retry shortly`,
       );
+    }
+    if (error instanceof JwksUnavailableError) {
+      return new AuthError("unavailable", `the issuer's keys cannot be read here (${error.message})`);
     }
     if (error instanceof errors.JOSEError) return bad(`it is malformed (${error.message})`);
     if (
