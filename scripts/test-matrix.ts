@@ -63,6 +63,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
   "gateway/web/e2e-tls.test.ts": "the page over HTTPS with mTLS on every hop, with its own PKI",
   "k8s-manifests/manifests-run-here.test.ts":
     "runs the manifests' own settings, which already mount TLS Secrets (its own CA) on every hop",
+  "gateway/web/browser-trusted-ca.test.ts":
+    "tests the browser's trust of a test CA itself, with plain HTTPS servers of its own and no gRPC",
   "gateway/envoy-config.test.ts":
     "starts a bridge only to compare its static page files with Envoy's routes; no gRPC connection",
 };

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { credentials } from "@grpc/grpc-js";
 import { grpcChannelCredentials } from "../shared/tls/grpc-tls-credentials.js";
 import { type PkiFiles, writeThrowawayPki } from "../shared/tls/throwaway-ca.js";
 import { PLAINTEXT, type TlsSettings } from "../shared/tls/tls-settings.js";
@@ -73,7 +74,11 @@ describe("the mesh over mTLS", () => {
       3_000,
       grpcChannelCredentials({ ...PLAINTEXT, caFile: pki.caFile }, silent),
     );
-    const plaintext = new PredictTestClient(`localhost:${replica.server.port}`, 3_000);
+    const plaintext = new PredictTestClient(
+      `localhost:${replica.server.port}`,
+      3_000,
+      credentials.createInsecure(),
+    );
     try {
       expect(await callFailure(noCertificate.predict(validPatient()))).toMatchObject({
         code: 14,

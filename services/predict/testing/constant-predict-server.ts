@@ -5,11 +5,12 @@
  * (validation, scoring, signing, metrics) is what the same-run ratio measures.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { Server, status } from "@grpc/grpc-js";
 import { Diagnosis } from "../../gen/liver/v1/patient.js";
 import { type PredictResponse, PredictServiceService } from "../../gen/liver/v1/predict_service.js";
 import { FEATURE_COUNT, FEATURES } from "../../shared/features/feature-schema.js";
 import { FeedbackTokenSigner } from "../../shared/feedback/feedback-token.js";
+import { testServerCredentials } from "../../shared/testing/test-tls.js";
 
 /** A started baseline server. */
 export interface ConstantPredictServer {
@@ -61,7 +62,7 @@ export async function startConstantPredictServer(
       callback({ code: status.UNIMPLEMENTED, details: "the baseline answers Predict only" }),
   });
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, actual) => {
+    server.bindAsync(`${host}:${port}`, testServerCredentials(), (error, actual) => {
       if (error) reject(error);
       else resolve(actual);
     });

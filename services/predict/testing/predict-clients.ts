@@ -7,11 +7,11 @@ import {
   type Client,
   Metadata,
   type ServiceError,
-  credentials,
   makeGenericClientConstructor,
 } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { testChannelCredentials } from "../../shared/testing/test-tls.js";
 import { type Gender, PatientFeatures } from "../../gen/liver/v1/patient.js";
 import {
   type GetModelInfoResponse,
@@ -59,7 +59,8 @@ export class PredictTestClient {
   constructor(
     readonly address: string,
     private readonly timeoutMs = 10_000,
-    channelCredentials: ChannelCredentials = credentials.createInsecure(),
+    // The fixtures' transport: mTLS in the "tls" test project, plaintext elsewhere.
+    channelCredentials: ChannelCredentials = testChannelCredentials(),
   ) {
     this.raw = new PredictServiceClient(address, channelCredentials);
     const HealthClient = makeGenericClientConstructor(healthService, "grpc.health.v1.Health");

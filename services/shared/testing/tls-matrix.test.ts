@@ -123,7 +123,11 @@ describe("the tls project's fixtures", () => {
       60_000,
     );
     expect((await replica.client.predict(validPatient())).modelVersion).toBe("v1");
-    const plaintext = new PredictTestClient(`127.0.0.1:${replica.server.port}`, 3_000);
+    const plaintext = new PredictTestClient(
+      `127.0.0.1:${replica.server.port}`,
+      3_000,
+      credentials.createInsecure(),
+    );
     const noCertificate = new PredictTestClient(
       `127.0.0.1:${replica.server.port}`,
       3_000,
