@@ -1,20 +1,20 @@
 /**
- * The browser tests load the page over HTTPS from servers whose throwaway CA Chromium does
- * not know; they pin the server's certificate (chromiumCertificatePin) instead of switching
- * certificate checks off. This shows the pin is a check: the pinned certificate loads, and a
- * certificate for the same name from another CA, as an interceptor would present, does not.
+ * The HTTPS browser tests make Chromium trust their throwaway CA (launchHeadlessChromium's
+ * trustedCa) instead of switching certificate checks off. This shows that trust is a real
+ * check: a certificate the CA issued for the name loads; another CA's certificate is
+ * refused, also when it carries ours in its chain (which fooled the SPKI "ignore errors"
+ * flag used before); and our CA's certificate for another name is refused.
  */
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
-import { chromiumCertificatePin } from "../../services/shared/testing/chromium-certificate-pin.js";
 import { createThrowawayCa, type PemPair } from "../../services/shared/tls/throwaway-ca.js";
 
-const SKIP = skipWithoutChromium("gateway/web/browser-certificate-pin.test.ts");
+const SKIP = skipWithoutChromium("gateway/web/browser-trusted-ca.test.ts", true);
 
-const NAMES = { commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] };
+const LOCALHOST = { commonName: "localhost", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] };
 
 function serve(pair: PemPair, body: string): Promise<https.Server> {
   return new Promise((resolve) => {
@@ -28,36 +28,60 @@ function serve(pair: PemPair, body: string): Promise<https.Server> {
 const urlOf = (server: https.Server): string =>
   `https://localhost:${(server.address() as AddressInfo).port}/`;
 
-describe.skipIf(SKIP)("a pinned certificate in headless Chromium", () => {
+describe.skipIf(SKIP)("a trusted test CA in headless Chromium", () => {
+  const servers: https.Server[] = [];
   let browser: Browser;
-  let pinned: https.Server;
+  let ours: https.Server;
   let impostor: https.Server;
+  let impostorCarryingOurs: https.Server;
+  let otherName: https.Server;
 
   beforeAll(async () => {
-    const ours = await (await createThrowawayCa("pinned CA")).issue(NAMES);
-    const theirs = await (await createThrowawayCa("impostor CA")).issue(NAMES);
-    pinned = await serve(ours, "pinned");
+    const ca = await createThrowawayCa("trusted test CA");
+    const theirs = await (await createThrowawayCa("impostor CA")).issue(LOCALHOST);
+    const ourLeaf = await ca.issue(LOCALHOST);
+    ours = await serve(ourLeaf, "ours");
     impostor = await serve(theirs, "impostor");
-    browser = await launchHeadlessChromium([chromiumCertificatePin(ours.cert)]);
+    // The impostor's own key, with our public certificate appended as if an intermediate.
+    impostorCarryingOurs = await serve({ cert: `${theirs.cert}\n${ourLeaf.cert}`, key: theirs.key }, "chain");
+    otherName = await serve(
+      await ca.issue({ commonName: "other.example", dnsNames: ["other.example"] }),
+      "other",
+    );
+    servers.push(ours, impostor, impostorCarryingOurs, otherName);
+    browser = await launchHeadlessChromium({ trustedCa: ca.cert });
   }, 60_000);
 
   afterAll(async () => {
     await browser.close();
-    pinned.close();
-    impostor.close();
+    for (const server of servers) server.close();
   });
 
-  it("loads a page served with the pinned certificate", async () => {
+  const load = async (server: https.Server): Promise<string> => {
     const page = await browser.newPage();
-    const response = await page.goto(urlOf(pinned));
-    expect(response?.status()).toBe(200);
-    expect(await page.textContent("body")).toBe("pinned");
-    await page.close();
+    try {
+      const response = await page.goto(urlOf(server));
+      return `${response?.status() ?? "?"} ${(await page.textContent("body")) ?? ""}`;
+    } catch (error) {
+      return String(error).split("\n")[0] ?? "";
+    } finally {
+      await page.close();
+    }
+  };
+
+  it("loads a page served with a certificate the trusted CA issued for the name", async () => {
+    expect(await load(ours)).toBe("200 ours");
   });
 
   it("refuses another CA's certificate for the same name", async () => {
-    const page = await browser.newPage();
-    await expect(page.goto(urlOf(impostor))).rejects.toThrow(/ERR_CERT_AUTHORITY_INVALID/);
-    await page.close();
+    expect(await load(impostor)).toMatch(/ERR_CERT_AUTHORITY_INVALID/);
+  });
+
+  it("refuses another CA's certificate even with ours appended to its chain", async () => {
+    expect(await load(impostorCarryingOurs)).toMatch(/ERR_CERT_AUTHORITY_INVALID/);
+  });
+
+  it("refuses the trusted CA's certificate for another name", async () => {
+    expect(await load(otherName)).toMatch(/ERR_CERT_COMMON_NAME_INVALID/);
   });
 });

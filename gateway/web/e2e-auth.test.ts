@@ -15,7 +15,11 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
-import { testBrowserTlsArgs, testServerTls } from "../../services/shared/testing/test-tls.js";
+import {
+  testBrowserTrustedCa,
+  testServerTls,
+  testTlsEnabled,
+} from "../../services/shared/testing/test-tls.js";
 import { startPredictServer } from "../../services/predict/predict-server.js";
 import { testConfig } from "../../services/retrain/testing/retrain-fixtures.js";
 import { startRetrainServer } from "../../services/retrain/retrain-server.js";
@@ -24,7 +28,7 @@ import { CallerAuthenticator } from "../../services/shared/auth/caller-authentic
 import { DEV_ISSUER, DevIssuer } from "../../services/shared/auth/dev-issuer.js";
 import { buildWeb } from "./build.js";
 
-const SKIP = skipWithoutChromium("gateway/web/e2e-auth.test.ts");
+const SKIP = skipWithoutChromium("gateway/web/e2e-auth.test.ts", testTlsEnabled());
 const WAIT_MS = 30_000;
 
 const PATIENT: readonly [string, string][] = [
@@ -115,9 +119,9 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     const { port } = await bridge.listen(0, "127.0.0.1");
     cleanups.push(() => bridge.close());
     baseUrl = `${TestGrpcWebBridge.url(port)}/`;
-    browser = await launchHeadlessChromium(testBrowserTlsArgs());
+    browser = await launchHeadlessChromium({ trustedCa: testBrowserTrustedCa() });
     cleanups.push(() => browser.close());
-    // In the "tls" project the page comes over HTTPS, checked against the pinned certificate.
+    // In the "tls" project the page comes over HTTPS, checked against the run's CA.
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
   }, 120_000);

@@ -18,13 +18,12 @@ import { startPredictServer } from "../../services/predict/predict-server.js";
 import { testConfig } from "../../services/retrain/testing/retrain-fixtures.js";
 import { startRetrainServer } from "../../services/retrain/retrain-server.js";
 import { type PkiFiles, writeThrowawayPki } from "../../services/shared/tls/throwaway-ca.js";
-import { chromiumCertificatePin } from "../../services/shared/testing/chromium-certificate-pin.js";
 import { PLAINTEXT, type TlsSettings } from "../../services/shared/tls/tls-settings.js";
 import { BridgeTls } from "../bridge/bridge-tls.js";
 import { GrpcWebBridge } from "../bridge/grpc-web-bridge.js";
 import { buildWeb } from "./build.js";
 
-const SKIP = skipWithoutChromium("gateway/web/e2e-tls.test.ts");
+const SKIP = skipWithoutChromium("gateway/web/e2e-tls.test.ts", true);
 const WAIT_MS = 30_000;
 
 const PATIENT: readonly [string, string][] = [
@@ -118,10 +117,8 @@ describe.skipIf(SKIP)("the page over HTTPS, every hop on TLS, in headless Chromi
     });
     baseUrl = `https://localhost:${port}/`;
 
-    // The gateway's certificate, pinned: checked HTTPS without the throwaway CA in Chromium's roots.
-    browser = await launchHeadlessChromium([
-      chromiumCertificatePin(await readFile(tlsOf("gateway", false).certFile ?? "", "utf8")),
-    ]);
+    // Chromium trusts the throwaway CA, as a user's browser trusts a private CA.
+    browser = await launchHeadlessChromium({ trustedCa: await readFile(pki.caFile) });
     cleanups.push(() => browser.close());
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   }, 120_000);

@@ -19,7 +19,11 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
-import { testBrowserTlsArgs, testServerTls, testTlsEnabled } from "../../services/shared/testing/test-tls.js";
+import {
+  testBrowserTrustedCa,
+  testServerTls,
+  testTlsEnabled,
+} from "../../services/shared/testing/test-tls.js";
 import type { PredictConfig } from "../../services/predict/predict-config.js";
 import { startPredictServer, type PredictServer } from "../../services/predict/predict-server.js";
 import {
@@ -31,7 +35,7 @@ import { startRetrainServer, type RetrainServerHandle } from "../../services/ret
 import { PERMISSIVE_GATE_POLICY } from "../../services/retrain/testing/retrain-fixtures.js";
 import { buildWeb, type WebBuildResult } from "./build.js";
 
-const SKIP = skipWithoutChromium("gateway/web/e2e.test.ts");
+const SKIP = skipWithoutChromium("gateway/web/e2e.test.ts", testTlsEnabled());
 const ARTIFACTS = fileURLToPath(
   new URL(`../../test-artifacts/web-e2e${testTlsEnabled() ? "-tls" : ""}/`, import.meta.url),
 );
@@ -193,10 +197,10 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     cleanups.push(() => bridge.close());
     baseUrl = `${TestGrpcWebBridge.url(port)}/`;
 
-    browser = await launchHeadlessChromium(testBrowserTlsArgs());
+    browser = await launchHeadlessChromium({ trustedCa: testBrowserTrustedCa() });
     cleanups.push(() => browser.close());
     // A context of its own: @axe-core/playwright opens a helper page in the page's context.
-    // In the "tls" project the page comes over HTTPS, checked against the pinned certificate.
+    // In the "tls" project the page comes over HTTPS, checked against the run's CA.
     const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
     page.on("request", (request) => {

@@ -11,7 +11,6 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { type ChannelCredentials, credentials, ServerCredentials } from "@grpc/grpc-js";
 import { checkHealth, type HealthAnswer } from "../grpc/health-probe.js";
-import { chromiumCertificatePin } from "./chromium-certificate-pin.js";
 import { type IdentityFiles, writeThrowawayPki } from "../tls/throwaway-ca.js";
 import { PLAINTEXT, type TlsSettings } from "../tls/tls-settings.js";
 
@@ -83,12 +82,12 @@ function testPki(): TestPki | undefined {
 }
 
 /**
- * Chromium flags for a browser test: in the "tls" project, the pin of the servers' certificate
- * (the bridge serves the page with it), so the page loads over checked HTTPS; none otherwise.
+ * The CA a browser test's Chromium trusts: in the "tls" project the run's CA (the bridge
+ * serves the page with a certificate it issued), so the page loads over checked HTTPS;
+ * undefined otherwise.
  */
-export function testBrowserTlsArgs(): string[] {
-  const pki = testPki();
-  return pki === undefined ? [] : [chromiumCertificatePin(pki.service.cert)];
+export function testBrowserTrustedCa(): Buffer | undefined {
+  return testPki()?.ca;
 }
 
 /** True in the "tls" project: fixtures speak mTLS. */
