@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Gender } from "../gen/liver/v1/patient.js";
 import { Explanation, ModelSource } from "../gen/liver/v1/predict_service.js";
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
@@ -41,7 +42,19 @@ function random(seed: number): () => number {
 describe("PredictionExplainer.encode", () => {
   it("writes exactly what the generated Explanation encoder writes for the same explanation", () => {
     const next = random(7);
-    const special = [0, -0, 1e-300, -1e300, Number.MIN_VALUE, Number.MAX_VALUE, 0.5, -0.5];
+    const special = [
+      0,
+      -0,
+      1e-300,
+      -1e300,
+      Number.MIN_VALUE,
+      Number.MAX_VALUE,
+      0.5,
+      -0.5,
+      Number.NaN,
+      Infinity,
+      -Infinity,
+    ];
     const explainer = new PredictionExplainer();
     for (let trial = 0; trial < 2_000; trial++) {
       const table = new Float64Array(FEATURE_COUNT);
@@ -69,6 +82,8 @@ describe("PredictionExplainer.encode", () => {
       new PredictionExplainer().encode(tableModel(table, 0.25), vectors, 0).bytes,
     );
     expect(decoded.referenceLogOdds).toBe(0.25);
+    // Gender comes back as the contract's enum number, not the model's 0/1 coding.
+    expect(decoded.contributions.find((c) => c.name === "gender")?.value).toBe(Gender.GENDER_MALE);
     const sizes = decoded.contributions.map((c) => Math.abs(c.contribution));
     expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
     expect(decoded.contributions).toHaveLength(FEATURE_COUNT);
