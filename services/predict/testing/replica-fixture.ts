@@ -11,7 +11,7 @@ import path from "node:path";
 import { pino, type Logger } from "pino";
 import type { PredictConfig } from "../predict-config.js";
 import { type PredictServer, startPredictServer } from "../predict-server.js";
-import { testChannelCredentials, testServerTls } from "../../shared/testing/test-tls.js";
+import { testServerTls } from "../../shared/testing/test-tls.js";
 import { PredictTestClient } from "./predict-clients.js";
 
 /** A started replica and a client connected to it. */
@@ -61,7 +61,7 @@ export class ReplicaFixture {
   async replica(retrainAddr: string, overrides: Partial<PredictConfig> = {}): Promise<TestReplica> {
     const config = await this.config(retrainAddr, overrides);
     const server = await startPredictServer(config, this.logger);
-    const client = new PredictTestClient(`127.0.0.1:${server.port}`, 10_000, testChannelCredentials());
+    const client = new PredictTestClient(`127.0.0.1:${server.port}`);
     this.cleanups.push(async () => {
       client.close();
       await server.close(200);

@@ -38,7 +38,7 @@ interface TestPki {
 }
 
 /** The file names of a test PKI in `dir`, as writeTestPki writes them. */
-export function testPkiFiles(dir: string): TestPkiFiles {
+function testPkiFiles(dir: string): TestPkiFiles {
   const identity = (name: string): IdentityFiles => ({
     certFile: path.join(dir, `${name}.pem`),
     keyFile: path.join(dir, `${name}-key.pem`),
