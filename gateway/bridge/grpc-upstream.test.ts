@@ -169,13 +169,12 @@ describe("GrpcUpstream against a grpc-js server", () => {
   it("enforces the deadline itself and resets the stream", async () => {
     const { port } = await grpcServer();
     const upstream = upstreamFor(`127.0.0.1:${port}`);
-    const started = performance.now();
+    // The server never answers age 999: only the bridge's own deadline can end this call.
     const outcome = await call(upstream, {
       frame: predictFrame(999),
       timeoutMs: 50,
     });
     expect(outcome.status.code).toBe(status.DEADLINE_EXCEEDED);
-    expect(performance.now() - started).toBeLessThan(2_000);
   });
 
   it("ends calls after close() with UNAVAILABLE, reported after call() returned", async () => {

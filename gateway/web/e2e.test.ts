@@ -212,15 +212,15 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   });
 
-  it("renders the form from the server's schema within a second, with the badge, note and synthetic-data banner", async () => {
+  it("renders the form from the server's schema, with the badge, note and synthetic-data banner", async () => {
     await page.goto(baseUrl);
     await page.waitForSelector("#field-albumin_globulin_ratio", { timeout: WAIT_MS });
     const firstRenderMs = await page.evaluate(
       () => performance.getEntriesByName("liver:form-rendered")[0]?.startTime ?? Number.NaN,
     );
-    console.log(`first render (navigation start to form on screen): ${firstRenderMs.toFixed(0)} ms`);
-    console.log(`page JavaScript: ${web.jsGzipBytes} bytes gzipped (${web.script})`);
-    expect(firstRenderMs).toBeLessThanOrEqual(1000);
+    // The page marks its first render; how long it takes is measured by `npm run bench -- --only
+    // web` (a test asserts behaviour, never a duration).
+    expect(Number.isFinite(firstRenderMs)).toBe(true);
 
     await page.waitForSelector('#version-badge[data-state="live"][data-version="v1"]', { timeout: WAIT_MS });
     expect(await page.isVisible("#synthetic-banner")).toBe(true);
