@@ -206,7 +206,7 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     page.on("request", (request) => {
       if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;
     });
-  }, 120_000);
+  });
 
   afterAll(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
