@@ -29,7 +29,7 @@ import { DEV_ISSUER, DevIssuer } from "../../services/shared/auth/dev-issuer.js"
 import { buildWeb } from "./build.js";
 
 const SKIP = skipWithoutChromium("gateway/web/e2e-auth.test.ts", testTlsEnabled());
-const WAIT_MS = 30_000;
+const WAIT_MS = 60_000;
 
 const PATIENT: readonly [string, string][] = [
   ["age", "52"],

@@ -24,7 +24,7 @@ import { GrpcWebBridge } from "../bridge/grpc-web-bridge.js";
 import { buildWeb } from "./build.js";
 
 const SKIP = skipWithoutChromium("gateway/web/e2e-tls.test.ts", true);
-const WAIT_MS = 30_000;
+const WAIT_MS = 60_000;
 
 const PATIENT: readonly [string, string][] = [
   ["age", "52"],
