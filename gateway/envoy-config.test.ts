@@ -15,7 +15,7 @@ import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS } from "./public-methods.js";
 // Envoy's own schema (every field, type and validate rule) is checked in
 // envoy-schema/envoy-bootstrap-validator.test.ts.
 
-/** Default heartbeat interval of WatchModelVersions (DESIGN.md: the stream must never look idle). */
+/** Default heartbeat interval of WatchModelVersions (docs/architecture.md, Configuration: the stream must never look idle). */
 const HEARTBEAT_SECONDS = 10;
 
 type Obj = Record<string, unknown>;

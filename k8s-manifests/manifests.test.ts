@@ -30,7 +30,7 @@ const repoRoot = path.dirname(root);
 const bundle = loadKustomizeBundle(root);
 const NAMESPACE = "liver";
 
-/** DESIGN.md §7 binding names, plus the documented additional settings of both services. */
+/** The binding names (README.md, Configuration), plus the documented additional settings of both services. */
 const ENV_NAMES: ReadonlySet<string> = new Set([
   "PREDICT_PORT",
   "RETRAIN_PORT",
@@ -561,7 +561,7 @@ describe("TLS", () => {
 // ---- environment and secrets ------------------------------------------------------------------
 
 describe("environment", () => {
-  it("uses only the binding names (DESIGN.md §7) and their documented companions", () => {
+  it("uses only the binding names (README.md, Configuration) and their documented companions", () => {
     for (const w of everyWorkload()) {
       for (const c of allContainers(w.pod)) {
         expect(c.envFrom, `${w.where}: envFrom would inject unreviewed names`).toBeUndefined();
