@@ -27,7 +27,7 @@ import {
   type RetrainServiceServer,
 } from "../../services/gen/liver/v1/retrain_service.js";
 import { testScheme, testServerCredentials } from "../../services/shared/testing/test-tls.js";
-import { encodeMessageFrame } from "./grpc-web-framing.js";
+import { encodeMessageFrame } from "../grpc-web-framing.js";
 import { grpcWebCall } from "./grpc-web-fetch-client.js";
 import { TestGrpcWebBridge } from "./testing/test-bridge.js";
 

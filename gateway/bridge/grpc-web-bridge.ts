@@ -8,7 +8,7 @@ import { createLogger } from "../../services/shared/ops/logger.js";
 import { findPublicMethod, type PublicMethod } from "../public-methods.js";
 import type { BridgeTls } from "./bridge-tls.js";
 import { CorsPolicy } from "./cors-policy.js";
-import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "./grpc-web-framing.js";
+import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "../grpc-web-framing.js";
 import { bearerFromCookie, serveSessionPath } from "./session-cookie.js";
 import type { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import {
