@@ -152,6 +152,14 @@ const retrainHandlers: RetrainServiceServer = {
     adminCalls++;
     callback({ code: status.FAILED_PRECONDITION, details: "fake" });
   },
+  approveModelVersion(_call, callback) {
+    adminCalls++;
+    callback({ code: status.FAILED_PRECONDITION, details: "fake" });
+  },
+  rejectModelVersion(_call, callback) {
+    adminCalls++;
+    callback({ code: status.FAILED_PRECONDITION, details: "fake" });
+  },
 };
 
 async function startServer(register: (server: Server) => void): Promise<{ server: Server; address: string }> {

@@ -63,6 +63,8 @@ const CURRENT_GATE: GatePolicy = {
   maxLossVsReference: 1,
   maxSliceChange: 1,
   minSliceRows: 1,
+  // The previous design had no approval step.
+  approvalMaxClassChange: 1,
 };
 
 const DESIGNS: readonly Design[] = [

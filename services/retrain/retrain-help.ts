@@ -34,6 +34,11 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   GATE_MAX_SLICE_CHANGE [0.05]  largest share of a slice (gender, age band, lab band) whose
                                 predicted class may differ from the reference's
   GATE_MIN_SLICE_ROWS [50]      smaller slices are reported, not judged
+  APPROVAL_MAX_CLASS_CHANGE [0.02]
+                                0 to 1: a candidate whose served answers change the predicted
+                                class for more of the population or of a slice, at any site,
+                                than the last approved version waits for an admin
+                                (ApproveModelVersion / RejectModelVersion)
   FEEDBACK_SCREENING [on]       quarantine labelled feedback that is implausible against the
                                 original data (leverage, Mahalanobis distance, a label against
                                 a >= 95% confident answer) until an operator releases it
