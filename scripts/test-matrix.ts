@@ -52,6 +52,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "gateway/bridge/session-cookie.test.ts",
   "gateway/web/e2e.test.ts",
   "gateway/web/e2e-auth.test.ts",
+  "gateway/web/e2e-approval.test.ts",
 ];
 
 /** Files that start servers but stay out of the "tls" project, and why. */

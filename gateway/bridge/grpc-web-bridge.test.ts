@@ -410,6 +410,23 @@ describe("GrpcWebBridge refusals", () => {
     expect(adminCalls).toBe(before);
   });
 
+  it("refuses the admin-only approval methods without sign-in, and never calls upstream", async () => {
+    const before = adminCalls;
+    for (const p of [
+      "/liver.v1.RetrainService/ApproveModelVersion",
+      "/liver.v1.RetrainService/RejectModelVersion",
+    ]) {
+      const reply = await grpcWebCall(base, p, TriggerRetrainRequest.encode({ reason: "x" }).finish(), {
+        headers: { authorization: "Bearer break-glass-admin-token-0123456789" },
+      });
+      expect(reply.code, p).toBe(status.PERMISSION_DENIED);
+      expect(reply.message).toMatch(
+        /needs sign-in \(AUTH_ISSUER\) and the admin role; without sign-in, call RetrainService with grpcurl/,
+      );
+    }
+    expect(adminCalls).toBe(before);
+  });
+
   it("refuses request messages over 4 MiB with RESOURCE_EXHAUSTED", async () => {
     const reply = await grpcWebCall(base, PREDICT, new Uint8Array(4 * 1024 * 1024 + 1));
     expect(reply.code).toBe(status.RESOURCE_EXHAUSTED);
