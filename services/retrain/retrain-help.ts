@@ -16,8 +16,9 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   TRAINING_CSV                  the original dataset elsewhere (an error when missing)
   MODEL_PATH [models/]          artifact folders v1/, v2/, ...
   ADMIN_TOKEN                   break-glass credential for the admin RPCs: TriggerRetrain,
-                                RollbackModel and the feedback review (ListFeedback,
-                                ExcludeFeedback, ReleaseFeedback, ListFeedbackAudit) (16+
+                                RollbackModel, Approve/RejectModelVersion and the feedback
+                                review (ListFeedback, ExcludeFeedback, ReleaseFeedback,
+                                ListFeedbackAudit) (16+
                                 characters; callers send "authorization: Bearer <token>"; every
                                 use is logged as break-glass)
   FEEDBACK_SIGNING_KEY          HMAC key shared with PredictService (hex or base64, 32+ bytes);

@@ -28,9 +28,11 @@ export interface ServedModel {
   readonly threshold: number;
 }
 
-/** Every site whose answers `models` serve: today the default site only. */
-export function servedSites(models: readonly ServedModel[]): string[] {
-  void models;
+/**
+ * Every site whose answers the given models serve (the sites any of them has a calibration
+ * for, and the default site): today the default site only, since one calibration serves all.
+ */
+export function servedSites(_models: readonly ServedModel[]): string[] {
   return [DEFAULT_SITE];
 }
 
