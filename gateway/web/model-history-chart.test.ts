@@ -91,6 +91,7 @@ describe("layoutHistoryChart", () => {
 
   it("names statuses in words", () => {
     expect([SERVING, RETIRED, REJECTED].map(statusText)).toEqual(["serving", "retired", "rejected"]);
+    expect(statusText(ModelVersionStatus.MODEL_VERSION_STATUS_PENDING_APPROVAL)).toBe("waits for approval");
   });
 });
 
