@@ -156,6 +156,10 @@ async function startOnStore(
     metrics,
     logger,
     onPromoted: (record) => {
+      // A promotion supersedes a candidate that was waiting: the stream and the metric say so.
+      const waiting = registry.pending();
+      broadcaster.setPending(waiting?.modelVersion ?? "");
+      metrics.pendingApproval(waiting);
       broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED, servingSnapshot(record));
       servingChanged(record);
     },
