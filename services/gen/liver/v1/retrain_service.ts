@@ -5022,8 +5022,8 @@ export const RetrainServiceService = {
     responseDeserialize: (value: Buffer): GetRetrainStatusResponse => GetRetrainStatusResponse.decode(value),
   },
   /**
-   * Streams the serving version first, then every promotion and rollback, with heartbeats
-   * at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
+   * Streams the serving version first, then every promotion and rollback and every candidate
+   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
    * after_version set to the last version seen.
    */
   watchModelVersions: {
@@ -5049,7 +5049,10 @@ export const RetrainServiceService = {
       Buffer.from(GetModelArtifactResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetModelArtifactResponse => GetModelArtifactResponse.decode(value),
   },
-  /** Lists every version: serving, retired and rejected, with metrics and reasons. */
+  /**
+   * Lists every version: serving, retired, rejected and waiting for approval, with metrics,
+   * reasons and (for candidates measured since approval existed) the approval evidence.
+   */
   listModelVersions: {
     path: "/liver.v1.RetrainService/ListModelVersions" as const,
     requestStream: false as const,
@@ -5194,14 +5197,17 @@ export interface RetrainServiceServer extends UntypedServiceImplementation {
   /** Reports the retrain queue, the running job's progress and the registry's state. */
   getRetrainStatus: handleUnaryCall<GetRetrainStatusRequest, GetRetrainStatusResponse>;
   /**
-   * Streams the serving version first, then every promotion and rollback, with heartbeats
-   * at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
+   * Streams the serving version first, then every promotion and rollback and every candidate
+   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
    * after_version set to the last version seen.
    */
   watchModelVersions: handleServerStreamingCall<WatchModelVersionsRequest, WatchModelVersionsResponse>;
   /** Returns the files of a stored model version. NOT_FOUND for unknown versions. */
   getModelArtifact: handleUnaryCall<GetModelArtifactRequest, GetModelArtifactResponse>;
-  /** Lists every version: serving, retired and rejected, with metrics and reasons. */
+  /**
+   * Lists every version: serving, retired, rejected and waiting for approval, with metrics,
+   * reasons and (for candidates measured since approval existed) the approval evidence.
+   */
   listModelVersions: handleUnaryCall<ListModelVersionsRequest, ListModelVersionsResponse>;
   /** Admin: schedules a retrain now. Requires "authorization: Bearer <ADMIN_TOKEN>". */
   triggerRetrain: handleUnaryCall<TriggerRetrainRequest, TriggerRetrainResponse>;
@@ -5286,8 +5292,8 @@ export interface RetrainServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetRetrainStatusResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Streams the serving version first, then every promotion and rollback, with heartbeats
-   * at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
+   * Streams the serving version first, then every promotion and rollback and every candidate
+   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
    * after_version set to the last version seen.
    */
   watchModelVersions(
@@ -5315,7 +5321,10 @@ export interface RetrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetModelArtifactResponse) => void,
   ): ClientUnaryCall;
-  /** Lists every version: serving, retired and rejected, with metrics and reasons. */
+  /**
+   * Lists every version: serving, retired, rejected and waiting for approval, with metrics,
+   * reasons and (for candidates measured since approval existed) the approval evidence.
+   */
   listModelVersions(
     request: ListModelVersionsRequest,
     callback: (error: ServiceError | null, response: ListModelVersionsResponse) => void,
