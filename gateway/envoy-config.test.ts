@@ -170,6 +170,38 @@ describe("envoy.yaml", () => {
     }
   });
 
+  it("lets the admin-only methods through only with a verified JWT holding the admin role", () => {
+    const httpFilters = arr(hcm.http_filters, "http_filters").map((f) => obj(f, "http_filter"));
+    const jwt = obj(
+      httpFilters.find((f) => f.name === "envoy.filters.http.jwt_authn")?.typed_config,
+      "jwt_authn typed_config",
+    );
+    const rules = arr(jwt.rules, "jwt_authn rules").map((r) => obj(r, "jwt_authn rule"));
+    const lua = str(
+      obj(
+        obj(httpFilters.find((f) => f.name === "envoy.filters.http.lua")?.typed_config, "lua typed_config")
+          .default_source_code,
+        "default_source_code",
+      ).inline_string,
+      "lua inline_string",
+    );
+    const adminOnly = PUBLIC_METHODS.filter((m) => m.signedInAdminOnly);
+    expect(adminOnly.length).toBeGreaterThan(0);
+    for (const m of adminOnly) {
+      // The first rule that matches the path decides: it must require the IdP's token.
+      const rule = rules.find((r) => {
+        const match = obj(r.match, "rule.match");
+        return match.path === m.path || (typeof match.prefix === "string" && m.path.startsWith(match.prefix));
+      });
+      expect(obj(rule?.requires, `${m.path} requires`), m.path).toEqual({ provider_name: "liver_idp" });
+      expect(lua, `${m.path} is role-checked in Lua`).toContain(`["${m.path}"] = true`);
+    }
+    expect(lua).toContain('local ADMIN_ROLE = "liver-admin"');
+    expect(lua).toContain('local ROLES_CLAIM = "roles"');
+    // No other public method is role-checked: clinicians' calls pass as before.
+    for (const m of PUBLIC_METHODS.filter((p) => !p.signedInAdminOnly)) expect(lua).not.toContain(m.path);
+  });
+
   it("disables the route timeout of the stream and bounds every unary method", () => {
     for (const m of PUBLIC_METHODS) {
       const route = rpcRoutes.find((r) => routedPath(r) === m.path);

@@ -144,5 +144,6 @@ function readGatePolicy(env: Env): GatePolicy {
     maxLossVsReference: readNumber(env, "GATE_MAX_LOSS_VS_REFERENCE", d.maxLossVsReference, -1, 1),
     maxSliceChange: readNumber(env, "GATE_MAX_SLICE_CHANGE", d.maxSliceChange, 0, 1),
     minSliceRows: readInteger(env, "GATE_MIN_SLICE_ROWS", d.minSliceRows, 1, 1_000_000_000),
+    approvalMaxClassChange: readNumber(env, "APPROVAL_MAX_CLASS_CHANGE", d.approvalMaxClassChange, 0, 1),
   };
 }

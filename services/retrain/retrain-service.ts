@@ -32,6 +32,7 @@ import type { AdminAuth, AdminIdentity } from "./admin-auth.js";
 import type { FeedbackAttribution, FeedbackOrigin } from "./feedback-attribution.js";
 import { feedbackPrincipalRefusal } from "./feedback-principal.js";
 import type { FeedbackReview } from "./feedback-review.js";
+import type { ModelApproval } from "./model-approval.js";
 import { acceptAllScreen, type FeedbackScreen } from "./feedback-screen.js";
 import { FeedbackWriterClosedError, type FeedbackWriter } from "./feedback-writer.js";
 import {
@@ -90,6 +91,8 @@ export interface RetrainServiceDeps {
   readonly screen?: FeedbackScreen;
   /** Verdict tallies per version, kept current by this handler; omitted: none reported. */
   readonly verdicts?: VersionVerdicts;
+  /** ApproveModelVersion and RejectModelVersion. */
+  readonly approval: ModelApproval;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -163,6 +166,12 @@ export class RetrainService {
         await this.authorizeAdmin(call, "ListFeedbackAudit");
         return this.deps.review.listFeedbackAudit(call.request);
       }),
+      approveModelVersion: this.unary("ApproveModelVersion", async (call) =>
+        this.deps.approval.approve(call.request, await this.authorizeAdmin(call, "ApproveModelVersion")),
+      ),
+      rejectModelVersion: this.unary("RejectModelVersion", async (call) =>
+        this.deps.approval.reject(call.request, await this.authorizeAdmin(call, "RejectModelVersion")),
+      ),
     };
   }
 
