@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { watchCspViolations } from "./testing/csp-violations.js";
 import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
 import {
@@ -51,6 +52,8 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  /** Content-Security-Policy violations the page reported; every test ends with none. */
+  let cspViolations: string[] = [];
 
   const tempDir = async (prefix: string): Promise<string> => {
     const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -124,7 +127,12 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     // In the "tls" project the page comes over HTTPS, checked against the run's CA.
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
+    cspViolations = await watchCspViolations(page);
   }, 120_000);
+
+  afterEach(() => {
+    expect(cspViolations.splice(0)).toEqual([]);
+  });
 
   afterAll(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);

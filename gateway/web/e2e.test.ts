@@ -16,7 +16,8 @@ import { fileURLToPath } from "node:url";
 import { AxeBuilder } from "@axe-core/playwright";
 import { type Browser, type Page } from "playwright-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { watchCspViolations } from "./testing/csp-violations.js";
 import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
 import {
@@ -68,6 +69,8 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
   let baseUrl: string;
   let browser: Browser;
   let page: Page;
+  /** Content-Security-Policy violations the page reported; every test ends with none. */
+  let cspViolations: string[] = [];
   let predictRequests = 0;
   let shot = 0;
 
@@ -203,10 +206,15 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     // In the "tls" project the page comes over HTTPS, checked against the run's CA.
     const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
+    cspViolations = await watchCspViolations(page);
     page.on("request", (request) => {
       if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;
     });
   }, 120_000);
+
+  afterEach(() => {
+    expect(cspViolations.splice(0)).toEqual([]);
+  });
 
   afterAll(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
@@ -250,6 +258,15 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     });
     await screenshot("loaded");
     await expectAccessible("empty page");
+    // The CSP watch itself: an inline style attribute is refused and reported.
+    await page.evaluate(() => {
+      const probe = document.createElement("div");
+      probe.setAttribute("style", "color: red");
+      document.body.append(probe);
+      probe.remove();
+    });
+    await expect.poll(() => cspViolations.length, { timeout: WAIT_MS }).toBeGreaterThan(0);
+    expect(cspViolations.splice(0).join("\n")).toContain("style-src");
   });
 
   it("shows the field's error for a bad value and sends nothing", async () => {
