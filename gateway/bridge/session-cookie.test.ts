@@ -127,7 +127,8 @@ describe("the bridge's session cookie", () => {
       issuer: ISSUER,
       principal: `${ISSUER}|alice`,
     });
-    expect(await whoami()).toEqual({ signedIn: false });
+    // Authentication is on here: signed out, the page is told that sign-in is required.
+    expect(await whoami()).toEqual({ signedIn: false, signInRequired: true });
     const expired = await mintTestToken(key, {
       issuer: ISSUER,
       audience: AUDIENCE,
@@ -141,7 +142,7 @@ describe("the bridge's session cookie", () => {
     const other = await newTestKey("other");
     const forged = await mintTestToken(other, { issuer: ISSUER, audience: AUDIENCE, subject: "mallory" });
     expect(JSON.stringify(await whoami(`BearerToken=${forged}`))).toMatch(
-      /"signedIn":false,"problem":".*unknown signing key/,
+      /"signedIn":false,"signInRequired":true,"problem":".*unknown signing key/,
     );
   });
 
