@@ -8,13 +8,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DevIssuer } from "../services/shared/auth/dev-issuer.js";
-import { loadOrCreateSigningKey } from "../services/shared/feedback/signing-key.js";
 import { waitForServing } from "../services/shared/grpc/health-probe.js";
 import { readInteger, readPort, readString } from "../services/shared/ops/env-config.js";
 import { PREDICT_NODE_FLAGS } from "../services/predict/predict-node-flags.js";
 import { createLogger } from "../services/shared/ops/logger.js";
 import { grpcChannelCredentials } from "../services/shared/tls/grpc-tls-credentials.js";
-import { makeThrowawayTls, throwawayTlsDir } from "./start/throwaway-tls.js";
+import { prepareStartSecrets } from "./start/start-secrets.js";
 import { ProcessGroup } from "./start/process-group.js";
 
 const HELP = `Usage: npm start -- [options]
@@ -88,7 +87,12 @@ async function main(): Promise<number> {
   const predictMetricsPort = readPort(env, "PREDICT_METRICS_PORT", 9100);
   const retrainMetricsPort = readPort(env, "RETRAIN_METRICS_PORT", 9101);
   const startTimeoutMs = readInteger(env, "START_TIMEOUT_MS", 120_000, 1_000, 3_600_000);
-  const key = loadOrCreateSigningKey(dataPath, env.FEEDBACK_SIGNING_KEY);
+  const secrets = await prepareStartSecrets(dataPath, {
+    authDev: values.auth === "dev",
+    tls: values.tls,
+    signingKeyEnv: env.FEEDBACK_SIGNING_KEY,
+  });
+  const key = secrets.signingKey;
   const shared: NodeJS.ProcessEnv = {
     ...env,
     DATA_PATH: dataPath,
@@ -96,14 +100,14 @@ async function main(): Promise<number> {
     FEEDBACK_SIGNING_KEY: key.toString("hex"),
     RETRAIN_ADDR: `localhost:${retrainPort}`,
   };
-  if (values.auth === "dev") {
-    const issuer = await DevIssuer.loadOrCreate(dataPath);
+  const issuer = secrets.issuer;
+  if (issuer !== undefined) {
     Object.assign(shared, issuer.serviceEnv());
     console.log(
       `start: --auth dev: sign-in required; tokens from 'npm run -s token -- --sub alice --role liver-clinician' (keys in ${DevIssuer.folder(dataPath)})`,
     );
   }
-  const tls = values.tls ? await makeThrowawayTls(throwawayTlsDir(dataPath)) : undefined;
+  const tls = secrets.tls;
   const probeCredentials =
     tls === undefined ? undefined : grpcChannelCredentials(tls.client, createLogger("start"));
 

@@ -144,9 +144,16 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     expect(await page.isHidden("#signed-in")).toBe(true);
     await fillPatient();
     await page.click("#predict-button");
-    await page.waitForSelector("#result:has-text('UNAUTHENTICATED')", { timeout: WAIT_MS });
-    expect(await page.textContent("#result")).toContain("Predict requires authentication");
+    await page.waitForSelector("#result .error:has-text('not signed in')", { timeout: WAIT_MS });
+    // What to do, in words: never the raw status and metadata name.
+    expect(await page.textContent("#result")).not.toMatch(/UNAUTHENTICATED|Bearer/);
     expect(await page.isVisible(".probability-value")).toBe(false);
+    // The local bridge has no sign-in page: the note says how to get a session here.
+    await page.waitForSelector("#sign-in:not([hidden])", { timeout: WAIT_MS });
+    expect(await page.textContent("#sign-in")).toContain(
+      "npm run -s token -- --sub <your name> --role liver-clinician",
+    );
+    expect(await page.textContent("#sign-in")).toContain("BearerToken cookie");
   });
 
   it("signed in with the issuer's token cookie: shows the principal, predicts and sends feedback as it", async () => {
@@ -157,6 +164,7 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     await page.goto(baseUrl);
     await page.waitForSelector("#signed-in:not([hidden])", { timeout: WAIT_MS });
     expect(await page.textContent("#signed-in strong")).toBe("alice");
+    expect(await page.isHidden("#sign-in")).toBe(true);
     expect(await page.getAttribute("#signed-in .principal", "data-principal")).toBe(`${DEV_ISSUER}|alice`);
     // The cookie is HTTP-only: the page's scripts never see the token.
     expect(await page.evaluate(() => document.cookie)).not.toContain("BearerToken");
