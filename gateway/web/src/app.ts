@@ -75,12 +75,6 @@ function start(): void {
   );
 
   const formElement = byId("patient-form", HTMLFormElement);
-  const freshness = new ResultFreshness(
-    formElement,
-    byId("result", HTMLElement),
-    byId("feedback", HTMLElement),
-    labelOf,
-  );
   const warningsBefore = new PlausibilityNotice(
     h("div", { id: "form-warnings", role: "status" }),
     "Check these values:",
@@ -113,6 +107,13 @@ function start(): void {
     byId("fields", HTMLElement),
     byId("predict-button", HTMLButtonElement),
     predict,
+  );
+  // Made after the form, whose submit handler must have checked the fields when this one's runs.
+  const freshness = new ResultFreshness(
+    formElement,
+    byId("result", HTMLElement),
+    byId("feedback", HTMLElement),
+    labelOf,
   );
   // Warnings: under the fields as values are typed, and with the answer (beside the API's).
   byId("predict-button", HTMLButtonElement).before(warningsBefore.element);
