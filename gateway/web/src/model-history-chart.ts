@@ -215,10 +215,16 @@ export class ModelHistoryChart {
           tick.label,
         ),
       ]),
-      ...layout.xTicks.map((tick) =>
+      // The last time label ends at the plot's edge instead of running past the drawing.
+      ...layout.xTicks.map((tick, i, all) =>
         s(
           "text",
-          { x: tick.position, y: plot.bottom + 18, class: "tick", "text-anchor": "middle" },
+          {
+            x: tick.position,
+            y: plot.bottom + 18,
+            class: "tick",
+            "text-anchor": i === all.length - 1 && all.length > 1 ? "end" : "middle",
+          },
           tick.label,
         ),
       ),
