@@ -37,6 +37,18 @@ describe("field messages in the form's words", () => {
     ).toBe("Gender has unknown enum value 7; expected male or female");
   });
 
+  it("read the newer server wording, which leads with the label, without repeating it", () => {
+    expect(withFieldLabels("Total bilirubin (total_bilirubin) is -1 mg/dL; valid range 0 to 100 mg/dL")).toBe(
+      "Total bilirubin is -1 mg/dL; valid range 0 to 100 mg/dL",
+    );
+    expect(withFieldLabels("Gender (gender) is required: male (GENDER_MALE) or female (GENDER_FEMALE)")).toBe(
+      "Choose the patient's sex.",
+    );
+    expect(
+      withFieldLabels("Albumin/globulin ratio (albumin_globulin_ratio) is 99; valid range 0 to 10"),
+    ).toBe("Albumin/globulin ratio is 99; valid range 0 to 10");
+  });
+
   it("leave words that merely contain a field name alone", () => {
     expect(withFieldLabels("hypoalbumin and page_age")).toBe("hypoalbumin and page_age");
   });

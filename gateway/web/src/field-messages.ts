@@ -48,8 +48,9 @@ const ENUM_WORDS: Readonly<Record<string, string>> = {
 
 /**
  * A server message with API field names replaced by the form's labels and enum names by
- * words: "total_bilirubin is -1; valid range is 0.1 to 80 mg/dL" becomes "Total bilirubin
- * is -1; ...". Longer names go first so "albumin_globulin_ratio" is not read as "albumin".
+ * words: "total_bilirubin is -1; ..." and "Total bilirubin (total_bilirubin) is -1 mg/dL; ..."
+ * both become "Total bilirubin is -1 ...". Longer names go first so
+ * "albumin_globulin_ratio" is not read as "albumin".
  */
 export function withFieldLabels(message: string): string {
   const names = FEATURES.map((spec) => ({ name: spec.name, label: spec.label })).sort(
@@ -57,10 +58,17 @@ export function withFieldLabels(message: string): string {
   );
   let text = message;
   for (const { name, label } of names) {
+    // "Label (api_name)": the label is already there; drop the API name.
+    text = text.split(`${label} (${name})`).join(label);
     text = text.replace(new RegExp(`(^|[^A-Za-z0-9_.])${name}(?![A-Za-z0-9_])`, "g"), `$1${label}`);
   }
-  text = text.replace(/\bGender is required; expected GENDER_MALE or GENDER_FEMALE\b/, MISSING_SEX_MESSAGE);
+  // Both server wordings of a missing sex, old and new.
+  text = text.replace(
+    /\bGender is required(?:; expected GENDER_MALE or GENDER_FEMALE|: male \(GENDER_MALE\) or female \(GENDER_FEMALE\))?\.?/,
+    MISSING_SEX_MESSAGE,
+  );
   for (const [enumName, word] of Object.entries(ENUM_WORDS)) {
+    text = text.replace(new RegExp(`\\b${word} \\(${enumName}\\)`, "g"), word);
     text = text.replace(new RegExp(`\\b${enumName}\\b(?: \\(\\d+\\))?`, "g"), word);
   }
   return text;
