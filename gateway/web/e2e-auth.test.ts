@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
 import path from "node:path";
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { pino } from "pino";
@@ -27,7 +28,8 @@ import { startRetrainServer } from "../../services/retrain/retrain-server.js";
 import { readAuthConfig, type AuthConfig } from "../../services/shared/auth/auth-config.js";
 import { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import { DEV_ISSUER, DevIssuer } from "../../services/shared/auth/dev-issuer.js";
-import { buildWeb } from "./build.js";
+import { buildWeb, type WebBuildResult } from "./build.js";
+import { StaticFiles } from "../bridge/static-files.js";
 
 const SKIP = skipWithoutChromium("gateway/web/e2e-auth.test.ts", testTlsEnabled());
 const WAIT_MS = 30_000;
@@ -49,6 +51,7 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   let issuer: DevIssuer;
   let baseUrl: string;
+  let web: WebBuildResult;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -71,7 +74,7 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     issuer = await DevIssuer.loadOrCreate(dataPath);
     const auth = readAuthConfig(issuer.serviceEnv()) as AuthConfig;
     const signingKey = randomBytes(32);
-    const web = await buildWeb({ outDir: path.join(await tempDir("web-auth-dist-"), "dist") });
+    web = await buildWeb({ outDir: path.join(await tempDir("web-auth-dist-"), "dist") });
     const retrain = await startRetrainServer(
       {
         ...testConfig(dataPath, signingKey, {
@@ -182,5 +185,31 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     await page.waitForSelector("#field-age", { timeout: WAIT_MS });
     await page.waitForFunction(() => document.querySelector("#signed-in")?.hasAttribute("hidden") === true);
     expect((await context.cookies(baseUrl)).map((c) => c.name)).not.toContain("BearerToken");
+  });
+
+  it("behind a gateway that signs in by redirect (Envoy's oauth2), links to its sign-in", async () => {
+    // What Envoy's oauth2 filter does for a request without a session: a redirect to the
+    // identity provider. Here a plain server plays the gateway: the page's files, and a
+    // redirect for /auth/whoami.
+    const statics = new StaticFiles(web.outDir);
+    const gateway = createServer((req, res) => {
+      if ((req.url ?? "").startsWith("/auth/whoami")) {
+        res.writeHead(302, { location: "https://idp.invalid/realms/hospital/auth" }).end();
+        return;
+      }
+      void statics.serve(req, res);
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => gateway.close(resolve)));
+    const address = gateway.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    const signedOut = await browser.newContext();
+    cleanups.push(() => signedOut.close());
+    const other = await signedOut.newPage();
+    await other.goto(`http://127.0.0.1:${address.port}/`);
+    await other.waitForSelector("#sign-in:not([hidden]) a.sign-in-link", { timeout: WAIT_MS });
+    expect(await other.getAttribute("#sign-in a.sign-in-link", "href")).toBe("/");
+    expect(await other.textContent("#sign-in")).toContain("You are not signed in");
+    expect(await other.textContent("#sign-in")).not.toContain("npm run");
   });
 });
