@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { GATEWAY_DEFAULTS } from "./bridge/bridge-config.js";
 import { GrpcWebBridge } from "./bridge/grpc-web-bridge.js";
+import { PAGE_CONTENT_SECURITY_POLICY, pageSecurityHeaders } from "./bridge/page-security-headers.js";
 import { buildWeb } from "./web/build.js";
 import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS } from "./public-methods.js";
 
@@ -419,5 +420,33 @@ describe("the page on the gateway's own origin: Envoy's routes, the Envoy image'
         response.headers.get("content-type"),
       );
     }
+  });
+
+  it("every page route sends the bridge's security headers, HSTS included (the listener is HTTPS only)", async () => {
+    const expected = pageSecurityHeaders(true);
+    expect(Object.keys(expected)).toEqual(
+      expect.arrayContaining(["content-security-policy", "referrer-policy", "strict-transport-security"]),
+    );
+    expect(PAGE_CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'none'");
+    expect(PAGE_CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+    expect(pageRoutes.length).toBeGreaterThanOrEqual(4);
+    for (const route of pageRoutes) {
+      const where = JSON.stringify(route.match);
+      const headers = new Map(
+        arr(route.response_headers_to_add, "response_headers_to_add").map((h) => {
+          const header = obj(obj(h, "header option").header, "header");
+          return [str(header.key, "key").toLowerCase(), str(header.value, "value")] as const;
+        }),
+      );
+      for (const [name, value] of Object.entries(expected))
+        expect(headers.get(name), `${where} ${name}`).toBe(value);
+    }
+    // The bridge over plain HTTP: the same headers without HSTS.
+    const response = await fetch(`http://127.0.0.1:${bridgePort}/`);
+    await response.arrayBuffer();
+    for (const [name, value] of Object.entries(pageSecurityHeaders(false))) {
+      expect(response.headers.get(name), `bridge ${name}`).toBe(value);
+    }
+    expect(response.headers.get("strict-transport-security")).toBeNull();
   });
 });

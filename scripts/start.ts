@@ -8,46 +8,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DevIssuer } from "../services/shared/auth/dev-issuer.js";
-import { loadOrCreateSigningKey } from "../services/shared/feedback/signing-key.js";
 import { waitForServing } from "../services/shared/grpc/health-probe.js";
-import { readInteger, readPort, readString } from "../services/shared/ops/env-config.js";
 import { PREDICT_NODE_FLAGS } from "../services/predict/predict-node-flags.js";
 import { createLogger } from "../services/shared/ops/logger.js";
 import { grpcChannelCredentials } from "../services/shared/tls/grpc-tls-credentials.js";
-import { makeThrowawayTls, throwawayTlsDir } from "./start/throwaway-tls.js";
+import { readStartConfig, START_HELP } from "./start/start-config.js";
+import { prepareStartSecrets } from "./start/start-secrets.js";
 import { ProcessGroup } from "./start/process-group.js";
-
-const HELP = `Usage: npm start -- [options]
-
-Starts the liver-disease prediction mesh locally:
-  retrain     liver.v1.RetrainService on RETRAIN_PORT (8080): feedback store, retraining, model registry
-  predict-i   liver.v1.PredictService replica i on PREDICT_PORT + i (8000, 8001, ...)
-  gateway     the web UI and the grpc-web bridge on GATEWAY_PORT (5000)
-
-Options:
-  --predict-replicas N   number of PredictService replicas (default 1, at most 16)
-  --no-gateway           do not start the gateway and web UI
-  --auth dev             require sign-in: create a local development issuer (an ES256 key and
-                         its JWKS in DATA_PATH/dev-auth/) and point every service at it; mint
-                         tokens with 'npm run token -- --sub alice --role liver-clinician'.
-                         Without it, AUTH_* from the environment apply (unset: no sign-in)
-  --tls                  run everything on TLS, with client certificates (mTLS) between services:
-                         makes a throwaway CA and certificates under DATA_PATH/tls/ and prints
-                         the grpcurl flags (-cacert, -cert, -key); the page is served over HTTPS
-                         (your browser will not know the throwaway CA: accept it or import ca.pem)
-  -h, --help             show this help
-
-Environment (defaults in brackets):
-  DATA_PATH [data/]      SQLite store, signing key; the real dataset is read from
-                         DATA_PATH/raw/Liver Patient Dataset (LPD)_train.csv when present,
-                         else TRAINING_CSV, else a synthetic default (the UI says so)
-  MODEL_PATH [models/]   model artifacts, one folder per version
-  PREDICT_PORT [8000]  RETRAIN_PORT [8080]  GATEWAY_PORT [5000]
-  ADMIN_TOKEN            enables TriggerRetrain and RollbackModel (unset: refused)
-  FEEDBACK_SIGNING_KEY   shared HMAC key; unset: generated once per DATA_PATH
-  LOG_LEVEL [info]
-
-Stop with Ctrl-C (a second Ctrl-C stops at once).`;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -63,7 +30,7 @@ async function main(): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    console.log(HELP);
+    console.log(START_HELP);
     return 0;
   }
   const replicas = Number(values["predict-replicas"]);
@@ -80,15 +47,23 @@ async function main(): Promise<number> {
     return 2;
   }
   const env = process.env;
-  const dataPath = path.resolve(root, readString(env, "DATA_PATH", "data/"));
-  const modelPath = path.resolve(root, readString(env, "MODEL_PATH", "models/"));
-  const predictPort = readPort(env, "PREDICT_PORT", 8000);
-  const retrainPort = readPort(env, "RETRAIN_PORT", 8080);
-  const gatewayPort = readPort(env, "GATEWAY_PORT", 5000);
-  const predictMetricsPort = readPort(env, "PREDICT_METRICS_PORT", 9100);
-  const retrainMetricsPort = readPort(env, "RETRAIN_METRICS_PORT", 9101);
-  const startTimeoutMs = readInteger(env, "START_TIMEOUT_MS", 120_000, 1_000, 3_600_000);
-  const key = loadOrCreateSigningKey(dataPath, env.FEEDBACK_SIGNING_KEY);
+  const {
+    dataPath,
+    modelPath,
+    predictPort,
+    retrainPort,
+    gatewayPort,
+    predictMetricsPort,
+    retrainMetricsPort,
+    startTimeoutMs,
+    signingKeyEnv,
+  } = readStartConfig(env, root);
+  const secrets = await prepareStartSecrets(dataPath, {
+    authDev: values.auth === "dev",
+    tls: values.tls,
+    signingKeyEnv,
+  });
+  const key = secrets.signingKey;
   const shared: NodeJS.ProcessEnv = {
     ...env,
     DATA_PATH: dataPath,
@@ -96,14 +71,14 @@ async function main(): Promise<number> {
     FEEDBACK_SIGNING_KEY: key.toString("hex"),
     RETRAIN_ADDR: `localhost:${retrainPort}`,
   };
-  if (values.auth === "dev") {
-    const issuer = await DevIssuer.loadOrCreate(dataPath);
+  const issuer = secrets.issuer;
+  if (issuer !== undefined) {
     Object.assign(shared, issuer.serviceEnv());
     console.log(
       `start: --auth dev: sign-in required; tokens from 'npm run -s token -- --sub alice --role liver-clinician' (keys in ${DevIssuer.folder(dataPath)})`,
     );
   }
-  const tls = values.tls ? await makeThrowawayTls(throwawayTlsDir(dataPath)) : undefined;
+  const tls = secrets.tls;
   const probeCredentials =
     tls === undefined ? undefined : grpcChannelCredentials(tls.client, createLogger("start"));
 

@@ -14,6 +14,7 @@ import { constantResponse } from "../../services/predict/testing/constant-predic
 import { validPatient } from "../../services/predict/testing/patients.js";
 import { BridgeTls } from "./bridge-tls.js";
 import { GrpcWebBridge } from "./grpc-web-bridge.js";
+import { PAGE_HSTS } from "./page-security-headers.js";
 
 // The bridge with TLS on both sides: browsers get the page and grpc-web over HTTPS, and the
 // bridge reaches an mTLS-only Predict with its own certificate as client certificate.
@@ -141,6 +142,10 @@ describe("the bridge over TLS", () => {
     const page = await httpsRequest(port, "GET", "/");
     expect(page.status).toBe(200);
     expect(page.body.toString()).toContain("<title>liver</title>");
+    // Over HTTPS the page also tells the browser to keep to HTTPS (HSTS), besides its CSP.
+    expect(page.headers["strict-transport-security"]).toBe(PAGE_HSTS);
+    expect(page.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(page.headers["referrer-policy"]).toBe("no-referrer");
     const body = grpcWebFrame(PredictRequest.encode({ patient: validPatient() }).finish());
     const answer = await httpsRequest(port, "POST", "/liver.v1.PredictService/Predict", body);
     expect(answer.status).toBe(200);

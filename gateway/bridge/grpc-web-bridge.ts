@@ -20,6 +20,7 @@ import {
 } from "./grpc-web-headers.js";
 import { GrpcWebResponseWriter, type GrpcWebEncoding } from "./grpc-web-response.js";
 import { decodeGrpcWebText } from "./grpc-web-text.js";
+import { pageSecurityHeaders } from "./page-security-headers.js";
 import { StaticFiles } from "./static-files.js";
 import {
   type GrpcUpstream,
@@ -101,10 +102,13 @@ export class GrpcWebBridge {
   private readonly maxRequestBytes: number;
   private readonly active = new Set<Cancellable>();
   private readonly auth: CallerAuthenticator | undefined;
+  /** Content-Security-Policy and friends for the page and the session paths. */
+  private readonly pageHeaders: Readonly<Record<string, string>>;
 
   constructor(options: GrpcWebBridgeOptions) {
     this.auth = options.auth;
     const tls = options.tls;
+    this.pageHeaders = pageSecurityHeaders(tls?.serverEnabled === true);
     this.pool = new UpstreamPool(
       options.predictAddresses,
       options.retrainAddress,
@@ -160,12 +164,13 @@ export class GrpcWebBridge {
       this.preflight(req, res, method);
       return;
     }
-    if (method === undefined && (await serveSessionPath(req, res, path, this.auth))) return;
     const contentType = mediaType(req.headers["content-type"]);
     if (req.method === "POST" && (contentType.startsWith("application/grpc") || method !== undefined)) {
       await this.grpcWeb(req, res, path, method, contentType);
       return;
     }
+    for (const [name, value] of Object.entries(this.pageHeaders)) res.setHeader(name, value);
+    if (method === undefined && (await serveSessionPath(req, res, path, this.auth))) return;
     if (this.statics === undefined) {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("This bridge serves no web UI");
       return;

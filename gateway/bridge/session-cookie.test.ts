@@ -136,7 +136,8 @@ describe("the bridge's session cookie", () => {
       roles: ["liver-admin"],
     });
     expect(await whoami(`BearerToken=${adminToken}`)).toMatchObject({ signedIn: true, admin: true });
-    expect(await whoami()).toEqual({ signedIn: false });
+    // Authentication is on here: signed out, the page is told that sign-in is required.
+    expect(await whoami()).toEqual({ signedIn: false, signInRequired: true });
     const expired = await mintTestToken(key, {
       issuer: ISSUER,
       audience: AUDIENCE,
@@ -150,7 +151,7 @@ describe("the bridge's session cookie", () => {
     const other = await newTestKey("other");
     const forged = await mintTestToken(other, { issuer: ISSUER, audience: AUDIENCE, subject: "mallory" });
     expect(JSON.stringify(await whoami(`BearerToken=${forged}`))).toMatch(
-      /"signedIn":false,"problem":".*unknown signing key/,
+      /"signedIn":false,"signInRequired":true,"problem":".*unknown signing key/,
     );
   });
 

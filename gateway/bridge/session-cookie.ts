@@ -39,6 +39,8 @@ export interface Whoami {
   readonly admin?: boolean;
   /** Why a present cookie does not sign anyone in (expired, unknown key...). */
   readonly problem?: string;
+  /** Authentication is on and nobody is signed in: the page says how to sign in. */
+  readonly signInRequired?: boolean;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function serveSessionPath(
   }
   if (path !== WHOAMI_PATH || req.method !== "GET") return false;
   const token = bearerFromCookie(req.headers.cookie);
-  let answer: Whoami = { signedIn: false };
+  let answer: Whoami = auth === undefined ? { signedIn: false } : { signedIn: false, signInRequired: true };
   if (token !== undefined && auth !== undefined) {
     try {
       const caller = await auth.identify(token);
@@ -76,7 +78,7 @@ export async function serveSessionPath(
       };
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      answer = { signedIn: false, problem: error.message };
+      answer = { signedIn: false, signInRequired: true, problem: error.message };
     }
   }
   res

@@ -34,6 +34,18 @@ describe("buildWeb", () => {
     expect(js).not.toMatch(/https?:\/\/(?:localhost|127\.0\.0\.1)/);
   });
 
+  it("builds a page the strict CSP allows: no inline script, style, handler or eval", async () => {
+    const outDir = path.join(await tempDir(), "dist");
+    const result = await buildWeb({ outDir });
+    const html = await readFile(path.join(outDir, "index.html"), "utf8");
+    // Every <script> has a src; no <style> element, style attribute or on* handler.
+    for (const tag of html.match(/<script\b[^>]*>/g) ?? []) expect(tag).toMatch(/\bsrc="/);
+    expect(html).not.toMatch(/<style\b|\sstyle=|\son[a-z]+=|javascript:/i);
+    const js = await readFile(path.join(outDir, result.script), "utf8");
+    // No code from strings (script-src 'self' has no 'unsafe-eval'), no style attribute set.
+    expect(js).not.toMatch(/\beval\(|new Function\(|setAttribute\("style"/);
+  });
+
   it("replaces an earlier build but refuses to wipe a folder that is not one", async () => {
     const root = await tempDir();
     const outDir = path.join(root, "dist");

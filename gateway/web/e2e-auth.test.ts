@@ -9,10 +9,12 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
 import path from "node:path";
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { watchCspViolations } from "./testing/csp-violations.js";
 import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
 import {
@@ -26,7 +28,8 @@ import { startRetrainServer } from "../../services/retrain/retrain-server.js";
 import { readAuthConfig, type AuthConfig } from "../../services/shared/auth/auth-config.js";
 import { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import { DEV_ISSUER, DevIssuer } from "../../services/shared/auth/dev-issuer.js";
-import { buildWeb } from "./build.js";
+import { buildWeb, type WebBuildResult } from "./build.js";
+import { StaticFiles } from "../bridge/static-files.js";
 
 const SKIP = skipWithoutChromium("gateway/web/e2e-auth.test.ts", testTlsEnabled());
 const WAIT_MS = 60_000;
@@ -48,9 +51,12 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   let issuer: DevIssuer;
   let baseUrl: string;
+  let web: WebBuildResult;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  /** Content-Security-Policy violations the page reported; every test ends with none. */
+  let cspViolations: string[] = [];
 
   const tempDir = async (prefix: string): Promise<string> => {
     const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -68,7 +74,7 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     issuer = await DevIssuer.loadOrCreate(dataPath);
     const auth = readAuthConfig(issuer.serviceEnv()) as AuthConfig;
     const signingKey = randomBytes(32);
-    const web = await buildWeb({ outDir: path.join(await tempDir("web-auth-dist-"), "dist") });
+    web = await buildWeb({ outDir: path.join(await tempDir("web-auth-dist-"), "dist") });
     const retrain = await startRetrainServer(
       {
         ...testConfig(dataPath, signingKey, {
@@ -124,6 +130,11 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     // In the "tls" project the page comes over HTTPS, checked against the run's CA.
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
+    cspViolations = await watchCspViolations(page);
+  });
+
+  afterEach(() => {
+    expect(cspViolations.splice(0)).toEqual([]);
   });
 
   afterAll(async () => {
@@ -136,9 +147,16 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     expect(await page.isHidden("#signed-in")).toBe(true);
     await fillPatient();
     await page.click("#predict-button");
-    await page.waitForSelector("#result:has-text('UNAUTHENTICATED')", { timeout: WAIT_MS });
-    expect(await page.textContent("#result")).toContain("Predict requires authentication");
+    await page.waitForSelector("#result .error:has-text('not signed in')", { timeout: WAIT_MS });
+    // What to do, in words: never the raw status and metadata name.
+    expect(await page.textContent("#result")).not.toMatch(/UNAUTHENTICATED|Bearer/);
     expect(await page.isVisible(".probability-value")).toBe(false);
+    // The local bridge has no sign-in page: the note says how to get a session here.
+    await page.waitForSelector("#sign-in:not([hidden])", { timeout: WAIT_MS });
+    expect(await page.textContent("#sign-in")).toContain(
+      "npm run -s token -- --sub <your name> --role liver-clinician",
+    );
+    expect(await page.textContent("#sign-in")).toContain("BearerToken cookie");
   });
 
   it("signed in with the issuer's token cookie: shows the principal, predicts and sends feedback as it", async () => {
@@ -149,6 +167,7 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     await page.goto(baseUrl);
     await page.waitForSelector("#signed-in:not([hidden])", { timeout: WAIT_MS });
     expect(await page.textContent("#signed-in strong")).toBe("alice");
+    expect(await page.isHidden("#sign-in")).toBe(true);
     expect(await page.getAttribute("#signed-in .principal", "data-principal")).toBe(`${DEV_ISSUER}|alice`);
     // The cookie is HTTP-only: the page's scripts never see the token.
     expect(await page.evaluate(() => document.cookie)).not.toContain("BearerToken");
@@ -166,5 +185,31 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     await page.waitForSelector("#field-age", { timeout: WAIT_MS });
     await page.waitForFunction(() => document.querySelector("#signed-in")?.hasAttribute("hidden") === true);
     expect((await context.cookies(baseUrl)).map((c) => c.name)).not.toContain("BearerToken");
+  });
+
+  it("behind a gateway that signs in by redirect (Envoy's oauth2), links to its sign-in", async () => {
+    // What Envoy's oauth2 filter does for a request without a session: a redirect to the
+    // identity provider. Here a plain server plays the gateway: the page's files, and a
+    // redirect for /auth/whoami.
+    const statics = new StaticFiles(web.outDir);
+    const gateway = createServer((req, res) => {
+      if ((req.url ?? "").startsWith("/auth/whoami")) {
+        res.writeHead(302, { location: "https://idp.invalid/realms/hospital/auth" }).end();
+        return;
+      }
+      void statics.serve(req, res);
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => gateway.close(resolve)));
+    const address = gateway.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    const signedOut = await browser.newContext();
+    cleanups.push(() => signedOut.close());
+    const other = await signedOut.newPage();
+    await other.goto(`http://127.0.0.1:${address.port}/`);
+    await other.waitForSelector("#sign-in:not([hidden]) a.sign-in-link", { timeout: WAIT_MS });
+    expect(await other.getAttribute("#sign-in a.sign-in-link", "href")).toBe("/");
+    expect(await other.textContent("#sign-in")).toContain("You are not signed in");
+    expect(await other.textContent("#sign-in")).not.toContain("npm run");
   });
 });

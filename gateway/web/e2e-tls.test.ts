@@ -13,7 +13,9 @@ import path from "node:path";
 import { type Browser, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { watchCspViolations } from "./testing/csp-violations.js";
 import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
+import { PAGE_HSTS } from "../bridge/page-security-headers.js";
 import { startPredictServer } from "../../services/predict/predict-server.js";
 import { testConfig } from "../../services/retrain/testing/retrain-fixtures.js";
 import { startRetrainServer } from "../../services/retrain/retrain-server.js";
@@ -46,6 +48,8 @@ describe.skipIf(SKIP)("the page over HTTPS, every hop on TLS, in headless Chromi
   let baseUrl: string;
   let browser: Browser;
   let page: Page;
+  /** Content-Security-Policy violations the page reported. */
+  let cspViolations: string[] = [];
 
   const tempDir = async (prefix: string): Promise<string> => {
     const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -121,6 +125,7 @@ describe.skipIf(SKIP)("the page over HTTPS, every hop on TLS, in headless Chromi
     browser = await launchHeadlessChromium({ trustedCa: await readFile(pki.caFile) });
     cleanups.push(() => browser.close());
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    cspViolations = await watchCspViolations(page);
   });
 
   afterAll(async () => {
@@ -131,6 +136,9 @@ describe.skipIf(SKIP)("the page over HTTPS, every hop on TLS, in headless Chromi
     const response = await page.goto(baseUrl);
     expect(response?.url()).toMatch(/^https:/);
     expect(response?.status()).toBe(200);
+    // Over HTTPS the page tells the browser to stay on HTTPS, beside its CSP.
+    expect(response?.headers()["strict-transport-security"]).toBe(PAGE_HSTS);
+    expect(response?.headers()["content-security-policy"]).toContain("frame-ancestors 'none'");
     await page.waitForSelector("#field-albumin_globulin_ratio", { timeout: WAIT_MS });
     await page.waitForSelector('#version-badge[data-state="live"][data-version="v1"]', {
       timeout: WAIT_MS,
@@ -144,5 +152,6 @@ describe.skipIf(SKIP)("the page over HTTPS, every hop on TLS, in headless Chromi
     await page.keyboard.press("Enter");
     await page.waitForSelector(".probability-value", { timeout: WAIT_MS });
     await page.waitForSelector(".result-version:has-text('v1')", { timeout: WAIT_MS });
+    expect(cspViolations).toEqual([]);
   });
 });

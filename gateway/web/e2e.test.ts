@@ -16,7 +16,8 @@ import { fileURLToPath } from "node:url";
 import { AxeBuilder } from "@axe-core/playwright";
 import { type Browser, type Page } from "playwright-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { watchCspViolations } from "./testing/csp-violations.js";
 import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 import { TestGrpcWebBridge } from "../bridge/testing/test-bridge.js";
 import {
@@ -68,6 +69,8 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
   let baseUrl: string;
   let browser: Browser;
   let page: Page;
+  /** Content-Security-Policy violations the page reported; every test ends with none. */
+  let cspViolations: string[] = [];
   let predictRequests = 0;
   let shot = 0;
 
@@ -203,9 +206,14 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     // In the "tls" project the page comes over HTTPS, checked against the run's CA.
     const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
+    cspViolations = await watchCspViolations(page);
     page.on("request", (request) => {
       if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;
     });
+  });
+
+  afterEach(() => {
+    expect(cspViolations.splice(0)).toEqual([]);
   });
 
   afterAll(async () => {
@@ -250,6 +258,18 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     });
     await screenshot("loaded");
     await expectAccessible("empty page");
+    // The CSP watch itself: an inline style attribute is refused and reported.
+    await page.evaluate(() => {
+      const probe = document.createElement("div");
+      probe.setAttribute("style", "color: red");
+      document.body.append(probe);
+      probe.remove();
+    });
+    // Both reports arrive: Chromium's console refusal and the page's securitypolicyviolation event.
+    await expect
+      .poll(() => cspViolations.filter((v) => v.includes("style-src")).length, { timeout: WAIT_MS })
+      .toBe(2);
+    cspViolations.splice(0);
   });
 
   it("shows the field's error for a bad value and sends nothing", async () => {
@@ -257,7 +277,9 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     await typePatient(PATIENT.map(([name, value]) => [name, name === "age" ? "130" : value]));
     await page.keyboard.press("Enter");
     await page.waitForSelector("#field-age-error:not([hidden])");
-    expect(await page.textContent("#field-age-error")).toBe("age is 130; valid range is 0 to 120 years");
+    expect(await page.textContent("#field-age-error")).toBe(
+      "Age 130 years is outside the valid range of 0 to 120 years.",
+    );
     expect(await page.getAttribute("#field-age", "aria-invalid")).toBe("true");
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("field-age");
     expect(await page.textContent(".form-summary")).toBe("1 field needs attention: Age. Nothing was sent.");
@@ -277,8 +299,20 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     expect(predictRequests).toBe(before + 1);
     expect(await page.isVisible("#field-age-error")).toBe(false);
     expect(await page.textContent(".probability-value")).toMatch(/^(?:[<>] )?\d{1,3}\.\d %$/);
+    // The reading follows the band: within 10 points of the threshold it says "Borderline".
+    const probability = Number.parseFloat(
+      (await page.textContent(".probability-value"))?.replace(/^[<>] /, "") ?? "",
+    );
+    const band = await page.getAttribute(".diagnosis", "data-band");
+    expect(band).toBe(
+      Math.abs(probability - 50) <= 10
+        ? "borderline"
+        : probability >= 50
+          ? "liver-disease"
+          : "no-liver-disease",
+    );
     expect(await page.textContent(".diagnosis")).toMatch(
-      /^(Liver disease likely|No liver disease indicated)/,
+      band === "borderline" ? /^Borderline: / : /^(Liver disease likely|No liver disease indicated)/,
     );
     expect(await page.textContent(".result-version")).toBe("v1");
     // The explanation: the five largest contributions, each a sentence with its direction.
@@ -353,6 +387,108 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     expect(await page.textContent(".feedback-message")).toBe(
       "Marked don't know: stored; not used for training.",
     );
+  });
+
+  it("marks the shown result as belonging to earlier values when the form is edited or a check fails", async () => {
+    expect(await page.isVisible(".stale-notice")).toBe(false);
+    const predictionId = (await page.textContent("#result .muted:has-text('Prediction ')")) ?? "";
+    await page.fill("#field-age", "53");
+    await page.waitForSelector("#result-heading ~ .stale-notice:not([hidden])");
+    expect(await page.textContent("#result-heading ~ .stale-notice")).toBe(
+      "Out of date: this result is for the values entered before your edits (changed: Age). Press Predict for an answer to the current values.",
+    );
+    // The verdict buttons still refer to that prediction, and say so.
+    const verdictNotice = (await page.textContent(".stale-verdict")) ?? "";
+    expect(verdictNotice).toMatch(
+      /^Your verdict refers to the prediction above \(.+\), made for the earlier values/,
+    );
+    expect(predictionId).toContain(verdictNotice.replace(/^.*\((.+)\).*$/, "$1"));
+    expect(await page.getAttribute("#result", "data-stale")).toBe("");
+    await expectAccessible("result out of date");
+    // Back to the values the answer was for: current again.
+    await page.fill("#field-age", "52");
+    await page.waitForSelector(".stale-notice", { state: "hidden" });
+    // A failed check leaves the old answer on screen, marked.
+    const before = predictRequests;
+    await page.fill("#field-age", "130");
+    // Enter submits from the field (a click could land beside the button once the field's
+    // error, shown on blur, moves it).
+    await page.press("#field-age", "Enter");
+    await page.waitForSelector("#result-heading ~ .stale-notice:has-text('Not updated')");
+    expect(predictRequests).toBe(before);
+    await screenshot("stale-result");
+    await page.fill("#field-age", "52");
+    await page.waitForSelector(".stale-notice", { state: "hidden" });
+  });
+
+  it("warns about values that cannot occur together, before and with the answer", async () => {
+    const requestsBefore = predictRequests;
+    await page.fill("#field-direct_bilirubin", "5");
+    await page.fill("#field-total_bilirubin", "0.5");
+    await page.press("#field-total_bilirubin", "Tab");
+    await page.waitForSelector("#form-warnings:not([hidden])");
+    expect(predictRequests).toBe(requestsBefore);
+    expect(await page.textContent("#form-warnings")).toContain(
+      "Direct bilirubin (5 mg/dL) is higher than total bilirubin (0.5 mg/dL)",
+    );
+    await page.press("#field-total_bilirubin", "Enter");
+    await page.waitForSelector("#answer-warnings:not([hidden])", { timeout: WAIT_MS });
+    expect(await page.textContent("#answer-warnings")).toContain(
+      "but direct bilirubin is part of total bilirubin. Check both values.",
+    );
+    expect(await page.getAttribute("#answer-warnings li", "data-fields")).toBe(
+      "direct_bilirubin total_bilirubin",
+    );
+    await screenshot("plausibility-warning");
+    await expectAccessible("plausibility warning");
+    await page.fill("#field-direct_bilirubin", "1.4");
+    await page.fill("#field-total_bilirubin", "3.1");
+    await page.press("#field-total_bilirubin", "Tab");
+    await page.waitForSelector("#form-warnings", { state: "hidden" });
+  });
+
+  it("at 375 px: chart text stays readable and no table is clipped", async () => {
+    const original = page.viewportSize();
+    await page.setViewportSize({ width: 375, height: 800 });
+    // The history chart redraws itself at the new width (so its text keeps its size).
+    await page.waitForFunction(() => {
+      const svg = document.querySelector<SVGSVGElement>("#history svg");
+      const box = document.getElementById("history");
+      return svg !== null && box !== null && svg.viewBox.baseVal.width <= Math.max(300, box.clientWidth);
+    });
+    await page.$$eval("#history details, #calibration details", (all) => {
+      for (const details of all) (details as HTMLDetailsElement).open = true;
+    });
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll("#history details, #calibration details")).every(
+        (d) => (d as HTMLDetailsElement).open,
+      ),
+    );
+    const overflow = await page.evaluate(() => {
+      const clipped: string[] = [];
+      for (const table of Array.from(document.querySelectorAll("table"))) {
+        for (let e: Element | null = table; e !== null && e !== document.body; e = e.parentElement) {
+          if (e.scrollWidth > e.clientWidth + 1)
+            clipped.push(`${e.tagName}.${e.className}: ${e.scrollWidth} > ${e.clientWidth}`);
+        }
+      }
+      const root = document.documentElement;
+      if (root.scrollWidth > root.clientWidth + 1)
+        clipped.push(`page: ${root.scrollWidth} > ${root.clientWidth}`);
+      return clipped;
+    });
+    expect(overflow).toEqual([]);
+    // Rendered text height of every chart label, in CSS pixels: at least 10 px (11 to 12 px
+    // fonts); a fixed 640-unit drawing squeezed to a phone would render it near 6 px.
+    const small = await page.$$eval("#history svg text, #calibration svg text", (texts) =>
+      texts
+        .map((t) => ({ text: t.textContent, height: t.getBoundingClientRect().height }))
+        .filter((t) => t.height < 10),
+    );
+    expect(small).toEqual([]);
+    expect(await page.$$eval("#history svg text", (texts) => texts.length)).toBeGreaterThan(3);
+    await screenshot("narrow-375");
+    if (original !== null) await page.setViewportSize(original);
   });
 
   it("shows a Retrain outage, keeps predicting, lets feedback be retried, and recovers by itself", async () => {

@@ -7,6 +7,7 @@ import {
   fieldLabel,
   fieldsFromSchema,
   type NumericField,
+  parseGenderField,
   parseNumericField,
   type PatientField,
 } from "./src/patient-fields.js";
@@ -52,7 +53,9 @@ describe("fieldsFromSchema", () => {
     const age = numeric(fields, "age");
     expect(fieldLabel(age)).toBe("Age at visit");
     expect(age.rangeText).toBe("0 to 99 years");
-    expect(parseNumericField(age, "100").error).toBe("age is 100; valid range is 0 to 99 years");
+    expect(parseNumericField(age, "100").error).toBe(
+      "Age at visit 100 years is outside the valid range of 0 to 99 years.",
+    );
   });
 
   it("offers the allowed genders by name", () => {
@@ -85,19 +88,33 @@ describe("parseNumericField", () => {
     expect(parseNumericField(age, "120")).toEqual({ value: 120 });
   });
 
-  it("gives the server's messages for missing and out-of-range values", () => {
-    expect(parseNumericField(age, "").error).toBe("age is required (Age, 0 to 120 years)");
-    expect(parseNumericField(age, "130").error).toBe("age is 130; valid range is 0 to 120 years");
-    expect(parseNumericField(age, "-1").error).toBe("age is -1; valid range is 0 to 120 years");
+  it("names the field by its label and unit for missing and out-of-range values", () => {
+    expect(parseNumericField(age, "").error).toBe("Enter Age: 0 to 120 years.");
+    expect(parseNumericField(age, "130").error).toBe(
+      "Age 130 years is outside the valid range of 0 to 120 years.",
+    );
+    expect(parseNumericField(age, "-1").error).toBe(
+      "Age -1 years is outside the valid range of 0 to 120 years.",
+    );
   });
 
   it("refuses text that is not a number, naming the field and range", () => {
     expect(parseNumericField(age, "forty").error).toBe(
-      'age is "forty"; expected a number from 0 to 120 years',
+      'Age: "forty" is not a number; enter a number from 0 to 120 years.',
     );
-    expect(parseNumericField(age, "1.2.3").error).toMatch(/^age is "1\.2\.3"/);
-    expect(parseNumericField(age, "Infinity").error).toMatch(/expected a number/);
-    expect(parseNumericField(age, "1,000.5").error).toMatch(/expected a number/);
+    expect(parseNumericField(age, "1.2.3").error).toMatch(/^Age: "1\.2\.3"/);
+    expect(parseNumericField(age, "Infinity").error).toMatch(/enter a number from/);
+    expect(parseNumericField(age, "1,000.5").error).toMatch(/enter a number from/);
+  });
+
+  it("never shows an API field name or enum name", () => {
+    for (const raw of ["", "x", "-5", "1e9"]) {
+      for (const field of fieldsFromSchema(SCHEMA)) {
+        const error =
+          field.kind === "gender" ? parseGenderField(field, raw).error : parseNumericField(field, raw).error;
+        expect(error ?? "").not.toMatch(/[a-z]+_[a-z]+|GENDER_/);
+      }
+    }
   });
 });
 
@@ -123,15 +140,15 @@ describe("buildPatient", () => {
     expect(validatePatient(result.patient)).toEqual([]);
   });
 
-  it("reports every bad field at once, with the same text as the server", () => {
+  it("reports every bad field at once, where the server's own check also refuses", () => {
     const raw: Record<string, string> = { ...VALID, age: "130", gender: "", albumin: "" };
     const result = buildPatient(fields, (name) => raw[name] ?? "");
     expect(result.ok).toBe(false);
     if (result.ok) return;
     const server = validatePatient({ age: 130, gender: 0, albumin: undefined });
-    for (const name of ["age", "gender", "albumin"]) {
-      expect(result.errors.get(name)).toBe(server.find((v) => v.field === name)?.description);
-    }
+    for (const name of ["age", "gender", "albumin"]) expect(server.some((v) => v.field === name)).toBe(true);
+    expect(result.errors.get("gender")).toBe("Choose the patient's sex.");
+    expect(result.errors.get("albumin")).toBe("Enter Albumin: 0 to 10 g/dL.");
     expect([...result.errors.keys()]).toEqual(["age", "gender", "albumin"]);
   });
 });

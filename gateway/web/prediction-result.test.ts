@@ -36,12 +36,31 @@ describe("describeDiagnosis", () => {
 });
 
 describe("describePredictFailure", () => {
-  it("passes the server's field message on for bad input and asks for patience when the service is down", () => {
+  it("passes the server's field message on for bad input (in the form's words) and asks for patience when the service is down", () => {
     expect(
       describePredictFailure(
         new GrpcWebError(GrpcCode.INVALID_ARGUMENT, "age is 130; valid range is 0 to 120 years", "/p"),
       ),
-    ).toBe("The server refused the values: age is 130; valid range is 0 to 120 years");
+    ).toBe("The server refused the values: Age is 130; valid range is 0 to 120 years");
+    expect(
+      describePredictFailure(
+        new GrpcWebError(
+          GrpcCode.INVALID_ARGUMENT,
+          "gender is required; expected GENDER_MALE or GENDER_FEMALE",
+          "/p",
+        ),
+      ),
+    ).toBe("The server refused the values: Choose the patient's sex.");
+    // Signed out: what to do, never the raw "UNAUTHENTICATED ... Bearer" text.
+    const signedOut = describePredictFailure(
+      new GrpcWebError(
+        GrpcCode.UNAUTHENTICATED,
+        "Predict requires authentication: send 'authorization: Bearer'",
+        "/p",
+      ),
+    );
+    expect(signedOut).toMatch(/not signed in/);
+    expect(signedOut).not.toMatch(/UNAUTHENTICATED|Bearer/);
     expect(describePredictFailure(new GrpcWebError(GrpcCode.UNAVAILABLE, "no model loaded yet", "/p"))).toBe(
       "No prediction: the prediction service is unavailable. Try again in a moment. (UNAVAILABLE: no model loaded yet)",
     );

@@ -4,7 +4,7 @@ import { loadLpdCsv } from "../shared/data/lpd-csv-loader.js";
 import { Prng } from "../shared/data/prng.js";
 import { generateSyntheticDataset } from "../shared/data/synthetic-dataset.js";
 import { fitInputProfile } from "../shared/model/input-profile.js";
-import { REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
+import { DATA_USED, REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
 import { DRIFT_WINDOW_ROWS, InputDriftMonitor } from "./input-drift-monitor.js";
 
 const ALT = FEATURES.findIndex((spec) => spec.name === "alanine_aminotransferase");
@@ -15,7 +15,7 @@ async function trainingRows(): Promise<{ rows: number; features: Float64Array }>
 }
 
 describe("InputDriftMonitor (PSI over a sliding window)", () => {
-  it("never flags 100,000 predictions drawn from the training data; flags ALT doubled at one clinic within 500", async () => {
+  it(`never flags 100,000 predictions drawn from the training data; flags ALT doubled at one clinic within 500, ${DATA_USED}`, async () => {
     const data = await trainingRows();
     const profile = fitInputProfile(data.rows, data.features);
     const monitor = new InputDriftMonitor();

@@ -8,7 +8,7 @@ import { loadLpdCsv } from "../shared/data/lpd-csv-loader.js";
 import { generateSyntheticDataset } from "../shared/data/synthetic-dataset.js";
 import { writeArtifact } from "../shared/model/model-artifact.js";
 import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
-import { REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
+import { DATA_USED, REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
 import { FakeRetrainServer } from "./testing/fake-retrain-server.js";
 import { callFailure } from "./testing/predict-clients.js";
 import { validPatient, vectorToPatient } from "./testing/patients.js";
@@ -250,7 +250,7 @@ describe("fallback when RetrainService is unreachable", () => {
 });
 
 describe("parity", () => {
-  it("answers every holdout row with the pipeline's own evaluation (|Δ| <= 1e-6)", async () => {
+  it(`answers every holdout row with the pipeline's own evaluation (|Δ| <= 1e-6), ${DATA_USED}`, async () => {
     // The real dataset when it is beside the repository, else a synthetic one.
     const real = haveRealCsv;
     const original = real ? (await loadLpdCsv(REAL_CSV_PATH)).dataset : generateSyntheticDataset(8_000, 41);

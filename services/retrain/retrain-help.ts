@@ -13,7 +13,8 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   RETRAIN_METRICS_PORT [9101]   Prometheus /metrics over HTTP
   DATA_PATH [data/]             SQLite store (liver.db); the real dataset is read from
                                 DATA_PATH/raw/Liver Patient Dataset (LPD)_train.csv when present
-  TRAINING_CSV                  the original dataset elsewhere (an error when missing)
+  TRAINING_CSV                  the original dataset elsewhere; when set it wins over the file in
+                                DATA_PATH/raw (an error when missing)
   MODEL_PATH [models/]          artifact folders v1/, v2/, ...
   ADMIN_TOKEN                   break-glass credential for the admin RPCs: TriggerRetrain,
                                 RollbackModel, Approve/RejectModelVersion and the feedback

@@ -5,10 +5,11 @@
  */
 import { Backoff, delay } from "./backoff.js";
 import { CalibrationChart } from "./calibration-chart.js";
-import { byId } from "./dom.js";
+import { byId, h } from "./dom.js";
 import { FeedbackButtons } from "./feedback-buttons.js";
+import { readFormValues, partialPatient } from "./form-values.js";
 import type { PatientFeatures } from "./gen/liver/v1/patient.js";
-import { toGrpcWebError } from "./grpc-status.js";
+import { GrpcCode, toGrpcWebError } from "./grpc-status.js";
 import { GrpcWebClient } from "./grpc-web-client.js";
 import { InputDriftPanel } from "./input-drift-panel.js";
 import { LIVER_METHODS, LiverApi } from "./liver-api.js";
@@ -16,10 +17,13 @@ import { ModelHistoryChart } from "./model-history-chart.js";
 import { ModelVersionWatcher } from "./model-version-watcher.js";
 import { fieldsFromSchema } from "./patient-fields.js";
 import { PendingApprovalPanel } from "./pending-approval-panel.js";
+import { apiWarnings, checkPlausibility, mergeWarnings, PlausibilityNotice } from "./plausibility.js";
 import { PredictForm } from "./predict-form.js";
 import { describePredictFailure, PredictionResult } from "./prediction-result.js";
+import { ResultFreshness } from "./result-freshness.js";
 import { RetrainStatusPanel } from "./retrain-status.js";
 import { ServiceStatusBanner } from "./service-status.js";
+import { SignInPrompt } from "./sign-in-prompt.js";
 import { SignedInUser } from "./signed-in-user.js";
 import { VersionBadge } from "./version-badge.js";
 
@@ -31,6 +35,8 @@ function start(): void {
   const outages = new ServiceStatusBanner(byId("service-status", HTMLElement));
   const badge = new VersionBadge(byId("version-badge", HTMLElement));
   const signedIn = new SignedInUser(byId("signed-in", HTMLElement)).load();
+  const signIn = new SignInPrompt(byId("sign-in", HTMLElement));
+  void signIn.load();
   const synthetic = byId("synthetic-banner", HTMLElement);
   const result = new PredictionResult(byId("result", HTMLElement));
   const chart = new ModelHistoryChart(byId("history", HTMLElement));
@@ -72,30 +78,60 @@ function start(): void {
         outages.succeeded("retrain");
         status.pollNow();
       },
-      failed: (error) => outages.failed("retrain", error),
+      failed: (error) => {
+        if (error.code === GrpcCode.UNAUTHENTICATED) signIn.show();
+        outages.failed("retrain", error);
+      },
     },
   );
 
+  const formElement = byId("patient-form", HTMLFormElement);
+  const warningsBefore = new PlausibilityNotice(
+    h("div", { id: "form-warnings", role: "status" }),
+    "Check these values:",
+  );
+  const warningsWithAnswer = new PlausibilityNotice(
+    h("div", { id: "answer-warnings" }),
+    "Implausible values in this answer's input:",
+  );
   const predict = async (patient: PatientFeatures): Promise<void> => {
     result.showPending();
     feedback.clear();
+    freshness.cleared();
+    warningsWithAnswer.show([]);
     try {
       const prediction = await api.predict(patient);
       outages.succeeded("predict");
       result.show(prediction);
       feedback.show(prediction);
+      freshness.answered(prediction.predictionId);
+      warningsWithAnswer.show(mergeWarnings(checkPlausibility(patient), apiWarnings(prediction)));
     } catch (error) {
       const failure = toGrpcWebError(error, LIVER_METHODS.predict.path);
+      if (failure.code === GrpcCode.UNAUTHENTICATED) signIn.show();
       outages.failed("predict", failure);
       result.showError(describePredictFailure(failure));
     }
   };
   const form = new PredictForm(
-    byId("patient-form", HTMLFormElement),
+    formElement,
     byId("fields", HTMLElement),
     byId("predict-button", HTMLButtonElement),
     predict,
   );
+  // Made after the form, whose submit handler must have checked the fields when this one's runs.
+  const freshness = new ResultFreshness(
+    formElement,
+    byId("result", HTMLElement),
+    byId("feedback", HTMLElement),
+    labelOf,
+  );
+  // Warnings: under the fields as values are typed, and with the answer (beside the API's).
+  byId("predict-button", HTMLButtonElement).before(warningsBefore.element);
+  byId("result", HTMLElement).after(warningsWithAnswer.element);
+  formElement.addEventListener("change", () => {
+    warningsBefore.show(checkPlausibility(partialPatient(readFormValues(formElement))));
+  });
 
   void loadSchema(api, form, result, outages, synthetic);
 
@@ -135,6 +171,12 @@ function start(): void {
   watcher.start();
   void drift.run();
   history.refresh();
+}
+
+/** The form's label of a field name (for notices that name changed fields). */
+function labelOf(name: string): string {
+  const label = document.querySelector(`label[for="field-${CSS.escape(name)}"]`);
+  return label?.firstChild?.textContent?.trim() ?? name;
 }
 
 /** Loads the feature schema until it arrives; the form cannot exist without it. */

@@ -140,9 +140,26 @@ export function statusText(status: ModelVersionStatus): string {
 /** The chart section: SVG, legend and table. */
 export class ModelHistoryChart {
   private readonly figure = h("figure", { class: "history" });
+  private last: { readonly versions: readonly ModelVersion[]; readonly serving: string } | undefined;
+  private drawnWidth = 0;
 
   constructor(private readonly container: HTMLElement) {
     container.replaceChildren(h("p", { class: "muted", role: "status" }, "Loading the model history…"));
+    // The chart is drawn at the width it is shown, so its text stays at its CSS size on a
+    // phone instead of shrinking with a fixed viewBox; a width change redraws it.
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver(() => {
+        if (this.last !== undefined && Math.abs(this.chartWidth() - this.drawnWidth) >= 24) {
+          this.render(this.last.versions, this.last.serving);
+        }
+      }).observe(container);
+    }
+  }
+
+  /** The drawing width: the container's, within 300 to 640 user units (640 when not laid out). */
+  private chartWidth(): number {
+    const width = this.container.clientWidth;
+    return width <= 0 ? 640 : Math.max(300, Math.min(640, Math.floor(width)));
   }
 
   /** Shows a failure to load (the previous chart, if any, stays with a note above it). */
@@ -154,7 +171,9 @@ export class ModelHistoryChart {
   /** Draws the versions (newest first, as ListModelVersions returns them). */
   render(versions: readonly ModelVersion[], serving: string): void {
     const wasOpen = this.figure.querySelector("details")?.open === true;
-    const layout = layoutHistoryChart(versions);
+    this.last = { versions, serving };
+    this.drawnWidth = this.chartWidth();
+    const layout = layoutHistoryChart(versions, this.drawnWidth);
     const servingPoint = layout.points.find((p) => p.version === serving);
     const summary =
       layout.points.length === 0
@@ -202,10 +221,16 @@ export class ModelHistoryChart {
           tick.label,
         ),
       ]),
-      ...layout.xTicks.map((tick) =>
+      // The last time label ends at the plot's edge instead of running past the drawing.
+      ...layout.xTicks.map((tick, i, all) =>
         s(
           "text",
-          { x: tick.position, y: plot.bottom + 18, class: "tick", "text-anchor": "middle" },
+          {
+            x: tick.position,
+            y: plot.bottom + 18,
+            class: "tick",
+            "text-anchor": i === all.length - 1 && all.length > 1 ? "end" : "middle",
+          },
           tick.label,
         ),
       ),
@@ -242,18 +267,22 @@ export class ModelHistoryChart {
   }
 
   private table(versions: readonly ModelVersion[], open: boolean): HTMLDetailsElement {
+    // Each cell names its column (data-label): on a narrow screen the rows stack, one
+    // labelled line per cell, instead of clipping the last columns.
+    const cell = (column: string, text: string): HTMLTableCellElement =>
+      h("td", { "data-label": column }, text);
     const rows = versions.map((v) =>
       h(
         "tr",
         {},
         h("th", { scope: "row" }, v.modelVersion),
-        h("td", {}, statusText(v.status)),
-        h("td", {}, v.metrics === undefined ? "–" : v.metrics.rocAuc.toFixed(3)),
-        h("td", {}, holdoutText(v.metrics?.holdoutScheme)),
-        h("td", {}, v.metrics === undefined ? "–" : v.metrics.accuracy.toFixed(3)),
-        h("td", {}, String(v.rowCounts?.feedbackRows ?? 0)),
-        h("td", {}, v.createdAt === undefined ? "–" : formatClock(v.createdAt)),
-        h("td", {}, v.reason),
+        cell("Status", statusText(v.status)),
+        cell("Holdout AUC", v.metrics === undefined ? "–" : v.metrics.rocAuc.toFixed(3)),
+        cell("Holdout", holdoutText(v.metrics?.holdoutScheme)),
+        cell("Accuracy", v.metrics === undefined ? "–" : v.metrics.accuracy.toFixed(3)),
+        cell("Feedback rows", String(v.rowCounts?.feedbackRows ?? 0)),
+        cell("Trained", v.createdAt === undefined ? "–" : formatClock(v.createdAt)),
+        cell("Reason", v.reason),
       ),
     );
     return h(
@@ -262,7 +291,7 @@ export class ModelHistoryChart {
       h("summary", {}, "Model versions as a table"),
       h(
         "table",
-        {},
+        { class: "stack-narrow" },
         h(
           "thead",
           {},

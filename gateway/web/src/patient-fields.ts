@@ -1,8 +1,8 @@
 /**
  * The form's model, without the DOM: turns GetModelInfo's feature schema into field
- * definitions and the typed text into a PatientFeatures message, with the same checks and
- * the same messages the server uses (services/shared/features/feature-schema.ts), so a value
- * the page accepts is one the server accepts and an inline error reads like the server's.
+ * definitions and the typed text into a PatientFeatures message, with the same checks the
+ * server uses (services/shared/features/feature-schema.ts), so a value the page accepts is
+ * one the server accepts; inline errors use the form's labels and units.
  */
 import {
   checkGender,
@@ -12,6 +12,12 @@ import {
   type NumericFeatureName,
   type NumericFeatureSpec,
 } from "../../../services/shared/features/feature-schema.js";
+import {
+  MISSING_SEX_MESSAGE,
+  missingValueMessage,
+  notANumberMessage,
+  outOfRangeMessage,
+} from "./field-messages.js";
 import type { FeatureSpec } from "./gen/liver/v1/model.js";
 import { Gender, type PatientFeatures } from "./gen/liver/v1/patient.js";
 
@@ -93,26 +99,28 @@ const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**
  * Reads a typed number. Empty means missing; a decimal comma is accepted when it is the only
- * separator ("1,5"); anything else that is not a plain decimal number is refused, naming the
- * field and range the way the server names them.
+ * separator ("1,5"); anything else that is not a plain decimal number is refused. The rules
+ * are the server's; the messages name the field by its label and unit (field-messages.ts).
  */
 export function parseNumericField(field: NumericField, raw: string): { value?: number; error?: string } {
   const text = raw.trim();
   const normalized = text.includes(".") ? text : text.replace(",", ".");
-  if (text !== "" && !NUMBER.test(normalized)) {
-    return { error: `${field.name} is "${text}"; expected a number from ${field.rangeText}` };
-  }
-  const value = text === "" ? undefined : Number(normalized);
-  const error = checkNumeric(field.spec, value);
-  return error === undefined ? (value === undefined ? {} : { value }) : { error };
+  if (text !== "" && !NUMBER.test(normalized)) return { error: notANumberMessage(field.spec, text) };
+  if (text === "") return { error: missingValueMessage(field.spec) };
+  const value = Number(normalized);
+  if (checkNumeric(field.spec, value) === undefined) return { value };
+  return {
+    error: Number.isFinite(value)
+      ? outOfRangeMessage(field.spec, value)
+      : notANumberMessage(field.spec, text),
+  };
 }
 
-/** Reads the gender choice (the enum name, or "" for none) with the server's check. */
+/** Reads the sex choice (the enum name, or "" for none) with the server's check. */
 export function parseGenderField(field: GenderField, raw: string): { value?: Gender; error?: string } {
   const option = field.options.find((candidate) => candidate.enumName === raw);
   const value = option?.value;
-  const error = checkGender(value);
-  return error === undefined && value !== undefined ? { value } : { error: error ?? "gender is required" };
+  return checkGender(value) === undefined && value !== undefined ? { value } : { error: MISSING_SEX_MESSAGE };
 }
 
 /** Every field's problem, or the patient ready to send. */

@@ -3,10 +3,11 @@
  * model version that gave it, announced politely to screen readers. Errors go to a separate
  * alert so they are never mistaken for an answer.
  */
+import { describeAnswerBand } from "./answer-band.js";
 import { h } from "./dom.js";
 import { ExplanationChart } from "./explanation-chart.js";
+import { withFieldLabels } from "./field-messages.js";
 import type { FeatureSpec } from "./gen/liver/v1/model.js";
-import { Diagnosis } from "./gen/liver/v1/patient.js";
 import type { PredictResponse } from "./gen/liver/v1/predict_service.js";
 import { GrpcCode, type GrpcWebError } from "./grpc-status.js";
 
@@ -18,17 +19,9 @@ export function formatProbability(probability: number): string {
   return `${percent.toFixed(1)} %`;
 }
 
-/** The diagnosis in words, with the threshold it was decided against. */
+/** The diagnosis in words, with the threshold it was decided against ("Borderline" near it). */
 export function describeDiagnosis(prediction: PredictResponse): string {
-  const threshold = formatProbability(prediction.threshold);
-  switch (prediction.diagnosis) {
-    case Diagnosis.DIAGNOSIS_LIVER_DISEASE:
-      return `Liver disease likely (at or above the model's threshold of ${threshold}).`;
-    case Diagnosis.DIAGNOSIS_NO_LIVER_DISEASE:
-      return `No liver disease indicated (below the model's threshold of ${threshold}).`;
-    default:
-      return "The server gave no diagnosis.";
-  }
+  return describeAnswerBand(prediction).text;
 }
 
 /** The result section's content. */
@@ -61,7 +54,7 @@ export class PredictionResult {
   /** A prediction. */
   show(prediction: PredictResponse): void {
     this.error.textContent = "";
-    const liver = prediction.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE;
+    const { band, text } = describeAnswerBand(prediction);
     this.answer.replaceChildren(
       h(
         "p",
@@ -69,7 +62,7 @@ export class PredictionResult {
         h("strong", { class: "probability-value" }, formatProbability(prediction.probability)),
         " probability of liver disease",
       ),
-      h("p", { class: liver ? "diagnosis positive" : "diagnosis negative" }, describeDiagnosis(prediction)),
+      h("p", { class: `diagnosis ${band}`, "data-band": band }, text),
       h(
         "p",
         { class: "muted" },
@@ -92,7 +85,10 @@ export class PredictionResult {
 
 /** What the result area says when Predict fails. */
 export function describePredictFailure(error: GrpcWebError): string {
-  if (error.code === GrpcCode.INVALID_ARGUMENT) return `The server refused the values: ${error.details}`;
+  if (error.code === GrpcCode.INVALID_ARGUMENT)
+    return `The server refused the values: ${withFieldLabels(error.details)}`;
+  if (error.code === GrpcCode.UNAUTHENTICATED)
+    return "No prediction: you are not signed in, or your session has ended. Sign in (see the note at the top of the page) and press Predict again.";
   const technical = `(${error.codeName}: ${error.details})`;
   return error.isTransient
     ? `No prediction: the prediction service is unavailable. Try again in a moment. ${technical}`
