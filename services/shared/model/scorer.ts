@@ -7,6 +7,7 @@
  * site recalibration (slope × logit + intercept) is folded in the same way, at no cost. The parity test
  * holds this to the tfjs evaluation within 1e-6 on every holdout row.
  */
+import { referenceValue } from "../features/clinical-reference.js";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import type { PipelineParams } from "./feature-pipeline.js";
 import { IDENTITY_CALIBRATION, type OutputCalibration } from "./output-calibration.js";
@@ -24,13 +25,36 @@ export interface Scorer {
   /**
    * The exact additive explanation of the vector at `offset`: writes each feature's
    * contribution to the log-odds, kernel_i · z_i with z_i its standardized value, into
-   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds
-   * (the log-odds of a patient at the training mean, z = 0). Their sum is the logit `score`
+   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds:
+   * the log-odds of the reference patient (REFERENCE_PATIENT_NOTE), against whom each
+   * contribution is kernel_i · (z_i − zref_i). Their sum is the logit `score`
    * takes the sigmoid of, up to float64 rounding (about 1e-15). With a site recalibration,
    * both are in the served log-odds: contributions scaled by its (positive) slope, and the
    * reference shifted by its intercept, so the sum is still exactly what was answered.
    */
   explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
+}
+
+/**
+ * Who explanations compare with, in words (README and the page say the same): every lab
+ * value at its normal limit on the side of disease (the upper limit of bilirubin, ALP, ALT
+ * and AST, the lower limit of albumin and the A/G ratio), total proteins mid-range, and age
+ * and gender at the training average, which have no normal limits.
+ */
+export const REFERENCE_PATIENT_NOTE =
+  "a patient with every lab value at the edge of its normal range (upper limit of bilirubin, ALP, ALT and AST; " +
+  "lower limit of albumin and A/G ratio; total proteins mid-range) and the training data's average age and gender";
+
+/**
+ * The reference patient's standardized vector under `pipeline`: each lab at its
+ * referenceValue (clinical-reference.ts), age and gender at the training mean (z = 0).
+ */
+export function referenceStandardized(pipeline: PipelineParams): Float64Array {
+  return Float64Array.from(pipeline.features, (transform) => {
+    const value = referenceValue(transform.name);
+    if (value === undefined) return 0;
+    return (term(value, transform.log1p) - transform.mean) / transform.std;
+  });
 }
 
 /** Features the unrolled logit below is written for (the schema's count). */
@@ -85,6 +109,10 @@ export function createScorer(
   const kernel = Float64Array.from(weights.kernel);
   const means = Float64Array.from(pipeline.features, (f) => f.mean);
   const stds = Float64Array.from(pipeline.features, (f) => f.std);
+  const atReference = referenceStandardized(pipeline);
+  let referenceLogit = weights.bias;
+  for (let i = 0; i < FEATURE_COUNT; i++) referenceLogit += (kernel[i] ?? 0) * (atReference[i] ?? 0);
+  const referenceLogOdds = slope * referenceLogit + calibration.intercept;
 
   const logit = (v: Float64Array, b: number): number =>
     c +
@@ -113,9 +141,9 @@ export function createScorer(
     explain: (vectors, offset, contributions) => {
       for (let i = 0; i < FEATURE_COUNT; i++) {
         const z = (term(vectors[offset + i] ?? 0, logs[i] === true) - (means[i] ?? 0)) / (stds[i] ?? 1);
-        contributions[i] = slope * (kernel[i] ?? 0) * z;
+        contributions[i] = slope * (kernel[i] ?? 0) * (z - (atReference[i] ?? 0));
       }
-      return slope * weights.bias + calibration.intercept;
+      return referenceLogOdds;
     },
   };
 }

@@ -1,0 +1,106 @@
+/**
+ * `npx tsx scripts/model-plausibility.ts [--data <csv>]`: trains the model as Retrain does
+ * on the real file, with the clinical sign constraints (what is served) and without them
+ * (the model before them), and reports for each what a clinician would judge it by: the
+ * honest (lab-profile split) holdout ROC AUC, the same AUC by 5-fold cross-validation over
+ * the training side's lab profiles, every weight on the standardized scale as served, and,
+ * over every loaded row, how many explanations contradict the clinical directions or say
+ * that a value outside its normal limits lowered the estimate.
+ */
+import { parseArgs } from "node:util";
+import type { Dataset } from "../services/shared/data/dataset.js";
+import { loadLpdCsv } from "../services/shared/data/lpd-csv-loader.js";
+import { FEATURE_COUNT, FEATURES } from "../services/shared/features/feature-schema.js";
+import { countExplanationFindings } from "../services/shared/model/explanation-audit.js";
+import { fitFeaturePipeline, transformToFloat32 } from "../services/shared/model/feature-pipeline.js";
+import { hashLabProfile, selectRows, splitHoldout } from "../services/shared/model/holdout-split.js";
+import { rocAuc } from "../services/shared/model/metrics.js";
+import { verifyArtifactFiles } from "../services/shared/model/model-artifact.js";
+import { createScorer } from "../services/shared/model/scorer.js";
+import { getTfBackend, type Tf } from "../services/shared/model/tf-backend.js";
+import { trainLogisticRegression, type SignConstraint } from "../services/shared/model/trainer.js";
+import { CLINICAL_SIGNS, runTrainingPipeline } from "../services/shared/model/training-pipeline.js";
+import { REAL_CSV_PATH } from "../services/shared/testing/real-dataset.js";
+
+const FOLDS = 5;
+
+/** Mean ROC AUC over FOLDS folds of `train`, each fold a set of whole lab profiles. */
+async function groupedCrossValidatedAuc(
+  tf: Tf,
+  train: Dataset,
+  signs: readonly SignConstraint[],
+): Promise<number> {
+  let total = 0;
+  for (let fold = 0; fold < FOLDS; fold++) {
+    const fitRows: number[] = [];
+    const testRows: number[] = [];
+    for (let row = 0; row < train.rows; row++) {
+      (hashLabProfile(train.features, row * FEATURE_COUNT) % FOLDS === fold ? testRows : fitRows).push(row);
+    }
+    const fitSet = selectRows(train, fitRows);
+    const testSet = selectRows(train, testRows);
+    const pipeline = fitFeaturePipeline(fitSet);
+    const fit = await trainLogisticRegression(
+      tf,
+      { rows: fitSet.rows, columns: FEATURE_COUNT, values: transformToFloat32(pipeline, fitSet) },
+      fitSet.labels,
+      { signs },
+    );
+    const scorer = createScorer(pipeline, fit.weights);
+    const scores = new Float64Array(testSet.rows);
+    scorer.scoreBatch(testSet.features, testSet.rows, scores);
+    total += rocAuc(testSet.labels.subarray(0, testSet.rows), scores);
+  }
+  return total / FOLDS;
+}
+
+const { values } = parseArgs({ options: { data: { type: "string" } } });
+const csv = values.data ?? REAL_CSV_PATH;
+const { dataset } = await loadLpdCsv(csv);
+const backend = await getTfBackend({ info: () => undefined });
+const trainSide = splitHoldout(dataset).train;
+console.log(`data: ${csv} (${dataset.rows} complete rows)`);
+const variants: [string, readonly SignConstraint[]][] = [
+  ["unconstrained (before)", CLINICAL_SIGNS.map(() => 0)],
+  ["sign-constrained (served)", CLINICAL_SIGNS],
+];
+for (const [name, signs] of variants) {
+  const result = await runTrainingPipeline({
+    original: dataset,
+    backend,
+    trainer: { signs },
+    artifact: { version: "v1" },
+  });
+  const artifact = result.artifact;
+  if (artifact === undefined) throw new Error("the pipeline built no artifact");
+  // The weights as served: read back from the artifact files Predict receives.
+  const served = verifyArtifactFiles(artifact.files, artifact.manifestSha256);
+  const scorer = createScorer(served.pipeline, served.weights);
+  const { holdout } = result.metrics;
+  console.log(`\n== ${name}`);
+  console.log(
+    `holdout (lab-profile split): ${holdout.rows} rows, ROC AUC ${holdout.rocAuc.toFixed(4)}, ` +
+      `accuracy ${holdout.accuracy.toFixed(4)}, log loss ${holdout.logLoss.toFixed(4)}`,
+  );
+  const cv = await groupedCrossValidatedAuc(backend.tf, trainSide, signs);
+  console.log(`training side, ${FOLDS}-fold CV grouped by lab profile: mean ROC AUC ${cv.toFixed(4)}`);
+  console.log("weights (standardized scale, as served):");
+  FEATURES.forEach((spec, i) =>
+    console.log(`  ${spec.name.padEnd(28)} ${(served.weights.kernel[i] ?? 0).toFixed(4)}`),
+  );
+  console.log(`  ${"bias".padEnd(28)} ${served.weights.bias.toFixed(4)}`);
+  const findings = countExplanationFindings(scorer, served.weights.kernel, dataset.features, dataset.rows);
+  console.log(`rows explained: ${findings.rows}`);
+  console.log(
+    `rows where a constrained feature contributes against its direction: ${findings.againstDirection}`,
+  );
+  console.log(
+    `answers saying a lab beyond normal limits on the disease side lowered the estimate: ${findings.abnormalLowered}`,
+  );
+  console.log(
+    `answers saying any lab outside normal limits lowered the estimate: ${findings.anyOutsideLowered} ` +
+      `(healthy side of a constrained lab, e.g. albumin above 5.4: ${findings.healthySideLowered}; ` +
+      `total proteins: ${findings.undirectedOutsideLowered})`,
+  );
+  console.log(`worst |reference + contributions - logit|: ${findings.worstSumError.toExponential(2)}`);
+}
