@@ -257,7 +257,9 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     await typePatient(PATIENT.map(([name, value]) => [name, name === "age" ? "130" : value]));
     await page.keyboard.press("Enter");
     await page.waitForSelector("#field-age-error:not([hidden])");
-    expect(await page.textContent("#field-age-error")).toBe("age is 130; valid range is 0 to 120 years");
+    expect(await page.textContent("#field-age-error")).toBe(
+      "Age (age) is 130 years; valid range 0 to 120 years",
+    );
     expect(await page.getAttribute("#field-age", "aria-invalid")).toBe("true");
     expect(await page.evaluate(() => document.activeElement?.id)).toBe("field-age");
     expect(await page.textContent(".form-summary")).toBe("1 field needs attention: Age. Nothing was sent.");

@@ -52,7 +52,9 @@ describe("fieldsFromSchema", () => {
     const age = numeric(fields, "age");
     expect(fieldLabel(age)).toBe("Age at visit");
     expect(age.rangeText).toBe("0 to 99 years");
-    expect(parseNumericField(age, "100").error).toBe("age is 100; valid range is 0 to 99 years");
+    expect(parseNumericField(age, "100").error).toBe(
+      "Age at visit (age) is 100 years; valid range 0 to 99 years",
+    );
   });
 
   it("offers the allowed genders by name", () => {
@@ -86,16 +88,16 @@ describe("parseNumericField", () => {
   });
 
   it("gives the server's messages for missing and out-of-range values", () => {
-    expect(parseNumericField(age, "").error).toBe("age is required (Age, 0 to 120 years)");
-    expect(parseNumericField(age, "130").error).toBe("age is 130; valid range is 0 to 120 years");
-    expect(parseNumericField(age, "-1").error).toBe("age is -1; valid range is 0 to 120 years");
+    expect(parseNumericField(age, "").error).toBe("Age (age) is required: 0 to 120 years");
+    expect(parseNumericField(age, "130").error).toBe("Age (age) is 130 years; valid range 0 to 120 years");
+    expect(parseNumericField(age, "-1").error).toBe("Age (age) is -1 years; valid range 0 to 120 years");
   });
 
   it("refuses text that is not a number, naming the field and range", () => {
     expect(parseNumericField(age, "forty").error).toBe(
-      'age is "forty"; expected a number from 0 to 120 years',
+      'Age (age) is "forty"; expected a number from 0 to 120 years',
     );
-    expect(parseNumericField(age, "1.2.3").error).toMatch(/^age is "1\.2\.3"/);
+    expect(parseNumericField(age, "1.2.3").error).toMatch(/^Age \(age\) is "1\.2\.3"/);
     expect(parseNumericField(age, "Infinity").error).toMatch(/expected a number/);
     expect(parseNumericField(age, "1,000.5").error).toMatch(/expected a number/);
   });

@@ -100,7 +100,9 @@ export function parseNumericField(field: NumericField, raw: string): { value?: n
   const text = raw.trim();
   const normalized = text.includes(".") ? text : text.replace(",", ".");
   if (text !== "" && !NUMBER.test(normalized)) {
-    return { error: `${field.name} is "${text}"; expected a number from ${field.rangeText}` };
+    return {
+      error: `${field.spec.label} (${field.name}) is "${text}"; expected a number from ${field.rangeText}`,
+    };
   }
   const value = text === "" ? undefined : Number(normalized);
   const error = checkNumeric(field.spec, value);
@@ -112,7 +114,9 @@ export function parseGenderField(field: GenderField, raw: string): { value?: Gen
   const option = field.options.find((candidate) => candidate.enumName === raw);
   const value = option?.value;
   const error = checkGender(value);
-  return error === undefined && value !== undefined ? { value } : { error: error ?? "gender is required" };
+  return error === undefined && value !== undefined
+    ? { value }
+    : { error: error ?? "Gender (gender) is required" };
 }
 
 /** Every field's problem, or the patient ready to send. */
