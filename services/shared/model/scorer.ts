@@ -24,37 +24,15 @@ export interface Scorer {
   scoreBatch(vectors: Float64Array, rows: number, out: Float64Array): void;
   /**
    * The exact additive explanation of the vector at `offset`: writes each feature's
-   * contribution to the log-odds, kernel_i · z_i with z_i its standardized value, into
-   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds:
-   * the log-odds of the reference patient (REFERENCE_PATIENT_NOTE), against whom each
-   * contribution is kernel_i · (z_i − zref_i). Their sum is the logit `score`
+   * contribution to the log-odds, kernel_i · (z_i − zref_i) with z_i its standardized value
+   * and zref_i the reference patient's (referenceStandardized), into
+   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds,
+   * the log-odds of the reference patient. Their sum is the logit `score`
    * takes the sigmoid of, up to float64 rounding (about 1e-15). With a site recalibration,
    * both are in the served log-odds: contributions scaled by its (positive) slope, and the
    * reference shifted by its intercept, so the sum is still exactly what was answered.
    */
   explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
-}
-
-/**
- * Who explanations compare with, in words (README and the page say the same): every lab
- * value at its normal limit on the side of disease (the upper limit of bilirubin, ALP, ALT
- * and AST, the lower limit of albumin and the A/G ratio), total proteins mid-range, and age
- * and gender at the training average, which have no normal limits.
- */
-export const REFERENCE_PATIENT_NOTE =
-  "a patient with every lab value at the edge of its normal range (upper limit of bilirubin, ALP, ALT and AST; " +
-  "lower limit of albumin and A/G ratio; total proteins mid-range) and the training data's average age and gender";
-
-/**
- * The reference patient's standardized vector under `pipeline`: each lab at its
- * referenceValue (clinical-reference.ts), age and gender at the training mean (z = 0).
- */
-export function referenceStandardized(pipeline: PipelineParams): Float64Array {
-  return Float64Array.from(pipeline.features, (transform) => {
-    const value = referenceValue(transform.name);
-    if (value === undefined) return 0;
-    return (term(value, transform.log1p) - transform.mean) / transform.std;
-  });
 }
 
 /** Features the unrolled logit below is written for (the schema's count). */
@@ -69,6 +47,20 @@ export function sigmoid(z: number): number {
 
 /** Identity or log1p, chosen per feature when the scorer is built. */
 const term = (x: number, log: boolean): number => (log ? Math.log1p(x) : x);
+
+/**
+ * The reference patient's standardized vector under `pipeline`: the patient explanations
+ * compare with. Each lab at its referenceValue (clinical-reference.ts: the normal limit on
+ * the side of disease, total proteins mid-range), age and gender at the training mean (z = 0),
+ * since they have no normal limits.
+ */
+export function referenceStandardized(pipeline: PipelineParams): Float64Array {
+  return Float64Array.from(pipeline.features, (transform) => {
+    const value = referenceValue(transform.name);
+    if (value === undefined) return 0;
+    return (term(value, transform.log1p) - transform.mean) / transform.std;
+  });
+}
 
 /**
  * Builds the scorer from an artifact's pipeline parameters and tfjs model weights. The
