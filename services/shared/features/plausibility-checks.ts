@@ -47,18 +47,23 @@ function reading(feature: { readonly spec: NumericFeatureSpec }, value: number):
   return `${feature.spec.label} ${shown}${feature.spec.unit === "" ? "" : ` ${feature.spec.unit}`}`;
 }
 
+/** The lowest A/G ratio albumin and total proteins allow, given rounding and assay error. */
+function lowestAgRatio(albumin: number, totalProteins: number): number {
+  const albuminLow = Math.max(albumin * (1 - ASSAY_ALLOWABLE_ERROR) - ROUNDING, 0);
+  const proteinsHigh = totalProteins * (1 + ASSAY_ALLOWABLE_ERROR) + ROUNDING;
+  return albuminLow / (proteinsHigh - albuminLow) - ROUNDING;
+}
+
+/** The highest such ratio; infinite when the globulins could be zero. */
+function highestAgRatio(albumin: number, totalProteins: number): number {
+  const albuminHigh = albumin * (1 + ASSAY_ALLOWABLE_ERROR) + ROUNDING;
+  const narrowestGlobulin = totalProteins * (1 - ASSAY_ALLOWABLE_ERROR) - ROUNDING - albuminHigh;
+  return narrowestGlobulin > 0 ? albuminHigh / narrowestGlobulin + ROUNDING : Number.POSITIVE_INFINITY;
+}
+
 /** The A/G ratios albumin and total proteins allow, given rounding and assay error. */
 export function allowedAgRatio(albumin: number, totalProteins: number): { low: number; high: number } {
-  const albuminLow = albumin * (1 - ASSAY_ALLOWABLE_ERROR) - ROUNDING;
-  const albuminHigh = albumin * (1 + ASSAY_ALLOWABLE_ERROR) + ROUNDING;
-  const proteinsLow = totalProteins * (1 - ASSAY_ALLOWABLE_ERROR) - ROUNDING;
-  const proteinsHigh = totalProteins * (1 + ASSAY_ALLOWABLE_ERROR) + ROUNDING;
-  const widestGlobulin = proteinsHigh - Math.max(albuminLow, 0);
-  const narrowestGlobulin = proteinsLow - albuminHigh;
-  return {
-    low: Math.max(albuminLow, 0) / widestGlobulin - ROUNDING,
-    high: narrowestGlobulin > 0 ? albuminHigh / narrowestGlobulin + ROUNDING : Number.POSITIVE_INFINITY,
-  };
+  return { low: lowestAgRatio(albumin, totalProteins), high: highestAgRatio(albumin, totalProteins) };
 }
 
 /**
@@ -72,8 +77,7 @@ export function hasImplausibleValues(vector: ArrayLike<number>, offset = 0): boo
   const proteins = vector[offset + TOTAL_PROTEINS.index] ?? Number.NaN;
   const ratio = vector[offset + AG_RATIO.index] ?? Number.NaN;
   if (direct > total || albumin > proteins) return true;
-  const allowed = allowedAgRatio(albumin, proteins);
-  return ratio < allowed.low || ratio > allowed.high;
+  return ratio < lowestAgRatio(albumin, proteins) || ratio > highestAgRatio(albumin, proteins);
 }
 
 /**
