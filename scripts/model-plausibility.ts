@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import type { Dataset } from "../services/shared/data/dataset.js";
 import { loadLpdCsv } from "../services/shared/data/lpd-csv-loader.js";
+import { Prng } from "../services/shared/data/prng.js";
 import { FEATURE_COUNT, FEATURES } from "../services/shared/features/feature-schema.js";
 import { countExplanationFindings } from "../services/shared/model/explanation-audit.js";
 import { fitFeaturePipeline, transformToFloat32 } from "../services/shared/model/feature-pipeline.js";
@@ -54,6 +55,46 @@ async function groupedCrossValidatedAuc(
   return total / FOLDS;
 }
 
+const BOOTSTRAP_ROUNDS = 2_000;
+
+/**
+ * 95 % interval of the holdout ROC AUC difference b − a by a paired bootstrap over lab
+ * profiles (the holdout's unit of independence): each round draws profiles with
+ * replacement and scores both models on the same rows.
+ */
+function profileBootstrap(holdout: Dataset, a: Float32Array, b: Float32Array): [number, number] {
+  const groups = new Map<number, number[]>();
+  for (let row = 0; row < holdout.rows; row++) {
+    const key = hashLabProfile(holdout.features, row * FEATURE_COUNT);
+    let rows = groups.get(key);
+    if (rows === undefined) groups.set(key, (rows = []));
+    rows.push(row);
+  }
+  const members = [...groups.values()];
+  const random = new Prng(1);
+  const differences: number[] = [];
+  for (let round = 0; round < BOOTSTRAP_ROUNDS; round++) {
+    const rows: number[] = [];
+    for (let i = 0; i < members.length; i++) {
+      rows.push(...(members[Math.floor(random.nextFloat() * members.length)] ?? []));
+    }
+    const labels = Uint8Array.from(rows, (row) => holdout.labels[row] ?? 0);
+    if (labels.every((label) => label === labels[0])) continue;
+    const aucA = rocAuc(
+      labels,
+      Float64Array.from(rows, (row) => a[row] ?? 0),
+    );
+    const aucB = rocAuc(
+      labels,
+      Float64Array.from(rows, (row) => b[row] ?? 0),
+    );
+    differences.push(aucB - aucA);
+  }
+  differences.sort((x, y) => x - y);
+  const at = (q: number): number => differences[Math.floor(q * (differences.length - 1))] ?? Number.NaN;
+  return [at(0.025), at(0.975)];
+}
+
 const { values } = parseArgs({ options: { data: { type: "string" } } });
 const csv = values.data ?? REAL_CSV_PATH;
 const { dataset } = await loadLpdCsv(csv);
@@ -64,6 +105,8 @@ const variants: [string, readonly SignConstraint[]][] = [
   ["unconstrained (before)", CLINICAL_SIGNS.map(() => 0)],
   ["sign-constrained (served)", CLINICAL_SIGNS],
 ];
+const holdoutScores: Float32Array[] = [];
+let holdoutRows: Dataset | undefined;
 for (const [name, signs] of variants) {
   const result = await runTrainingPipeline({
     original: dataset,
@@ -77,6 +120,8 @@ for (const [name, signs] of variants) {
   const served = verifyArtifactFiles(artifact.files, artifact.manifestSha256);
   const scorer = createScorer(served.pipeline, served.weights);
   const { holdout } = result.metrics;
+  holdoutScores.push(result.holdoutProbabilities);
+  holdoutRows = result.holdout;
   console.log(`\n== ${name}`);
   console.log(
     `holdout (lab-profile split): ${holdout.rows} rows, ROC AUC ${holdout.rocAuc.toFixed(4)}, ` +
@@ -103,4 +148,12 @@ for (const [name, signs] of variants) {
       `total proteins: ${findings.undirectedOutsideLowered})`,
   );
   console.log(`worst |reference + contributions - logit|: ${findings.worstSumError.toExponential(2)}`);
+}
+const [before, after] = holdoutScores;
+if (holdoutRows !== undefined && before !== undefined && after !== undefined) {
+  const [low, high] = profileBootstrap(holdoutRows, before, after);
+  console.log(
+    `\nholdout ROC AUC, served minus before, 95 % paired bootstrap over lab profiles ` +
+      `(${BOOTSTRAP_ROUNDS} rounds): ${low.toFixed(4)} to ${high.toFixed(4)}`,
+  );
 }
