@@ -11,7 +11,8 @@
  *   1.2 mg/dL, direct less than 0.3 mg/dL), "ALP - blood test" (44 to 147 IU/L), "Alanine
  *   transaminase (ALT) blood test" (4 to 36 U/L), "Aspartate aminotransferase (AST) blood
  *   test" (8 to 33 U/L), "Total protein" (6.0 to 8.3 g/dL), "Albumin - blood (serum) test"
- *   (3.4 to 5.4 g/dL); the A/G ratio "over 1" (the same "Total protein" page), up to 2.5.
+ *   (3.4 to 5.4 g/dL). The A/G ratio has no MedlinePlus range; 1.0 to 2.5 is the commonly
+ *   quoted adult range (below 1 is the "reversed" ratio of chronic liver disease).
  * - Directions: Kwo PY, Cohen SM, Lim JK. ACG Clinical Guideline: Evaluation of Abnormal
  *   Liver Chemistries. Am J Gastroenterol 2017;112:18-35 (elevated bilirubin, ALP, ALT and
  *   AST mark hepatocellular or cholestatic injury; low albumin marks impaired synthetic
