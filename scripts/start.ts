@@ -25,6 +25,7 @@ async function main(): Promise<number> {
       "no-gateway": { type: "boolean", default: false },
       auth: { type: "string" },
       tls: { type: "boolean", default: false },
+      reimport: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -125,6 +126,7 @@ async function main(): Promise<number> {
       ...tls?.retrain,
       RETRAIN_PORT: String(retrainPort),
       RETRAIN_METRICS_PORT: String(retrainMetricsPort),
+      ...(values.reimport ? { REIMPORT_ORIGINAL_DATA: "1" } : {}),
     },
   });
   const predictAddresses: string[] = [];

@@ -32,6 +32,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/retrain/retrain-server.test.ts",
   "services/retrain/retrain-auth.test.ts",
   "services/retrain/retrain-recovery.test.ts",
+  "services/retrain/original-data-switch.test.ts",
   "services/retrain/retrain-real-data.test.ts",
   "services/retrain/feedback-integrity.test.ts",
   "services/retrain/feedback-review.test.ts",

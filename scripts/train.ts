@@ -22,9 +22,11 @@ import {
 
 export const HELP = `Usage: npm run train -- (--data <csv> | --synthetic <rows>) [options]
 
-Trains an L1-regularized logistic regression (TensorFlow.js) on the original data, holds out
-a frozen, deduplicated, stratified slice to evaluate it, and writes the model artifact
-<out>/<version>/ (model.json, weights.bin, pipeline.json, metrics.json, manifest.json).
+Trains an L1-regularized logistic regression (TensorFlow.js) on the original data, with
+bilirubin, ALP, ALT and AST held to raise and albumin and the A/G ratio to lower the
+estimate (README: A clinically plausible model), holds out a frozen, deduplicated,
+stratified slice to evaluate it, and writes the model artifact <out>/<version>/
+(model.json, weights.bin, pipeline.json, metrics.json, manifest.json).
 
 Data (exactly one):
   --data <csv>          the LPD CSV (latin-1 or UTF-8, the published header), e.g.

@@ -58,6 +58,7 @@ describe("the bridge's session cookie", () => {
           feedbackToken: "",
           threshold: 0.5,
           explanation: undefined,
+          warnings: [],
         });
       },
     };

@@ -21,6 +21,7 @@ function answer(version: string): PredictResponse {
     feedbackToken: "token",
     threshold: 0.5,
     explanation: undefined,
+    warnings: [],
   };
 }
 

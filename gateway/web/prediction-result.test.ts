@@ -12,6 +12,7 @@ const prediction = (diagnosis: Diagnosis): PredictResponse => ({
   feedbackToken: "t",
   threshold: 0.42,
   explanation: undefined,
+  warnings: [],
 });
 
 describe("formatProbability", () => {

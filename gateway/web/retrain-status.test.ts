@@ -17,6 +17,7 @@ function status(overrides: Partial<GetRetrainStatusResponse>): GetRetrainStatusR
     originalRows: 500,
     syntheticData: true,
     verdictsByVersion: [],
+    originalDataNotice: "",
     ...overrides,
   };
 }

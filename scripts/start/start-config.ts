@@ -53,6 +53,10 @@ Options:
                          makes a throwaway CA and certificates under DATA_PATH/tls/ and prints
                          the grpcurl flags (-cacert, -cert, -key); the page is served over HTTPS
                          (your browser will not know the throwaway CA: accept it or import ca.pem)
+  --reimport             when the original data differs from what the store was imported from
+                         (for example the real CSV added after a start on the synthetic
+                         default; every start compares and says so): re-import it and train a
+                         first version on it, keeping all feedback (sets REIMPORT_ORIGINAL_DATA=1)
   -h, --help             show this help
 
 Environment (defaults in brackets):

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
 import { Explanation, ModelSource, PredictBatchResponse } from "../gen/liver/v1/predict_service.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
+import { checkPlausibility } from "../shared/features/plausibility-checks.js";
 import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { BatchResponseWriter, DEFAULT_BATCH_CONTENTS, writeBase64Url } from "./batch-response-writer.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
@@ -143,6 +144,42 @@ describe("BatchResponseWriter", () => {
         expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
         expect(sizes).toHaveLength(FEATURE_COUNT);
       }
+    }
+  });
+
+  it("adds plausibility warnings to exactly the rows whose values contradict each other, in canonical bytes", () => {
+    const writer = new BatchResponseWriter(new PredictionTokenSigner(randomBytes(32)));
+    const plausible = [0.4, 1, 0.9, 0.3, 120, 30, 28, 7, 4, 1.33];
+    const vectors = new Float64Array(4 * FEATURE_COUNT);
+    for (let row = 0; row < 4; row++) vectors.set(plausible, row * FEATURE_COUNT);
+    vectors[FEATURE_COUNT + 3] = 5; // row 1: direct bilirubin 5 > total 0.9
+    vectors[2 * FEATURE_COUNT] = 0; // row 2: probability 0, albumin 9 > total proteins 2
+    vectors[2 * FEATURE_COUNT + 7] = 2;
+    vectors[2 * FEATURE_COUNT + 8] = 9;
+    vectors[3 * FEATURE_COUNT + 9] = 2.9; // row 3: A/G 2.9 with albumin 4 and proteins 7
+    for (const contents of [
+      { explanations: false, feedbackTokens: true },
+      { explanations: true, feedbackTokens: false },
+    ]) {
+      const outcome = writer.write(echoModel("v3"), vectors, 4, 1_700_000_000_000, contents);
+      if (!outcome.ok) throw new Error("refused");
+      const bytes = outcome.response.bytes;
+      const decoded = PredictBatchResponse.decode(bytes);
+      expect(Buffer.from(PredictBatchResponse.encode(decoded).finish()).equals(bytes)).toBe(true);
+      expect(decoded.results.map((r) => r.warnings.map((w) => w.fields))).toEqual([
+        [],
+        [["direct_bilirubin", "total_bilirubin"]],
+        [["albumin", "total_proteins"]],
+        [["albumin_globulin_ratio", "albumin", "total_proteins"]],
+      ]);
+      decoded.results.forEach((result, i) =>
+        expect(result.warnings).toEqual(
+          checkPlausibility(vectors, i * FEATURE_COUNT).map((w) => ({ ...w, fields: [...w.fields] })),
+        ),
+      );
+      expect(decoded.results[1]?.warnings[0]?.message).toBe(
+        "Direct bilirubin 5 mg/dL is higher than Total bilirubin 0.9 mg/dL, but direct bilirubin is part of the total: one of them is probably mis-entered.",
+      );
     }
   });
 

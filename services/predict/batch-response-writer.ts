@@ -1,12 +1,14 @@
 import { randomFillSync } from "node:crypto";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
+import { checkPlausibility, hasImplausibleValues } from "../shared/features/plausibility-checks.js";
 import { HMAC_SHA256_BYTES } from "../shared/feedback/hmac-sha256.js";
 import { recordLength } from "../shared/feedback/prediction-record.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import { EncodedPredictBatchResponse } from "./predict-wire-codec.js";
 import { type ExplanationSource, delimited, explanationSize, writeExplanation } from "./explanation-wire.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
+import { encodeWarningsField } from "./predict-response-encoder.js";
 import type { ServingModel } from "./serving-model.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
 import {
@@ -110,13 +112,25 @@ export class BatchResponseWriter {
     const explain = contents.explanations;
     const tokens = contents.feedbackTokens;
     let zeros = 0;
+    // Rows with implausible values and their PredictResponse.warnings bytes (rare: usually none).
+    let warnings: Map<number, Buffer> | undefined;
     for (let i = 0; i < count; i++) {
       const p = model.score(vectors, i * FEATURE_COUNT);
       if (!(p >= 0 && p <= 1)) return { ok: false, badRow: i };
       if (p === 0) zeros++;
       probabilities[i] = p;
       if (explain) this.explainRow(model, vectors, i);
+      if (hasImplausibleValues(vectors, i * FEATURE_COUNT)) {
+        const bytes = encodeWarningsField(
+          checkPlausibility(vectors, i * FEATURE_COUNT).map((w) => ({
+            fields: [...w.fields],
+            message: w.message,
+          })),
+        );
+        if (bytes !== undefined) (warnings ??= new Map()).set(i, bytes);
+      }
     }
+    const warningSize = (row: number): number => warnings?.get(row)?.length ?? 0;
     const version = Buffer.from(model.version, "utf8");
     const recordBytes = recordLength(version.length, this.signer.encodedPrincipal(principal).length);
     const recordChars = base64UrlLength(recordBytes);
@@ -132,7 +146,7 @@ export class BatchResponseWriter {
       (threshold !== 0 ? 9 : 0);
     const entry = common + 9;
     let total: number;
-    if (!explain) {
+    if (!explain && warnings === undefined) {
       total =
         (count - zeros) * (1 + varintSize(entry) + entry) +
         zeros * (1 + varintSize(common) + common) +
@@ -141,7 +155,9 @@ export class BatchResponseWriter {
       total = 1 + varintSize(version.length) + version.length;
       for (let i = 0; i < count; i++) {
         total += delimited(
-          (probabilities[i] !== 0 ? entry : common) + delimited(this.explanationSizes[i] as number),
+          (probabilities[i] !== 0 ? entry : common) +
+            (explain ? delimited(this.explanationSizes[i] as number) : 0) +
+            warningSize(i),
         );
       }
     }
@@ -155,7 +171,12 @@ export class BatchResponseWriter {
       if (diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE) liverDisease++;
       out[at++] = TAG_RESULTS;
       const explanationField = explain ? delimited(this.explanationSizes[i] as number) : 0;
-      at = writeVarint(out, (probability !== 0 ? entry : common) + explanationField, at);
+      const warningBytes = warnings?.get(i);
+      at = writeVarint(
+        out,
+        (probability !== 0 ? entry : common) + explanationField + (warningBytes?.length ?? 0),
+        at,
+      );
       if (probability !== 0) {
         out[at++] = TAG_PROBABILITY;
         at = out.writeDoubleLE(probability, at);
@@ -193,6 +214,7 @@ export class BatchResponseWriter {
         at = out.writeDoubleLE(threshold, at);
       }
       if (explain) at = this.writeExplanation(vectors, i, out, at);
+      if (warningBytes !== undefined) at += warningBytes.copy(out, at);
     }
     out[at++] = TAG_BATCH_VERSION;
     at = writeVarint(out, version.length, at);

@@ -66,7 +66,7 @@ describe("decodePatientBatch", () => {
     const bytes = Buffer.from(writer.finish());
     expect(viaDecoder(bytes)).toEqual(viaGenerated(bytes));
     const rows = viaDecoder(bytes);
-    expect(rows[0]).toEqual(["patients[0].total_bilirubin is required (Total bilirubin, 0 to 100 mg/dL)"]);
+    expect(rows[0]).toEqual(["Total bilirubin (patients[0].total_bilirubin) is required: 0 to 100 mg/dL"]);
     expect((rows[1] as Float64Array)[0]).toBe(71);
   });
 

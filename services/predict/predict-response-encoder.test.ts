@@ -37,7 +37,18 @@ const BASE: PredictResponse = {
       { name: "age", value: 0, contribution: -0 },
     ],
   },
+  warnings: [],
 };
+
+const WARNINGS = [
+  {
+    fields: ["direct_bilirubin", "total_bilirubin"],
+    message: "Direct bilirubin 5 mg/dL is higher than Total bilirubin 0.5 mg/dL",
+  },
+  { fields: ["albumin", "total_proteins"], message: "Albumin 9 g/dL – ünï ☃ ".repeat(40) },
+  { fields: [], message: "" },
+  { fields: [""], message: "x" },
+];
 
 /** A diagnosis number outside the enum, as a decoder hands it over. */
 function oddDiagnosis(value: number): Diagnosis {
@@ -60,6 +71,9 @@ describe("encodePredictResponse", () => {
       { ...BASE, probability: -0, modelVersion: "v-ünï-☃", predictionId: "" },
       { ...BASE, diagnosis: oddDiagnosis(-3) },
       { ...BASE, diagnosis: oddDiagnosis(300), feedbackToken: "t".repeat(20_000) },
+      { ...BASE, warnings: WARNINGS },
+      { ...BASE, explanation: undefined, warnings: WARNINGS.slice(0, 1) },
+      { ...BASE, probability: 0, threshold: 0, warnings: WARNINGS.slice(2) },
       {
         ...BASE,
         explanation: {
@@ -83,5 +97,10 @@ describe("encodePredictResponse", () => {
       contribution: 0.84,
     });
     expect(decoded.feedbackToken).toBe(BASE.feedbackToken);
+    expect(decoded.warnings).toEqual([]);
+    const warned = PredictResponseCodec.decode(
+      encodePredictResponse(answerOf({ ...BASE, warnings: WARNINGS })),
+    );
+    expect(warned.warnings).toEqual(WARNINGS);
   });
 });

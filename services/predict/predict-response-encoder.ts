@@ -10,13 +10,15 @@
  * (same run, load average ~16 on 2 cores), and Predict at 64 in flight is already at
  * 0.81-1.00 of bare grpc-js against a 0.85 target, so ~3-6 µs more per call would cost it.
  */
-import type { PredictResponse } from "../gen/liver/v1/predict_service.js";
+import { PlausibilityWarning, type PredictResponse } from "../gen/liver/v1/predict_service.js";
 import { type EncodedExplanation, delimited, doubleField } from "./explanation-wire.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
 
 /** A PredictResponse whose explanation is already encoded: what the Predict handler answers. */
-export type PredictAnswer = Omit<PredictResponse, "explanation"> & {
+export type PredictAnswer = Omit<PredictResponse, "explanation" | "warnings"> & {
   readonly explanation?: EncodedExplanation | undefined;
+  /** Plausibility warnings; omitted or empty when the values fit together. */
+  readonly warnings?: readonly PlausibilityWarning[] | undefined;
 };
 
 /**
@@ -30,6 +32,27 @@ export const TAG_PREDICTION_ID = 0x22; // 4
 export const TAG_FEEDBACK_TOKEN = 0x2a; // 5
 export const TAG_THRESHOLD = 0x31; // 6, fixed64
 export const TAG_EXPLANATION = 0x3a; // 7, length-delimited
+export const TAG_WARNINGS = 0x42; // 8, length-delimited, repeated
+
+/**
+ * PredictResponse.warnings as wire bytes (each entry tag, length, message), or undefined
+ * when there are none. Warnings are rare and short, so the generated encoder writes each
+ * entry's message; only the framing is written here.
+ */
+export function encodeWarningsField(
+  warnings: readonly PlausibilityWarning[] | undefined,
+): Buffer | undefined {
+  if (warnings === undefined || warnings.length === 0) return undefined;
+  const parts: Buffer[] = [];
+  for (const warning of warnings) {
+    const message = PlausibilityWarning.encode(warning).finish();
+    const head = Buffer.allocUnsafe(1 + varintSize(message.length));
+    head[0] = TAG_WARNINGS;
+    writeVarint(head, message.length, 1);
+    parts.push(head, Buffer.from(message.buffer, message.byteOffset, message.length));
+  }
+  return Buffer.concat(parts);
+}
 
 /** An enum as protobuf writes int32: negative values take ten bytes (sign-extended). */
 function int32Size(value: number): number {
@@ -82,6 +105,7 @@ export function encodePredictResponse(response: PredictAnswer): Buffer {
   // Any int32 can arrive in an enum field; it is written back as protobuf writes int32.
   const diagnosis: number = response.diagnosis;
   const explanationSize = explanation === undefined ? 0 : explanation.length;
+  const warnings = encodeWarningsField(response.warnings);
   const total =
     doubleField(response.probability) +
     (diagnosis !== 0 ? 1 + int32Size(diagnosis) : 0) +
@@ -89,7 +113,8 @@ export function encodePredictResponse(response: PredictAnswer): Buffer {
     stringField(id) +
     stringField(token) +
     doubleField(response.threshold) +
-    (explanation === undefined ? 0 : delimited(explanationSize));
+    (explanation === undefined ? 0 : delimited(explanationSize)) +
+    (warnings === undefined ? 0 : warnings.length);
   const out = Buffer.allocUnsafe(total);
   let at = 0;
   if (response.probability !== 0) {
@@ -118,6 +143,7 @@ export function encodePredictResponse(response: PredictAnswer): Buffer {
     at = writeVarint(out, explanationSize, at);
     at += explanation.copy(out, at);
   }
+  if (warnings !== undefined) at += warnings.copy(out, at);
   if (at !== total) throw new Error(`PredictResponse encoding wrote ${at} bytes; expected ${total}`);
   return out;
 }

@@ -9,6 +9,7 @@ import { generateSyntheticDataset } from "../shared/data/synthetic-dataset.js";
 import { writeArtifact } from "../shared/model/model-artifact.js";
 import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
 import { DATA_USED, REAL_CSV_PATH, haveRealCsv } from "../shared/testing/real-dataset.js";
+import { referenceInterval, referenceValue } from "../shared/features/clinical-reference.js";
 import { FakeRetrainServer } from "./testing/fake-retrain-server.js";
 import { callFailure } from "./testing/predict-clients.js";
 import { validPatient, vectorToPatient } from "./testing/patients.js";
@@ -335,6 +336,62 @@ describe("explanations", () => {
     expect(answer.probability).toBe((await client.predict(validPatient())).probability);
   });
 });
+
+describe.skipIf(!haveRealCsv)(
+  haveRealCsv
+    ? "explanations of every real row, as PredictBatch answers them"
+    : `SKIPPED, real file not found at ${REAL_CSV_PATH} (set LPD_CSV): explanations of every real row`,
+  () => {
+    it("never say a lab beyond normal limits on the disease side lowered the estimate, nor push a constrained feature the wrong way", async () => {
+      const { dataset } = await loadLpdCsv(REAL_CSV_PATH);
+      const training = await runTrainingPipeline({ original: dataset, artifact: { version: "v1" } });
+      const artifact = training.artifact;
+      if (artifact === undefined) throw new Error("no artifact");
+      const fake = await startFake();
+      fake.promote({
+        version: "v1",
+        sha256: artifact.manifestSha256,
+        files: artifact.files.map((f) => ({ name: f.name, content: Buffer.from(f.content), sha256: "" })),
+        trainedOnSyntheticData: false,
+      });
+      const { client, server } = await fixture.replica(`127.0.0.1:${fake.port}`);
+      await server.holder.waitFor((m) => m.version === "v1", 20_000);
+      let answers = 0;
+      let againstDirection = 0;
+      let abnormalLowered = 0;
+      for (let start = 0; start < dataset.rows; start += 5_000) {
+        const patients = Array.from({ length: Math.min(5_000, dataset.rows - start) }, (_, i) =>
+          vectorToPatient(dataset.features, start + i),
+        );
+        const batch = await client.predictBatch(patients, {
+          includeExplanations: true,
+          omitFeedbackTokens: true,
+        });
+        for (const result of batch.results) {
+          answers++;
+          let against = false;
+          let lowered = false;
+          for (const { name, value, contribution } of result.explanation?.contributions ?? []) {
+            const interval = referenceInterval(name);
+            const reference = referenceValue(name);
+            if (interval?.direction === undefined || reference === undefined) continue;
+            const direction = interval.direction;
+            // Judged from the answer alone: a value above the reference patient's must not
+            // lower the estimate when higher is worse (and the mirror for lower is worse).
+            if (contribution * direction * (value - reference) < 0) against = true;
+            const beyond = direction === 1 ? value > interval.high : value < interval.low;
+            if (beyond && contribution < 0) lowered = true;
+          }
+          if (against) againstDirection++;
+          if (lowered) abnormalLowered++;
+        }
+      }
+      expect(answers).toBe(27_158);
+      expect(againstDirection).toBe(0);
+      expect(abnormalLowered).toBe(0);
+    });
+  },
+);
 
 describe("input drift", () => {
   it("flags a feature whose inputs left the training distribution, in GetModelInfo and /metrics", async () => {

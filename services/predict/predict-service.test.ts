@@ -101,20 +101,29 @@ describe("Predict", () => {
   it("names a missing field with its label and range", async () => {
     expect(await failure(client.predict(validPatient({ totalBilirubin: undefined })))).toEqual({
       code: status.INVALID_ARGUMENT,
-      details: "total_bilirubin is required (Total bilirubin, 0 to 100 mg/dL)",
+      details: "Total bilirubin (total_bilirubin) is required: 0 to 100 mg/dL",
     });
   });
 
   it("names NaN, infinities and out-of-range values with the valid range", async () => {
     const cases: [Partial<PatientFeatures>, string][] = [
-      [{ age: Number.NaN }, "age is NaN; expected a number from 0 to 120 years"],
-      [{ albumin: Number.POSITIVE_INFINITY }, "albumin is Infinity; expected a number from 0 to 10 g/dL"],
-      [{ albumin: Number.NEGATIVE_INFINITY }, "albumin is -Infinity; expected a number from 0 to 10 g/dL"],
-      [{ age: -1 }, "age is -1; valid range is 0 to 120 years"],
-      [{ albuminGlobulinRatio: 50 }, "albumin_globulin_ratio is 50; valid range is 0 to 10"],
+      [{ age: Number.NaN }, "Age (age) is not a number (NaN); expected 0 to 120 years"],
+      [
+        { albumin: Number.POSITIVE_INFINITY },
+        "Albumin (albumin) is Infinity; expected a number from 0 to 10 g/dL",
+      ],
+      [
+        { albumin: Number.NEGATIVE_INFINITY },
+        "Albumin (albumin) is -Infinity; expected a number from 0 to 10 g/dL",
+      ],
+      [{ age: -1 }, "Age (age) is -1 years; valid range 0 to 120 years"],
+      [
+        { albuminGlobulinRatio: 50 },
+        "Albumin/globulin ratio (albumin_globulin_ratio) is 50; valid range 0 to 10",
+      ],
       [
         { alanineAminotransferase: 10_000.5 },
-        "alanine_aminotransferase is 10000.5; valid range is 0 to 10000 IU/L",
+        "Alanine aminotransferase (ALT, SGPT) (alanine_aminotransferase) is 10000.5 IU/L; valid range 0 to 10000 IU/L",
       ],
     ];
     for (const [override, details] of cases) {
@@ -138,7 +147,7 @@ describe("Predict", () => {
       ]) {
         const { code, details } = await failure(client.predict(validPatient({ [key]: value })));
         expect(code).toBe(status.INVALID_ARGUMENT);
-        expect(details.startsWith(`${spec.name} `)).toBe(true);
+        expect(details.startsWith(`${spec.label} (${spec.name}) `)).toBe(true);
         expect(details).toContain(describeRange(spec));
       }
     }
@@ -147,11 +156,11 @@ describe("Predict", () => {
   it("refuses an unspecified or unknown gender", async () => {
     expect(await failure(client.predict(validPatient({ gender: Gender.GENDER_UNSPECIFIED })))).toEqual({
       code: status.INVALID_ARGUMENT,
-      details: "gender is required; expected GENDER_MALE or GENDER_FEMALE",
+      details: "Gender (gender) is required: male (GENDER_MALE) or female (GENDER_FEMALE)",
     });
     expect(await failure(client.predict(validPatient({ gender: unknownGender(7) })))).toEqual({
       code: status.INVALID_ARGUMENT,
-      details: "gender has unknown enum value 7; expected GENDER_MALE (1) or GENDER_FEMALE (2)",
+      details: "Gender (gender) has unknown enum value 7; expected GENDER_MALE (1) or GENDER_FEMALE (2)",
     });
   });
 
@@ -161,8 +170,8 @@ describe("Predict", () => {
     );
     expect(code).toBe(status.INVALID_ARGUMENT);
     expect(details).toBe(
-      "age is required (Age, 0 to 120 years); gender is required; expected GENDER_MALE or GENDER_FEMALE; " +
-        "albumin is 11; valid range is 0 to 10 g/dL",
+      "Age (age) is required: 0 to 120 years; Gender (gender) is required: male (GENDER_MALE) or female (GENDER_FEMALE); " +
+        "Albumin (albumin) is 11 g/dL; valid range 0 to 10 g/dL",
     );
   });
 });
@@ -187,6 +196,29 @@ describe("PredictBatch", () => {
       expect(record.features[0]).toBe(patient.age);
     });
     expect(new Set(answer.results.map((r) => r.predictionId)).size).toBe(3);
+  });
+
+  it("answers impossible combinations with warnings naming the fields, in Predict and PredictBatch alike", async () => {
+    // The issue's example: direct bilirubin 5 with total 0.5, albumin 9 with total proteins 2.
+    const impossible = validPatient({
+      directBilirubin: 5,
+      totalBilirubin: 0.5,
+      albumin: 9,
+      totalProteins: 2,
+    });
+    const single = await client.predict(impossible);
+    expect(single.probability).toBeCloseTo(expectedProbability(impossible), 12);
+    expect(single.warnings.map((w) => w.fields)).toEqual([
+      ["direct_bilirubin", "total_bilirubin"],
+      ["albumin", "total_proteins"],
+    ]);
+    expect(single.warnings[0]?.message).toMatch(
+      /^Direct bilirubin 5 mg\/dL is higher than Total bilirubin 0\.5 mg\/dL/,
+    );
+    expect(single.warnings[1]?.message).toMatch(/^Albumin 9 g\/dL is higher than Total proteins 2 g\/dL/);
+    expect((await client.predict(validPatient())).warnings).toEqual([]);
+    const batch = await client.predictBatch([validPatient(), impossible, validPatient()]);
+    expect(batch.results.map((r) => r.warnings)).toEqual([[], single.warnings, []]);
   });
 
   it("accepts 10,000 patients and refuses 10,001", async () => {
@@ -215,9 +247,9 @@ describe("PredictBatch", () => {
     expect(await failure(client.predictBatch(patients))).toEqual({
       code: status.INVALID_ARGUMENT,
       details:
-        "patients[1].age is NaN; expected a number from 0 to 120 years; " +
-        "patients[3].gender has unknown enum value 9; expected GENDER_MALE (1) or GENDER_FEMALE (2); " +
-        "patients[3].total_proteins is required (Total proteins, 0 to 15 g/dL)",
+        "Age (patients[1].age) is not a number (NaN); expected 0 to 120 years; " +
+        "Gender (patients[3].gender) has unknown enum value 9; expected GENDER_MALE (1) or GENDER_FEMALE (2); " +
+        "Total proteins (patients[3].total_proteins) is required: 0 to 15 g/dL",
     });
   });
 
@@ -225,9 +257,11 @@ describe("PredictBatch", () => {
     const patients = Array.from({ length: 100 }, () => validPatient({ age: -5 }));
     const { code, details } = await failure(client.predictBatch(patients));
     expect(code).toBe(status.INVALID_ARGUMENT);
-    expect(details.startsWith("patients[0].age is -5; valid range is 0 to 120 years; patients[1].age")).toBe(
-      true,
-    );
+    expect(
+      details.startsWith(
+        "Age (patients[0].age) is -5 years; valid range 0 to 120 years; Age (patients[1].age)",
+      ),
+    ).toBe(true);
     expect(details.endsWith("; and 80 more")).toBe(true);
   });
 });

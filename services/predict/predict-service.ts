@@ -13,6 +13,7 @@ import { AuthError } from "../shared/auth/auth-error.js";
 import { ANONYMOUS_PRINCIPAL, type Caller } from "../shared/auth/caller.js";
 import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
+import { checkPlausibility } from "../shared/features/plausibility-checks.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import { BatchResponseWriter } from "./batch-response-writer.js";
 import type { ModelHolder } from "./model-holder.js";
@@ -236,6 +237,10 @@ export class PredictService {
       threshold: model.threshold,
       explanation:
         this.deps.explainPredictions === false ? undefined : this.explainer.encode(model, vectors, offset),
+      warnings: checkPlausibility(vectors, offset).map((w) => ({
+        fields: [...w.fields],
+        message: w.message,
+      })),
     };
   }
 

@@ -58,6 +58,11 @@ export interface RetrainConfig {
   readonly gatePolicy: GatePolicy;
   /** SITE_RECALIBRATION: learn the site recalibration from recent labelled feedback. */
   readonly siteRecalibration: boolean;
+  /**
+   * REIMPORT_ORIGINAL_DATA: when the original data found at start differs from the store's,
+   * replace it and train a first version on it, keeping all feedback (original-data-check.ts).
+   */
+  readonly reimportOriginalData?: boolean;
   /** FEEDBACK_SCREENING: quarantine implausible labelled feedback (plausibility-screen.ts). */
   readonly feedbackScreening: boolean;
   /** FEEDBACK_TRAINING_ROWS_PER_SOURCE: one source's most recent rows in base training; 0 for all. */
@@ -111,6 +116,7 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     gatePolicy: readGatePolicy(env),
     siteRecalibration: readBoolean(env, "SITE_RECALIBRATION", true),
     feedbackScreening: readBoolean(env, "FEEDBACK_SCREENING", true),
+    reimportOriginalData: readBoolean(env, "REIMPORT_ORIGINAL_DATA", false),
     trainingRowsPerSource: readInteger(
       env,
       "FEEDBACK_TRAINING_ROWS_PER_SOURCE",

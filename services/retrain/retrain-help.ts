@@ -15,6 +15,11 @@ grpc.health.v1 and server reflection. Settings come from the environment:
                                 DATA_PATH/raw/Liver Patient Dataset (LPD)_train.csv when present
   TRAINING_CSV                  the original dataset elsewhere; when set it wins over the file in
                                 DATA_PATH/raw (an error when missing)
+  REIMPORT_ORIGINAL_DATA [off]  when the original data found at start differs from the data
+                                the store was imported from (each start compares them and
+                                says so in the log and GetRetrainStatus): re-import it, retire
+                                the serving version and train a first version on the new data;
+                                all feedback is kept (npm start -- --reimport sets it)
   MODEL_PATH [models/]          artifact folders v1/, v2/, ...
   ADMIN_TOKEN                   break-glass credential for the admin RPCs: TriggerRetrain,
                                 RollbackModel, Approve/RejectModelVersion and the feedback

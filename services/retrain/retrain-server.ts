@@ -16,6 +16,7 @@ import { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { DiskArtifactSource } from "./artifact-source.js";
 import type { CandidateTrainer } from "./candidate-trainer.js";
 import { remeasureServingVersion } from "./holdout-remeasure.js";
+import { reconcileOriginalData } from "./original-data-check.js";
 import { FeedbackAttribution } from "./feedback-attribution.js";
 import { FeedbackCommitThread } from "./feedback-commit-thread.js";
 import { FeedbackReview } from "./feedback-review.js";
@@ -113,14 +114,26 @@ async function startOnStore(
   if (interrupted > 0) logger.warn({ interrupted }, `marked ${interrupted} interrupted run(s) as failed`);
   removeTemporaryArtifacts(config.modelPath, logger);
 
-  if (samples.info() === undefined) {
-    const loaded = await loadOriginalDataset({
+  const loadOriginal = (): ReturnType<typeof loadOriginalDataset> =>
+    loadOriginalDataset({
       dataPath: config.dataPath,
       trainingCsv: config.trainingCsv,
       syntheticRows: options.syntheticRows,
     });
+  let originalDataNotice = "";
+  if (samples.info() === undefined) {
+    const loaded = await loadOriginal();
     const info = samples.importDataset(loaded.dataset, loaded.description);
     logger.info({ rows: info.rows, source: info.source }, `imported the original data: ${info.description}`);
+  } else {
+    originalDataNotice = await reconcileOriginalData({
+      db,
+      samples,
+      registry,
+      load: loadOriginal,
+      reimport: config.reimportOriginalData === true,
+      logger,
+    });
   }
 
   const metrics = new RetrainMetrics({ defaultMetrics: options.defaultMetrics ?? true });
@@ -203,6 +216,7 @@ async function startOnStore(
     registry,
     runLog,
     original: () => samples.info(),
+    originalDataNotice: () => originalDataNotice,
     counts,
     broadcaster,
     artifacts,

@@ -70,6 +70,8 @@ export interface RetrainServiceDeps {
   readonly registry: ModelRegistry;
   readonly runLog: RunLog;
   readonly original: () => OriginalDatasetInfo | undefined;
+  /** GetRetrainStatus.original_data_notice: how the data found at start differs; "" when it matches. */
+  readonly originalDataNotice?: () => string;
   /** Feedback counts by verdict, kept current by this handler after each commit. */
   readonly counts: VerdictCounts;
   readonly broadcaster: VersionBroadcaster;
@@ -278,6 +280,7 @@ export class RetrainService {
       originalRows: original?.rows ?? 0,
       syntheticData: original?.source === "synthetic",
       verdictsByVersion: this.deps.verdicts?.messages() ?? [],
+      originalDataNotice: this.deps.originalDataNotice?.() ?? "",
     };
   }
 

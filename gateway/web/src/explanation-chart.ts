@@ -74,7 +74,7 @@ export class ExplanationChart {
         "figcaption",
         {},
         `What moved this estimate most (${shown.length} of ${explanation.contributions.length} values, ` +
-          "compared with an average patient of the training data):",
+          "compared with a patient whose lab values are all within normal limits):",
       ),
       h(
         "ul",

@@ -44,6 +44,7 @@ export function constantResponse(): PredictResponse {
         contribution: 0.1 * (i + 1),
       })),
     },
+    warnings: [],
   };
 }
 

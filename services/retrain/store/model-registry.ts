@@ -159,6 +159,18 @@ export class ModelRegistry {
     return row === undefined ? undefined : toRecord(row);
   }
 
+  /**
+   * Retires the serving version without a successor (after the original data is
+   * re-imported, no earlier version was trained on it): the next run trains as on a first
+   * start. Returns the retired version's name, or undefined when none served.
+   */
+  retireServing(): string | undefined {
+    const serving = this.serving();
+    if (serving === undefined) return undefined;
+    this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+    return serving.modelVersion;
+  }
+
   /** The number the next trained version takes. */
   nextSeq(): number {
     return (

@@ -59,6 +59,19 @@ export class SampleStore {
     return info;
   }
 
+  /**
+   * Replaces the original data with `dataset` in one transaction (REIMPORT_ORIGINAL_DATA):
+   * the old rows and provenance go, the new ones come in, and an interruption leaves the
+   * old data in place. Feedback lives in other tables and is not touched.
+   */
+  replaceDataset(dataset: Dataset, description: string, nowMs = Date.now()): OriginalDatasetInfo {
+    return this.db.transaction(() => {
+      this.db.prepare("DELETE FROM original_samples").run();
+      this.db.prepare("DELETE FROM original_dataset").run();
+      return this.importDataset(dataset, description, nowMs);
+    })();
+  }
+
   /** The imported rows in import order (the order the holdout split was drawn from). */
   loadDataset(): Dataset {
     const info = this.info();

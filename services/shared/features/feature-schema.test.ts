@@ -60,19 +60,19 @@ describe("feature schema", () => {
     };
     const messages = validatePatient(bad).map((v) => `${v.field}: ${v.description}`);
     expect(messages).toEqual([
-      "age: age is required (Age, 0 to 120 years)",
-      "total_bilirubin: total_bilirubin is NaN; expected a number from 0 to 100 mg/dL",
-      "albumin: albumin is Infinity; expected a number from 0 to 10 g/dL",
-      "albumin_globulin_ratio: albumin_globulin_ratio is 50; valid range is 0 to 10",
+      "age: Age (age) is required: 0 to 120 years",
+      "total_bilirubin: Total bilirubin (total_bilirubin) is not a number (NaN); expected 0 to 100 mg/dL",
+      "albumin: Albumin (albumin) is Infinity; expected a number from 0 to 10 g/dL",
+      "albumin_globulin_ratio: Albumin/globulin ratio (albumin_globulin_ratio) is 50; valid range 0 to 10",
     ]);
   });
 
   it("refuses negative values, an unspecified gender and unknown enum values", () => {
     expect(validatePatient({ ...valid, alkalinePhosphatase: -1 })[0]?.description).toMatch(
-      /-1; valid range is 0 to 5000 IU\/L/,
+      /^Alkaline phosphatase \(ALP\) \(alkaline_phosphatase\) is -1 IU\/L; valid range 0 to 5000 IU\/L$/,
     );
     expect(validatePatient({ ...valid, gender: Gender.GENDER_UNSPECIFIED })[0]?.description).toMatch(
-      /gender is required/,
+      /^Gender \(gender\) is required/,
     );
     expect(validatePatient({ ...valid, gender: 7 })[0]?.description).toMatch(/unknown enum value 7/);
   });
@@ -80,7 +80,7 @@ describe("feature schema", () => {
   it("prefixes batch entries and reports a missing patient", () => {
     expect(validatePatient({ ...valid, age: -3 }, "patients[2].")[0]).toEqual({
       field: "patients[2].age",
-      description: "patients[2].age is -3; valid range is 0 to 120 years",
+      description: "Age (patients[2].age) is -3 years; valid range 0 to 120 years",
     });
     expect(validatePatient(undefined)).toEqual([{ field: "patient", description: "patient is required" }]);
   });

@@ -212,23 +212,32 @@ export function describeRange(spec: NumericFeatureSpec): string {
   return `${spec.min} to ${spec.max}${spec.unit === "" ? "" : ` ${spec.unit}`}`;
 }
 
-/** Checks one numeric value; returns the problem in words, or undefined when valid. */
-export function checkNumeric(spec: NumericFeatureSpec, value: number | undefined): string | undefined {
-  if (value === undefined) return `${spec.name} is required (${spec.label}, ${describeRange(spec)})`;
-  if (Number.isNaN(value)) return `${spec.name} is NaN; expected a number from ${describeRange(spec)}`;
-  if (!Number.isFinite(value))
-    return `${spec.name} is ${value}; expected a number from ${describeRange(spec)}`;
+/**
+ * Checks one numeric value; returns the problem in words, or undefined when valid. The
+ * words lead with the label the clinician sees and name the API field after it (`field`,
+ * default the feature's name), with units: "Total bilirubin (total_bilirubin) is -1 mg/dL;
+ * valid range 0 to 100 mg/dL".
+ */
+export function checkNumeric(
+  spec: NumericFeatureSpec,
+  value: number | undefined,
+  field: string = spec.name,
+): string | undefined {
+  const named = `${spec.label} (${field})`;
+  if (value === undefined) return `${named} is required: ${describeRange(spec)}`;
+  if (Number.isNaN(value)) return `${named} is not a number (NaN); expected ${describeRange(spec)}`;
+  if (!Number.isFinite(value)) return `${named} is ${value}; expected a number from ${describeRange(spec)}`;
   if (value < spec.min || value > spec.max)
-    return `${spec.name} is ${value}; valid range is ${describeRange(spec)}`;
+    return `${named} is ${value}${spec.unit === "" ? "" : ` ${spec.unit}`}; valid range ${describeRange(spec)}`;
   return undefined;
 }
 
 /** Checks the gender enum number; returns the problem in words, or undefined when valid. */
-export function checkGender(value: number | undefined): string | undefined {
+export function checkGender(value: number | undefined, field = "gender"): string | undefined {
   if (value === undefined || value === GENDER_ENUM.UNSPECIFIED)
-    return "gender is required; expected GENDER_MALE or GENDER_FEMALE";
+    return `Gender (${field}) is required: male (GENDER_MALE) or female (GENDER_FEMALE)`;
   if (value !== GENDER_ENUM.MALE && value !== GENDER_ENUM.FEMALE)
-    return `gender has unknown enum value ${value}; expected GENDER_MALE (1) or GENDER_FEMALE (2)`;
+    return `Gender (${field}) has unknown enum value ${value}; expected GENDER_MALE (1) or GENDER_FEMALE (2)`;
   return undefined;
 }
 
@@ -241,9 +250,12 @@ export function validatePatient(patient: PatientInput | undefined, prefix = ""):
   }
   const violations: FieldViolation[] = [];
   for (const spec of FEATURES) {
+    const field = prefix + spec.name;
     const problem =
-      spec.kind === "gender" ? checkGender(patient.gender) : checkNumeric(spec, patient[spec.key]);
-    if (problem !== undefined) violations.push({ field: prefix + spec.name, description: prefix + problem });
+      spec.kind === "gender"
+        ? checkGender(patient.gender, field)
+        : checkNumeric(spec, patient[spec.key], field);
+    if (problem !== undefined) violations.push({ field, description: problem });
   }
   return violations;
 }

@@ -4,7 +4,8 @@ import { allocateDataset } from "../data/dataset.js";
 import { loadLpdCsv } from "../data/lpd-csv-loader.js";
 import { fitFeaturePipeline, transformRows, type PipelineParams } from "./feature-pipeline.js";
 import { verifyArtifactFiles } from "./model-artifact.js";
-import { createScorer, sigmoid } from "./scorer.js";
+import { clinicalDirection, referenceInterval, referenceValue } from "../features/clinical-reference.js";
+import { createScorer, referenceStandardized, sigmoid } from "./scorer.js";
 import { getTfBackend } from "./tf-backend.js";
 import { runTrainingPipeline } from "./training-pipeline.js";
 import { REAL_CSV_PATH, haveRealCsv } from "../testing/real-dataset.js";
@@ -125,15 +126,22 @@ describe("createScorer", () => {
     expect(rowsPerSecond).toBeGreaterThanOrEqual(5_000_000);
   });
 
+  /** The reference patient's log-odds and standardized vector under `pipeline` and KERNEL. */
+  const zref = referenceStandardized(pipeline);
+  const referenceLogit = zref.reduce((sum, z, i) => sum + (KERNEL[i] ?? 0) * z, -0.4);
+
   it("explains exactly: reference log-odds plus contributions is the logit of the score", () => {
     const contributions = new Float64Array(FEATURE_COUNT);
     const standardized = new Float64Array(500 * FEATURE_COUNT);
     transformRows(pipeline, dataset, standardized);
     for (let row = 0; row < 500; row++) {
       const reference = scorer.explain(dataset.features, row * FEATURE_COUNT, contributions);
-      expect(reference).toBe(-0.4);
+      expect(reference).toBeCloseTo(referenceLogit, 12);
       contributions.forEach((c, i) =>
-        expect(c).toBeCloseTo((KERNEL[i] ?? 0) * (standardized[row * FEATURE_COUNT + i] ?? 0), 12),
+        expect(c).toBeCloseTo(
+          (KERNEL[i] ?? 0) * ((standardized[row * FEATURE_COUNT + i] ?? 0) - (zref[i] ?? 0)),
+          12,
+        ),
       );
       const p = scorer.score(dataset.features, row * FEATURE_COUNT);
       const sum = contributions.reduce((a, b) => a + b, reference);
@@ -152,7 +160,7 @@ describe("createScorer", () => {
     for (let row = 0; row < 500; row++) {
       scorer.explain(dataset.features, row * FEATURE_COUNT, base);
       const reference = calibrated.explain(dataset.features, row * FEATURE_COUNT, contributions);
-      expect(reference).toBeCloseTo(0.7 * -0.4 - 1.9, 12);
+      expect(reference).toBeCloseTo(0.7 * referenceLogit - 1.9, 12);
       contributions.forEach((c, i) => expect(c).toBeCloseTo(0.7 * (base[i] ?? 0), 12));
       const p = calibrated.score(dataset.features, row * FEATURE_COUNT);
       const sum = contributions.reduce((a, b) => a + b, reference);
@@ -160,13 +168,42 @@ describe("createScorer", () => {
     }
   });
 
-  it("explains a patient at the training mean as the reference with no contributions", () => {
-    // The mean in transformed space, mapped back to raw values (expm1 undoes log1p).
-    const atMean = Float64Array.from(pipeline.features, (f) => (f.log1p ? Math.expm1(f.mean) : f.mean));
+  it("explains the reference patient (labs at their normal limits, age and gender at the mean) with no contributions", () => {
+    const patient = Float64Array.from(pipeline.features, (f) => {
+      const limit = referenceValue(f.name);
+      if (limit !== undefined) return limit;
+      return f.log1p ? Math.expm1(f.mean) : f.mean;
+    });
+    expect(patient[2]).toBe(1.2); // total bilirubin at its upper limit
+    expect(patient[8]).toBe(3.4); // albumin at its lower limit
     const contributions = new Float64Array(FEATURE_COUNT);
-    expect(scorer.explain(atMean, 0, contributions)).toBe(-0.4);
+    const reference = scorer.explain(patient, 0, contributions);
     contributions.forEach((c) => expect(Math.abs(c)).toBeLessThanOrEqual(1e-12));
-    expect(scorer.score(atMean)).toBeCloseTo(sigmoid(-0.4), 12);
+    expect(scorer.score(patient)).toBeCloseTo(sigmoid(reference), 12);
+  });
+
+  it("with weights of the clinical sign, a lab beyond normal limits on the disease side always raises the estimate", () => {
+    const signed = Float64Array.from(KERNEL, (k, i) => {
+      const direction = clinicalDirection(FEATURES[i]?.name ?? "");
+      return direction === undefined ? k : direction * Math.abs(k);
+    });
+    const clinical = createScorer(pipeline, { kernel: signed, bias: -0.4 });
+    const contributions = new Float64Array(FEATURE_COUNT);
+    const patient = new Float64Array(FEATURE_COUNT);
+    FEATURES.forEach((spec, i) => {
+      const interval = referenceInterval(spec.name);
+      if (interval?.direction === undefined) return;
+      for (const factor of [1.01, 1.5, 4, 40]) {
+        patient.set(dataset.features.subarray(0, FEATURE_COUNT));
+        patient[i] = interval.direction === 1 ? interval.high * factor : interval.low / factor;
+        clinical.explain(patient, 0, contributions);
+        expect(contributions[i], `${spec.name} at ${patient[i]}`).toBeGreaterThan(0);
+        // Within normal limits the same feature never raises it.
+        patient[i] = (interval.low + interval.high) / 2;
+        clinical.explain(patient, 0, contributions);
+        expect(contributions[i], `${spec.name} at ${patient[i]}`).toBeLessThanOrEqual(0);
+      }
+    });
   });
 
   it("refuses parameters of the wrong width", () => {

@@ -7,6 +7,7 @@
  * site recalibration (slope × logit + intercept) is folded in the same way, at no cost. The parity test
  * holds this to the tfjs evaluation within 1e-6 on every holdout row.
  */
+import { referenceValue } from "../features/clinical-reference.js";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import type { PipelineParams } from "./feature-pipeline.js";
 import { IDENTITY_CALIBRATION, type OutputCalibration } from "./output-calibration.js";
@@ -23,9 +24,10 @@ export interface Scorer {
   scoreBatch(vectors: Float64Array, rows: number, out: Float64Array): void;
   /**
    * The exact additive explanation of the vector at `offset`: writes each feature's
-   * contribution to the log-odds, kernel_i · z_i with z_i its standardized value, into
-   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds
-   * (the log-odds of a patient at the training mean, z = 0). Their sum is the logit `score`
+   * contribution to the log-odds, kernel_i · (z_i − zref_i) with z_i its standardized value
+   * and zref_i the reference patient's (referenceStandardized), into
+   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds,
+   * the log-odds of the reference patient. Their sum is the logit `score`
    * takes the sigmoid of, up to float64 rounding (about 1e-15). With a site recalibration,
    * both are in the served log-odds: contributions scaled by its (positive) slope, and the
    * reference shifted by its intercept, so the sum is still exactly what was answered.
@@ -45,6 +47,20 @@ export function sigmoid(z: number): number {
 
 /** Identity or log1p, chosen per feature when the scorer is built. */
 const term = (x: number, log: boolean): number => (log ? Math.log1p(x) : x);
+
+/**
+ * The reference patient's standardized vector under `pipeline`: the patient explanations
+ * compare with. Each lab at its referenceValue (clinical-reference.ts: the normal limit on
+ * the side of disease, total proteins mid-range), age and gender at the training mean (z = 0),
+ * since they have no normal limits.
+ */
+export function referenceStandardized(pipeline: PipelineParams): Float64Array {
+  return Float64Array.from(pipeline.features, (transform) => {
+    const value = referenceValue(transform.name);
+    if (value === undefined) return 0;
+    return (term(value, transform.log1p) - transform.mean) / transform.std;
+  });
+}
 
 /**
  * Builds the scorer from an artifact's pipeline parameters and tfjs model weights. The
@@ -85,6 +101,10 @@ export function createScorer(
   const kernel = Float64Array.from(weights.kernel);
   const means = Float64Array.from(pipeline.features, (f) => f.mean);
   const stds = Float64Array.from(pipeline.features, (f) => f.std);
+  const atReference = referenceStandardized(pipeline);
+  let referenceLogit = weights.bias;
+  for (let i = 0; i < FEATURE_COUNT; i++) referenceLogit += (kernel[i] ?? 0) * (atReference[i] ?? 0);
+  const referenceLogOdds = slope * referenceLogit + calibration.intercept;
 
   const logit = (v: Float64Array, b: number): number =>
     c +
@@ -113,9 +133,9 @@ export function createScorer(
     explain: (vectors, offset, contributions) => {
       for (let i = 0; i < FEATURE_COUNT; i++) {
         const z = (term(vectors[offset + i] ?? 0, logs[i] === true) - (means[i] ?? 0)) / (stds[i] ?? 1);
-        contributions[i] = slope * (kernel[i] ?? 0) * z;
+        contributions[i] = slope * (kernel[i] ?? 0) * (z - (atReference[i] ?? 0));
       }
-      return slope * weights.bias + calibration.intercept;
+      return referenceLogOdds;
     },
   };
 }

@@ -64,6 +64,29 @@ describe("solveProximalNewtonStep", () => {
   });
 });
 
+describe("solveProximalNewtonStep with sign constraints", () => {
+  it("keeps each constrained weight on its side of zero and leaves the free ones alone", () => {
+    const identity = Float64Array.from([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+    const g = Float64Array.from([-2, 2, 2, 1]);
+    // Unconstrained (l1 = 0): d = -g = [2, -2, -2, -1]. Column 0 must stay <= 0, column 1 >= 0.
+    const d = solveProximalNewtonStep(new Float64Array(4), g, identity, 0, [-1, 1, 0]);
+    expect(d[0]).toBe(0);
+    expect(d[1]).toBe(0);
+    expect(d[2]).toBeCloseTo(-2, 9);
+    expect(d[3]).toBeCloseTo(-1, 9);
+    // With L1 as well, a feasible target is only shrunk.
+    const shrunk = solveProximalNewtonStep(
+      new Float64Array(4),
+      Float64Array.from([2, -2, 0, 0]),
+      identity,
+      0.5,
+      [-1, 1, 0],
+    );
+    expect(shrunk[0]).toBeCloseTo(-1.5, 9);
+    expect(shrunk[1]).toBeCloseTo(1.5, 9);
+  });
+});
+
 describe("trainLogisticRegression", () => {
   let tf: Tf;
   const data = logisticData(20_000, 11);
@@ -150,6 +173,33 @@ describe("trainLogisticRegression", () => {
     );
   });
 
+  it("holds sign constraints exactly: a weight that wants the wrong sign is 0, the fit optimal otherwise", async () => {
+    const l1 = 1e-3;
+    // TRUE_KERNEL[1] is -0.8 and [7] is -0.4: require both >= 0; require [0] (1.2) >= 0 too.
+    const signs = [1, 1, 0, 0, 0, 0, 0, 1, 0, 0] as const;
+    const result = await trainLogisticRegression(tf, data.matrix, data.labels, { l1, signs });
+    expect(result.converged).toBe(true);
+    expect(result.weights.kernel[1]).toBe(0);
+    expect(result.weights.kernel[7]).toBe(0);
+    expect(result.weights.kernel[0]).toBeGreaterThan(1);
+    // KKT of the box-constrained problem: at an active bound w = 0 with sign s, moving into
+    // the allowed side cannot help (s·g >= -l1); elsewhere the usual L1 conditions.
+    const g = gradient(data.matrix, data.labels, result.weights.kernel, result.weights.bias);
+    result.weights.kernel.forEach((w, j) => {
+      const gj = g[j] ?? 0;
+      const sign = signs[j] ?? 0;
+      if (w === 0 && sign !== 0) expect(sign * gj).toBeGreaterThanOrEqual(-l1 - 1e-5);
+      else if (w === 0) expect(Math.abs(gj)).toBeLessThanOrEqual(l1 + 1e-5);
+      else expect(Math.abs(gj + l1 * Math.sign(w))).toBeLessThan(1e-5);
+    });
+    // The same as fitting without those two columns.
+    const dropped = Float32Array.from(data.matrix.values, (v, k) => (k % 10 === 1 || k % 10 === 7 ? 0 : v));
+    const without = await trainLogisticRegression(tf, { ...data.matrix, values: dropped }, data.labels, {
+      l1,
+    });
+    result.weights.kernel.forEach((w, j) => expect(w).toBeCloseTo(without.weights.kernel[j] ?? 0, 4));
+  });
+
   it("refuses input it cannot fit", async () => {
     const oneClass = new Uint8Array(data.matrix.rows).fill(1);
     await expect(trainLogisticRegression(tf, data.matrix, oneClass)).rejects.toThrow(
@@ -160,6 +210,13 @@ describe("trainLogisticRegression", () => {
     );
     await expect(trainLogisticRegression(tf, data.matrix, data.labels, { l1: -1 })).rejects.toThrow(
       /l1 is -1; expected a finite number >= 0/,
+    );
+    await expect(trainLogisticRegression(tf, data.matrix, data.labels, { signs: [1, -1] })).rejects.toThrow(
+      /signs has 2 entries; expected 10/,
+    );
+    const badSigns = [2, 0, 0, 0, 0, 0, 0, 0, 0, 0] as unknown as readonly (-1 | 0 | 1)[];
+    await expect(trainLogisticRegression(tf, data.matrix, data.labels, { signs: badSigns })).rejects.toThrow(
+      /signs\[0\] is 2; expected -1, 0 or 1/,
     );
   });
 });

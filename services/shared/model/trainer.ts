@@ -9,6 +9,11 @@
  * the L1 subproblem on the 11×11 quadratic model is solved exactly by coordinate descent in
  * Float64 JS (as glmnet does), followed by a backtracking line search on the true objective.
  *
+ * Optional sign constraints (TrainerOptions.signs) make it a box-constrained fit: the
+ * coordinate solver clamps each constrained weight to its side of zero, which keeps the
+ * step exact for the constrained quadratic model, and the line search only moves between
+ * feasible points. The training pipeline uses them to keep the model clinically plausible.
+ *
  * Deterministic: the start is fixed (zero weights, bias at the log-odds of the base rate)
  * and nothing is random, so the same rows give the same weights bit for bit.
  */
@@ -32,10 +37,20 @@ export interface TrainerOptions {
   readonly maxIterations?: number;
   /** Converged when no weight would move more than this (standardized units). Default 1e-6. */
   readonly tolerance?: number;
+  /**
+   * Sign constraint per column (columns long): 1 keeps that weight >= 0, -1 keeps it <= 0,
+   * 0 leaves it free. Default: all free. Every Newton step is solved within the constraints
+   * and the line search only shortens steps between feasible points, so the fit never
+   * leaves them: a constrained weight is exactly 0 rather than pointing the wrong way.
+   */
+  readonly signs?: ArrayLike<SignConstraint> | undefined;
   /** Cancels between passes; the promise rejects with the signal's reason. */
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((progress: TrainingProgress) => void) | undefined;
 }
+
+/** 1: weight >= 0; -1: weight <= 0; 0: unconstrained. */
+export type SignConstraint = -1 | 0 | 1;
 
 /** A logistic model on standardized inputs: p = sigmoid(kernel · x + bias). */
 export interface LogisticWeights {
@@ -94,6 +109,16 @@ function validate(matrix: TrainingMatrix, labels: Uint8Array, options: TrainerOp
   }
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
   if (!(tolerance > 0)) throw new Error(`tolerance is ${tolerance}; expected a number > 0`);
+  const { signs } = options;
+  if (signs !== undefined) {
+    if (signs.length !== columns) throw new Error(`signs has ${signs.length} entries; expected ${columns}`);
+    for (let j = 0; j < columns; j++) {
+      const sign = signs[j];
+      if (sign !== -1 && sign !== 0 && sign !== 1) {
+        throw new Error(`signs[${j}] is ${String(sign)}; expected -1, 0 or 1`);
+      }
+    }
+  }
 }
 
 /** Loss, gradient and Hessian of the mean log loss at one weight vector (Float64 copies). */
@@ -105,13 +130,16 @@ interface Evaluation {
 
 /**
  * Exact minimizer of gᵀd + ½dᵀHd + l1·Σ_{j<last}|w_j + d_j| by cyclic coordinate descent;
- * the last coordinate is the unpenalized intercept.
+ * the last coordinate is the unpenalized intercept. With `signs`, each w_j + d_j stays on
+ * its side of zero (the coordinate minimum of a convex one-dimensional problem, clamped to
+ * the half-line, is the constrained minimum), so the step is the box-constrained one.
  */
 export function solveProximalNewtonStep(
   w: Float64Array,
   gradient: Float64Array,
   hessian: Float64Array,
   l1: number,
+  signs?: ArrayLike<SignConstraint>,
 ): Float64Array {
   const n = w.length;
   const d = new Float64Array(n);
@@ -130,15 +158,22 @@ export function solveProximalNewtonStep(
         // u = w_j + d_j minimizes a/2 (u - w_j)² + b (u - w_j) + l1 |u|: soft-thresholding.
         const target = wj - b / a;
         const shrunk = Math.abs(target) - l1 / a;
-        const u = shrunk > 0 ? Math.sign(target) * shrunk : 0;
+        const u = clampToSign(shrunk > 0 ? Math.sign(target) * shrunk : 0, signs?.[j] ?? 0);
         next = u - wj;
       }
+      if (j < n - 1 && l1 === 0) next = clampToSign(wj + next, signs?.[j] ?? 0) - wj;
       largest = Math.max(largest, Math.abs(next - (d[j] ?? 0)));
       d[j] = next;
     }
     if (largest < 1e-13) break;
   }
   return d;
+}
+
+function clampToSign(value: number, sign: SignConstraint): number {
+  if (sign === 1) return value > 0 ? value : 0;
+  if (sign === -1) return value < 0 ? value : 0;
+  return value;
 }
 
 function penalty(w: Float64Array, l1: number): number {
@@ -259,7 +294,13 @@ export async function trainLogisticRegression(
       halvings = 0;
       accepted = { w, loss: evaluation.loss, objective };
       onProgress?.({ step: iterations, totalSteps: maxIterations, loss: evaluation.loss });
-      const direction = solveProximalNewtonStep(w, evaluation.gradient, evaluation.hessian, l1);
+      const direction = solveProximalNewtonStep(
+        w,
+        evaluation.gradient,
+        evaluation.hessian,
+        l1,
+        options.signs,
+      );
       let largest = 0;
       let linear = 0;
       for (let j = 0; j < width; j++) {

@@ -5,7 +5,8 @@
  * join the training side. All tfjs work happens in here, so a worker thread can run it
  * with nothing but plain data going in and out.
  */
-import { FEATURE_COUNT } from "../features/feature-schema.js";
+import { clinicalDirection } from "../features/clinical-reference.js";
+import { FEATURE_COUNT, FEATURES } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
 import { fitFeaturePipeline, transformToFloat32, type PipelineParams } from "./feature-pipeline.js";
 import {
@@ -30,6 +31,7 @@ import { getTfBackend, type SkippedBackend, type TfBackend, type TfBackendName }
 import {
   trainLogisticRegression,
   type LogisticWeights,
+  type SignConstraint,
   type TrainerOptions,
   type TrainingProgress,
 } from "./trainer.js";
@@ -51,7 +53,11 @@ export interface TrainingPipelineOptions {
   readonly holdoutFraction?: number | undefined;
   /** Decision threshold for accuracy and the confusion matrix. Default 0.5. */
   readonly threshold?: number | undefined;
-  readonly trainer?: Pick<TrainerOptions, "l1" | "maxIterations" | "tolerance"> | undefined;
+  /**
+   * Trainer settings. `signs` defaults to CLINICAL_SIGNS (each feature with a clinical
+   * direction never contributes against it); pass all zeros for an unconstrained fit.
+   */
+  readonly trainer?: Pick<TrainerOptions, "l1" | "maxIterations" | "tolerance" | "signs"> | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((progress: TrainingProgress) => void) | undefined;
   /** Build the artifact files as `version`; with `parentDir`, also write them there atomically. */
@@ -106,6 +112,15 @@ export interface TrainingPipelineResult {
   readonly calibration?: CalibrationRecord | undefined;
   readonly artifact?: PipelineArtifact | undefined;
 }
+
+/**
+ * The sign each weight is held to, in schema order: +1 for bilirubin (total and direct),
+ * ALP, ALT and AST, -1 for albumin and the A/G ratio, free for age, gender and total
+ * proteins (clinical-reference.ts says why).
+ */
+export const CLINICAL_SIGNS: readonly SignConstraint[] = FEATURES.map(
+  (spec) => clinicalDirection(spec.name) ?? 0,
+);
 
 function concatDatasets(a: Dataset, b: Dataset): Dataset {
   if (b.rows === 0) return a;
@@ -195,7 +210,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
     tf,
     { rows: train.rows, columns: FEATURE_COUNT, values: trainMatrix },
     train.labels,
-    { ...options.trainer, signal, onProgress: options.onProgress },
+    { signs: CLINICAL_SIGNS, ...options.trainer, signal, onProgress: options.onProgress },
   );
   const trainMs = lap();
   signal?.throwIfAborted();

@@ -106,7 +106,26 @@ export interface PredictResponse {
    * Why the model answered this: each feature's exact share of the log-odds. Always set by
    * Predict; set by PredictBatch only when the request's include_explanations is true.
    */
-  explanation: Explanation | undefined;
+  explanation:
+    | Explanation
+    | undefined;
+  /**
+   * Values that cannot occur together as given (for example direct bilirubin above total
+   * bilirubin): the answer is still given, computed from the values as sent, but one of
+   * them is probably mis-entered. Empty when nothing is implausible.
+   */
+  warnings: PlausibilityWarning[];
+}
+
+/** Values of one patient that contradict each other. */
+export interface PlausibilityWarning {
+  /**
+   * The PatientFeatures field names involved, for example "direct_bilirubin" and
+   * "total_bilirubin".
+   */
+  fields: string[];
+  /** The problem in plain words, with the clinician's labels, the values and their units. */
+  message: string;
 }
 
 /**
@@ -119,8 +138,9 @@ export interface PredictResponse {
  */
 export interface Explanation {
   /**
-   * Log-odds of the reference patient: the training rows' mean of every feature in the
-   * model's transformed (log1p, then standardized) space.
+   * Log-odds of the reference patient: every lab value at its adult normal limit on the
+   * side of disease (upper limit of bilirubin, ALP, ALT and AST; lower limit of albumin and
+   * A/G ratio), total proteins mid-range, and age and gender at the training mean.
    */
   referenceLogOdds: number;
   /** One entry per feature, largest absolute contribution first. */
@@ -319,6 +339,7 @@ function createBasePredictResponse(): PredictResponse {
     feedbackToken: "",
     threshold: 0,
     explanation: undefined,
+    warnings: [],
   };
 }
 
@@ -344,6 +365,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     }
     if (message.explanation !== undefined) {
       Explanation.encode(message.explanation, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.warnings) {
+      PlausibilityWarning.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -417,6 +441,14 @@ export const PredictResponse: MessageFns<PredictResponse> = {
             message.explanation = Explanation.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.warnings.push(PlausibilityWarning.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -450,6 +482,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
         : "",
       threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
       explanation: isSet(object.explanation) ? Explanation.fromJSON(object.explanation) : undefined,
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => PlausibilityWarning.fromJSON(e))
+        : [],
     };
   },
 
@@ -476,6 +511,9 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     if (message.explanation !== undefined) {
       obj.explanation = Explanation.toJSON(message.explanation);
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings.map((e) => PlausibilityWarning.toJSON(e));
+    }
     return obj;
   },
 
@@ -493,6 +531,92 @@ export const PredictResponse: MessageFns<PredictResponse> = {
     message.explanation = (object.explanation !== undefined && object.explanation !== null)
       ? Explanation.fromPartial(object.explanation)
       : undefined;
+    message.warnings = object.warnings?.map((e) => PlausibilityWarning.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePlausibilityWarning(): PlausibilityWarning {
+  return { fields: [], message: "" };
+}
+
+export const PlausibilityWarning: MessageFns<PlausibilityWarning> = {
+  encode(message: PlausibilityWarning, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.fields) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlausibilityWarning {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlausibilityWarning();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fields.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlausibilityWarning {
+    return {
+      fields: globalThis.Array.isArray(object?.fields) ? object.fields.map((e: any) => globalThis.String(e)) : [],
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: PlausibilityWarning): unknown {
+    const obj: any = {};
+    if (message.fields?.length) {
+      obj.fields = message.fields;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlausibilityWarning>, I>>(base?: I): PlausibilityWarning {
+    return PlausibilityWarning.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlausibilityWarning>, I>>(object: I): PlausibilityWarning {
+    const message = createBasePlausibilityWarning();
+    message.fields = object.fields?.map((e) => e) || [];
+    message.message = object.message ?? "";
     return message;
   },
 };

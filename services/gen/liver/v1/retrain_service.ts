@@ -458,6 +458,13 @@ export interface GetRetrainStatusResponse {
    * most the 20 newest versions that received feedback).
    */
   verdictsByVersion: VersionVerdicts[];
+  /**
+   * Empty when the original data found at start is the data the store was imported from.
+   * Otherwise, in plain words, that it differs (for example a real CSV now present after a
+   * first start on the synthetic default), that training still uses the stored data, and
+   * how to switch: restart with REIMPORT_ORIGINAL_DATA=1 (npm start -- --reimport).
+   */
+  originalDataNotice: string;
 }
 
 /** Clinicians' verdicts on the answers of one model version. */
@@ -1518,6 +1525,7 @@ function createBaseGetRetrainStatusResponse(): GetRetrainStatusResponse {
     originalRows: 0,
     syntheticData: false,
     verdictsByVersion: [],
+    originalDataNotice: "",
   };
 }
 
@@ -1549,6 +1557,9 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
     }
     for (const v of message.verdictsByVersion) {
       VersionVerdicts.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.originalDataNotice !== "") {
+      writer.uint32(82).string(message.originalDataNotice);
     }
     return writer;
   },
@@ -1638,6 +1649,14 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
             message.verdictsByVersion.push(VersionVerdicts.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.originalDataNotice = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1685,6 +1704,11 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
         : globalThis.Array.isArray(object?.verdicts_by_version)
         ? object.verdicts_by_version.map((e: any) => VersionVerdicts.fromJSON(e))
         : [],
+      originalDataNotice: isSet(object.originalDataNotice)
+        ? globalThis.String(object.originalDataNotice)
+        : isSet(object.original_data_notice)
+        ? globalThis.String(object.original_data_notice)
+        : "",
     };
   },
 
@@ -1717,6 +1741,9 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
     if (message.verdictsByVersion?.length) {
       obj.verdictsByVersion = message.verdictsByVersion.map((e) => VersionVerdicts.toJSON(e));
     }
+    if (message.originalDataNotice !== "") {
+      obj.originalDataNotice = message.originalDataNotice;
+    }
     return obj;
   },
 
@@ -1740,6 +1767,7 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
     message.originalRows = object.originalRows ?? 0;
     message.syntheticData = object.syntheticData ?? false;
     message.verdictsByVersion = object.verdictsByVersion?.map((e) => VersionVerdicts.fromPartial(e)) || [];
+    message.originalDataNotice = object.originalDataNotice ?? "";
     return message;
   },
 };
