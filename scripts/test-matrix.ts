@@ -41,6 +41,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/predict/predict-server.test.ts",
   "services/predict/predict-service.test.ts",
   "services/predict/predict-auth.test.ts",
+  "services/predict/open-inference.test.ts",
   "services/predict/version-subscriber.test.ts",
   "services/predict/live-updates.test.ts",
   // The shared server host: reflection, health, message limits.

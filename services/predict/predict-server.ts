@@ -9,6 +9,9 @@ import { ArtifactFetcher } from "./artifact-fetcher.js";
 import { bundledFallback, cacheFallback } from "./fallback-sources.js";
 import { ModelCache } from "./model-cache.js";
 import { ModelHolder } from "./model-holder.js";
+import { ModelVersionLibrary } from "./model-version-library.js";
+import { OPEN_INFERENCE_SERVICE_NAME, OpenInferenceService } from "./open-inference-service.js";
+import { GRPCInferenceServiceService } from "../gen/open_inference_grpc.js";
 import { ModelLoader, lazyTfjsEvaluator } from "./model-loader.js";
 import { type FallbackSource, ModelUpdater } from "./model-updater.js";
 import { InputDriftMonitor } from "./input-drift-monitor.js";
@@ -95,10 +98,11 @@ export async function startPredictServer(
   holder.onSwap((model) => drift.setProfile(model.inputProfile));
   metrics.watchDrift(() => drift.snapshot());
   const host = new GrpcServerHost({
-    serviceNames: [PREDICT_SERVICE_NAME],
+    serviceNames: [PREDICT_SERVICE_NAME, OPEN_INFERENCE_SERVICE_NAME],
     logger,
     credentials: grpcServerCredentials(tls, logger),
   });
+  const authenticator = config.auth === undefined ? undefined : new CallerAuthenticator(config.auth);
   const service = new PredictService({
     holder,
     signer: new PredictionTokenSigner(config.signingKey),
@@ -106,13 +110,26 @@ export async function startPredictServer(
     logger,
     isSubscribed: subscribed,
     retrainAddr: config.retrainAddr,
-    auth: config.auth === undefined ? undefined : new CallerAuthenticator(config.auth),
+    auth: authenticator,
     explainPredictions: config.explainPredictions,
     drift,
   });
   logAuthMode(logger, config.auth, "Predict and PredictBatch");
   host.addService(FAST_PREDICT_SERVICE_DEFINITION, service.implementation());
   holder.onSwap(() => host.setServing(true));
+  // The Open Inference Protocol on the same port, behind the same TLS and sign-in.
+  const openInference = new OpenInferenceService({
+    holder,
+    signer: new PredictionTokenSigner(config.signingKey),
+    metrics,
+    logger,
+    library: new ModelVersionLibrary({ connection, fetcher, timeoutMs: config.artifactFetchTimeoutMs }),
+    isServing: () => host.isServing,
+    retrainAddr: config.retrainAddr,
+    auth: authenticator,
+    drift,
+  });
+  host.addService(GRPCInferenceServiceService, openInference.implementation());
 
   const port = await host.listen(config.host, config.port);
   if (config.healthPort !== undefined) await host.listenHealth(config.host, config.healthPort);
