@@ -4,6 +4,7 @@
  * typed and raw contents, the answers held to liver.v1 Predict's, older versions fetched from
  * the registry, and every bad input refused with INVALID_ARGUMENT naming it.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
@@ -516,4 +517,14 @@ it("scores each row independently of the others in one call", async () => {
     outputValues(await oip.modelInfer(inferRequest(PATIENTS, { raw: true })), "probability"),
   );
   expect(batch).toEqual(single);
+});
+
+it("serves the canonical proto byte for byte as upstream published it (sha256 in its README)", () => {
+  const dir = path.join(import.meta.dirname, "../../third_party/open-inference-protocol");
+  const digest = createHash("sha256")
+    .update(readFileSync(path.join(dir, "open_inference_grpc.proto")))
+    .digest("hex");
+  expect(digest).toBe("0f715460d60b014a23e06ac8e768cfa3d8336221cdb66bd7aeeab6dc27620b0f");
+  expect(readFileSync(path.join(dir, "README.md"), "utf8")).toContain(digest);
+  expect(readFileSync(path.join(dir, "LICENSE"), "utf8")).toContain("Apache License");
 });
