@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { type Metadata, type sendUnaryData, type ServerUnaryCall, status } from "@grpc/grpc-js";
+import { trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { ATTR_MODEL_VERSION } from "../shared/ops/tracing.js";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
 import type {
   GRPCInferenceServiceServer,
@@ -261,6 +263,7 @@ export class OpenInferenceService {
     }
     if (violations.length > 0 || !decoded.ok)
       return this.fail("ModelInfer", callback, invalidArgument(violations));
+    trace.getActiveSpan()?.setAttribute(ATTR_MODEL_VERSION, model.version);
     const { count, vectors } = decoded;
     const { probabilities, liverDisease } = this;
     let positives = 0;

@@ -9,6 +9,8 @@ import { ArtifactFetcher } from "./artifact-fetcher.js";
 import { bundledFallback, cacheFallback } from "./fallback-sources.js";
 import { ModelCache } from "./model-cache.js";
 import { ModelHolder } from "./model-holder.js";
+import { SwapTracing, withModelSpanAttributes } from "./predict-tracing.js";
+import { tracingEnabled } from "../shared/ops/tracing.js";
 import { ModelVersionLibrary } from "./model-version-library.js";
 import { OPEN_INFERENCE_SERVICE_NAME, OpenInferenceService } from "./open-inference-service.js";
 import { GRPCInferenceServiceService } from "../gen/open_inference_grpc.js";
@@ -77,10 +79,15 @@ export async function startPredictServer(
     fallbacks,
   });
 
+  const swapTracing = new SwapTracing();
+  holder.onSwap((model) => swapTracing.swapped(model));
   const subscriber = new VersionSubscriber({
     connection,
     logger: logger.child({ component: "version-subscriber" }),
-    onEvent: (event) => updater.onEvent(event),
+    onEvent: (event) => {
+      swapTracing.eventReceived(event);
+      return updater.onEvent(event);
+    },
     onSubscribedChange: (live) => metrics.streamState(live),
     onStreamEnded: (delivered, ended) => {
       metrics.reconnected();
@@ -115,7 +122,10 @@ export async function startPredictServer(
     drift,
   });
   logAuthMode(logger, config.auth, "Predict and PredictBatch");
-  host.addService(FAST_PREDICT_SERVICE_DEFINITION, service.implementation());
+  host.addService(
+    FAST_PREDICT_SERVICE_DEFINITION,
+    tracingEnabled() ? withModelSpanAttributes(service.implementation(), holder) : service.implementation(),
+  );
   holder.onSwap(() => host.setServing(true));
   // The Open Inference Protocol on the same port, behind the same TLS and sign-in.
   const openInference = new OpenInferenceService({
@@ -129,7 +139,12 @@ export async function startPredictServer(
     auth: authenticator,
     drift,
   });
-  host.addService(GRPCInferenceServiceService, openInference.implementation());
+  host.addService(
+    GRPCInferenceServiceService,
+    tracingEnabled()
+      ? withModelSpanAttributes(openInference.implementation(), holder)
+      : openInference.implementation(),
+  );
 
   const port = await host.listen(config.host, config.port);
   if (config.healthPort !== undefined) await host.listenHealth(config.host, config.healthPort);

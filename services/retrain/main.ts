@@ -2,6 +2,8 @@
  * RetrainService process: environment -> settings -> server -> signal handling. Nothing
  * else lives here; startRetrainServer is what tests, benches and `npm start` embed.
  */
+// First: tracing patches @grpc/grpc-js before anything else loads it.
+import { tracing } from "./start-tracing.js";
 import { acceptOnlyHelp } from "../shared/ops/command-line.js";
 import { createLogger } from "../shared/ops/logger.js";
 import { onTerminateSignal } from "../shared/ops/terminate-signals.js";
@@ -20,6 +22,7 @@ async function start(): Promise<void> {
     onTerminateSignal(async (signal) => {
       logger.info({ signal }, `${signal}: shutting down`);
       await server.close();
+      await tracing.shutdown();
     });
   } catch (error) {
     logger.fatal(

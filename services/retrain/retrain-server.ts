@@ -37,6 +37,7 @@ import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
 import { VersionVerdicts } from "./version-verdicts.js";
 import { WorkerTrainer } from "./training-worker.js";
 import { VersionBroadcaster } from "./version-broadcaster.js";
+import { RetrainTracing, tracedTrainer } from "./retrain-tracing.js";
 
 /** The fully qualified service name health reports on. */
 export const RETRAIN_SERVICE_NAME = "liver.v1.RetrainService";
@@ -139,7 +140,9 @@ async function startOnStore(
   const writer = new FeedbackWriter(commitThread, {
     onBatch: (size, durationMs) => metrics.committed(size, durationMs),
   });
-  const trainer = options.trainer ?? WorkerTrainer.forConfig(config, logger);
+  // Spans linking verdicts, runs, promotions and replicas' swaps (no-ops while tracing is off).
+  const tracing = new RetrainTracing();
+  const trainer = tracedTrainer(options.trainer ?? WorkerTrainer.forConfig(config, logger));
   const servingChanged = (record: ModelVersionRecord): void => {
     metrics.serving(record.modelVersion);
     host.setServing(true);
@@ -155,17 +158,24 @@ async function startOnStore(
     metrics,
     logger,
     onPromoted: (record) => {
-      broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED, servingSnapshot(record));
+      broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED, {
+        ...servingSnapshot(record),
+        traceparent: tracing.promoted(record),
+      });
       servingChanged(record);
     },
-    onRunFinished: (outcome, record) => events.emit("run-finished", outcome, record),
+    onRunFinished: (outcome, record) => {
+      tracing.runFinished(outcome, record);
+      events.emit("run-finished", outcome, record);
+    },
   });
   const pending = feedback.labelledCountBetween(runLog.coveredFeedbackSeq());
   const scheduler = new RetrainScheduler({
     debounceMs: config.debounceMs,
     minBatch: config.minBatch,
     initialPending: pending,
-    startRun: (trigger, reason) => runner.start(trigger, reason),
+    startRun: (trigger, reason) => tracing.traceRun(trigger, reason, () => runner.start(trigger, reason)),
+    onLabelledFeedback: (seq) => tracing.verdictCommitted(seq),
     onStateChange: (state) => logger.debug({ state }, `retrainer ${state}`),
   });
   const counts = feedback.counts();

@@ -8,6 +8,8 @@ export interface ServingSnapshot {
   readonly sha256: string;
   readonly metrics: ModelMetrics;
   readonly synthetic: boolean;
+  /** W3C traceparent of the promotion or rollback span; "" or absent when untraced. */
+  readonly traceparent?: string;
 }
 
 /**
@@ -177,6 +179,7 @@ export class VersionBroadcaster {
       sentAt: new Date(this.now()),
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       trainedOnSyntheticData: serving.synthetic,
+      traceparent: serving.traceparent ?? "",
     };
   }
 

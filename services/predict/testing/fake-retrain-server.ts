@@ -195,6 +195,7 @@ export class FakeRetrainServer {
       sentAt: new Date(),
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       trainedOnSyntheticData: serving?.trainedOnSyntheticData ?? false,
+      traceparent: "",
     });
   }
 }

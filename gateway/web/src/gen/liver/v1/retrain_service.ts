@@ -247,6 +247,11 @@ export interface WatchModelVersionsResponse {
   heartbeatIntervalMs: number;
   /** True when the serving version was trained on the synthetic default. */
   trainedOnSyntheticData: boolean;
+  /**
+   * W3C traceparent of the span that made this version serving (its promotion or rollback),
+   * so each replica's swap span links to it; empty when tracing is off or the span is unknown.
+   */
+  traceparent: string;
 }
 
 /** Asks for a stored version's files. */
@@ -1368,6 +1373,7 @@ function createBaseWatchModelVersionsResponse(): WatchModelVersionsResponse {
     sentAt: undefined,
     heartbeatIntervalMs: 0,
     trainedOnSyntheticData: false,
+    traceparent: "",
   };
 }
 
@@ -1393,6 +1399,9 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     }
     if (message.trainedOnSyntheticData !== false) {
       writer.uint32(56).bool(message.trainedOnSyntheticData);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(138).string(message.traceparent);
     }
     return writer;
   },
@@ -1466,6 +1475,14 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
             message.trainedOnSyntheticData = reader.bool();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1492,6 +1509,7 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     message.sentAt = object.sentAt ?? undefined;
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.trainedOnSyntheticData = object.trainedOnSyntheticData ?? false;
+    message.traceparent = object.traceparent ?? "";
     return message;
   },
 };
