@@ -14,6 +14,7 @@ import { startPredictServer } from "./predict-server.js";
 const logger = createLogger("predict");
 
 async function main(): Promise<void> {
+  logger.info({ tracing: tracing.enabled }, tracing.description);
   const config = readPredictConfig(process.env);
   const server = await startPredictServer(config, logger);
   logger.info(

@@ -17,6 +17,7 @@ if (acceptOnlyHelp(process.argv.slice(2), RETRAIN_HELP)) await start();
 
 async function start(): Promise<void> {
   try {
+    logger.info({ tracing: tracing.enabled }, tracing.description);
     const config = readRetrainConfig(process.env);
     const server = await startRetrainServer(config, logger);
     onTerminateSignal(async (signal) => {

@@ -30,11 +30,17 @@ export const DEFAULT_SITE = "default";
 /** The process's tracing: whether it is on, and how to flush it at shutdown. */
 export interface Tracing {
   readonly enabled: boolean;
+  /** The settings in force, for the start-up log line. */
+  readonly description: string;
   /** Exports what is buffered and stops; safe to call when tracing is off. */
   shutdown(): Promise<void>;
 }
 
-const OFF: Tracing = { enabled: false, shutdown: () => Promise.resolve() };
+const OFF: Tracing = {
+  enabled: false,
+  description: "tracing off (OTEL_EXPORTER_OTLP_ENDPOINT is not set)",
+  shutdown: () => Promise.resolve(),
+};
 
 let started: Tracing | undefined;
 
@@ -71,7 +77,14 @@ export function startTracing(defaultServiceName: string, env: NodeJS.ProcessEnv 
   provider.register();
   registerInstrumentations({ tracerProvider: provider, instrumentations: [new GrpcInstrumentation()] });
   createRequire(import.meta.url)("@grpc/grpc-js");
-  started = { enabled: true, shutdown: () => provider.shutdown() };
+  const endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "";
+  const sampler = env["OTEL_TRACES_SAMPLER"] ?? "parentbased_always_on";
+  const samplerArg = env["OTEL_TRACES_SAMPLER_ARG"];
+  started = {
+    enabled: true,
+    description: `tracing on: OTLP ${protocol} to ${endpoint}, sampler ${sampler}${samplerArg === undefined ? "" : ` (${samplerArg})`}`,
+    shutdown: () => provider.shutdown(),
+  };
   return started;
 }
 
