@@ -207,7 +207,7 @@ async function withServerCpu(
   ];
 }
 
-const loadOf =
+export const loadOf =
   (patients: readonly PatientFeatures[]) =>
   (client: PredictServiceClient, ms: number): Promise<LoadRun> =>
     closedLoop(CONCURRENCY, ms, (i) =>
