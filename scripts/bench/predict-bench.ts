@@ -159,7 +159,11 @@ export async function prepare(context: BenchContext): Promise<Setup> {
 }
 
 /** A replica serving the bundled artifact, with nothing to follow (its stream retries quietly). */
-export function bundledReplica(setup: Setup, name: string, env: Record<string, string> = {}): Promise<ChildService> {
+export function bundledReplica(
+  setup: Setup,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<ChildService> {
   return track(
     setup,
     startPredictProcess({
