@@ -60,6 +60,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Reflection serves the contract from the .proto files at run time.
 COPY --from=build /app/proto ./proto
+COPY --from=build /app/third_party ./third_party
 RUN mkdir -p /var/lib/liver/data /var/lib/liver/models /var/cache/liver/models \
  && chown -R 1000:1000 /var/lib/liver /var/cache/liver
 # Numeric, so Kubernetes' runAsNonRoot can verify it (the image's "node" user is 1000).

@@ -117,6 +117,9 @@ function routedPath(route: Obj): string {
 /** The cluster of the hospital's OIDC identity provider (sign-in, JWKS). */
 const IDP_CLUSTER = "liver_idp";
 
+/** The hospital's OpenTelemetry collector (Envoy's span export), outside the mesh. */
+const OTEL_CLUSTER = "otel_collector";
+
 const clusterForTarget = { predict: "liver_predict", retrain: "liver_retrain" } as const;
 
 describe("envoy.yaml", () => {
@@ -224,6 +227,26 @@ describe("envoy.yaml", () => {
     expect(hcm.xff_num_trusted_hops).toBe(0);
   });
 
+  it("traces with OpenTelemetry to the collector cluster, and lets the page send traceparent", () => {
+    const tracing = obj(hcm.tracing, "tracing");
+    const provider = obj(tracing.provider, "tracing.provider");
+    expect(provider.name).toBe("envoy.tracers.opentelemetry");
+    const config = obj(provider.typed_config, "tracing.provider.typed_config");
+    expect(config["@type"]).toBe("type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig");
+    const grpcService = obj(config.grpc_service, "grpc_service");
+    expect(obj(grpcService.envoy_grpc, "envoy_grpc").cluster_name).toBe(OTEL_CLUSTER);
+    const collector = obj(clusterByName.get(OTEL_CLUSTER), OTEL_CLUSTER);
+    expect(collector.type).toBe("STRICT_DNS");
+    const policy = obj(
+      obj(virtualHosts[0]?.typed_per_filter_config, "typed_per_filter_config")["envoy.filters.http.cors"],
+      "cors",
+    );
+    const allowed = str(policy.allow_headers, "allow_headers")
+      .split(",")
+      .map((h) => h.trim());
+    expect(allowed).toEqual(expect.arrayContaining(["traceparent", "tracestate"]));
+  });
+
   it("keeps idle timeouts well above the version stream's heartbeat", () => {
     expect(seconds(hcm.stream_idle_timeout, "stream_idle_timeout")).toBeGreaterThanOrEqual(
       3 * HEARTBEAT_SECONDS,
@@ -279,7 +302,7 @@ describe("envoy.yaml", () => {
       },
     ];
     // Besides the services, only the identity provider (oauth2 token endpoint, JWKS), over TLS.
-    expect([...clusterByName.keys()].filter((n) => n !== IDP_CLUSTER).sort()).toEqual(
+    expect([...clusterByName.keys()].filter((n) => n !== IDP_CLUSTER && n !== OTEL_CLUSTER).sort()).toEqual(
       expected.map((e) => e.name).sort(),
     );
     const idp = obj(clusterByName.get(IDP_CLUSTER), IDP_CLUSTER);
@@ -328,7 +351,7 @@ describe("TLS on every hop", () => {
   });
 
   // The mesh's own services; the identity provider (liver_idp) is checked with the sign-in filters.
-  const meshClusters = clusters.filter((c) => c.name !== IDP_CLUSTER);
+  const meshClusters = clusters.filter((c) => c.name !== IDP_CLUSTER && c.name !== OTEL_CLUSTER);
   it.each(meshClusters.map((c) => [String(c.name), c] as const))(
     "%s: TLS with the gateway's client certificate, verifying the service's CA and name",
     (name, cluster) => {

@@ -59,6 +59,12 @@ const ENV_NAMES: ReadonlySet<string> = new Set([
   "TLS_CLIENT_CA_FILE",
   "TLS_CA_FILE",
   "HEALTH_PORT",
+  // OpenTelemetry's standard variables (issue 17), from the ConfigMap liver-tracing.
+  "OTEL_SERVICE_NAME",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_PROTOCOL",
+  "OTEL_TRACES_SAMPLER",
+  "OTEL_TRACES_SAMPLER_ARG",
 ]);
 /** Settings that must only ever come from the Secret. */
 const SECRET_ENV: ReadonlySet<string> = new Set(["ADMIN_TOKEN", "FEEDBACK_SIGNING_KEY"]);
@@ -983,8 +989,9 @@ describe("gateway (Envoy)", () => {
     const clusters = ((envoy.static_resources as Mapping).clusters ?? []) as Mapping[];
     expect(clusters.length).toBeGreaterThan(0);
     const reached = new Set<string>();
-    // The identity provider (sign-in, JWKS) is outside the cluster, reached over TLS.
-    for (const cluster of clusters.filter((c) => c.name !== "liver_idp")) {
+    // The identity provider (sign-in, JWKS) is outside the cluster, reached over TLS; the
+    // OpenTelemetry collector (otel_collector) is the hospital's own, in its own namespace.
+    for (const cluster of clusters.filter((c) => c.name !== "liver_idp" && c.name !== "otel_collector")) {
       for (const { address, port } of socketAddresses(cluster.load_assignment)) {
         const [serviceName, namespace] = address.split(".");
         if (namespace !== undefined) expect(namespace, address).toBe(NAMESPACE);

@@ -7,6 +7,7 @@ trap 'rm -rf "$tmp"' EXIT
 cp -r services/gen "$tmp/services-gen"
 cp -r gateway/web/src/gen "$tmp/web-gen"
 npx buf generate
+npx buf generate --template buf.gen.oip.yaml
 if ! diff -r "$tmp/services-gen" services/gen >/dev/null || ! diff -r "$tmp/web-gen" gateway/web/src/gen >/dev/null; then
   echo "Generated code is stale: run 'npm run generate' and commit the result." >&2
   diff -r "$tmp/services-gen" services/gen | head -20 >&2 || true

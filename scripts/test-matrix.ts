@@ -43,6 +43,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/predict/predict-server.test.ts",
   "services/predict/predict-service.test.ts",
   "services/predict/predict-auth.test.ts",
+  "services/predict/open-inference.test.ts",
   "services/predict/version-subscriber.test.ts",
   "services/predict/live-updates.test.ts",
   // The shared server host: reflection, health, message limits.
@@ -68,6 +69,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "runs the manifests' own settings, which already mount TLS Secrets (its own CA) on every hop",
   "gateway/web/browser-trusted-ca.test.ts":
     "tests the browser's trust of a test CA itself, with plain HTTPS servers of its own and no gRPC",
+  "services/shared/ops/tracing.test.ts":
+    "checks spans and links across child processes; the transports are the ones the other process tests run over mTLS",
   "gateway/envoy-config.test.ts":
     "starts a bridge only to compare its static page files with Envoy's routes; no gRPC connection",
 };

@@ -5,7 +5,8 @@
  */
 
 /** Request headers a grpc-web page may send. */
-export const CORS_ALLOWED_HEADERS = "content-type, x-grpc-web, x-user-agent, grpc-timeout";
+export const CORS_ALLOWED_HEADERS =
+  "content-type, x-grpc-web, x-user-agent, grpc-timeout, traceparent, tracestate";
 /** Response headers a grpc-web page must be able to read. */
 export const CORS_EXPOSED_HEADERS = "grpc-status, grpc-message";
 const MAX_AGE_SECONDS = "86400";

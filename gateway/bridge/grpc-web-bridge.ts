@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { Metadata, status as Status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { createLogger } from "../../services/shared/ops/logger.js";
+import { startCallSpan } from "./bridge-tracing.js";
 import { findPublicMethod, type PublicMethod } from "../public-methods.js";
 import type { BridgeTls } from "./bridge-tls.js";
 import { CorsPolicy } from "./cors-policy.js";
@@ -401,8 +402,10 @@ export class GrpcWebBridge {
   ): void {
     const upstream = this.pool.pick(method.target);
     const started = performance.now();
+    const endSpan = startCallSpan(method.path, request.metadata);
     const exchange = method.serverStreaming ? new StreamExchange(writer, res) : new UnaryExchange(writer);
     exchange.onEnd = (status) => {
+      endSpan(status.code);
       this.active.delete(call);
       this.log(method, upstream, status, writer.messagesWritten, started);
     };

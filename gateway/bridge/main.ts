@@ -2,6 +2,8 @@
  * Entry point of the local grpc-web bridge (`npm start` runs it when Envoy is not
  * installed): reads the environment, starts the bridge, stops cleanly on SIGTERM/SIGINT.
  */
+// First: tracing starts before the rest of the bridge loads.
+import { tracing } from "./start-tracing.js";
 import { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import { createLogger } from "../../services/shared/ops/logger.js";
 import { onTerminateSignal } from "../../services/shared/ops/terminate-signals.js";
@@ -45,6 +47,7 @@ async function main(args: readonly string[]): Promise<void> {
     logger.info({ signal }, "gateway stopping");
     await bridge.close();
     tls.close();
+    await tracing.shutdown();
   });
 }
 

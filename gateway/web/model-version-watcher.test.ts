@@ -25,6 +25,7 @@ function event(
     heartbeatIntervalMs,
     trainedOnSyntheticData: true,
     pendingVersion: "",
+    traceparent: "",
   };
 }
 

@@ -159,7 +159,11 @@ export async function prepare(context: BenchContext): Promise<Setup> {
 }
 
 /** A replica serving the bundled artifact, with nothing to follow (its stream retries quietly). */
-function bundledReplica(setup: Setup, name: string, env: Record<string, string> = {}): Promise<ChildService> {
+export function bundledReplica(
+  setup: Setup,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<ChildService> {
   return track(
     setup,
     startPredictProcess({
@@ -207,7 +211,7 @@ async function withServerCpu(
   ];
 }
 
-const loadOf =
+export const loadOf =
   (patients: readonly PatientFeatures[]) =>
   (client: PredictServiceClient, ms: number): Promise<LoadRun> =>
     closedLoop(CONCURRENCY, ms, (i) =>
@@ -276,7 +280,7 @@ async function predictThroughput(context: BenchContext, setup: Setup): Promise<v
 }
 
 /** A client that sends pre-encoded requests and keeps the answers as bytes (no decoding). */
-function bytesClient(port: number): Client {
+export function bytesClient(port: number): Client {
   return new Client(`127.0.0.1:${port}`, credentials.createInsecure(), {
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
     "grpc-node.flow_control_window": 16 * 1024 * 1024,
@@ -284,7 +288,7 @@ function bytesClient(port: number): Client {
 }
 
 /** A unary call of `method` on a bytesClient: request bytes in, answer bytes out. */
-function bytesCall(client: Client, method: string, request: Buffer): Promise<Buffer> {
+export function bytesCall(client: Client, method: string, request: Buffer): Promise<Buffer> {
   const identity = (bytes: Buffer): Buffer => bytes;
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
@@ -499,7 +503,7 @@ async function batchThroughput(context: BenchContext, setup: Setup): Promise<voi
 }
 
 /** CPU seconds (user + system) a process has used, from /proc; undefined elsewhere. */
-function processCpuSeconds(pid: number | undefined): number | undefined {
+export function processCpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];

@@ -2,6 +2,8 @@
  * PredictService process: reads the settings, starts one replica, stops gracefully on
  * SIGTERM or Ctrl-C. Wiring only; everything else lives in the modules it imports.
  */
+// First: tracing patches @grpc/grpc-js before anything else loads it.
+import { tracing } from "./start-tracing.js";
 import { acceptOnlyHelp } from "../shared/ops/command-line.js";
 import { createLogger } from "../shared/ops/logger.js";
 import { onTerminateSignal } from "../shared/ops/terminate-signals.js";
@@ -12,6 +14,7 @@ import { startPredictServer } from "./predict-server.js";
 const logger = createLogger("predict");
 
 async function main(): Promise<void> {
+  logger.info({ tracing: tracing.enabled }, tracing.description);
   const config = readPredictConfig(process.env);
   const server = await startPredictServer(config, logger);
   logger.info(
@@ -27,6 +30,7 @@ async function main(): Promise<void> {
   onTerminateSignal(async (signal) => {
     logger.info({ signal }, `${signal}: NOT_SERVING, finishing running calls, stopping`);
     await server.close(config.shutdownGraceMs);
+    await tracing.shutdown();
   });
 }
 

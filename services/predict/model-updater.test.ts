@@ -45,6 +45,7 @@ function event(kind: ModelVersionEventKind, version: string): WatchModelVersions
     heartbeatIntervalMs: 10_000,
     trainedOnSyntheticData: false,
     pendingVersion: "",
+    traceparent: "",
   };
 }
 

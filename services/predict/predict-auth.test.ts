@@ -14,6 +14,7 @@ import { FakeRetrainServer } from "./testing/fake-retrain-server.js";
 import { callFailure, type PredictTestClient } from "./testing/predict-clients.js";
 import { validPatient } from "./testing/patients.js";
 import { ReplicaFixture } from "./testing/replica-fixture.js";
+import { OpenInferenceTestClient, inferRequest, outputValues } from "./testing/open-inference-client.js";
 import { trainTestArtifact } from "./testing/test-artifacts.js";
 
 const ISSUER = "https://idp.test/realms/hospital";
@@ -21,6 +22,7 @@ const AUDIENCE = "liver-mesh";
 const fixture = new ReplicaFixture();
 let key: TestKey;
 let client: PredictTestClient;
+let oip: OpenInferenceTestClient;
 
 function mint(options: Partial<MintOptions> = {}): Promise<string> {
   return mintTestToken(key, {
@@ -51,6 +53,8 @@ beforeAll(async () => {
   fixture.onClose(() => fake.stop());
   const replica = await fixture.replica(`127.0.0.1:${fake.port}`, { auth });
   client = replica.client;
+  oip = new OpenInferenceTestClient(`127.0.0.1:${replica.server.port}`);
+  fixture.onClose(() => oip.close());
   await replica.server.holder.waitFor((m) => m.version === "v1", 60_000);
 });
 
@@ -99,5 +103,28 @@ describe("PredictService with AUTH_ISSUER set", () => {
     expect(new FeedbackTokenSigner(fixture.signingKey).verify(answer.feedbackToken).predictionId).toBe(
       answer.predictionId,
     );
+  });
+
+  it("holds the Open Inference Protocol's ModelInfer to the same sign-in and roles", async () => {
+    oip.bearerToken = undefined;
+    const anonymous = await callFailure(oip.modelInfer(inferRequest([validPatient()])));
+    expect([anonymous.code, anonymous.details]).toEqual([
+      status.UNAUTHENTICATED,
+      expect.stringMatching(/ModelInfer requires authentication: send the metadata 'authorization: Bearer/),
+    ]);
+    oip.bearerToken = await mint({ roles: ["billing"] });
+    const denied = await callFailure(oip.modelInfer(inferRequest([validPatient()])));
+    expect([denied.code, denied.details]).toEqual([
+      status.PERMISSION_DENIED,
+      expect.stringMatching(/ModelInfer needs the liver-clinician \(or liver-admin\) role/),
+    ]);
+    oip.bearerToken = await mint({ subject: "bob" });
+    const answer = await oip.modelInfer(inferRequest([validPatient()]));
+    const [token] = outputValues(answer, "feedback_token") as string[];
+    expect(new FeedbackTokenSigner(fixture.signingKey).verify(token ?? "").principal).toBe(`${ISSUER}|bob`);
+    // Metadata and readiness stay open, as GetModelInfo and health do.
+    oip.bearerToken = undefined;
+    expect(await oip.serverReady()).toBe(true);
+    expect((await oip.modelMetadata()).versions).toEqual(["v1"]);
   });
 });

@@ -6,7 +6,17 @@ import { describeSource, type ServingModel } from "./serving-model.js";
 export type SwapFailureStage = "fetch" | "verify" | "warmup";
 
 /** The RPCs whose latency is observed. */
-export type PredictMethod = "Predict" | "PredictBatch" | "GetModelInfo";
+export type PredictMethod =
+  | "Predict"
+  | "PredictBatch"
+  | "GetModelInfo"
+  // The Open Inference Protocol's RPCs (open-inference-service.ts).
+  | "ServerLive"
+  | "ServerReady"
+  | "ModelReady"
+  | "ServerMetadata"
+  | "ModelMetadata"
+  | "ModelInfer";
 
 type CounterChild = ReturnType<Counter["labels"]>;
 type HistogramChild = ReturnType<Histogram["labels"]>;

@@ -9,6 +9,11 @@ import { ArtifactFetcher } from "./artifact-fetcher.js";
 import { bundledFallback, cacheFallback } from "./fallback-sources.js";
 import { ModelCache } from "./model-cache.js";
 import { ModelHolder } from "./model-holder.js";
+import { SwapTracing, withModelSpanAttributes } from "./predict-tracing.js";
+import { tracingEnabled } from "../shared/ops/tracing.js";
+import { ModelVersionLibrary } from "./model-version-library.js";
+import { OPEN_INFERENCE_SERVICE_NAME, OpenInferenceService } from "./open-inference-service.js";
+import { GRPCInferenceServiceService } from "../gen/open_inference_grpc.js";
 import { ModelLoader, lazyTfjsEvaluator } from "./model-loader.js";
 import { type FallbackSource, ModelUpdater } from "./model-updater.js";
 import { InputDriftMonitor } from "./input-drift-monitor.js";
@@ -74,10 +79,15 @@ export async function startPredictServer(
     fallbacks,
   });
 
+  const swapTracing = new SwapTracing();
+  holder.onSwap((model) => swapTracing.swapped(model));
   const subscriber = new VersionSubscriber({
     connection,
     logger: logger.child({ component: "version-subscriber" }),
-    onEvent: (event) => updater.onEvent(event),
+    onEvent: (event) => {
+      swapTracing.eventReceived(event);
+      return updater.onEvent(event);
+    },
     onSubscribedChange: (live) => metrics.streamState(live),
     onStreamEnded: (delivered, ended) => {
       metrics.reconnected();
@@ -95,10 +105,11 @@ export async function startPredictServer(
   holder.onSwap((model) => drift.setProfile(model.inputProfile));
   metrics.watchDrift(() => drift.snapshot());
   const host = new GrpcServerHost({
-    serviceNames: [PREDICT_SERVICE_NAME],
+    serviceNames: [PREDICT_SERVICE_NAME, OPEN_INFERENCE_SERVICE_NAME],
     logger,
     credentials: grpcServerCredentials(tls, logger),
   });
+  const authenticator = config.auth === undefined ? undefined : new CallerAuthenticator(config.auth);
   const service = new PredictService({
     holder,
     signer: new PredictionTokenSigner(config.signingKey),
@@ -106,13 +117,34 @@ export async function startPredictServer(
     logger,
     isSubscribed: subscribed,
     retrainAddr: config.retrainAddr,
-    auth: config.auth === undefined ? undefined : new CallerAuthenticator(config.auth),
+    auth: authenticator,
     explainPredictions: config.explainPredictions,
     drift,
   });
   logAuthMode(logger, config.auth, "Predict and PredictBatch");
-  host.addService(FAST_PREDICT_SERVICE_DEFINITION, service.implementation());
+  host.addService(
+    FAST_PREDICT_SERVICE_DEFINITION,
+    tracingEnabled() ? withModelSpanAttributes(service.implementation(), holder) : service.implementation(),
+  );
   holder.onSwap(() => host.setServing(true));
+  // The Open Inference Protocol on the same port, behind the same TLS and sign-in.
+  const openInference = new OpenInferenceService({
+    holder,
+    signer: new PredictionTokenSigner(config.signingKey),
+    metrics,
+    logger,
+    library: new ModelVersionLibrary({ connection, fetcher, timeoutMs: config.artifactFetchTimeoutMs }),
+    isServing: () => host.isServing,
+    retrainAddr: config.retrainAddr,
+    auth: authenticator,
+    drift,
+  });
+  host.addService(
+    GRPCInferenceServiceService,
+    tracingEnabled()
+      ? withModelSpanAttributes(openInference.implementation(), holder)
+      : openInference.implementation(),
+  );
 
   const port = await host.listen(config.host, config.port);
   if (config.healthPort !== undefined) await host.listenHealth(config.host, config.healthPort);

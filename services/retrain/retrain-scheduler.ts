@@ -36,6 +36,8 @@ export interface RetrainSchedulerOptions {
   readonly initialPending: number;
   readonly startRun: StartRun;
   readonly timers?: SchedulerTimers;
+  /** Called with every recorded labelled feedback's seq, in its caller's context (tracing). */
+  readonly onLabelledFeedback?: (seq: number) => void;
   /** Called on every state change (for metrics, logs and tests). */
   readonly onStateChange?: (state: SchedulerState) => void;
 }
@@ -98,6 +100,7 @@ export class RetrainScheduler {
    * after the run started; its seq tells that the running run already covers it.
    */
   recordLabelledFeedback(seq: number): boolean {
+    this.options.onLabelledFeedback?.(seq);
     this.pendingUncovered++;
     if (this.runningUpTo !== undefined && seq <= this.runningUpTo) {
       this.pendingInRun++;

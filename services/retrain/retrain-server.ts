@@ -39,6 +39,7 @@ import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
 import { VersionVerdicts } from "./version-verdicts.js";
 import { WorkerTrainer } from "./training-worker.js";
 import { VersionBroadcaster } from "./version-broadcaster.js";
+import { RetrainTracing, tracedTrainer } from "./retrain-tracing.js";
 
 /** The fully qualified service name health reports on. */
 export const RETRAIN_SERVICE_NAME = "liver.v1.RetrainService";
@@ -153,7 +154,9 @@ async function startOnStore(
   const writer = new FeedbackWriter(commitThread, {
     onBatch: (size, durationMs) => metrics.committed(size, durationMs),
   });
-  const trainer = options.trainer ?? WorkerTrainer.forConfig(config, logger);
+  // Spans linking verdicts, runs, promotions and replicas' swaps (no-ops while tracing is off).
+  const tracing = new RetrainTracing();
+  const trainer = tracedTrainer(options.trainer ?? WorkerTrainer.forConfig(config, logger));
   const servingChanged = (record: ModelVersionRecord): void => {
     metrics.serving(record.modelVersion);
     host.setServing(true);
@@ -173,7 +176,10 @@ async function startOnStore(
       const waiting = registry.pending();
       broadcaster.setPending(waiting?.modelVersion ?? "");
       metrics.pendingApproval(waiting);
-      broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED, servingSnapshot(record));
+      broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED, {
+        ...servingSnapshot(record),
+        traceparent: tracing.promoted(record),
+      });
       servingChanged(record);
     },
     onPending: (record) => {
@@ -184,14 +190,18 @@ async function startOnStore(
         `${record.modelVersion} waits for an admin's approval (ApproveModelVersion or RejectModelVersion)`,
       );
     },
-    onRunFinished: (outcome, record) => events.emit("run-finished", outcome, record),
+    onRunFinished: (outcome, record) => {
+      tracing.runFinished(outcome, record);
+      events.emit("run-finished", outcome, record);
+    },
   });
   const pending = feedback.labelledCountBetween(runLog.coveredFeedbackSeq());
   const scheduler = new RetrainScheduler({
     debounceMs: config.debounceMs,
     minBatch: config.minBatch,
     initialPending: pending,
-    startRun: (trigger, reason) => runner.start(trigger, reason),
+    startRun: (trigger, reason) => tracing.traceRun(trigger, reason, () => runner.start(trigger, reason)),
+    onLabelledFeedback: (seq) => tracing.verdictCommitted(seq),
     onStateChange: (state) => logger.debug({ state }, `retrainer ${state}`),
   });
   const counts = feedback.counts();

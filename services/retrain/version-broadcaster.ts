@@ -8,6 +8,8 @@ export interface ServingSnapshot {
   readonly sha256: string;
   readonly metrics: ModelMetrics;
   readonly synthetic: boolean;
+  /** W3C traceparent of the promotion or rollback span; "" or absent when untraced. */
+  readonly traceparent?: string;
 }
 
 /**
@@ -202,6 +204,7 @@ export class VersionBroadcaster {
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       trainedOnSyntheticData: serving.synthetic,
       pendingVersion: this.pendingVersion,
+      traceparent: serving.traceparent ?? "",
     };
   }
 

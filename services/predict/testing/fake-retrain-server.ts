@@ -17,11 +17,14 @@ import {
   type ArtifactFile,
   type GetModelArtifactRequest,
   type GetModelArtifactResponse,
+  type ListModelVersionsRequest,
+  type ListModelVersionsResponse,
   ModelVersionEventKind,
   RetrainServiceService,
   type WatchModelVersionsRequest,
   type WatchModelVersionsResponse,
 } from "../../gen/liver/v1/retrain_service.js";
+import { ModelVersion, ModelVersionStatus } from "../../gen/liver/v1/model.js";
 import { testServerCredentials } from "../../shared/testing/test-tls.js";
 
 /** A version the fake serves. */
@@ -46,6 +49,8 @@ export class FakeRetrainServer {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** after_version of every WatchModelVersions call, in arrival order. */
   readonly watchRequests: string[] = [];
+  /** Versions ListModelVersions reports as rejected (never servable). */
+  readonly rejected = new Set<string>();
   /** Versions requested with GetModelArtifact, in arrival order. */
   readonly artifactRequests: string[] = [];
   /** When true, streams are accepted but nothing is ever sent (a frozen peer). */
@@ -71,6 +76,22 @@ export class FakeRetrainServer {
     for (const stream of this.streams) this.send(stream, kind);
   }
 
+  /** The registry as ListModelVersions reports it: every added version, newest first. */
+  registry(): ListModelVersionsResponse {
+    const versions = [...this.versions.values()].reverse().map((v) =>
+      ModelVersion.fromPartial({
+        modelVersion: v.version,
+        sha256: v.sha256,
+        status: this.rejected.has(v.version)
+          ? ModelVersionStatus.MODEL_VERSION_STATUS_REJECTED
+          : v === this.serving
+            ? ModelVersionStatus.MODEL_VERSION_STATUS_SERVING
+            : ModelVersionStatus.MODEL_VERSION_STATUS_RETIRED,
+      }),
+    );
+    return { versions, modelVersion: this.serving?.version ?? "" };
+  }
+
   /** Sends a heartbeat on every open stream now. */
   heartbeat(): void {
     for (const stream of this.streams)
@@ -93,7 +114,10 @@ export class FakeRetrainServer {
     server.addService(RetrainServiceService, {
       submitFeedback: unimplemented,
       getRetrainStatus: unimplemented,
-      listModelVersions: unimplemented,
+      listModelVersions: (
+        _call: ServerUnaryCall<ListModelVersionsRequest, ListModelVersionsResponse>,
+        callback: sendUnaryData<ListModelVersionsResponse>,
+      ) => callback(null, this.registry()),
       triggerRetrain: unimplemented,
       rollbackModel: unimplemented,
       watchModelVersions: (stream: Stream) => this.watch(stream),
@@ -172,6 +196,7 @@ export class FakeRetrainServer {
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       trainedOnSyntheticData: serving?.trainedOnSyntheticData ?? false,
       pendingVersion: "",
+      traceparent: "",
     });
   }
 }

@@ -31,13 +31,25 @@ export function findProtoRoot(start = path.dirname(fileURLToPath(import.meta.url
 }
 
 /**
- * A runtime descriptor of the contract plus grpc.health.v1, for server reflection: with it,
- * `grpcurl -plaintext localhost:8000 list` works with no proto files at hand.
+ * The Open Inference Protocol's canonical proto (vendored unmodified with its licence), in
+ * third_party/ beside proto/.
+ */
+export const OPEN_INFERENCE_PROTO = "open_inference_grpc.proto";
+
+/** The folder holding OPEN_INFERENCE_PROTO, found from proto/ like the contract. */
+export function openInferenceProtoDir(protoRoot = findProtoRoot()): string {
+  return path.join(path.dirname(protoRoot), "third_party", "open-inference-protocol");
+}
+
+/**
+ * A runtime descriptor of the contract, the Open Inference Protocol and grpc.health.v1, for
+ * server reflection: with it, `grpcurl -plaintext localhost:8000 list` works with no proto
+ * files at hand.
  */
 export function loadContractDescriptor(): protoLoader.PackageDefinition {
   const root = findProtoRoot();
-  return protoLoader.loadSync([...CONTRACT_FILES, path.basename(healthProtoPath)], {
-    includeDirs: [root, path.dirname(healthProtoPath)],
+  return protoLoader.loadSync([...CONTRACT_FILES, OPEN_INFERENCE_PROTO, path.basename(healthProtoPath)], {
+    includeDirs: [root, openInferenceProtoDir(root), path.dirname(healthProtoPath)],
     keepCase: true,
     longs: String,
     enums: String,

@@ -88,6 +88,7 @@ describe("GrpcServerHost", () => {
       const names = reply.list_services_response?.service.map((s) => s.name) ?? [];
       expect([...names].sort()).toEqual([
         "grpc.health.v1.Health",
+        "inference.GRPCInferenceService",
         "liver.v1.PredictService",
         "liver.v1.RetrainService",
       ]);

@@ -520,6 +520,11 @@ export interface WatchModelVersionsResponse {
    * heartbeats too); empty when none waits.
    */
   pendingVersion: string;
+  /**
+   * W3C traceparent of the span that made this version serving (its promotion or rollback),
+   * so each replica's swap span links to it; empty when tracing is off or the span is unknown.
+   */
+  traceparent: string;
 }
 
 /** Asks for a stored version's files. */
@@ -2032,6 +2037,7 @@ function createBaseWatchModelVersionsResponse(): WatchModelVersionsResponse {
     heartbeatIntervalMs: 0,
     trainedOnSyntheticData: false,
     pendingVersion: "",
+    traceparent: "",
   };
 }
 
@@ -2060,6 +2066,9 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     }
     if (message.pendingVersion !== "") {
       writer.uint32(66).string(message.pendingVersion);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(138).string(message.traceparent);
     }
     return writer;
   },
@@ -2141,6 +2150,14 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
             message.pendingVersion = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2183,6 +2200,7 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
         : isSet(object.pending_version)
         ? globalThis.String(object.pending_version)
         : "",
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
     };
   },
 
@@ -2212,6 +2230,9 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     if (message.pendingVersion !== "") {
       obj.pendingVersion = message.pendingVersion;
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
     return obj;
   },
 
@@ -2230,6 +2251,7 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.trainedOnSyntheticData = object.trainedOnSyntheticData ?? false;
     message.pendingVersion = object.pendingVersion ?? "";
+    message.traceparent = object.traceparent ?? "";
     return message;
   },
 };

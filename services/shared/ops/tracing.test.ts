@@ -1,0 +1,246 @@
+/**
+ * OpenTelemetry traces across real processes: RetrainService, a PredictService replica and the
+ * grpc-web bridge as child processes exporting OTLP/HTTP (JSON) to a receiver in this test.
+ * One Predict from a "page" with its own traceparent goes through the bridge; its feedback
+ * token comes back as a verdict; the verdict's retrain promotes a version and the replica
+ * swaps to it. The test checks one connected trace per request and the links
+ * verdict -> run -> promotion -> swap, and that log lines carry trace_id and span_id.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { type IncomingMessage, createServer } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Metadata } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PredictRequest, PredictResponse } from "../../gen/liver/v1/predict_service.js";
+import { FeedbackVerdict } from "../../gen/liver/v1/retrain_service.js";
+import { grpcWebCall } from "../../../gateway/bridge/grpc-web-fetch-client.js";
+import { retrainClient, unary } from "../../retrain/testing/retrain-clients.js";
+import { PROMOTE_EVERY_CANDIDATE_ENV } from "../../retrain/testing/retrain-fixtures.js";
+import {
+  ChildService,
+  startPredictProcess,
+  startRetrainProcess,
+} from "../../predict/testing/child-service.js";
+import { validPatient } from "../../predict/testing/patients.js";
+import { waitUntil } from "../../predict/testing/wait-until.js";
+
+interface OtlpAttribute {
+  key: string;
+  value: { stringValue?: string; intValue?: number | string; boolValue?: boolean };
+}
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes?: OtlpAttribute[];
+  links?: { traceId: string; spanId: string; attributes?: OtlpAttribute[] }[];
+}
+interface ReceivedSpan extends OtlpSpan {
+  service: string;
+}
+interface OtlpExport {
+  resourceSpans?: {
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeSpans?: { spans?: OtlpSpan[] }[];
+  }[];
+}
+
+const spans: ReceivedSpan[] = [];
+const receiver = createServer((req: IncomingMessage, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (chunk: Buffer) => chunks.push(chunk));
+  req.on("end", () => {
+    if (req.url === "/v1/traces") {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpExport;
+      for (const resource of body.resourceSpans ?? []) {
+        const service = attribute(resource.resource?.attributes, "service.name") ?? "";
+        for (const scope of resource.scopeSpans ?? []) {
+          for (const span of scope.spans ?? []) spans.push({ ...span, service });
+        }
+      }
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end("{}");
+  });
+});
+
+function attribute(attributes: OtlpAttribute[] | undefined, key: string): string | undefined {
+  const found = attributes?.find((a) => a.key === key)?.value;
+  if (found === undefined) return undefined;
+  return String(found.stringValue ?? found.intValue ?? found.boolValue);
+}
+
+let dir: string;
+const children: ChildService[] = [];
+let retrain: ChildService;
+let bridge: ChildService;
+const signingKey = randomBytes(32).toString("hex");
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const address = receiver.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  dir = await mkdtemp(path.join(tmpdir(), "tracing-test-"));
+  const otel = (service: string): Record<string, string> => ({
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_SERVICE_NAME: service,
+    OTEL_BSP_SCHEDULE_DELAY: "50",
+  });
+  retrain = await startRetrainProcess({
+    RETRAIN_PORT: "0",
+    RETRAIN_METRICS_PORT: "0",
+    DATA_PATH: path.join(dir, "data"),
+    MODEL_PATH: path.join(dir, "models"),
+    FEEDBACK_SIGNING_KEY: signingKey,
+    ...PROMOTE_EVERY_CANDIDATE_ENV,
+    RETRAIN_DEBOUNCE_MS: "0",
+    RETRAIN_MIN_BATCH: "1",
+    HEARTBEAT_INTERVAL_MS: "1000",
+    ...otel("test-retrain"),
+  });
+  children.push(retrain);
+  const predict = await startPredictProcess({
+    RETRAIN_ADDR: `127.0.0.1:${retrain.port}`,
+    MODEL_CACHE_PATH: path.join(dir, "cache"),
+    FEEDBACK_SIGNING_KEY: signingKey,
+    ...otel("test-predict"),
+  });
+  children.push(predict);
+  bridge = await ChildService.start({
+    entry: "gateway/bridge/main.ts",
+    env: {
+      GATEWAY_HOST: "127.0.0.1",
+      GATEWAY_PORT: "0",
+      PREDICT_ADDRS: `127.0.0.1:${predict.port}`,
+      RETRAIN_ADDR: `127.0.0.1:${retrain.port}`,
+      WEB_ROOT: dir,
+      ...otel("test-bridge"),
+    },
+    readyMessage: "gateway ready",
+  });
+  children.push(bridge);
+}, 120_000);
+
+afterAll(async () => {
+  for (const child of children.reverse()) await child.stop();
+  receiver.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const PAGE_TRACE = randomBytes(16).toString("hex");
+const PAGE_SPAN = randomBytes(8).toString("hex");
+
+describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
+  it("follows one Predict from the page through the bridge, its verdict, the retrain and the swap", async () => {
+    const base = `http://127.0.0.1:${bridge.port}/`;
+    // The replica has its first model once Predict answers.
+    let answer: PredictResponse | undefined;
+    await waitUntil(
+      "the replica answering through the bridge",
+      async () => {
+        const reply = await grpcWebCall(
+          base,
+          "/liver.v1.PredictService/Predict",
+          PredictRequest.encode({ patient: validPatient() }).finish(),
+          { headers: { traceparent: `00-${PAGE_TRACE}-${PAGE_SPAN}-01` } },
+        );
+        const message = reply.messages[0];
+        if (reply.code !== 0 || message === undefined) return false;
+        answer = PredictResponse.decode(message);
+        return true;
+      },
+      60_000,
+      50,
+    );
+    if (answer === undefined) throw new Error("no answer");
+    const servedVersion = answer.modelVersion;
+
+    // The page's trace: the bridge's span is the page span's child, Predict's server span the bridge's.
+    const bridgeSpan = await waitUntil(
+      "the bridge's span",
+      () =>
+        spans.find(
+          (s) => s.service === "test-bridge" && s.traceId === PAGE_TRACE && s.parentSpanId === PAGE_SPAN,
+        ),
+      20_000,
+    );
+    const predictSpan = await waitUntil(
+      "Predict's server span",
+      () => spans.find((s) => s.service === "test-predict" && s.traceId === PAGE_TRACE),
+      20_000,
+    );
+    expect(predictSpan.parentSpanId).toBe(bridgeSpan.spanId);
+    expect(predictSpan.name).toBe("grpc.liver.v1.PredictService/Predict");
+    expect(attribute(predictSpan.attributes, "model_version")).toBe(servedVersion);
+    expect(attribute(predictSpan.attributes, "liver.site")).toBe("default");
+
+    // The verdict, in a trace of its own.
+    const verdictTrace = randomBytes(16).toString("hex");
+    const metadata = new Metadata();
+    metadata.set("traceparent", `00-${verdictTrace}-${randomBytes(8).toString("hex")}-01`);
+    const client = retrainClient(retrain.port);
+    try {
+      await unary(
+        client.submitFeedback.bind(client),
+        { feedbackToken: answer.feedbackToken, verdict: FeedbackVerdict.FEEDBACK_VERDICT_WRONG },
+        metadata,
+      );
+    } finally {
+      client.close();
+    }
+    const verdict = await waitUntil(
+      "the verdict's span",
+      () => spans.find((s) => s.traceId === verdictTrace && s.name.endsWith("SubmitFeedback")),
+      20_000,
+    );
+    expect(verdict.service).toBe("test-retrain");
+
+    // The run that trained on it: a new trace, linked to the verdict.
+    const run = await waitUntil(
+      "the retrain run's span",
+      () =>
+        spans.find(
+          (s) => s.name === "retrain.run" && (s.links ?? []).some((l) => l.spanId === verdict.spanId),
+        ),
+      60_000,
+    );
+    const newVersion = attribute(run.attributes, "model_version");
+    expect(attribute(run.attributes, "liver.run.outcome")).toBe("promoted");
+    expect(newVersion).not.toBe(servedVersion);
+    const train = spans.find((s) => s.name === "retrain.train" && s.parentSpanId === run.spanId);
+    expect(train?.traceId).toBe(run.traceId);
+
+    // The promotion, in the run's trace, names the version.
+    const promotion = await waitUntil(
+      "the promotion's span",
+      () => spans.find((s) => s.name === "model.promote" && s.parentSpanId === run.spanId),
+      20_000,
+    );
+    expect(attribute(promotion.attributes, "model_version")).toBe(newVersion);
+
+    // The replica's swap to that version, linked to the promotion.
+    const swap = await waitUntil(
+      "the replica's swap span",
+      () =>
+        spans.find(
+          (s) =>
+            s.service === "test-predict" &&
+            s.name === "model.swap" &&
+            attribute(s.attributes, "model_version") === newVersion,
+        ),
+      60_000,
+    );
+    expect(swap.links?.map((l) => [l.traceId, l.spanId])).toEqual([[promotion.traceId, promotion.spanId]]);
+
+    // Log lines written inside a span carry its ids.
+    const started = retrain
+      .output()
+      .split("\n")
+      .find((line) => line.includes("retrain run started") && line.includes(run.traceId));
+    expect(started).toContain(`"trace_id":"${run.traceId}"`);
+    expect(started).toMatch(/"span_id":"[0-9a-f]{16}"/);
+  }, 180_000);
+});
