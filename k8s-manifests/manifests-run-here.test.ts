@@ -112,6 +112,9 @@ async function translate(pod: PodSpecLike, replica: string): Promise<Translated>
     // AUTH_* point at the hospital's identity provider, which nothing here can reach; the
     // processes run without sign-in, which has its own tests (services/shared/auth, e2e-auth).
     if (variable.valueFrom?.configMapKeyRef?.name === "liver-auth") continue;
+    // OTEL_* come from liver-tracing, whose endpoint ships empty (tracing off); tracing has its
+    // own test with an in-process OTLP receiver (services/shared/ops/tracing.test.ts).
+    if (variable.valueFrom?.configMapKeyRef?.name === "liver-tracing") continue;
     let value = variable.value;
     if (value === undefined) {
       const key = variable.valueFrom?.secretKeyRef?.key ?? "";

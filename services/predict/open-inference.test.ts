@@ -368,7 +368,7 @@ describe("ModelInfer refuses bad input with INVALID_ARGUMENT naming it", () => {
       name: "NaN",
       request: () =>
         bad((r) => input(r, "alkaline_phosphatase").contents?.fp64Contents.splice(1, 1, Number.NaN)),
-      parts: ["input alkaline_phosphatase[1]: alkaline_phosphatase is NaN"],
+      parts: ["input alkaline_phosphatase[1]: Alkaline phosphatase (ALP) (alkaline_phosphatase) is not a number (NaN)"],
     },
     {
       name: "a raw NaN",
@@ -379,18 +379,18 @@ describe("ModelInfer refuses bad input with INVALID_ARGUMENT naming it", () => {
           bytes.writeDoubleLE(1, 8);
           setRaw(r, "albumin", bytes);
         }, true),
-      parts: ["input albumin[0]: albumin is NaN"],
+      parts: ["input albumin[0]: Albumin (albumin) is not a number (NaN)"],
     },
     {
       name: "infinity",
       request: () =>
         bad((r) => input(r, "albumin").contents?.fp64Contents.splice(0, 1, Number.POSITIVE_INFINITY)),
-      parts: ["input albumin[0]: albumin is Infinity"],
+      parts: ["input albumin[0]: Albumin (albumin) is Infinity"],
     },
     {
       name: "a value out of range",
       request: () => bad((r) => input(r, "age").contents?.fp64Contents.splice(1, 1, 130)),
-      parts: ["input age[1]: age is 130; valid range is 0 to 120 years"],
+      parts: ["input age[1]: Age (age) is 130 years; valid range 0 to 120 years"],
     },
     {
       name: "a negative raw FP32 value",
@@ -403,7 +403,7 @@ describe("ModelInfer refuses bad input with INVALID_ARGUMENT naming it", () => {
           bytes.writeFloatLE(40, 4);
           setRaw(r, "age", bytes);
         }, true),
-      parts: ["input age[0]: age is -1"],
+      parts: ["input age[0]: Age (age) is -1 years"],
     },
     {
       name: "an unknown gender label",
@@ -422,7 +422,7 @@ describe("ModelInfer refuses bad input with INVALID_ARGUMENT naming it", () => {
           gender.datatype = "INT32";
           gender.contents = InferTensorContents.fromPartial({ intContents: [1, 7] });
         }),
-      parts: ["input gender[1]: gender has unknown enum value 7"],
+      parts: ["input gender[1]: Gender (gender) has unknown enum value 7"],
     },
     {
       name: "an unspecified gender",
@@ -431,7 +431,7 @@ describe("ModelInfer refuses bad input with INVALID_ARGUMENT naming it", () => {
           input(r, "gender").datatype = "INT32";
           setRaw(r, "gender", Buffer.from([0, 0, 0, 0, 1, 0, 0, 0]));
         }, true),
-      parts: ["input gender[0]: gender is required"],
+      parts: ["input gender[0]: Gender (gender) is required"],
     },
     {
       name: "truncated raw BYTES",
@@ -482,7 +482,7 @@ describe("ModelInfer refuses bad input with INVALID_ARGUMENT naming it", () => {
     const patients = Array.from({ length: 5_000 }, () => validPatient({ age: -5 }));
     const failure = await callFailure(oip.modelInfer(inferRequest(patients, { raw: true })));
     expect(status[failure.code]).toBe("INVALID_ARGUMENT");
-    expect(failure.details).toContain("input age[0]: age is -5");
+    expect(failure.details).toContain("input age[0]: Age (age) is -5 years");
     expect(failure.details).toContain("and 80 more");
   });
 });
