@@ -35,6 +35,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/retrain/retrain-real-data.test.ts",
   "services/retrain/feedback-integrity.test.ts",
   "services/retrain/feedback-review.test.ts",
+  "services/retrain/feedback-outcome.test.ts",
   // RetrainService as a child process, killed with SIGKILL.
   "services/retrain/feedback-durability.test.ts",
   // PredictService replicas against the fake and the real Retrain (in-process and child process).
