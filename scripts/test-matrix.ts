@@ -66,6 +66,10 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "runs the manifests' own settings, which already mount TLS Secrets (its own CA) on every hop",
   "gateway/web/browser-trusted-ca.test.ts":
     "tests the browser's trust of a test CA itself, with plain HTTPS servers of its own and no gRPC",
+  "gateway/bridge/upstream-retry.test.ts":
+    "tests the bridge's retry logic against scripted raw HTTP/2 answers; TLS adds nothing to what it checks",
+  "services/shared/grpc/retry-service-config.test.ts":
+    "tests grpc-js's retry policy against a scripted plaintext server; TLS adds nothing to what it checks",
   "gateway/envoy-config.test.ts":
     "starts a bridge only to compare its static page files with Envoy's routes; no gRPC connection",
 };
