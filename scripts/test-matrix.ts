@@ -70,6 +70,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "tests the bridge's retry logic against scripted raw HTTP/2 answers; TLS adds nothing to what it checks",
   "services/shared/grpc/retry-service-config.test.ts":
     "tests grpc-js's retry policy against a scripted plaintext server; TLS adds nothing to what it checks",
+  "gateway/web/e2e-outbox.test.ts":
+    "outages, reloads and a lost answer are the same over any transport; e2e.test.ts runs the page over TLS",
   "gateway/envoy-config.test.ts":
     "starts a bridge only to compare its static page files with Envoy's routes; no gRPC connection",
 };

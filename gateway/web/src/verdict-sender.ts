@@ -54,6 +54,8 @@ export function describeWaitReason(error: GrpcWebError): string {
     case GrpcCode.RESOURCE_EXHAUSTED:
       return "the feedback service asked to slow down";
     case GrpcCode.UNAVAILABLE:
+    // The page never cancels a send: a cancelled call is a connection the gateway lost.
+    case GrpcCode.CANCELLED:
       return "the feedback service is unreachable";
     default:
       return "the feedback service failed to answer";
