@@ -9,12 +9,9 @@ import type { FeedbackVerdict, SubmitFeedbackResponse } from "./gen/liver/v1/ret
 import type { LiverApi } from "./liver-api.js";
 import { OutboxPanel, describeWaiting } from "./outbox-panel.js";
 import { formatProbability } from "./prediction-result.js";
-import { parseWhoami, WHOAMI_URL } from "./signed-in-user.js";
+import { parseWhoami, WHOAMI_TIMEOUT_MS, WHOAMI_URL } from "./signed-in-user.js";
 import { OUTBOX_STORAGE_KEY, VerdictOutbox, type OutboxStorage } from "./verdict-outbox.js";
 import { VerdictSender } from "./verdict-sender.js";
-
-/** Deadline of the principal lookup. */
-const WHOAMI_TIMEOUT_MS = 5000;
 
 /** How the page names a prediction in outbox messages. */
 export function predictionLabel(prediction: PredictResponse): string {
