@@ -72,6 +72,7 @@ describe("VerdictOutbox", () => {
         codeName: "FAILED_PRECONDITION",
         details: "feedback_token expired",
         refusedAtMs: 3000,
+        earlierAttempts: 0,
       },
     ]);
     outbox.dismiss("p1");

@@ -150,6 +150,9 @@ describe("VerdictSender", () => {
     expect(describeRefusal(refused)).toBe(
       "Your “correct” verdict on the 60.0 % answer of model v1 (prediction a) was refused and not stored: feedback_token expired",
     );
+    expect(describeRefusal({ ...refused, earlierAttempts: 2 })).toMatch(
+      /was refused: feedback_token expired\. An earlier attempt may have been recorded before\.$/,
+    );
     sender.dismiss("a");
     expect(sender.snapshot().refused).toEqual([]);
     expect(service.calls).toHaveLength(1);

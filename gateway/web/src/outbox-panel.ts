@@ -37,7 +37,10 @@ export function describeWaiting(snapshot: OutboxSnapshot, nowMs: number): string
 /** A refusal in words: which prediction, which verdict, and the server's reason. */
 export function describeRefusal(refusal: RefusedVerdict): string {
   const verdict = VERDICT_WORDS[refusal.verdict] ?? "your";
-  return `Your ${verdict} verdict on ${refusal.label} was refused and not stored: ${refusal.details}`;
+  // After a lost answer an earlier attempt may be stored: claim "not stored" only when none was lost.
+  return refusal.earlierAttempts === 0
+    ? `Your ${verdict} verdict on ${refusal.label} was refused and not stored: ${refusal.details}`
+    : `Your ${verdict} verdict on ${refusal.label} was refused: ${refusal.details}. An earlier attempt may have been recorded before.`;
 }
 
 /** The outbox's status region and the refusals with their dismiss buttons. */

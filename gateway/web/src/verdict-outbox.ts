@@ -50,6 +50,8 @@ export interface RefusedVerdict {
   readonly codeName: string;
   readonly details: string;
   readonly refusedAtMs: number;
+  /** Attempts that had failed before: one of them may have been stored without an answer. */
+  readonly earlierAttempts: number;
 }
 
 /** An acknowledgement, kept briefly so the tab that clicked learns of it when another tab sent it. */
@@ -165,6 +167,7 @@ export class VerdictOutbox {
           codeName,
           details,
           refusedAtMs: nowMs,
+          earlierAttempts: state.queue.find((q) => q.predictionId === entry.predictionId)?.attempts ?? 0,
         },
       ],
     }));
@@ -277,6 +280,7 @@ function toQueued(r: Record<string, unknown>): QueuedVerdict | undefined {
 
 function toRefused(r: Record<string, unknown>): RefusedVerdict | undefined {
   const { predictionId, principal, label, codeName, details, refusedAtMs } = r;
+  const earlierAttempts = num(r["earlierAttempts"]) ? r["earlierAttempts"] : 0;
   const verdict = verdictOf(r["verdict"]);
   if (!str(predictionId) || verdict === undefined || !str(principal) || !str(label) || !str(codeName))
     return undefined;
@@ -289,6 +293,7 @@ function toRefused(r: Record<string, unknown>): RefusedVerdict | undefined {
     codeName,
     details,
     refusedAtMs,
+    earlierAttempts,
   };
 }
 
