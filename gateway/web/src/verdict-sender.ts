@@ -53,8 +53,8 @@ export function describeWaitReason(error: GrpcWebError): string {
       return "your session has ended: sign in again to send them";
     case GrpcCode.RESOURCE_EXHAUSTED:
       return "the feedback service asked to slow down";
-    case GrpcCode.UNAVAILABLE:
     // The page never cancels a send: a cancelled call is a connection the gateway lost.
+    case GrpcCode.UNAVAILABLE:
     case GrpcCode.CANCELLED:
       return "the feedback service is unreachable";
     default:
