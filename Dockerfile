@@ -5,12 +5,15 @@
 #   docker build --target retrain -t liver-mesh/retrain:0.1.0 .
 #   docker build --target predict -t liver-mesh/predict:0.1.0 .
 #   docker build --target gateway -t liver-mesh/gateway:0.1.0 .   (local bridge + web UI)
+#   docker build --target envoy -t liver-mesh/envoy:0.1.0 .       (Kubernetes gateway)
 #
 # The build context is a whitelist (.dockerignore): sources, the lockfile and the proto
 # contract only, so no data, model, key or secrets file can reach a layer. Secrets reach
 # the containers at run time only, from the Kubernetes Secret liver-secrets.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
+# Pinned: a floating tag could change the proxy under a running mesh.
+ARG ENVOY_IMAGE=envoyproxy/envoy:v1.36.2
 
 # ---- deps: every dependency, dev ones included (the build needs tsc) -------------------
 FROM ${NODE_IMAGE} AS deps
@@ -33,9 +36,10 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---- web: the browser UI bundle, in its own stage so the service images never need it -----
+# It also writes the page under the fixed names Envoy's routes read (gateway/web/build.ts).
 FROM deps AS web
 COPY . .
-RUN npm run build:web
+RUN npm run build:web -- --envoy-dir /envoy-web
 
 # ---- runtime: what every image shares --------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -93,3 +97,11 @@ ENV GATEWAY_PORT=5000 \
     WEB_ROOT=/app/web
 EXPOSE 5000
 CMD ["node", "dist/gateway/bridge/main.js"]
+
+# ---- envoy: the Kubernetes gateway: Envoy with gateway/envoy.yaml and the built page -------
+# The config and the page are part of the image, so there is one envoy.yaml in the repository
+# and no build output in the manifests; a new image tag rolls the gateway pods.
+FROM ${ENVOY_IMAGE} AS envoy
+COPY gateway/envoy.yaml /etc/envoy/envoy.yaml
+COPY --from=web /envoy-web /etc/envoy-web
+EXPOSE 5000

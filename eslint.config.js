@@ -10,7 +10,6 @@ export default tseslint.config(
       "services/gen/",
       "gateway/web/src/gen/",
       "gateway/web/dist/",
-      "k8s-manifests/web/",
       "models/",
       "coverage/",
       "test-artifacts/",

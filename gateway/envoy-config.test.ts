@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -14,7 +15,7 @@ import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS, RETRIED_BY_GATEWAY } from "./p
 // Envoy's own schema (every field, type and validate rule) is checked in
 // envoy-schema/envoy-bootstrap-validator.test.ts.
 
-/** Default heartbeat interval of WatchModelVersions (DESIGN.md: the stream must never look idle). */
+/** Default heartbeat interval of WatchModelVersions (docs/architecture.md, Configuration: the stream must never look idle). */
 const HEARTBEAT_SECONDS = 10;
 
 type Obj = Record<string, unknown>;
@@ -89,11 +90,19 @@ function pageRouteFile(path: string): string | undefined {
         ? match.path === path
         : typeof match.prefix === "string" && path.startsWith(match.prefix);
     if (!hit) continue;
-    if (route.direct_response === undefined) return undefined;
-    const body = obj(obj(route.direct_response, "direct_response").body, "body");
-    return str(body.filename, "filename").replace(/^\/etc\/envoy-web\//, "");
+    return route.direct_response === undefined ? undefined : routeFileName(route);
   }
   return undefined;
+}
+
+/** The basename under /etc/envoy-web that a page route answers with. */
+function routeFileName(route: Obj): string {
+  const body = obj(obj(route.direct_response, "direct_response").body, "body");
+  return str(body.filename, "filename").replace(/^\/etc\/envoy-web\//, "");
+}
+
+function unique<T>(value: T, index: number, all: readonly T[]): boolean {
+  return all.indexOf(value) === index;
 }
 
 function routedPath(route: Obj): string {
@@ -159,6 +168,38 @@ describe("envoy.yaml", () => {
       // A page route never swallows an RPC path (nor a prefix of one).
       for (const path of rpcPaths) expect(pageRouteFile(path), path).toBeUndefined();
     }
+  });
+
+  it("lets the admin-only methods through only with a verified JWT holding the admin role", () => {
+    const httpFilters = arr(hcm.http_filters, "http_filters").map((f) => obj(f, "http_filter"));
+    const jwt = obj(
+      httpFilters.find((f) => f.name === "envoy.filters.http.jwt_authn")?.typed_config,
+      "jwt_authn typed_config",
+    );
+    const rules = arr(jwt.rules, "jwt_authn rules").map((r) => obj(r, "jwt_authn rule"));
+    const lua = str(
+      obj(
+        obj(httpFilters.find((f) => f.name === "envoy.filters.http.lua")?.typed_config, "lua typed_config")
+          .default_source_code,
+        "default_source_code",
+      ).inline_string,
+      "lua inline_string",
+    );
+    const adminOnly = PUBLIC_METHODS.filter((m) => m.signedInAdminOnly);
+    expect(adminOnly.length).toBeGreaterThan(0);
+    for (const m of adminOnly) {
+      // The first rule that matches the path decides: it must require the IdP's token.
+      const rule = rules.find((r) => {
+        const match = obj(r.match, "rule.match");
+        return match.path === m.path || (typeof match.prefix === "string" && m.path.startsWith(match.prefix));
+      });
+      expect(obj(rule?.requires, `${m.path} requires`), m.path).toEqual({ provider_name: "liver_idp" });
+      expect(lua, `${m.path} is role-checked in Lua`).toContain(`["${m.path}"] = true`);
+    }
+    expect(lua).toContain('local ADMIN_ROLE = "liver-admin"');
+    expect(lua).toContain('local ROLES_CLAIM = "roles"');
+    // No other public method is role-checked: clinicians' calls pass as before.
+    for (const m of PUBLIC_METHODS.filter((p) => !p.signedInAdminOnly)) expect(lua).not.toContain(m.path);
   });
 
   it("disables the route timeout of the stream and bounds every unary method", () => {
@@ -332,16 +373,19 @@ describe("TLS on every hop", () => {
   );
 });
 
-describe("the page on the gateway's own origin: Envoy's routes, the ConfigMap copy and the local bridge agree", () => {
-  const copyDir = new URL("../k8s-manifests/web/", import.meta.url);
+describe("the page on the gateway's own origin: Envoy's routes, the Envoy image's page and the local bridge agree", () => {
   let buildDir: string;
+  let envoyDir: string;
   let built: string[];
   let bridge: GrpcWebBridge;
   let bridgePort: number;
 
   beforeAll(async () => {
     buildDir = mkdtempSync(path.join(tmpdir(), "web-page-"));
-    await buildWeb({ outDir: path.join(buildDir, "dist") });
+    // The Dockerfile's web stage builds with --envoy-dir; its envoy stage copies that folder
+    // to /etc/envoy-web (k8s-manifests/manifests.test.ts checks the Dockerfile side).
+    envoyDir = path.join(buildDir, "envoy-web");
+    await buildWeb({ outDir: path.join(buildDir, "dist"), envoyDir });
     built = readdirSync(path.join(buildDir, "dist"));
     bridge = new GrpcWebBridge({
       predictAddresses: ["127.0.0.1:1"],
@@ -357,19 +401,18 @@ describe("the page on the gateway's own origin: Envoy's routes, the ConfigMap co
     rmSync(buildDir, { recursive: true, force: true });
   });
 
-  const COPY_COMMAND =
-    "npm run build:web && cp gateway/web/dist/index.html k8s-manifests/web/ && " +
-    "cp gateway/web/dist/app-*.js k8s-manifests/web/app.js && cp gateway/web/dist/styles-*.css k8s-manifests/web/styles.css";
+  const copyDir = (): URL => pathToFileURL(`${envoyDir}/`);
 
-  it("k8s-manifests/web holds exactly a fresh build, under the names Envoy serves", () => {
+  it("the Envoy page folder holds every built file, under the names Envoy's routes read", () => {
     expect(built.length).toBeGreaterThanOrEqual(3);
     for (const name of built) {
       const file = pageRouteFile(`/${name}`);
       expect(file, `Envoy routes /${name}`).toBeDefined();
       const fresh = readFileSync(path.join(buildDir, "dist", name));
-      const copy = readFileSync(new URL(file ?? "", copyDir));
-      expect(copy.equals(fresh), `k8s-manifests/web/${file ?? ""} is stale; run: ${COPY_COMMAND}`).toBe(true);
+      const copy = readFileSync(new URL(file ?? "", copyDir()));
+      expect(copy.equals(fresh), `${file ?? ""} differs from ${name}`).toBe(true);
     }
+    expect(readdirSync(envoyDir).sort()).toEqual(pageRoutes.map(routeFileName).filter(unique).sort());
     expect(pageRouteFile("/")).toBe("index.html");
   });
 
@@ -380,7 +423,7 @@ describe("the page on the gateway's own origin: Envoy's routes, the ConfigMap co
       const response = await fetch(`http://127.0.0.1:${bridgePort}${urlPath}`);
       expect(response.status, urlPath).toBe(200);
       const body = Buffer.from(await response.arrayBuffer());
-      expect(body.equals(readFileSync(new URL(file ?? "", copyDir))), urlPath).toBe(true);
+      expect(body.equals(readFileSync(new URL(file ?? "", copyDir()))), urlPath).toBe(true);
     }
   });
 

@@ -47,8 +47,15 @@ describe("PUBLIC_METHODS against the generated service definitions", () => {
         "/liver.v1.RetrainService/ListModelVersions",
         "/liver.v1.RetrainService/SubmitFeedback",
         "/liver.v1.RetrainService/WatchModelVersions",
+        "/liver.v1.RetrainService/ApproveModelVersion",
+        "/liver.v1.RetrainService/RejectModelVersion",
       ].sort(),
     );
+    // Only the approval decisions need a signed-in admin; every other public method is for clinicians.
+    expect(PUBLIC_METHODS.filter((m) => m.signedInAdminOnly).map((m) => m.method)).toEqual([
+      "ApproveModelVersion",
+      "RejectModelVersion",
+    ]);
     expect(Object.keys(NON_PUBLIC_METHOD_PATHS)).toContain("/liver.v1.RetrainService/TriggerRetrain");
     expect(Object.keys(NON_PUBLIC_METHOD_PATHS)).toContain("/liver.v1.RetrainService/RollbackModel");
     for (const review of ["ListFeedback", "ExcludeFeedback", "ReleaseFeedback", "ListFeedbackAudit"]) {

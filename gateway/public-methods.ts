@@ -3,7 +3,10 @@
  * bridge (which refuses every other path) and the Envoy config check (which requires one
  * route per entry and no other route) read it, so the two gateways cannot drift apart.
  * Admin RPCs and the artifact download are deliberately absent: they are reached only
- * inside the cluster or through a port-forward.
+ * inside the cluster or through a port-forward. The two exceptions are ApproveModelVersion
+ * and RejectModelVersion, which the page's admin view calls: the gateways forward them only
+ * with a verified access token (JWT) that holds the admin role, so the break-glass
+ * ADMIN_TOKEN never works through the gateway and RetrainService checks the role again.
  *
  * This module has no imports so the web UI bundle may use it too.
  */
@@ -28,6 +31,12 @@ export interface PublicMethod {
    * streams (disabled). Envoy's route timeout and the bridge's default deadline both use it.
    */
   readonly timeoutSeconds: number;
+  /**
+   * Forwarded only with a verified access token holding the admin role (AUTH_ADMIN_ROLE):
+   * Envoy's jwt_authn requires the token and its Lua filter the role; the local bridge
+   * verifies both. Refused when sign-in is off.
+   */
+  readonly signedInAdminOnly: boolean;
 }
 
 function method(
@@ -36,6 +45,7 @@ function method(
   target: GatewayTarget,
   timeoutSeconds: number,
   serverStreaming = false,
+  signedInAdminOnly = false,
 ): PublicMethod {
   const qualified = `liver.v1.${service}`;
   return {
@@ -45,6 +55,7 @@ function method(
     target,
     serverStreaming,
     timeoutSeconds,
+    signedInAdminOnly,
   };
 }
 
@@ -58,6 +69,9 @@ export const PUBLIC_METHODS: readonly PublicMethod[] = Object.freeze([
   method("RetrainService", "GetRetrainStatus", "retrain", 10),
   method("RetrainService", "WatchModelVersions", "retrain", 0, true),
   method("RetrainService", "ListModelVersions", "retrain", 10),
+  // The page's admin view: a signed-in admin decides on a candidate waiting for approval.
+  method("RetrainService", "ApproveModelVersion", "retrain", 10, false, true),
+  method("RetrainService", "RejectModelVersion", "retrain", 10, false, true),
 ]);
 
 /**

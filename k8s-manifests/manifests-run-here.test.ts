@@ -317,5 +317,5 @@ describe("the manifests' Retrain and two Predict replicas, run here behind the b
       streak = (await predictThroughBridge()).modelVersion === "v2" ? streak + 1 : 0;
     }
     expect(streak, "both replicas answer with v2").toBe(4);
-  }, 180_000);
+  });
 });

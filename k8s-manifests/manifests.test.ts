@@ -20,6 +20,7 @@ import {
   type WorkloadSpec,
 } from "./k8s-objects.js";
 import { loadKustomizeBundle, parseEnvFileKeys, resolveInsideRoot } from "./kustomize-bundle.js";
+import { parseDockerfile, stageChain } from "./dockerfile-stages.js";
 
 // No kubectl, no cluster, no Envoy here: the manifests are checked statically, as
 // `kubectl apply -k k8s-manifests` would assemble them.
@@ -29,7 +30,7 @@ const repoRoot = path.dirname(root);
 const bundle = loadKustomizeBundle(root);
 const NAMESPACE = "liver";
 
-/** DESIGN.md §7 binding names, plus the documented additional settings of both services. */
+/** The binding names (README.md, Configuration), plus the documented additional settings of both services. */
 const ENV_NAMES: ReadonlySet<string> = new Set([
   "PREDICT_PORT",
   "RETRAIN_PORT",
@@ -200,7 +201,7 @@ describe("kustomization.yaml", () => {
 
   it("reads nothing above its own folder (kustomize's load restrictor)", () => {
     expect(() => resolveInsideRoot(root, "../gateway/envoy.yaml")).toThrow(/load restrictor/);
-    expect(resolveInsideRoot(root, "envoy/envoy.yaml")).toBe(path.join(root, "envoy", "envoy.yaml"));
+    expect(resolveInsideRoot(root, "auth-config.env")).toBe(path.join(root, "auth-config.env"));
   });
 
   it("names a tag for each of the project's images, and the workloads use exactly those", () => {
@@ -214,7 +215,7 @@ describe("kustomization.yaml", () => {
       // Third-party images carry an explicit version tag, never latest.
       expect(image, `${image} must be pinned to a version`).toMatch(/^[\w./-]+:v?\d+\.\d+\.\d+$/);
     }
-    expect([...ours].sort()).toEqual(["liver-mesh/predict", "liver-mesh/retrain"]);
+    expect([...ours].sort()).toEqual(["liver-mesh/envoy", "liver-mesh/predict", "liver-mesh/retrain"]);
   });
 });
 
@@ -560,7 +561,7 @@ describe("TLS", () => {
 // ---- environment and secrets ------------------------------------------------------------------
 
 describe("environment", () => {
-  it("uses only the binding names (DESIGN.md §7) and their documented companions", () => {
+  it("uses only the binding names (README.md, Configuration) and their documented companions", () => {
     for (const w of everyWorkload()) {
       for (const c of allContainers(w.pod)) {
         expect(c.envFrom, `${w.where}: envFrom would inject unreviewed names`).toBeUndefined();
@@ -916,10 +917,9 @@ describe("NetworkPolicy", () => {
 
 type Mapping = Record<string, unknown>;
 
-const envoyCopyPath = path.join(root, "envoy", "envoy.yaml");
-const envoySourcePath = path.join(repoRoot, "gateway", "envoy.yaml");
-const envoyText = readFileSync(envoyCopyPath, "utf8");
-const envoy = parse(envoyText) as Mapping;
+// The one Envoy config: the Dockerfile's envoy target copies it into the gateway's image.
+const envoy = parse(readFileSync(path.join(repoRoot, "gateway", "envoy.yaml"), "utf8")) as Mapping;
+const dockerfile = parseDockerfile(readFileSync(path.join(repoRoot, "Dockerfile"), "utf8"));
 
 function socketAddresses(value: unknown): { address: string; port: number }[] {
   return allMappings(value)
@@ -932,29 +932,35 @@ describe("gateway (Envoy)", () => {
   const gateway = workload(GATEWAY.name);
   const container = mainContainer(gateway);
 
-  it.skipIf(!existsSync(envoySourcePath))(
-    "ships a byte-identical copy of gateway/envoy.yaml (fix: cp gateway/envoy.yaml k8s-manifests/envoy/envoy.yaml)",
-    () => {
-      expect(
-        envoyText === readFileSync(envoySourcePath, "utf8"),
-        "k8s-manifests/envoy/envoy.yaml is stale",
-      ).toBe(true);
-    },
-  );
-  it("runs a version-pinned envoyproxy/envoy image", () => {
-    expect(container.image).toMatch(/^envoyproxy\/envoy:v\d+\.\d+\.\d+$/);
+  it("runs the liver-mesh/envoy image, built on a version-pinned envoyproxy/envoy", () => {
+    expect(container.image?.split(":")[0]).toBe("liver-mesh/envoy");
+    expect(stageChain(dockerfile, "envoy").at(-1)?.base).toMatch(/^envoyproxy\/envoy:v\d+\.\d+\.\d+$/);
   });
 
-  it("loads its config from the generated ConfigMap at the path given to --config-path", () => {
+  it("finds gateway/envoy.yaml at --config-path and the page where its routes read it, in the image", () => {
     const args = container.args ?? [];
     const configPath = args[args.indexOf("--config-path") + 1] ?? args[args.indexOf("-c") + 1];
-    expect(configPath).toBeDefined();
-    const mount = (container.volumeMounts ?? []).find((m) => configPath?.startsWith(`${m.mountPath}/`));
-    const volume = (gateway.pod.volumes ?? []).find((v) => v.name === mount?.name);
-    const configMap = bundle.configMaps.get(volume?.configMap?.name ?? "");
-    expect(configMap, "the config volume is a generated ConfigMap").toBeDefined();
-    const key = path.posix.relative(mount?.mountPath ?? "", configPath ?? "");
-    expect(configMap?.get(key)).toBe("envoy/envoy.yaml");
+    const copies = stageChain(dockerfile, "envoy")
+      .flatMap((stage) => stage.instructions)
+      .filter((i) => i.keyword === "COPY")
+      .map((i) => i.args.split(/\s+/));
+    expect(copies).toContainEqual(["gateway/envoy.yaml", configPath]);
+    // The web stage writes the page under the names the routes read (gateway/envoy-config.test.ts).
+    const webBuild = stageChain(dockerfile, "web")
+      .flatMap((stage) => stage.instructions)
+      .find((i) => i.keyword === "RUN" && i.args.includes("npm run build:web"));
+    const envoyDir = /--envoy-dir\s+(\S+)/.exec(webBuild?.args ?? "")?.[1];
+    const pageFiles = allMappings(envoy)
+      .flatMap((m) => (typeof m.filename === "string" ? [m.filename] : []))
+      .filter((f) => /\.(html|js|css)$/.test(f));
+    expect(pageFiles.length).toBeGreaterThanOrEqual(3);
+    const pageDir = path.posix.dirname(pageFiles[0] ?? "");
+    for (const file of pageFiles) expect(path.posix.dirname(file)).toBe(pageDir);
+    expect(copies).toContainEqual(["--from=web", envoyDir, pageDir]);
+    // Nothing is mounted over the image's config or page.
+    for (const mount of container.volumeMounts ?? []) {
+      expect([configPath, pageFiles[0]].some((f) => f?.startsWith(`${mount.mountPath}/`))).toBe(false);
+    }
   });
 
   it("listens on GATEWAY_PORT 5000, the port its Service and container expose", () => {

@@ -142,7 +142,7 @@ describe("monitoring/prometheus-rule.yaml", () => {
     expect(validate(badDuration)).toBe(false);
   });
 
-  it("alerts on drift, error rate, a stalled version stream and a replica on another version", () => {
+  it("alerts on drift, error rate, a stalled version stream, a replica on another version and a change awaiting approval", () => {
     const names = rules.map((r) => r.alert);
     expect(names).toEqual(
       expect.arrayContaining([
@@ -150,8 +150,11 @@ describe("monitoring/prometheus-rule.yaml", () => {
         "LiverPredictErrorRate",
         "LiverVersionStreamStalled",
         "LiverReplicaVersionMismatch",
+        "LiverModelChangeAwaitingApproval",
       ]),
     );
+    const waiting = rules.find((r) => r.alert === "LiverModelChangeAwaitingApproval");
+    expect(waiting?.expr).toBe("liver_retrain_pending_approval == 1");
     for (const rule of rules) {
       expect(rule.for, `${rule.alert ?? "?"} waits before firing`).toBeDefined();
       expect(["warning", "critical"]).toContain(rule.labels?.["severity"]);

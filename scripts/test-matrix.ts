@@ -36,6 +36,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/retrain/feedback-integrity.test.ts",
   "services/retrain/feedback-review.test.ts",
   "services/retrain/feedback-outcome.test.ts",
+  "services/retrain/model-approval.test.ts",
   // RetrainService as a child process, killed with SIGKILL.
   "services/retrain/feedback-durability.test.ts",
   // PredictService replicas against the fake and the real Retrain (in-process and child process).
@@ -52,6 +53,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "gateway/bridge/session-cookie.test.ts",
   "gateway/web/e2e.test.ts",
   "gateway/web/e2e-auth.test.ts",
+  "gateway/web/e2e-approval.test.ts",
 ];
 
 /** Files that start servers but stay out of the "tls" project, and why. */

@@ -4,7 +4,7 @@ import { readPort, readString, readOptionalString, type Env } from "../../servic
 import { readTlsSettings, type TlsSettings } from "../../services/shared/tls/tls-settings.js";
 
 /**
- * Default ports of the design (DESIGN.md §7). The Envoy config check compares envoy.yaml
+ * Default ports (docs/architecture.md, Configuration). The Envoy config check compares envoy.yaml
  * against these, so the production gateway and the local bridge agree on them.
  */
 export const GATEWAY_DEFAULTS = Object.freeze({

@@ -16,7 +16,7 @@ import {
   PredictServiceService,
   type PredictServiceServer,
 } from "../../services/gen/liver/v1/predict_service.js";
-import { encodeMessageFrame } from "./grpc-web-framing.js";
+import { encodeMessageFrame } from "../grpc-web-framing.js";
 import { GrpcWebBridge } from "./grpc-web-bridge.js";
 import { grpcWebCall } from "./grpc-web-fetch-client.js";
 

@@ -20,7 +20,7 @@ import {
   type PredictServiceServer,
 } from "../../services/gen/liver/v1/predict_service.js";
 import { testServerCredentials, testTlsMaterial } from "../../services/shared/testing/test-tls.js";
-import { encodeFrame, encodeMessageFrame } from "./grpc-web-framing.js";
+import { encodeFrame, encodeMessageFrame } from "../grpc-web-framing.js";
 import { GrpcUpstream, type UpstreamRequest, type UpstreamStatus } from "./grpc-upstream.js";
 
 // The upstream client against a real grpc-js server (what the bridge talks to) and against

@@ -8,8 +8,8 @@ import {
 } from "node:http2";
 import { status as Status } from "@grpc/grpc-js";
 import type { TlsMaterial } from "./bridge-tls.js";
-import { COMPRESSED_FLAG, decodeGrpcMessage, FrameDecoder } from "./grpc-web-framing.js";
-import { formatGrpcTimeout, responseMetadata } from "./grpc-web-headers.js";
+import { COMPRESSED_FLAG, decodeGrpcMessage, formatGrpcTimeout, FrameDecoder } from "../grpc-web-framing.js";
+import { responseMetadata } from "./grpc-web-headers.js";
 
 /**
  * The bridge's side of gRPC: one HTTP/2 connection to one upstream, carrying calls whose
@@ -246,7 +246,7 @@ class Http2Call implements UpstreamCall {
     // Metadata never holds these names: requestHeaders() drops pseudo, grpc-* and HTTP-only ones.
     Object.assign(headers, this.request.metadata);
     if (Number.isFinite(this.request.timeoutMs)) {
-      headers["grpc-timeout"] = formatGrpcTimeout(this.deadline - performance.now());
+      headers["grpc-timeout"] = formatGrpcTimeout(Math.max(0, this.deadline - performance.now()));
     }
     let session: ClientHttp2Session | undefined;
     let stream: ClientHttp2Stream;

@@ -27,7 +27,7 @@ import {
   type RetrainServiceServer,
 } from "../../services/gen/liver/v1/retrain_service.js";
 import { testScheme, testServerCredentials } from "../../services/shared/testing/test-tls.js";
-import { encodeMessageFrame } from "./grpc-web-framing.js";
+import { encodeMessageFrame } from "../grpc-web-framing.js";
 import { grpcWebCall } from "./grpc-web-fetch-client.js";
 import { TestGrpcWebBridge } from "./testing/test-bridge.js";
 
@@ -149,6 +149,14 @@ const retrainHandlers: RetrainServiceServer = {
     callback({ code: status.FAILED_PRECONDITION, details: "fake" });
   },
   listFeedbackAudit(_call, callback) {
+    adminCalls++;
+    callback({ code: status.FAILED_PRECONDITION, details: "fake" });
+  },
+  approveModelVersion(_call, callback) {
+    adminCalls++;
+    callback({ code: status.FAILED_PRECONDITION, details: "fake" });
+  },
+  rejectModelVersion(_call, callback) {
     adminCalls++;
     callback({ code: status.FAILED_PRECONDITION, details: "fake" });
   },
@@ -398,6 +406,23 @@ describe("GrpcWebBridge refusals", () => {
       expect(reply.httpStatus, p).toBe(404);
       expect(reply.code, p).toBe(status.UNIMPLEMENTED);
       expect(reply.message).toContain("not a public method");
+    }
+    expect(adminCalls).toBe(before);
+  });
+
+  it("refuses the admin-only approval methods without sign-in, and never calls upstream", async () => {
+    const before = adminCalls;
+    for (const p of [
+      "/liver.v1.RetrainService/ApproveModelVersion",
+      "/liver.v1.RetrainService/RejectModelVersion",
+    ]) {
+      const reply = await grpcWebCall(base, p, TriggerRetrainRequest.encode({ reason: "x" }).finish(), {
+        headers: { authorization: "Bearer break-glass-admin-token-0123456789" },
+      });
+      expect(reply.code, p).toBe(status.PERMISSION_DENIED);
+      expect(reply.message).toMatch(
+        /needs sign-in \(AUTH_ISSUER\) and the admin role; without sign-in, call RetrainService with grpcurl/,
+      );
     }
     expect(adminCalls).toBe(before);
   });

@@ -2,14 +2,15 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { status as Status } from "@grpc/grpc-js";
+import { Metadata, status as Status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { createLogger } from "../../services/shared/ops/logger.js";
 import { findPublicMethod, RETRIED_BY_GATEWAY, type PublicMethod } from "../public-methods.js";
 import type { BridgeTls } from "./bridge-tls.js";
 import { CorsPolicy } from "./cors-policy.js";
-import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "./grpc-web-framing.js";
+import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "../grpc-web-framing.js";
 import { bearerFromCookie, serveSessionPath } from "./session-cookie.js";
+import { AuthError } from "../../services/shared/auth/auth-error.js";
 import type { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import {
   InvalidMetadataError,
@@ -227,6 +228,7 @@ export class GrpcWebBridge {
       timeoutMs = this.timeout(req, method);
       metadata = this.metadata(req);
       frame = this.singleFrame(await this.readBody(req, res, encoding), encoding);
+      if (method.signedInAdminOnly) await this.requireSignedInAdmin(method, metadata);
     } catch (error) {
       if (error instanceof ClientGone || writer.closed) return;
       if (!(error instanceof Refusal)) throw error;
@@ -253,6 +255,32 @@ export class GrpcWebBridge {
       return metadata;
     } catch (error) {
       if (error instanceof InvalidMetadataError) throw new Refusal(Status.INVALID_ARGUMENT, error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * What Envoy's jwt_authn and Lua filters do for the admin-only public methods: the bearer
+   * token must verify as an access token (JWT) holding the admin role. The break-glass
+   * ADMIN_TOKEN is no JWT, so it never passes the gateway; without sign-in nothing does.
+   */
+  private async requireSignedInAdmin(method: PublicMethod, metadata: Record<string, string>): Promise<void> {
+    if (this.auth === undefined) {
+      throw new Refusal(
+        Status.PERMISSION_DENIED,
+        `${method.method} through the gateway needs sign-in (AUTH_ISSUER) and the admin role; without sign-in, call RetrainService with grpcurl and ADMIN_TOKEN (README: "A change is pending: how to judge it")`,
+      );
+    }
+    const grpcMetadata = new Metadata();
+    const authorization = metadata["authorization"];
+    if (authorization !== undefined) grpcMetadata.set("authorization", authorization);
+    try {
+      await this.auth.authenticate(grpcMetadata, method.method, "admin");
+    } catch (error) {
+      if (error instanceof AuthError) {
+        const refused = error.toStatus();
+        throw new Refusal(refused.code, refused.details);
+      }
       throw error;
     }
   }

@@ -5,7 +5,7 @@ import {
   FrameDecoder,
   MESSAGE_FLAG,
   TRAILER_FLAG,
-} from "./grpc-web-framing.js";
+} from "../grpc-web-framing.js";
 import { decodeGrpcWebText, encodeGrpcWebText } from "./grpc-web-text.js";
 
 /**

@@ -144,22 +144,6 @@ export function parseGrpcTimeout(value: string): number {
   return Number(match[1]) * (UNIT_MS[unit] ?? 0);
 }
 
-const TIMEOUT_UNITS: readonly (readonly [string, number])[] = [
-  ["m", 1],
-  ["S", 1_000],
-  ["M", 60_000],
-  ["H", 3_600_000],
-];
-
-/** A grpc-timeout header for `ms` milliseconds (rounded up; at most 8 digits, as gRPC requires). */
-export function formatGrpcTimeout(ms: number): string {
-  for (const [unit, factor] of TIMEOUT_UNITS) {
-    const amount = Math.max(0, Math.ceil(ms / factor));
-    if (amount < 100_000_000) return `${amount}${unit}`;
-  }
-  return "99999999H";
-}
-
 /** Whether a header name belongs to the HTTP hop rather than to the call's metadata. */
 export function isHttpOnlyHeader(name: string): boolean {
   return NOT_METADATA.has(name) || NOT_METADATA_PREFIXES.some((p) => name.startsWith(p));

@@ -7,7 +7,7 @@ import {
   MESSAGE_FLAG,
   TRAILER_FLAG,
   trailerBlock,
-} from "./grpc-web-framing.js";
+} from "../grpc-web-framing.js";
 import { isHttpOnlyHeader } from "./grpc-web-headers.js";
 import { encodeGrpcWebText } from "./grpc-web-text.js";
 

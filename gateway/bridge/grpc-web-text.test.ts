@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeMessageFrame, FrameDecoder } from "./grpc-web-framing.js";
+import { encodeMessageFrame, FrameDecoder } from "../grpc-web-framing.js";
 import { decodeGrpcWebText, encodeGrpcWebText } from "./grpc-web-text.js";
 
 describe("grpc-web-text bodies", () => {

@@ -126,7 +126,16 @@ describe("the bridge's session cookie", () => {
       subject: "alice",
       issuer: ISSUER,
       principal: `${ISSUER}|alice`,
+      admin: false,
     });
+    // The admin role shows the page's approval buttons (the gateway and the service still check it).
+    const adminToken = await mintTestToken(key, {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      subject: "root",
+      roles: ["liver-admin"],
+    });
+    expect(await whoami(`BearerToken=${adminToken}`)).toMatchObject({ signedIn: true, admin: true });
     expect(await whoami()).toEqual({ signedIn: false });
     const expired = await mintTestToken(key, {
       issuer: ISSUER,

@@ -35,6 +35,8 @@ export interface Whoami {
   readonly subject?: string;
   readonly issuer?: string;
   readonly principal?: string;
+  /** Whether the token holds the admin role (the page then shows the approval buttons). */
+  readonly admin?: boolean;
   /** Why a present cookie does not sign anyone in (expired, unknown key...). */
   readonly problem?: string;
 }
@@ -70,6 +72,7 @@ export async function serveSessionPath(
         subject: caller.subject,
         issuer: caller.issuer,
         principal: caller.principal,
+        admin: caller.admin,
       };
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;

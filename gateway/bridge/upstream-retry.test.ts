@@ -3,7 +3,7 @@ import { createServer, type Http2Server, type ServerHttp2Stream } from "node:htt
 import type { AddressInfo } from "node:net";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeMessageFrame } from "./grpc-web-framing.js";
+import { encodeMessageFrame } from "../grpc-web-framing.js";
 import { GrpcUpstream, type UpstreamRequest, type UpstreamStatus } from "./grpc-upstream.js";
 import { callWithRetries, RetryThrottle, type RetryPolicy } from "./upstream-retry.js";
 

@@ -50,7 +50,7 @@ describe.skipIf(SKIP)("a trusted test CA in headless Chromium", () => {
     );
     servers.push(ours, impostor, impostorCarryingOurs, otherName);
     browser = await launchHeadlessChromium({ trustedCa: ca.cert });
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await browser.close();

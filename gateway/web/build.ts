@@ -21,10 +21,21 @@ export const DEFAULT_WEB_OUT_DIR = path.join(WEB_DIR, "dist");
 /** The budget for the page's JavaScript, gzipped. */
 export const JS_GZIP_BUDGET_BYTES = 40 * 1024;
 
+/**
+ * The file names Envoy's page routes read (gateway/envoy.yaml): Envoy cannot serve a
+ * content-hashed name, so it maps the `/app-` and `/styles-` prefixes to these fixed ones.
+ */
+export const ENVOY_PAGE_NAMES = { script: "app.js", stylesheet: "styles.css", html: "index.html" } as const;
+
 /** Build settings. */
 export interface WebBuildOptions {
   /** Output folder, replaced as a whole (default gateway/web/dist). */
   readonly outDir?: string;
+  /**
+   * Also write the same bytes under ENVOY_PAGE_NAMES into this folder (replaced as a whole):
+   * the page the Envoy image serves (the Dockerfile's web stage passes `--envoy-dir`).
+   */
+  readonly envoyDir?: string;
   /** Minify (default true). */
   readonly minify?: boolean;
 }
@@ -71,6 +82,12 @@ async function assertReplaceable(outDir: string): Promise<void> {
   }
 }
 
+async function replaceFolder(staging: string, target: string): Promise<void> {
+  await rm(target, { recursive: true, force: true });
+  await mkdir(path.dirname(target), { recursive: true });
+  await rename(staging, target);
+}
+
 /** Bundles, hashes and writes the page; throws when the JavaScript exceeds its budget. */
 export async function buildWeb(options: WebBuildOptions = {}): Promise<WebBuildResult> {
   const outDir = path.resolve(options.outDir ?? DEFAULT_WEB_OUT_DIR);
@@ -109,9 +126,18 @@ export async function buildWeb(options: WebBuildOptions = {}): Promise<WebBuildR
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   for (const [name, bytes] of outputs) await writeFile(path.join(staging, name), bytes);
-  await rm(outDir, { recursive: true, force: true });
-  await mkdir(path.dirname(outDir), { recursive: true });
-  await rename(staging, outDir);
+  await replaceFolder(staging, outDir);
+  if (options.envoyDir !== undefined) {
+    const envoyDir = path.resolve(options.envoyDir);
+    const envoyStaging = `${envoyDir}.tmp-${process.pid}`;
+    await assertReplaceable(envoyDir);
+    await rm(envoyStaging, { recursive: true, force: true });
+    await mkdir(envoyStaging, { recursive: true });
+    await writeFile(path.join(envoyStaging, ENVOY_PAGE_NAMES.script), js.contents);
+    await writeFile(path.join(envoyStaging, ENVOY_PAGE_NAMES.stylesheet), css);
+    await writeFile(path.join(envoyStaging, ENVOY_PAGE_NAMES.html), html);
+    await replaceFolder(envoyStaging, envoyDir);
+  }
 
   const files = outputs.map(([name, bytes]) => ({
     name,
@@ -129,7 +155,10 @@ export async function buildWeb(options: WebBuildOptions = {}): Promise<WebBuildR
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const result = await buildWeb();
+  const flag = process.argv.indexOf("--envoy-dir");
+  const envoyDir = flag === -1 ? undefined : process.argv[flag + 1];
+  if (flag !== -1 && envoyDir === undefined) throw new Error("--envoy-dir needs a folder");
+  const result = await buildWeb({ envoyDir });
   for (const file of result.files) {
     console.log(
       `${file.name.padEnd(28)} ${String(file.bytes).padStart(8)} B  ${String(file.gzipBytes).padStart(7)} B gzipped`,

@@ -29,7 +29,7 @@ import { DEV_ISSUER, DevIssuer } from "../../services/shared/auth/dev-issuer.js"
 import { buildWeb } from "./build.js";
 
 const SKIP = skipWithoutChromium("gateway/web/e2e-auth.test.ts", testTlsEnabled());
-const WAIT_MS = 30_000;
+const WAIT_MS = 60_000;
 
 const PATIENT: readonly [string, string][] = [
   ["age", "52"],
@@ -124,7 +124,7 @@ describe.skipIf(SKIP)("signing in, in headless Chromium", () => {
     // In the "tls" project the page comes over HTTPS, checked against the run's CA.
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
-  }, 120_000);
+  });
 
   afterAll(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);

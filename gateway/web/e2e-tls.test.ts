@@ -24,7 +24,7 @@ import { GrpcWebBridge } from "../bridge/grpc-web-bridge.js";
 import { buildWeb } from "./build.js";
 
 const SKIP = skipWithoutChromium("gateway/web/e2e-tls.test.ts", true);
-const WAIT_MS = 30_000;
+const WAIT_MS = 60_000;
 
 const PATIENT: readonly [string, string][] = [
   ["age", "52"],
@@ -121,7 +121,7 @@ describe.skipIf(SKIP)("the page over HTTPS, every hop on TLS, in headless Chromi
     browser = await launchHeadlessChromium({ trustedCa: await readFile(pki.caFile) });
     cleanups.push(() => browser.close());
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-  }, 120_000);
+  });
 
   afterAll(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
@@ -144,5 +144,5 @@ describe.skipIf(SKIP)("the page over HTTPS, every hop on TLS, in headless Chromi
     await page.keyboard.press("Enter");
     await page.waitForSelector(".probability-value", { timeout: WAIT_MS });
     await page.waitForSelector(".result-version:has-text('v1')", { timeout: WAIT_MS });
-  }, 90_000);
+  });
 });

@@ -55,7 +55,7 @@ const PATIENT: readonly [string, string][] = [
   ["albumin_globulin_ratio", "0,9"],
 ];
 
-const WAIT_MS = 30_000;
+const WAIT_MS = 60_000;
 
 describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
   const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
@@ -206,7 +206,7 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     page.on("request", (request) => {
       if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;
     });
-  }, 120_000);
+  });
 
   afterAll(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);

@@ -29,6 +29,7 @@ function version(name: string, status: ModelVersionStatus, auc: number, minutes:
     trainedOnSyntheticData: true,
     gateChecks: [],
     calibration: undefined,
+    approval: undefined,
   };
 }
 
@@ -90,6 +91,7 @@ describe("layoutHistoryChart", () => {
 
   it("names statuses in words", () => {
     expect([SERVING, RETIRED, REJECTED].map(statusText)).toEqual(["serving", "retired", "rejected"]);
+    expect(statusText(ModelVersionStatus.MODEL_VERSION_STATUS_PENDING_APPROVAL)).toBe("waits for approval");
   });
 });
 

@@ -24,6 +24,7 @@ function event(
     sentAt: undefined,
     heartbeatIntervalMs,
     trainedOnSyntheticData: true,
+    pendingVersion: "",
   };
 }
 

@@ -107,5 +107,8 @@ describe("describeRetrainStatus", () => {
     expect(last(RetrainOutcome.RETRAIN_OUTCOME_FAILED, "worker crashed")).toMatch(
       /^Last run failed at .*: worker crashed\.$/,
     );
+    expect(last(RetrainOutcome.RETRAIN_OUTCOME_PENDING_APPROVAL, "waits for approval: ...")).toMatch(
+      /^Last run: v4 waits for an administrator's approval at \d\d:\d\d:\d\d \(1 feedback row\)\.$/,
+    );
   });
 });

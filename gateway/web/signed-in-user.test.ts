@@ -7,12 +7,17 @@ describe("parseWhoami", () => {
       signedIn: true,
       subject: "alice",
       principal: "iss|alice",
+      admin: false,
     });
     expect(parseWhoami({ signedIn: true, subject: "alice" })).toEqual({
       signedIn: true,
       subject: "alice",
       principal: "alice",
+      admin: false,
     });
+    // Only a literal true shows the approval buttons.
+    expect(parseWhoami({ signedIn: true, subject: "root", admin: true })).toMatchObject({ admin: true });
+    expect(parseWhoami({ signedIn: true, subject: "root", admin: "true" })).toMatchObject({ admin: false });
     for (const odd of [
       null,
       "alice",

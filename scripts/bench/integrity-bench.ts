@@ -52,7 +52,7 @@ const TB = FEATURES.findIndex((f) => f.name === "total_bilirubin");
 const DB = FEATURES.findIndex((f) => f.name === "direct_bilirubin");
 
 /** The two designs compared in every scenario. */
-interface Design {
+export interface Design {
   readonly name: string;
   readonly settings: Partial<RetrainConfig>;
 }
@@ -63,6 +63,8 @@ const CURRENT_GATE: GatePolicy = {
   maxLossVsReference: 1,
   maxSliceChange: 1,
   minSliceRows: 1,
+  // The previous design had no approval step.
+  approvalMaxClassChange: 1,
 };
 
 const DESIGNS: readonly Design[] = [
@@ -77,7 +79,7 @@ const DESIGNS: readonly Design[] = [
 ];
 
 /** A labelled row someone sends through the buttons. */
-interface Labelled {
+export interface Labelled {
   readonly features: Float64Array;
   readonly label: 0 | 1;
 }
@@ -92,7 +94,7 @@ interface Served {
 }
 
 /** Retrain + one Predict replica, in this process, on temp folders. */
-class Mesh {
+export class Mesh {
   private readonly predictClient: PredictTestClient;
   private readonly retrainClient: RetrainServiceClient;
 
@@ -221,6 +223,26 @@ class Mesh {
     }
   }
 
+  /**
+   * An admin approves the candidate waiting for approval (a change larger than
+   * APPROVAL_MAX_CLASS_CHANGE), as a clinic's genuine change would be; undefined when none waits.
+   */
+  async approvePending(reason: string): Promise<string | undefined> {
+    const pending = this.retrain.registry.pending();
+    if (pending === undefined) return undefined;
+    const metadata = new Metadata();
+    metadata.set("authorization", `Bearer ${ADMIN_TOKEN}`);
+    await new Promise<void>((resolve, reject) => {
+      this.retrainClient.approveModelVersion(
+        { modelVersion: pending.modelVersion, reason },
+        metadata,
+        { deadline: Date.now() + 30_000 },
+        (error) => (error === null ? resolve() : reject(error)),
+      );
+    });
+    return pending.modelVersion;
+  }
+
   /** The operator's repair: exclude every row of one source (admin RPC), then the retrain. */
   async exclude(source: string): Promise<number> {
     const metadata = new Metadata();
@@ -261,7 +283,7 @@ function evaluate(scorer: Scorer, rows: Dataset): { auc: number; jaundicedDiseas
   return { auc: rocAuc(rows.labels.subarray(0, rows.rows), p), jaundicedDiseased: diseased / jaundiced };
 }
 
-function rowOf(dataset: Dataset, r: number): Float64Array {
+export function rowOf(dataset: Dataset, r: number): Float64Array {
   return dataset.features.slice(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT);
 }
 
@@ -284,7 +306,7 @@ function flippedRows(pool: Dataset, count: number, random: Prng): Labelled[] {
 }
 
 /** Real rows with their true labels, resampled to `prevalence`. */
-function clinicRows(pool: Dataset, count: number, prevalence: number, random: Prng): Labelled[] {
+export function clinicRows(pool: Dataset, count: number, prevalence: number, random: Prng): Labelled[] {
   const positives: number[] = [];
   const negatives: number[] = [];
   for (let r = 0; r < pool.rows; r++) (pool.labels[r] === 1 ? positives : negatives).push(r);
@@ -295,7 +317,7 @@ function clinicRows(pool: Dataset, count: number, prevalence: number, random: Pr
   });
 }
 
-function asDataset(rows: readonly Labelled[]): Dataset {
+export function asDataset(rows: readonly Labelled[]): Dataset {
   const out = allocateDataset(rows.length, "real");
   rows.forEach((row, i) => {
     out.features.set(row.features, i * FEATURE_COUNT);
@@ -568,6 +590,10 @@ async function clinicScenario(
     for (let start = 0; start < feedback.length; start += 100) {
       await mesh.send(feedback.slice(start, start + 100), (i) => sources[i % sources.length] ?? "");
     }
+    // A clinic's genuine prevalence moves many answers: the change waits until an admin approves it.
+    const approved = await mesh.approvePending("integrity bench: the clinic's genuine prevalence");
+    if (approved !== undefined)
+      context.note(`${design.name}, clinic: ${approved} waited for approval and was approved`);
     const after = await mesh.served(unique);
     const local = await clinicModel(asDataset(feedback));
     const llBefore = logLossOn(before.scorer, patients);

@@ -9,17 +9,19 @@ import { type ExplanationSource, delimited, explanationSize, writeExplanation } 
 import { PredictionExplainer } from "./prediction-explainer.js";
 import type { ServingModel } from "./serving-model.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
+import {
+  TAG_DIAGNOSIS,
+  TAG_EXPLANATION,
+  TAG_FEEDBACK_TOKEN,
+  TAG_MODEL_VERSION,
+  TAG_PREDICTION_ID,
+  TAG_PROBABILITY,
+  TAG_THRESHOLD,
+} from "./predict-response-encoder.js";
 
-/** Wire tags (field number << 3 | wire type) of PredictResponse and PredictBatchResponse. */
+/** Wire tags (field number << 3 | wire type) of PredictBatchResponse. */
 const TAG_RESULTS = 0x0a; // PredictBatchResponse.results = 1, length-delimited
 const TAG_BATCH_VERSION = 0x12; // PredictBatchResponse.model_version = 2, length-delimited
-const TAG_PROBABILITY = 0x09; // 1, fixed64
-const TAG_DIAGNOSIS = 0x10; // 2, varint
-const TAG_MODEL_VERSION = 0x1a; // 3, length-delimited
-const TAG_PREDICTION_ID = 0x22; // 4, length-delimited
-const TAG_FEEDBACK_TOKEN = 0x2a; // 5, length-delimited
-const TAG_THRESHOLD = 0x31; // 6, fixed64
-const TAG_EXPLANATION = 0x3a; // PredictResponse.explanation = 7, length-delimited
 
 const UUID_BYTES = 16;
 const UUID_CHARS = 36;

@@ -70,7 +70,7 @@ beforeAll(async () => {
     feedbackClient?.close();
     await retrain?.stop();
   });
-}, 120_000);
+});
 
 afterAll(() => fixture.close());
 
@@ -120,7 +120,7 @@ describe("Retrain and three Predict replicas", () => {
         cause: error,
       });
     }
-  }, 180_000);
+  });
 });
 
 function replica(index: number): TestReplica {

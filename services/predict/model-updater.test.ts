@@ -44,6 +44,7 @@ function event(kind: ModelVersionEventKind, version: string): WatchModelVersions
     sentAt: new Date(),
     heartbeatIntervalMs: 10_000,
     trainedOnSyntheticData: false,
+    pendingVersion: "",
   };
 }
 

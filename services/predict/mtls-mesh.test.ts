@@ -43,7 +43,7 @@ beforeAll(async () => {
     tls: tlsOf("predict"),
     startupFallbackMs: 60_000,
   });
-}, 60_000);
+});
 
 afterAll(() => fixture.close());
 

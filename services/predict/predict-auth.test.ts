@@ -51,7 +51,7 @@ beforeAll(async () => {
   fixture.onClose(() => fake.stop());
   const replica = await fixture.replica(`127.0.0.1:${fake.port}`, { auth });
   client = replica.client;
-  await replica.server.holder.waitFor((m) => m.version === "v1", 20_000);
+  await replica.server.holder.waitFor((m) => m.version === "v1", 60_000);
 });
 
 afterAll(() => fixture.close());

@@ -12,11 +12,11 @@ import {
 } from "../shared/ops/env-config.js";
 import { readTlsSettings, type TlsSettings } from "../shared/tls/tls-settings.js";
 
-/** Default gRPC port of PredictService (DESIGN.md §7, binding). */
+/** Default gRPC port of PredictService (binding: README.md, Configuration). */
 export const DEFAULT_PREDICT_PORT = 8000;
 /** Default Prometheus port; replica i of a local run adds i, like the gRPC port. */
 export const DEFAULT_PREDICT_METRICS_PORT = 9100;
-/** Where RetrainService listens by default (DESIGN.md §7, binding). */
+/** Where RetrainService listens by default (binding: README.md, Configuration). */
 export const DEFAULT_RETRAIN_ADDR = "localhost:8080";
 /** RetrainService's default heartbeat interval; the watchdog allows three of them. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
@@ -67,7 +67,7 @@ export interface PredictConfig {
 }
 
 /**
- * Reads the settings (DESIGN.md §7 names are binding: PREDICT_PORT, RETRAIN_ADDR, DATA_PATH,
+ * Reads the settings (the names in README.md, Configuration are binding: PREDICT_PORT, RETRAIN_ADDR, DATA_PATH,
  * FEEDBACK_SIGNING_KEY). Loads or creates the signing key, so a bad key fails at start.
  * The cache defaults to one folder per port so local replicas never share one.
  */

@@ -45,7 +45,7 @@ async function replicaServingV1(): Promise<TestReplica & { fake: FakeRetrainServ
   const fake = await startFake();
   fake.promote(v1);
   const replica = await fixture.replica(`127.0.0.1:${fake.port}`);
-  await replica.server.holder.waitFor((m) => m.version === "v1", 20_000);
+  await replica.server.holder.waitFor((m) => m.version === "v1", 60_000);
   return { ...replica, fake };
 }
 
@@ -88,7 +88,7 @@ describe("live model updates", () => {
       validPatient({ age: 20 + (i % 60), albumin: 1 + (i % 5) }),
     );
     const reference = async (version: string): Promise<number[]> => {
-      await server.holder.waitFor((m) => m.version === version, 20_000);
+      await server.holder.waitFor((m) => m.version === version, 60_000);
       return (await client.predictBatch(patients)).results.map((r) => r.probability);
     };
     scorers.set("v1", { version: "v1", batch: await reference("v1") });
@@ -107,7 +107,7 @@ describe("live model updates", () => {
       while (!done()) {
         const next = server.holder.current?.version === "v1" ? v2 : v1;
         fake.promote(next);
-        await server.holder.waitFor((m) => m.version === next.version, 20_000);
+        await server.holder.waitFor((m) => m.version === next.version, 60_000);
         // Let the callers complete a few calls on this version before flipping again.
         const before = checked;
         await waitUntil("calls on the new version", () => checked >= before + 4);
@@ -173,7 +173,7 @@ describe("live model updates", () => {
 
     // The next good version is served as usual.
     fake.promote(v3);
-    await server.holder.waitFor((m) => m.version === "v3", 20_000);
+    await server.holder.waitFor((m) => m.version === "v3", 60_000);
     expect((await client.predict(validPatient())).modelVersion).toBe("v3");
   });
 
@@ -183,7 +183,7 @@ describe("live model updates", () => {
     fake.promote(v2); // lost
     fake.silent = false;
     fake.heartbeat();
-    await server.holder.waitFor((m) => m.version === "v2", 20_000);
+    await server.holder.waitFor((m) => m.version === "v2", 60_000);
   });
 });
 
@@ -192,7 +192,7 @@ describe("fallback when RetrainService is unreachable", () => {
     const fake = await startFake();
     fake.promote(v2);
     const first = await fixture.replica(`127.0.0.1:${fake.port}`);
-    await first.server.holder.waitFor((m) => m.version === "v2", 20_000);
+    await first.server.holder.waitFor((m) => m.version === "v2", 60_000);
     await first.server.idle();
     await first.server.close(100);
     const port = fake.port;
@@ -201,7 +201,7 @@ describe("fallback when RetrainService is unreachable", () => {
     const restarted = await fixture.replica(`127.0.0.1:${port}`, {
       modelCachePath: first.config.modelCachePath,
     });
-    const model = await restarted.server.holder.waitFor((m) => m.version === "v2", 20_000);
+    const model = await restarted.server.holder.waitFor((m) => m.version === "v2", 60_000);
     expect(model.source).toBe(ModelSource.MODEL_SOURCE_LOCAL_CACHE);
     expect(await restarted.client.healthStatus()).toBe("SERVING");
     const info = await restarted.client.modelInfo();
@@ -214,7 +214,7 @@ describe("fallback when RetrainService is unreachable", () => {
     back.promote(v3);
     await back.start(port);
     fixture.onClose(() => back.stop());
-    const fresh = await restarted.server.holder.waitFor((m) => m.version === "v3", 20_000);
+    const fresh = await restarted.server.holder.waitFor((m) => m.version === "v3", 60_000);
     expect(fresh.source).toBe(ModelSource.MODEL_SOURCE_RETRAIN_SERVICE);
     expect(back.watchRequests[0]).toBe("v2");
     expect((await restarted.client.modelInfo()).subscribed).toBe(true);
@@ -224,7 +224,7 @@ describe("fallback when RetrainService is unreachable", () => {
     const bundleParent = await fixture.tempDir("predict-bundle-");
     const written = await writeArtifact(bundleParent, "v1", v1.files);
     const { client, server } = await fixture.replica(await deadAddress(), { bundledModelPath: written.dir });
-    const model = await server.holder.waitFor((m) => m.version === "v1", 20_000);
+    const model = await server.holder.waitFor((m) => m.version === "v1", 60_000);
     expect(model.source).toBe(ModelSource.MODEL_SOURCE_BUNDLED);
     expect(model.sha256).toBe(v1.sha256);
     expect((await client.modelInfo()).source).toBe(ModelSource.MODEL_SOURCE_BUNDLED);
@@ -265,7 +265,7 @@ describe("parity", () => {
       trainedOnSyntheticData: !real,
     });
     const { client, server } = await fixture.replica(`127.0.0.1:${fake.port}`);
-    await server.holder.waitFor((m) => m.version === "v1", 20_000);
+    await server.holder.waitFor((m) => m.version === "v1", 60_000);
     expect((await client.modelInfo()).trainedOnSyntheticData).toBe(!real);
     const { holdout, holdoutProbabilities } = training;
     let worst = 0;
@@ -329,7 +329,7 @@ describe("explanations", () => {
     expect(rich.results[1]?.explanation).toEqual(single.explanation);
 
     const quiet = await fixture.replica(`127.0.0.1:${fake.port}`, { explainPredictions: false });
-    await quiet.server.holder.waitFor((m) => m.version === "v1", 20_000);
+    await quiet.server.holder.waitFor((m) => m.version === "v1", 60_000);
     const answer = await quiet.client.predict(validPatient());
     expect(answer.explanation).toBeUndefined();
     expect(answer.probability).toBe((await client.predict(validPatient())).probability);

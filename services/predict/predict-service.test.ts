@@ -29,7 +29,7 @@ beforeAll(async () => {
   fixture.onClose(() => fake.stop());
   replica = await fixture.replica(`127.0.0.1:${fake.port}`);
   client = replica.client;
-  await replica.server.holder.waitFor((m) => m.version === "v1", 20_000);
+  await replica.server.holder.waitFor((m) => m.version === "v1", 60_000);
 });
 
 afterAll(() => fixture.close());

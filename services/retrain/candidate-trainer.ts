@@ -1,6 +1,7 @@
 import type { BinaryMetrics } from "../shared/model/metrics.js";
 import type { CalibrationRecord } from "../shared/model/output-calibration.js";
 import type { GateEvidence } from "./quality-gate.js";
+import type { ServedChangeEvidence } from "./served-change.js";
 
 /** One candidate to train: everything the trainer needs besides the store. */
 export interface CandidateRequest {
@@ -13,6 +14,10 @@ export interface CandidateRequest {
   readonly feedbackUpTo: number;
   /** The version serving when the run started: re-scored on the holdout for the gate. */
   readonly servingVersion: string | undefined;
+  /** The last version a person approved (or the first): the candidate's served answers are compared with it. */
+  readonly approvedVersion: string | undefined;
+  /** Slices with fewer holdout rows are reported, not judged (GATE_MIN_SLICE_ROWS). */
+  readonly minSliceRows: number;
 }
 
 /** Where a run is, for GetRetrainStatus. */
@@ -30,6 +35,8 @@ export interface TrainedCandidate {
   readonly metrics: BinaryMetrics;
   /** The reference and serving models on the same holdout, and the slice checks. */
   readonly gate: GateEvidence;
+  /** Its served answers against the approved version's, per site and slice. */
+  readonly served: ServedChangeEvidence;
   /** The site recalibration the artifact carries; undefined when SITE_RECALIBRATION is off. */
   readonly calibration: CalibrationRecord | undefined;
   readonly originalRows: number;

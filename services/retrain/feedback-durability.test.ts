@@ -201,7 +201,7 @@ describe("acknowledged feedback survives SIGKILL", () => {
     } finally {
       db.close();
     }
-  }, 120_000);
+  }, 600_000);
 
   it("stops on SIGTERM: version streams end UNAVAILABLE, acknowledged feedback is kept, the exit code is 0", async () => {
     const child = spawnChild(env);

@@ -139,7 +139,7 @@ describe.skipIf(!haveRealCsv)("feedback integrity on the real file", () => {
     expect(quarantined).toBeGreaterThanOrEqual(270);
     const after = await served(run);
     expect(auc(after.scorer, holdout)).toBeGreaterThan(auc(before.scorer, holdout) - 0.005);
-  }, 120_000);
+  });
 
   it("holds a slow attack at the gate, then the operator's exclusion restores the model", async () => {
     const { dataset } = await loadLpdCsv(REAL_CSV_PATH);
@@ -206,7 +206,7 @@ describe.skipIf(!haveRealCsv)("the site recalibration on the real file", () => {
     const newest = run.server.registry.list()[0];
     expect(newest?.calibration?.applied).toBe(false);
     expect(newest?.calibration?.reason).toMatch(/comes from 1 source; 3 needed/);
-  }, 120_000);
+  });
 });
 
 describe("the gate's evidence reaches the registry", () => {
@@ -227,5 +227,5 @@ describe("the gate's evidence reaches the registry", () => {
     );
     expect(v1?.calibration).toMatchObject({ applied: false, slope: 1, intercept: 0 });
     expect(v1?.calibration?.reason).toMatch(/^not recalibrated: 0 labelled feedback rows, 100 needed/);
-  }, 60_000);
+  });
 });

@@ -124,5 +124,5 @@ describe.skipIf(!haveRealCsv)("PlausibilityScreen on the real file", () => {
     }
     // Screening alone stops 9 in 10; the gate and the per-source limits are there for the rest.
     expect(crafted).toBeGreaterThanOrEqual(450);
-  }, 60_000);
+  });
 });

@@ -9,9 +9,11 @@
  *  - per-slice checks against the reference: a candidate that flips the predicted class for a
  *    large share of any slice (gender, age bands, clinically meaningful lab bands) is held back
  *    even when its overall ROC AUC looks fine.
- * The slice checks compare the base models, before the site recalibration: recalibration may
- * legitimately move many predictions across the threshold for a low-prevalence clinic, and it
- * is bounded and checked on its own (site-recalibration.ts).
+ * These slice checks compare the base models, before the site recalibration: recalibration may
+ * legitimately move many predictions across the threshold for a low-prevalence clinic. The
+ * served answers (after calibration) are judged too, per site and slice, against the last
+ * version a person approved (served-change.ts): a candidate that moves them further than
+ * APPROVAL_MAX_CLASS_CHANGE is not rejected but waits for an admin (PENDING_APPROVAL).
  */
 
 /** One rule's outcome, recorded with the version. */
@@ -53,6 +55,11 @@ export interface GatePolicy {
   readonly maxSliceChange: number;
   /** Slices with fewer holdout rows are reported but not judged (too noisy). */
   readonly minSliceRows: number;
+  /**
+   * Largest share of the population or of a judged slice whose served class may change
+   * against the last approved version without an admin's approval (APPROVAL_MAX_CLASS_CHANGE).
+   */
+  readonly approvalMaxClassChange: number;
 }
 
 export const DEFAULT_GATE_POLICY: GatePolicy = {
@@ -61,6 +68,7 @@ export const DEFAULT_GATE_POLICY: GatePolicy = {
   servingTolerance: 0.01,
   maxSliceChange: 0.05,
   minSliceRows: 50,
+  approvalMaxClassChange: 0.02,
 };
 
 /** The verdict, its reason in words for the registry, and every rule's outcome. */

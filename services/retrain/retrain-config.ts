@@ -18,7 +18,7 @@ import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "./feed
 import { DEFAULT_FEEDBACK_PER_SOURCE_PER_HOUR } from "./source-rate-limiter.js";
 import { readTlsSettings, type TlsSettings } from "../shared/tls/tls-settings.js";
 
-/** Default RetrainService gRPC port (DESIGN.md §7). */
+/** Default RetrainService gRPC port (docs/architecture.md, Configuration). */
 export const DEFAULT_RETRAIN_PORT = 8080;
 /** Default Prometheus port of the RetrainService. */
 export const DEFAULT_RETRAIN_METRICS_PORT = 9101;
@@ -80,7 +80,7 @@ export function storeFilePath(config: Pick<RetrainConfig, "dataPath">): string {
   return path.join(config.dataPath, STORE_FILE_NAME);
 }
 
-/** Reads the RetrainService settings (binding names of DESIGN.md §7) with errors naming the variable. */
+/** Reads the RetrainService settings (binding names: README.md, Configuration) with errors naming the variable. */
 export function readRetrainConfig(env: Env): RetrainConfig {
   const dataPath = path.resolve(readString(env, "DATA_PATH", "data/"));
   const adminToken = readOptionalString(env, "ADMIN_TOKEN");
@@ -144,5 +144,6 @@ function readGatePolicy(env: Env): GatePolicy {
     maxLossVsReference: readNumber(env, "GATE_MAX_LOSS_VS_REFERENCE", d.maxLossVsReference, -1, 1),
     maxSliceChange: readNumber(env, "GATE_MAX_SLICE_CHANGE", d.maxSliceChange, 0, 1),
     minSliceRows: readInteger(env, "GATE_MIN_SLICE_ROWS", d.minSliceRows, 1, 1_000_000_000),
+    approvalMaxClassChange: readNumber(env, "APPROVAL_MAX_CLASS_CHANGE", d.approvalMaxClassChange, 0, 1),
   };
 }

@@ -16,8 +16,9 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   TRAINING_CSV                  the original dataset elsewhere (an error when missing)
   MODEL_PATH [models/]          artifact folders v1/, v2/, ...
   ADMIN_TOKEN                   break-glass credential for the admin RPCs: TriggerRetrain,
-                                RollbackModel and the feedback review (ListFeedback,
-                                ExcludeFeedback, ReleaseFeedback, ListFeedbackAudit) (16+
+                                RollbackModel, Approve/RejectModelVersion and the feedback
+                                review (ListFeedback, ExcludeFeedback, ReleaseFeedback,
+                                ListFeedbackAudit) (16+
                                 characters; callers send "authorization: Bearer <token>"; every
                                 use is logged as break-glass)
   FEEDBACK_SIGNING_KEY          HMAC key shared with PredictService (hex or base64, 32+ bytes);
@@ -34,6 +35,11 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   GATE_MAX_SLICE_CHANGE [0.05]  largest share of a slice (gender, age band, lab band) whose
                                 predicted class may differ from the reference's
   GATE_MIN_SLICE_ROWS [50]      smaller slices are reported, not judged
+  APPROVAL_MAX_CLASS_CHANGE [0.02]
+                                0 to 1: a candidate whose served answers change the predicted
+                                class for more of the population or of a slice, at any site,
+                                than the last approved version waits for an admin
+                                (ApproveModelVersion / RejectModelVersion)
   FEEDBACK_SCREENING [on]       quarantine labelled feedback that is implausible against the
                                 original data (leverage, Mahalanobis distance, a label against
                                 a >= 95% confident answer) until an operator releases it

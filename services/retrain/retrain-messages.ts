@@ -2,11 +2,17 @@
  * Store records to liver.v1 messages, in one place so every RPC and the version stream
  * describe a version, its metrics and a run the same way.
  */
-import { ModelVersionStatus, type ModelMetrics, type ModelVersion } from "../gen/liver/v1/model.js";
+import {
+  ModelVersionStatus,
+  type ApprovalReview,
+  type ModelMetrics,
+  type ModelVersion,
+} from "../gen/liver/v1/model.js";
 import { RetrainOutcome, type RetrainRun } from "../gen/liver/v1/retrain_service.js";
 import { type BinaryMetrics, calibrationMessage } from "../shared/model/metrics.js";
 import type { ModelVersionRecord, VersionStatus } from "./store/model-registry.js";
 import type { RunOutcome, RunRecord } from "./store/run-log.js";
+import { changeShare, exceeds } from "./served-change.js";
 
 /** Holdout metrics as liver.v1.ModelMetrics. */
 export function toModelMetrics(
@@ -36,6 +42,7 @@ const STATUS: Record<VersionStatus, ModelVersionStatus> = {
   serving: ModelVersionStatus.MODEL_VERSION_STATUS_SERVING,
   retired: ModelVersionStatus.MODEL_VERSION_STATUS_RETIRED,
   rejected: ModelVersionStatus.MODEL_VERSION_STATUS_REJECTED,
+  pending: ModelVersionStatus.MODEL_VERSION_STATUS_PENDING_APPROVAL,
 };
 
 /** A registry entry as liver.v1.ModelVersion. */
@@ -70,6 +77,43 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
             fitRows: record.calibration.fitRows,
             checkRows: record.calibration.checkRows,
           },
+    approval: toApprovalReview(record),
+  };
+}
+
+/** A version's served-answer comparison, feedback summary and decision as liver.v1.ApprovalReview. */
+export function toApprovalReview(record: ModelVersionRecord): ApprovalReview | undefined {
+  const evidence = record.approval;
+  if (evidence === undefined) return undefined;
+  const feedback = evidence.feedback;
+  return {
+    approvedVersion: evidence.approvedVersion ?? "",
+    maxClassChange: evidence.maxClassChange,
+    required: evidence.required,
+    changes: evidence.changes.map((c) => ({
+      site: c.site,
+      slice: c.slice,
+      rows: c.rows,
+      changed: c.changed,
+      share: changeShare(c),
+      judged: c.judged,
+      exceeds: exceeds(c, evidence.maxClassChange),
+    })),
+    feedback: {
+      rows: feedback.rows,
+      sources: feedback.sources.map((s) => ({ source: s.source, rows: s.rows })),
+      sourceCount: feedback.sourceCount,
+      principals: [...feedback.principals],
+      principalCount: feedback.principalCount,
+      firstReceivedAt:
+        feedback.firstReceivedAtMs === undefined ? undefined : new Date(feedback.firstReceivedAtMs),
+      lastReceivedAt:
+        feedback.lastReceivedAtMs === undefined ? undefined : new Date(feedback.lastReceivedAtMs),
+    },
+    decision: record.decision?.decision ?? "",
+    decidedBy: record.decision?.by ?? "",
+    decisionReason: record.decision?.reason ?? "",
+    decidedAt: record.decision === undefined ? undefined : new Date(record.decision.atMs),
   };
 }
 
@@ -77,6 +121,7 @@ const OUTCOME: Record<RunOutcome, RetrainOutcome> = {
   promoted: RetrainOutcome.RETRAIN_OUTCOME_PROMOTED,
   rejected: RetrainOutcome.RETRAIN_OUTCOME_REJECTED,
   failed: RetrainOutcome.RETRAIN_OUTCOME_FAILED,
+  pending: RetrainOutcome.RETRAIN_OUTCOME_PENDING_APPROVAL,
 };
 
 /** A run as liver.v1.RetrainRun. */

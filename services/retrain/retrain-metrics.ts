@@ -32,6 +32,8 @@ export class RetrainMetrics {
   private readonly servingNumber: Gauge;
   private readonly commitBatch: Histogram;
   private readonly commitSeconds: Histogram;
+  private readonly pending: Gauge;
+  private readonly pendingSince: Gauge;
   private sources: RetrainGaugeSources | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -51,6 +53,16 @@ export class RetrainMetrics {
     this.sourceLimited = new Counter({
       name: "liver_retrain_feedback_source_limited_total",
       help: "Labelled feedback refused (RESOURCE_EXHAUSTED) because its source reached FEEDBACK_PER_SOURCE_PER_HOUR.",
+      registers,
+    });
+    this.pending = new Gauge({
+      name: "liver_retrain_pending_approval",
+      help: "1 while a candidate waits for an admin's approval (ApproveModelVersion or RejectModelVersion), else 0.",
+      registers,
+    });
+    this.pendingSince = new Gauge({
+      name: "liver_retrain_pending_approval_since_seconds",
+      help: "Unix time the waiting candidate was recorded; 0 when none waits.",
       registers,
     });
     this.quarantined = new Counter({
@@ -201,6 +213,12 @@ export class RetrainMetrics {
   runFinished(outcome: RunOutcome, trigger: string, durationMs: number): void {
     this.runs.labels(outcome, trigger).inc();
     this.trainingSeconds.labels(outcome).observe(durationMs / 1000);
+  }
+
+  /** The candidate waiting for approval, or undefined when none waits. */
+  pendingApproval(record: { readonly createdAtMs: number } | undefined): void {
+    this.pending.set(record === undefined ? 0 : 1);
+    this.pendingSince.set(record === undefined ? 0 : record.createdAtMs / 1000);
   }
 
   serving(modelVersion: string): void {

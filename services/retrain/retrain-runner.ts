@@ -7,8 +7,15 @@ import type { CandidateProgress, CandidateTrainer, TrainedCandidate } from "./ca
 import { decideGate, type GatePolicy } from "./quality-gate.js";
 import type { RetrainMetrics } from "./retrain-metrics.js";
 import type { StartedRun } from "./retrain-scheduler.js";
+import { approvalReason, servedChangeChecks } from "./served-change.js";
+import { summarizeFeedback, trainedFeedbackUpTo } from "./store/feedback-summary.js";
 import type { FeedbackStore } from "./store/feedback-store.js";
-import { versionName, type ModelRegistry, type ModelVersionRecord } from "./store/model-registry.js";
+import {
+  versionName,
+  type ModelRegistry,
+  type ModelVersionRecord,
+  type NewModelVersion,
+} from "./store/model-registry.js";
 import type { RunLog, RunOutcome, RunTrigger } from "./store/run-log.js";
 import type { StoreDatabase } from "./store/sqlite-store.js";
 
@@ -25,6 +32,8 @@ export interface RetrainRunnerDeps {
   readonly logger: Logger;
   /** Called after a promotion is committed: publish the event, flip health. */
   readonly onPromoted: (record: ModelVersionRecord) => void;
+  /** Called after a candidate was recorded waiting for approval: announce it, raise the metric. */
+  readonly onPending?: (record: ModelVersionRecord) => void;
   /** Called after every run, whatever its outcome (for tests and benches). */
   readonly onRunFinished?: (outcome: RunOutcome, record: ModelVersionRecord | undefined) => void;
   readonly now?: () => number;
@@ -74,6 +83,7 @@ export class RetrainRunner {
     const startedAtMs = this.now();
     const feedbackUpTo = feedback.maxLabelledSeq();
     const servingVersion = this.deps.registry.serving()?.modelVersion;
+    const approvedVersion = this.deps.registry.approvedBaseline()?.modelVersion;
     const feedbackRows = feedback.labelledCountBetween(0, feedbackUpTo);
     runLog.start({ runId, trigger, reason, startedAtMs, feedbackUpTo, feedbackRows });
     const active: ActiveRun = {
@@ -85,7 +95,7 @@ export class RetrainRunner {
     };
     this.active = active;
     this.deps.logger.info({ runId, trigger, reason, feedbackUpTo, feedbackRows }, "retrain run started");
-    const completion = this.execute(active, feedbackUpTo, servingVersion).then(
+    const completion = this.execute(active, feedbackUpTo, servingVersion, approvedVersion).then(
       (covered) => ({ covered }),
       () => ({ covered: false }),
     );
@@ -101,6 +111,7 @@ export class RetrainRunner {
     active: ActiveRun,
     feedbackUpTo: number,
     servingVersion: string | undefined,
+    approvedVersion: string | undefined,
   ): Promise<boolean> {
     const { registry, logger } = this.deps;
     const seq = registry.nextSeq();
@@ -111,15 +122,24 @@ export class RetrainRunner {
     try {
       removeOrphan(artifactDir, modelVersion, logger);
       const candidate = await this.deps.trainer.train(
-        { runId: active.runId, modelVersion, artifactDir, feedbackUpTo, servingVersion },
+        {
+          runId: active.runId,
+          modelVersion,
+          artifactDir,
+          feedbackUpTo,
+          servingVersion,
+          approvedVersion,
+          minSliceRows: this.deps.gatePolicy.minSliceRows,
+        },
         (progress) => {
           active.progress = progress;
         },
         active.controller.signal,
       );
       active.controller.signal.throwIfAborted();
-      record = this.commit(active, seq, modelVersion, candidate);
-      outcome = record.status === "serving" ? "promoted" : "rejected";
+      record = this.commit(active, seq, modelVersion, candidate, feedbackUpTo);
+      outcome =
+        record.status === "serving" ? "promoted" : record.status === "pending" ? "pending" : "rejected";
       logger.info(
         {
           runId: active.runId,
@@ -132,6 +152,7 @@ export class RetrainRunner {
         `retrain run ${outcome}: ${modelVersion}`,
       );
       if (outcome === "promoted") this.deps.onPromoted(record);
+      if (outcome === "pending") this.deps.onPending?.(record);
       return true;
     } catch (error) {
       const message = errorMessage(error);
@@ -154,12 +175,17 @@ export class RetrainRunner {
     }
   }
 
-  /** Gates the candidate and commits registry row and run end together. */
+  /**
+   * Gates the candidate and commits registry row and run end together. A candidate that
+   * passes the gate but moves served answers too far from the last approved version is
+   * recorded pending: it waits for an admin instead of serving.
+   */
   private commit(
     active: ActiveRun,
     seq: number,
     modelVersion: string,
     candidate: TrainedCandidate,
+    feedbackUpTo: number,
   ): ModelVersionRecord {
     const { db, registry, runLog } = this.deps;
     return db.transaction((): ModelVersionRecord => {
@@ -178,33 +204,56 @@ export class RetrainRunner {
               candidate.gate,
               this.deps.gatePolicy,
             );
+      const policy = this.deps.gatePolicy;
+      const served = candidate.served;
+      const servedChecks = servedChangeChecks(served, policy.approvalMaxClassChange);
+      // An admin may have approved another version during training: the candidate was then
+      // measured against answers that are no longer the approved ones, so a person looks.
+      const baseline = registry.approvedBaseline();
+      const baselineMoved = baseline !== undefined && baseline.modelVersion !== served.approvedVersion;
+      const needsApproval =
+        decision.promote && (baselineMoved || servedChecks.some((check) => !check.passed));
+      const status = !decision.promote ? "rejected" : needsApproval ? "pending" : "serving";
+      const reason = !needsApproval
+        ? decision.reason
+        : baselineMoved
+          ? `waits for approval: ${baseline.modelVersion} was approved while it trained against ${served.approvedVersion ?? "none"}; ${decision.reason}`
+          : `${approvalReason(served, policy.approvalMaxClassChange)}; ${decision.reason}`;
+      const baselineUpTo = baseline === undefined ? 0 : trainedFeedbackUpTo(db, baseline.runId);
       const finishedAtMs = this.now();
-      const record = registry.add(
-        {
-          seq,
-          modelVersion,
-          metrics: candidate.metrics,
-          originalRows: candidate.originalRows,
-          feedbackRows: candidate.feedbackRows,
-          holdoutRows: candidate.holdoutRows,
-          parentVersion: serving?.modelVersion,
-          reason: decision.reason,
-          createdAtMs: finishedAtMs,
-          sha256: candidate.sha256,
-          synthetic: candidate.synthetic,
-          runId: active.runId,
-          holdoutScheme: candidate.gate.holdoutScheme,
-          holdoutFingerprint: candidate.gate.holdoutFingerprint,
-          gateChecks: decision.checks,
-          calibration: candidate.calibration,
-        },
-        decision.promote,
-        finishedAtMs,
-      );
-      runLog.finish(active.runId, {
-        outcome: decision.promote ? "promoted" : "rejected",
+      const entry: NewModelVersion = {
+        seq,
         modelVersion,
-        error: decision.promote ? "" : decision.reason,
+        metrics: candidate.metrics,
+        originalRows: candidate.originalRows,
+        feedbackRows: candidate.feedbackRows,
+        holdoutRows: candidate.holdoutRows,
+        parentVersion: serving?.modelVersion,
+        reason,
+        createdAtMs: finishedAtMs,
+        sha256: candidate.sha256,
+        synthetic: candidate.synthetic,
+        runId: active.runId,
+        holdoutScheme: candidate.gate.holdoutScheme,
+        holdoutFingerprint: candidate.gate.holdoutFingerprint,
+        gateChecks: [...decision.checks, ...servedChecks],
+        calibration: candidate.calibration,
+        approval: {
+          approvedVersion: served.approvedVersion,
+          maxClassChange: policy.approvalMaxClassChange,
+          required: needsApproval,
+          changes: served.changes,
+          feedback: summarizeFeedback(db, baselineUpTo, feedbackUpTo),
+        },
+      };
+      const record =
+        status === "pending"
+          ? registry.addPending(entry, finishedAtMs)
+          : registry.add(entry, status === "serving", finishedAtMs);
+      runLog.finish(active.runId, {
+        outcome: status === "serving" ? "promoted" : status,
+        modelVersion,
+        error: status === "serving" ? "" : reason,
         finishedAtMs,
       });
       return record;

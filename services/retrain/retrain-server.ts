@@ -19,6 +19,7 @@ import { remeasureServingVersion } from "./holdout-remeasure.js";
 import { FeedbackAttribution } from "./feedback-attribution.js";
 import { FeedbackCommitThread } from "./feedback-commit-thread.js";
 import { FeedbackReview } from "./feedback-review.js";
+import { ModelApproval } from "./model-approval.js";
 import { acceptAllScreen, type FeedbackScreen } from "./feedback-screen.js";
 import { PlausibilityScreen } from "./plausibility-screen.js";
 import { FeedbackWriter } from "./feedback-writer.js";
@@ -155,8 +156,20 @@ async function startOnStore(
     metrics,
     logger,
     onPromoted: (record) => {
+      // A promotion supersedes a candidate that was waiting: the stream and the metric say so.
+      const waiting = registry.pending();
+      broadcaster.setPending(waiting?.modelVersion ?? "");
+      metrics.pendingApproval(waiting);
       broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED, servingSnapshot(record));
       servingChanged(record);
+    },
+    onPending: (record) => {
+      broadcaster.publishPending(record.modelVersion);
+      metrics.pendingApproval(record);
+      logger.warn(
+        { modelVersion: record.modelVersion, reason: record.reason },
+        `${record.modelVersion} waits for an admin's approval (ApproveModelVersion or RejectModelVersion)`,
+      );
     },
     onRunFinished: (outcome, record) => events.emit("run-finished", outcome, record),
   });
@@ -178,6 +191,10 @@ async function startOnStore(
   logAuthMode(logger, config.auth, "SubmitFeedback");
   const verdicts = VersionVerdicts.load(db);
   metrics.watchVerdicts(verdicts);
+  const artifacts = new DiskArtifactSource({
+    modelPath: config.modelPath,
+    expectedSha256: (version) => registry.get(version)?.sha256,
+  });
   const service = new RetrainService({
     signer: new FeedbackTokenSigner(config.signingKey),
     writer,
@@ -188,10 +205,7 @@ async function startOnStore(
     original: () => samples.info(),
     counts,
     broadcaster,
-    artifacts: new DiskArtifactSource({
-      modelPath: config.modelPath,
-      expectedSha256: (version) => registry.get(version)?.sha256,
-    }),
+    artifacts,
     adminAuth: new AdminAuth(config.adminToken, callers, logger),
     callers,
     metrics,
@@ -204,6 +218,15 @@ async function startOnStore(
       options.screen ??
       (config.feedbackScreening ? new PlausibilityScreen(samples.loadDataset()) : acceptAllScreen),
     verdicts,
+    approval: new ModelApproval({
+      registry,
+      artifacts,
+      broadcaster,
+      snapshot: servingSnapshot,
+      onServingChanged: servingChanged,
+      onPendingChanged: (record) => metrics.pendingApproval(record),
+      logger,
+    }),
   });
   metrics.bind({
     pendingLabelled: () => scheduler.pendingLabelled,
@@ -224,6 +247,10 @@ async function startOnStore(
     broadcaster.setServing(servingSnapshot(serving));
     metrics.serving(serving.modelVersion);
   }
+  // A candidate that waited when the service stopped still waits.
+  const waiting = registry.pending();
+  broadcaster.setPending(waiting?.modelVersion ?? "");
+  metrics.pendingApproval(waiting);
   let port: number;
   let metricsServer;
   try {

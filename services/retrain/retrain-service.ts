@@ -33,6 +33,7 @@ import type { FeedbackAttribution, FeedbackOrigin } from "./feedback-attribution
 import { feedbackOutcome } from "./feedback-outcome.js";
 import { feedbackPrincipalRefusal } from "./feedback-principal.js";
 import type { FeedbackReview } from "./feedback-review.js";
+import type { ModelApproval } from "./model-approval.js";
 import { acceptAllScreen, type FeedbackScreen } from "./feedback-screen.js";
 import { FeedbackWriterClosedError, type FeedbackWriter } from "./feedback-writer.js";
 import {
@@ -91,6 +92,8 @@ export interface RetrainServiceDeps {
   readonly screen?: FeedbackScreen;
   /** Verdict tallies per version, kept current by this handler; omitted: none reported. */
   readonly verdicts?: VersionVerdicts;
+  /** ApproveModelVersion and RejectModelVersion. */
+  readonly approval: ModelApproval;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -164,6 +167,12 @@ export class RetrainService {
         await this.authorizeAdmin(call, "ListFeedbackAudit");
         return this.deps.review.listFeedbackAudit(call.request);
       }),
+      approveModelVersion: this.unary("ApproveModelVersion", async (call) =>
+        this.deps.approval.approve(call.request, await this.authorizeAdmin(call, "ApproveModelVersion")),
+      ),
+      rejectModelVersion: this.unary("RejectModelVersion", async (call) =>
+        this.deps.approval.reject(call.request, await this.authorizeAdmin(call, "RejectModelVersion")),
+      ),
     };
   }
 

@@ -4,7 +4,10 @@ import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import { readArtifactDir } from "../shared/model/model-artifact.js";
 import { createScorer, type Scorer } from "../shared/model/scorer.js";
 import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
+import { IDENTITY_CALIBRATION } from "../shared/model/output-calibration.js";
 import { measureGateEvidence, scoreRows } from "./gate-evidence.js";
+import type { ServedModel } from "./served-answers.js";
+import { measureServedChange } from "./served-change.js";
 import { capRowsPerSource, DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
 import type { CandidateProgress, CandidateRequest, TrainedCandidate } from "./candidate-trainer.js";
 import { FeedbackStore, type LabelledRows } from "./store/feedback-store.js";
@@ -47,6 +50,7 @@ export class StoredCandidateTraining {
   private original: { readonly importedAtMs: number; readonly dataset: Dataset } | undefined;
   private reference: Reference | undefined;
   private serving: { readonly modelVersion: string; readonly scorer: Scorer } | undefined;
+  private approved: ServedModel | undefined;
 
   constructor(
     private readonly storeFile: string,
@@ -126,9 +130,22 @@ export class StoredCandidateTraining {
         : { modelVersion: serving.modelVersion, probabilities: scoreRows(serving.scorer, result.holdout) },
       result.metrics.holdout.threshold,
     );
+    const served = measureServedChange(
+      result.holdout,
+      {
+        modelVersion: request.modelVersion,
+        pipeline: result.pipeline,
+        weights: result.weights,
+        calibration: result.calibration ?? IDENTITY_CALIBRATION,
+        threshold: result.metrics.holdout.threshold,
+      },
+      await this.approvedModel(request.approvedVersion),
+      request.minSliceRows,
+    );
     return {
       metrics: result.metrics.holdout,
       gate,
+      served,
       calibration: result.calibration,
       originalRows: counts.trainRows - counts.feedbackRows,
       feedbackRows: counts.feedbackRows,
@@ -161,6 +178,22 @@ export class StoredCandidateTraining {
       this.serving = { modelVersion, scorer: createScorer(loaded.pipeline, loaded.weights) };
     }
     return this.serving;
+  }
+
+  /** The approved version as it serves (with its calibration), read from its artifact. */
+  private async approvedModel(modelVersion: string | undefined): Promise<ServedModel | undefined> {
+    if (modelVersion === undefined) return undefined;
+    if (this.approved?.modelVersion !== modelVersion) {
+      const loaded = await readArtifactDir(path.join(this.modelPath, modelVersion));
+      this.approved = {
+        modelVersion,
+        pipeline: loaded.pipeline,
+        weights: loaded.weights,
+        calibration: loaded.calibration,
+        threshold: loaded.metrics.holdout.threshold,
+      };
+    }
+    return this.approved;
   }
 
   close(): void {

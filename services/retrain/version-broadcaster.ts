@@ -62,6 +62,8 @@ export interface VersionBroadcasterOptions {
 export class VersionBroadcaster {
   private readonly slots = new Set<Slot>();
   private serving: ServingSnapshot | undefined;
+  /** The candidate waiting for approval, named on every event; "" when none waits. */
+  private pendingVersion = "";
   private heartbeat: NodeJS.Timeout | undefined;
   private coalesced = 0;
   private heartbeatsSkipped = 0;
@@ -75,6 +77,28 @@ export class VersionBroadcaster {
   /** The serving version subscribers are told about; undefined before the first. */
   get current(): ServingSnapshot | undefined {
     return this.serving;
+  }
+
+  /** The candidate waiting for approval; "" when none waits. */
+  get pending(): string {
+    return this.pendingVersion;
+  }
+
+  /** Sets the waiting candidate without an event (startup, or after an approval or rejection). */
+  setPending(modelVersion: string): void {
+    this.pendingVersion = modelVersion;
+  }
+
+  /**
+   * Announces a candidate that waits for approval (PENDING_APPROVAL); the serving version
+   * is unchanged, so subscribers that only follow serving versions ignore it.
+   */
+  publishPending(modelVersion: string): void {
+    this.pendingVersion = modelVersion;
+    const serving = this.serving;
+    if (serving === undefined) return;
+    const event = this.event(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL, serving);
+    for (const slot of this.slots) this.deliver(slot, event);
   }
 
   /** Sets the serving version without an event (startup, before anyone subscribes). */
@@ -177,6 +201,7 @@ export class VersionBroadcaster {
       sentAt: new Date(this.now()),
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       trainedOnSyntheticData: serving.synthetic,
+      pendingVersion: this.pendingVersion,
     };
   }
 

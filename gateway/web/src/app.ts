@@ -15,6 +15,7 @@ import { LIVER_METHODS, LiverApi } from "./liver-api.js";
 import { ModelHistoryChart } from "./model-history-chart.js";
 import { ModelVersionWatcher } from "./model-version-watcher.js";
 import { fieldsFromSchema } from "./patient-fields.js";
+import { PendingApprovalPanel } from "./pending-approval-panel.js";
 import { PredictForm } from "./predict-form.js";
 import { describePredictFailure, PredictionResult } from "./prediction-result.js";
 import { RetrainStatusPanel } from "./retrain-status.js";
@@ -30,12 +31,22 @@ function start(): void {
   const api = new LiverApi(new GrpcWebClient());
   const outages = new ServiceStatusBanner(byId("service-status", HTMLElement));
   const badge = new VersionBadge(byId("version-badge", HTMLElement));
-  void new SignedInUser(byId("signed-in", HTMLElement)).load();
+  const signedIn = new SignedInUser(byId("signed-in", HTMLElement)).load();
   const synthetic = byId("synthetic-banner", HTMLElement);
   const result = new PredictionResult(byId("result", HTMLElement));
   const chart = new ModelHistoryChart(byId("history", HTMLElement));
   const calibration = new CalibrationChart(byId("calibration", HTMLElement));
-  const history = new HistoryLoader(api, chart, calibration, outages);
+  const pendingPanel = new PendingApprovalPanel(
+    byId("pending-approval", HTMLElement),
+    {
+      approve: (version, reason) => api.approveModelVersion(version, reason),
+      reject: (version, reason) => api.rejectModelVersion(version, reason),
+    },
+    () => history.refresh(),
+  );
+  void signedIn.then((who) => pendingPanel.setViewer(who));
+  const history = new HistoryLoader(api, chart, calibration, outages, pendingPanel);
+  let pendingSeen = "";
   let lastRunId = "";
 
   const status = new RetrainStatusPanel(
@@ -104,6 +115,11 @@ function start(): void {
       if (previous !== "" && previous !== event.modelVersion) status.pollNow();
       synthetic.hidden = !event.trainedOnSyntheticData;
       if (previous !== "" && previous !== event.modelVersion) history.refresh();
+      // A candidate started or stopped waiting for approval: show or hide the notice.
+      if (event.pendingVersion !== pendingSeen) {
+        pendingSeen = event.pendingVersion;
+        history.refresh();
+      }
     },
     onDisconnected: (error, retryInMs) => {
       badge.setState("reconnecting", `${error.message}; retrying in ${Math.ceil(retryInMs / 1000)} s`);
@@ -170,6 +186,7 @@ class HistoryLoader {
     private readonly chart: ModelHistoryChart,
     private readonly calibration: CalibrationChart,
     private readonly outages: ServiceStatusBanner,
+    private readonly pending: PendingApprovalPanel,
   ) {}
 
   refresh(): void {
@@ -188,6 +205,7 @@ class HistoryLoader {
         this.outages.succeeded("retrain");
         this.chart.render(list.versions, list.modelVersion);
         this.calibration.render(list.versions.find((v) => v.modelVersion === list.modelVersion));
+        this.pending.render(list.versions, list.modelVersion);
         if (this.requests === served) break;
       } catch (error) {
         const failure = toGrpcWebError(error, LIVER_METHODS.listModelVersions.path);

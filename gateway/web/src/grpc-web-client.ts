@@ -6,13 +6,15 @@
  * enough to keep the page's JavaScript light, and identical against Envoy and the bridge.
  */
 import {
+  COMPRESSED_FLAG,
   decodeGrpcMessage,
-  encodeDataFrame,
+  encodeMessageFrame,
   formatGrpcTimeout,
-  FrameReader,
-  parseTrailers,
-} from "./grpc-web-frames.js";
-import { COMPRESSED_FLAG_BIT, TRAILER_FLAG_BIT } from "./grpc-web-frames.js";
+  FrameDecoder,
+  MAX_FRAME_LENGTH,
+  TRAILER_FLAG,
+  trailerMap,
+} from "../../grpc-web-framing.js";
 import { GrpcCode, grpcCodeFromHttpStatus, GrpcWebError } from "./grpc-status.js";
 
 /** What the client needs of a ts-proto message codec (MessageFns satisfies it). */
@@ -125,7 +127,7 @@ export class GrpcWebClient {
 
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
-      const body = encodeDataFrame(method.requestType.encode(request).finish());
+      const body = encodeMessageFrame(method.requestType.encode(request).finish());
       let response: Response;
       try {
         response = await this.fetchFn(this.baseUrl + path, {
@@ -177,7 +179,7 @@ export class GrpcWebClient {
       }
 
       reader = response.body.getReader();
-      const frames = new FrameReader();
+      const frames = new FrameDecoder(MAX_FRAME_LENGTH);
       let trailers: Map<string, string> | undefined;
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -200,15 +202,15 @@ export class GrpcWebClient {
           if (trailers !== undefined) {
             throw new GrpcWebError(GrpcCode.INTERNAL, "the server sent a frame after the trailers", path);
           }
-          if ((frame.flag & TRAILER_FLAG_BIT) !== 0) {
+          if ((frame.flag & TRAILER_FLAG) !== 0) {
             try {
-              trailers = parseTrailers(frame.payload);
+              trailers = trailerMap(frame.payload);
             } catch (error) {
               throw new GrpcWebError(GrpcCode.INTERNAL, describe(error), path);
             }
             continue;
           }
-          if ((frame.flag & COMPRESSED_FLAG_BIT) !== 0) {
+          if ((frame.flag & COMPRESSED_FLAG) !== 0) {
             throw new GrpcWebError(
               GrpcCode.INTERNAL,
               "the server sent a compressed message although this client accepts no grpc-encoding",

@@ -12,11 +12,15 @@ import {
   PredictResponse,
 } from "./gen/liver/v1/predict_service.js";
 import {
+  ApproveModelVersionRequest,
+  ApproveModelVersionResponse,
   type FeedbackVerdict,
   GetRetrainStatusRequest,
   GetRetrainStatusResponse,
   ListModelVersionsRequest,
   ListModelVersionsResponse,
+  RejectModelVersionRequest,
+  RejectModelVersionResponse,
   SubmitFeedbackRequest,
   SubmitFeedbackResponse,
   WatchModelVersionsRequest,
@@ -63,6 +67,16 @@ export const LIVER_METHODS = {
     ListModelVersionsRequest,
     ListModelVersionsResponse,
   ),
+  approveModelVersion: publicMethod(
+    "/liver.v1.RetrainService/ApproveModelVersion",
+    ApproveModelVersionRequest,
+    ApproveModelVersionResponse,
+  ),
+  rejectModelVersion: publicMethod(
+    "/liver.v1.RetrainService/RejectModelVersion",
+    RejectModelVersionRequest,
+    RejectModelVersionResponse,
+  ),
   watchModelVersions: publicMethod(
     "/liver.v1.RetrainService/WatchModelVersions",
     WatchModelVersionsRequest,
@@ -105,6 +119,16 @@ export class LiverApi {
   /** Every model version, newest first. */
   listModelVersions(signal?: AbortSignal): Promise<ListModelVersionsResponse> {
     return this.unary(LIVER_METHODS.listModelVersions, {}, signal);
+  }
+
+  /** Admin: approve the candidate waiting for approval (needs a signed-in admin). */
+  approveModelVersion(modelVersion: string, reason: string): Promise<ApproveModelVersionResponse> {
+    return this.unary(LIVER_METHODS.approveModelVersion, { modelVersion, reason });
+  }
+
+  /** Admin: reject the candidate waiting for approval (needs a signed-in admin). */
+  rejectModelVersion(modelVersion: string, reason: string): Promise<RejectModelVersionResponse> {
+    return this.unary(LIVER_METHODS.rejectModelVersion, { modelVersion, reason });
   }
 
   /** Version events: the current version first, then promotions, rollbacks and heartbeats. */

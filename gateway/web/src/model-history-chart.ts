@@ -100,7 +100,12 @@ export function layoutHistoryChart(
   const round = (n: number): number => Math.round(n * 10) / 10;
 
   const points = data.map((d) => ({ ...d, x: round(xOf(d.createdAt.getTime())), y: round(yOf(d.auc)) }));
-  const served = points.filter((p) => p.status !== ModelVersionStatus.MODEL_VERSION_STATUS_REJECTED);
+  // Rejected and waiting versions never served: the line joins only those that did.
+  const served = points.filter(
+    (p) =>
+      p.status !== ModelVersionStatus.MODEL_VERSION_STATUS_REJECTED &&
+      p.status !== ModelVersionStatus.MODEL_VERSION_STATUS_PENDING_APPROVAL,
+  );
   const linePath =
     served.length < 2 ? "" : served.map((p, i) => `${i === 0 ? "M" : "L"}${p.x},${p.y}`).join(" ");
 
@@ -124,9 +129,10 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   [ModelVersionStatus.MODEL_VERSION_STATUS_SERVING]: "serving",
   [ModelVersionStatus.MODEL_VERSION_STATUS_RETIRED]: "retired",
   [ModelVersionStatus.MODEL_VERSION_STATUS_REJECTED]: "rejected",
+  [ModelVersionStatus.MODEL_VERSION_STATUS_PENDING_APPROVAL]: "waits for approval",
 };
 
-/** "serving", "retired", "rejected". */
+/** "serving", "retired", "rejected", "waits for approval". */
 export function statusText(status: ModelVersionStatus): string {
   return STATUS_TEXT[status] ?? "unknown";
 }

@@ -114,6 +114,8 @@ function describeRun(run: RetrainRun): string {
       return `Last run: ${run.modelVersion} rejected${when}: ${run.error || "failed the quality gate"}.`;
     case RetrainOutcome.RETRAIN_OUTCOME_FAILED:
       return `Last run failed${when}: ${run.error || "no reason given"}.`;
+    case RetrainOutcome.RETRAIN_OUTCOME_PENDING_APPROVAL:
+      return `Last run: ${run.modelVersion} waits for an administrator's approval${when} (${rows}).`;
     default:
       return `Last run: ${run.runId} still open.`;
   }

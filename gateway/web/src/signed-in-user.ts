@@ -17,6 +17,8 @@ export interface Whoami {
   readonly signedIn: boolean;
   readonly subject?: string;
   readonly principal?: string;
+  /** True when the token holds the admin role (the approval buttons are shown). */
+  readonly admin?: boolean;
 }
 
 /** Reads an answer of unknown shape; anything unexpected is "nobody". */
@@ -28,6 +30,7 @@ export function parseWhoami(value: unknown): Whoami {
     signedIn: true,
     subject: record["subject"],
     principal: typeof record["principal"] === "string" ? record["principal"] : record["subject"],
+    admin: record["admin"] === true,
   };
 }
 
@@ -53,7 +56,8 @@ export class SignedInUser {
   }
 
   /** Asks the gateway once; failures leave the element hidden (the page works without it). */
-  async load(fetchFn: typeof fetch = fetch): Promise<void> {
+  async load(fetchFn: typeof fetch = fetch): Promise<Whoami> {
+    let who: Whoami = { signedIn: false };
     try {
       const response = await fetchFn(WHOAMI_URL, {
         cache: "no-store",
@@ -61,9 +65,11 @@ export class SignedInUser {
         // Every call of the page has a deadline: a hung gateway must not leave it waiting.
         signal: AbortSignal.timeout(WHOAMI_TIMEOUT_MS),
       });
-      this.show(response.ok ? parseWhoami(await response.json()) : { signedIn: false });
+      if (response.ok) who = parseWhoami(await response.json());
     } catch {
-      this.show({ signedIn: false });
+      who = { signedIn: false };
     }
+    this.show(who);
+    return who;
   }
 }

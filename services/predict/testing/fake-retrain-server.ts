@@ -171,6 +171,7 @@ export class FakeRetrainServer {
       sentAt: new Date(),
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       trainedOnSyntheticData: serving?.trainedOnSyntheticData ?? false,
+      pendingVersion: "",
     });
   }
 }

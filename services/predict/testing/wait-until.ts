@@ -6,7 +6,7 @@
 export async function waitUntil<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 10_000,
+  timeoutMs = 60_000,
   intervalMs = 10,
 ): Promise<T> {
   const deadline = performance.now() + timeoutMs;

@@ -1,10 +1,37 @@
 import type { BinaryMetrics } from "../../shared/model/metrics.js";
 import { parseCalibrationRecord, type CalibrationRecord } from "../../shared/model/output-calibration.js";
 import type { GateCheck } from "../quality-gate.js";
+import type { ServedClassChange } from "../served-change.js";
+import type { FeedbackSummary } from "./feedback-summary.js";
 import type { StoreDatabase } from "./sqlite-store.js";
 
-/** Where a version stands: exactly one serves; retired ones passed the gate earlier. */
-export type VersionStatus = "serving" | "retired" | "rejected";
+/**
+ * Where a version stands: exactly one serves; retired ones passed the gate earlier; at most
+ * one is pending (waits for an admin's approval).
+ */
+export type VersionStatus = "serving" | "retired" | "rejected" | "pending";
+
+/** The served-answer comparison with the last approved version, as stored with a candidate. */
+export interface ApprovalEvidence {
+  /** The approved version compared with; undefined for the first version. */
+  readonly approvedVersion: string | undefined;
+  /** APPROVAL_MAX_CLASS_CHANGE when measured. */
+  readonly maxClassChange: number;
+  /** Whether a judged change exceeded it (the candidate needed a person). */
+  readonly required: boolean;
+  readonly changes: readonly ServedClassChange[];
+  /** The labelled feedback it trained on that the approved version did not. */
+  readonly feedback: FeedbackSummary;
+}
+
+/** What a person (or a newer candidate) decided about a version. */
+export interface ApprovalDecision {
+  readonly decision: "approved" | "rejected" | "superseded";
+  /** The admin principal, or "automatic" for a supersession. */
+  readonly by: string;
+  readonly reason: string;
+  readonly atMs: number;
+}
 
 /** Version names are "v" and a positive number, in training order. */
 export const VERSION_NAME_PATTERN = /^v[1-9][0-9]{0,8}$/;
@@ -35,6 +62,8 @@ export interface NewModelVersion {
   readonly gateChecks: readonly GateCheck[];
   /** The site recalibration its artifact serves with; undefined for versions without one. */
   readonly calibration: CalibrationRecord | undefined;
+  /** Its served answers against the last approved version; undefined for versions from before. */
+  readonly approval?: ApprovalEvidence | undefined;
 }
 
 /** A registry entry. */
@@ -42,6 +71,16 @@ export interface ModelVersionRecord extends NewModelVersion {
   readonly status: VersionStatus;
   /** When it last became serving; undefined if it never served. */
   readonly promotedAtMs: number | undefined;
+  /** When a person approved it (or chose it by rollback); undefined otherwise. */
+  readonly approvedAtMs: number | undefined;
+  /** The decision on a candidate that waited; undefined when none was needed or it still waits. */
+  readonly decision: ApprovalDecision | undefined;
+}
+
+/** An approval or rejection: the version decided and the one serving afterwards. */
+export interface ApprovalResult {
+  readonly current: ModelVersionRecord;
+  readonly previous: ModelVersionRecord | undefined;
 }
 
 /** What a rollback changed. */
@@ -53,7 +92,7 @@ export interface RollbackResult {
 /** A rollback the registry refuses, with the reason in words. */
 export class RegistryError extends Error {
   constructor(
-    readonly problem: "not-found" | "rejected",
+    readonly problem: "not-found" | "rejected" | "not-pending",
     message: string,
   ) {
     super(message);
@@ -80,6 +119,12 @@ interface VersionRow {
   holdout_fingerprint: string;
   gate_checks_json: string;
   calibration_json: string;
+  approval_json: string;
+  approved_at_ms: number | null;
+  decision: "" | "approved" | "rejected" | "superseded";
+  decided_by: string;
+  decision_reason: string;
+  decided_at_ms: number | null;
 }
 
 /**
@@ -126,22 +171,134 @@ export class ModelRegistry {
    * retires, in the same transaction, so there is never zero or two serving versions.
    */
   add(candidate: NewModelVersion, promote: boolean, nowMs = Date.now()): ModelVersionRecord {
+    return this.insert(candidate, promote ? "serving" : "rejected", nowMs);
+  }
+
+  /**
+   * Records a candidate that waits for an admin. A candidate that was already waiting is
+   * superseded (rejected, with the newer one named) in the same transaction: at most one waits.
+   */
+  addPending(candidate: NewModelVersion, nowMs = Date.now()): ModelVersionRecord {
+    return this.insert(candidate, "pending", nowMs);
+  }
+
+  /** The candidate waiting for approval; undefined when none waits. */
+  pending(): ModelVersionRecord | undefined {
+    const row = this.db
+      .prepare<[], VersionRow>("SELECT * FROM model_versions WHERE status = 'pending'")
+      .get();
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /**
+   * The version served answers are compared with: the last one a person approved (by
+   * ApproveModelVersion or RollbackModel), else the first version that served.
+   */
+  approvedBaseline(): ModelVersionRecord | undefined {
+    const row =
+      this.db
+        .prepare<[], VersionRow>(
+          "SELECT * FROM model_versions WHERE approved_at_ms IS NOT NULL ORDER BY approved_at_ms DESC, seq DESC LIMIT 1",
+        )
+        .get() ??
+      this.db
+        .prepare<[], VersionRow>(
+          "SELECT * FROM model_versions WHERE promoted_at_ms IS NOT NULL ORDER BY seq ASC LIMIT 1",
+        )
+        .get();
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /**
+   * A person approves the waiting candidate: it serves, the serving version retires, and it
+   * becomes the approved version later candidates are compared with.
+   */
+  approve(modelVersion: string, admin: string, reason: string, nowMs = Date.now()): ApprovalResult {
+    return this.db.transaction((): ApprovalResult => {
+      this.requirePending(modelVersion);
+      const previous = this.serving();
+      this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+      this.db
+        .prepare(
+          `UPDATE model_versions SET status = 'serving', promoted_at_ms = @nowMs, approved_at_ms = @nowMs,
+             decision = 'approved', decided_by = @admin, decision_reason = @reason, decided_at_ms = @nowMs,
+             reason = @registryReason
+           WHERE model_version = @modelVersion`,
+        )
+        .run({ nowMs, admin, reason, registryReason: `approved by ${admin}: ${reason}`, modelVersion });
+      return { current: this.mustGet(modelVersion), previous };
+    })();
+  }
+
+  /** A person refuses the waiting candidate: it is rejected and never serves. */
+  reject(modelVersion: string, admin: string, reason: string, nowMs = Date.now()): ApprovalResult {
+    return this.db.transaction((): ApprovalResult => {
+      this.requirePending(modelVersion);
+      this.db
+        .prepare(
+          `UPDATE model_versions SET status = 'rejected', decision = 'rejected', decided_by = @admin,
+             decision_reason = @reason, decided_at_ms = @nowMs, reason = @registryReason
+           WHERE model_version = @modelVersion`,
+        )
+        .run({ nowMs, admin, reason, registryReason: `rejected by ${admin}: ${reason}`, modelVersion });
+      return { current: this.mustGet(modelVersion), previous: this.serving() };
+    })();
+  }
+
+  private requirePending(modelVersion: string): ModelVersionRecord {
+    const target = this.get(modelVersion);
+    if (target === undefined) {
+      throw new RegistryError("not-found", `model_version ${modelVersion} is not in the registry`);
+    }
+    if (target.status !== "pending") {
+      throw new RegistryError(
+        "not-pending",
+        `model_version ${modelVersion} does not wait for approval (it is ${target.status}${target.decision === undefined ? "" : `, ${target.decision.decision} by ${target.decision.by}`})`,
+      );
+    }
+    return target;
+  }
+
+  private mustGet(modelVersion: string): ModelVersionRecord {
+    const record = this.get(modelVersion);
+    if (record === undefined) throw new Error(`${modelVersion} vanished from the registry`);
+    return record;
+  }
+
+  private insert(candidate: NewModelVersion, status: VersionStatus, nowMs: number): ModelVersionRecord {
     this.db.transaction(() => {
-      if (promote)
+      if (status === "serving")
         this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+      if (status === "serving" || status === "pending") {
+        // A newer candidate that serves or waits makes a waiting one stale: it was measured
+        // against answers that are no longer the newest, and approving it would step back.
+        this.db
+          .prepare(
+            `UPDATE model_versions SET status = 'rejected', decision = 'superseded', decided_by = 'automatic',
+               decision_reason = @why, decided_at_ms = @nowMs, reason = @registryReason
+             WHERE status = 'pending'`,
+          )
+          .run({
+            nowMs,
+            why: `superseded by ${candidate.modelVersion}`,
+            registryReason: `superseded by ${candidate.modelVersion} before anyone approved it`,
+          });
+      }
       this.db
         .prepare(
           `INSERT INTO model_versions (seq, model_version, status, metrics_json, roc_auc, original_rows,
              feedback_rows, holdout_rows, parent_version, reason, created_at_ms, promoted_at_ms, sha256,
-             synthetic, run_id, holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json)
+             synthetic, run_id, holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json,
+             approval_json, approved_at_ms)
            VALUES (@seq, @modelVersion, @status, @metricsJson, @rocAuc, @originalRows, @feedbackRows,
              @holdoutRows, @parentVersion, @reason, @createdAtMs, @promotedAtMs, @sha256, @synthetic, @runId,
-             @holdoutScheme, @holdoutFingerprint, @gateChecksJson, @calibrationJson)`,
+             @holdoutScheme, @holdoutFingerprint, @gateChecksJson, @calibrationJson, @approvalJson,
+             @approvedAtMs)`,
         )
         .run({
           seq: candidate.seq,
           modelVersion: candidate.modelVersion,
-          status: promote ? "serving" : "rejected",
+          status,
           metricsJson: JSON.stringify(candidate.metrics),
           rocAuc: candidate.metrics.rocAuc,
           originalRows: candidate.originalRows,
@@ -150,7 +307,7 @@ export class ModelRegistry {
           parentVersion: candidate.parentVersion ?? null,
           reason: candidate.reason,
           createdAtMs: candidate.createdAtMs,
-          promotedAtMs: promote ? nowMs : null,
+          promotedAtMs: status === "serving" ? nowMs : null,
           sha256: candidate.sha256,
           synthetic: candidate.synthetic ? 1 : 0,
           runId: candidate.runId,
@@ -158,6 +315,9 @@ export class ModelRegistry {
           holdoutFingerprint: candidate.holdoutFingerprint,
           gateChecksJson: JSON.stringify(candidate.gateChecks),
           calibrationJson: candidate.calibration === undefined ? "" : JSON.stringify(candidate.calibration),
+          approvalJson: candidate.approval === undefined ? "" : JSON.stringify(candidate.approval),
+          // The first version counts as approved: later ones are compared with it.
+          approvedAtMs: status === "serving" && this.approvedBaseline() === undefined ? nowMs : null,
         });
     })();
     const stored = this.get(candidate.modelVersion);
@@ -202,6 +362,12 @@ export class ModelRegistry {
       if (target === undefined) {
         throw new RegistryError("not-found", `model_version ${modelVersion} is not in the registry`);
       }
+      if (target.status === "pending") {
+        throw new RegistryError(
+          "not-pending",
+          `model_version ${modelVersion} waits for approval; ApproveModelVersion makes it serve`,
+        );
+      }
       if (target.status === "rejected") {
         throw new RegistryError(
           "rejected",
@@ -211,11 +377,12 @@ export class ModelRegistry {
       const previous = this.serving();
       if (previous?.modelVersion === modelVersion) return { current: target, previous };
       this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+      // An admin chose it to serve: later candidates are compared with it.
       this.db
-        .prepare<[number, string, string]>(
-          "UPDATE model_versions SET status = 'serving', promoted_at_ms = ?, reason = ? WHERE model_version = ?",
+        .prepare<[number, number, string, string]>(
+          "UPDATE model_versions SET status = 'serving', promoted_at_ms = ?, approved_at_ms = ?, reason = ? WHERE model_version = ?",
         )
-        .run(nowMs, reason, modelVersion);
+        .run(nowMs, nowMs, reason, modelVersion);
       const current = this.get(modelVersion);
       if (current === undefined) throw new Error(`${modelVersion} vanished during the rollback`);
       return { current, previous };
@@ -244,5 +411,16 @@ function toRecord(row: VersionRow): ModelVersionRecord {
     gateChecks: JSON.parse(row.gate_checks_json) as GateCheck[],
     calibration:
       row.calibration_json === "" ? undefined : parseCalibrationRecord(JSON.parse(row.calibration_json)),
+    approval: row.approval_json === "" ? undefined : (JSON.parse(row.approval_json) as ApprovalEvidence),
+    approvedAtMs: row.approved_at_ms ?? undefined,
+    decision:
+      row.decision === "" || row.decided_at_ms === null
+        ? undefined
+        : {
+            decision: row.decision,
+            by: row.decided_by,
+            reason: row.decision_reason,
+            atMs: row.decided_at_ms,
+          },
   };
 }

@@ -3,8 +3,8 @@ import type { StoreDatabase } from "./sqlite-store.js";
 /** What started a run (RetrainRun.trigger). */
 export type RunTrigger = "feedback" | "admin" | "startup" | "recovery";
 
-/** How a run ended; undefined while it runs. */
-export type RunOutcome = "promoted" | "rejected" | "failed";
+/** How a run ended ("pending": its candidate waits for an admin's approval); undefined while it runs. */
+export type RunOutcome = "promoted" | "rejected" | "failed" | "pending";
 
 /** A run as recorded. */
 export interface RunRecord {
@@ -119,14 +119,14 @@ export class RunLog {
   }
 
   /**
-   * When the newest run that finished with a candidate (promoted or rejected) started;
+   * When the newest run that finished with a candidate (promoted, rejected or pending) started;
    * undefined when none did. Review changes made after it are not reflected in any model.
    */
   lastCompletedStartMs(): number | undefined {
     return (
       this.db
         .prepare<[], number | null>(
-          "SELECT MAX(started_at_ms) FROM retrain_runs WHERE outcome IN ('promoted', 'rejected')",
+          "SELECT MAX(started_at_ms) FROM retrain_runs WHERE outcome IN ('promoted', 'rejected', 'pending')",
         )
         .pluck()
         .get() ?? undefined
@@ -134,15 +134,15 @@ export class RunLog {
   }
 
   /**
-   * The newest feedback seq some finished run trained on. A rejected candidate also
-   * covers its feedback (retraining the same rows would be rejected again); a failed run
+   * The newest feedback seq some finished run trained on. A rejected or pending candidate
+   * also covers its feedback (retraining the same rows would give the same); a failed run
    * covers nothing, so its feedback stays pending.
    */
   coveredFeedbackSeq(): number {
     return (
       this.db
         .prepare<[], number>(
-          "SELECT COALESCE(MAX(feedback_up_to), 0) FROM retrain_runs WHERE outcome IN ('promoted', 'rejected')",
+          "SELECT COALESCE(MAX(feedback_up_to), 0) FROM retrain_runs WHERE outcome IN ('promoted', 'rejected', 'pending')",
         )
         .pluck()
         .get() ?? 0

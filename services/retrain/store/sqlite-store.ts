@@ -193,6 +193,70 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE model_versions ADD COLUMN calibration_json TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 6,
+    description:
+      "candidates may wait for an admin's approval (status 'pending'), with the served-answer evidence and the decision",
+    // SQLite cannot change a CHECK constraint in place: the table is rebuilt with the same rows.
+    sql: `
+      CREATE TABLE model_versions_v6 (
+        seq INTEGER PRIMARY KEY,
+        model_version TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL CHECK (status IN ('serving', 'retired', 'rejected', 'pending')),
+        metrics_json TEXT NOT NULL,
+        roc_auc REAL NOT NULL,
+        original_rows INTEGER NOT NULL,
+        feedback_rows INTEGER NOT NULL,
+        holdout_rows INTEGER NOT NULL,
+        parent_version TEXT,
+        reason TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        promoted_at_ms INTEGER,
+        sha256 TEXT NOT NULL,
+        synthetic INTEGER NOT NULL CHECK (synthetic IN (0, 1)),
+        run_id TEXT NOT NULL,
+        holdout_scheme TEXT NOT NULL DEFAULT 'row-v1',
+        holdout_fingerprint TEXT NOT NULL DEFAULT '',
+        gate_checks_json TEXT NOT NULL DEFAULT '[]',
+        calibration_json TEXT NOT NULL DEFAULT '',
+        approval_json TEXT NOT NULL DEFAULT '',
+        approved_at_ms INTEGER,
+        decision TEXT NOT NULL DEFAULT '' CHECK (decision IN ('', 'approved', 'rejected', 'superseded')),
+        decided_by TEXT NOT NULL DEFAULT '',
+        decision_reason TEXT NOT NULL DEFAULT '',
+        decided_at_ms INTEGER
+      );
+      INSERT INTO model_versions_v6 (seq, model_version, status, metrics_json, roc_auc, original_rows,
+          feedback_rows, holdout_rows, parent_version, reason, created_at_ms, promoted_at_ms, sha256,
+          synthetic, run_id, holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json)
+        SELECT seq, model_version, status, metrics_json, roc_auc, original_rows, feedback_rows,
+          holdout_rows, parent_version, reason, created_at_ms, promoted_at_ms, sha256, synthetic, run_id,
+          holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json
+        FROM model_versions;
+      DROP TABLE model_versions;
+      ALTER TABLE model_versions_v6 RENAME TO model_versions;
+      CREATE UNIQUE INDEX model_versions_one_serving ON model_versions (status) WHERE status = 'serving';
+      CREATE UNIQUE INDEX model_versions_one_pending ON model_versions (status) WHERE status = 'pending';
+      CREATE TABLE retrain_runs_v6 (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        trigger TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        started_at_ms INTEGER NOT NULL,
+        finished_at_ms INTEGER,
+        outcome TEXT CHECK (outcome IN ('promoted', 'rejected', 'failed', 'pending')),
+        model_version TEXT,
+        error TEXT NOT NULL DEFAULT '',
+        feedback_up_to INTEGER NOT NULL,
+        feedback_rows INTEGER NOT NULL
+      );
+      INSERT INTO retrain_runs_v6 SELECT seq, run_id, trigger, reason, started_at_ms, finished_at_ms,
+          outcome, model_version, error, feedback_up_to, feedback_rows FROM retrain_runs;
+      DROP TABLE retrain_runs;
+      ALTER TABLE retrain_runs_v6 RENAME TO retrain_runs;
+      CREATE INDEX retrain_runs_unfinished ON retrain_runs (seq) WHERE outcome IS NULL;
+    `,
+  },
 ];
 
 /** Options of openSqliteStore. */

@@ -35,6 +35,8 @@ const implementation: RetrainServiceServer = {
   excludeFeedback: unimplemented,
   releaseFeedback: unimplemented,
   listFeedbackAudit: unimplemented,
+  approveModelVersion: unimplemented,
+  rejectModelVersion: unimplemented,
 };
 
 const server = new Server();

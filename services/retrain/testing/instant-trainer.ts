@@ -33,6 +33,7 @@ export const instantTrainer: CandidateTrainer = {
             : { modelVersion: request.servingVersion, rocAuc: 0.8 },
         slices: [],
       },
+      served: { approvedVersion: request.approvedVersion, changes: [] },
       calibration: {
         formatVersion: 1,
         ...IDENTITY_CALIBRATION,

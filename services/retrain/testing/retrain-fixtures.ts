@@ -28,6 +28,8 @@ export const PROMOTE_EVERY_CANDIDATE_ENV: Readonly<Record<string, string>> = {
   FEEDBACK_SCREENING: "off",
   FEEDBACK_TRAINING_ROWS_PER_SOURCE: "0",
   FEEDBACK_PER_SOURCE_PER_HOUR: "0",
+  // Not about approval: no candidate waits for an admin, however far it moves the answers.
+  APPROVAL_MAX_CLASS_CHANGE: "1",
 };
 
 /** A gate that promotes every finite candidate: tests that are not about the gate use it. */
@@ -37,6 +39,8 @@ export const PERMISSIVE_GATE_POLICY: GatePolicy = {
   servingTolerance: 1,
   maxSliceChange: 1,
   minSliceRows: 1,
+  // Not about approval: no candidate waits for an admin (approval tests set their own bound).
+  approvalMaxClassChange: 1,
 };
 import type { NewFeedback } from "../store/feedback-store.js";
 import { testServerTls } from "../../shared/testing/test-tls.js";

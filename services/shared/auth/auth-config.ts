@@ -1,10 +1,10 @@
 import { type Env, readOptionalString, readString } from "../ops/env-config.js";
 
-/** Default claim holding the caller's roles (DESIGN.md §7, binding). */
+/** Default claim holding the caller's roles (binding: README.md, Configuration). */
 export const DEFAULT_ROLES_CLAIM = "roles";
-/** Default role that may predict and send feedback (DESIGN.md §7, binding). */
+/** Default role that may predict and send feedback (binding: README.md, Configuration). */
 export const DEFAULT_CLINICIAN_ROLE = "liver-clinician";
-/** Default role that may retrain, roll back and review feedback (DESIGN.md §7, binding). */
+/** Default role that may retrain, roll back and review feedback (binding: README.md, Configuration). */
 export const DEFAULT_ADMIN_ROLE = "liver-admin";
 
 /** Where the issuer's public keys come from: its JWKS URL, or a local JWKS file. */

@@ -87,7 +87,7 @@ beforeAll(async () => {
   fixture.onClose(async () => {
     await child?.stop();
   });
-}, 120_000);
+});
 
 afterAll(() => fixture.close());
 

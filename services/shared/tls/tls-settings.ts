@@ -1,7 +1,7 @@
 import { type Env, readInteger, readOptionalString } from "../ops/env-config.js";
 
 /**
- * The TLS settings every process reads (DESIGN.md §7, binding names). Files are PEM; they are
+ * The TLS settings every process reads (binding names: README.md, Configuration). Files are PEM; they are
  * re-read every `refreshIntervalMs` so a renewed certificate (cert-manager rewrites the mounted
  * Secret in place) reaches new connections without a restart.
  */

@@ -138,6 +138,11 @@ export enum RetrainOutcome {
   RETRAIN_OUTCOME_REJECTED = 2,
   /** RETRAIN_OUTCOME_FAILED - The run crashed or was interrupted; error says why. */
   RETRAIN_OUTCOME_FAILED = 3,
+  /**
+   * RETRAIN_OUTCOME_PENDING_APPROVAL - The candidate passed the gate but changes too many served answers: it waits for an
+   * admin (ApproveModelVersion / RejectModelVersion); error says which.
+   */
+  RETRAIN_OUTCOME_PENDING_APPROVAL = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -155,6 +160,9 @@ export function retrainOutcomeFromJSON(object: any): RetrainOutcome {
     case 3:
     case "RETRAIN_OUTCOME_FAILED":
       return RetrainOutcome.RETRAIN_OUTCOME_FAILED;
+    case 4:
+    case "RETRAIN_OUTCOME_PENDING_APPROVAL":
+      return RetrainOutcome.RETRAIN_OUTCOME_PENDING_APPROVAL;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -172,6 +180,8 @@ export function retrainOutcomeToJSON(object: RetrainOutcome): string {
       return "RETRAIN_OUTCOME_REJECTED";
     case RetrainOutcome.RETRAIN_OUTCOME_FAILED:
       return "RETRAIN_OUTCOME_FAILED";
+    case RetrainOutcome.RETRAIN_OUTCOME_PENDING_APPROVAL:
+      return "RETRAIN_OUTCOME_PENDING_APPROVAL";
     case RetrainOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -193,6 +203,11 @@ export enum ModelVersionEventKind {
    * peers are noticed.
    */
   MODEL_VERSION_EVENT_KIND_HEARTBEAT = 4,
+  /**
+   * MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL - A candidate passed the gate but changes too many served answers: it waits for an admin.
+   * model_version is still the serving version; pending_version names the candidate.
+   */
+  MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -213,6 +228,9 @@ export function modelVersionEventKindFromJSON(object: any): ModelVersionEventKin
     case 4:
     case "MODEL_VERSION_EVENT_KIND_HEARTBEAT":
       return ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_HEARTBEAT;
+    case 5:
+    case "MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL":
+      return ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -232,6 +250,8 @@ export function modelVersionEventKindToJSON(object: ModelVersionEventKind): stri
       return "MODEL_VERSION_EVENT_KIND_ROLLED_BACK";
     case ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_HEARTBEAT:
       return "MODEL_VERSION_EVENT_KIND_HEARTBEAT";
+    case ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL:
+      return "MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL";
     case ModelVersionEventKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -496,6 +516,11 @@ export interface WatchModelVersionsResponse {
   heartbeatIntervalMs: number;
   /** True when the serving version was trained on the synthetic default. */
   trainedOnSyntheticData: boolean;
+  /**
+   * The candidate waiting for approval, on every event while one waits (CURRENT and
+   * heartbeats too); empty when none waits.
+   */
+  pendingVersion: string;
 }
 
 /** Asks for a stored version's files. */
@@ -714,6 +739,38 @@ export interface ListFeedbackAuditResponse {
   entries: FeedbackAuditEntry[];
   /** Pass as page_token for the next page; empty on the last page. */
   nextPageToken: string;
+}
+
+/** Admin: approve a candidate waiting for approval. */
+export interface ApproveModelVersionRequest {
+  /** A version in PENDING_APPROVAL. Required. */
+  modelVersion: string;
+  /** Why, for the registry and the audit log; required, at most 200 characters. */
+  reason: string;
+}
+
+/** The approval happened. */
+export interface ApproveModelVersionResponse {
+  /** The version serving now (the approved one). */
+  modelVersion: string;
+  /** The version that served before. */
+  previousVersion: string;
+}
+
+/** Admin: reject a candidate waiting for approval. */
+export interface RejectModelVersionRequest {
+  /** A version in PENDING_APPROVAL. Required. */
+  modelVersion: string;
+  /** Why, for the registry and the audit log; required, at most 200 characters. */
+  reason: string;
+}
+
+/** The rejection happened. */
+export interface RejectModelVersionResponse {
+  /** The rejected version. */
+  modelVersion: string;
+  /** The version serving, unchanged. */
+  servingVersion: string;
 }
 
 function createBaseSubmitFeedbackRequest(): SubmitFeedbackRequest {
@@ -1990,6 +2047,7 @@ function createBaseWatchModelVersionsResponse(): WatchModelVersionsResponse {
     sentAt: undefined,
     heartbeatIntervalMs: 0,
     trainedOnSyntheticData: false,
+    pendingVersion: "",
   };
 }
 
@@ -2015,6 +2073,9 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     }
     if (message.trainedOnSyntheticData !== false) {
       writer.uint32(56).bool(message.trainedOnSyntheticData);
+    }
+    if (message.pendingVersion !== "") {
+      writer.uint32(66).string(message.pendingVersion);
     }
     return writer;
   },
@@ -2088,6 +2149,14 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
             message.trainedOnSyntheticData = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pendingVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2125,6 +2194,11 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
         : isSet(object.trained_on_synthetic_data)
         ? globalThis.Boolean(object.trained_on_synthetic_data)
         : false,
+      pendingVersion: isSet(object.pendingVersion)
+        ? globalThis.String(object.pendingVersion)
+        : isSet(object.pending_version)
+        ? globalThis.String(object.pending_version)
+        : "",
     };
   },
 
@@ -2151,6 +2225,9 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     if (message.trainedOnSyntheticData !== false) {
       obj.trainedOnSyntheticData = message.trainedOnSyntheticData;
     }
+    if (message.pendingVersion !== "") {
+      obj.pendingVersion = message.pendingVersion;
+    }
     return obj;
   },
 
@@ -2168,6 +2245,7 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     message.sentAt = object.sentAt ?? undefined;
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.trainedOnSyntheticData = object.trainedOnSyntheticData ?? false;
+    message.pendingVersion = object.pendingVersion ?? "";
     return message;
   },
 };
@@ -4585,6 +4663,370 @@ export const ListFeedbackAuditResponse: MessageFns<ListFeedbackAuditResponse> = 
   },
 };
 
+function createBaseApproveModelVersionRequest(): ApproveModelVersionRequest {
+  return { modelVersion: "", reason: "" };
+}
+
+export const ApproveModelVersionRequest: MessageFns<ApproveModelVersionRequest> = {
+  encode(message: ApproveModelVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApproveModelVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproveModelVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApproveModelVersionRequest {
+    return {
+      modelVersion: isSet(object.modelVersion)
+        ? globalThis.String(object.modelVersion)
+        : isSet(object.model_version)
+        ? globalThis.String(object.model_version)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ApproveModelVersionRequest): unknown {
+    const obj: any = {};
+    if (message.modelVersion !== "") {
+      obj.modelVersion = message.modelVersion;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApproveModelVersionRequest>, I>>(base?: I): ApproveModelVersionRequest {
+    return ApproveModelVersionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApproveModelVersionRequest>, I>>(object: I): ApproveModelVersionRequest {
+    const message = createBaseApproveModelVersionRequest();
+    message.modelVersion = object.modelVersion ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseApproveModelVersionResponse(): ApproveModelVersionResponse {
+  return { modelVersion: "", previousVersion: "" };
+}
+
+export const ApproveModelVersionResponse: MessageFns<ApproveModelVersionResponse> = {
+  encode(message: ApproveModelVersionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.previousVersion !== "") {
+      writer.uint32(18).string(message.previousVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApproveModelVersionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproveModelVersionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.previousVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApproveModelVersionResponse {
+    return {
+      modelVersion: isSet(object.modelVersion)
+        ? globalThis.String(object.modelVersion)
+        : isSet(object.model_version)
+        ? globalThis.String(object.model_version)
+        : "",
+      previousVersion: isSet(object.previousVersion)
+        ? globalThis.String(object.previousVersion)
+        : isSet(object.previous_version)
+        ? globalThis.String(object.previous_version)
+        : "",
+    };
+  },
+
+  toJSON(message: ApproveModelVersionResponse): unknown {
+    const obj: any = {};
+    if (message.modelVersion !== "") {
+      obj.modelVersion = message.modelVersion;
+    }
+    if (message.previousVersion !== "") {
+      obj.previousVersion = message.previousVersion;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApproveModelVersionResponse>, I>>(base?: I): ApproveModelVersionResponse {
+    return ApproveModelVersionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApproveModelVersionResponse>, I>>(object: I): ApproveModelVersionResponse {
+    const message = createBaseApproveModelVersionResponse();
+    message.modelVersion = object.modelVersion ?? "";
+    message.previousVersion = object.previousVersion ?? "";
+    return message;
+  },
+};
+
+function createBaseRejectModelVersionRequest(): RejectModelVersionRequest {
+  return { modelVersion: "", reason: "" };
+}
+
+export const RejectModelVersionRequest: MessageFns<RejectModelVersionRequest> = {
+  encode(message: RejectModelVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectModelVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectModelVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RejectModelVersionRequest {
+    return {
+      modelVersion: isSet(object.modelVersion)
+        ? globalThis.String(object.modelVersion)
+        : isSet(object.model_version)
+        ? globalThis.String(object.model_version)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RejectModelVersionRequest): unknown {
+    const obj: any = {};
+    if (message.modelVersion !== "") {
+      obj.modelVersion = message.modelVersion;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RejectModelVersionRequest>, I>>(base?: I): RejectModelVersionRequest {
+    return RejectModelVersionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectModelVersionRequest>, I>>(object: I): RejectModelVersionRequest {
+    const message = createBaseRejectModelVersionRequest();
+    message.modelVersion = object.modelVersion ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRejectModelVersionResponse(): RejectModelVersionResponse {
+  return { modelVersion: "", servingVersion: "" };
+}
+
+export const RejectModelVersionResponse: MessageFns<RejectModelVersionResponse> = {
+  encode(message: RejectModelVersionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.servingVersion !== "") {
+      writer.uint32(18).string(message.servingVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectModelVersionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectModelVersionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.servingVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RejectModelVersionResponse {
+    return {
+      modelVersion: isSet(object.modelVersion)
+        ? globalThis.String(object.modelVersion)
+        : isSet(object.model_version)
+        ? globalThis.String(object.model_version)
+        : "",
+      servingVersion: isSet(object.servingVersion)
+        ? globalThis.String(object.servingVersion)
+        : isSet(object.serving_version)
+        ? globalThis.String(object.serving_version)
+        : "",
+    };
+  },
+
+  toJSON(message: RejectModelVersionResponse): unknown {
+    const obj: any = {};
+    if (message.modelVersion !== "") {
+      obj.modelVersion = message.modelVersion;
+    }
+    if (message.servingVersion !== "") {
+      obj.servingVersion = message.servingVersion;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RejectModelVersionResponse>, I>>(base?: I): RejectModelVersionResponse {
+    return RejectModelVersionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectModelVersionResponse>, I>>(object: I): RejectModelVersionResponse {
+    const message = createBaseRejectModelVersionResponse();
+    message.modelVersion = object.modelVersion ?? "";
+    message.servingVersion = object.servingVersion ?? "";
+    return message;
+  },
+};
+
 /**
  * Owns all state: feedback, model versions and artifacts. Retrains in the background on
  * the original data plus labelled feedback, gates candidates on a frozen holdout, and
@@ -4624,8 +5066,8 @@ export const RetrainServiceService = {
     responseDeserialize: (value: Buffer): GetRetrainStatusResponse => GetRetrainStatusResponse.decode(value),
   },
   /**
-   * Streams the serving version first, then every promotion and rollback, with heartbeats
-   * at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
+   * Streams the serving version first, then every promotion and rollback and every candidate
+   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
    * after_version set to the last version seen.
    */
   watchModelVersions: {
@@ -4651,7 +5093,10 @@ export const RetrainServiceService = {
       Buffer.from(GetModelArtifactResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetModelArtifactResponse => GetModelArtifactResponse.decode(value),
   },
-  /** Lists every version: serving, retired and rejected, with metrics and reasons. */
+  /**
+   * Lists every version: serving, retired, rejected and waiting for approval, with metrics,
+   * reasons and (for candidates measured since approval existed) the approval evidence.
+   */
   listModelVersions: {
     path: "/liver.v1.RetrainService/ListModelVersions" as const,
     requestStream: false as const,
@@ -4749,6 +5194,38 @@ export const RetrainServiceService = {
       Buffer.from(ListFeedbackAuditResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListFeedbackAuditResponse => ListFeedbackAuditResponse.decode(value),
   },
+  /**
+   * Admin: a person approves a candidate waiting in PENDING_APPROVAL; it serves at once and
+   * is announced PROMOTED on the version stream. Requires an admin-role token or
+   * "authorization: Bearer <ADMIN_TOKEN>". NOT_FOUND for unknown versions,
+   * FAILED_PRECONDITION when it is not pending.
+   */
+  approveModelVersion: {
+    path: "/liver.v1.RetrainService/ApproveModelVersion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApproveModelVersionRequest): Buffer =>
+      Buffer.from(ApproveModelVersionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApproveModelVersionRequest => ApproveModelVersionRequest.decode(value),
+    responseSerialize: (value: ApproveModelVersionResponse): Buffer =>
+      Buffer.from(ApproveModelVersionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApproveModelVersionResponse => ApproveModelVersionResponse.decode(value),
+  },
+  /**
+   * Admin: a person refuses a candidate waiting in PENDING_APPROVAL; it becomes REJECTED
+   * with the reason and never serves. Same authorization and errors as ApproveModelVersion.
+   */
+  rejectModelVersion: {
+    path: "/liver.v1.RetrainService/RejectModelVersion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RejectModelVersionRequest): Buffer =>
+      Buffer.from(RejectModelVersionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RejectModelVersionRequest => RejectModelVersionRequest.decode(value),
+    responseSerialize: (value: RejectModelVersionResponse): Buffer =>
+      Buffer.from(RejectModelVersionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RejectModelVersionResponse => RejectModelVersionResponse.decode(value),
+  },
 } as const;
 
 export interface RetrainServiceServer extends UntypedServiceImplementation {
@@ -4764,14 +5241,17 @@ export interface RetrainServiceServer extends UntypedServiceImplementation {
   /** Reports the retrain queue, the running job's progress and the registry's state. */
   getRetrainStatus: handleUnaryCall<GetRetrainStatusRequest, GetRetrainStatusResponse>;
   /**
-   * Streams the serving version first, then every promotion and rollback, with heartbeats
-   * at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
+   * Streams the serving version first, then every promotion and rollback and every candidate
+   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
    * after_version set to the last version seen.
    */
   watchModelVersions: handleServerStreamingCall<WatchModelVersionsRequest, WatchModelVersionsResponse>;
   /** Returns the files of a stored model version. NOT_FOUND for unknown versions. */
   getModelArtifact: handleUnaryCall<GetModelArtifactRequest, GetModelArtifactResponse>;
-  /** Lists every version: serving, retired and rejected, with metrics and reasons. */
+  /**
+   * Lists every version: serving, retired, rejected and waiting for approval, with metrics,
+   * reasons and (for candidates measured since approval existed) the approval evidence.
+   */
   listModelVersions: handleUnaryCall<ListModelVersionsRequest, ListModelVersionsResponse>;
   /** Admin: schedules a retrain now. Requires "authorization: Bearer <ADMIN_TOKEN>". */
   triggerRetrain: handleUnaryCall<TriggerRetrainRequest, TriggerRetrainResponse>;
@@ -4801,6 +5281,18 @@ export interface RetrainServiceServer extends UntypedServiceImplementation {
    * "authorization: Bearer <ADMIN_TOKEN>".
    */
   listFeedbackAudit: handleUnaryCall<ListFeedbackAuditRequest, ListFeedbackAuditResponse>;
+  /**
+   * Admin: a person approves a candidate waiting in PENDING_APPROVAL; it serves at once and
+   * is announced PROMOTED on the version stream. Requires an admin-role token or
+   * "authorization: Bearer <ADMIN_TOKEN>". NOT_FOUND for unknown versions,
+   * FAILED_PRECONDITION when it is not pending.
+   */
+  approveModelVersion: handleUnaryCall<ApproveModelVersionRequest, ApproveModelVersionResponse>;
+  /**
+   * Admin: a person refuses a candidate waiting in PENDING_APPROVAL; it becomes REJECTED
+   * with the reason and never serves. Same authorization and errors as ApproveModelVersion.
+   */
+  rejectModelVersion: handleUnaryCall<RejectModelVersionRequest, RejectModelVersionResponse>;
 }
 
 export interface RetrainServiceClient extends Client {
@@ -4844,8 +5336,8 @@ export interface RetrainServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetRetrainStatusResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Streams the serving version first, then every promotion and rollback, with heartbeats
-   * at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
+   * Streams the serving version first, then every promotion and rollback and every candidate
+   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
    * after_version set to the last version seen.
    */
   watchModelVersions(
@@ -4873,7 +5365,10 @@ export interface RetrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetModelArtifactResponse) => void,
   ): ClientUnaryCall;
-  /** Lists every version: serving, retired and rejected, with metrics and reasons. */
+  /**
+   * Lists every version: serving, retired, rejected and waiting for approval, with metrics,
+   * reasons and (for candidates measured since approval existed) the approval evidence.
+   */
   listModelVersions(
     request: ListModelVersionsRequest,
     callback: (error: ServiceError | null, response: ListModelVersionsResponse) => void,
@@ -5000,6 +5495,46 @@ export interface RetrainServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListFeedbackAuditResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Admin: a person approves a candidate waiting in PENDING_APPROVAL; it serves at once and
+   * is announced PROMOTED on the version stream. Requires an admin-role token or
+   * "authorization: Bearer <ADMIN_TOKEN>". NOT_FOUND for unknown versions,
+   * FAILED_PRECONDITION when it is not pending.
+   */
+  approveModelVersion(
+    request: ApproveModelVersionRequest,
+    callback: (error: ServiceError | null, response: ApproveModelVersionResponse) => void,
+  ): ClientUnaryCall;
+  approveModelVersion(
+    request: ApproveModelVersionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApproveModelVersionResponse) => void,
+  ): ClientUnaryCall;
+  approveModelVersion(
+    request: ApproveModelVersionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApproveModelVersionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Admin: a person refuses a candidate waiting in PENDING_APPROVAL; it becomes REJECTED
+   * with the reason and never serves. Same authorization and errors as ApproveModelVersion.
+   */
+  rejectModelVersion(
+    request: RejectModelVersionRequest,
+    callback: (error: ServiceError | null, response: RejectModelVersionResponse) => void,
+  ): ClientUnaryCall;
+  rejectModelVersion(
+    request: RejectModelVersionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RejectModelVersionResponse) => void,
+  ): ClientUnaryCall;
+  rejectModelVersion(
+    request: RejectModelVersionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RejectModelVersionResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -20,8 +20,17 @@ export enum ModelVersionStatus {
   MODEL_VERSION_STATUS_SERVING = 1,
   /** MODEL_VERSION_STATUS_RETIRED - Passed the gate and served earlier; a rollback target. */
   MODEL_VERSION_STATUS_RETIRED = 2,
-  /** MODEL_VERSION_STATUS_REJECTED - Failed the quality gate; never served. The reason says why. */
+  /**
+   * MODEL_VERSION_STATUS_REJECTED - Failed the quality gate, was rejected by an admin, or was superseded while it waited
+   * for approval; never served. The reason says why.
+   */
   MODEL_VERSION_STATUS_REJECTED = 3,
+  /**
+   * MODEL_VERSION_STATUS_PENDING_APPROVAL - Passed the gate, but its served answers change the predicted class for more than
+   * APPROVAL_MAX_CLASS_CHANGE of the population or of a slice, for some site, against the
+   * last approved version: it waits for an admin (ApproveModelVersion or RejectModelVersion).
+   */
+  MODEL_VERSION_STATUS_PENDING_APPROVAL = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -164,7 +173,86 @@ export interface ModelVersion {
    */
   gateChecks: GateCheck[];
   /** The site recalibration its artifact serves with; unset for versions without one. */
-  calibration: SiteCalibration | undefined;
+  calibration:
+    | SiteCalibration
+    | undefined;
+  /**
+   * How its served answers compare with the last approved version, the feedback behind
+   * the change, and a person's decision; unset for versions measured before approval existed.
+   */
+  approval: ApprovalReview | undefined;
+}
+
+/**
+ * How a version's served answers differ from the last version a person approved (the first
+ * version counts as approved), and what was decided.
+ */
+export interface ApprovalReview {
+  /** The approved version it was compared with; empty for the first version. */
+  approvedVersion: string;
+  /**
+   * APPROVAL_MAX_CLASS_CHANGE when it was measured: the largest share of the population or
+   * of a judged slice whose predicted class may change without a person's approval.
+   */
+  maxClassChange: number;
+  /** True when some judged share exceeded max_class_change. */
+  required: boolean;
+  /** Per site and per population or slice: how many rows change predicted class. */
+  changes: ServedClassChange[];
+  /** The labelled feedback it trained on that the approved version did not. */
+  feedback:
+    | FeedbackSummary
+    | undefined;
+  /** "approved", "rejected", "superseded", or empty while undecided or when not required. */
+  decision: string;
+  /** The admin principal that decided; "automatic" when superseded by a newer candidate. */
+  decidedBy: string;
+  /** Why, in the admin's words (or what superseded it). */
+  decisionReason: string;
+  /** When it was decided; unset while undecided. */
+  decidedAt: Date | undefined;
+}
+
+/** One site's answers on one population: the frozen holdout ("population") or a gate slice. */
+export interface ServedClassChange {
+  /** The site the answers are served to ("default" for the deployment's default site). */
+  site: string;
+  /** "population", or a slice name as in the gate's rules, for example "total_bilirubin>3". */
+  slice: string;
+  /** Holdout rows in it. */
+  rows: number;
+  /** Rows whose predicted class differs between this version and the approved one. */
+  changed: number;
+  /** changed / rows, 0 to 1. */
+  share: number;
+  /** False for slices below GATE_MIN_SLICE_ROWS rows (reported, not judged). */
+  judged: boolean;
+  /** True when judged and share exceeds max_class_change. */
+  exceeds: boolean;
+}
+
+/** Who sent the feedback behind a change, and when. */
+export interface FeedbackSummary {
+  /** Labelled feedback rows. */
+  rows: number;
+  /** Rows per source, most rows first (at most 20 sources). */
+  sources: FeedbackSourceCount[];
+  /** Distinct sources in all. */
+  sourceCount: number;
+  /** Distinct authenticated principals ("issuer|subject"), at most 20; empty when none signed in. */
+  principals: string[];
+  /** Distinct principals in all. */
+  principalCount: number;
+  /** When the first and the last of these rows were received; unset when there are none. */
+  firstReceivedAt: Date | undefined;
+  lastReceivedAt: Date | undefined;
+}
+
+/** One source's share of a feedback summary. */
+export interface FeedbackSourceCount {
+  /** As ListFeedback shows it: principal, else client address, else peer host. */
+  source: string;
+  rows: number;
 }
 
 /** One quality-gate rule's outcome. */
@@ -858,6 +946,7 @@ function createBaseModelVersion(): ModelVersion {
     trainedOnSyntheticData: false,
     gateChecks: [],
     calibration: undefined,
+    approval: undefined,
   };
 }
 
@@ -898,6 +987,9 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     }
     if (message.calibration !== undefined) {
       SiteCalibration.encode(message.calibration, writer.uint32(98).fork()).join();
+    }
+    if (message.approval !== undefined) {
+      ApprovalReview.encode(message.approval, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -1011,6 +1103,14 @@ export const ModelVersion: MessageFns<ModelVersion> = {
             message.calibration = SiteCalibration.decode(reader, reader.uint32());
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.approval = ApprovalReview.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1046,6 +1146,501 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     message.calibration = (object.calibration !== undefined && object.calibration !== null)
       ? SiteCalibration.fromPartial(object.calibration)
       : undefined;
+    message.approval = (object.approval !== undefined && object.approval !== null)
+      ? ApprovalReview.fromPartial(object.approval)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseApprovalReview(): ApprovalReview {
+  return {
+    approvedVersion: "",
+    maxClassChange: 0,
+    required: false,
+    changes: [],
+    feedback: undefined,
+    decision: "",
+    decidedBy: "",
+    decisionReason: "",
+    decidedAt: undefined,
+  };
+}
+
+export const ApprovalReview: MessageFns<ApprovalReview> = {
+  encode(message: ApprovalReview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.approvedVersion !== "") {
+      writer.uint32(10).string(message.approvedVersion);
+    }
+    if (message.maxClassChange !== 0) {
+      writer.uint32(17).double(message.maxClassChange);
+    }
+    if (message.required !== false) {
+      writer.uint32(24).bool(message.required);
+    }
+    for (const v of message.changes) {
+      ServedClassChange.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.feedback !== undefined) {
+      FeedbackSummary.encode(message.feedback, writer.uint32(42).fork()).join();
+    }
+    if (message.decision !== "") {
+      writer.uint32(50).string(message.decision);
+    }
+    if (message.decidedBy !== "") {
+      writer.uint32(58).string(message.decidedBy);
+    }
+    if (message.decisionReason !== "") {
+      writer.uint32(66).string(message.decisionReason);
+    }
+    if (message.decidedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.decidedAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApprovalReview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApprovalReview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.approvedVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.maxClassChange = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.required = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.changes.push(ServedClassChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.feedback = FeedbackSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.decision = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.decidedBy = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.decisionReason = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.decidedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ApprovalReview>, I>>(base?: I): ApprovalReview {
+    return ApprovalReview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApprovalReview>, I>>(object: I): ApprovalReview {
+    const message = createBaseApprovalReview();
+    message.approvedVersion = object.approvedVersion ?? "";
+    message.maxClassChange = object.maxClassChange ?? 0;
+    message.required = object.required ?? false;
+    message.changes = object.changes?.map((e) => ServedClassChange.fromPartial(e)) || [];
+    message.feedback = (object.feedback !== undefined && object.feedback !== null)
+      ? FeedbackSummary.fromPartial(object.feedback)
+      : undefined;
+    message.decision = object.decision ?? "";
+    message.decidedBy = object.decidedBy ?? "";
+    message.decisionReason = object.decisionReason ?? "";
+    message.decidedAt = object.decidedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseServedClassChange(): ServedClassChange {
+  return { site: "", slice: "", rows: 0, changed: 0, share: 0, judged: false, exceeds: false };
+}
+
+export const ServedClassChange: MessageFns<ServedClassChange> = {
+  encode(message: ServedClassChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.site !== "") {
+      writer.uint32(10).string(message.site);
+    }
+    if (message.slice !== "") {
+      writer.uint32(18).string(message.slice);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(24).uint32(message.rows);
+    }
+    if (message.changed !== 0) {
+      writer.uint32(32).uint32(message.changed);
+    }
+    if (message.share !== 0) {
+      writer.uint32(41).double(message.share);
+    }
+    if (message.judged !== false) {
+      writer.uint32(48).bool(message.judged);
+    }
+    if (message.exceeds !== false) {
+      writer.uint32(56).bool(message.exceeds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServedClassChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServedClassChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.site = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.slice = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.changed = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.share = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.judged = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.exceeds = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ServedClassChange>, I>>(base?: I): ServedClassChange {
+    return ServedClassChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServedClassChange>, I>>(object: I): ServedClassChange {
+    const message = createBaseServedClassChange();
+    message.site = object.site ?? "";
+    message.slice = object.slice ?? "";
+    message.rows = object.rows ?? 0;
+    message.changed = object.changed ?? 0;
+    message.share = object.share ?? 0;
+    message.judged = object.judged ?? false;
+    message.exceeds = object.exceeds ?? false;
+    return message;
+  },
+};
+
+function createBaseFeedbackSummary(): FeedbackSummary {
+  return {
+    rows: 0,
+    sources: [],
+    sourceCount: 0,
+    principals: [],
+    principalCount: 0,
+    firstReceivedAt: undefined,
+    lastReceivedAt: undefined,
+  };
+}
+
+export const FeedbackSummary: MessageFns<FeedbackSummary> = {
+  encode(message: FeedbackSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rows !== 0) {
+      writer.uint32(8).uint32(message.rows);
+    }
+    for (const v of message.sources) {
+      FeedbackSourceCount.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.sourceCount !== 0) {
+      writer.uint32(24).uint32(message.sourceCount);
+    }
+    for (const v of message.principals) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.principalCount !== 0) {
+      writer.uint32(40).uint32(message.principalCount);
+    }
+    if (message.firstReceivedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.firstReceivedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.lastReceivedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastReceivedAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedbackSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedbackSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sources.push(FeedbackSourceCount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sourceCount = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.principals.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.principalCount = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.firstReceivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastReceivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FeedbackSummary>, I>>(base?: I): FeedbackSummary {
+    return FeedbackSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedbackSummary>, I>>(object: I): FeedbackSummary {
+    const message = createBaseFeedbackSummary();
+    message.rows = object.rows ?? 0;
+    message.sources = object.sources?.map((e) => FeedbackSourceCount.fromPartial(e)) || [];
+    message.sourceCount = object.sourceCount ?? 0;
+    message.principals = object.principals?.map((e) => e) || [];
+    message.principalCount = object.principalCount ?? 0;
+    message.firstReceivedAt = object.firstReceivedAt ?? undefined;
+    message.lastReceivedAt = object.lastReceivedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseFeedbackSourceCount(): FeedbackSourceCount {
+  return { source: "", rows: 0 };
+}
+
+export const FeedbackSourceCount: MessageFns<FeedbackSourceCount> = {
+  encode(message: FeedbackSourceCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(16).uint32(message.rows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeedbackSourceCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeedbackSourceCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FeedbackSourceCount>, I>>(base?: I): FeedbackSourceCount {
+    return FeedbackSourceCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FeedbackSourceCount>, I>>(object: I): FeedbackSourceCount {
+    const message = createBaseFeedbackSourceCount();
+    message.source = object.source ?? "";
+    message.rows = object.rows ?? 0;
     return message;
   },
 };

@@ -50,6 +50,11 @@ export enum RetrainOutcome {
   RETRAIN_OUTCOME_REJECTED = 2,
   /** RETRAIN_OUTCOME_FAILED - The run crashed or was interrupted; error says why. */
   RETRAIN_OUTCOME_FAILED = 3,
+  /**
+   * RETRAIN_OUTCOME_PENDING_APPROVAL - The candidate passed the gate but changes too many served answers: it waits for an
+   * admin (ApproveModelVersion / RejectModelVersion); error says which.
+   */
+  RETRAIN_OUTCOME_PENDING_APPROVAL = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -68,6 +73,11 @@ export enum ModelVersionEventKind {
    * peers are noticed.
    */
   MODEL_VERSION_EVENT_KIND_HEARTBEAT = 4,
+  /**
+   * MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL - A candidate passed the gate but changes too many served answers: it waits for an admin.
+   * model_version is still the serving version; pending_version names the candidate.
+   */
+  MODEL_VERSION_EVENT_KIND_PENDING_APPROVAL = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -255,6 +265,11 @@ export interface WatchModelVersionsResponse {
   heartbeatIntervalMs: number;
   /** True when the serving version was trained on the synthetic default. */
   trainedOnSyntheticData: boolean;
+  /**
+   * The candidate waiting for approval, on every event while one waits (CURRENT and
+   * heartbeats too); empty when none waits.
+   */
+  pendingVersion: string;
 }
 
 /** Asks for a stored version's files. */
@@ -473,6 +488,38 @@ export interface ListFeedbackAuditResponse {
   entries: FeedbackAuditEntry[];
   /** Pass as page_token for the next page; empty on the last page. */
   nextPageToken: string;
+}
+
+/** Admin: approve a candidate waiting for approval. */
+export interface ApproveModelVersionRequest {
+  /** A version in PENDING_APPROVAL. Required. */
+  modelVersion: string;
+  /** Why, for the registry and the audit log; required, at most 200 characters. */
+  reason: string;
+}
+
+/** The approval happened. */
+export interface ApproveModelVersionResponse {
+  /** The version serving now (the approved one). */
+  modelVersion: string;
+  /** The version that served before. */
+  previousVersion: string;
+}
+
+/** Admin: reject a candidate waiting for approval. */
+export interface RejectModelVersionRequest {
+  /** A version in PENDING_APPROVAL. Required. */
+  modelVersion: string;
+  /** Why, for the registry and the audit log; required, at most 200 characters. */
+  reason: string;
+}
+
+/** The rejection happened. */
+export interface RejectModelVersionResponse {
+  /** The rejected version. */
+  modelVersion: string;
+  /** The version serving, unchanged. */
+  servingVersion: string;
 }
 
 function createBaseSubmitFeedbackRequest(): SubmitFeedbackRequest {
@@ -1400,6 +1447,7 @@ function createBaseWatchModelVersionsResponse(): WatchModelVersionsResponse {
     sentAt: undefined,
     heartbeatIntervalMs: 0,
     trainedOnSyntheticData: false,
+    pendingVersion: "",
   };
 }
 
@@ -1425,6 +1473,9 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     }
     if (message.trainedOnSyntheticData !== false) {
       writer.uint32(56).bool(message.trainedOnSyntheticData);
+    }
+    if (message.pendingVersion !== "") {
+      writer.uint32(66).string(message.pendingVersion);
     }
     return writer;
   },
@@ -1498,6 +1549,14 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
             message.trainedOnSyntheticData = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pendingVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1524,6 +1583,7 @@ export const WatchModelVersionsResponse: MessageFns<WatchModelVersionsResponse> 
     message.sentAt = object.sentAt ?? undefined;
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.trainedOnSyntheticData = object.trainedOnSyntheticData ?? false;
+    message.pendingVersion = object.pendingVersion ?? "";
     return message;
   },
 };
@@ -3342,6 +3402,274 @@ export const ListFeedbackAuditResponse: MessageFns<ListFeedbackAuditResponse> = 
     const message = createBaseListFeedbackAuditResponse();
     message.entries = object.entries?.map((e) => FeedbackAuditEntry.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseApproveModelVersionRequest(): ApproveModelVersionRequest {
+  return { modelVersion: "", reason: "" };
+}
+
+export const ApproveModelVersionRequest: MessageFns<ApproveModelVersionRequest> = {
+  encode(message: ApproveModelVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApproveModelVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproveModelVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ApproveModelVersionRequest>, I>>(base?: I): ApproveModelVersionRequest {
+    return ApproveModelVersionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApproveModelVersionRequest>, I>>(object: I): ApproveModelVersionRequest {
+    const message = createBaseApproveModelVersionRequest();
+    message.modelVersion = object.modelVersion ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseApproveModelVersionResponse(): ApproveModelVersionResponse {
+  return { modelVersion: "", previousVersion: "" };
+}
+
+export const ApproveModelVersionResponse: MessageFns<ApproveModelVersionResponse> = {
+  encode(message: ApproveModelVersionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.previousVersion !== "") {
+      writer.uint32(18).string(message.previousVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApproveModelVersionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproveModelVersionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.previousVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ApproveModelVersionResponse>, I>>(base?: I): ApproveModelVersionResponse {
+    return ApproveModelVersionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApproveModelVersionResponse>, I>>(object: I): ApproveModelVersionResponse {
+    const message = createBaseApproveModelVersionResponse();
+    message.modelVersion = object.modelVersion ?? "";
+    message.previousVersion = object.previousVersion ?? "";
+    return message;
+  },
+};
+
+function createBaseRejectModelVersionRequest(): RejectModelVersionRequest {
+  return { modelVersion: "", reason: "" };
+}
+
+export const RejectModelVersionRequest: MessageFns<RejectModelVersionRequest> = {
+  encode(message: RejectModelVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectModelVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectModelVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RejectModelVersionRequest>, I>>(base?: I): RejectModelVersionRequest {
+    return RejectModelVersionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectModelVersionRequest>, I>>(object: I): RejectModelVersionRequest {
+    const message = createBaseRejectModelVersionRequest();
+    message.modelVersion = object.modelVersion ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRejectModelVersionResponse(): RejectModelVersionResponse {
+  return { modelVersion: "", servingVersion: "" };
+}
+
+export const RejectModelVersionResponse: MessageFns<RejectModelVersionResponse> = {
+  encode(message: RejectModelVersionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelVersion !== "") {
+      writer.uint32(10).string(message.modelVersion);
+    }
+    if (message.servingVersion !== "") {
+      writer.uint32(18).string(message.servingVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RejectModelVersionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRejectModelVersionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.servingVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RejectModelVersionResponse>, I>>(base?: I): RejectModelVersionResponse {
+    return RejectModelVersionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RejectModelVersionResponse>, I>>(object: I): RejectModelVersionResponse {
+    const message = createBaseRejectModelVersionResponse();
+    message.modelVersion = object.modelVersion ?? "";
+    message.servingVersion = object.servingVersion ?? "";
     return message;
   },
 };

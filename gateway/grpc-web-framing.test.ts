@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   decodeGrpcMessage,
   decodeTrailers,
@@ -6,10 +6,14 @@ import {
   encodeGrpcMessage,
   encodeMessageFrame,
   encodeTrailerFrame,
+  formatGrpcTimeout,
   FrameDecoder,
+  MAX_FRAME_LENGTH,
   MESSAGE_FLAG,
   TRAILER_FLAG,
+  trailerMap,
 } from "./grpc-web-framing.js";
+import { parseGrpcTimeout } from "./bridge/grpc-web-headers.js";
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 
@@ -83,6 +87,41 @@ describe("grpc-web frames", () => {
     );
   });
 
+  it("copies each byte of a large frame arriving in many chunks once (no re-joining per chunk)", () => {
+    const payload = new Uint8Array(1024 * 1024).fill(7);
+    const stream = encodeMessageFrame(payload);
+    const decoder = new FrameDecoder(MAX_FRAME_LENGTH);
+    // The real TypedArray copy, taken from its own prototype so the spy can call through.
+    const originalSet = Reflect.get(Object.getPrototypeOf(Uint8Array.prototype) as object, "set") as (
+      this: Uint8Array,
+      source: ArrayLike<number>,
+      offset?: number,
+    ) => void;
+    let copied = 0;
+    const set = vi.spyOn(Uint8Array.prototype, "set").mockImplementation(function (
+      this: Uint8Array,
+      source: ArrayLike<number>,
+      offset?: number,
+    ) {
+      copied += source.length;
+      originalSet.call(this, source, offset);
+    });
+    const slice = vi.spyOn(Uint8Array.prototype, "slice");
+    const frames = [];
+    try {
+      for (let at = 0; at < stream.length; at += 256)
+        frames.push(...decoder.push(stream.subarray(at, at + 256)));
+    } finally {
+      set.mockRestore();
+      slice.mockRestore();
+    }
+    expect(slice).not.toHaveBeenCalled();
+    expect(frames.map((f) => f.payload.length)).toEqual([payload.length]);
+    expect(frames[0]?.payload.every((b) => b === 7)).toBe(true);
+    // 4,097 chunks: a reader that re-joined its buffer per chunk would copy ~2 GB here.
+    expect(copied).toBeLessThanOrEqual(stream.length);
+  });
+
   it("keeps an incomplete frame pending", () => {
     const decoder = new FrameDecoder();
     expect(decoder.push(encodeMessageFrame(bytes(1, 2, 3)).slice(0, 6))).toEqual([]);
@@ -103,5 +142,39 @@ describe("grpc-message percent-encoding", () => {
     }
     expect(decodeGrpcMessage("50%zz")).toBe("50%zz");
     expect(decodeGrpcMessage("%E2%89%A5")).toBe("≥");
+  });
+});
+
+describe("trailers", () => {
+  it("tolerates bare LF and joins repeated names into one map entry", () => {
+    const trailers = trailerMap(new TextEncoder().encode("Grpc-Status: 3\nx-a:1\r\nx-a:2\n"));
+    expect([...trailers]).toEqual([
+      ["grpc-status", "3"],
+      ["x-a", "1, 2"],
+    ]);
+  });
+
+  it("refuses a line without a name", () => {
+    expect(() => trailerMap(new TextEncoder().encode(":3\r\n"))).toThrow(/no "name:" prefix/);
+  });
+});
+
+describe("grpc-timeout", () => {
+  it("uses the smallest unit that fits 8 digits, rounded up, never shortening the deadline", () => {
+    expect(formatGrpcTimeout(10_000)).toBe("10000m");
+    expect(formatGrpcTimeout(0.2)).toBe("1m");
+    expect(formatGrpcTimeout(0)).toBe("0m");
+    expect(formatGrpcTimeout(100_000_000)).toBe("100000S");
+    for (const ms of [1, 99_999_999, 100_000_000, 3e12, 1e20]) {
+      const text = formatGrpcTimeout(ms);
+      expect(text).toMatch(/^\d{1,8}[HMSm]$/);
+      expect(parseGrpcTimeout(text)).toBeGreaterThanOrEqual(Math.min(ms, 99_999_999 * 3_600_000));
+    }
+  });
+
+  it("refuses negative and non-finite deadlines", () => {
+    expect(() => formatGrpcTimeout(-1)).toThrow(RangeError);
+    expect(() => formatGrpcTimeout(Number.POSITIVE_INFINITY)).toThrow(/finite/);
+    expect(() => formatGrpcTimeout(Number.NaN)).toThrow(/finite/);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The grpc-web wire format (PROTOCOL-WEB): length-prefixed frames, a flag byte of 0x00 for a
- * message and 0x80 for the trailer block, trailers as "name:value\r\n" lines, and the
- * percent-encoding of grpc-message. Pure Uint8Array code with no Node APIs, so the browser
- * client can share it with the bridge.
+ * message and 0x80 for the trailer block, trailers as "name:value\r\n" lines, the
+ * percent-encoding of grpc-message, and the grpc-timeout header. Pure Uint8Array code with no
+ * Node APIs: the one implementation the page's client (web/src/grpc-web-client.ts) and the
+ * bridge (bridge/) both use.
  */
 
 /** Flag byte of a message frame. */
@@ -13,6 +14,11 @@ export const COMPRESSED_FLAG = 0x01;
 export const TRAILER_FLAG = 0x80;
 /** Bytes before each frame's payload: flag (1) + big-endian length (4). */
 export const FRAME_HEADER_BYTES = 5;
+/**
+ * Largest frame the page accepts (gRPC's default receive limit). A larger declared length
+ * means a corrupt or non-grpc-web body, and must not make the page buffer without bound.
+ */
+export const MAX_FRAME_LENGTH = 4 * 1024 * 1024;
 
 /** One decoded frame. */
 export interface GrpcWebFrame {
@@ -61,16 +67,29 @@ export function trailerBlock(
   return block;
 }
 
-/** Parses a trailer frame's payload into (lower-case name, value) pairs, in order. */
+/**
+ * Parses a trailer frame's payload into (lower-case name, value) pairs, in order. Lines end
+ * in CRLF; a bare LF is tolerated.
+ */
 export function decodeTrailers(payload: Uint8Array): [string, string][] {
   const out: [string, string][] = [];
-  for (const line of new TextDecoder().decode(payload).split("\r\n")) {
-    if (line === "") continue;
+  for (const line of new TextDecoder().decode(payload).split(/\r?\n/)) {
+    if (line.trim() === "") continue;
     const colon = line.indexOf(":");
     if (colon <= 0) throw new Error(`grpc-web trailer line "${line}" has no "name:" prefix`);
     out.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
   }
   return out;
+}
+
+/** The trailers as a map; a repeated name keeps its values joined by ", ", as HTTP does. */
+export function trailerMap(payload: Uint8Array): Map<string, string> {
+  const trailers = new Map<string, string>();
+  for (const [name, value] of decodeTrailers(payload)) {
+    const earlier = trailers.get(name);
+    trailers.set(name, earlier === undefined ? value : `${earlier}, ${value}`);
+  }
+  return trailers;
 }
 
 /**
@@ -176,4 +195,26 @@ export function decodeGrpcMessage(encoded: string): string {
     for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(run.slice(3 * i + 1, 3 * i + 3), 16);
     return new TextDecoder().decode(bytes);
   });
+}
+
+const TIMEOUT_UNITS: readonly (readonly [string, number])[] = [
+  ["m", 1],
+  ["S", 1_000],
+  ["M", 60_000],
+  ["H", 3_600_000],
+];
+
+/**
+ * The grpc-timeout header for a deadline `ms` milliseconds away: the smallest unit whose
+ * amount fits gRPC's 8 digits, rounded up, so a deadline is never shortened.
+ */
+export function formatGrpcTimeout(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new RangeError(`grpc-timeout must be a finite, non-negative number of ms; got ${ms}`);
+  }
+  for (const [unit, factor] of TIMEOUT_UNITS) {
+    const amount = Math.ceil(ms / factor);
+    if (amount < 100_000_000) return `${amount}${unit}`;
+  }
+  return "99999999H";
 }
