@@ -9,7 +9,7 @@ import { GATEWAY_DEFAULTS } from "./bridge/bridge-config.js";
 import { GrpcWebBridge } from "./bridge/grpc-web-bridge.js";
 import { PAGE_CONTENT_SECURITY_POLICY, pageSecurityHeaders } from "./bridge/page-security-headers.js";
 import { buildWeb } from "./web/build.js";
-import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS } from "./public-methods.js";
+import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS, RETRIED_BY_GATEWAY } from "./public-methods.js";
 
 // Envoy is not installed here, so this checks envoy.yaml statically against the one list of
 // public methods and the design's defaults.
@@ -220,6 +220,29 @@ describe("envoy.yaml", () => {
         expect(seconds(max.grpc_timeout_header_max, m.path)).toBe(m.timeoutSeconds);
       }
     }
+  });
+
+  it("retries SubmitFeedback (idempotent by its token) on unavailable and reset, within a retry budget; no other Retrain method", () => {
+    for (const m of PUBLIC_METHODS.filter((p) => p.target === "retrain")) {
+      const action = obj(rpcRoutes.find((r) => routedPath(r) === m.path)?.route, m.path);
+      if (!RETRIED_BY_GATEWAY.has(m.path)) {
+        expect(action.retry_policy, `${m.path} must not be retried by the gateway`).toBeUndefined();
+        continue;
+      }
+      const policy = obj(action.retry_policy, `${m.path} retry_policy`);
+      const on = str(policy.retry_on, "retry_on").split(",");
+      expect(on).toEqual(expect.arrayContaining(["unavailable", "reset", "connect-failure"]));
+      expect(policy.num_retries).toBeGreaterThanOrEqual(1);
+      // Every try fits in the route timeout with room for a second one.
+      expect(seconds(policy.per_try_timeout, "per_try_timeout")).toBeLessThan(m.timeoutSeconds / 2);
+    }
+    const thresholds = arr(
+      obj(clusterByName.get("liver_retrain")?.circuit_breakers, "liver_retrain circuit_breakers").thresholds,
+      "thresholds",
+    );
+    const budget = obj(obj(thresholds[0], "thresholds[0]").retry_budget, "retry_budget");
+    const percent = obj(budget.budget_percent, "budget_percent").value;
+    expect(typeof percent === "number" && percent > 0 && percent <= 25, "a bounded retry budget").toBe(true);
   });
 
   it("appends the caller's address to x-forwarded-for and trusts no hop before it", () => {

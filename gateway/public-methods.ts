@@ -75,6 +75,13 @@ export const PUBLIC_METHODS: readonly PublicMethod[] = Object.freeze([
 ]);
 
 /**
+ * Public methods the gateways retry after UNAVAILABLE or a reset: SubmitFeedback is
+ * idempotent by its feedback token (a repeat answers `duplicate`). Envoy's route retry
+ * policy and the local bridge both follow this list; the config test checks Envoy's.
+ */
+export const RETRIED_BY_GATEWAY: ReadonlySet<string> = new Set(["/liver.v1.RetrainService/SubmitFeedback"]);
+
+/**
  * Paths the gateways must never route, with the reason. Listing them (rather than only the
  * public ones) lets the contract test insist that every RPC of the generated services has
  * been classified, so a new RPC cannot silently become public or silently stay unreachable.

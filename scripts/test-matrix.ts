@@ -36,6 +36,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/retrain/retrain-real-data.test.ts",
   "services/retrain/feedback-integrity.test.ts",
   "services/retrain/feedback-review.test.ts",
+  "services/retrain/feedback-outcome.test.ts",
   "services/retrain/model-approval.test.ts",
   // RetrainService as a child process, killed with SIGKILL.
   "services/retrain/feedback-durability.test.ts",
@@ -71,6 +72,12 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "tests the browser's trust of a test CA itself, with plain HTTPS servers of its own and no gRPC",
   "services/shared/ops/tracing.test.ts":
     "checks spans and links across child processes; the transports are the ones the other process tests run over mTLS",
+  "gateway/bridge/upstream-retry.test.ts":
+    "tests the bridge's retry logic against scripted raw HTTP/2 answers; TLS adds nothing to what it checks",
+  "services/shared/grpc/retry-service-config.test.ts":
+    "tests grpc-js's retry policy against a scripted plaintext server; TLS adds nothing to what it checks",
+  "gateway/web/e2e-outbox.test.ts":
+    "outages, reloads and a lost answer are the same over any transport; e2e.test.ts runs the page over TLS",
   "gateway/envoy-config.test.ts":
     "starts a bridge only to compare its static page files with Envoy's routes; no gRPC connection",
 };

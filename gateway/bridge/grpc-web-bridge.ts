@@ -6,7 +6,7 @@ import { Metadata, status as Status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { createLogger } from "../../services/shared/ops/logger.js";
 import { startCallSpan } from "./bridge-tracing.js";
-import { findPublicMethod, type PublicMethod } from "../public-methods.js";
+import { findPublicMethod, RETRIED_BY_GATEWAY, type PublicMethod } from "../public-methods.js";
 import type { BridgeTls } from "./bridge-tls.js";
 import { CorsPolicy } from "./cors-policy.js";
 import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "../grpc-web-framing.js";
@@ -31,6 +31,7 @@ import {
   type UpstreamStatus,
 } from "./grpc-upstream.js";
 import { UpstreamPool } from "./upstream-pool.js";
+import { callWithRetries, RetryThrottle } from "./upstream-retry.js";
 
 /** Largest request message the bridge forwards, as gRPC's default receive limit. */
 export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -97,6 +98,8 @@ interface Cancellable {
 export class GrpcWebBridge {
   private readonly server: Server;
   private readonly pool: UpstreamPool;
+  /** Throttles the retries of RETRIED_BY_GATEWAY methods (all of them go to Retrain). */
+  private readonly retryThrottle = new RetryThrottle();
   private readonly cors: CorsPolicy;
   private readonly statics: StaticFiles | undefined;
   private readonly logger: Logger;
@@ -409,7 +412,9 @@ export class GrpcWebBridge {
       this.active.delete(call);
       this.log(method, upstream, status, writer.messagesWritten, started);
     };
-    const call = upstream.call(request, exchange);
+    const call = RETRIED_BY_GATEWAY.has(method.path)
+      ? callWithRetries(upstream, request, exchange, this.retryThrottle)
+      : upstream.call(request, exchange);
     exchange.call = call;
     this.active.add(call);
     res.on("close", () => {

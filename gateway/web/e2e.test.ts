@@ -491,7 +491,7 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     if (original !== null) await page.setViewportSize(original);
   });
 
-  it("shows a Retrain outage, keeps predicting, lets feedback be retried, and recovers by itself", async () => {
+  it("shows a Retrain outage, keeps predicting, keeps the verdict waiting, and recovers by itself", async () => {
     await retrain.close();
     await page.waitForSelector('#service-status [data-service="retrain"]', { timeout: WAIT_MS });
     expect(await page.textContent("#service-status")).toContain(
@@ -499,7 +499,7 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     );
     await page.waitForSelector('#version-badge[data-state="reconnecting"]', { timeout: WAIT_MS });
 
-    // Predict still answers from the model in memory; feedback fails and stays possible.
+    // Predict still answers from the model in memory; the verdict waits in the page's outbox.
     await page.focus("#predict-button");
     await page.keyboard.press("Enter");
     await page.waitForSelector(".feedback:not([hidden]) button[data-verdict='1']:not([disabled])", {
@@ -507,18 +507,22 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     });
     await tabTo('button[data-verdict="1"]');
     await page.keyboard.press("Enter");
-    await page.waitForSelector(".feedback-message:has-text('Feedback not recorded')", { timeout: WAIT_MS });
-    expect(await page.isDisabled('button[data-verdict="1"]')).toBe(false);
+    await page.waitForSelector(".feedback-message:has-text('Waiting to be sent')", { timeout: WAIT_MS });
+    await page.waitForSelector("#outbox:has-text('1 verdict waiting to be sent')", { timeout: WAIT_MS });
+    expect(await page.isDisabled('button[data-verdict="1"]')).toBe(true);
     await screenshot("retrain-down");
     await expectAccessible("Retrain outage");
 
     retrain = await startRetrainServer(retrainConfig, silent, { syntheticRows: 400, defaultMetrics: false });
     await page.waitForSelector("#service-status", { state: "hidden", timeout: WAIT_MS });
-    await page.waitForSelector('#version-badge[data-state="live"][data-version="v2"]', { timeout: WAIT_MS });
+    // Live again; the waiting verdict may already have promoted v3 by now.
+    await page.waitForSelector('#version-badge[data-state="live"]', { timeout: WAIT_MS });
 
-    await page.focus('button[data-verdict="1"]');
-    await page.keyboard.press("Enter");
+    // Sent by itself once Retrain is back.
     await page.waitForSelector(".feedback-message:has-text('added to training')", { timeout: WAIT_MS });
+    await page.waitForSelector("#outbox:has-text('1 waiting verdict has been sent and recorded')", {
+      timeout: WAIT_MS,
+    });
     expect(await page.textContent(".feedback-message")).toMatch(/^Marked correct: added to training/);
     await screenshot("retrain-recovered");
     // The reconnected stream delivers the next promotion too.

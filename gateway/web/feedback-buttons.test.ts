@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { describeFeedbackFailure, describeFeedbackOutcome, VERDICT_BUTTONS } from "./src/feedback-buttons.js";
-import { FeedbackVerdict, type SubmitFeedbackResponse } from "./src/gen/liver/v1/retrain_service.js";
+import {
+  FeedbackState,
+  FeedbackVerdict,
+  type SubmitFeedbackResponse,
+} from "./src/gen/liver/v1/retrain_service.js";
 import { GrpcCode, GrpcWebError } from "./src/grpc-status.js";
 
 const response = (overrides: Partial<SubmitFeedbackResponse>): SubmitFeedbackResponse => ({
@@ -8,6 +12,8 @@ const response = (overrides: Partial<SubmitFeedbackResponse>): SubmitFeedbackRes
   retrainScheduled: false,
   duplicate: false,
   modelVersion: "v1",
+  state: FeedbackState.FEEDBACK_STATE_TRAINED,
+  stateReason: "",
   ...overrides,
 });
 
@@ -34,15 +40,47 @@ describe("describeFeedbackOutcome", () => {
     expect(describeFeedbackOutcome(FeedbackVerdict.FEEDBACK_VERDICT_CORRECT, response({}))).toBe(
       "Marked correct: added to training; retraining waits for more feedback.",
     );
-    expect(describeFeedbackOutcome(FeedbackVerdict.FEEDBACK_VERDICT_UNKNOWN, response({}))).toBe(
-      "Marked don't know: stored; not used for training.",
-    );
+    expect(
+      describeFeedbackOutcome(
+        FeedbackVerdict.FEEDBACK_VERDICT_UNKNOWN,
+        response({ state: FeedbackState.FEEDBACK_STATE_UNLABELLED }),
+      ),
+    ).toBe("Marked don't know: stored; not used for training.");
     expect(
       describeFeedbackOutcome(
         FeedbackVerdict.FEEDBACK_VERDICT_CORRECT,
         response({ duplicate: true, retrainScheduled: true }),
       ),
-    ).toBe("Already recorded: this prediction had feedback before; nothing new was stored.");
+    ).toBe(
+      "Already recorded: the server had this prediction's verdict before; nothing was stored twice. It is used for training.",
+    );
+  });
+
+  it("says a quarantined verdict is kept for review with the server's reason, never added to training", () => {
+    const reason =
+      "it contradicts an answer the model gave with very high confidence; a reviewer decides whether it is used for training";
+    const quarantined = response({ state: FeedbackState.FEEDBACK_STATE_QUARANTINED, stateReason: reason });
+    const text = describeFeedbackOutcome(FeedbackVerdict.FEEDBACK_VERDICT_WRONG, quarantined);
+    expect(text).toBe(`Marked wrong. Kept for review: ${reason}.`);
+    expect(text).not.toMatch(/added to training/);
+    const repeat = describeFeedbackOutcome(FeedbackVerdict.FEEDBACK_VERDICT_WRONG, {
+      ...quarantined,
+      duplicate: true,
+    });
+    expect(repeat).toMatch(/^Already recorded: .* Kept for review: it contradicts/);
+    expect(
+      describeFeedbackOutcome(
+        FeedbackVerdict.FEEDBACK_VERDICT_CORRECT,
+        response({ state: FeedbackState.FEEDBACK_STATE_EXCLUDED, stateReason: "" }),
+      ),
+    ).toBe("Marked correct. Not used for training: a reviewer took it out.");
+  });
+
+  it("claims no more than 'stored' when the server does not say where the verdict stands", () => {
+    const unsaid = response({ state: FeedbackState.FEEDBACK_STATE_UNSPECIFIED });
+    expect(describeFeedbackOutcome(FeedbackVerdict.FEEDBACK_VERDICT_WRONG, unsaid)).toBe(
+      "Marked wrong: stored.",
+    );
   });
 });
 
@@ -51,7 +89,8 @@ describe("describeFeedbackFailure", () => {
     const down = describeFeedbackFailure(
       new GrpcWebError(GrpcCode.UNAVAILABLE, "connect ECONNREFUSED", "/x"),
     );
-    expect(down.text).toMatch(/^Feedback not recorded: .* try again when it is back\.$/);
+    expect(down.text).toMatch(/^Feedback not confirmed: .*cannot tell whether it was stored\.$/);
+    expect(down.text).not.toMatch(/nothing was stored/i);
     expect(down.technical).toBe("(UNAVAILABLE: connect ECONNREFUSED)");
     const refused = describeFeedbackFailure(
       new GrpcWebError(GrpcCode.UNAUTHENTICATED, "the feedback token expired", "/x"),

@@ -1,5 +1,6 @@
 import { type ChannelCredentials, credentials } from "@grpc/grpc-js";
 import { RetrainServiceClient } from "../gen/liver/v1/retrain_service.js";
+import { retryChannelOptions } from "../shared/grpc/retry-service-config.js";
 
 /**
  * The replica's channel to RetrainService, replaceable: when the version stream goes silent
@@ -45,6 +46,8 @@ export class RetrainConnection {
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.max_receive_message_length": 256 * 1024 * 1024,
+      // GetModelArtifact (and any idempotent call) is retried on UNAVAILABLE within a budget.
+      ...retryChannelOptions(),
     });
   }
 }

@@ -26,14 +26,32 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function subscribe(port: number, options: { heartbeatTimeoutMs?: number } = {}): Harness {
+/** A logger that keeps each line's message, to see why the subscriber did what it did. */
+function capturingLogger(): { logger: typeof logger; messages: string[] } {
+  const messages: string[] = [];
+  const captured = pino(
+    { level: "warn" },
+    {
+      write: (line: string) => {
+        const parsed = JSON.parse(line) as { msg?: unknown };
+        messages.push(typeof parsed.msg === "string" ? parsed.msg : line);
+      },
+    },
+  );
+  return { logger: captured, messages };
+}
+
+function subscribe(
+  port: number,
+  options: { heartbeatTimeoutMs?: number; logger?: typeof logger } = {},
+): Harness {
   const connection = new RetrainConnection(`127.0.0.1:${port}`, testChannelCredentials());
   const events: WatchModelVersionsResponse[] = [];
   let have = "";
   const ended = { count: 0 };
   const subscriber = new VersionSubscriber({
     connection,
-    logger,
+    logger: options.logger ?? logger,
     onEvent: (event) => {
       events.push(event);
       if (event.kind !== ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_HEARTBEAT) have = event.modelVersion;
@@ -124,16 +142,19 @@ describe("VersionSubscriber", () => {
   it("detects a silent peer with the heartbeat watchdog and reopens the stream", async () => {
     const fake = await startFake(40);
     fake.promote(version("v1"));
-    const { subscriber, events } = subscribe(fake.port, { heartbeatTimeoutMs: 250 });
+    const log = capturingLogger();
+    const { subscriber, events } = subscribe(fake.port, { heartbeatTimeoutMs: 250, logger: log.logger });
     await waitUntil("a heartbeat", () =>
       events.some((e) => e.kind === ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_HEARTBEAT),
     );
     // The peer stays connected but says nothing more: only the watchdog can notice.
     fake.silent = true;
-    const started = performance.now();
     await fake.waitForWatchRequests(2);
-    const noticedAfterMs = performance.now() - started;
-    expect(noticedAfterMs).toBeGreaterThanOrEqual(200);
+    // It was the watchdog that reopened the stream (not an error from the peer), after the
+    // silence it allows; timings belong to the bench, so the reason is checked, not the time.
+    expect(log.messages).toContainEqual(
+      expect.stringMatching(/^version stream silent for 250 ms \(no heartbeat\): reopening it/),
+    );
     expect(fake.watchRequests).toEqual(["", "v1"]);
     expect(subscriber.subscribed).toBe(false);
     fake.silent = false;

@@ -1,6 +1,7 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cpSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TestGrpcWebBridge } from "../../gateway/bridge/testing/test-bridge.js";
 import { grpcWebCall } from "../../gateway/bridge/grpc-web-fetch-client.js";
 import {
@@ -123,6 +124,8 @@ function calls(getClient: () => RetrainServiceClient, signer: () => FeedbackToke
 }
 
 describe("feedback attribution and operator review (real server, real SQLite, real bridge)", () => {
+  /** A store with v1 trained; each test runs on its own copy and makes its own feedback. */
+  let template: ReturnType<typeof tempDir>;
   let tmp: ReturnType<typeof tempDir>;
   let config: RetrainConfig;
   let signer: FeedbackTokenSigner;
@@ -151,18 +154,48 @@ describe("feedback attribution and operator review (real server, real SQLite, re
     await server.close();
   }
 
+  let key: Buffer;
   beforeAll(async () => {
-    tmp = tempDir();
+    template = tempDir();
     const keys = testSigner();
+    key = keys.key;
     signer = keys.signer;
-    config = testConfig(tmp.dir, keys.key, { adminToken: ADMIN_TOKEN });
+    config = testConfig(template.dir, key, { adminToken: ADMIN_TOKEN });
+    await start();
+    await stop();
+  });
+
+  afterAll(() => template.remove());
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    cpSync(template.dir, tmp.dir, { recursive: true });
+    config = testConfig(tmp.dir, key, { adminToken: ADMIN_TOKEN });
     await start();
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await stop();
     tmp.remove();
   });
+
+  /** A burst from 192.0.2.10: five labelled verdicts (oldest first) and one don't-know. */
+  const burst = async (): Promise<{ ids: string[]; unsure: string }> => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push((await api.submit(i % 2 === 0 ? CORRECT : WRONG, forwardedFor("192.0.2.10"))).feedbackId);
+    const unsure = (await api.submit(UNKNOWN, forwardedFor("192.0.2.10"))).feedbackId;
+    // Let the retrains the burst scheduled finish, so a later change is not folded into them.
+    await server.scheduler.whenIdle();
+    return { ids, unsure };
+  };
+
+  /** One row the test screen quarantines, from 192.0.2.66. */
+  const quarantinedRow = async (): Promise<string> => {
+    const features = prediction().features;
+    features[2] = 75;
+    return (await api.submit(CORRECT, forwardedFor("192.0.2.66"), features)).feedbackId;
+  };
 
   it("records the peer and the address a trusted gateway forwarded; the source is that address", async () => {
     const answer = await api.submit(CORRECT, forwardedFor("198.51.100.1, 203.0.113.9"));
@@ -229,10 +262,9 @@ describe("feedback attribution and operator review (real server, real SQLite, re
 
   it("filters by source, verdict, state and time, and pages newest first with opaque tokens", async () => {
     const before = new Date();
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++)
-      ids.push((await api.submit(i % 2 === 0 ? CORRECT : WRONG, forwardedFor("192.0.2.10"))).feedbackId);
-    const unsure = await api.submit(UNKNOWN, forwardedFor("192.0.2.10"));
+    const made = await burst();
+    const ids = made.ids;
+    const unsure = { feedbackId: made.unsure };
     const seen: string[] = [];
     let token = "";
     let pages = 0;
@@ -309,6 +341,7 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   });
 
   it("refuses the review RPCs without the admin token, or with a wrong one", async () => {
+    await burst();
     const wrong = bearer("not-the-admin-token-at-all-0000");
     const none = new Metadata();
     for (const [metadata, code] of [
@@ -350,7 +383,8 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   });
 
   it("excludes a source: the rows stop training, a retrain runs, and the audit log says who, what and why", async () => {
-    // Runs the earlier tests' feedback queued must be over, or this change joins one of them.
+    await burst();
+    await api.submit(CORRECT, forwardedFor("203.0.113.9"));
     await server.scheduler.whenIdle();
     const finished = new Promise<string>((resolve) =>
       server.events.once("run-finished", (outcome) => resolve(outcome)),
@@ -386,7 +420,10 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   });
 
   it("releases by id, including a quarantined row; a don't-know row cannot be released", async () => {
-    // Runs the earlier tests' feedback queued must be over, or this change joins one of them.
+    await burst();
+    await quarantinedRow();
+    await api.exclude({ source: "192.0.2.10" }, "burst of implausible verdicts");
+    await api.exclude({ source: "192.0.2.10" }, "double check");
     await server.scheduler.whenIdle();
     const excluded = (await api.list({ state: FeedbackState.FEEDBACK_STATE_EXCLUDED })).feedback;
     const quarantined = (await api.list({ state: FeedbackState.FEEDBACK_STATE_QUARANTINED })).feedback;
@@ -419,7 +456,7 @@ describe("feedback attribution and operator review (real server, real SQLite, re
   });
 
   it("loses nothing across a restart in the middle: states, audit, and the retrain the change still needs", async () => {
-    // Runs the earlier tests' feedback queued must be over, or this change joins one of them.
+    await api.submit(CORRECT, forwardedFor("203.0.113.9"));
     await server.scheduler.whenIdle();
     trainer.failNext(new Error("the process died during the run"));
     const failed = new Promise<string>((resolve) =>

@@ -20,7 +20,7 @@ class RecordingSink implements FeedbackBatchSink {
       this.committed.add(e.predictionId);
       return stored
         ? { stored, seq: this.committed.size + i, feedbackId: e.feedbackId }
-        : { stored, feedbackId: "old" };
+        : { stored, feedbackId: "old", state: "trained" as const, stateReason: "" };
     });
   }
 }

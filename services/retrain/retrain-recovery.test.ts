@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import Database from "better-sqlite3";
@@ -37,16 +37,32 @@ async function start(config: RetrainConfig): Promise<RetrainServerHandle> {
 }
 
 describe("RetrainService restart recovery and the quality gate", () => {
-  let tmp: ReturnType<typeof tempDir>;
+  /** The store the first life left behind; each test recovers from its own copy. */
+  let template: ReturnType<typeof tempDir>;
+  let key: Buffer;
   let signer: FeedbackTokenSigner;
   let base: RetrainConfig;
   const labelled: string[] = [];
+  const copies: ReturnType<typeof tempDir>[] = [];
+
+  /** A configuration on a fresh copy of the crashed store. */
+  const crashedCopy = (): RetrainConfig => {
+    const copy = tempDir();
+    copies.push(copy);
+    cpSync(template.dir, copy.dir, { recursive: true });
+    return testConfig(copy.dir, key, { adminToken: ADMIN_TOKEN });
+  };
+
+  /** The second life: every candidate must beat the serving AUC by 1.0, which none can. */
+  const startRejectingAll = (config: RetrainConfig) =>
+    start({ ...config, minBatch: 1, gatePolicy: { ...PERMISSIVE_GATE_POLICY, servingTolerance: -1 } });
 
   beforeAll(async () => {
-    tmp = tempDir();
+    template = tempDir();
     const keys = testSigner();
+    key = keys.key;
     signer = keys.signer;
-    base = testConfig(tmp.dir, keys.key, { adminToken: ADMIN_TOKEN });
+    base = testConfig(template.dir, keys.key, { adminToken: ADMIN_TOKEN });
     // First life: v1 is trained, then feedback arrives that (by the minimum batch) does not train yet.
     const first = await start({ ...base, minBatch: 1_000_000 });
     const client = retrainClient(first.port);
@@ -87,16 +103,13 @@ describe("RetrainService restart recovery and the quality gate", () => {
   });
 
   afterAll(() => {
-    tmp.remove();
+    for (const copy of copies) copy.remove();
+    template.remove();
   });
 
   it("marks the interrupted run failed, retrains the pending feedback, and the gate rejects a worse candidate", async () => {
-    // Second life: every candidate must beat the serving AUC by 1.0, which none can.
-    const second = await start({
-      ...base,
-      minBatch: 1,
-      gatePolicy: { ...PERMISSIVE_GATE_POLICY, servingTolerance: -1 },
-    });
+    const config = crashedCopy();
+    const second = await startRejectingAll(config);
     const client = retrainClient(second.port);
     try {
       expect(await testHealthCheck(`127.0.0.1:${second.port}`)).toBe("SERVING");
@@ -125,7 +138,7 @@ describe("RetrainService restart recovery and the quality gate", () => {
       });
       expect(report.lastRun?.error).toMatch(/rejected by the gate/);
 
-      const db = new Database(storeFilePath(base), { readonly: true });
+      const db = new Database(storeFilePath(config), { readonly: true });
       const crashed = new RunLog(db).list().find((r) => r.runId === "crashed-run");
       db.close();
       expect(crashed?.outcome).toBe("failed");
@@ -138,7 +151,7 @@ describe("RetrainService restart recovery and the quality gate", () => {
         unary(client.rollbackModel.bind(client), { modelVersion: "v2", reason: "" }, bearer(ADMIN_TOKEN)),
       );
       expectStatus(refused, status.FAILED_PRECONDITION, /v2 was rejected by the quality gate/);
-      expect(readdirSync(base.modelPath).sort()).toEqual(["v1", "v2"]);
+      expect(readdirSync(config.modelPath).sort()).toEqual(["v1", "v2"]);
     } finally {
       client.close();
       await second.close();
@@ -146,7 +159,10 @@ describe("RetrainService restart recovery and the quality gate", () => {
   });
 
   it("serves the registry's version right away after a clean restart and has nothing to retrain", async () => {
-    const third = await start({ ...base, minBatch: 1 });
+    const config = crashedCopy();
+    const second = await startRejectingAll(config);
+    await second.close();
+    const third = await start({ ...config, minBatch: 1 });
     const client = retrainClient(third.port);
     try {
       expect(await testHealthCheck(`127.0.0.1:${third.port}`)).toBe("SERVING");

@@ -30,6 +30,7 @@ import type { PredictionRecord } from "../shared/feedback/prediction-record.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import type { AdminAuth, AdminIdentity } from "./admin-auth.js";
 import type { FeedbackAttribution, FeedbackOrigin } from "./feedback-attribution.js";
+import { feedbackOutcome } from "./feedback-outcome.js";
 import { feedbackPrincipalRefusal } from "./feedback-principal.js";
 import type { FeedbackReview } from "./feedback-review.js";
 import type { ModelApproval } from "./model-approval.js";
@@ -249,6 +250,7 @@ export class RetrainService {
         retrainScheduled: false,
         duplicate: true,
         modelVersion: prediction.modelVersion,
+        ...feedbackOutcome(outcome.state, outcome.stateReason),
       };
     }
     countVerdict(this.deps.counts, verdict);
@@ -261,6 +263,7 @@ export class RetrainService {
       retrainScheduled,
       duplicate: false,
       modelVersion: prediction.modelVersion,
+      ...feedbackOutcome(state, stateReason),
     };
   }
 

@@ -25,6 +25,7 @@ import { RetrainStatusPanel } from "./retrain-status.js";
 import { ServiceStatusBanner } from "./service-status.js";
 import { SignInPrompt } from "./sign-in-prompt.js";
 import { SignedInUser } from "./signed-in-user.js";
+import { startPageOutbox } from "./verdict-outbox-page.js";
 import { VersionBadge } from "./version-badge.js";
 
 /** Performance mark set when the form is on screen; the e2e test reads it as first render. */
@@ -70,9 +71,13 @@ function start(): void {
     },
   );
 
+  // Verdicts go through the outbox: written to this browser first, sent until acknowledged.
+  const outbox = startPageOutbox(api, byId("outbox", HTMLElement), (ids, text) => {
+    for (const id of ids) feedback.noteWaiting(id, text);
+  });
   const feedback = new FeedbackButtons(
     byId("feedback", HTMLElement),
-    (token, verdict) => api.submitFeedback(token, verdict),
+    (prediction, verdict) => outbox.submit(prediction, verdict),
     {
       succeeded: () => {
         outages.succeeded("retrain");
@@ -160,6 +165,7 @@ function start(): void {
 
   outages.onChange((service, up) => {
     if (service !== "retrain") return;
+    if (up) outbox.wake();
     // Down: let the status panel say so at once instead of showing a stale state.
     status.pollNow();
     if (up) history.refresh();

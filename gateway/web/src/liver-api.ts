@@ -101,13 +101,14 @@ export class LiverApi {
     return this.unary(LIVER_METHODS.getModelInfo, {}, signal);
   }
 
-  /** Sends the clinician's verdict on one prediction. */
+  /** Sends the clinician's verdict on one prediction; `timeoutMs` may shorten the gateway's deadline. */
   submitFeedback(
     feedbackToken: string,
     verdict: FeedbackVerdict,
     signal?: AbortSignal,
+    timeoutMs?: number,
   ): Promise<SubmitFeedbackResponse> {
-    return this.unary(LIVER_METHODS.submitFeedback, { feedbackToken, verdict }, signal);
+    return this.unary(LIVER_METHODS.submitFeedback, { feedbackToken, verdict }, signal, timeoutMs);
   }
 
   /** The retrainer's state and progress. */
@@ -142,11 +143,9 @@ export class LiverApi {
     method: PublicDescriptor<Req, Res>,
     request: Req,
     signal?: AbortSignal,
+    shorterTimeoutMs?: number,
   ): Promise<Res> {
-    return this.client.unary(
-      method,
-      request,
-      signal === undefined ? { timeoutMs: method.timeoutMs } : { timeoutMs: method.timeoutMs, signal },
-    );
+    const timeoutMs = Math.min(method.timeoutMs, shorterTimeoutMs ?? method.timeoutMs);
+    return this.client.unary(method, request, signal === undefined ? { timeoutMs } : { timeoutMs, signal });
   }
 }

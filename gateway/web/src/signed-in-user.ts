@@ -9,6 +9,8 @@ import { h } from "./dom.js";
 /** Where the gateway answers who is signed in, and where it signs out. */
 export const WHOAMI_URL = "/auth/whoami";
 export const SIGN_OUT_URL = "/signout";
+/** Deadline of the /auth/whoami lookup. */
+export const WHOAMI_TIMEOUT_MS = 5000;
 
 /** What /auth/whoami answers. */
 export interface Whoami {
@@ -57,7 +59,12 @@ export class SignedInUser {
   async load(fetchFn: typeof fetch = fetch): Promise<Whoami> {
     let who: Whoami = { signedIn: false };
     try {
-      const response = await fetchFn(WHOAMI_URL, { cache: "no-store", credentials: "same-origin" });
+      const response = await fetchFn(WHOAMI_URL, {
+        cache: "no-store",
+        credentials: "same-origin",
+        // Every call of the page has a deadline: a hung gateway must not leave it waiting.
+        signal: AbortSignal.timeout(WHOAMI_TIMEOUT_MS),
+      });
       if (response.ok) who = parseWhoami(await response.json());
     } catch {
       who = { signedIn: false };

@@ -33,8 +33,9 @@ describe("FeedbackStore", () => {
       newFeedback({ predictionId: original.predictionId, verdict: 3, label: null }),
     ]);
     expect(stored).toMatchObject({ stored: true, feedbackId: original.feedbackId });
-    expect(repeat).toEqual({ stored: false, feedbackId: original.feedbackId });
-    expect(alsoRepeat).toEqual({ stored: false, feedbackId: original.feedbackId });
+    const earlier = { stored: false, feedbackId: original.feedbackId, state: "trained", stateReason: "" };
+    expect(repeat).toEqual(earlier);
+    expect(alsoRepeat).toEqual(earlier);
     expect(store.counts()).toEqual({ correct: 1, wrong: 0, unknown: 0 });
   });
 

@@ -45,7 +45,13 @@ export interface NewFeedback {
 /** What happened to one feedback of a batch. */
 export type InsertOutcome =
   | { readonly stored: true; readonly seq: number; readonly feedbackId: string }
-  | { readonly stored: false; readonly feedbackId: string };
+  | {
+      readonly stored: false;
+      readonly feedbackId: string;
+      /** The earlier feedback's state and reason, so a repeat is told where its verdict stands. */
+      readonly state: FeedbackState;
+      readonly stateReason: string;
+    };
 
 /** Feedback counts by verdict. */
 export interface VerdictCounts {
@@ -130,11 +136,10 @@ export class FeedbackStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (issued_at_ms, prediction_id) DO NOTHING`,
     );
-    this.existing = db
-      .prepare<[number, string], string>(
-        "SELECT feedback_id FROM feedback WHERE issued_at_ms = ? AND prediction_id = ?",
-      )
-      .pluck();
+    this.existing = db.prepare<
+      [number, string],
+      { feedback_id: string; state: string; state_reason: string }
+    >("SELECT feedback_id, state, state_reason FROM feedback WHERE issued_at_ms = ? AND prediction_id = ?");
     this.insertBatch = db.transaction((entries: readonly NewFeedback[]): InsertOutcome[] =>
       entries.map((entry) => this.insertOne(entry)),
     );
@@ -171,11 +176,16 @@ export class FeedbackStore {
     if (result.changes === 1) {
       return { stored: true, seq: Number(result.lastInsertRowid), feedbackId: entry.feedbackId };
     }
-    const feedbackId = this.existing.get(issuedAtMs, entry.predictionId);
-    if (feedbackId === undefined) {
+    const earlier = this.existing.get(issuedAtMs, entry.predictionId);
+    if (earlier === undefined) {
       throw new Error(`feedback for prediction ${entry.predictionId} was neither stored nor found`);
     }
-    return { stored: false, feedbackId };
+    return {
+      stored: false,
+      feedbackId: earlier.feedback_id,
+      state: earlier.state as FeedbackState,
+      stateReason: earlier.state_reason,
+    };
   }
 
   /** Counts by verdict since the store was created. */

@@ -5,6 +5,7 @@
  */
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import {
+  FeedbackState,
   RetrainServiceService,
   type RetrainServiceServer,
   type SubmitFeedbackResponse,
@@ -15,6 +16,8 @@ const ANSWER: SubmitFeedbackResponse = {
   retrainScheduled: false,
   duplicate: false,
   modelVersion: "v1",
+  state: FeedbackState.FEEDBACK_STATE_TRAINED,
+  stateReason: "",
 };
 
 const unimplemented = (_call: unknown, callback: (error: { code: status; details: string }) => void): void =>

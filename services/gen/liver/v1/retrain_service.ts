@@ -373,6 +373,14 @@ export interface SubmitFeedbackResponse {
   duplicate: boolean;
   /** The version that made the prediction. */
   modelVersion: string;
+  /**
+   * Where the feedback stands (of the earlier one when duplicate): TRAINED, UNLABELLED
+   * (don't know: stored, never trains), QUARANTINED (held back by screening for review) or
+   * EXCLUDED (an operator took it out).
+   */
+  state: FeedbackState;
+  /** When the state is QUARANTINED or EXCLUDED: why, in plain words for the clinician; else "". */
+  stateReason: string;
 }
 
 /** Asks for the retrain state. */
@@ -867,7 +875,7 @@ export const SubmitFeedbackRequest: MessageFns<SubmitFeedbackRequest> = {
 };
 
 function createBaseSubmitFeedbackResponse(): SubmitFeedbackResponse {
-  return { feedbackId: "", retrainScheduled: false, duplicate: false, modelVersion: "" };
+  return { feedbackId: "", retrainScheduled: false, duplicate: false, modelVersion: "", state: 0, stateReason: "" };
 }
 
 export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
@@ -883,6 +891,12 @@ export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
     }
     if (message.modelVersion !== "") {
       writer.uint32(34).string(message.modelVersion);
+    }
+    if (message.state !== 0) {
+      writer.uint32(40).int32(message.state);
+    }
+    if (message.stateReason !== "") {
+      writer.uint32(50).string(message.stateReason);
     }
     return writer;
   },
@@ -932,6 +946,22 @@ export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
             message.modelVersion = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.stateReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -962,6 +992,12 @@ export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
         : isSet(object.model_version)
         ? globalThis.String(object.model_version)
         : "",
+      state: isSet(object.state) ? feedbackStateFromJSON(object.state) : 0,
+      stateReason: isSet(object.stateReason)
+        ? globalThis.String(object.stateReason)
+        : isSet(object.state_reason)
+        ? globalThis.String(object.state_reason)
+        : "",
     };
   },
 
@@ -979,6 +1015,12 @@ export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
     if (message.modelVersion !== "") {
       obj.modelVersion = message.modelVersion;
     }
+    if (message.state !== 0) {
+      obj.state = feedbackStateToJSON(message.state);
+    }
+    if (message.stateReason !== "") {
+      obj.stateReason = message.stateReason;
+    }
     return obj;
   },
 
@@ -991,6 +1033,8 @@ export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
     message.retrainScheduled = object.retrainScheduled ?? false;
     message.duplicate = object.duplicate ?? false;
     message.modelVersion = object.modelVersion ?? "";
+    message.state = object.state ?? 0;
+    message.stateReason = object.stateReason ?? "";
     return message;
   },
 };
