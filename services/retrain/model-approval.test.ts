@@ -159,7 +159,8 @@ afterAll(async () => {
 });
 
 describe("large changes wait for approval", () => {
-  it("holds a candidate that changes served answers, with its evidence, and announces it", async () => {
+  /** holds a candidate that changes served answers, with its evidence, and announces it. */
+  const step1 = async (): Promise<void> => {
     expect((await versions()).serving).toBe("v1");
     const stream = watch(client);
     await stream.next((e) => e.kind === ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_CURRENT);
@@ -198,9 +199,10 @@ describe("large changes wait for approval", () => {
     expect(status.lastRun?.modelVersion).toBe("v2");
     expect(await metric("liver_retrain_pending_approval")).toBe(1);
     expect(await metric("liver_retrain_pending_approval_since_seconds")).toBeGreaterThan(0);
-  });
+  };
 
-  it("refuses callers who are not admins, and bad input, naming the field", async () => {
+  /** refuses callers who are not admins, and bad input, naming the field. */
+  const step2 = async (): Promise<void> => {
     const reason = "reviewed the evidence";
     expectStatus(
       await failure(approve("v2", reason, new Metadata())),
@@ -252,9 +254,10 @@ describe("large changes wait for approval", () => {
       /model_version/,
     );
     expect(find((await versions()).list, "v2").status).toBe(PENDING);
-  });
+  };
 
-  it("lets a newer pending candidate supersede the older one", async () => {
+  /** lets a newer pending candidate supersede the older one. */
+  const step3 = async (): Promise<void> => {
     await sendBatch(1);
     const { list, serving } = await versions();
     expect(serving).toBe("v1");
@@ -273,9 +276,10 @@ describe("large changes wait for approval", () => {
       status.FAILED_PRECONDITION,
       /v2 does not wait for approval: it is rejected \(superseded by automatic: superseded by v3\); v3 waits now/,
     );
-  });
+  };
 
-  it("still waits after a restart, and an admin's approval serves it at once through the stream", async () => {
+  /** still waits after a restart, and an admin's approval serves it at once through the stream. */
+  const step4 = async (): Promise<void> => {
     await stop();
     await start();
     expect(find((await versions()).list, "v3").status).toBe(PENDING);
@@ -309,9 +313,10 @@ describe("large changes wait for approval", () => {
     expect(await metric("liver_retrain_pending_approval")).toBe(0);
     const audit = logLines.find((l) => l["audit"] === "ApproveModelVersion");
     expect(audit).toMatchObject({ principal: `${ISSUER}|root`, modelVersion: "v3", previousVersion: "v1" });
-  });
+  };
 
-  it("compares the next candidate with the approved version, and a rejection keeps serving unchanged", async () => {
+  /** compares the next candidate with the approved version, and a rejection keeps serving unchanged. */
+  const step5 = async (): Promise<void> => {
     await sendBatch(2);
     const before = await versions();
     expect(before.serving).toBe("v3");
@@ -346,5 +351,15 @@ describe("large changes wait for approval", () => {
       status.FAILED_PRECONDITION,
       /rejected/,
     );
+  };
+
+  // One story, so one test: each step builds on the registry the step before left (a
+  // pending candidate, a superseded one, an approval). As one test it cannot run out of order.
+  it("holds, refuses, supersedes, survives a restart, approves and rejects, in that order", async () => {
+    await step1();
+    await step2();
+    await step3();
+    await step4();
+    await step5();
   });
 });
