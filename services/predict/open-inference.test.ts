@@ -368,7 +368,9 @@ describe("ModelInfer refuses bad input with INVALID_ARGUMENT naming it", () => {
       name: "NaN",
       request: () =>
         bad((r) => input(r, "alkaline_phosphatase").contents?.fp64Contents.splice(1, 1, Number.NaN)),
-      parts: ["input alkaline_phosphatase[1]: Alkaline phosphatase (ALP) (alkaline_phosphatase) is not a number (NaN)"],
+      parts: [
+        "input alkaline_phosphatase[1]: Alkaline phosphatase (ALP) (alkaline_phosphatase) is not a number (NaN)",
+      ],
     },
     {
       name: "a raw NaN",
