@@ -162,53 +162,55 @@ export class RetrainRunner {
     candidate: TrainedCandidate,
   ): ModelVersionRecord {
     const { db, registry, runLog } = this.deps;
-    return db.transaction((): ModelVersionRecord => {
-      // The trainer re-scored the version serving when the run started; an admin may have
-      // rolled back meanwhile, and then the candidate is not compared with what serves now.
-      const serving = registry.serving();
-      const decision =
-        serving?.modelVersion !== candidate.gate.serving?.modelVersion
-          ? {
-              promote: false,
-              reason: `not gated: the serving version changed to ${serving?.modelVersion ?? "none"} during training; the next run will be`,
-              checks: [],
-            }
-          : decideGate(
-              { modelVersion, rocAuc: candidate.metrics.rocAuc },
-              candidate.gate,
-              this.deps.gatePolicy,
-            );
-      const finishedAtMs = this.now();
-      const record = registry.add(
-        {
-          seq,
+    return db
+      .transaction((): ModelVersionRecord => {
+        // The trainer re-scored the version serving when the run started; an admin may have
+        // rolled back meanwhile, and then the candidate is not compared with what serves now.
+        const serving = registry.serving();
+        const decision =
+          serving?.modelVersion !== candidate.gate.serving?.modelVersion
+            ? {
+                promote: false,
+                reason: `not gated: the serving version changed to ${serving?.modelVersion ?? "none"} during training; the next run will be`,
+                checks: [],
+              }
+            : decideGate(
+                { modelVersion, rocAuc: candidate.metrics.rocAuc },
+                candidate.gate,
+                this.deps.gatePolicy,
+              );
+        const finishedAtMs = this.now();
+        const record = registry.add(
+          {
+            seq,
+            modelVersion,
+            metrics: candidate.metrics,
+            originalRows: candidate.originalRows,
+            feedbackRows: candidate.feedbackRows,
+            holdoutRows: candidate.holdoutRows,
+            parentVersion: serving?.modelVersion,
+            reason: decision.reason,
+            createdAtMs: finishedAtMs,
+            sha256: candidate.sha256,
+            synthetic: candidate.synthetic,
+            runId: active.runId,
+            holdoutScheme: candidate.gate.holdoutScheme,
+            holdoutFingerprint: candidate.gate.holdoutFingerprint,
+            gateChecks: decision.checks,
+            calibration: candidate.calibration,
+          },
+          decision.promote,
+          finishedAtMs,
+        );
+        runLog.finish(active.runId, {
+          outcome: decision.promote ? "promoted" : "rejected",
           modelVersion,
-          metrics: candidate.metrics,
-          originalRows: candidate.originalRows,
-          feedbackRows: candidate.feedbackRows,
-          holdoutRows: candidate.holdoutRows,
-          parentVersion: serving?.modelVersion,
-          reason: decision.reason,
-          createdAtMs: finishedAtMs,
-          sha256: candidate.sha256,
-          synthetic: candidate.synthetic,
-          runId: active.runId,
-          holdoutScheme: candidate.gate.holdoutScheme,
-          holdoutFingerprint: candidate.gate.holdoutFingerprint,
-          gateChecks: decision.checks,
-          calibration: candidate.calibration,
-        },
-        decision.promote,
-        finishedAtMs,
-      );
-      runLog.finish(active.runId, {
-        outcome: decision.promote ? "promoted" : "rejected",
-        modelVersion,
-        error: decision.promote ? "" : decision.reason,
-        finishedAtMs,
-      });
-      return record;
-    })();
+          error: decision.promote ? "" : decision.reason,
+          finishedAtMs,
+        });
+        return record;
+      })
+      .immediate();
   }
 }
 

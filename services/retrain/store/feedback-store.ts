@@ -145,7 +145,7 @@ export class FeedbackStore {
    * feedback whose prediction already has one is not stored and reports the earlier id.
    */
   insertMany(entries: readonly NewFeedback[]): InsertOutcome[] {
-    return this.insertBatch(entries);
+    return this.insertBatch.immediate(entries);
   }
 
   private insertOne(entry: NewFeedback): InsertOutcome {

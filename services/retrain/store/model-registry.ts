@@ -126,40 +126,42 @@ export class ModelRegistry {
    * retires, in the same transaction, so there is never zero or two serving versions.
    */
   add(candidate: NewModelVersion, promote: boolean, nowMs = Date.now()): ModelVersionRecord {
-    this.db.transaction(() => {
-      if (promote)
-        this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
-      this.db
-        .prepare(
-          `INSERT INTO model_versions (seq, model_version, status, metrics_json, roc_auc, original_rows,
+    this.db
+      .transaction(() => {
+        if (promote)
+          this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+        this.db
+          .prepare(
+            `INSERT INTO model_versions (seq, model_version, status, metrics_json, roc_auc, original_rows,
              feedback_rows, holdout_rows, parent_version, reason, created_at_ms, promoted_at_ms, sha256,
              synthetic, run_id, holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json)
            VALUES (@seq, @modelVersion, @status, @metricsJson, @rocAuc, @originalRows, @feedbackRows,
              @holdoutRows, @parentVersion, @reason, @createdAtMs, @promotedAtMs, @sha256, @synthetic, @runId,
              @holdoutScheme, @holdoutFingerprint, @gateChecksJson, @calibrationJson)`,
-        )
-        .run({
-          seq: candidate.seq,
-          modelVersion: candidate.modelVersion,
-          status: promote ? "serving" : "rejected",
-          metricsJson: JSON.stringify(candidate.metrics),
-          rocAuc: candidate.metrics.rocAuc,
-          originalRows: candidate.originalRows,
-          feedbackRows: candidate.feedbackRows,
-          holdoutRows: candidate.holdoutRows,
-          parentVersion: candidate.parentVersion ?? null,
-          reason: candidate.reason,
-          createdAtMs: candidate.createdAtMs,
-          promotedAtMs: promote ? nowMs : null,
-          sha256: candidate.sha256,
-          synthetic: candidate.synthetic ? 1 : 0,
-          runId: candidate.runId,
-          holdoutScheme: candidate.holdoutScheme,
-          holdoutFingerprint: candidate.holdoutFingerprint,
-          gateChecksJson: JSON.stringify(candidate.gateChecks),
-          calibrationJson: candidate.calibration === undefined ? "" : JSON.stringify(candidate.calibration),
-        });
-    })();
+          )
+          .run({
+            seq: candidate.seq,
+            modelVersion: candidate.modelVersion,
+            status: promote ? "serving" : "rejected",
+            metricsJson: JSON.stringify(candidate.metrics),
+            rocAuc: candidate.metrics.rocAuc,
+            originalRows: candidate.originalRows,
+            feedbackRows: candidate.feedbackRows,
+            holdoutRows: candidate.holdoutRows,
+            parentVersion: candidate.parentVersion ?? null,
+            reason: candidate.reason,
+            createdAtMs: candidate.createdAtMs,
+            promotedAtMs: promote ? nowMs : null,
+            sha256: candidate.sha256,
+            synthetic: candidate.synthetic ? 1 : 0,
+            runId: candidate.runId,
+            holdoutScheme: candidate.holdoutScheme,
+            holdoutFingerprint: candidate.holdoutFingerprint,
+            gateChecksJson: JSON.stringify(candidate.gateChecks),
+            calibrationJson: candidate.calibration === undefined ? "" : JSON.stringify(candidate.calibration),
+          });
+      })
+      .immediate();
     const stored = this.get(candidate.modelVersion);
     if (stored === undefined) throw new Error(`${candidate.modelVersion} was not stored in the registry`);
     return stored;
@@ -197,29 +199,31 @@ export class ModelRegistry {
    * version changes nothing and reports it as both current and previous.
    */
   rollback(modelVersion: string, reason: string, nowMs = Date.now()): RollbackResult {
-    return this.db.transaction((): RollbackResult => {
-      const target = this.get(modelVersion);
-      if (target === undefined) {
-        throw new RegistryError("not-found", `model_version ${modelVersion} is not in the registry`);
-      }
-      if (target.status === "rejected") {
-        throw new RegistryError(
-          "rejected",
-          `model_version ${modelVersion} was rejected by the quality gate (${target.reason}); only versions that passed the gate can serve`,
-        );
-      }
-      const previous = this.serving();
-      if (previous?.modelVersion === modelVersion) return { current: target, previous };
-      this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
-      this.db
-        .prepare<[number, string, string]>(
-          "UPDATE model_versions SET status = 'serving', promoted_at_ms = ?, reason = ? WHERE model_version = ?",
-        )
-        .run(nowMs, reason, modelVersion);
-      const current = this.get(modelVersion);
-      if (current === undefined) throw new Error(`${modelVersion} vanished during the rollback`);
-      return { current, previous };
-    })();
+    return this.db
+      .transaction((): RollbackResult => {
+        const target = this.get(modelVersion);
+        if (target === undefined) {
+          throw new RegistryError("not-found", `model_version ${modelVersion} is not in the registry`);
+        }
+        if (target.status === "rejected") {
+          throw new RegistryError(
+            "rejected",
+            `model_version ${modelVersion} was rejected by the quality gate (${target.reason}); only versions that passed the gate can serve`,
+          );
+        }
+        const previous = this.serving();
+        if (previous?.modelVersion === modelVersion) return { current: target, previous };
+        this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+        this.db
+          .prepare<[number, string, string]>(
+            "UPDATE model_versions SET status = 'serving', promoted_at_ms = ?, reason = ? WHERE model_version = ?",
+          )
+          .run(nowMs, reason, modelVersion);
+        const current = this.get(modelVersion);
+        if (current === undefined) throw new Error(`${modelVersion} vanished during the rollback`);
+        return { current, previous };
+      })
+      .immediate();
   }
 }
 
