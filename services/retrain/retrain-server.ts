@@ -204,6 +204,7 @@ async function startOnStore(
       options.screen ??
       (config.feedbackScreening ? new PlausibilityScreen(samples.loadDataset()) : acceptAllScreen),
     verdicts,
+    storedFeedbackId: (issuedAtMs, predictionId) => feedback.storedFeedbackId(issuedAtMs, predictionId),
   });
   metrics.bind({
     pendingLabelled: () => scheduler.pendingLabelled,

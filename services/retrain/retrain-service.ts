@@ -90,6 +90,11 @@ export interface RetrainServiceDeps {
   readonly screen?: FeedbackScreen;
   /** Verdict tallies per version, kept current by this handler; omitted: none reported. */
   readonly verdicts?: VersionVerdicts;
+  /**
+   * The feedback id already stored for a prediction (issue time and id), if any: asked only
+   * when a source is at its limit, so a repeat is still answered as a duplicate.
+   */
+  readonly storedFeedbackId?: (issuedAtMs: number, predictionId: string) => string | undefined;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -185,8 +190,27 @@ export class RetrainService {
     const refusal = feedbackPrincipalRefusal(prediction, caller);
     if (refusal !== undefined) throw refusal;
     const label = labelFor(verdict, prediction);
-    // Don't-know verdicts never train, so they are not limited.
-    const grant = label === null ? undefined : this.takeSourceSlot(origin.source);
+    // Don't-know verdicts never train, so they are not limited. Idempotency wins over the
+    // limit: a resubmitted token (its acknowledgement lost) learns that it is stored.
+    let grant: { release(): void } | undefined;
+    if (label !== null) {
+      const slot = this.takeSourceSlot(origin.source);
+      if ("refusal" in slot) {
+        const stored = this.deps.storedFeedbackId?.(prediction.issuedAtMs, prediction.predictionId);
+        if (stored === undefined) {
+          this.deps.metrics.feedbackSourceLimited();
+          throw slot.refusal;
+        }
+        this.deps.metrics.feedbackDuplicate();
+        return {
+          feedbackId: stored,
+          retrainScheduled: false,
+          duplicate: true,
+          modelVersion: prediction.modelVersion,
+        };
+      }
+      grant = slot;
+    }
     let state: NewFeedbackState = "unlabelled";
     let stateReason = "";
     if (label !== null) {
@@ -447,18 +471,17 @@ export class RetrainService {
     return record;
   }
 
-  /** A slot of the source's hourly budget, or RESOURCE_EXHAUSTED saying when to retry. */
-  private takeSourceSlot(source: string): { release(): void } {
+  /** A slot of the source's hourly budget, or the RESOURCE_EXHAUSTED saying when to retry. */
+  private takeSourceSlot(source: string): { release(): void } | { refusal: RpcFailure } {
     const decision = this.deps.sourceLimiter.take(source);
     if (decision.allowed) return decision.grant;
-    this.deps.metrics.feedbackSourceLimited();
     const seconds = Math.ceil(decision.retryAfterMs / 1000);
     const refusal = grpcError(
       status.RESOURCE_EXHAUSTED,
       `source ${source} sent ${this.deps.sourceLimiter.limit} labelled feedbacks within the last hour, the most one source may; retry in ${seconds} s`,
     );
     refusal.metadata?.set("retry-after", String(seconds));
-    throw new RpcFailure(refusal);
+    return { refusal: new RpcFailure(refusal) };
   }
 
   /**

@@ -250,6 +250,14 @@ export class FeedbackStore {
       .all(sinceMs);
   }
 
+  /**
+   * The id stored for a prediction's feedback, if any: an indexed lookup by the pair the
+   * table is unique on, cheap enough for the request path.
+   */
+  storedFeedbackId(issuedAtMs: number, predictionId: string): string | undefined {
+    return this.existing.get(Math.round(issuedAtMs), predictionId);
+  }
+
   /** The feedback for a prediction, if any (a table scan: for tests and tools, not the request path). */
   byPredictionId(predictionId: string): StoredFeedback | undefined {
     const row = this.db
