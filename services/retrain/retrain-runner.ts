@@ -198,6 +198,7 @@ export class RetrainRunner {
             holdoutFingerprint: candidate.gate.holdoutFingerprint,
             gateChecks: decision.checks,
             calibration: candidate.calibration,
+            siteCalibrations: candidate.siteCalibrations,
           },
           decision.promote,
           finishedAtMs,

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { SiteResolver } from "../shared/sites/site-resolver.js";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -205,6 +206,7 @@ async function startOnStore(
       (config.feedbackScreening ? new PlausibilityScreen(samples.loadDataset()) : acceptAllScreen),
     verdicts,
     storedFeedbackId: (issuedAtMs, predictionId) => feedback.storedFeedbackId(issuedAtMs, predictionId),
+    sites: new SiteResolver(config.trustedGateways),
   });
   metrics.bind({
     pendingLabelled: () => scheduler.pendingLabelled,

@@ -27,6 +27,8 @@ import { FEATURE_COUNT, LABEL } from "../shared/features/feature-schema.js";
 import { FeedbackTokenError } from "../shared/feedback/feedback-token-error.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../shared/feedback/prediction-record.js";
+import { DEFAULT_SITE } from "../shared/sites/site-name.js";
+import { SiteRefusal, type SiteResolver } from "../shared/sites/site-resolver.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import type { AdminAuth, AdminIdentity } from "./admin-auth.js";
 import type { FeedbackAttribution, FeedbackOrigin } from "./feedback-attribution.js";
@@ -95,6 +97,8 @@ export interface RetrainServiceDeps {
    * when a source is at its limit, so a repeat is still answered as a duplicate.
    */
   readonly storedFeedbackId?: (issuedAtMs: number, predictionId: string) => string | undefined;
+  /** Decides the submitting call's site; omitted: every call is the default site's. */
+  readonly sites?: SiteResolver;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -134,7 +138,13 @@ export class RetrainService {
           call.metadata,
           caller?.principal ?? ANONYMOUS_PRINCIPAL,
         );
-        return this.submitFeedback(call.request, origin, caller);
+        let site: string;
+        try {
+          site = this.deps.sites?.resolve(call.getPeer(), call.metadata, caller) ?? DEFAULT_SITE;
+        } catch (error) {
+          throw error instanceof SiteRefusal ? new RpcFailure(error.status) : error;
+        }
+        return this.submitFeedback(call.request, origin, caller, site);
       }),
       getRetrainStatus: this.unary("GetRetrainStatus", (call) =>
         Promise.resolve(this.getRetrainStatus(call.request)),
@@ -181,6 +191,7 @@ export class RetrainService {
     request: SubmitFeedbackRequest,
     origin: FeedbackOrigin,
     caller?: Caller,
+    site: string = DEFAULT_SITE,
   ): Promise<SubmitFeedbackResponse> {
     const violations = checkFeedbackToken(request.feedbackToken);
     const verdict = checkVerdict(request.verdict);
@@ -189,6 +200,15 @@ export class RetrainService {
     const prediction = this.verifyToken(request.feedbackToken);
     const refusal = feedbackPrincipalRefusal(prediction, caller);
     if (refusal !== undefined) throw refusal;
+    // Feedback counts only for the site whose calibration answered: another site's caller
+    // cannot move this site's calibration with tokens it obtained.
+    const tokenSite = prediction.site ?? DEFAULT_SITE;
+    if (tokenSite !== site) {
+      throw rpcFailure(
+        status.PERMISSION_DENIED,
+        `feedback_token was issued for site ${tokenSite}, and this call comes from site ${site}; feedback is accepted only from the site its prediction was made for`,
+      );
+    }
     const label = labelFor(verdict, prediction);
     // Don't-know verdicts never train, so they are not limited. Idempotency wins over the
     // limit: a resubmitted token (its acknowledgement lost) learns that it is stored.
@@ -242,6 +262,7 @@ export class RetrainService {
         issuedAtMs: prediction.issuedAtMs,
         receivedAtMs: Date.now(),
         ...origin,
+        site: tokenSite,
         state,
         stateReason,
       });

@@ -3,7 +3,8 @@ import type { Dataset } from "../shared/data/dataset.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import { readArtifactDir } from "../shared/model/model-artifact.js";
 import { createScorer, type Scorer } from "../shared/model/scorer.js";
-import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
+import { runTrainingPipeline, type SiteRows } from "../shared/model/training-pipeline.js";
+import { DEFAULT_SITE } from "../shared/sites/site-name.js";
 import { measureGateEvidence, scoreRows } from "./gate-evidence.js";
 import { capRowsPerSource, DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
 import type { CandidateProgress, CandidateRequest, TrainedCandidate } from "./candidate-trainer.js";
@@ -17,6 +18,8 @@ export interface StoredTrainingOptions {
   readonly siteRecalibration: boolean;
   /** Most recent rows of one source that join base training; 0 for all (FEEDBACK_TRAINING_ROWS_PER_SOURCE). */
   readonly trainingRowsPerSource: number;
+  /** Most sites with a calibration of their own (MAX_SITES); omitted: DEFAULT_MAX_SITES. */
+  readonly maxSites?: number | undefined;
 }
 
 export const DEFAULT_STORED_TRAINING_OPTIONS: StoredTrainingOptions = {
@@ -82,14 +85,32 @@ export class StoredCandidateTraining {
     // One source weighs at most trainingRowsPerSource rows in the base model and in the
     // recalibration, and the recalibration needs several sources: no one source steers either.
     const capped = capRowsPerSource(feedback, this.options.trainingRowsPerSource, original.source);
-    const window = recentRows(feedback, RECALIBRATION_WINDOW_ROWS);
-    const recalibration = capRowsPerSource(window, this.options.trainingRowsPerSource, original.source);
+    // Each site's calibration is fitted on that site's recent feedback only: the default
+    // site's is calibration.json, every other one's an entry of site-calibrations.json.
+    const bySite = rowsBySite(feedback, this.options.maxSites ?? DEFAULT_MAX_SITES);
+    const defaultWindow = recentRows(bySite.get(DEFAULT_SITE) ?? emptyRows(), RECALIBRATION_WINDOW_ROWS);
+    const recalibration = capRowsPerSource(
+      defaultWindow,
+      this.options.trainingRowsPerSource,
+      original.source,
+    );
+    const siteFeedback: SiteRows[] = [];
+    for (const [site, rows] of bySite) {
+      if (site === DEFAULT_SITE) continue;
+      const window = recentRows(rows, RECALIBRATION_WINDOW_ROWS);
+      siteFeedback.push({
+        site,
+        rows: capRowsPerSource(window, this.options.trainingRowsPerSource, original.source).kept,
+        sources: new Set(window.sources).size,
+      });
+    }
     let lastStep = 0;
     const result = await runTrainingPipeline({
       original,
       feedback: capped.kept,
       recalibrateOn: this.options.siteRecalibration ? recalibration.kept : undefined,
-      recalibrationSources: new Set(window.sources).size,
+      recalibrationSources: new Set(defaultWindow.sources).size,
+      siteFeedback: this.options.siteRecalibration ? siteFeedback : undefined,
       signal,
       onProgress: (progress) => {
         lastStep = progress.step;
@@ -130,6 +151,7 @@ export class StoredCandidateTraining {
       metrics: result.metrics.holdout,
       gate,
       calibration: result.calibration,
+      siteCalibrations: result.siteCalibrations,
       originalRows: counts.trainRows - counts.feedbackRows,
       feedbackRows: counts.feedbackRows,
       holdoutRows: counts.holdoutRows,
@@ -194,5 +216,55 @@ function recentRows(rows: LabelledRows, limit: number): LabelledRows {
     features: rows.features.subarray(from * FEATURE_COUNT, rows.rows * FEATURE_COUNT),
     labels: rows.labels.subarray(from, rows.rows),
     sources: rows.sources.slice(from),
+    sites: rows.sites?.slice(from),
   };
+}
+
+/** Default MAX_SITES: sites with a calibration of their own (metrics keep a bounded label set). */
+export const DEFAULT_MAX_SITES = 50;
+
+function emptyRows(): LabelledRows {
+  return { rows: 0, features: new Float64Array(0), labels: new Uint8Array(0), sources: [], sites: [] };
+}
+
+/**
+ * The rows of each site, in arrival order. Only the `maxSites` non-default sites with the
+ * most rows get their own entry (ties: by name); the rest get none and are answered by the
+ * base model. Their rows still train the base model, as every site's do.
+ */
+export function rowsBySite(rows: LabelledRows, maxSites: number): Map<string, LabelledRows> {
+  const indexes = new Map<string, number[]>();
+  for (let i = 0; i < rows.rows; i++) {
+    const site = rows.sites?.[i] ?? DEFAULT_SITE;
+    let list = indexes.get(site);
+    if (list === undefined) indexes.set(site, (list = []));
+    list.push(i);
+  }
+  const others = [...indexes.entries()]
+    .filter(([site]) => site !== DEFAULT_SITE)
+    .sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
+    .slice(0, maxSites);
+  const chosen = indexes.has(DEFAULT_SITE)
+    ? [[DEFAULT_SITE, indexes.get(DEFAULT_SITE) ?? []] as const, ...others]
+    : others;
+  const out = new Map<string, LabelledRows>();
+  for (const [site, list] of chosen) {
+    const features = new Float64Array(list.length * FEATURE_COUNT);
+    const labels = new Uint8Array(list.length);
+    list.forEach((from, to) => {
+      features.set(
+        rows.features.subarray(from * FEATURE_COUNT, (from + 1) * FEATURE_COUNT),
+        to * FEATURE_COUNT,
+      );
+      labels[to] = rows.labels[from] ?? 0;
+    });
+    out.set(site, {
+      rows: list.length,
+      features,
+      labels,
+      sources: list.map((i) => rows.sources[i] ?? ""),
+      sites: list.map(() => site),
+    });
+  }
+  return out;
 }

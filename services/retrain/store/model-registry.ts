@@ -1,4 +1,5 @@
 import type { BinaryMetrics } from "../../shared/model/metrics.js";
+import { parseSiteCalibrationsFile, type SiteCalibrationsFile } from "../../shared/model/served-answer.js";
 import { parseCalibrationRecord, type CalibrationRecord } from "../../shared/model/output-calibration.js";
 import type { GateCheck } from "../quality-gate.js";
 import type { StoreDatabase } from "./sqlite-store.js";
@@ -35,6 +36,8 @@ export interface NewModelVersion {
   readonly gateChecks: readonly GateCheck[];
   /** The site recalibration its artifact serves with; undefined for versions without one. */
   readonly calibration: CalibrationRecord | undefined;
+  /** The non-default sites' calibrations its artifact serves with; undefined for versions without. */
+  readonly siteCalibrations?: SiteCalibrationsFile | undefined;
 }
 
 /** A registry entry. */
@@ -80,6 +83,7 @@ interface VersionRow {
   holdout_fingerprint: string;
   gate_checks_json: string;
   calibration_json: string;
+  site_calibrations_json: string;
 }
 
 /**
@@ -134,10 +138,11 @@ export class ModelRegistry {
           .prepare(
             `INSERT INTO model_versions (seq, model_version, status, metrics_json, roc_auc, original_rows,
              feedback_rows, holdout_rows, parent_version, reason, created_at_ms, promoted_at_ms, sha256,
-             synthetic, run_id, holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json)
+             synthetic, run_id, holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json,
+             site_calibrations_json)
            VALUES (@seq, @modelVersion, @status, @metricsJson, @rocAuc, @originalRows, @feedbackRows,
              @holdoutRows, @parentVersion, @reason, @createdAtMs, @promotedAtMs, @sha256, @synthetic, @runId,
-             @holdoutScheme, @holdoutFingerprint, @gateChecksJson, @calibrationJson)`,
+             @holdoutScheme, @holdoutFingerprint, @gateChecksJson, @calibrationJson, @siteCalibrationsJson)`,
           )
           .run({
             seq: candidate.seq,
@@ -159,6 +164,8 @@ export class ModelRegistry {
             holdoutFingerprint: candidate.holdoutFingerprint,
             gateChecksJson: JSON.stringify(candidate.gateChecks),
             calibrationJson: candidate.calibration === undefined ? "" : JSON.stringify(candidate.calibration),
+            siteCalibrationsJson:
+              candidate.siteCalibrations === undefined ? "" : JSON.stringify(candidate.siteCalibrations),
           });
       })
       .immediate();
@@ -248,5 +255,9 @@ function toRecord(row: VersionRow): ModelVersionRecord {
     gateChecks: JSON.parse(row.gate_checks_json) as GateCheck[],
     calibration:
       row.calibration_json === "" ? undefined : parseCalibrationRecord(JSON.parse(row.calibration_json)),
+    siteCalibrations:
+      row.site_calibrations_json === ""
+        ? undefined
+        : parseSiteCalibrationsFile(JSON.parse(row.site_calibrations_json)),
   };
 }

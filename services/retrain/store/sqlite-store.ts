@@ -193,6 +193,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE model_versions ADD COLUMN calibration_json TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 6,
+    description:
+      "feedback names the site its prediction was made for; versions keep their per-site calibrations",
+    // Feedback from before sites existed was made for the one global calibration: the default site's.
+    sql: `
+      ALTER TABLE feedback ADD COLUMN site TEXT NOT NULL DEFAULT 'default';
+      ALTER TABLE model_versions ADD COLUMN site_calibrations_json TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
 
 /**
