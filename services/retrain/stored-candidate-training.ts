@@ -8,6 +8,7 @@ import { DEFAULT_SITE } from "../shared/sites/site-name.js";
 import { measureGateEvidence, scoreRows } from "./gate-evidence.js";
 import { capRowsPerSource, DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
 import type { CandidateProgress, CandidateRequest, TrainedCandidate } from "./candidate-trainer.js";
+import { siteInterceptRows } from "./site-intercept-rows.js";
 import { FeedbackStore, type LabelledRows } from "./store/feedback-store.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
@@ -84,7 +85,13 @@ export class StoredCandidateTraining {
     const serving = await this.servingScorer(request.servingVersion);
     // One source weighs at most trainingRowsPerSource rows in the base model and in the
     // recalibration, and the recalibration needs several sources: no one source steers either.
-    const capped = capRowsPerSource(feedback, this.options.trainingRowsPerSource, original.source);
+    // The base model sees each site's feedback at the prevalence the reference expects for
+    // those patients (a per-site intercept), so no site's prevalence moves it.
+    const capped = capRowsPerSource(
+      siteInterceptRows(feedback, reference),
+      this.options.trainingRowsPerSource,
+      original.source,
+    );
     // Each site's calibration is fitted on that site's recent feedback only: the default
     // site's is calibration.json, every other one's an entry of site-calibrations.json.
     const bySite = rowsBySite(feedback, this.options.maxSites ?? DEFAULT_MAX_SITES);
