@@ -117,7 +117,7 @@ export class StoredCandidateTraining {
       feedback: capped.kept,
       recalibrateOn: this.options.siteRecalibration ? recalibration.kept : undefined,
       recalibrationSources: new Set(defaultWindow.sources).size,
-      siteFeedback: this.options.siteRecalibration ? siteFeedback : undefined,
+      siteFeedback: this.options.siteRecalibration && siteFeedback.length > 0 ? siteFeedback : undefined,
       signal,
       onProgress: (progress) => {
         lastStep = progress.step;
