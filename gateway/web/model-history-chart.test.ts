@@ -29,6 +29,7 @@ function version(name: string, status: ModelVersionStatus, auc: number, minutes:
     trainedOnSyntheticData: true,
     gateChecks: [],
     calibration: undefined,
+    siteCalibrations: [],
   };
 }
 

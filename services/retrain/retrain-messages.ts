@@ -70,6 +70,25 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
             fitRows: record.calibration.fitRows,
             checkRows: record.calibration.checkRows,
           },
+    siteCalibrations: (record.siteCalibrations?.sites ?? []).map((site) => ({
+      site: site.site,
+      method: site.method,
+      intercept: site.intercept,
+      interceptLow: site.interceptInterval.low,
+      interceptHigh: site.interceptInterval.high,
+      slope: site.slope,
+      slopeLow: site.slopeInterval.low,
+      slopeHigh: site.slopeInterval.high,
+      rows: site.rows,
+      events: site.events,
+      sources: site.sources,
+      checkLogLossBefore: site.checkLogLossBefore,
+      checkLogLossAfter: site.checkLogLossAfter,
+      observedExpected: site.observedExpected,
+      observedExpectedLow: site.observedExpectedInterval.low,
+      observedExpectedHigh: site.observedExpectedInterval.high,
+      reason: site.reason,
+    })),
   };
 }
 

@@ -127,6 +127,17 @@ describe("sites on a real RetrainService (real SQLite, real training worker)", (
     expect(clinicA?.observedExpectedInterval.high).toBeLessThan(1);
     expect(clinicA?.checkLogLossAfter).toBeLessThan(clinicA?.checkLogLossBefore ?? 0);
     expect(v2Model.calibrationRecord?.applied).toBe(false);
+    // ListModelVersions reports the same evidence.
+    const listed = await unary(client.listModelVersions.bind(client), {});
+    const reported = listed.versions.find((v) => v.modelVersion === "v2")?.siteCalibrations[0];
+    expect(reported).toMatchObject({
+      site: "clinic-a",
+      method: clinicA?.method,
+      sources: 10,
+      rows: VERDICTS,
+    });
+    expect(reported?.interceptLow).toBeLessThan(reported?.intercept ?? 0);
+    expect(reported?.observedExpectedHigh).toBeLessThan(1);
 
     // On fresh patients: clinic A's answers moved down; clinic B's and the default site's
     // stayed where the base model had them (the base model absorbed no prevalence).
