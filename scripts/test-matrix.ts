@@ -38,6 +38,9 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/retrain/feedback-review.test.ts",
   "services/retrain/feedback-outcome.test.ts",
   "services/retrain/model-approval.test.ts",
+  // Sites: a token from one site refused at another; per-site calibration end to end; idempotency at the limit.
+  "services/retrain/site-isolation.test.ts",
+  "services/retrain/feedback-idempotency.test.ts",
   // RetrainService as a child process, killed with SIGKILL.
   "services/retrain/feedback-durability.test.ts",
   // PredictService replicas against the fake and the real Retrain (in-process and child process).
@@ -47,6 +50,7 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/predict/open-inference.test.ts",
   "services/predict/version-subscriber.test.ts",
   "services/predict/live-updates.test.ts",
+  "services/predict/predict-sites.test.ts",
   // The shared server host: reflection, health, message limits.
   "services/shared/grpc/grpc-server-host.test.ts",
   // The grpc-web bridge and its upstream calls; the page in Chromium through it.

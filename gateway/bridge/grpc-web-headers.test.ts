@@ -102,4 +102,12 @@ describe("withForwardedFor", () => {
   it("drops the browser's header when the socket address is unknown, so a spoofed last entry cannot pass", () => {
     expect(withForwardedFor({ "x-forwarded-for": "203.0.113.9", a: "b" }, undefined)).toEqual({ a: "b" });
   });
+
+  it("drops a browser's x-liver-site: the bridge is trusted, so a sent site would pass for its own", () => {
+    expect(withForwardedFor({ "x-liver-site": "clinic-a", a: "b" }, "192.0.2.10")).toEqual({
+      a: "b",
+      "x-forwarded-for": "192.0.2.10",
+    });
+    expect(withForwardedFor({ "x-liver-site": "clinic-a" }, undefined)).toEqual({});
+  });
 });

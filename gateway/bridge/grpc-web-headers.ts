@@ -86,12 +86,15 @@ export function requestHeaders(headers: IncomingHttpHeaders): Record<string, str
  * does with use_remote_address: the services believe only this last entry, and only from
  * a trusted gateway; entries the browser sent itself stay in front, where nobody trusts
  * them. Without a socket address the browser's own header is dropped, since its last
- * entry would otherwise pass for the gateway's.
+ * entry would otherwise pass for the gateway's. A browser's x-liver-site is always dropped.
  */
 export function withForwardedFor(
   metadata: Record<string, string>,
   remoteAddress: string | undefined,
 ): Record<string, string> {
+  // The site is the gateway's to say (Envoy sets it per listener); the local bridge serves the
+  // default site, so a browser's own x-liver-site never passes for the gateway's.
+  delete metadata["x-liver-site"];
   const sent = metadata["x-forwarded-for"];
   if (remoteAddress === undefined || remoteAddress === "") {
     delete metadata["x-forwarded-for"];

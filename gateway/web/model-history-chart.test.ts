@@ -30,6 +30,7 @@ function version(name: string, status: ModelVersionStatus, auc: number, minutes:
     gateChecks: [],
     calibration: undefined,
     approval: undefined,
+    siteCalibrations: [],
   };
 }
 

@@ -24,6 +24,7 @@ function version(name: string, status: ModelVersionStatus): ModelVersion {
     gateChecks: [],
     calibration: undefined,
     approval: undefined,
+    siteCalibrations: [],
   };
 }
 

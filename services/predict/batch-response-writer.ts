@@ -1,4 +1,5 @@
 import { randomFillSync } from "node:crypto";
+import { DEFAULT_SITE } from "../shared/sites/site-name.js";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import { checkPlausibility, hasImplausibleValues } from "../shared/features/plausibility-checks.js";
@@ -97,7 +98,8 @@ export class BatchResponseWriter {
 
   /**
    * Scores rows 0 .. count-1 of `vectors` with `model` and encodes the answers (what each
-   * carries: `contents`), their tokens naming `principal` (the caller; "" when unauthenticated).
+   * carries: `contents`), their tokens naming `principal` (the caller; "" when unauthenticated)
+   * and `site` (whose calibration `model` answers with).
    */
   write(
     model: ServingModel,
@@ -106,6 +108,7 @@ export class BatchResponseWriter {
     issuedAtMs: number,
     contents: BatchContents = DEFAULT_BATCH_CONTENTS,
     principal = "",
+    site = DEFAULT_SITE,
   ): BatchOutcome {
     this.reserve(count);
     const probabilities = this.probabilities;
@@ -132,7 +135,11 @@ export class BatchResponseWriter {
     }
     const warningSize = (row: number): number => warnings?.get(row)?.length ?? 0;
     const version = Buffer.from(model.version, "utf8");
-    const recordBytes = recordLength(version.length, this.signer.encodedPrincipal(principal).length);
+    const recordBytes = recordLength(
+      version.length,
+      this.signer.encodedPrincipal(principal).length,
+      this.signer.encodedSite(site).length,
+    );
     const recordChars = base64UrlLength(recordBytes);
     const tokenLength = recordChars + 1 + MAC_CHARS;
     const threshold = model.threshold;
@@ -202,6 +209,7 @@ export class BatchResponseWriter {
           diagnosis,
           issuedAtMs,
           principal,
+          site,
         );
         out[at++] = TAG_FEEDBACK_TOKEN;
         at = writeVarint(out, tokenLength, at);

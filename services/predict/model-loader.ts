@@ -1,4 +1,6 @@
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
+import { servedScorer, servedSites, type ServedModel } from "../shared/model/served-answer.js";
+import { DEFAULT_SITE } from "../shared/sites/site-name.js";
 import { transformRows } from "../shared/model/feature-pipeline.js";
 import { calibrationMessage, type ModelMetrics as SharedModelMetrics } from "../shared/model/metrics.js";
 import { LEGACY_HOLDOUT_SCHEME } from "../shared/model/holdout-split.js";
@@ -115,7 +117,7 @@ export class ModelLoader {
     const threshold = loaded.metrics.holdout.threshold;
     const scorer = createScorer(loaded.pipeline, loaded.weights, loaded.calibration);
     const backend = await this.warmUp(loaded, scorer);
-    return {
+    const common = {
       version: loaded.manifest.version,
       sha256: loaded.manifestSha256,
       threshold,
@@ -125,9 +127,29 @@ export class ModelLoader {
       loadedAt: new Date(),
       backend,
       inputProfile: loaded.pipeline.inputProfile,
-      score: (vectors, offset) => scorer.score(vectors, offset),
-      explain: (vectors, offset, contributions) => scorer.explain(vectors, offset, contributions),
     };
+    // One view per site with a calibration of its own, one uncalibrated view for all other
+    // sites, and the default site's (calibration.json) as the model itself.
+    const served: ServedModel = {
+      pipeline: loaded.pipeline,
+      weights: loaded.weights,
+      calibrations: loaded.siteCalibrations,
+      threshold,
+    };
+    const views = new Map<string, ServingModel>();
+    const view = (site: string, siteScorer: Scorer): ServingModel => ({
+      ...common,
+      score: (vectors, offset) => siteScorer.score(vectors, offset),
+      explain: (vectors, offset, contributions) => siteScorer.explain(vectors, offset, contributions),
+      atSite: (other) => views.get(other) ?? uncalibrated,
+    });
+    const defaultView = view(DEFAULT_SITE, scorer);
+    const uncalibrated = view("", servedScorer(served, ""));
+    views.set(DEFAULT_SITE, defaultView);
+    for (const site of servedSites(loaded.siteCalibrations)) {
+      if (site !== DEFAULT_SITE) views.set(site, view(site, servedScorer(served, site)));
+    }
+    return defaultView;
   }
 
   private verify(request: LoadRequest): LoadedModel {

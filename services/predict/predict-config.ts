@@ -1,4 +1,6 @@
 import path from "node:path";
+import type { BlockList } from "node:net";
+import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "../shared/net/trusted-gateways.js";
 import { type AuthConfig, readAuthConfig } from "../shared/auth/auth-config.js";
 import { loadOrCreateSigningKey } from "../shared/feedback/signing-key.js";
 import {
@@ -64,6 +66,8 @@ export interface PredictConfig {
    * what explanations cost, or for clients that never show them).
    */
   readonly explainPredictions: boolean;
+  /** TRUSTED_GATEWAY_ADDRESSES: peers whose x-liver-site is believed (default loopback); omitted: loopback. */
+  readonly trustedGateways?: BlockList | undefined;
 }
 
 /**
@@ -101,5 +105,8 @@ export function readPredictConfig(env: Env = process.env): PredictConfig {
     tls: readTlsSettings(env),
     healthPort: readOptionalPort(env, "HEALTH_PORT"),
     explainPredictions: readBoolean(env, "EXPLAIN_PREDICTIONS", true),
+    trustedGateways: parseTrustedAddresses(
+      readString(env, "TRUSTED_GATEWAY_ADDRESSES", DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
+    ),
   };
 }

@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import { DEFAULT_TRUSTED_GATEWAY_ADDRESSES, parseTrustedAddresses } from "../shared/net/trusted-gateways.js";
+import { SiteResolver } from "../shared/sites/site-resolver.js";
 import { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { logAuthMode } from "../shared/auth/auth-log.js";
 import { grpcChannelCredentials, grpcServerCredentials } from "../shared/tls/grpc-tls-credentials.js";
@@ -120,6 +122,9 @@ export async function startPredictServer(
     auth: authenticator,
     explainPredictions: config.explainPredictions,
     drift,
+    sites: new SiteResolver(
+      config.trustedGateways ?? parseTrustedAddresses(DEFAULT_TRUSTED_GATEWAY_ADDRESSES),
+    ),
   });
   logAuthMode(logger, config.auth, "Predict and PredictBatch");
   host.addService(

@@ -15,6 +15,8 @@ import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js
 import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
 import { checkPlausibility } from "../shared/features/plausibility-checks.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
+import { DEFAULT_SITE } from "../shared/sites/site-name.js";
+import { SiteRefusal, type SiteResolver } from "../shared/sites/site-resolver.js";
 import { BatchResponseWriter } from "./batch-response-writer.js";
 import type { ModelHolder } from "./model-holder.js";
 import { type DecodedPatientBatch, MAX_BATCH_PATIENTS } from "./patient-batch-decoder.js";
@@ -44,6 +46,8 @@ export interface PredictServiceDeps {
   readonly explainPredictions?: boolean;
   /** The sliding window of scored inputs for drift; omitted in tests that do not need it. */
   readonly drift?: InputDriftMonitor;
+  /** Decides each call's site (whose calibration answers); omitted: every call is the default site's. */
+  readonly sites?: SiteResolver | undefined;
 }
 
 /** The schema as GetModelInfo returns it; built once, it never changes in a process. */
@@ -92,40 +96,67 @@ export class PredictService {
   predict: handleUnaryCall<PredictRequest, PredictAnswer> = (call, callback) => {
     const auth = this.deps.auth;
     if (auth === undefined) {
-      this.predictFor(call.request, ANONYMOUS_PRINCIPAL, callback);
+      const site = this.siteOf("Predict", call.getPeer(), call.metadata, undefined, callback);
+      if (site !== undefined) this.predictFor(call.request, ANONYMOUS_PRINCIPAL, site, callback);
       return;
     }
     this.asCaller(auth, "Predict", call.metadata, callback, (caller) => {
-      this.predictFor(call.request, caller.principal, callback);
+      const site = this.siteOf("Predict", call.getPeer(), call.metadata, caller, callback);
+      if (site !== undefined) this.predictFor(call.request, caller.principal, site, callback);
     });
   };
 
   predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
     const auth = this.deps.auth;
     if (auth === undefined) {
-      this.predictBatchFor(call.request, ANONYMOUS_PRINCIPAL, callback);
+      const site = this.siteOf("PredictBatch", call.getPeer(), call.metadata, undefined, callback);
+      if (site !== undefined) this.predictBatchFor(call.request, ANONYMOUS_PRINCIPAL, site, callback);
       return;
     }
     this.asCaller(auth, "PredictBatch", call.metadata, callback, (caller) => {
-      this.predictBatchFor(call.request, caller.principal, callback);
+      const site = this.siteOf("PredictBatch", call.getPeer(), call.metadata, caller, callback);
+      if (site !== undefined) this.predictBatchFor(call.request, caller.principal, site, callback);
     });
   };
 
-  /** Predict for the caller `principal` (signed into the feedback token). */
+  /** The call's site, or undefined after answering the refusal. */
+  private siteOf<T>(
+    method: PredictMethod,
+    peer: string,
+    metadata: Metadata,
+    caller: Caller | undefined,
+    callback: sendUnaryData<T>,
+  ): string | undefined {
+    const sites = this.deps.sites;
+    if (sites === undefined) return DEFAULT_SITE;
+    try {
+      return sites.resolve(peer, metadata, caller);
+    } catch (error) {
+      if (error instanceof SiteRefusal) {
+        this.fail(method, callback, error.status);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  /** Predict for the caller `principal` at `site` (both signed into the feedback token). */
   private predictFor(
     request: PredictRequest,
     principal: string,
+    site: string,
     callback: sendUnaryData<PredictAnswer>,
   ): void {
     const started = performance.now();
     const { metrics } = this.deps;
-    const model = this.deps.holder.current;
-    if (model === undefined) return this.fail("Predict", callback, this.unavailable());
+    const current = this.deps.holder.current;
+    if (current === undefined) return this.fail("Predict", callback, this.unavailable());
+    const model = current.atSite?.(site) ?? current;
     const patient = request.patient;
     if (!readPatientVector(patient, this.single, 0)) {
       return this.fail("Predict", callback, invalidArgument(patientViolations(patient)));
     }
-    const response = this.answer(model, this.single, 0, Date.now(), principal);
+    const response = this.answer(model, this.single, 0, Date.now(), principal, site);
     if (response === undefined) return this.fail("Predict", callback, this.badScore(model));
     callback(null, response);
     this.deps.drift?.observe(this.single, 0);
@@ -137,16 +168,18 @@ export class PredictService {
     metrics.predictLatency.observe((performance.now() - started) / 1000);
   }
 
-  /** PredictBatch for the caller `principal` (signed into every feedback token). */
+  /** PredictBatch for the caller `principal` at `site` (both signed into every feedback token). */
   private predictBatchFor(
     batch: DecodedPatientBatch,
     principal: string,
+    site: string,
     callback: sendUnaryData<EncodedPredictBatchResponse>,
   ): void {
     const started = performance.now();
     const { metrics } = this.deps;
-    const model = this.deps.holder.current;
-    if (model === undefined) return this.fail("PredictBatch", callback, this.unavailable());
+    const current = this.deps.holder.current;
+    if (current === undefined) return this.fail("PredictBatch", callback, this.unavailable());
+    const model = current.atSite?.(site) ?? current;
     const count = batch.count;
     if (count === 0 || count > MAX_BATCH_PATIENTS) {
       const description =
@@ -171,6 +204,7 @@ export class PredictService {
       Date.now(),
       { explanations: batch.includeExplanations, feedbackTokens: !batch.omitFeedbackTokens },
       principal,
+      site,
     );
     if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
     callback(null, outcome.response);
@@ -210,6 +244,7 @@ export class PredictService {
     offset: number,
     issuedAtMs: number,
     principal: string,
+    site: string,
   ): PredictAnswer | undefined {
     const probability = model.score(vectors, offset);
     if (!(probability >= 0 && probability <= 1)) return undefined;
@@ -227,6 +262,7 @@ export class PredictService {
       diagnosis,
       issuedAtMs,
       principal,
+      site,
     );
     return {
       probability,

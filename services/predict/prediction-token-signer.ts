@@ -1,10 +1,12 @@
 import { createTokenMac } from "../shared/feedback/feedback-token.js";
+import { DEFAULT_SITE } from "../shared/sites/site-name.js";
 import { HMAC_SHA256_BYTES, type HmacSha256 } from "../shared/feedback/hmac-sha256.js";
 import {
   MAX_RECORD_BYTES,
   UUID_BYTES,
   encodeModelVersion,
   encodePrincipal,
+  encodeSite,
   parseUuid,
   writePredictionRecord,
 } from "../shared/feedback/prediction-record.js";
@@ -31,6 +33,9 @@ export class PredictionTokenSigner {
   /** The last principal signed for and its UTF-8 bytes (a caller's token is reused across calls). */
   private principalText = "";
   private principalBytes: Buffer = Buffer.alloc(0);
+  /** The last site signed for and its bytes. */
+  private siteText = DEFAULT_SITE;
+  private siteBytes: Buffer = Buffer.alloc(0);
 
   constructor(key: Uint8Array) {
     this.hmac = createTokenMac(key);
@@ -51,6 +56,7 @@ export class PredictionTokenSigner {
     diagnosis: number,
     issuedAtMs: number,
     principal = "",
+    site = DEFAULT_SITE,
   ): string {
     const length = this.signRecord(
       parseUuid(predictionId, this.uuid),
@@ -62,6 +68,7 @@ export class PredictionTokenSigner {
       diagnosis,
       issuedAtMs,
       principal,
+      site,
     );
     return `${this.record.toString("base64url", 0, length)}.${this.mac.toString("base64url")}`;
   }
@@ -82,6 +89,7 @@ export class PredictionTokenSigner {
     diagnosis: number,
     issuedAtMs: number,
     principal = "",
+    site = DEFAULT_SITE,
   ): number {
     const length = writePredictionRecord(
       this.record,
@@ -94,6 +102,7 @@ export class PredictionTokenSigner {
       diagnosis,
       issuedAtMs,
       this.encodedPrincipal(principal),
+      this.encodedSite(site),
     );
     this.hmac.digestInto(this.record, length, this.mac, 0);
     return length;
@@ -106,6 +115,15 @@ export class PredictionTokenSigner {
       this.principalText = principal;
     }
     return this.principalBytes;
+  }
+
+  /** The bytes of `site` as records carry it (empty for the default site). */
+  encodedSite(site: string): Buffer {
+    if (site !== this.siteText) {
+      this.siteBytes = encodeSite(site);
+      this.siteText = site;
+    }
+    return this.siteBytes;
   }
 
   private encodedVersion(modelVersion: string): Buffer {

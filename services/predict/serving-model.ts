@@ -34,6 +34,12 @@ export interface ServingModel {
    * log-odds. Reference plus contributions is the logit of `score`.
    */
   explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
+  /**
+   * The same version as `site` is served: that site's calibration, or the base model for a
+   * site without one. Built once per version, so the per-call lookup is one Map.get. Omitted
+   * (test doubles): every site is answered as this one.
+   */
+  atSite?(site: string): ServingModel;
 }
 
 /** Human name of a source, for logs. */

@@ -1,4 +1,5 @@
 import type { BinaryMetrics } from "../shared/model/metrics.js";
+import type { SiteCalibrationsFile } from "../shared/model/served-answer.js";
 import type { CalibrationRecord } from "../shared/model/output-calibration.js";
 import type { GateEvidence } from "./quality-gate.js";
 import type { ServedChangeEvidence } from "./served-change.js";
@@ -39,6 +40,8 @@ export interface TrainedCandidate {
   readonly served: ServedChangeEvidence;
   /** The site recalibration the artifact carries; undefined when SITE_RECALIBRATION is off. */
   readonly calibration: CalibrationRecord | undefined;
+  /** Every non-default site's calibration with its evidence; undefined when none was fitted. */
+  readonly siteCalibrations?: SiteCalibrationsFile | undefined;
   readonly originalRows: number;
   readonly feedbackRows: number;
   readonly holdoutRows: number;

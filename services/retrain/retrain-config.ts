@@ -1,4 +1,5 @@
 import { type AuthConfig, readAuthConfig } from "../shared/auth/auth-config.js";
+import { DEFAULT_MAX_SITES } from "./stored-candidate-training.js";
 import path from "node:path";
 import { DEFAULT_GATE_POLICY, type GatePolicy } from "./quality-gate.js";
 import { DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
@@ -67,6 +68,8 @@ export interface RetrainConfig {
   readonly feedbackScreening: boolean;
   /** FEEDBACK_TRAINING_ROWS_PER_SOURCE: one source's most recent rows in base training; 0 for all. */
   readonly trainingRowsPerSource: number;
+  /** MAX_SITES: sites with a calibration of their own; omitted: 50. */
+  readonly maxSites?: number | undefined;
   readonly shutdownGraceMs: number;
   /** Peers whose x-forwarded-for is believed (the gateways); TRUSTED_GATEWAY_ADDRESSES. */
   readonly trustedGateways: BlockList;
@@ -124,6 +127,7 @@ export function readRetrainConfig(env: Env): RetrainConfig {
       0,
       1_000_000_000,
     ),
+    maxSites: readInteger(env, "MAX_SITES", DEFAULT_MAX_SITES, 0, 10_000),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0, 600_000),
     trustedGateways: parseTrustedAddresses(
       readString(env, "TRUSTED_GATEWAY_ADDRESSES", DEFAULT_TRUSTED_GATEWAY_ADDRESSES),

@@ -188,76 +188,79 @@ export class RetrainRunner {
     feedbackUpTo: number,
   ): ModelVersionRecord {
     const { db, registry, runLog } = this.deps;
-    return db.transaction((): ModelVersionRecord => {
-      // The trainer re-scored the version serving when the run started; an admin may have
-      // rolled back meanwhile, and then the candidate is not compared with what serves now.
-      const serving = registry.serving();
-      const decision =
-        serving?.modelVersion !== candidate.gate.serving?.modelVersion
-          ? {
-              promote: false,
-              reason: `not gated: the serving version changed to ${serving?.modelVersion ?? "none"} during training; the next run will be`,
-              checks: [],
-            }
-          : decideGate(
-              { modelVersion, rocAuc: candidate.metrics.rocAuc },
-              candidate.gate,
-              this.deps.gatePolicy,
-            );
-      const policy = this.deps.gatePolicy;
-      const served = candidate.served;
-      const servedChecks = servedChangeChecks(served, policy.approvalMaxClassChange);
-      // An admin may have approved another version during training: the candidate was then
-      // measured against answers that are no longer the approved ones, so a person looks.
-      const baseline = registry.approvedBaseline();
-      const baselineMoved = baseline !== undefined && baseline.modelVersion !== served.approvedVersion;
-      const needsApproval =
-        decision.promote && (baselineMoved || servedChecks.some((check) => !check.passed));
-      const status = !decision.promote ? "rejected" : needsApproval ? "pending" : "serving";
-      const reason = !needsApproval
-        ? decision.reason
-        : baselineMoved
-          ? `waits for approval: ${baseline.modelVersion} was approved while it trained against ${served.approvedVersion ?? "none"}; ${decision.reason}`
-          : `${approvalReason(served, policy.approvalMaxClassChange)}; ${decision.reason}`;
-      const baselineUpTo = baseline === undefined ? 0 : trainedFeedbackUpTo(db, baseline.runId);
-      const finishedAtMs = this.now();
-      const entry: NewModelVersion = {
-        seq,
-        modelVersion,
-        metrics: candidate.metrics,
-        originalRows: candidate.originalRows,
-        feedbackRows: candidate.feedbackRows,
-        holdoutRows: candidate.holdoutRows,
-        parentVersion: serving?.modelVersion,
-        reason,
-        createdAtMs: finishedAtMs,
-        sha256: candidate.sha256,
-        synthetic: candidate.synthetic,
-        runId: active.runId,
-        holdoutScheme: candidate.gate.holdoutScheme,
-        holdoutFingerprint: candidate.gate.holdoutFingerprint,
-        gateChecks: [...decision.checks, ...servedChecks],
-        calibration: candidate.calibration,
-        approval: {
-          approvedVersion: served.approvedVersion,
-          maxClassChange: policy.approvalMaxClassChange,
-          required: needsApproval,
-          changes: served.changes,
-          feedback: summarizeFeedback(db, baselineUpTo, feedbackUpTo),
-        },
-      };
-      const record =
-        status === "pending"
-          ? registry.addPending(entry, finishedAtMs)
-          : registry.add(entry, status === "serving", finishedAtMs);
-      runLog.finish(active.runId, {
-        outcome: status === "serving" ? "promoted" : status,
-        modelVersion,
-        error: status === "serving" ? "" : reason,
-        finishedAtMs,
-      });
-      return record;
-    })();
+    return db
+      .transaction((): ModelVersionRecord => {
+        // The trainer re-scored the version serving when the run started; an admin may have
+        // rolled back meanwhile, and then the candidate is not compared with what serves now.
+        const serving = registry.serving();
+        const decision =
+          serving?.modelVersion !== candidate.gate.serving?.modelVersion
+            ? {
+                promote: false,
+                reason: `not gated: the serving version changed to ${serving?.modelVersion ?? "none"} during training; the next run will be`,
+                checks: [],
+              }
+            : decideGate(
+                { modelVersion, rocAuc: candidate.metrics.rocAuc },
+                candidate.gate,
+                this.deps.gatePolicy,
+              );
+        const policy = this.deps.gatePolicy;
+        const served = candidate.served;
+        const servedChecks = servedChangeChecks(served, policy.approvalMaxClassChange);
+        // An admin may have approved another version during training: the candidate was then
+        // measured against answers that are no longer the approved ones, so a person looks.
+        const baseline = registry.approvedBaseline();
+        const baselineMoved = baseline !== undefined && baseline.modelVersion !== served.approvedVersion;
+        const needsApproval =
+          decision.promote && (baselineMoved || servedChecks.some((check) => !check.passed));
+        const status = !decision.promote ? "rejected" : needsApproval ? "pending" : "serving";
+        const reason = !needsApproval
+          ? decision.reason
+          : baselineMoved
+            ? `waits for approval: ${baseline.modelVersion} was approved while it trained against ${served.approvedVersion ?? "none"}; ${decision.reason}`
+            : `${approvalReason(served, policy.approvalMaxClassChange)}; ${decision.reason}`;
+        const baselineUpTo = baseline === undefined ? 0 : trainedFeedbackUpTo(db, baseline.runId);
+        const finishedAtMs = this.now();
+        const entry: NewModelVersion = {
+          seq,
+          modelVersion,
+          metrics: candidate.metrics,
+          originalRows: candidate.originalRows,
+          feedbackRows: candidate.feedbackRows,
+          holdoutRows: candidate.holdoutRows,
+          parentVersion: serving?.modelVersion,
+          reason,
+          createdAtMs: finishedAtMs,
+          sha256: candidate.sha256,
+          synthetic: candidate.synthetic,
+          runId: active.runId,
+          holdoutScheme: candidate.gate.holdoutScheme,
+          holdoutFingerprint: candidate.gate.holdoutFingerprint,
+          gateChecks: [...decision.checks, ...servedChecks],
+          calibration: candidate.calibration,
+          siteCalibrations: candidate.siteCalibrations,
+          approval: {
+            approvedVersion: served.approvedVersion,
+            maxClassChange: policy.approvalMaxClassChange,
+            required: needsApproval,
+            changes: served.changes,
+            feedback: summarizeFeedback(db, baselineUpTo, feedbackUpTo),
+          },
+        };
+        const record =
+          status === "pending"
+            ? registry.addPending(entry, finishedAtMs)
+            : registry.add(entry, status === "serving", finishedAtMs);
+        runLog.finish(active.runId, {
+          outcome: status === "serving" ? "promoted" : status,
+          modelVersion,
+          error: status === "serving" ? "" : reason,
+          finishedAtMs,
+        });
+        return record;
+      })
+      .immediate();
   }
 }
 

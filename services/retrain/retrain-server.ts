@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { SiteResolver } from "../shared/sites/site-resolver.js";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -251,6 +252,8 @@ async function startOnStore(
       onPendingChanged: (record) => metrics.pendingApproval(record),
       logger,
     }),
+    storedFeedback: (issuedAtMs, predictionId) => feedback.storedFeedback(issuedAtMs, predictionId),
+    sites: new SiteResolver(config.trustedGateways),
   });
   metrics.bind({
     pendingLabelled: () => scheduler.pendingLabelled,

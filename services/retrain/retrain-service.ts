@@ -27,6 +27,8 @@ import { FEATURE_COUNT, LABEL } from "../shared/features/feature-schema.js";
 import { FeedbackTokenError } from "../shared/feedback/feedback-token-error.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../shared/feedback/prediction-record.js";
+import { DEFAULT_SITE } from "../shared/sites/site-name.js";
+import { SiteRefusal, type SiteResolver } from "../shared/sites/site-resolver.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import type { AdminAuth, AdminIdentity } from "./admin-auth.js";
 import type { FeedbackAttribution, FeedbackOrigin } from "./feedback-attribution.js";
@@ -49,7 +51,12 @@ import { toModelMetrics, toModelVersion, toRetrainRun } from "./retrain-messages
 import type { RetrainRunner } from "./retrain-runner.js";
 import type { RetrainScheduler, SchedulerState } from "./retrain-scheduler.js";
 import type { SourceRateLimiter } from "./source-rate-limiter.js";
-import type { NewFeedbackState, StoredVerdict, VerdictCounts } from "./store/feedback-store.js";
+import type {
+  NewFeedbackState,
+  StoredFeedbackOutcome,
+  StoredVerdict,
+  VerdictCounts,
+} from "./store/feedback-store.js";
 import { RegistryError, type ModelRegistry, type ModelVersionRecord } from "./store/model-registry.js";
 import type { RunLog } from "./store/run-log.js";
 import type { OriginalDatasetInfo } from "./store/sample-store.js";
@@ -96,6 +103,13 @@ export interface RetrainServiceDeps {
   readonly verdicts?: VersionVerdicts;
   /** ApproveModelVersion and RejectModelVersion. */
   readonly approval: ModelApproval;
+  /**
+   * The feedback id already stored for a prediction (issue time and id), if any: asked only
+   * when a source is at its limit, so a repeat is still answered as a duplicate.
+   */
+  readonly storedFeedback?: (issuedAtMs: number, predictionId: string) => StoredFeedbackOutcome | undefined;
+  /** Decides the submitting call's site; omitted: every call is the default site's. */
+  readonly sites?: SiteResolver;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -135,7 +149,13 @@ export class RetrainService {
           call.metadata,
           caller?.principal ?? ANONYMOUS_PRINCIPAL,
         );
-        return this.submitFeedback(call.request, origin, caller);
+        let site: string;
+        try {
+          site = this.deps.sites?.resolve(call.getPeer(), call.metadata, caller) ?? DEFAULT_SITE;
+        } catch (error) {
+          throw error instanceof SiteRefusal ? new RpcFailure(error.status) : error;
+        }
+        return this.submitFeedback(call.request, origin, caller, site);
       }),
       getRetrainStatus: this.unary("GetRetrainStatus", (call) =>
         Promise.resolve(this.getRetrainStatus(call.request)),
@@ -188,6 +208,7 @@ export class RetrainService {
     request: SubmitFeedbackRequest,
     origin: FeedbackOrigin,
     caller?: Caller,
+    site: string = DEFAULT_SITE,
   ): Promise<SubmitFeedbackResponse> {
     const violations = checkFeedbackToken(request.feedbackToken);
     const verdict = checkVerdict(request.verdict);
@@ -196,9 +217,38 @@ export class RetrainService {
     const prediction = this.verifyToken(request.feedbackToken);
     const refusal = feedbackPrincipalRefusal(prediction, caller);
     if (refusal !== undefined) throw refusal;
+    // Feedback counts only for the site whose calibration answered: another site's caller
+    // cannot move this site's calibration with tokens it obtained.
+    const tokenSite = prediction.site ?? DEFAULT_SITE;
+    if (tokenSite !== site) {
+      throw rpcFailure(
+        status.PERMISSION_DENIED,
+        `feedback_token was issued for site ${tokenSite}, and this call comes from site ${site}; feedback is accepted only from the site its prediction was made for`,
+      );
+    }
     const label = labelFor(verdict, prediction);
-    // Don't-know verdicts never train, so they are not limited.
-    const grant = label === null ? undefined : this.takeSourceSlot(origin.source);
+    // Don't-know verdicts never train, so they are not limited. Idempotency wins over the
+    // limit: a resubmitted token (its acknowledgement lost) learns that it is stored.
+    let grant: { release(): void } | undefined;
+    if (label !== null) {
+      const slot = this.takeSourceSlot(origin.source);
+      if ("refusal" in slot) {
+        const stored = this.deps.storedFeedback?.(prediction.issuedAtMs, prediction.predictionId);
+        if (stored === undefined) {
+          this.deps.metrics.feedbackSourceLimited();
+          throw slot.refusal;
+        }
+        this.deps.metrics.feedbackDuplicate();
+        return {
+          feedbackId: stored.feedbackId,
+          retrainScheduled: false,
+          duplicate: true,
+          modelVersion: prediction.modelVersion,
+          ...feedbackOutcome(stored.state, stored.stateReason),
+        };
+      }
+      grant = slot;
+    }
     let state: NewFeedbackState = "unlabelled";
     let stateReason = "";
     if (label !== null) {
@@ -230,6 +280,7 @@ export class RetrainService {
         issuedAtMs: prediction.issuedAtMs,
         receivedAtMs: Date.now(),
         ...origin,
+        site: tokenSite,
         state,
         stateReason,
       });
@@ -462,18 +513,17 @@ export class RetrainService {
     return record;
   }
 
-  /** A slot of the source's hourly budget, or RESOURCE_EXHAUSTED saying when to retry. */
-  private takeSourceSlot(source: string): { release(): void } {
+  /** A slot of the source's hourly budget, or the RESOURCE_EXHAUSTED saying when to retry. */
+  private takeSourceSlot(source: string): { release(): void } | { refusal: RpcFailure } {
     const decision = this.deps.sourceLimiter.take(source);
     if (decision.allowed) return decision.grant;
-    this.deps.metrics.feedbackSourceLimited();
     const seconds = Math.ceil(decision.retryAfterMs / 1000);
     const refusal = grpcError(
       status.RESOURCE_EXHAUSTED,
       `source ${source} sent ${this.deps.sourceLimiter.limit} labelled feedbacks within the last hour, the most one source may; retry in ${seconds} s`,
     );
     refusal.metadata?.set("retry-after", String(seconds));
-    throw new RpcFailure(refusal);
+    return { refusal: new RpcFailure(refusal) };
   }
 
   /**

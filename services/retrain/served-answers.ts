@@ -1,50 +1,40 @@
 /**
- * What a site is answered: a model version's probabilities and predicted classes as Predict
- * serves them to that site, after the version's calibration. Everything that judges
- * "served answers" (the approval check, the gate's served slice figures) goes through
- * `servedProbabilities`, so the answers judged are the answers patients get.
- *
- * Today one calibration (the artifact's site recalibration) serves every caller, so the
- * deployment has one site, DEFAULT_SITE, and `servedSites` lists only it. Per-site
- * calibration replaces these two functions and nothing else.
+ * What a site is answered, for judging a candidate: a model version's probabilities and
+ * predicted classes as Predict serves them to each site, after that site's calibration
+ * (services/shared/model/served-answer.ts, the same code Predict answers with). Everything
+ * that judges "served answers" (the approval check, the gate's served slice figures) goes
+ * through here, so the answers judged are the answers patients get at every site.
  */
 import type { Dataset } from "../shared/data/dataset.js";
-import type { PipelineParams } from "../shared/model/feature-pipeline.js";
-import type { OutputCalibration } from "../shared/model/output-calibration.js";
-import { createScorer } from "../shared/model/scorer.js";
-import type { LogisticWeights } from "../shared/model/trainer.js";
+import {
+  servedScorer,
+  servedSites as sitesOf,
+  type ServedModel as SharedServedModel,
+} from "../shared/model/served-answer.js";
 
-/** The site of callers that name none. */
-export const DEFAULT_SITE = "default";
+export { DEFAULT_SITE } from "../shared/sites/site-name.js";
 
-/** A model version as Predict serves it: base model, its calibration, its decision threshold. */
-export interface ServedModel {
-  readonly modelVersion: string;
-  readonly pipeline: PipelineParams;
-  readonly weights: LogisticWeights;
-  /** The calibration the artifact serves with (the identity when it has none). */
-  readonly calibration: OutputCalibration;
-  /** A patient is predicted diseased when the served probability is >= this. */
-  readonly threshold: number;
-}
+/** A model version as Predict serves it, with the name the evidence reports it by. */
+export type ServedModel = SharedServedModel & { readonly modelVersion: string };
 
 /**
- * Every site whose answers the given models serve (the sites any of them has a calibration
- * for, and the default site): today the default site only, since one calibration serves all.
+ * Every site whose answers any of the given models serves: the default site and every site
+ * one of them has a calibration for (a site only one version calibrates is answered by the
+ * other one's base model there, so its change is judged too).
  */
-export function servedSites(_models: readonly ServedModel[]): string[] {
-  return [DEFAULT_SITE];
+export function servedSites(models: readonly (ServedModel | undefined)[]): string[] {
+  const sites = new Set<string>();
+  for (const model of models) {
+    if (model !== undefined) for (const site of sitesOf(model.calibrations)) sites.add(site);
+  }
+  const [first, ...rest] = [...sites];
+  return first === undefined ? [] : [first, ...rest.sort()];
 }
 
 /** The probability each row of `rows` is served at `site` by `model`. */
 export function servedProbabilities(model: ServedModel, site: string, rows: Dataset): Float64Array {
-  if (site !== DEFAULT_SITE) {
-    throw new Error(
-      `site ${site} has no calibration of its own; this deployment serves only ${DEFAULT_SITE}`,
-    );
-  }
   const out = new Float64Array(rows.rows);
-  createScorer(model.pipeline, model.weights, model.calibration).scoreBatch(rows.features, rows.rows, out);
+  servedScorer(model, site).scoreBatch(rows.features, rows.rows, out);
   return out;
 }
 

@@ -17,15 +17,25 @@ const holdout = smallDataset(600, 11);
 const pipeline = fitFeaturePipeline(holdout);
 const BILIRUBIN = FEATURES.findIndex((f) => f.name === "total_bilirubin");
 
-/** A model that leans on total bilirubin, served with `intercept` added to its log-odds. */
-function model(modelVersion: string, intercept: number): ServedModel {
+/**
+ * A model that leans on total bilirubin, served at the default site with `intercept` added
+ * to its log-odds, and at each of `sites` with that site's intercept.
+ */
+function model(
+  modelVersion: string,
+  intercept: number,
+  sites: Readonly<Record<string, number>> = {},
+): ServedModel {
   const kernel = new Float64Array(FEATURE_COUNT);
   kernel[BILIRUBIN] = 2;
   return {
     modelVersion,
     pipeline,
     weights: { kernel, bias: 0 },
-    calibration: { slope: 1, intercept },
+    calibrations: {
+      defaultSite: { slope: 1, intercept },
+      sites: new Map(Object.entries(sites).map(([site, b]) => [site, { slope: 1, intercept: b }])),
+    },
     threshold: 0.5,
   };
 }
@@ -35,8 +45,21 @@ describe("served answers and their change against the approved version", () => {
     const base = servedProbabilities(model("v1", 0), DEFAULT_SITE, holdout);
     const shifted = servedProbabilities(model("v2", -1), DEFAULT_SITE, holdout);
     for (let row = 0; row < 20; row++) expect(shifted[row]).toBeLessThan(base[row] ?? 0);
-    expect(() => servedProbabilities(model("v1", 0), "clinic-a", holdout)).toThrow(
-      /no calibration of its own/,
+    // A site without a calibration of its own is answered by the base model, uncalibrated.
+    const uncalibrated = servedProbabilities(model("v2", -1), "clinic-a", holdout);
+    expect(Array.from(uncalibrated)).toEqual(Array.from(base));
+  });
+
+  it("judges every site either version calibrates, and only that site moves with its feedback", () => {
+    const approved = model("v1", 0);
+    const candidate = model("v2", 0, { "clinic-a": -1.5 });
+    const evidence = measureServedChange(holdout, candidate, approved, 50);
+    const population = (site: string) =>
+      evidence.changes.find((c) => c.site === site && c.slice === POPULATION);
+    expect(population(DEFAULT_SITE)?.changed).toBe(0);
+    expect(population("clinic-a")?.changed).toBeGreaterThan(0);
+    expect(servedChangeChecks(evidence, 0.02).some((c) => !c.passed && c.rule.includes("clinic-a"))).toBe(
+      true,
     );
   });
 
@@ -96,7 +119,10 @@ describe("served answers and their change against the approved version", () => {
   });
 
   it("judges the identity calibration like the base model", () => {
-    const base = { ...model("v1", 0), calibration: IDENTITY_CALIBRATION };
+    const base: ServedModel = {
+      ...model("v1", 0),
+      calibrations: { defaultSite: IDENTITY_CALIBRATION, sites: new Map() },
+    };
     const evidence = measureServedChange(holdout, base, model("v0", 0), 50);
     expect(evidence.changes.every((c) => c.changed === 0)).toBe(true);
   });

@@ -3,13 +3,16 @@ import type { Dataset } from "../shared/data/dataset.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import { readArtifactDir } from "../shared/model/model-artifact.js";
 import { createScorer, type Scorer } from "../shared/model/scorer.js";
-import { runTrainingPipeline } from "../shared/model/training-pipeline.js";
+import { runTrainingPipeline, type SiteRows } from "../shared/model/training-pipeline.js";
 import { IDENTITY_CALIBRATION } from "../shared/model/output-calibration.js";
+import { siteCalibrationsOf } from "../shared/model/served-answer.js";
+import { DEFAULT_SITE } from "../shared/sites/site-name.js";
 import { measureGateEvidence, scoreRows } from "./gate-evidence.js";
 import type { ServedModel } from "./served-answers.js";
 import { measureServedChange } from "./served-change.js";
 import { capRowsPerSource, DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
 import type { CandidateProgress, CandidateRequest, TrainedCandidate } from "./candidate-trainer.js";
+import { siteInterceptRows } from "./site-intercept-rows.js";
 import { FeedbackStore, type LabelledRows } from "./store/feedback-store.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
@@ -20,6 +23,8 @@ export interface StoredTrainingOptions {
   readonly siteRecalibration: boolean;
   /** Most recent rows of one source that join base training; 0 for all (FEEDBACK_TRAINING_ROWS_PER_SOURCE). */
   readonly trainingRowsPerSource: number;
+  /** Most sites with a calibration of their own (MAX_SITES); omitted: DEFAULT_MAX_SITES. */
+  readonly maxSites?: number | undefined;
 }
 
 export const DEFAULT_STORED_TRAINING_OPTIONS: StoredTrainingOptions = {
@@ -85,15 +90,39 @@ export class StoredCandidateTraining {
     const serving = await this.servingScorer(request.servingVersion);
     // One source weighs at most trainingRowsPerSource rows in the base model and in the
     // recalibration, and the recalibration needs several sources: no one source steers either.
-    const capped = capRowsPerSource(feedback, this.options.trainingRowsPerSource, original.source);
-    const window = recentRows(feedback, RECALIBRATION_WINDOW_ROWS);
-    const recalibration = capRowsPerSource(window, this.options.trainingRowsPerSource, original.source);
+    // The base model sees each site's feedback at the prevalence the reference expects for
+    // those patients (a per-site intercept), so no site's prevalence moves it.
+    const capped = capRowsPerSource(
+      siteInterceptRows(feedback, reference),
+      this.options.trainingRowsPerSource,
+      original.source,
+    );
+    // Each site's calibration is fitted on that site's recent feedback only: the default
+    // site's is calibration.json, every other one's an entry of site-calibrations.json.
+    const bySite = rowsBySite(feedback, this.options.maxSites ?? DEFAULT_MAX_SITES);
+    const defaultWindow = recentRows(bySite.get(DEFAULT_SITE) ?? emptyRows(), RECALIBRATION_WINDOW_ROWS);
+    const recalibration = capRowsPerSource(
+      defaultWindow,
+      this.options.trainingRowsPerSource,
+      original.source,
+    );
+    const siteFeedback: SiteRows[] = [];
+    for (const [site, rows] of bySite) {
+      if (site === DEFAULT_SITE) continue;
+      const window = recentRows(rows, RECALIBRATION_WINDOW_ROWS);
+      siteFeedback.push({
+        site,
+        rows: capRowsPerSource(window, this.options.trainingRowsPerSource, original.source).kept,
+        sources: new Set(window.sources).size,
+      });
+    }
     let lastStep = 0;
     const result = await runTrainingPipeline({
       original,
       feedback: capped.kept,
       recalibrateOn: this.options.siteRecalibration ? recalibration.kept : undefined,
-      recalibrationSources: new Set(window.sources).size,
+      recalibrationSources: new Set(defaultWindow.sources).size,
+      siteFeedback: this.options.siteRecalibration && siteFeedback.length > 0 ? siteFeedback : undefined,
       signal,
       onProgress: (progress) => {
         lastStep = progress.step;
@@ -136,7 +165,7 @@ export class StoredCandidateTraining {
         modelVersion: request.modelVersion,
         pipeline: result.pipeline,
         weights: result.weights,
-        calibration: result.calibration ?? IDENTITY_CALIBRATION,
+        calibrations: siteCalibrationsOf(result.calibration ?? IDENTITY_CALIBRATION, result.siteCalibrations),
         threshold: result.metrics.holdout.threshold,
       },
       await this.approvedModel(request.approvedVersion),
@@ -147,6 +176,7 @@ export class StoredCandidateTraining {
       gate,
       served,
       calibration: result.calibration,
+      siteCalibrations: result.siteCalibrations,
       originalRows: counts.trainRows - counts.feedbackRows,
       feedbackRows: counts.feedbackRows,
       holdoutRows: counts.holdoutRows,
@@ -189,7 +219,7 @@ export class StoredCandidateTraining {
         modelVersion,
         pipeline: loaded.pipeline,
         weights: loaded.weights,
-        calibration: loaded.calibration,
+        calibrations: loaded.siteCalibrations,
         threshold: loaded.metrics.holdout.threshold,
       };
     }
@@ -227,5 +257,55 @@ function recentRows(rows: LabelledRows, limit: number): LabelledRows {
     features: rows.features.subarray(from * FEATURE_COUNT, rows.rows * FEATURE_COUNT),
     labels: rows.labels.subarray(from, rows.rows),
     sources: rows.sources.slice(from),
+    sites: rows.sites?.slice(from),
   };
+}
+
+/** Default MAX_SITES: sites with a calibration of their own (metrics keep a bounded label set). */
+export const DEFAULT_MAX_SITES = 50;
+
+function emptyRows(): LabelledRows {
+  return { rows: 0, features: new Float64Array(0), labels: new Uint8Array(0), sources: [], sites: [] };
+}
+
+/**
+ * The rows of each site, in arrival order. Only the `maxSites` non-default sites with the
+ * most rows get their own entry (ties: by name); the rest get none and are answered by the
+ * base model. Their rows still train the base model, as every site's do.
+ */
+export function rowsBySite(rows: LabelledRows, maxSites: number): Map<string, LabelledRows> {
+  const indexes = new Map<string, number[]>();
+  for (let i = 0; i < rows.rows; i++) {
+    const site = rows.sites?.[i] ?? DEFAULT_SITE;
+    let list = indexes.get(site);
+    if (list === undefined) indexes.set(site, (list = []));
+    list.push(i);
+  }
+  const others = [...indexes.entries()]
+    .filter(([site]) => site !== DEFAULT_SITE)
+    .sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))
+    .slice(0, maxSites);
+  const chosen = indexes.has(DEFAULT_SITE)
+    ? [[DEFAULT_SITE, indexes.get(DEFAULT_SITE) ?? []] as const, ...others]
+    : others;
+  const out = new Map<string, LabelledRows>();
+  for (const [site, list] of chosen) {
+    const features = new Float64Array(list.length * FEATURE_COUNT);
+    const labels = new Uint8Array(list.length);
+    list.forEach((from, to) => {
+      features.set(
+        rows.features.subarray(from * FEATURE_COUNT, (from + 1) * FEATURE_COUNT),
+        to * FEATURE_COUNT,
+      );
+      labels[to] = rows.labels[from] ?? 0;
+    });
+    out.set(site, {
+      rows: list.length,
+      features,
+      labels,
+      sources: list.map((i) => rows.sources[i] ?? ""),
+      sites: list.map(() => site),
+    });
+  }
+  return out;
 }

@@ -13,6 +13,7 @@ const data = workerData as TrainingWorkerData;
 const training = new StoredCandidateTraining(data.storeFile, data.modelPath, {
   siteRecalibration: data.siteRecalibration ?? DEFAULT_STORED_TRAINING_OPTIONS.siteRecalibration,
   trainingRowsPerSource: data.trainingRowsPerSource ?? DEFAULT_STORED_TRAINING_OPTIONS.trainingRowsPerSource,
+  maxSites: data.maxSites,
 });
 const running = new Map<number, AbortController>();
 

@@ -14,6 +14,8 @@ export interface TrainingWorkerData {
   readonly siteRecalibration?: boolean | undefined;
   /** FEEDBACK_TRAINING_ROWS_PER_SOURCE (default 100; 0 for no cap). */
   readonly trainingRowsPerSource?: number | undefined;
+  /** MAX_SITES: sites with a calibration of their own (default 50). */
+  readonly maxSites?: number | undefined;
 }
 
 /** Main thread to worker. */

@@ -62,6 +62,7 @@ export class WorkerTrainer implements CandidateTrainer {
       modelPath: config.modelPath,
       siteRecalibration: config.siteRecalibration,
       trainingRowsPerSource: config.trainingRowsPerSource,
+      maxSites: config.maxSites,
       logger,
     });
   }
@@ -106,12 +107,13 @@ export class WorkerTrainer implements CandidateTrainer {
 
   private ensureWorker(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const { storeFile, modelPath, siteRecalibration, trainingRowsPerSource } = this.options;
+    const { storeFile, modelPath, siteRecalibration, trainingRowsPerSource, maxSites } = this.options;
     const worker = startTrainingWorkerThread({
       storeFile,
       modelPath,
       siteRecalibration,
       trainingRowsPerSource,
+      maxSites,
     });
     worker.on("message", (message: FromTrainingWorker) => this.onMessage(message));
     worker.on("error", (error) => {

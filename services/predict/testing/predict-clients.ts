@@ -69,6 +69,8 @@ export class PredictTestClient {
 
   /** Sent as `authorization: Bearer <token>` on Predict and PredictBatch when set. */
   bearerToken: string | undefined;
+  /** Sent as x-liver-site on Predict and PredictBatch when set (as a site's gateway would). */
+  site: string | undefined;
 
   predict(patient: PatientFeatures | undefined): Promise<PredictResponse> {
     return unary((m, o, cb) => this.raw.predict({ patient }, m, o, cb), this.timeoutMs, this.authMetadata());
@@ -85,6 +87,7 @@ export class PredictTestClient {
   private authMetadata(): Metadata {
     const metadata = new Metadata();
     if (this.bearerToken !== undefined) metadata.set("authorization", `Bearer ${this.bearerToken}`);
+    if (this.site !== undefined) metadata.set("x-liver-site", this.site);
     return metadata;
   }
 

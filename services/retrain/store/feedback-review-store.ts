@@ -113,7 +113,7 @@ export class FeedbackReviewStore {
     actor: string,
     atMs = Date.now(),
   ): FeedbackChange {
-    return this.applyChange(action, selection, reason, actor, atMs);
+    return this.applyChange.immediate(action, selection, reason, actor, atMs);
   }
 
   private change(

@@ -1,4 +1,5 @@
 import { FEATURE_COUNT } from "../../shared/features/feature-schema.js";
+import { DEFAULT_SITE } from "../../shared/sites/site-name.js";
 import { decodeFeatureBlob, decodeFeatureBlobInto, encodeFeatureBlob } from "./feature-blob.js";
 import type { StoreDatabase } from "./sqlite-store.js";
 
@@ -37,6 +38,8 @@ export interface NewFeedback {
   readonly principal: string;
   /** The key per-source limits and review filters use: principal, else client address, else peer host. */
   readonly source: string;
+  /** The site the prediction was made for (from its signed token); omitted: the default site. */
+  readonly site?: string | undefined;
   readonly state: NewFeedbackState;
   /** Why screening quarantined it; '' otherwise. */
   readonly stateReason: string;
@@ -75,6 +78,8 @@ export interface LabelledRows {
   readonly labels: Uint8Array;
   /** Each row's source, parallel to labels, so training can cap one source's influence. */
   readonly sources: string[];
+  /** Each row's site, parallel to labels: its feedback calibrates that site only (omitted: all default). */
+  readonly sites?: string[] | undefined;
 }
 
 /** A feedback table row as SQLite returns it (SELECT *). */
@@ -104,6 +109,13 @@ export interface FeedbackRow {
  * by its id and issue time, both from its signed token, and the pair is UNIQUE, so a
  * repeat can never be stored twice, whatever the caller's timing.
  */
+/** What is stored for a prediction's feedback: its id and the state it was stored in. */
+export interface StoredFeedbackOutcome {
+  readonly feedbackId: string;
+  readonly state: FeedbackState;
+  readonly stateReason: string;
+}
+
 export class FeedbackStore {
   private readonly insert;
   private readonly existing;
@@ -128,12 +140,13 @@ export class FeedbackStore {
         string,
         string,
         string,
+        string,
       ]
     >(
       `INSERT INTO feedback (feedback_id, prediction_id, verdict, label, features, predicted_diagnosis,
          probability, model_version, issued_at_ms, received_at_ms, peer, client_address, principal,
-         source, state, state_reason)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         source, state, state_reason, site)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (issued_at_ms, prediction_id) DO NOTHING`,
     );
     this.existing = db.prepare<
@@ -150,7 +163,7 @@ export class FeedbackStore {
    * feedback whose prediction already has one is not stored and reports the earlier id.
    */
   insertMany(entries: readonly NewFeedback[]): InsertOutcome[] {
-    return this.insertBatch(entries);
+    return this.insertBatch.immediate(entries);
   }
 
   private insertOne(entry: NewFeedback): InsertOutcome {
@@ -172,6 +185,7 @@ export class FeedbackStore {
       entry.source,
       entry.label === null ? "unlabelled" : entry.state,
       entry.stateReason,
+      entry.site ?? DEFAULT_SITE,
     );
     if (result.changes === 1) {
       return { stored: true, seq: Number(result.lastInsertRowid), feedbackId: entry.feedbackId };
@@ -232,19 +246,21 @@ export class FeedbackStore {
    */
   labelledRows(upToSeq: number): LabelledRows {
     const rows = this.db
-      .prepare<[number], { features: Buffer; label: number; source: string }>(
-        "SELECT features, label, source FROM feedback WHERE state = 'trained' AND seq <= ? ORDER BY seq",
+      .prepare<[number], { features: Buffer; label: number; source: string; site: string }>(
+        "SELECT features, label, source, site FROM feedback WHERE state = 'trained' AND seq <= ? ORDER BY seq",
       )
       .all(upToSeq);
     const features = new Float64Array(rows.length * FEATURE_COUNT);
     const labels = new Uint8Array(rows.length);
     const sources: string[] = [];
+    const sites: string[] = [];
     rows.forEach((row, i) => {
       decodeFeatureBlobInto(row.features, features, i);
       labels[i] = row.label;
       sources.push(row.source);
+      sites.push(row.site);
     });
-    return { rows: rows.length, features, labels, sources };
+    return { rows: rows.length, features, labels, sources, sites };
   }
 
   /**
@@ -258,6 +274,17 @@ export class FeedbackStore {
          WHERE received_at_ms >= ? AND label IS NOT NULL ORDER BY received_at_ms`,
       )
       .all(sinceMs);
+  }
+
+  /**
+   * The id and state stored for a prediction's feedback, if any: an indexed lookup by the
+   * pair the table is unique on, cheap enough for the request path.
+   */
+  storedFeedback(issuedAtMs: number, predictionId: string): StoredFeedbackOutcome | undefined {
+    const row = this.existing.get(Math.round(issuedAtMs), predictionId);
+    return row === undefined
+      ? undefined
+      : { feedbackId: row.feedback_id, state: row.state as FeedbackState, stateReason: row.state_reason };
   }
 
   /** The feedback for a prediction, if any (a table scan: for tests and tools, not the request path). */

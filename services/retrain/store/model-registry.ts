@@ -1,4 +1,5 @@
 import type { BinaryMetrics } from "../../shared/model/metrics.js";
+import { parseSiteCalibrationsFile, type SiteCalibrationsFile } from "../../shared/model/served-answer.js";
 import { parseCalibrationRecord, type CalibrationRecord } from "../../shared/model/output-calibration.js";
 import type { GateCheck } from "../quality-gate.js";
 import type { ServedClassChange } from "../served-change.js";
@@ -64,6 +65,8 @@ export interface NewModelVersion {
   readonly calibration: CalibrationRecord | undefined;
   /** Its served answers against the last approved version; undefined for versions from before. */
   readonly approval?: ApprovalEvidence | undefined;
+  /** The non-default sites' calibrations its artifact serves with; undefined for versions without. */
+  readonly siteCalibrations?: SiteCalibrationsFile | undefined;
 }
 
 /** A registry entry. */
@@ -125,6 +128,7 @@ interface VersionRow {
   decided_by: string;
   decision_reason: string;
   decided_at_ms: number | null;
+  site_calibrations_json: string;
 }
 
 /**
@@ -226,35 +230,39 @@ export class ModelRegistry {
    * becomes the approved version later candidates are compared with.
    */
   approve(modelVersion: string, admin: string, reason: string, nowMs = Date.now()): ApprovalResult {
-    return this.db.transaction((): ApprovalResult => {
-      this.requirePending(modelVersion);
-      const previous = this.serving();
-      this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
-      this.db
-        .prepare(
-          `UPDATE model_versions SET status = 'serving', promoted_at_ms = @nowMs, approved_at_ms = @nowMs,
+    return this.db
+      .transaction((): ApprovalResult => {
+        this.requirePending(modelVersion);
+        const previous = this.serving();
+        this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+        this.db
+          .prepare(
+            `UPDATE model_versions SET status = 'serving', promoted_at_ms = @nowMs, approved_at_ms = @nowMs,
              decision = 'approved', decided_by = @admin, decision_reason = @reason, decided_at_ms = @nowMs,
              reason = @registryReason
            WHERE model_version = @modelVersion`,
-        )
-        .run({ nowMs, admin, reason, registryReason: `approved by ${admin}: ${reason}`, modelVersion });
-      return { current: this.mustGet(modelVersion), previous };
-    })();
+          )
+          .run({ nowMs, admin, reason, registryReason: `approved by ${admin}: ${reason}`, modelVersion });
+        return { current: this.mustGet(modelVersion), previous };
+      })
+      .immediate();
   }
 
   /** A person refuses the waiting candidate: it is rejected and never serves. */
   reject(modelVersion: string, admin: string, reason: string, nowMs = Date.now()): ApprovalResult {
-    return this.db.transaction((): ApprovalResult => {
-      this.requirePending(modelVersion);
-      this.db
-        .prepare(
-          `UPDATE model_versions SET status = 'rejected', decision = 'rejected', decided_by = @admin,
+    return this.db
+      .transaction((): ApprovalResult => {
+        this.requirePending(modelVersion);
+        this.db
+          .prepare(
+            `UPDATE model_versions SET status = 'rejected', decision = 'rejected', decided_by = @admin,
              decision_reason = @reason, decided_at_ms = @nowMs, reason = @registryReason
            WHERE model_version = @modelVersion`,
-        )
-        .run({ nowMs, admin, reason, registryReason: `rejected by ${admin}: ${reason}`, modelVersion });
-      return { current: this.mustGet(modelVersion), previous: this.serving() };
-    })();
+          )
+          .run({ nowMs, admin, reason, registryReason: `rejected by ${admin}: ${reason}`, modelVersion });
+        return { current: this.mustGet(modelVersion), previous: this.serving() };
+      })
+      .immediate();
   }
 
   private requirePending(modelVersion: string): ModelVersionRecord {
@@ -278,60 +286,64 @@ export class ModelRegistry {
   }
 
   private insert(candidate: NewModelVersion, status: VersionStatus, nowMs: number): ModelVersionRecord {
-    this.db.transaction(() => {
-      if (status === "serving")
-        this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
-      if (status === "serving" || status === "pending") {
-        // A newer candidate that serves or waits makes a waiting one stale: it was measured
-        // against answers that are no longer the newest, and approving it would step back.
-        this.db
-          .prepare(
-            `UPDATE model_versions SET status = 'rejected', decision = 'superseded', decided_by = 'automatic',
+    this.db
+      .transaction(() => {
+        if (status === "serving")
+          this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+        if (status === "serving" || status === "pending") {
+          // A newer candidate that serves or waits makes a waiting one stale: it was measured
+          // against answers that are no longer the newest, and approving it would step back.
+          this.db
+            .prepare(
+              `UPDATE model_versions SET status = 'rejected', decision = 'superseded', decided_by = 'automatic',
                decision_reason = @why, decided_at_ms = @nowMs, reason = @registryReason
              WHERE status = 'pending'`,
-          )
-          .run({
-            nowMs,
-            why: `superseded by ${candidate.modelVersion}`,
-            registryReason: `superseded by ${candidate.modelVersion} before anyone approved it`,
-          });
-      }
-      this.db
-        .prepare(
-          `INSERT INTO model_versions (seq, model_version, status, metrics_json, roc_auc, original_rows,
+            )
+            .run({
+              nowMs,
+              why: `superseded by ${candidate.modelVersion}`,
+              registryReason: `superseded by ${candidate.modelVersion} before anyone approved it`,
+            });
+        }
+        this.db
+          .prepare(
+            `INSERT INTO model_versions (seq, model_version, status, metrics_json, roc_auc, original_rows,
              feedback_rows, holdout_rows, parent_version, reason, created_at_ms, promoted_at_ms, sha256,
              synthetic, run_id, holdout_scheme, holdout_fingerprint, gate_checks_json, calibration_json,
-             approval_json, approved_at_ms)
+             approval_json, approved_at_ms, site_calibrations_json)
            VALUES (@seq, @modelVersion, @status, @metricsJson, @rocAuc, @originalRows, @feedbackRows,
              @holdoutRows, @parentVersion, @reason, @createdAtMs, @promotedAtMs, @sha256, @synthetic, @runId,
              @holdoutScheme, @holdoutFingerprint, @gateChecksJson, @calibrationJson, @approvalJson,
-             @approvedAtMs)`,
-        )
-        .run({
-          seq: candidate.seq,
-          modelVersion: candidate.modelVersion,
-          status,
-          metricsJson: JSON.stringify(candidate.metrics),
-          rocAuc: candidate.metrics.rocAuc,
-          originalRows: candidate.originalRows,
-          feedbackRows: candidate.feedbackRows,
-          holdoutRows: candidate.holdoutRows,
-          parentVersion: candidate.parentVersion ?? null,
-          reason: candidate.reason,
-          createdAtMs: candidate.createdAtMs,
-          promotedAtMs: status === "serving" ? nowMs : null,
-          sha256: candidate.sha256,
-          synthetic: candidate.synthetic ? 1 : 0,
-          runId: candidate.runId,
-          holdoutScheme: candidate.holdoutScheme,
-          holdoutFingerprint: candidate.holdoutFingerprint,
-          gateChecksJson: JSON.stringify(candidate.gateChecks),
-          calibrationJson: candidate.calibration === undefined ? "" : JSON.stringify(candidate.calibration),
-          approvalJson: candidate.approval === undefined ? "" : JSON.stringify(candidate.approval),
-          // The first version counts as approved: later ones are compared with it.
-          approvedAtMs: status === "serving" && this.approvedBaseline() === undefined ? nowMs : null,
-        });
-    })();
+             @approvedAtMs, @siteCalibrationsJson)`,
+          )
+          .run({
+            seq: candidate.seq,
+            modelVersion: candidate.modelVersion,
+            status,
+            metricsJson: JSON.stringify(candidate.metrics),
+            rocAuc: candidate.metrics.rocAuc,
+            originalRows: candidate.originalRows,
+            feedbackRows: candidate.feedbackRows,
+            holdoutRows: candidate.holdoutRows,
+            parentVersion: candidate.parentVersion ?? null,
+            reason: candidate.reason,
+            createdAtMs: candidate.createdAtMs,
+            promotedAtMs: status === "serving" ? nowMs : null,
+            sha256: candidate.sha256,
+            synthetic: candidate.synthetic ? 1 : 0,
+            runId: candidate.runId,
+            holdoutScheme: candidate.holdoutScheme,
+            holdoutFingerprint: candidate.holdoutFingerprint,
+            gateChecksJson: JSON.stringify(candidate.gateChecks),
+            calibrationJson: candidate.calibration === undefined ? "" : JSON.stringify(candidate.calibration),
+            approvalJson: candidate.approval === undefined ? "" : JSON.stringify(candidate.approval),
+            // The first version counts as approved: later ones are compared with it.
+            approvedAtMs: status === "serving" && this.approvedBaseline() === undefined ? nowMs : null,
+            siteCalibrationsJson:
+              candidate.siteCalibrations === undefined ? "" : JSON.stringify(candidate.siteCalibrations),
+          });
+      })
+      .immediate();
     const stored = this.get(candidate.modelVersion);
     if (stored === undefined) throw new Error(`${candidate.modelVersion} was not stored in the registry`);
     return stored;
@@ -369,36 +381,38 @@ export class ModelRegistry {
    * version changes nothing and reports it as both current and previous.
    */
   rollback(modelVersion: string, reason: string, nowMs = Date.now()): RollbackResult {
-    return this.db.transaction((): RollbackResult => {
-      const target = this.get(modelVersion);
-      if (target === undefined) {
-        throw new RegistryError("not-found", `model_version ${modelVersion} is not in the registry`);
-      }
-      if (target.status === "pending") {
-        throw new RegistryError(
-          "not-pending",
-          `model_version ${modelVersion} waits for approval; ApproveModelVersion makes it serve`,
-        );
-      }
-      if (target.status === "rejected") {
-        throw new RegistryError(
-          "rejected",
-          `model_version ${modelVersion} was rejected by the quality gate (${target.reason}); only versions that passed the gate can serve`,
-        );
-      }
-      const previous = this.serving();
-      if (previous?.modelVersion === modelVersion) return { current: target, previous };
-      this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
-      // An admin chose it to serve: later candidates are compared with it.
-      this.db
-        .prepare<[number, number, string, string]>(
-          "UPDATE model_versions SET status = 'serving', promoted_at_ms = ?, approved_at_ms = ?, reason = ? WHERE model_version = ?",
-        )
-        .run(nowMs, nowMs, reason, modelVersion);
-      const current = this.get(modelVersion);
-      if (current === undefined) throw new Error(`${modelVersion} vanished during the rollback`);
-      return { current, previous };
-    })();
+    return this.db
+      .transaction((): RollbackResult => {
+        const target = this.get(modelVersion);
+        if (target === undefined) {
+          throw new RegistryError("not-found", `model_version ${modelVersion} is not in the registry`);
+        }
+        if (target.status === "pending") {
+          throw new RegistryError(
+            "not-pending",
+            `model_version ${modelVersion} waits for approval; ApproveModelVersion makes it serve`,
+          );
+        }
+        if (target.status === "rejected") {
+          throw new RegistryError(
+            "rejected",
+            `model_version ${modelVersion} was rejected by the quality gate (${target.reason}); only versions that passed the gate can serve`,
+          );
+        }
+        const previous = this.serving();
+        if (previous?.modelVersion === modelVersion) return { current: target, previous };
+        this.db.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'serving'").run();
+        // An admin chose it to serve: later candidates are compared with it.
+        this.db
+          .prepare<[number, number, string, string]>(
+            "UPDATE model_versions SET status = 'serving', promoted_at_ms = ?, approved_at_ms = ?, reason = ? WHERE model_version = ?",
+          )
+          .run(nowMs, nowMs, reason, modelVersion);
+        const current = this.get(modelVersion);
+        if (current === undefined) throw new Error(`${modelVersion} vanished during the rollback`);
+        return { current, previous };
+      })
+      .immediate();
   }
 }
 
@@ -434,5 +448,9 @@ function toRecord(row: VersionRow): ModelVersionRecord {
             reason: row.decision_reason,
             atMs: row.decided_at_ms,
           },
+    siteCalibrations:
+      row.site_calibrations_json === ""
+        ? undefined
+        : parseSiteCalibrationsFile(JSON.parse(row.site_calibrations_json)),
   };
 }

@@ -43,17 +43,22 @@ export class SampleStore {
     const insertSample = this.db.prepare<[Buffer, number]>(
       "INSERT INTO original_samples (features, label) VALUES (?, ?)",
     );
-    this.db.transaction(() => {
-      if (this.info() !== undefined) throw new Error("the original dataset was already imported");
-      this.db
-        .prepare<[DataSource, string, number, number]>(
-          "INSERT INTO original_dataset (id, source, description, row_count, imported_at_ms) VALUES (1, ?, ?, ?, ?)",
-        )
-        .run(dataset.source, description, dataset.rows, nowMs);
-      for (let row = 0; row < dataset.rows; row++) {
-        insertSample.run(encodeFeatureBlob(dataset.features, row * FEATURE_COUNT), dataset.labels[row] ?? 0);
-      }
-    })();
+    this.db
+      .transaction(() => {
+        if (this.info() !== undefined) throw new Error("the original dataset was already imported");
+        this.db
+          .prepare<[DataSource, string, number, number]>(
+            "INSERT INTO original_dataset (id, source, description, row_count, imported_at_ms) VALUES (1, ?, ?, ?, ?)",
+          )
+          .run(dataset.source, description, dataset.rows, nowMs);
+        for (let row = 0; row < dataset.rows; row++) {
+          insertSample.run(
+            encodeFeatureBlob(dataset.features, row * FEATURE_COUNT),
+            dataset.labels[row] ?? 0,
+          );
+        }
+      })
+      .immediate();
     const info = this.info();
     if (info === undefined) throw new Error("the original dataset import did not persist");
     return info;

@@ -257,7 +257,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX retrain_runs_unfinished ON retrain_runs (seq) WHERE outcome IS NULL;
     `,
   },
+  {
+    version: 7,
+    description:
+      "feedback names the site its prediction was made for; versions keep their per-site calibrations",
+    // Feedback from before sites existed was made for the one global calibration: the default site's.
+    sql: `
+      ALTER TABLE feedback ADD COLUMN site TEXT NOT NULL DEFAULT 'default';
+      ALTER TABLE model_versions ADD COLUMN site_calibrations_json TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
+
+/**
+ * How long a connection waits for another connection's write to finish before SQLITE_BUSY.
+ * Several connections write (the gRPC thread's runs and reviews, the feedback commit
+ * thread's batches); each holds the lock for one transaction, an fsync or two.
+ */
+export const STORE_BUSY_TIMEOUT_MS = 30_000;
 
 /** Options of openSqliteStore. */
 export interface OpenStoreOptions {
@@ -268,16 +285,19 @@ export interface OpenStoreOptions {
 /**
  * Opens (creating when needed) the store: WAL so readers never block the writer, and
  * synchronous=FULL so a committed transaction survives kill -9 and power loss, which is
- * what SubmitFeedback promises before it acknowledges.
+ * what SubmitFeedback promises before it acknowledges. Every transaction that writes
+ * begins IMMEDIATE (`db.transaction(fn).immediate()`): a deferred one that read first
+ * cannot wait for the write lock when another connection committed meanwhile, and fails
+ * at once with SQLITE_BUSY ("database is locked") whatever the busy timeout.
  */
 export function openSqliteStore(file: string, options: OpenStoreOptions = {}): StoreDatabase {
   if (options.readonly === true) {
-    const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5_000 });
+    const db = new Database(file, { readonly: true, fileMustExist: true, timeout: STORE_BUSY_TIMEOUT_MS });
     db.pragma("query_only = ON");
     return db;
   }
   mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file, { timeout: 5_000 });
+  const db = new Database(file, { timeout: STORE_BUSY_TIMEOUT_MS });
   try {
     const mode = db.pragma("journal_mode = WAL", { simple: true });
     if (mode !== "wal")
@@ -306,7 +326,7 @@ export function migrate(db: StoreDatabase, file = "the store"): number {
     db.transaction(() => {
       db.exec(migration.sql);
       db.pragma(`user_version = ${migration.version}`);
-    })();
+    }).immediate();
   }
   return latest;
 }

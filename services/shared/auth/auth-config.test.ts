@@ -39,6 +39,7 @@ describe("readAuthConfig", () => {
       audience: "liver",
       jwks: { kind: "file", file: "/keys/jwks.json" },
       rolesClaim: "roles",
+      siteClaim: "site",
       clinicianRole: "liver-clinician",
       adminRole: "liver-admin",
     });

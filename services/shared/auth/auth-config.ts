@@ -2,6 +2,8 @@ import { type Env, readOptionalString, readString } from "../ops/env-config.js";
 
 /** Default claim holding the caller's roles (binding: README.md, Configuration). */
 export const DEFAULT_ROLES_CLAIM = "roles";
+/** Default claim naming the caller's site (binding name AUTH_SITE_CLAIM). */
+export const DEFAULT_SITE_CLAIM = "site";
 /** Default role that may predict and send feedback (binding: README.md, Configuration). */
 export const DEFAULT_CLINICIAN_ROLE = "liver-clinician";
 /** Default role that may retrain, roll back and review feedback (binding: README.md, Configuration). */
@@ -23,6 +25,8 @@ export interface AuthConfig {
   readonly jwks: JwksLocation;
   /** Claim (a dotted path such as `realm_access.roles` for nested claims) holding the roles. */
   readonly rolesClaim: string;
+  /** Claim naming the caller's site (AUTH_SITE_CLAIM); optional so older configs stay valid. */
+  readonly siteClaim?: string | undefined;
   readonly clinicianRole: string;
   readonly adminRole: string;
 }
@@ -78,6 +82,7 @@ export function readAuthConfig(env: Env): AuthConfig | undefined {
     audience,
     jwks,
     rolesClaim: readString(env, "AUTH_ROLES_CLAIM", DEFAULT_ROLES_CLAIM),
+    siteClaim: readString(env, "AUTH_SITE_CLAIM", DEFAULT_SITE_CLAIM),
     clinicianRole: readString(env, "AUTH_CLINICIAN_ROLE", DEFAULT_CLINICIAN_ROLE),
     adminRole: readString(env, "AUTH_ADMIN_ROLE", DEFAULT_ADMIN_ROLE),
   };

@@ -10,6 +10,8 @@ export interface Caller {
   readonly roles: readonly string[];
   /** Whether the caller holds the admin role. */
   readonly admin: boolean;
+  /** The token's site claim (AUTH_SITE_CLAIM) as written, unvalidated; undefined when absent. */
+  readonly site?: string | undefined;
 }
 
 /** The principal of calls made while authentication is off. */

@@ -6,7 +6,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
-import type { AuthConfig } from "./auth-config.js";
+import { DEFAULT_SITE_CLAIM, type AuthConfig } from "./auth-config.js";
 import { AuthError } from "./auth-error.js";
 import { JwksUnavailableError } from "./jwks-key-source.js";
 import { MAX_PRINCIPAL_BYTES, principalOf, type Caller } from "./caller.js";
@@ -75,6 +75,12 @@ export class JwtVerifier {
       );
     }
     const roles = readRoles(payload, this.config.rolesClaim);
+    const siteClaim = payload[this.config.siteClaim ?? DEFAULT_SITE_CLAIM];
+    if (siteClaim !== undefined && typeof siteClaim !== "string")
+      throw new AuthError(
+        "unauthenticated",
+        `access token refused: its ${this.config.siteClaim ?? DEFAULT_SITE_CLAIM} claim is not a string`,
+      );
     return {
       caller: {
         principal,
@@ -82,6 +88,7 @@ export class JwtVerifier {
         subject,
         roles,
         admin: roles.includes(this.config.adminRole),
+        ...(siteClaim === undefined ? {} : { site: siteClaim }),
       },
       expiresAtMs: (payload.exp ?? 0) * 1000,
     };

@@ -10,8 +10,10 @@ import {
   readPredictionRecord,
   recordLength,
   writePredictionRecord,
+  encodeSite,
   type PredictionRecord,
 } from "./prediction-record.js";
+import { DEFAULT_SITE } from "../sites/site-name.js";
 
 /** Smallest key accepted: HMAC-SHA256's block-strength guidance. */
 export const MIN_KEY_BYTES = 32;
@@ -58,7 +60,8 @@ export class FeedbackTokenSigner {
     }
     parseUuid(record.predictionId, this.uuid);
     const principal = encodePrincipal(record.principal ?? "");
-    const body = Buffer.allocUnsafe(recordLength(version.length, principal.length));
+    const site = encodeSite(record.site ?? DEFAULT_SITE);
+    const body = Buffer.allocUnsafe(recordLength(version.length, principal.length, site.length));
     writePredictionRecord(
       body,
       this.uuid,
@@ -70,6 +73,7 @@ export class FeedbackTokenSigner {
       record.diagnosis,
       record.issuedAtMs,
       principal,
+      site,
     );
     return `${body.toString("base64url")}.${this.mac(body).toString("base64url")}`;
   }

@@ -2,10 +2,12 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import { FeedbackTokenError } from "./feedback-token-error.js";
+import { FeedbackTokenSigner } from "./feedback-token.js";
 import {
   MAX_RECORD_BYTES,
   RECORD_FORMAT_VERSION,
   RECORD_FORMAT_WITH_PRINCIPAL,
+  RECORD_FORMAT_WITH_SITE,
   UUID_BYTES,
   encodeModelVersion,
   encodePrincipal,
@@ -100,9 +102,9 @@ describe("prediction record layout", () => {
     const { body } = written();
     expect(malformed(body.subarray(0, 20))).toBe("malformed: feedback_token is malformed: it is too short");
     const otherFormat = Buffer.from(body);
-    otherFormat[0] = RECORD_FORMAT_WITH_PRINCIPAL + 1;
+    otherFormat[0] = RECORD_FORMAT_WITH_SITE + 1;
     expect(malformed(otherFormat)).toBe(
-      `malformed: feedback_token is malformed: unknown token format ${RECORD_FORMAT_WITH_PRINCIPAL + 1}`,
+      `malformed: feedback_token is malformed: unknown token format ${RECORD_FORMAT_WITH_SITE + 1}`,
     );
     expect(malformed(body.subarray(0, body.length - 1))).toBe(
       "malformed: feedback_token is malformed: its length does not match its contents",
@@ -112,5 +114,33 @@ describe("prediction record layout", () => {
   it("refuses model versions the length byte cannot carry", () => {
     expect(() => encodeModelVersion("")).toThrow("model version must be 1 to 64 bytes, got 0");
     expect(() => encodeModelVersion("é".repeat(33))).toThrow("model version must be 1 to 64 bytes, got 66");
+  });
+});
+
+describe("the site in a record (format 3)", () => {
+  it("round-trips a site with and without a principal; the default site writes the older formats", () => {
+    const signer = new FeedbackTokenSigner(Buffer.alloc(32, 7));
+    const base = {
+      predictionId: "0b7c6f1e-3a52-4c8e-9d41-5e2f7a9b1c3d",
+      modelVersion: "v3",
+      features: new Float64Array(FEATURE_COUNT).fill(1.5),
+      probability: 0.4,
+      diagnosis: 2,
+      issuedAtMs: Date.now(),
+    };
+    for (const principal of ["", "https://idp|alice"]) {
+      const record = signer.verify(signer.sign({ ...base, principal, site: "clinic-a" }));
+      expect(record.site).toBe("clinic-a");
+      expect(record.principal).toBe(principal);
+      const body = Buffer.from(
+        signer.sign({ ...base, principal, site: "clinic-a" }).split(".")[0] ?? "",
+        "base64url",
+      );
+      expect(body[0]).toBe(RECORD_FORMAT_WITH_SITE);
+    }
+    const plain = signer.sign({ ...base, site: "default" });
+    expect(Buffer.from(plain.split(".")[0] ?? "", "base64url")[0]).toBe(RECORD_FORMAT_VERSION);
+    expect(signer.verify(plain).site).toBeUndefined();
+    expect(() => signer.sign({ ...base, site: "Clinic A" })).toThrow(/site/);
   });
 });

@@ -1,4 +1,5 @@
 import { MAX_PRINCIPAL_BYTES } from "../auth/caller.js";
+import { DEFAULT_SITE, MAX_SITE_NAME_LENGTH, siteNameProblem } from "../sites/site-name.js";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
 import { FeedbackTokenError } from "./feedback-token-error.js";
 
@@ -22,6 +23,11 @@ export interface PredictionRecord {
    * "" when PredictService ran without authentication. Feedback is accepted from them only.
    */
   readonly principal: string;
+  /**
+   * The site the prediction was made for (and whose calibration answered); its feedback
+   * counts for that site only. Absent means DEFAULT_SITE, as in every token before sites.
+   */
+  readonly site?: string | undefined;
 }
 
 // The binary record inside every feedback token. This module is its only writer and reader:
@@ -45,11 +51,24 @@ export interface PredictionRecord {
 //
 // Format 1 records carry no principal (read as ""): tokens issued without authentication,
 // and every token issued before format 2 existed, stay valid.
+//
+// Format 3 (a prediction made for a site other than the default) carries both, the
+// principal possibly empty:
+//
+//   R       2     principal length p, uint16 LE (0 to MAX_PRINCIPAL_BYTES)
+//   R+2     p     principal, UTF-8
+//   R+2+p   1     site length s (1 to MAX_SITE_NAME_LENGTH)
+//   R+3+p   s     site name (ASCII)
+//
+// Formats 1 and 2 name no site and read as DEFAULT_SITE: tokens from before sites existed
+// count for the default site, exactly the one whose calibration answered them.
 
 /** Layout version of a record without a principal, the record's first byte. */
 export const RECORD_FORMAT_VERSION = 1;
 /** Layout version of a record carrying a principal. */
 export const RECORD_FORMAT_WITH_PRINCIPAL = 2;
+/** Layout version of a record naming a site (and a principal, possibly empty). */
+export const RECORD_FORMAT_WITH_SITE = 3;
 /** Bytes of a prediction id (a UUID) in the record. */
 export const UUID_BYTES = 16;
 /** Longest model version, in UTF-8 bytes, a record can carry (its length is one byte). */
@@ -62,7 +81,10 @@ const VERSION_LENGTH_AT = UUID_AT + UUID_BYTES;
 /** Bytes before the model version: format, issuedAt, probability, diagnosis, uuid, version length. */
 const FIXED_BYTES = VERSION_LENGTH_AT + 1;
 /** Size of the largest record, for writers that reuse one buffer. */
-export const MAX_RECORD_BYTES = FIXED_BYTES + MAX_VERSION_BYTES + 8 * FEATURE_COUNT + 2 + MAX_PRINCIPAL_BYTES;
+export const MAX_RECORD_BYTES =
+  FIXED_BYTES + MAX_VERSION_BYTES + 8 * FEATURE_COUNT + 2 + MAX_PRINCIPAL_BYTES + 1 + MAX_SITE_NAME_LENGTH;
+
+const EMPTY = Buffer.alloc(0);
 
 /** Hex digit values by char code; -1 for anything else. */
 const HEX = new Int8Array(128).fill(-1);
@@ -75,8 +97,14 @@ for (let i = 0; i < 16; i++) {
  * Length in bytes of the record for a model version of `versionBytes` UTF-8 bytes and a
  * principal of `principalBytes` (0: none, format 1).
  */
-export function recordLength(versionBytes: number, principalBytes = 0): number {
-  return FIXED_BYTES + versionBytes + 8 * FEATURE_COUNT + (principalBytes === 0 ? 0 : 2 + principalBytes);
+export function recordLength(versionBytes: number, principalBytes = 0, siteBytes = 0): number {
+  return (
+    FIXED_BYTES +
+    versionBytes +
+    8 * FEATURE_COUNT +
+    (principalBytes === 0 && siteBytes === 0 ? 0 : 2 + principalBytes) +
+    (siteBytes === 0 ? 0 : 1 + siteBytes)
+  );
 }
 
 /** The UTF-8 bytes of a principal ("" for none), refused when the record cannot carry it. */
@@ -86,6 +114,14 @@ export function encodePrincipal(principal: string): Buffer {
     throw new Error(`principal must be at most ${MAX_PRINCIPAL_BYTES} bytes, got ${bytes.length}`);
   }
   return bytes;
+}
+
+/** The bytes a record carries for `site`: empty for DEFAULT_SITE (formats 1 and 2), else its name. */
+export function encodeSite(site: string): Buffer {
+  if (site === DEFAULT_SITE) return EMPTY;
+  const problem = siteNameProblem(site);
+  if (problem !== undefined) throw new Error(`site ${problem}`);
+  return Buffer.from(site, "ascii");
 }
 
 /** The UTF-8 bytes of a model version, refused when the record cannot carry it. */
@@ -135,9 +171,16 @@ export function writePredictionRecord(
   diagnosis: number,
   issuedAtMs: number,
   principal: Buffer = EMPTY,
+  site: Buffer = EMPTY,
 ): number {
   // Fields in layout order; each write returns the next field's offset.
-  let at = out.writeUInt8(principal.length === 0 ? RECORD_FORMAT_VERSION : RECORD_FORMAT_WITH_PRINCIPAL, 0);
+  const format =
+    site.length > 0
+      ? RECORD_FORMAT_WITH_SITE
+      : principal.length === 0
+        ? RECORD_FORMAT_VERSION
+        : RECORD_FORMAT_WITH_PRINCIPAL;
+  let at = out.writeUInt8(format, 0);
   at = out.writeDoubleLE(issuedAtMs, at);
   at = out.writeDoubleLE(probability, at);
   at = out.writeUInt8(diagnosis, at);
@@ -146,14 +189,16 @@ export function writePredictionRecord(
   at = out.writeUInt8(version.length, at);
   at += version.copy(out, at);
   for (let i = 0; i < FEATURE_COUNT; i++) at = out.writeDoubleLE(vectors[vectorOffset + i] as number, at);
-  if (principal.length > 0) {
+  if (principal.length > 0 || site.length > 0) {
     at = out.writeUInt16LE(principal.length, at);
     at += principal.copy(out, at);
   }
+  if (site.length > 0) {
+    at = out.writeUInt8(site.length, at);
+    at += site.copy(out, at);
+  }
   return at;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** The record in a token's body, or a "malformed" FeedbackTokenError saying what is wrong with it. */
 export function readPredictionRecord(body: Buffer): PredictionRecord {
@@ -162,7 +207,11 @@ export function readPredictionRecord(body: Buffer): PredictionRecord {
   };
   if (body.length < FIXED_BYTES) fail("it is too short");
   const format = body.readUInt8(0);
-  if (format !== RECORD_FORMAT_VERSION && format !== RECORD_FORMAT_WITH_PRINCIPAL) {
+  if (
+    format !== RECORD_FORMAT_VERSION &&
+    format !== RECORD_FORMAT_WITH_PRINCIPAL &&
+    format !== RECORD_FORMAT_WITH_SITE
+  ) {
     fail(`unknown token format ${format}`);
   }
   const issuedAtMs = body.readDoubleLE(ISSUED_AT_AT);
@@ -173,7 +222,19 @@ export function readPredictionRecord(body: Buffer): PredictionRecord {
   const versionLength = body.readUInt8(VERSION_LENGTH_AT);
   const principalAt = recordLength(versionLength);
   let principal = "";
-  if (format === RECORD_FORMAT_WITH_PRINCIPAL) {
+  let site = DEFAULT_SITE;
+  if (format === RECORD_FORMAT_WITH_SITE) {
+    if (body.length < principalAt + 3) fail("it is too short for its principal and site");
+    const principalLength = body.readUInt16LE(principalAt);
+    if (principalLength > MAX_PRINCIPAL_BYTES) fail("its principal length is invalid");
+    const siteAt = principalAt + 2 + principalLength;
+    if (body.length < siteAt + 1) fail("it is too short for its site");
+    const siteLength = body.readUInt8(siteAt);
+    if (body.length !== siteAt + 1 + siteLength) fail("its length does not match its contents");
+    principal = body.subarray(principalAt + 2, siteAt).toString("utf8");
+    site = body.subarray(siteAt + 1).toString("latin1");
+    if (siteNameProblem(site) !== undefined || site === DEFAULT_SITE) fail("its site name is invalid");
+  } else if (format === RECORD_FORMAT_WITH_PRINCIPAL) {
     if (body.length < principalAt + 2) fail("it is too short for its principal");
     const principalLength = body.readUInt16LE(principalAt);
     if (principalLength === 0 || principalLength > MAX_PRINCIPAL_BYTES)
@@ -188,5 +249,6 @@ export function readPredictionRecord(body: Buffer): PredictionRecord {
   const featuresAt = FIXED_BYTES + versionLength;
   const features = new Float64Array(FEATURE_COUNT);
   for (let i = 0; i < FEATURE_COUNT; i++) features[i] = body.readDoubleLE(featuresAt + 8 * i);
-  return { predictionId, modelVersion, features, probability, diagnosis, issuedAtMs, principal };
+  const record = { predictionId, modelVersion, features, probability, diagnosis, issuedAtMs, principal };
+  return site === DEFAULT_SITE ? record : { ...record, site };
 }

@@ -22,6 +22,13 @@ import {
   type CalibrationRecord,
   type OutputCalibration,
 } from "./output-calibration.js";
+import {
+  parseSiteCalibrationsFile,
+  SITE_CALIBRATIONS_FILE,
+  siteCalibrationsOf,
+  type SiteCalibrations,
+  type SiteCalibrationsFile,
+} from "./served-answer.js";
 import type { TfBackendName } from "./tf-backend.js";
 import type { LogisticWeights } from "./trainer.js";
 
@@ -106,6 +113,8 @@ export interface ArtifactContents {
   readonly metrics: ModelMetrics;
   /** The site recalibration to serve with; omitted, the base model is served as trained. */
   readonly calibration?: CalibrationRecord | undefined;
+  /** Every non-default site's calibration (site-calibrations.json); omitted: none. */
+  readonly siteCalibrations?: SiteCalibrationsFile | undefined;
 }
 
 /** A verified artifact, ready to build a scorer from (createScorer(pipeline, weights)). */
@@ -120,6 +129,10 @@ export interface LoadedModel {
   readonly calibration: OutputCalibration;
   /** calibration.json as stored, when the artifact has one. */
   readonly calibrationRecord?: CalibrationRecord | undefined;
+  /** site-calibrations.json as stored, when the artifact has one. */
+  readonly siteCalibrationsFile?: SiteCalibrationsFile | undefined;
+  /** What each site is served with: `calibration` for the default site, the file's entries for others. */
+  readonly siteCalibrations: SiteCalibrations;
 }
 
 /** Where writeArtifact put the version. */
@@ -159,6 +172,9 @@ export function buildArtifactFiles(contents: ArtifactContents): ArtifactFile[] {
   ];
   if (contents.calibration !== undefined) {
     files.push({ name: CALIBRATION_FILE, content: encodeJson(contents.calibration) });
+  }
+  if (contents.siteCalibrations !== undefined) {
+    files.push({ name: SITE_CALIBRATIONS_FILE, content: encodeJson(contents.siteCalibrations) });
   }
   const manifest: ArtifactManifest = {
     formatVersion: 1,
@@ -413,6 +429,13 @@ export function verifyArtifactFiles(
   const calibrationFile = byName.get(CALIBRATION_FILE);
   const calibrationRecord =
     calibrationFile === undefined ? undefined : parseCalibrationRecord(parseJsonFile(calibrationFile));
+  const siteFile = byName.get(SITE_CALIBRATIONS_FILE);
+  const siteCalibrationsFile =
+    siteFile === undefined ? undefined : parseSiteCalibrationsFile(parseJsonFile(siteFile));
+  const calibration =
+    calibrationRecord === undefined
+      ? IDENTITY_CALIBRATION
+      : { slope: calibrationRecord.slope, intercept: calibrationRecord.intercept };
   return {
     manifest,
     manifestSha256: sha,
@@ -420,10 +443,9 @@ export function verifyArtifactFiles(
     metrics: parseModelMetrics(parseJsonFile(get(METRICS_FILE))),
     weights: readModelWeights(model),
     model,
-    calibration:
-      calibrationRecord === undefined
-        ? IDENTITY_CALIBRATION
-        : { slope: calibrationRecord.slope, intercept: calibrationRecord.intercept },
+    calibration,
     calibrationRecord,
+    siteCalibrationsFile,
+    siteCalibrations: siteCalibrationsOf(calibration, siteCalibrationsFile),
   };
 }

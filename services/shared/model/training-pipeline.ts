@@ -27,6 +27,8 @@ import {
 import type { CalibrationRecord } from "./output-calibration.js";
 import { createScorer } from "./scorer.js";
 import { fitSiteRecalibration } from "./site-recalibration.js";
+import type { SiteCalibrationsFile } from "./served-answer.js";
+import { fitSiteCalibration, type SiteCalibration } from "./site-calibration.js";
 import { getTfBackend, type SkippedBackend, type TfBackend, type TfBackendName } from "./tf-backend.js";
 import {
   trainLogisticRegression,
@@ -49,6 +51,11 @@ export interface TrainingPipelineOptions {
   readonly recalibrateOn?: Dataset | undefined;
   /** Distinct sources among `recalibrateOn`'s rows (the recalibration needs several); omitted: not checked. */
   readonly recalibrationSources?: number | undefined;
+  /**
+   * Each non-default site's labelled feedback: its calibration is chosen by the closed test
+   * (site-calibration.ts) and written to site-calibrations.json. Omitted: no such file.
+   */
+  readonly siteFeedback?: readonly SiteRows[] | undefined;
   /** Share of each class's unique original rows held out. Default 0.2. */
   readonly holdoutFraction?: number | undefined;
   /** Decision threshold for accuracy and the confusion matrix. Default 0.5. */
@@ -70,6 +77,13 @@ export interface TrainingPipelineOptions {
     | undefined;
   /** The tfjs backend; default getTfBackend(). */
   readonly backend?: TfBackend | undefined;
+}
+
+/** One site's labelled feedback rows and how many distinct sources sent them. */
+export interface SiteRows {
+  readonly site: string;
+  readonly rows: Dataset;
+  readonly sources: number;
 }
 
 /** Wall time of each stage in milliseconds. */
@@ -110,6 +124,8 @@ export interface TrainingPipelineResult {
   readonly holdoutProbabilities: Float32Array;
   /** The site recalibration fitted on `recalibrateOn`, when given. */
   readonly calibration?: CalibrationRecord | undefined;
+  /** The non-default sites' calibrations, when `siteFeedback` was given. */
+  readonly siteCalibrations?: SiteCalibrationsFile | undefined;
   readonly artifact?: PipelineArtifact | undefined;
 }
 
@@ -166,6 +182,33 @@ function recalibrate(
     heldOut,
     sources,
   });
+}
+
+/** Chooses each site's calibration on the base model's log-odds of its feedback. */
+function calibrateSites(
+  pipeline: PipelineParams,
+  weights: LogisticWeights,
+  sites: readonly SiteRows[],
+): SiteCalibrationsFile {
+  const scorer = createScorer(pipeline, weights);
+  const calibrations = sites.map(({ site, rows, sources }): SiteCalibration => {
+    const logits = new Float64Array(rows.rows);
+    const heldOut = new Uint8Array(rows.rows);
+    for (let row = 0; row < rows.rows; row++) {
+      const p = scorer.score(rows.features, row * FEATURE_COUNT);
+      logits[row] = Math.log(p) - Math.log1p(-p);
+      heldOut[row] =
+        hashLabProfile(rows.features, row * FEATURE_COUNT) % CALIBRATION_CHECK_MODULUS === 0 ? 1 : 0;
+    }
+    return fitSiteCalibration({
+      site,
+      logits,
+      labels: rows.labels.subarray(0, rows.rows),
+      heldOut,
+      sources,
+    });
+  });
+  return { formatVersion: 1, sites: calibrations };
 }
 
 /**
@@ -262,6 +305,10 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
       options.recalibrateOn === undefined
         ? undefined
         : recalibrate(pipeline, weights, options.recalibrateOn, options.recalibrationSources);
+    const siteCalibrations =
+      options.siteFeedback === undefined
+        ? undefined
+        : calibrateSites(pipeline, weights, options.siteFeedback);
     const evaluateMs = lap();
 
     let artifact: PipelineArtifact | undefined;
@@ -282,6 +329,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
         pipeline,
         metrics,
         calibration,
+        siteCalibrations,
       });
       buildMs = lap();
       let dir: string | undefined;
@@ -312,6 +360,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
       holdout,
       holdoutProbabilities,
       calibration,
+      siteCalibrations,
       artifact,
     };
   } finally {

@@ -172,10 +172,18 @@ export interface ModelVersion {
    * before the rules existed.
    */
   gateChecks: GateCheck[];
-  /** The site recalibration its artifact serves with; unset for versions without one. */
+  /**
+   * The site recalibration its artifact serves with; unset for versions without one.
+   * This is the default site's; every other site's is in site_calibrations.
+   */
   calibration:
     | SiteCalibration
     | undefined;
+  /**
+   * Each non-default site's calibration, chosen by the closed testing procedure on that
+   * site's labelled feedback, with the evidence behind it; empty when no site has feedback.
+   */
+  siteCalibrations: SiteCalibrationReport[];
   /**
    * How its served answers compare with the last approved version, the feedback behind
    * the change, and a person's decision; unset for versions measured before approval existed.
@@ -285,6 +293,37 @@ export interface SiteCalibration {
   fitRows: number;
   /** Held-out rows. */
   checkRows: number;
+}
+
+/**
+ * One site's calibration of a version (served log-odds = slope * base log-odds + intercept)
+ * and the evidence the closed testing procedure chose it on.
+ */
+export interface SiteCalibrationReport {
+  /** The site's name. */
+  site: string;
+  /** "keep", "intercept" or "intercept-and-slope". */
+  method: string;
+  /** Served intercept and slope (0 and 1 when kept), with 95 % intervals. */
+  intercept: number;
+  interceptLow: number;
+  interceptHigh: number;
+  slope: number;
+  slopeLow: number;
+  slopeHigh: number;
+  /** Labelled feedback rows, liver-disease labels among them, distinct sources. */
+  rows: number;
+  events: number;
+  sources: number;
+  /** Held-out log loss of the base model and of the calibration chosen without those rows. */
+  checkLogLossBefore: number;
+  checkLogLossAfter: number;
+  /** Observed / expected liver-disease labels under the base model, with a 95 % interval. */
+  observedExpected: number;
+  observedExpectedLow: number;
+  observedExpectedHigh: number;
+  /** Why, with the figures. */
+  reason: string;
 }
 
 function createBaseModelMetrics(): ModelMetrics {
@@ -946,6 +985,7 @@ function createBaseModelVersion(): ModelVersion {
     trainedOnSyntheticData: false,
     gateChecks: [],
     calibration: undefined,
+    siteCalibrations: [],
     approval: undefined,
   };
 }
@@ -987,6 +1027,9 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     }
     if (message.calibration !== undefined) {
       SiteCalibration.encode(message.calibration, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.siteCalibrations) {
+      SiteCalibrationReport.encode(v!, writer.uint32(170).fork()).join();
     }
     if (message.approval !== undefined) {
       ApprovalReview.encode(message.approval, writer.uint32(162).fork()).join();
@@ -1103,6 +1146,14 @@ export const ModelVersion: MessageFns<ModelVersion> = {
             message.calibration = SiteCalibration.decode(reader, reader.uint32());
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.siteCalibrations.push(SiteCalibrationReport.decode(reader, reader.uint32()));
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -1146,6 +1197,7 @@ export const ModelVersion: MessageFns<ModelVersion> = {
     message.calibration = (object.calibration !== undefined && object.calibration !== null)
       ? SiteCalibration.fromPartial(object.calibration)
       : undefined;
+    message.siteCalibrations = object.siteCalibrations?.map((e) => SiteCalibrationReport.fromPartial(e)) || [];
     message.approval = (object.approval !== undefined && object.approval !== null)
       ? ApprovalReview.fromPartial(object.approval)
       : undefined;
@@ -1835,6 +1887,271 @@ export const SiteCalibration: MessageFns<SiteCalibration> = {
     message.reason = object.reason ?? "";
     message.fitRows = object.fitRows ?? 0;
     message.checkRows = object.checkRows ?? 0;
+    return message;
+  },
+};
+
+function createBaseSiteCalibrationReport(): SiteCalibrationReport {
+  return {
+    site: "",
+    method: "",
+    intercept: 0,
+    interceptLow: 0,
+    interceptHigh: 0,
+    slope: 0,
+    slopeLow: 0,
+    slopeHigh: 0,
+    rows: 0,
+    events: 0,
+    sources: 0,
+    checkLogLossBefore: 0,
+    checkLogLossAfter: 0,
+    observedExpected: 0,
+    observedExpectedLow: 0,
+    observedExpectedHigh: 0,
+    reason: "",
+  };
+}
+
+export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
+  encode(message: SiteCalibrationReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.site !== "") {
+      writer.uint32(10).string(message.site);
+    }
+    if (message.method !== "") {
+      writer.uint32(18).string(message.method);
+    }
+    if (message.intercept !== 0) {
+      writer.uint32(25).double(message.intercept);
+    }
+    if (message.interceptLow !== 0) {
+      writer.uint32(33).double(message.interceptLow);
+    }
+    if (message.interceptHigh !== 0) {
+      writer.uint32(41).double(message.interceptHigh);
+    }
+    if (message.slope !== 0) {
+      writer.uint32(49).double(message.slope);
+    }
+    if (message.slopeLow !== 0) {
+      writer.uint32(57).double(message.slopeLow);
+    }
+    if (message.slopeHigh !== 0) {
+      writer.uint32(65).double(message.slopeHigh);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(72).uint32(message.rows);
+    }
+    if (message.events !== 0) {
+      writer.uint32(80).uint32(message.events);
+    }
+    if (message.sources !== 0) {
+      writer.uint32(88).uint32(message.sources);
+    }
+    if (message.checkLogLossBefore !== 0) {
+      writer.uint32(97).double(message.checkLogLossBefore);
+    }
+    if (message.checkLogLossAfter !== 0) {
+      writer.uint32(105).double(message.checkLogLossAfter);
+    }
+    if (message.observedExpected !== 0) {
+      writer.uint32(113).double(message.observedExpected);
+    }
+    if (message.observedExpectedLow !== 0) {
+      writer.uint32(121).double(message.observedExpectedLow);
+    }
+    if (message.observedExpectedHigh !== 0) {
+      writer.uint32(129).double(message.observedExpectedHigh);
+    }
+    if (message.reason !== "") {
+      writer.uint32(138).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SiteCalibrationReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSiteCalibrationReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.site = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.intercept = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.interceptLow = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.interceptHigh = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.slope = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.slopeLow = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.slopeHigh = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.events = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.sources = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.checkLogLossBefore = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.checkLogLossAfter = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.observedExpected = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.observedExpectedLow = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.observedExpectedHigh = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SiteCalibrationReport>, I>>(base?: I): SiteCalibrationReport {
+    return SiteCalibrationReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SiteCalibrationReport>, I>>(object: I): SiteCalibrationReport {
+    const message = createBaseSiteCalibrationReport();
+    message.site = object.site ?? "";
+    message.method = object.method ?? "";
+    message.intercept = object.intercept ?? 0;
+    message.interceptLow = object.interceptLow ?? 0;
+    message.interceptHigh = object.interceptHigh ?? 0;
+    message.slope = object.slope ?? 0;
+    message.slopeLow = object.slopeLow ?? 0;
+    message.slopeHigh = object.slopeHigh ?? 0;
+    message.rows = object.rows ?? 0;
+    message.events = object.events ?? 0;
+    message.sources = object.sources ?? 0;
+    message.checkLogLossBefore = object.checkLogLossBefore ?? 0;
+    message.checkLogLossAfter = object.checkLogLossAfter ?? 0;
+    message.observedExpected = object.observedExpected ?? 0;
+    message.observedExpectedLow = object.observedExpectedLow ?? 0;
+    message.observedExpectedHigh = object.observedExpectedHigh ?? 0;
+    message.reason = object.reason ?? "";
     return message;
   },
 };
