@@ -50,7 +50,7 @@ Environment:
                   also the client certificate towards Predict and Retrain (unset: plain HTTP)
   TLS_CA_FILE     CA trusted for calls to Predict and Retrain; set, those calls use TLS
   TLS_REFRESH_MS  how often the files are re-read for rotation (default 30000)
-  TLS_CLIENT_CA_FILE, AUTH_ROLES_CLAIM, AUTH_CLINICIAN_ROLE, AUTH_ADMIN_ROLE
+  TLS_CLIENT_CA_FILE, AUTH_ROLES_CLAIM, AUTH_CLINICIAN_ROLE, AUTH_ADMIN_ROLE, AUTH_SITE_CLAIM
                   read with the other TLS_* and AUTH_* settings (one environment serves every
                   process) but unused here: the bridge asks browsers for no client certificate
                   and leaves roles to the services

@@ -28,6 +28,9 @@ the environment:
   EXPLAIN_PREDICTIONS [true]      Predict answers carry per-feature log-odds contributions
                                   (PredictBatch: only when the request asks)
   SHUTDOWN_GRACE_MS [10000]       SIGTERM: time to drain calls
+  TRUSTED_GATEWAY_ADDRESSES [127.0.0.1/8,::1/128]
+                                  IPs/CIDRs of the gateways whose x-liver-site header (the
+                                  caller's site, without sign-in) is believed; empty trusts nobody
 ${AUTH_HELP}
   LOG_LEVEL [info]                pino level; logs are JSON on stdout
 ${TLS_HELP}`;

@@ -58,7 +58,10 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   TRUSTED_GATEWAY_ADDRESSES [127.0.0.1/8,::1/128]
                                 comma-separated IPs/CIDRs of the gateways (bridge, Envoy): only
                                 from these peers is the last x-forwarded-for entry recorded as
-                                the feedback's client address; empty trusts nobody
+                                the feedback's client address, and x-liver-site (the caller's
+                                site, without sign-in) believed; empty trusts nobody
+  MAX_SITES [50]                sites with a calibration of their own (bounds metric labels);
+                                other sites are answered by the base model
   FEEDBACK_PER_SOURCE_PER_HOUR [200]
                                 labelled feedbacks one source (principal, else forwarded client
                                 address, else peer address) may send per sliding hour; more

@@ -7,4 +7,6 @@ export const AUTH_HELP = `  AUTH_ISSUER                     unset: no authentica
                                   an unknown kid) or a JWKS file (re-read when it changes)
   AUTH_ROLES_CLAIM [roles]        claim with the caller's roles (dotted path for nested claims)
   AUTH_CLINICIAN_ROLE [liver-clinician]   may predict and send feedback
-  AUTH_ADMIN_ROLE [liver-admin]   may also retrain, roll back and review feedback`;
+  AUTH_ADMIN_ROLE [liver-admin]   may also retrain, roll back and review feedback
+  AUTH_SITE_CLAIM [site]          claim naming the caller's site (its calibration; feedback counts
+                                  only for the site its prediction was made for)`;
