@@ -13,7 +13,6 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelVersionStatus, type ModelVersion } from "../gen/liver/v1/model.js";
 import {
-  FeedbackVerdict,
   ModelVersionEventKind,
   RetrainOutcome,
   type RetrainServiceClient,
@@ -27,13 +26,12 @@ import { POPULATION } from "./served-change.js";
 import { bearer, expectStatus, failure, retrainClient, unary, watch } from "./testing/retrain-clients.js";
 import {
   PERMISSIVE_GATE_POLICY,
-  prediction,
-  randomFeatures,
   seededRandom,
   tempDir,
   testConfig,
   testSigner,
 } from "./testing/retrain-fixtures.js";
+import { prevalenceShiftBatch } from "./testing/prevalence-shift-batch.js";
 import { WorkerTrainer } from "./training-worker.js";
 
 const ISSUER = "https://idp.test/realms/hospital";
@@ -86,21 +84,26 @@ async function stop(): Promise<void> {
 }
 
 /**
- * One run's worth of verdicts from five signed-in clinicians, every one contradicting the
- * answer in the same direction (`diagnosis` predicted, marked wrong): the kind of batch
- * that moves served answers a lot. Resolves once the run it schedules has finished.
+ * One run's worth of verdicts from five signed-in clinicians on the serving version's
+ * answers, whose outcomes keep its ranking but claim another prevalence (`shift` log-odds):
+ * the kind of batch that moves the default site's served answers a lot. Resolves once the
+ * run it schedules has finished.
  */
-async function sendBatch(diagnosis: 1 | 2): Promise<void> {
-  for (let i = 0; i < BATCH; i++) {
+async function sendBatch(shift: number): Promise<void> {
+  const serving = (await versions()).serving;
+  const batch = await prevalenceShiftBatch({
+    modelPath: config.modelPath,
+    modelVersion: serving,
+    count: BATCH,
+    shift,
+    random,
+    principals: CLINICIANS.map((subject) => `${ISSUER}|${subject}`),
+  });
+  for (const [i, { record, verdict }] of batch.entries()) {
     const subject = CLINICIANS[i % CLINICIANS.length] ?? "alice";
-    const record = prediction({
-      diagnosis,
-      features: randomFeatures(random),
-      principal: `${ISSUER}|${subject}`,
-    });
     await unary(
       client.submitFeedback.bind(client),
-      { feedbackToken: signer.sign(record), verdict: FeedbackVerdict.FEEDBACK_VERDICT_WRONG },
+      { feedbackToken: signer.sign(record), verdict },
       bearer(await token(subject, ["liver-clinician"])),
     );
   }
@@ -164,7 +167,7 @@ describe("large changes wait for approval", () => {
     expect((await versions()).serving).toBe("v1");
     const stream = watch(client);
     await stream.next((e) => e.kind === ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_CURRENT);
-    await sendBatch(1);
+    await sendBatch(-3);
     const { list, serving } = await versions();
     expect(serving).toBe("v1");
     const v2 = find(list, "v2");
@@ -258,7 +261,7 @@ describe("large changes wait for approval", () => {
 
   /** lets a newer pending candidate supersede the older one. */
   const step3 = async (): Promise<void> => {
-    await sendBatch(1);
+    await sendBatch(-3);
     const { list, serving } = await versions();
     expect(serving).toBe("v1");
     const v2 = find(list, "v2");
@@ -317,7 +320,7 @@ describe("large changes wait for approval", () => {
 
   /** compares the next candidate with the approved version, and a rejection keeps serving unchanged. */
   const step5 = async (): Promise<void> => {
-    await sendBatch(2);
+    await sendBatch(3);
     const before = await versions();
     expect(before.serving).toBe("v3");
     const v4 = find(before.list, "v4");
