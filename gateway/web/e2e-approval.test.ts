@@ -15,13 +15,12 @@ import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelVersionStatus } from "../../services/gen/liver/v1/model.js";
-import { FeedbackVerdict, type RetrainServiceClient } from "../../services/gen/liver/v1/retrain_service.js";
+import { type RetrainServiceClient } from "../../services/gen/liver/v1/retrain_service.js";
 import { startRetrainServer, type RetrainServerHandle } from "../../services/retrain/retrain-server.js";
+import { prevalenceShiftBatch } from "../../services/retrain/testing/prevalence-shift-batch.js";
 import { retrainClient, unary } from "../../services/retrain/testing/retrain-clients.js";
 import {
   PERMISSIVE_GATE_POLICY,
-  prediction,
-  randomFeatures,
   seededRandom,
   testConfig,
 } from "../../services/retrain/testing/retrain-fixtures.js";
@@ -36,7 +35,7 @@ import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-
 
 const SKIP = skipWithoutChromium("gateway/web/e2e-approval.test.ts", testTlsEnabled());
 const WAIT_MS = 60_000;
-const BATCH = 100;
+const BATCH = 150;
 const CLINICIANS = ["alice", "bob", "carol", "dave", "erin"];
 
 describe.skipIf(SKIP)("the approval view, in headless Chromium", () => {
@@ -51,6 +50,7 @@ describe.skipIf(SKIP)("the approval view, in headless Chromium", () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  let modelPath: string;
 
   const tempDir = async (prefix: string): Promise<string> => {
     const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -58,20 +58,28 @@ describe.skipIf(SKIP)("the approval view, in headless Chromium", () => {
     return dir;
   };
 
-  /** One run's worth of verdicts contradicting the answers; resolves when the run is recorded. */
-  const sendBatch = async (diagnosis: 1 | 2): Promise<void> => {
-    for (let i = 0; i < BATCH; i++) {
+  /**
+   * One run's worth of verdicts on the serving version's answers whose outcomes keep its
+   * ranking but claim another prevalence (`shift` log-odds): the default site's calibration
+   * moves, and with it predicted classes. Resolves when the run is recorded.
+   */
+  const sendBatch = async (shift: number): Promise<void> => {
+    const serving = (await unary(client.listModelVersions.bind(client), {})).modelVersion;
+    const batch = await prevalenceShiftBatch({
+      modelPath,
+      modelVersion: serving,
+      count: BATCH,
+      shift,
+      random,
+      principals: CLINICIANS.map((subject) => `${DEV_ISSUER}|${subject}`),
+    });
+    for (const [i, { record, verdict }] of batch.entries()) {
       const subject = CLINICIANS[i % CLINICIANS.length] ?? "alice";
-      const record = prediction({
-        diagnosis,
-        features: randomFeatures(random),
-        principal: `${DEV_ISSUER}|${subject}`,
-      });
       const metadata = new Metadata();
       metadata.set("authorization", `Bearer ${await issuer.mint(subject, ["liver-clinician"], 600)}`);
       await unary(
         client.submitFeedback.bind(client),
-        { feedbackToken: signer.sign(record), verdict: FeedbackVerdict.FEEDBACK_VERDICT_WRONG },
+        { feedbackToken: signer.sign(record), verdict },
         metadata,
       );
     }
@@ -99,6 +107,7 @@ describe.skipIf(SKIP)("the approval view, in headless Chromium", () => {
     const auth = readAuthConfig(issuer.serviceEnv()) as AuthConfig;
     const signingKey = randomBytes(32);
     signer = new FeedbackTokenSigner(signingKey);
+    modelPath = await tempDir("web-approval-models-");
     const web = await buildWeb({ outDir: path.join(await tempDir("web-approval-dist-"), "dist") });
     retrain = await startRetrainServer(
       {
@@ -111,7 +120,7 @@ describe.skipIf(SKIP)("the approval view, in headless Chromium", () => {
           auth,
         }),
         dataPath,
-        modelPath: await tempDir("web-approval-models-"),
+        modelPath,
       },
       silent,
       { syntheticRows: 600, defaultMetrics: false },
@@ -135,8 +144,8 @@ describe.skipIf(SKIP)("the approval view, in headless Chromium", () => {
     cleanups.push(() => browser.close());
     context = await browser.newContext({ viewport: { width: 1100, height: 1200 } });
     page = await context.newPage();
-    await sendBatch(1);
-  }, 180_000);
+    await sendBatch(-3);
+  });
 
   afterAll(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
@@ -198,7 +207,7 @@ describe.skipIf(SKIP)("the approval view, in headless Chromium", () => {
   });
 
   it("shows the next waiting candidate as it is announced, and rejects it", async () => {
-    await sendBatch(2);
+    await sendBatch(3);
     await page.waitForSelector("#reject-button", { timeout: WAIT_MS });
     expect(await page.getAttribute("#pending-approval", "data-pending-version")).toBe("v3");
     expect(await page.textContent("#pending-approval")).toContain("Compared with approved v2");
