@@ -265,16 +265,24 @@ class SitesMesh {
     await this.untilServing();
   }
 
-  /** Stored feedback of `site` by state and reason, in words (screening's share of genuine verdicts). */
+  /** Stored feedback of `site` by state and kind of reason, in words (what screening held back). */
   states(site: string): string {
     const db = openSqliteStore(storeFilePath(this.config), { readonly: true });
     try {
-      return db
-        .prepare<[string], { state: string; reason: string; n: number }>(
-          "SELECT state, state_reason AS reason, COUNT(*) AS n FROM feedback WHERE site = ? GROUP BY state, state_reason ORDER BY n DESC",
+      const counts = new Map<string, number>();
+      const rows = db
+        .prepare<[string], { state: string; reason: string }>(
+          "SELECT state, state_reason AS reason FROM feedback WHERE site = ?",
         )
-        .all(site)
-        .map((r) => `${r.n} ${r.state}${r.reason === "" ? "" : ` (${r.reason.slice(0, 80)})`}`)
+        .all(site);
+      for (const { state, reason } of rows) {
+        const kind = reason.split(":")[0] ?? "";
+        const key = kind === "" ? state : `${state} (${kind})`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      return [...counts]
+        .sort((x, y) => y[1] - x[1])
+        .map(([key, n]) => `${n} ${key}`)
         .join(", ");
     } finally {
       db.close();
