@@ -18,6 +18,7 @@ function status(overrides: Partial<GetRetrainStatusResponse>): GetRetrainStatusR
     syntheticData: true,
     verdictsByVersion: [],
     originalDataNotice: "",
+    calibrationDrift: [],
     ...overrides,
   };
 }

@@ -37,6 +37,7 @@ import { ModelRegistry, type ModelVersionRecord } from "./store/model-registry.j
 import { RunLog, type RunOutcome } from "./store/run-log.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
+import { SiteCalibrationDrift } from "./site-calibration-drift.js";
 import { VersionVerdicts } from "./version-verdicts.js";
 import { WorkerTrainer } from "./training-worker.js";
 import { VersionBroadcaster } from "./version-broadcaster.js";
@@ -215,6 +216,8 @@ async function startOnStore(
   logAuthMode(logger, config.auth, "SubmitFeedback");
   const verdicts = VersionVerdicts.load(db);
   metrics.watchVerdicts(verdicts);
+  const drift = new SiteCalibrationDrift(db, { maxSites: config.maxSites });
+  metrics.watchCalibrationDrift(drift, () => broadcaster.current?.modelVersion ?? "");
   const artifacts = new DiskArtifactSource({
     modelPath: config.modelPath,
     expectedSha256: (version) => registry.get(version)?.sha256,
@@ -243,6 +246,7 @@ async function startOnStore(
       options.screen ??
       (config.feedbackScreening ? new PlausibilityScreen(samples.loadDataset()) : acceptAllScreen),
     verdicts,
+    drift,
     approval: new ModelApproval({
       registry,
       artifacts,
