@@ -241,7 +241,12 @@ async function startOnStore(
     onServingChanged: servingChanged,
     attribution: new FeedbackAttribution(config.trustedGateways),
     sourceLimiter,
-    review: new FeedbackReview({ store: reviewStore, scheduler, logger }),
+    review: new FeedbackReview({
+      store: reviewStore,
+      scheduler,
+      logger,
+      onChanged: () => drift.invalidate(),
+    }),
     screen:
       options.screen ??
       (config.feedbackScreening ? new PlausibilityScreen(samples.loadDataset()) : acceptAllScreen),

@@ -6,13 +6,16 @@ import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { parseTrustedAddresses } from "./feedback-attribution.js";
 import { startRetrainServer, type RetrainServerHandle } from "./retrain-server.js";
 import { DRIFT_MIN_VERDICTS } from "./site-calibration-drift.js";
-import { retrainClient, unary } from "./testing/retrain-clients.js";
+import { HoldableTrainer } from "./testing/holdable-trainer.js";
+import { bearer, retrainClient, unary } from "./testing/retrain-clients.js";
 import { prediction, tempDir, testConfig, testSigner } from "./testing/retrain-fixtures.js";
+import { WorkerTrainer } from "./training-worker.js";
 
 const silent = pino({ level: "silent" });
 /** Verdicts per judged site; every answer said "no liver disease" with probability 0.3. */
 const VERDICTS = 120;
 const PROBABILITY = 0.3;
+const ADMIN_TOKEN = "drift-admin-token-0123456789abcdef";
 
 function fromSite(site: string, clinician: number): Metadata {
   const metadata = new Metadata();
@@ -27,6 +30,7 @@ describe("calibration drift per site on a real RetrainService (real SQLite)", ()
   let signer: FeedbackTokenSigner;
   let server: RetrainServerHandle;
   let client: RetrainServiceClient;
+  let trainer: HoldableTrainer;
 
   beforeAll(async () => {
     tmp = tempDir();
@@ -36,8 +40,10 @@ describe("calibration drift per site on a real RetrainService (real SQLite)", ()
     const config = testConfig(tmp.dir, keys.key, {
       minBatch: 100_000,
       trustedGateways: parseTrustedAddresses("127.0.0.1/8,::1/128"),
+      adminToken: ADMIN_TOKEN,
     });
-    server = await startRetrainServer(config, silent, { syntheticRows: 600, defaultMetrics: false });
+    trainer = new HoldableTrainer(WorkerTrainer.forConfig(config, silent));
+    server = await startRetrainServer(config, silent, { syntheticRows: 600, defaultMetrics: false, trainer });
     client = retrainClient(server.port);
     await server.scheduler.whenIdle();
   }, 120_000);
@@ -49,9 +55,15 @@ describe("calibration drift per site on a real RetrainService (real SQLite)", ()
   });
 
   /** `events` of `count` answers at `site` turn out to be liver disease (marked wrong). */
-  async function submit(site: string, count: number, events: number, modelVersion: string): Promise<void> {
+  async function submit(
+    site: string,
+    count: number,
+    events: number,
+    modelVersion: string,
+  ): Promise<string[]> {
+    const eventIds: string[] = [];
     for (let start = 0; start < count; start += 20) {
-      await Promise.all(
+      const answers = await Promise.all(
         Array.from({ length: Math.min(20, count - start) }, (_, j) => {
           const i = start + j;
           const token = signer.sign(
@@ -66,7 +78,11 @@ describe("calibration drift per site on a real RetrainService (real SQLite)", ()
           );
         }),
       );
+      answers.forEach((answer, j) => {
+        if (start + j < events) eventIds.push(answer.feedbackId);
+      });
     }
+    return eventIds;
   }
 
   it("reports O / E with its interval per site in GetRetrainStatus and the metrics, alarming only the shifted site", async () => {
@@ -78,7 +94,7 @@ describe("calibration drift per site on a real RetrainService (real SQLite)", ()
     // clinic-a is calibrated: 36 events where 120 x 0.3 = 36 were expected.
     await submit("clinic-a", VERDICTS, 36, serving);
     // clinic-b's outcomes run far above its answers: 80 events where 36 were expected.
-    await submit("clinic-b", VERDICTS, 80, serving);
+    const clinicBEvents = await submit("clinic-b", VERDICTS, 80, serving);
     // clinic-c has too few verdicts to be judged, however far off they are.
     await submit("clinic-c", DRIFT_MIN_VERDICTS - 1, DRIFT_MIN_VERDICTS - 1, serving);
     // Verdicts on another version do not count for the serving one.
@@ -104,5 +120,26 @@ describe("calibration drift per site on a real RetrainService (real SQLite)", ()
     expect(scrape).toContain('liver_retrain_site_calibration_drift_alarm{site="clinic-b"} 1');
     expect(scrape).toContain('liver_retrain_site_calibration_drift_alarm{site="clinic-c"} 0');
     expect(scrape).toMatch(/liver_retrain_site_calibration_oe\{site="clinic-b",bound="low"\} 1\.\d+/);
+
+    // An admin excludes clinic-b's event verdicts: they stop counting at once. The retrain the
+    // exclusion queues is made to fail, so the serving version (and its window) stays.
+    trainer.failNext(new Error("no retrain in this test"));
+    const change = await unary(
+      client.excludeFeedback.bind(client),
+      {
+        selector: { feedbackIds: clinicBEvents, source: "", received: undefined },
+        reason: "test: not real outcomes",
+      },
+      bearer(ADMIN_TOKEN),
+    );
+    expect(change.change?.affected).toBe(80);
+    await server.scheduler.whenIdle();
+    expect(server.broadcaster.current?.modelVersion).toBe(serving);
+    const after = await unary(client.getRetrainStatus.bind(client), {});
+    expect(after.calibrationDrift.find((d) => d.site === "clinic-b")).toMatchObject({
+      verdicts: VERDICTS - 80,
+      observed: 0,
+      alarm: false,
+    });
   }, 120_000);
 });

@@ -156,6 +156,25 @@ describe("SiteCalibrationDrift", () => {
     });
   });
 
+  it("rereads the table after invalidate, so verdicts excluded by review stop counting", () => {
+    const db = database();
+    insertAll(
+      db,
+      Array.from({ length: 60 }, () => ({
+        site: "north",
+        label: 1 as const,
+        probability: 0.5,
+        version: "v1",
+      })),
+    );
+    const drift = new SiteCalibrationDrift(db);
+    expect(drift.report("v1")[0]).toMatchObject({ verdicts: 60, observed: 60, alarm: true });
+    db.prepare("UPDATE feedback SET state = 'excluded' WHERE seq <= 30").run();
+    expect(drift.report("v1")[0]?.verdicts).toBe(60);
+    drift.invalidate();
+    expect(drift.report("v1")[0]).toMatchObject({ verdicts: 30, observed: 30, alarm: false });
+  });
+
   it("tracks at most maxSites other sites and never an invalid site name or probability", () => {
     const db = database();
     insertAll(db, [

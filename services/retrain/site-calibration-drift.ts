@@ -133,6 +133,11 @@ export class SiteCalibrationDrift {
     }
   }
 
+  /** Rereads the windows from the table at the next report (review excluded or released rows). */
+  invalidate(): void {
+    this.version = undefined;
+  }
+
   /** Every tracked site's drift on `servingVersion`, the default site first, then by name. */
   report(servingVersion: string): SiteDrift[] {
     if (servingVersion === "") return [];
