@@ -194,7 +194,7 @@ export class RetrainMetrics {
     const registers = [this.registry];
     new Gauge<"site" | "bound">({
       name: "liver_retrain_site_calibration_oe",
-      help: "Observed / expected liver-disease events over the site's newest labelled verdicts on the serving version (bound=estimate), with its 95 % Byar interval (bound=low, high).",
+      help: "Observed / expected liver-disease events over the site's newest labelled verdicts on the serving version (bound=estimate), with its 95 % interval (bound=low, high).",
       labelNames: ["site", "bound"],
       registers,
       collect() {

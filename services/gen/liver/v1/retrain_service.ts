@@ -514,7 +514,10 @@ export interface SiteCalibrationDrift {
   expected: number;
   /** observed / expected; 0 while expected is 0. */
   ratio: number;
-  /** 95 % interval of the ratio (Byar's approximation to the exact Poisson interval on observed). */
+  /**
+   * 95 % interval of the ratio: (observed ± 1.96·√V) / expected, V = Σ p(1 − p) of the served
+   * probabilities (the variance of observed if they were right).
+   */
   ratioLow: number;
   ratioHigh: number;
   /** True when the window holds at least 50 verdicts and 1 lies outside the interval. */
