@@ -9,6 +9,7 @@
  */
 import type { SiteCalibrationDrift as SiteCalibrationDriftMessage } from "../gen/liver/v1/retrain_service.js";
 import { DEFAULT_SITE, siteNameProblem } from "../shared/sites/site-name.js";
+import { DEFAULT_MAX_SITES } from "./stored-candidate-training.js";
 import type { StoreDatabase } from "./store/sqlite-store.js";
 
 /**
@@ -95,7 +96,7 @@ interface Window {
   probabilities: number[];
 }
 
-/** Drift options; omitted: DRIFT_WINDOW, DRIFT_MIN_VERDICTS and 50 sites. */
+/** Drift options; omitted: DRIFT_WINDOW, DRIFT_MIN_VERDICTS and DEFAULT_MAX_SITES. */
 export interface DriftOptions {
   readonly window?: number;
   readonly minVerdicts?: number;
@@ -117,7 +118,7 @@ export class SiteCalibrationDrift {
   ) {
     this.window = options.window ?? DRIFT_WINDOW;
     this.minVerdicts = options.minVerdicts ?? DRIFT_MIN_VERDICTS;
-    this.maxSites = options.maxSites ?? 50;
+    this.maxSites = options.maxSites ?? DEFAULT_MAX_SITES;
   }
 
   /**
