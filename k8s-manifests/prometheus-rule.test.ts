@@ -16,6 +16,8 @@ import { parse, parseAllDocuments } from "yaml";
 import { InputDriftMonitor } from "../services/predict/input-drift-monitor.js";
 import { PredictMetrics } from "../services/predict/predict-metrics.js";
 import { RetrainMetrics } from "../services/retrain/retrain-metrics.js";
+import { SiteCalibrationDrift } from "../services/retrain/site-calibration-drift.js";
+import { useTempStore } from "../services/retrain/testing/temp-store.js";
 import { VersionVerdicts } from "../services/retrain/version-verdicts.js";
 import { loadKustomizeBundle } from "./kustomize-bundle.js";
 
@@ -107,11 +109,12 @@ const document = parse(readFileSync(RULE_FILE, "utf8")) as RuleDocument;
 const rules = document.spec.groups.flatMap((group) => group.rules);
 
 /** Every metric the services register, with its label names. */
-async function exportedMetrics(): Promise<Map<string, Set<string>>> {
+async function exportedMetrics(drift: SiteCalibrationDrift): Promise<Map<string, Set<string>>> {
   const predict = new PredictMetrics({ defaultMetrics: false });
   predict.watchDrift(() => new InputDriftMonitor().snapshot());
   const retrain = new RetrainMetrics({ defaultMetrics: false });
   retrain.watchVerdicts(new VersionVerdicts());
+  retrain.watchCalibrationDrift(drift, () => "");
   const out = new Map<string, Set<string>>();
   for (const registry of [predict.registry, retrain.registry]) {
     for (const metric of registry.getMetricsAsArray()) {
@@ -124,6 +127,8 @@ async function exportedMetrics(): Promise<Map<string, Set<string>>> {
 }
 
 describe("monitoring/prometheus-rule.yaml", () => {
+  const database = useTempStore();
+
   it("is a valid PrometheusRule by the operator CRD's schema, and the validator catches mistakes", () => {
     const ajv = new Ajv({ allErrors: true });
     const validate = ajv.compile(PROMETHEUS_RULE_SCHEMA);
@@ -164,7 +169,7 @@ describe("monitoring/prometheus-rule.yaml", () => {
   });
 
   it("uses only metrics and labels the services export", async () => {
-    const exported = await exportedMetrics();
+    const exported = await exportedMetrics(new SiteCalibrationDrift(database()));
     for (const rule of rules) {
       const used = rule.expr.match(/liver_[a-z_]+/g) ?? [];
       expect(used.length, `${rule.alert ?? "?"} uses a liver metric`).toBeGreaterThan(0);
@@ -184,6 +189,24 @@ describe("monitoring/prometheus-rule.yaml", () => {
     // The version-mismatch rule joins on model_version: both sides must carry it.
     expect(exported.get("liver_predict_serving_model_info")?.has("model_version")).toBe(true);
     expect(exported.get("liver_retrain_serving_model_info")?.has("model_version")).toBe(true);
+  });
+
+  it("alerts per site when a site's calibration drifts, on the gauge a drifting site really raises", async () => {
+    const rule = rules.find((r) => r.alert === "LiverSiteCalibrationDrift");
+    expect(rule?.expr).toBe("max by (site) (liver_retrain_site_calibration_drift_alarm) == 1");
+    expect(rule?.annotations?.["summary"]).toContain("{{ $labels.site }}");
+    // A site whose 100 outcomes were all liver disease where its answers expected 30.
+    const drift = new SiteCalibrationDrift(database());
+    drift.report("v1");
+    for (let i = 0; i < 100; i++) {
+      drift.record("v1", "north", 1, 0.3);
+      drift.record("v1", "south", i < 30 ? 1 : 0, 0.3);
+    }
+    const metrics = new RetrainMetrics({ defaultMetrics: false });
+    metrics.watchCalibrationDrift(drift, () => "v1");
+    const scrape = await metrics.registry.metrics();
+    expect(scrape).toContain('liver_retrain_site_calibration_drift_alarm{site="north"} 1');
+    expect(scrape).toContain('liver_retrain_site_calibration_drift_alarm{site="south"} 0');
   });
 
   it("stays out of the default kustomization (no CRD needed) and builds on its own", () => {

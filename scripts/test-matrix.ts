@@ -41,6 +41,8 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   // Sites: a token from one site refused at another; per-site calibration end to end; idempotency at the limit.
   "services/retrain/site-isolation.test.ts",
   "services/retrain/feedback-idempotency.test.ts",
+  // Calibration drift per site reported by GetRetrainStatus and the metrics.
+  "services/retrain/site-calibration-drift-server.test.ts",
   // RetrainService as a child process, killed with SIGKILL.
   "services/retrain/feedback-durability.test.ts",
   // PredictService replicas against the fake and the real Retrain (in-process and child process).

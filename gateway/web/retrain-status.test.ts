@@ -4,7 +4,12 @@ import {
   RetrainOutcome,
   RetrainState,
 } from "./src/gen/liver/v1/retrain_service.js";
-import { describeRetrainStatus, describeVerdicts, nextPollDelayMs } from "./src/retrain-status.js";
+import {
+  describeCalibrationDrift,
+  describeRetrainStatus,
+  describeVerdicts,
+  nextPollDelayMs,
+} from "./src/retrain-status.js";
 
 function status(overrides: Partial<GetRetrainStatusResponse>): GetRetrainStatusResponse {
   return {
@@ -18,6 +23,7 @@ function status(overrides: Partial<GetRetrainStatusResponse>): GetRetrainStatusR
     syntheticData: true,
     verdictsByVersion: [],
     originalDataNotice: "",
+    calibrationDrift: [],
     ...overrides,
   };
 }
@@ -43,6 +49,39 @@ describe("describeVerdicts", () => {
     expect(view.details).toContain(
       "Clinicians marked 0 of 1 answer of v6 wrong (accuracy 91 %, 95 % interval 86 to 95 %).",
     );
+  });
+});
+
+describe("describeCalibrationDrift", () => {
+  it("adds a line only for a site whose calibration drifts, saying which way", () => {
+    const drifting = {
+      site: "north",
+      verdicts: 200,
+      observed: 48,
+      expected: 31.2,
+      ratio: 48 / 31.2,
+      ratioLow: 1.134,
+      ratioHigh: 2.04,
+      alarm: true,
+    };
+    const line =
+      "Calibration drift at site north: 48 liver-disease outcomes in its last 200 verdicts where its " +
+      "answers expected 31.2 (observed / expected 1.54, 95 % interval 1.13 to 2.04); its answers run too low.";
+    expect(describeCalibrationDrift(drifting)).toEqual([line]);
+    expect(
+      describeCalibrationDrift({
+        ...drifting,
+        observed: 10,
+        ratio: 0.32,
+        ratioLow: 0.15,
+        ratioHigh: 0.59,
+      })[0],
+    ).toMatch(/run too high\.$/);
+    const calm = { ...drifting, site: "south", ratio: 1.02, ratioLow: 0.8, ratioHigh: 1.3, alarm: false };
+    expect(describeCalibrationDrift(calm)).toEqual([]);
+    const view = describeRetrainStatus(status({ calibrationDrift: [calm, drifting] }));
+    expect(view.details).toContain(line);
+    expect(view.details.some((d) => d.includes("south"))).toBe(false);
   });
 });
 

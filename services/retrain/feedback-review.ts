@@ -70,6 +70,8 @@ export interface FeedbackReviewDeps {
   readonly scheduler: Pick<RetrainScheduler, "request">;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Rows changed state (excluded or released): whatever counts them from the table rereads it. */
+  readonly onChanged?: () => void;
 }
 
 /** Handlers of the four review RPCs (called after the admin check). */
@@ -170,6 +172,7 @@ export class FeedbackReview {
       }
       throw error;
     }
+    if (change.affected > 0) this.deps.onChanged?.();
     const retrainScheduled =
       change.affected > 0 &&
       this.deps.scheduler.request("admin", `${action} feedback: ${reason}`.slice(0, 200));

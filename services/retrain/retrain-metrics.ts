@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { SiteCalibrationDrift } from "./site-calibration-drift.js";
 import type { VersionVerdicts } from "./version-verdicts.js";
 import type { StoredVerdict } from "./store/feedback-store.js";
 import type { RunOutcome } from "./store/run-log.js";
@@ -180,6 +181,40 @@ export class RetrainMetrics {
           this.labels(v.modelVersion, "low").set(v.accuracyLow);
           this.labels(v.modelVersion, "high").set(v.accuracyHigh);
         }
+      },
+    });
+  }
+
+  /**
+   * Exports each site's calibration drift on the serving version, read at each scrape: O / E
+   * with its 95 % interval, and 1 while the site's alarm is raised. Site labels come only from
+   * validated site names and are at most MAX_SITES plus the default site.
+   */
+  watchCalibrationDrift(drift: SiteCalibrationDrift, servingVersion: () => string): void {
+    const registers = [this.registry];
+    new Gauge<"site" | "bound">({
+      name: "liver_retrain_site_calibration_oe",
+      help: "Observed / expected liver-disease events over the site's newest labelled verdicts on the serving version (bound=estimate), with its 95 % interval (bound=low, high).",
+      labelNames: ["site", "bound"],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of drift.report(servingVersion())) {
+          if (d.expected === 0) continue;
+          this.labels(d.site, "estimate").set(d.ratio);
+          this.labels(d.site, "low").set(d.low);
+          this.labels(d.site, "high").set(d.high);
+        }
+      },
+    });
+    new Gauge<"site">({
+      name: "liver_retrain_site_calibration_drift_alarm",
+      help: "1 while 1 lies outside the site's O / E interval (judged from 50 verdicts on), else 0.",
+      labelNames: ["site"],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of drift.report(servingVersion())) this.labels(d.site).set(d.alarm ? 1 : 0);
       },
     });
   }

@@ -37,6 +37,7 @@ import { ModelRegistry, type ModelVersionRecord } from "./store/model-registry.j
 import { RunLog, type RunOutcome } from "./store/run-log.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
+import { SiteCalibrationDrift } from "./site-calibration-drift.js";
 import { VersionVerdicts } from "./version-verdicts.js";
 import { WorkerTrainer } from "./training-worker.js";
 import { VersionBroadcaster } from "./version-broadcaster.js";
@@ -215,6 +216,8 @@ async function startOnStore(
   logAuthMode(logger, config.auth, "SubmitFeedback");
   const verdicts = VersionVerdicts.load(db);
   metrics.watchVerdicts(verdicts);
+  const drift = new SiteCalibrationDrift(db, { maxSites: config.maxSites });
+  metrics.watchCalibrationDrift(drift, () => broadcaster.current?.modelVersion ?? "");
   const artifacts = new DiskArtifactSource({
     modelPath: config.modelPath,
     expectedSha256: (version) => registry.get(version)?.sha256,
@@ -238,11 +241,17 @@ async function startOnStore(
     onServingChanged: servingChanged,
     attribution: new FeedbackAttribution(config.trustedGateways),
     sourceLimiter,
-    review: new FeedbackReview({ store: reviewStore, scheduler, logger }),
+    review: new FeedbackReview({
+      store: reviewStore,
+      scheduler,
+      logger,
+      onChanged: () => drift.invalidate(),
+    }),
     screen:
       options.screen ??
       (config.feedbackScreening ? new PlausibilityScreen(samples.loadDataset()) : acceptAllScreen),
     verdicts,
+    drift,
     approval: new ModelApproval({
       registry,
       artifacts,

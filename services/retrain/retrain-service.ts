@@ -61,6 +61,7 @@ import { RegistryError, type ModelRegistry, type ModelVersionRecord } from "./st
 import type { RunLog } from "./store/run-log.js";
 import type { OriginalDatasetInfo } from "./store/sample-store.js";
 import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.js";
+import type { SiteCalibrationDrift } from "./site-calibration-drift.js";
 import type { VersionVerdicts } from "./version-verdicts.js";
 
 /** Reads a stored version's files for GetModelArtifact. */
@@ -101,6 +102,8 @@ export interface RetrainServiceDeps {
   readonly screen?: FeedbackScreen;
   /** Verdict tallies per version, kept current by this handler; omitted: none reported. */
   readonly verdicts?: VersionVerdicts;
+  /** Each site's observed / expected on the serving version; omitted: none reported. */
+  readonly drift?: SiteCalibrationDrift;
   /** ApproveModelVersion and RejectModelVersion. */
   readonly approval: ModelApproval;
   /**
@@ -306,6 +309,8 @@ export class RetrainService {
     }
     countVerdict(this.deps.counts, verdict);
     this.deps.verdicts?.add(prediction.modelVersion, verdict);
+    if (label !== null)
+      this.deps.drift?.record(prediction.modelVersion, tokenSite, label, prediction.probability);
     this.deps.metrics.feedbackStored(verdict);
     if (state === "quarantined") this.deps.metrics.feedbackQuarantined();
     const retrainScheduled = state === "trained" && this.deps.scheduler.recordLabelledFeedback(outcome.seq);
@@ -335,6 +340,7 @@ export class RetrainService {
       syntheticData: original?.source === "synthetic",
       verdictsByVersion: this.deps.verdicts?.messages() ?? [],
       originalDataNotice: this.deps.originalDataNotice?.() ?? "",
+      calibrationDrift: this.deps.drift?.messages(this.deps.broadcaster.current?.modelVersion ?? "") ?? [],
     };
   }
 

@@ -11,6 +11,7 @@ import {
   RetrainOutcome,
   type RetrainRun,
   RetrainState,
+  type SiteCalibrationDrift,
   type VersionVerdicts,
 } from "./gen/liver/v1/retrain_service.js";
 import { toGrpcWebError, type GrpcWebError } from "./grpc-status.js";
@@ -59,6 +60,7 @@ export function describeRetrainStatus(status: GetRetrainStatusResponse): Retrain
   }
   if (status.lastRun !== undefined) details.push(describeRun(status.lastRun));
   details.push(...status.verdictsByVersion.slice(0, VERDICT_VERSIONS_SHOWN).flatMap(describeVerdicts));
+  details.push(...status.calibrationDrift.flatMap(describeCalibrationDrift));
   const serving = status.modelVersion === "" ? "no model yet" : `model ${status.modelVersion} serving`;
 
   switch (status.state) {
@@ -101,6 +103,22 @@ export function describeVerdicts(verdicts: VersionVerdicts): string[] {
     `Clinicians marked ${verdicts.wrong} of ${labelled} answer${labelled === 1 ? "" : "s"} of ` +
       `${verdicts.modelVersion} wrong (accuracy ${wholePercent(verdicts.accuracy)}, 95 % interval ` +
       `${Math.round(verdicts.accuracyLow * 100)} to ${wholePercent(verdicts.accuracyHigh)}).`,
+  ];
+}
+
+/**
+ * "Calibration drift at site north: 48 liver-disease outcomes where its answers expected 31.2
+ * (observed / expected 1.54, 95 % interval 1.14 to 2.04); its answers run too low."
+ * Nothing while the site's alarm is not raised.
+ */
+export function describeCalibrationDrift(drift: SiteCalibrationDrift): string[] {
+  if (!drift.alarm) return [];
+  const direction = drift.ratio > 1 ? "too low" : "too high";
+  return [
+    `Calibration drift at site ${drift.site}: ${drift.observed} liver-disease outcome${drift.observed === 1 ? "" : "s"} ` +
+      `in its last ${drift.verdicts} verdicts where its answers expected ${drift.expected.toFixed(1)} ` +
+      `(observed / expected ${drift.ratio.toFixed(2)}, 95 % interval ${drift.ratioLow.toFixed(2)} to ` +
+      `${drift.ratioHigh.toFixed(2)}); its answers run ${direction}.`,
   ];
 }
 

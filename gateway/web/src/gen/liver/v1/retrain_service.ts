@@ -222,6 +222,12 @@ export interface GetRetrainStatusResponse {
    * how to switch: restart with REIMPORT_ORIGINAL_DATA=1 (npm start -- --reimport).
    */
   originalDataNotice: string;
+  /**
+   * Calibration drift per site on the serving version: observed / expected liver-disease
+   * events over each site's most recent labelled verdicts (at most MAX_SITES sites besides the
+   * default one), with its 95 % interval and an alarm when 1 lies outside it.
+   */
+  calibrationDrift: SiteCalibrationDrift[];
 }
 
 /** Clinicians' verdicts on the answers of one model version. */
@@ -240,6 +246,31 @@ export interface VersionVerdicts {
   accuracyLow: number;
   /** Upper end of the 95 % Wilson score interval of the accuracy, 0 to 1. */
   accuracyHigh: number;
+}
+
+/**
+ * One site's calibration drift: O / E over its newest labelled verdicts (up to 200) on the
+ * serving version, E being the sum of the probabilities the site was answered with.
+ */
+export interface SiteCalibrationDrift {
+  /** The site (a validated site name). */
+  site: string;
+  /** Labelled verdicts in the window. */
+  verdicts: number;
+  /** Observed liver-disease events among them. */
+  observed: number;
+  /** Expected events: the sum of the served probabilities. */
+  expected: number;
+  /** observed / expected; 0 while expected is 0. */
+  ratio: number;
+  /**
+   * 95 % interval of the ratio: (observed ± 1.96·√V) / expected, V = Σ p(1 − p) of the served
+   * probabilities (the variance of observed if they were right).
+   */
+  ratioLow: number;
+  ratioHigh: number;
+  /** True when the window holds at least 50 verdicts and 1 lies outside the interval. */
+  alarm: boolean;
 }
 
 /** Subscribes to version events. */
@@ -1113,6 +1144,7 @@ function createBaseGetRetrainStatusResponse(): GetRetrainStatusResponse {
     syntheticData: false,
     verdictsByVersion: [],
     originalDataNotice: "",
+    calibrationDrift: [],
   };
 }
 
@@ -1147,6 +1179,9 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
     }
     if (message.originalDataNotice !== "") {
       writer.uint32(82).string(message.originalDataNotice);
+    }
+    for (const v of message.calibrationDrift) {
+      SiteCalibrationDrift.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -1244,6 +1279,14 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
             message.originalDataNotice = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.calibrationDrift.push(SiteCalibrationDrift.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1277,6 +1320,7 @@ export const GetRetrainStatusResponse: MessageFns<GetRetrainStatusResponse> = {
     message.syntheticData = object.syntheticData ?? false;
     message.verdictsByVersion = object.verdictsByVersion?.map((e) => VersionVerdicts.fromPartial(e)) || [];
     message.originalDataNotice = object.originalDataNotice ?? "";
+    message.calibrationDrift = object.calibrationDrift?.map((e) => SiteCalibrationDrift.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1404,6 +1448,145 @@ export const VersionVerdicts: MessageFns<VersionVerdicts> = {
     message.accuracy = object.accuracy ?? 0;
     message.accuracyLow = object.accuracyLow ?? 0;
     message.accuracyHigh = object.accuracyHigh ?? 0;
+    return message;
+  },
+};
+
+function createBaseSiteCalibrationDrift(): SiteCalibrationDrift {
+  return { site: "", verdicts: 0, observed: 0, expected: 0, ratio: 0, ratioLow: 0, ratioHigh: 0, alarm: false };
+}
+
+export const SiteCalibrationDrift: MessageFns<SiteCalibrationDrift> = {
+  encode(message: SiteCalibrationDrift, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.site !== "") {
+      writer.uint32(10).string(message.site);
+    }
+    if (message.verdicts !== 0) {
+      writer.uint32(16).uint32(message.verdicts);
+    }
+    if (message.observed !== 0) {
+      writer.uint32(24).uint32(message.observed);
+    }
+    if (message.expected !== 0) {
+      writer.uint32(33).double(message.expected);
+    }
+    if (message.ratio !== 0) {
+      writer.uint32(41).double(message.ratio);
+    }
+    if (message.ratioLow !== 0) {
+      writer.uint32(49).double(message.ratioLow);
+    }
+    if (message.ratioHigh !== 0) {
+      writer.uint32(57).double(message.ratioHigh);
+    }
+    if (message.alarm !== false) {
+      writer.uint32(64).bool(message.alarm);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SiteCalibrationDrift {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSiteCalibrationDrift();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.site = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.verdicts = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.observed = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.expected = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.ratio = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.ratioLow = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.ratioHigh = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.alarm = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<SiteCalibrationDrift>, I>>(base?: I): SiteCalibrationDrift {
+    return SiteCalibrationDrift.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SiteCalibrationDrift>, I>>(object: I): SiteCalibrationDrift {
+    const message = createBaseSiteCalibrationDrift();
+    message.site = object.site ?? "";
+    message.verdicts = object.verdicts ?? 0;
+    message.observed = object.observed ?? 0;
+    message.expected = object.expected ?? 0;
+    message.ratio = object.ratio ?? 0;
+    message.ratioLow = object.ratioLow ?? 0;
+    message.ratioHigh = object.ratioHigh ?? 0;
+    message.alarm = object.alarm ?? false;
     return message;
   },
 };
