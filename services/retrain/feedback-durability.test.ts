@@ -11,6 +11,7 @@ import {
 } from "../gen/liver/v1/retrain_service.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { testTlsEnv } from "../shared/testing/test-tls.js";
+import { waitUntil } from "../predict/testing/wait-until.js";
 import { STORE_FILE_NAME } from "./retrain-config.js";
 import { ModelRegistry } from "./store/model-registry.js";
 import { SampleStore } from "./store/sample-store.js";
@@ -172,9 +173,13 @@ describe("acknowledged feedback survives SIGKILL", () => {
           else duplicatesSeen++;
         }
       };
+      const before = acknowledged.size;
       const callers = Array.from({ length: CALLERS }, caller);
-      // A random moment: the kill is the event under test, not a synchronisation.
-      await new Promise((resolve) => setTimeout(resolve, 20 + random() * 200));
+      // Every round has acknowledged feedback to lose (on a busy machine a fixed window may
+      // close before the first answer); then a random moment: the kill is the event under
+      // test, not a synchronisation.
+      await waitUntil("a first acknowledgement in this round", () => acknowledged.size > before, 120_000);
+      await new Promise((resolve) => setTimeout(resolve, random() * 200));
       killed = true;
       child.process.kill("SIGKILL");
       await child.exited;
@@ -196,7 +201,8 @@ describe("acknowledged feedback survives SIGKILL", () => {
       );
       const missing = [...acknowledged].filter(([id, { verdict }]) => stored.get(id) !== verdict);
       expect(missing).toEqual([]);
-      expect(acknowledged.size).toBeGreaterThan(KILLS * CALLERS);
+      // Each round that got past start-up had acknowledged feedback when it was killed.
+      expect(acknowledged.size).toBeGreaterThanOrEqual(KILLS - killedDuringStartup);
       expect(duplicatesSeen).toBeGreaterThan(0);
     } finally {
       db.close();
