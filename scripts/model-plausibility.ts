@@ -1,7 +1,8 @@
 /**
  * `npx tsx scripts/model-plausibility.ts [--data <csv>]`: trains the model as Retrain does
- * on the real file, with the clinical sign constraints (what is served) and without them
- * (the model before them), and reports for each what a clinician would judge it by: the
+ * on the real file, as served (clinical sign constraints and the clinical encoding), as
+ * first constrained (signs with total proteins free, plain encoding) and as before both
+ * (unconstrained, plain encoding), and reports for each what a clinician would judge it by: the
  * honest (lab-profile split) holdout ROC AUC, the same AUC by 5-fold cross-validation over
  * the training side's lab profiles, every weight on the standardized scale as served, and,
  * over every loaded row, how many explanations contradict the clinical directions or say
@@ -13,7 +14,11 @@ import { loadLpdCsv } from "../services/shared/data/lpd-csv-loader.js";
 import { Prng } from "../services/shared/data/prng.js";
 import { FEATURE_COUNT, FEATURES } from "../services/shared/features/feature-schema.js";
 import { countExplanationFindings } from "../services/shared/model/explanation-audit.js";
-import { fitFeaturePipeline, transformToFloat32 } from "../services/shared/model/feature-pipeline.js";
+import {
+  fitFeaturePipeline,
+  transformToFloat32,
+  type FeatureEncoding,
+} from "../services/shared/model/feature-pipeline.js";
 import { hashLabProfile, selectRows, splitHoldout } from "../services/shared/model/holdout-split.js";
 import { rocAuc } from "../services/shared/model/metrics.js";
 import { verifyArtifactFiles } from "../services/shared/model/model-artifact.js";
@@ -30,6 +35,7 @@ async function groupedCrossValidatedAuc(
   tf: Tf,
   train: Dataset,
   signs: readonly SignConstraint[],
+  encoding: FeatureEncoding,
 ): Promise<number> {
   let total = 0;
   for (let fold = 0; fold < FOLDS; fold++) {
@@ -40,7 +46,7 @@ async function groupedCrossValidatedAuc(
     }
     const fitSet = selectRows(train, fitRows);
     const testSet = selectRows(train, testRows);
-    const pipeline = fitFeaturePipeline(fitSet);
+    const pipeline = fitFeaturePipeline(fitSet, { encoding });
     const fit = await trainLogisticRegression(
       tf,
       { rows: fitSet.rows, columns: FEATURE_COUNT, values: transformToFloat32(pipeline, fitSet) },
@@ -101,17 +107,24 @@ const { dataset } = await loadLpdCsv(csv);
 const backend = await getTfBackend({ info: () => undefined });
 const trainSide = splitHoldout(dataset).train;
 console.log(`data: ${csv} (${dataset.rows} complete rows)`);
-const variants: [string, readonly SignConstraint[]][] = [
-  ["unconstrained (before)", CLINICAL_SIGNS.map(() => 0)],
-  ["sign-constrained (served)", CLINICAL_SIGNS],
+const totalProteins = FEATURES.findIndex((spec) => spec.name === "total_proteins");
+const variants: [string, readonly SignConstraint[], FeatureEncoding][] = [
+  ["unconstrained, plain encoding (before)", CLINICAL_SIGNS.map(() => 0), "plain"],
+  [
+    "sign-constrained with total proteins free, plain encoding (first constrained)",
+    CLINICAL_SIGNS.map((sign, i) => (i === totalProteins ? 0 : sign)),
+    "plain",
+  ],
+  ["sign-constrained, clinical encoding (served)", CLINICAL_SIGNS, "clinical"],
 ];
 const holdoutScores: Float32Array[] = [];
 let holdoutRows: Dataset | undefined;
-for (const [name, signs] of variants) {
+for (const [name, signs, encoding] of variants) {
   const result = await runTrainingPipeline({
     original: dataset,
     backend,
     trainer: { signs },
+    encoding,
     artifact: { version: "v1" },
   });
   const artifact = result.artifact;
@@ -127,7 +140,7 @@ for (const [name, signs] of variants) {
     `holdout (lab-profile split): ${holdout.rows} rows, ROC AUC ${holdout.rocAuc.toFixed(4)}, ` +
       `accuracy ${holdout.accuracy.toFixed(4)}, log loss ${holdout.logLoss.toFixed(4)}`,
   );
-  const cv = await groupedCrossValidatedAuc(backend.tf, trainSide, signs);
+  const cv = await groupedCrossValidatedAuc(backend.tf, trainSide, signs, encoding);
   console.log(`training side, ${FOLDS}-fold CV grouped by lab profile: mean ROC AUC ${cv.toFixed(4)}`);
   console.log("weights (standardized scale, as served):");
   FEATURES.forEach((spec, i) =>
@@ -144,12 +157,16 @@ for (const [name, signs] of variants) {
   );
   console.log(
     `answers saying any lab outside normal limits lowered the estimate: ${findings.anyOutsideLowered} ` +
-      `(healthy side of a constrained lab, e.g. albumin above 5.4: ${findings.healthySideLowered}; ` +
-      `total proteins: ${findings.undirectedOutsideLowered})`,
+      `(a lab beyond its healthy-side limit, e.g. albumin above 5.4: ${findings.healthySideLowered}; ` +
+      `total proteins: ${findings.totalProteinsLowered})`,
+  );
+  console.log(
+    `rows where a lab beyond its healthy-side limit counts other than as the limit: ${findings.healthySideNotAtLimit}`,
   );
   console.log(`worst |reference + contributions - logit|: ${findings.worstSumError.toExponential(2)}`);
 }
-const [before, after] = holdoutScores;
+const before = holdoutScores[0];
+const after = holdoutScores[holdoutScores.length - 1];
 if (holdoutRows !== undefined && before !== undefined && after !== undefined) {
   const [low, high] = profileBootstrap(holdoutRows, before, after);
   console.log(

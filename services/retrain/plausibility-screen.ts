@@ -2,8 +2,9 @@
  * Screens each labelled feedback before it may train. Feedback is evidence, not command: a
  * row that looks like no patient in the original data, or whose label contradicts a very
  * confident model, is quarantined with its reason (stored, visible, released only by an
- * operator) instead of training. All checks run in the pipeline's own transformed space
- * (log1p where the schema says, then z-scores fitted on the original data):
+ * operator) instead of training. All checks run in the pipeline's transformed space without
+ * the clinical clip (log1p where the schema says, then z-scores fitted on the original data),
+ * so a value far below a normal limit still looks far out:
  *  - leverage: a value far outside the range the original data spans on any feature (in
  *    logistic regression a far-out row pulls a weight as hard as many ordinary rows);
  *  - implausible combination: a Mahalanobis distance from the original data beyond what
@@ -66,7 +67,7 @@ export class PlausibilityScreen implements FeedbackScreen {
         `the plausibility screen needs at least ${FEATURE_COUNT * 10} original rows; got ${original.rows}`,
       );
     }
-    this.pipeline = fitFeaturePipeline(original);
+    this.pipeline = fitFeaturePipeline(original, { encoding: "plain" });
     const z = new Float64Array(original.rows * FEATURE_COUNT);
     transformRows(this.pipeline, original, z);
     this.min = new Float64Array(FEATURE_COUNT).fill(Number.POSITIVE_INFINITY);

@@ -1,7 +1,7 @@
 /**
  * What medicine already knows about the model's inputs: the adult reference interval
  * ("normal limits") of each lab value and the direction in which it moves with liver
- * disease. The trainer constrains the sign of every feature with a direction, explanations
+ * disease. The trainer constrains the sign of every lab feature, explanations
  * compare with a reference patient built from these limits, and Predict's plausibility
  * warnings and the page read them from here.
  *
@@ -17,7 +17,11 @@
  *   Liver Chemistries. Am J Gastroenterol 2017;112:18-35 (elevated bilirubin, ALP, ALT and
  *   AST mark hepatocellular or cholestatic injury; low albumin marks impaired synthetic
  *   function), and the reversed (low) albumin/globulin ratio of chronic liver disease, where
- *   albumin falls and globulins rise.
+ *   albumin falls and globulins rise. The same globulin rise (polyclonal
+ *   hypergammaglobulinaemia) gives total proteins its direction at fixed albumin.
+ * - Encoding: each directed lab is clipped at its healthy-side normal limit, total proteins
+ *   at its lower limit; the bounds and the reference patient are data below, and travel in
+ *   every artifact's pipeline.json, which must match them to load.
  *
  * This module has no imports on purpose: the browser bundle uses it too.
  */
@@ -25,29 +29,55 @@
 /** +1: higher values go with liver disease; -1: lower values do. */
 export type ClinicalDirection = 1 | -1;
 
-/** One lab value's adult reference interval, in the schema's unit. */
+/**
+ * One lab value's adult reference interval, in the schema's unit, and how the model encodes
+ * the value: clipped into [lower, upper] on the raw scale before log1p and the z-score.
+ */
 export interface ReferenceInterval {
   /** The feature's name in the schema (feature-schema.ts). */
   readonly name: string;
   readonly low: number;
   readonly high: number;
+  /** The direction the model is held to (the sign of its weight). */
+  readonly direction: ClinicalDirection;
   /**
-   * The direction the model is held to. Undefined for total proteins: liver disease can
-   * lower it (less synthesis) or raise it (more globulins), so no sign is imposed.
+   * The model reads max(value, lower): the healthy-side normal limit of a feature where
+   * higher is worse (a value below it is no more evidence against disease than the limit
+   * itself, and the clip caps lab-error-like extremes such as ALT 1), and total proteins'
+   * floor. Undefined: no lower clip.
    */
-  readonly direction: ClinicalDirection | undefined;
+  readonly lower: number | undefined;
+  /** The model reads min(value, upper): the healthy-side normal limit where lower is worse. */
+  readonly upper: number | undefined;
+  /**
+   * The reference patient's value, whom explanations compare with: the normal limit on the
+   * side of disease, so a value beyond it raises the estimate and one within never does;
+   * for total proteins its floor, so a value below 6.0 contributes exactly 0.
+   */
+  readonly reference: number;
 }
 
-/** Adult reference intervals of the ten inputs' lab values (age and gender have none). */
+/**
+ * Adult reference intervals of the ten inputs' lab values (age and gender have none), with
+ * the encoding's clip bounds and the reference patient written out as data, one lab a line.
+ *
+ * Total proteins is held to +1 and floored at its lower limit: at fixed albumin (which the
+ * model has) a higher total protein means more globulins, which rise in chronic liver disease
+ * (polyclonal hypergammaglobulinaemia); below 6.0 g/dL a low total comes from low albumin,
+ * which the albumin term already counts. Unlike the other labs, a total protein within normal
+ * limits (above 6.0) can therefore raise the estimate slightly.
+ */
+// prettier-ignore
 export const REFERENCE_INTERVALS: readonly ReferenceInterval[] = [
-  { name: "total_bilirubin", low: 0.1, high: 1.2, direction: 1 },
-  { name: "direct_bilirubin", low: 0, high: 0.3, direction: 1 },
-  { name: "alkaline_phosphatase", low: 44, high: 147, direction: 1 },
-  { name: "alanine_aminotransferase", low: 4, high: 36, direction: 1 },
-  { name: "aspartate_aminotransferase", low: 8, high: 33, direction: 1 },
-  { name: "total_proteins", low: 6, high: 8.3, direction: undefined },
-  { name: "albumin", low: 3.4, high: 5.4, direction: -1 },
-  { name: "albumin_globulin_ratio", low: 1, high: 2.5, direction: -1 },
+  // Sources: the MedlinePlus pages named at the top (A/G: the commonly quoted range).
+  { name: "total_bilirubin",            low: 0.1, high: 1.2, direction: 1,  lower: 0.1, upper: undefined, reference: 1.2 },
+  { name: "direct_bilirubin",           low: 0,   high: 0.3, direction: 1,  lower: 0,   upper: undefined, reference: 0.3 },
+  { name: "alkaline_phosphatase",       low: 44,  high: 147, direction: 1,  lower: 44,  upper: undefined, reference: 147 },
+  { name: "alanine_aminotransferase",   low: 4,   high: 36,  direction: 1,  lower: 4,   upper: undefined, reference: 36 },
+  { name: "aspartate_aminotransferase", low: 8,   high: 33,  direction: 1,  lower: 8,   upper: undefined, reference: 33 },
+  { name: "total_proteins",             low: 6,   high: 8.3, direction: 1,  lower: 6,   upper: undefined, reference: 6 },
+  { name: "albumin",                    low: 3.4, high: 5.4, direction: -1, lower: undefined, upper: 5.4, reference: 3.4 },
+  { name: "albumin_globulin_ratio",     low: 1,   high: 2.5, direction: -1, lower: undefined, upper: 2.5, reference: 1 },
 ];
 
 /** The reference interval of `name`, or undefined for age, gender and unknown names. */
@@ -55,25 +85,23 @@ export function referenceInterval(name: string): ReferenceInterval | undefined {
   return REFERENCE_INTERVALS.find((interval) => interval.name === name);
 }
 
-/** The clinical direction of `name`, or undefined when none is imposed. */
+/** The clinical direction of `name`, or undefined for age and gender. */
 export function clinicalDirection(name: string): ClinicalDirection | undefined {
   return referenceInterval(name)?.direction;
 }
 
 /**
- * The reference patient's value of a lab: the normal limit on the disease side for a
- * feature with a direction (upper limit when higher is worse, lower limit when lower is
- * worse), the middle of the interval otherwise. So with a sign-constrained model a value
- * raises the estimate only when it lies beyond normal limits in the direction of disease,
- * and a value within normal limits never raises it. Undefined for age and gender, which
- * have no normal limits (the explanation keeps the training mean for them).
+ * The reference patient's value of a lab (ReferenceInterval.reference). Undefined for age and
+ * gender, which have no normal limits (the explanation keeps the training mean for them).
  */
 export function referenceValue(name: string): number | undefined {
+  return referenceInterval(name)?.reference;
+}
+
+/** Raw-scale clip bounds of `name`'s encoding; none for age and gender. */
+export function encodingBounds(name: string): { lower: number | undefined; upper: number | undefined } {
   const interval = referenceInterval(name);
-  if (interval === undefined) return undefined;
-  if (interval.direction === 1) return interval.high;
-  if (interval.direction === -1) return interval.low;
-  return (interval.low + interval.high) / 2;
+  return { lower: interval?.lower, upper: interval?.upper };
 }
 
 /** Where `value` lies against the normal limits of `name`: -1 below, 0 within, 1 above. */

@@ -10,7 +10,7 @@ import { getTfBackend } from "./tf-backend.js";
 import { CLINICAL_SIGNS, runTrainingPipeline } from "./training-pipeline.js";
 
 describe("clinical signs", () => {
-  it("constrain bilirubin, ALP, ALT and AST up, albumin and A/G down, and leave age, gender and total proteins free", () => {
+  it("constrain bilirubin, ALP, ALT, AST and total proteins up, albumin and A/G down, and leave age and gender free", () => {
     expect(Object.fromEntries(FEATURES.map((spec, i) => [spec.name, CLINICAL_SIGNS[i]]))).toEqual({
       age: 0,
       gender: 0,
@@ -19,7 +19,7 @@ describe("clinical signs", () => {
       alkaline_phosphatase: 1,
       alanine_aminotransferase: 1,
       aspartate_aminotransferase: 1,
-      total_proteins: 0,
+      total_proteins: 1,
       albumin: -1,
       albumin_globulin_ratio: -1,
     });
@@ -31,7 +31,7 @@ describe.skipIf(!haveRealCsv)(
     ? "the served model on every complete row of the real file"
     : `SKIPPED, real file not found at ${REAL_CSV_PATH} (set LPD_CSV): the served model on every complete row of the real file`,
   () => {
-    it("never lets a constrained feature contribute against its direction, nor a value beyond normal limits on the disease side lower the estimate", async () => {
+    it("never lets a constrained feature contribute against its direction, a value beyond normal limits on the disease side or total proteins lower the estimate", async () => {
       const backend = await getTfBackend({ info: () => undefined });
       const { dataset } = await loadLpdCsv(REAL_CSV_PATH);
       expect(dataset.source).toBe("real");
@@ -55,6 +55,13 @@ describe.skipIf(!haveRealCsv)(
       expect(findings.rows).toBe(27_158);
       expect(findings.againstDirection).toBe(0);
       expect(findings.abnormalLowered).toBe(0);
+      expect(findings.totalProteinsLowered).toBe(0);
+      // What still reads "lowered" outside normal limits is only a lab beyond its healthy-side
+      // limit (86 rows, albumin above 5.4: it argues against disease), and it counts exactly
+      // as the limit itself, never as more reassuring.
+      expect(findings.healthySideNotAtLimit).toBe(0);
+      expect(findings.anyOutsideLowered).toBe(findings.healthySideLowered);
+      expect(findings.healthySideLowered).toBe(86);
       expect(findings.worstSumError).toBeLessThanOrEqual(1e-9);
       // The direct bilirubin, ALT and albumin signal is kept, not zeroed away.
       expect(served.weights.kernel[3]).toBeGreaterThan(0.3);
@@ -78,6 +85,20 @@ describe.skipIf(!haveRealCsv)(
       );
       expect(findings.againstDirection).toBeGreaterThan(0);
       expect(findings.abnormalLowered).toBeGreaterThan(0);
+    });
+
+    it("without the clinical encoding, total proteins below 6.0 lowers the estimate and a high albumin reads as more than its limit", async () => {
+      const backend = await getTfBackend({ info: () => undefined });
+      const { dataset } = await loadLpdCsv(REAL_CSV_PATH);
+      const plain = await runTrainingPipeline({ original: dataset, backend, encoding: "plain" });
+      const findings = countExplanationFindings(
+        createScorer(plain.pipeline, plain.weights),
+        plain.weights.kernel,
+        dataset.features,
+        dataset.rows,
+      );
+      expect(findings.totalProteinsLowered).toBeGreaterThan(0);
+      expect(findings.healthySideNotAtLimit).toBeGreaterThan(0);
     });
   },
 );

@@ -180,12 +180,41 @@ describe("createScorer", () => {
         patient[i] = interval.direction === 1 ? interval.high * factor : interval.low / factor;
         clinical.explain(patient, 0, contributions);
         expect(contributions[i], `${spec.name} at ${patient[i]}`).toBeGreaterThan(0);
-        // Within normal limits the same feature never raises it.
+        // Within normal limits the same feature never raises it, except total proteins,
+        // whose reference is its floor: within limits its globulin term may raise it.
         patient[i] = (interval.low + interval.high) / 2;
         clinical.explain(patient, 0, contributions);
-        expect(contributions[i], `${spec.name} at ${patient[i]}`).toBeLessThanOrEqual(0);
+        if (spec.name === "total_proteins") expect(contributions[i]).toBeGreaterThan(0);
+        else expect(contributions[i], `${spec.name} at ${patient[i]}`).toBeLessThanOrEqual(0);
       }
     });
+  });
+
+  it("counts a lab beyond its healthy-side limit exactly as the limit, and total proteins below 6.0 as nothing", () => {
+    const contributions = new Float64Array(FEATURE_COUNT);
+    const atLimit = new Float64Array(FEATURE_COUNT);
+    const patient = new Float64Array(FEATURE_COUNT);
+    FEATURES.forEach((spec, i) => {
+      const interval = referenceInterval(spec.name);
+      if (interval === undefined) return;
+      patient.set(dataset.features.subarray(0, FEATURE_COUNT));
+      // An albumin of 5.8 counts as 5.4; an ALT of 1 as 4.
+      patient[i] = interval.direction === 1 ? interval.low / 3 - 0.01 : interval.high * 1.1;
+      scorer.explain(patient, 0, contributions);
+      const beyond = scorer.score(patient);
+      const limit = Float64Array.from(patient);
+      limit[i] = interval.direction === 1 ? interval.low : interval.high;
+      scorer.explain(limit, 0, atLimit);
+      expect(contributions[i], spec.name).toBe(atLimit[i]);
+      expect(beyond, spec.name).toBe(scorer.score(limit));
+    });
+    const proteins = FEATURES.findIndex((spec) => spec.name === "total_proteins");
+    for (const value of [2, 4.5, 5.99, 6]) {
+      patient.set(dataset.features.subarray(0, FEATURE_COUNT));
+      patient[proteins] = value;
+      scorer.explain(patient, 0, contributions);
+      expect(Math.abs(contributions[proteins] ?? Number.NaN), `total proteins ${value}`).toBe(0);
+    }
   });
 
   it("refuses parameters of the wrong width", () => {

@@ -3,13 +3,14 @@
  * JS, so Predict answers without tfjs (no tensors, no kernel dispatch) at millions of rows
  * per second. The z-score is folded into the weights once, at build time:
  *   logit = b + Σ k_i (f_i(x_i) - m_i) / s_i = (b - Σ k_i m_i / s_i) + Σ (k_i / s_i) f_i(x_i)
- * where f_i is log1p or the identity, exactly as the pipeline defines it. The artifact's
+ * where f_i clips x_i at the pipeline's raw-scale bounds, then takes log1p or the identity,
+ * exactly as the pipeline defines it. The artifact's
  * site recalibration (slope × logit + intercept) is folded in the same way, at no cost. The parity test
  * holds this to the tfjs evaluation within 1e-6 on every holdout row.
  */
 import { referenceValue } from "../features/clinical-reference.js";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
-import type { PipelineParams } from "./feature-pipeline.js";
+import { clipBounds, encodeValue, type PipelineParams } from "./feature-pipeline.js";
 import { IDENTITY_CALIBRATION, type OutputCalibration } from "./output-calibration.js";
 import type { LogisticWeights } from "./trainer.js";
 
@@ -45,20 +46,26 @@ export function sigmoid(z: number): number {
   return e / (1 + e);
 }
 
-/** Identity or log1p, chosen per feature when the scorer is built. */
-const term = (x: number, log: boolean): number => (log ? Math.log1p(x) : x);
+/**
+ * x clipped into [lower, upper], then log1p or the identity: the bounds (infinite where the
+ * pipeline has none) and the flag are chosen per feature when the scorer is built.
+ */
+const term = (x: number, lower: number, upper: number, log: boolean): number => {
+  const clipped = Math.min(Math.max(x, lower), upper);
+  return log ? Math.log1p(clipped) : clipped;
+};
 
 /**
  * The reference patient's standardized vector under `pipeline`: the patient explanations
- * compare with. Each lab at its referenceValue (clinical-reference.ts: the normal limit on
- * the side of disease, total proteins mid-range), age and gender at the training mean (z = 0),
- * since they have no normal limits.
+ * compare with. Each lab at its explicit reference value (clinical-reference.ts: the normal
+ * limit on the side of disease, total proteins at its floor), encoded like any input; age
+ * and gender at the training mean (z = 0), since they have no normal limits.
  */
 export function referenceStandardized(pipeline: PipelineParams): Float64Array {
   return Float64Array.from(pipeline.features, (transform) => {
     const value = referenceValue(transform.name);
     if (value === undefined) return 0;
-    return (term(value, transform.log1p) - transform.mean) / transform.std;
+    return (encodeValue(transform, value) - transform.mean) / transform.std;
   });
 }
 
@@ -87,16 +94,27 @@ export function createScorer(
   const { slope } = calibration;
   const folded: number[] = [];
   const logs: boolean[] = [];
+  const lowers: number[] = [];
+  const uppers: number[] = [];
   let intercept = slope * weights.bias + calibration.intercept;
   pipeline.features.forEach((transform, i) => {
     const weight = (slope * (weights.kernel[i] ?? 0)) / transform.std;
     folded.push(weight);
     logs.push(transform.log1p);
+    const [lower, upper] = clipBounds(transform);
+    lowers.push(lower);
+    uppers.push(upper);
     intercept -= weight * transform.mean;
   });
   const [k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0, k7 = 0, k8 = 0, k9 = 0] = folded;
   const [l0 = false, l1 = false, l2 = false, l3 = false, l4 = false] = logs;
   const [, , , , , l5 = false, l6 = false, l7 = false, l8 = false, l9 = false] = logs;
+  const NEG = Number.NEGATIVE_INFINITY;
+  const POS = Number.POSITIVE_INFINITY;
+  const [a0 = NEG, a1 = NEG, a2 = NEG, a3 = NEG, a4 = NEG, a5 = NEG, a6 = NEG, a7 = NEG, a8 = NEG, a9 = NEG] =
+    lowers;
+  const [u0 = POS, u1 = POS, u2 = POS, u3 = POS, u4 = POS, u5 = POS, u6 = POS, u7 = POS, u8 = POS, u9 = POS] =
+    uppers;
   const c = intercept;
   const kernel = Float64Array.from(weights.kernel);
   const means = Float64Array.from(pipeline.features, (f) => f.mean);
@@ -108,16 +126,16 @@ export function createScorer(
 
   const logit = (v: Float64Array, b: number): number =>
     c +
-    k0 * term(v[b] ?? 0, l0) +
-    k1 * term(v[b + 1] ?? 0, l1) +
-    k2 * term(v[b + 2] ?? 0, l2) +
-    k3 * term(v[b + 3] ?? 0, l3) +
-    k4 * term(v[b + 4] ?? 0, l4) +
-    k5 * term(v[b + 5] ?? 0, l5) +
-    k6 * term(v[b + 6] ?? 0, l6) +
-    k7 * term(v[b + 7] ?? 0, l7) +
-    k8 * term(v[b + 8] ?? 0, l8) +
-    k9 * term(v[b + 9] ?? 0, l9);
+    k0 * term(v[b] ?? 0, a0, u0, l0) +
+    k1 * term(v[b + 1] ?? 0, a1, u1, l1) +
+    k2 * term(v[b + 2] ?? 0, a2, u2, l2) +
+    k3 * term(v[b + 3] ?? 0, a3, u3, l3) +
+    k4 * term(v[b + 4] ?? 0, a4, u4, l4) +
+    k5 * term(v[b + 5] ?? 0, a5, u5, l5) +
+    k6 * term(v[b + 6] ?? 0, a6, u6, l6) +
+    k7 * term(v[b + 7] ?? 0, a7, u7, l7) +
+    k8 * term(v[b + 8] ?? 0, a8, u8, l8) +
+    k9 * term(v[b + 9] ?? 0, a9, u9, l9);
 
   return {
     score: (vectors, offset = 0) => sigmoid(logit(vectors, offset)),
@@ -132,7 +150,8 @@ export function createScorer(
     },
     explain: (vectors, offset, contributions) => {
       for (let i = 0; i < FEATURE_COUNT; i++) {
-        const z = (term(vectors[offset + i] ?? 0, logs[i] === true) - (means[i] ?? 0)) / (stds[i] ?? 1);
+        const x = term(vectors[offset + i] ?? 0, lowers[i] ?? NEG, uppers[i] ?? POS, logs[i] === true);
+        const z = (x - (means[i] ?? 0)) / (stds[i] ?? 1);
         contributions[i] = slope * (kernel[i] ?? 0) * (z - (atReference[i] ?? 0));
       }
       return referenceLogOdds;

@@ -8,7 +8,12 @@
 import { clinicalDirection } from "../features/clinical-reference.js";
 import { FEATURE_COUNT, FEATURES } from "../features/feature-schema.js";
 import { allocateDataset, type Dataset } from "../data/dataset.js";
-import { fitFeaturePipeline, transformToFloat32, type PipelineParams } from "./feature-pipeline.js";
+import {
+  fitFeaturePipeline,
+  transformToFloat32,
+  type FeatureEncoding,
+  type PipelineParams,
+} from "./feature-pipeline.js";
 import {
   excludeHoldoutProfiles,
   hashLabProfile,
@@ -65,6 +70,11 @@ export interface TrainingPipelineOptions {
    * direction never contributes against it); pass all zeros for an unconstrained fit.
    */
   readonly trainer?: Pick<TrainerOptions, "l1" | "maxIterations" | "tolerance" | "signs"> | undefined;
+  /**
+   * How raw values are encoded (feature-pipeline.ts). Default "clinical": each lab clipped at
+   * its clinical bounds; "plain" reproduces the encoding before it, for comparison.
+   */
+  readonly encoding?: FeatureEncoding | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((progress: TrainingProgress) => void) | undefined;
   /** Build the artifact files as `version`; with `parentDir`, also write them there atomically. */
@@ -131,8 +141,8 @@ export interface TrainingPipelineResult {
 
 /**
  * The sign each weight is held to, in schema order: +1 for bilirubin (total and direct),
- * ALP, ALT and AST, -1 for albumin and the A/G ratio, free for age, gender and total
- * proteins (clinical-reference.ts says why).
+ * ALP, ALT, AST and total proteins (the globulin rise at fixed albumin), -1 for albumin and
+ * the A/G ratio, free for age and gender (clinical-reference.ts says why).
  */
 export const CLINICAL_SIGNS: readonly SignConstraint[] = FEATURES.map(
   (spec) => clinicalDirection(spec.name) ?? 0,
@@ -245,7 +255,7 @@ export async function runTrainingPipeline(options: TrainingPipelineOptions): Pro
   const splitMs = lap();
   signal?.throwIfAborted();
 
-  const pipeline = fitFeaturePipeline(train);
+  const pipeline = fitFeaturePipeline(train, { encoding: options.encoding });
   const trainMatrix = transformToFloat32(pipeline, train);
   const fitMs = lap();
 
