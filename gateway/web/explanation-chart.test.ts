@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { FeatureSpec } from "./src/gen/liver/v1/model.js";
 import type { FeatureContribution } from "./src/gen/liver/v1/predict_service.js";
-import { describeContribution, describeValue, largestContributions } from "./src/explanation-chart.js";
+import {
+  countedAs,
+  describeContribution,
+  describeValue,
+  largestContributions,
+} from "./src/explanation-chart.js";
 
 const BILIRUBIN: FeatureSpec = {
   name: "total_bilirubin",
@@ -31,6 +36,34 @@ describe("explanation sentences", () => {
     expect(describeContribution(contribution("albumin_globulin_ratio", 0.9, 0.004), RATIO)).toBe(
       "A/G ratio 0.9 hardly changed the estimate",
     );
+  });
+
+  it("say what a value beyond the healthy side of its normal limits counts as", () => {
+    const ALBUMIN: FeatureSpec = { ...BILIRUBIN, name: "albumin", label: "Albumin", unit: "g/dL" };
+    const ALT: FeatureSpec = { ...BILIRUBIN, name: "alanine_aminotransferase", label: "ALT", unit: "U/L" };
+    const PROTEINS: FeatureSpec = {
+      ...BILIRUBIN,
+      name: "total_proteins",
+      label: "Total proteins",
+      unit: "g/dL",
+    };
+    expect(describeContribution(contribution("albumin", 5.8, -0.4), ALBUMIN)).toBe(
+      "Albumin 5.8 g/dL (counts as 5.4, its upper normal limit) lowered the estimate",
+    );
+    expect(describeContribution(contribution("alanine_aminotransferase", 2, -0.2), ALT)).toBe(
+      "ALT 2 U/L (counts as 4, its lower normal limit) lowered the estimate",
+    );
+    expect(describeContribution(contribution("total_proteins", 4.5, 0), PROTEINS)).toBe(
+      "Total proteins 4.5 g/dL (counts as 6, its lower normal limit) hardly changed the estimate",
+    );
+    // Values on the disease side, or within limits, count as given.
+    expect(describeContribution(contribution("albumin", 2.1, 0.9), ALBUMIN)).toBe(
+      "Albumin 2.1 g/dL raised the estimate",
+    );
+    expect(describeContribution(contribution("alanine_aminotransferase", 4, -0.2), ALT)).toBe(
+      "ALT 4 U/L lowered the estimate",
+    );
+    expect(countedAs(contribution("age", 2, 0))).toBe("");
   });
 
   it("word gender, trim float noise, and fall back to the field name without a schema", () => {

@@ -5,6 +5,7 @@
  * so nothing depends on colour; the bars themselves are hidden from screen readers, which
  * read the sentences.
  */
+import { referenceInterval } from "../../../services/shared/features/clinical-reference.js";
 import { h } from "./dom.js";
 import type { FeatureSpec } from "./gen/liver/v1/model.js";
 import type { Explanation, FeatureContribution } from "./gen/liver/v1/predict_service.js";
@@ -28,6 +29,24 @@ export function describeValue(contribution: FeatureContribution, spec: FeatureSp
   return unit === "" ? number : `${number} ${unit}`;
 }
 
+/**
+ * What the model counted a clipped value as: " (counts as 5.4, its upper normal limit)" for
+ * an albumin of 5.8, since the model reads a value beyond the healthy side of its normal
+ * limits (and total proteins below 6.0) as that limit; "" when the value counts as given.
+ */
+export function countedAs(contribution: FeatureContribution): string {
+  const interval = referenceInterval(contribution.name);
+  if (interval === undefined) return "";
+  const { value } = contribution;
+  if (interval.lower !== undefined && value < interval.lower) {
+    return ` (counts as ${interval.lower}, its lower normal limit)`;
+  }
+  if (interval.upper !== undefined && value > interval.upper) {
+    return ` (counts as ${interval.upper}, its upper normal limit)`;
+  }
+  return "";
+}
+
 /** One bar's sentence: "Total bilirubin 7.3 mg/dL raised the estimate". */
 export function describeContribution(
   contribution: FeatureContribution,
@@ -40,7 +59,7 @@ export function describeContribution(
       : contribution.contribution > 0
         ? "raised the estimate"
         : "lowered the estimate";
-  return `${label} ${describeValue(contribution, spec)} ${effect}`;
+  return `${label} ${describeValue(contribution, spec)}${countedAs(contribution)} ${effect}`;
 }
 
 /** The `count` largest contributions, largest first (the server already orders them; this re-checks). */
