@@ -15,8 +15,8 @@ const EMPTY_VECTORS = new Float64Array(0);
 /**
  * Computes explanations into reused arrays (no allocation per patient, so PredictBatch can
  * explain 1,000 patients per call cheaply): each feature's contribution to the log-odds
- * answered (after any site recalibration) relative to the training-mean patient
- * (ServingModel.explain), and the positions ordered by absolute contribution, largest first
+ * answered (after any site recalibration) relative to the reference patient within normal
+ * limits (ServingModel.explain), and the positions ordered by absolute contribution, largest first
  * (ties keep schema order).
  */
 export class PredictionExplainer {

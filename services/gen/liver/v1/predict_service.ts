@@ -140,7 +140,8 @@ export interface Explanation {
   /**
    * Log-odds of the reference patient: every lab value at its adult normal limit on the
    * side of disease (upper limit of bilirubin, ALP, ALT and AST; lower limit of albumin and
-   * A/G ratio), total proteins mid-range, and age and gender at the training mean.
+   * A/G ratio), total proteins at its lower limit (the model floors it there), and age and
+   * gender at the training mean.
    */
   referenceLogOdds: number;
   /** One entry per feature, largest absolute contribution first. */
