@@ -217,6 +217,26 @@ describe("createScorer", () => {
     }
   });
 
+  it("serves a pipeline without bounds (an artifact from before the clinical encoding) unclipped, as it was trained", () => {
+    const plain = fitFeaturePipeline(dataset, { encoding: "plain" });
+    const legacy = createScorer(plain, { kernel: KERNEL, bias: -0.4 });
+    const standardized = new Float64Array(500 * FEATURE_COUNT);
+    transformRows(plain, dataset, standardized);
+    for (let row = 0; row < 500; row++) {
+      let z = -0.4;
+      for (let i = 0; i < FEATURE_COUNT; i++)
+        z += (KERNEL[i] ?? 0) * (standardized[row * FEATURE_COUNT + i] ?? 0);
+      expect(legacy.score(dataset.features, row * FEATURE_COUNT)).toBeCloseTo(sigmoid(z), 12);
+    }
+    const patient = Float64Array.from(dataset.features.subarray(0, FEATURE_COUNT));
+    patient[5] = 1; // ALT 1: below its lower limit 4
+    const atOne = legacy.score(patient);
+    const clippedAtOne = scorer.score(patient);
+    patient[5] = 4;
+    expect(legacy.score(patient)).not.toBe(atOne);
+    expect(scorer.score(patient)).toBe(clippedAtOne);
+  });
+
   it("refuses parameters of the wrong width", () => {
     expect(() => createScorer(pipeline, { kernel: new Float64Array(9), bias: 0 })).toThrow(
       /pipeline has 10, kernel has 9/,
