@@ -19,10 +19,16 @@ const BILIRUBIN: FeatureSpec = {
 };
 const RATIO: FeatureSpec = { ...BILIRUBIN, name: "albumin_globulin_ratio", label: "A/G ratio", unit: "" };
 
-const contribution = (name: string, value: number, c: number): FeatureContribution => ({
+const contribution = (
+  name: string,
+  value: number,
+  c: number,
+  countedValue?: number,
+): FeatureContribution => ({
   name,
   value,
   contribution: c,
+  countedValue,
 });
 
 describe("explanation sentences", () => {
@@ -47,13 +53,13 @@ describe("explanation sentences", () => {
       label: "Total proteins",
       unit: "g/dL",
     };
-    expect(describeContribution(contribution("albumin", 5.8, -0.4), ALBUMIN)).toBe(
+    expect(describeContribution(contribution("albumin", 5.8, -0.4, 5.4), ALBUMIN)).toBe(
       "Albumin 5.8 g/dL (counts as 5.4, its upper normal limit) lowered the estimate",
     );
-    expect(describeContribution(contribution("alanine_aminotransferase", 2, -0.2), ALT)).toBe(
+    expect(describeContribution(contribution("alanine_aminotransferase", 2, -0.2, 4), ALT)).toBe(
       "ALT 2 U/L (counts as 4, its lower normal limit) lowered the estimate",
     );
-    expect(describeContribution(contribution("total_proteins", 4.5, 0), PROTEINS)).toBe(
+    expect(describeContribution(contribution("total_proteins", 4.5, 0, 6), PROTEINS)).toBe(
       "Total proteins 4.5 g/dL (counts as 6, its lower normal limit) hardly changed the estimate",
     );
     // Values on the disease side, or within limits, count as given.
@@ -64,6 +70,11 @@ describe("explanation sentences", () => {
       "ALT 4 U/L lowered the estimate",
     );
     expect(countedAs(contribution("age", 2, 0))).toBe("");
+    // The page says only what the answer says: a model served without the clipping (trained
+    // before it) answers no counted value, and the page adds nothing for the same albumin.
+    expect(describeContribution(contribution("albumin", 5.8, -0.4), ALBUMIN)).toBe(
+      "Albumin 5.8 g/dL lowered the estimate",
+    );
   });
 
   it("word gender, trim float noise, and fall back to the field name without a schema", () => {

@@ -7,7 +7,13 @@ import { HMAC_SHA256_BYTES } from "../shared/feedback/hmac-sha256.js";
 import { recordLength } from "../shared/feedback/prediction-record.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import { EncodedPredictBatchResponse } from "./predict-wire-codec.js";
-import { type ExplanationSource, delimited, explanationSize, writeExplanation } from "./explanation-wire.js";
+import {
+  type ExplanationSource,
+  NO_CLIP,
+  delimited,
+  explanationSize,
+  writeExplanation,
+} from "./explanation-wire.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
 import { encodeWarningsField } from "./predict-response-encoder.js";
 import type { ServingModel } from "./serving-model.js";
@@ -87,6 +93,7 @@ export class BatchResponseWriter {
     orderAt: 0,
     vectors: this.explanations,
     vectorAt: 0,
+    clip: NO_CLIP,
   };
   private readonly uuids = Buffer.allocUnsafeSlow(UUID_POOL);
   private uuidAt = UUID_POOL;
@@ -111,6 +118,7 @@ export class BatchResponseWriter {
     site = DEFAULT_SITE,
   ): BatchOutcome {
     this.reserve(count);
+    this.source.clip = model.clip ?? NO_CLIP;
     const probabilities = this.probabilities;
     const explain = contents.explanations;
     const tokens = contents.feedbackTokens;

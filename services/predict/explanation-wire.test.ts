@@ -3,13 +3,14 @@ import { Gender } from "../gen/liver/v1/patient.js";
 import { Explanation, ModelSource } from "../gen/liver/v1/predict_service.js";
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
-import type { ServingModel } from "./serving-model.js";
+import type { ServingModel, ValueClip } from "./serving-model.js";
 
 const GENDER_POSITION = FEATURES.findIndex((spec) => spec.kind === "gender");
 
 /** A model whose contributions are read from a table, so a test picks zeros, -0, ties and extremes. */
-function tableModel(table: Float64Array, reference: number): ServingModel {
+function tableModel(table: Float64Array, reference: number, clip?: ValueClip): ServingModel {
   return {
+    ...(clip === undefined ? {} : { clip }),
     version: "v1",
     sha256: "0".repeat(64),
     threshold: 0.5,
@@ -67,7 +68,20 @@ describe("PredictionExplainer.encode", () => {
       // Gender in the model's coding, both values, as the reader leaves it.
       vectors[offset + GENDER_POSITION] = next() < 0.5 ? GENDER_CODE.male : GENDER_CODE.female;
       const reference = next() < 0.1 ? 0 : (next() - 0.5) * 4;
-      const model = tableModel(table, reference);
+      // Clip bounds on some features (a model with the clinical encoding), none on others
+      // (one trained before it): counted values appear, some of them 0 or -0.
+      const clip =
+        trial % 4 === 0
+          ? undefined
+          : {
+              lower: Float64Array.from({ length: FEATURE_COUNT }, () =>
+                next() < 0.5 ? Number.NEGATIVE_INFINITY : next() < 0.2 ? 0 : next() * 300,
+              ),
+              upper: Float64Array.from({ length: FEATURE_COUNT }, () =>
+                next() < 0.5 ? Number.POSITIVE_INFINITY : next() < 0.2 ? -0 : 300 + next() * 300,
+              ),
+            };
+      const model = tableModel(table, reference, clip);
       const ours = explainer.encode(model, vectors, offset).bytes;
       const generated = Buffer.from(Explanation.encode(explainer.explain(model, vectors, offset)).finish());
       expect(ours.toString("hex")).toBe(generated.toString("hex"));
@@ -91,5 +105,30 @@ describe("PredictionExplainer.encode", () => {
       table.reduce((sum, c) => sum + c, 0),
       12,
     );
+  });
+
+  it("says what a clipped value counted as, and nothing for a value read as given", () => {
+    const table = new Float64Array(FEATURE_COUNT).fill(0.1);
+    const vectors = Float64Array.from({ length: FEATURE_COUNT }, () => 5);
+    vectors[GENDER_POSITION] = GENDER_CODE.female;
+    const clip = {
+      lower: new Float64Array(FEATURE_COUNT).fill(Number.NEGATIVE_INFINITY),
+      upper: new Float64Array(FEATURE_COUNT).fill(Number.POSITIVE_INFINITY),
+    };
+    clip.upper[FEATURE_COUNT - 1] = 2.5; // read as 2.5
+    clip.lower[FEATURE_COUNT - 2] = 6; // read as 6
+    clip.lower[FEATURE_COUNT - 3] = 4; // 5 is within: read as given
+    const counted = (model: ServingModel): Record<string, number | undefined> =>
+      Object.fromEntries(
+        Explanation.decode(new PredictionExplainer().encode(model, vectors, 0).bytes).contributions.map(
+          (c) => [c.name, c.countedValue],
+        ),
+      );
+    const clipped = counted(tableModel(table, 0, clip));
+    expect(clipped[FEATURES[FEATURE_COUNT - 1]?.name ?? ""]).toBe(2.5);
+    expect(clipped[FEATURES[FEATURE_COUNT - 2]?.name ?? ""]).toBe(6);
+    expect(Object.values(clipped).filter((value) => value !== undefined)).toHaveLength(2);
+    // A model without bounds (trained before the clinical encoding) never says "counts as".
+    expect(Object.values(counted(tableModel(table, 0))).every((value) => value === undefined)).toBe(true);
   });
 });

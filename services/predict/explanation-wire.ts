@@ -7,12 +7,14 @@
  */
 import { FEATURES, FEATURE_COUNT, GENDER_CODE, GENDER_ENUM } from "../shared/features/feature-schema.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
+import type { ValueClip } from "./serving-model.js";
 
 const TAG_REFERENCE_LOG_ODDS = 0x09; // Explanation.reference_log_odds = 1, fixed64
 const TAG_CONTRIBUTIONS = 0x12; // Explanation.contributions = 2, length-delimited
 const TAG_CONTRIBUTION_NAME = 0x0a; // FeatureContribution.name = 1, length-delimited
 const TAG_CONTRIBUTION_VALUE = 0x11; // FeatureContribution.value = 2, fixed64
 const TAG_CONTRIBUTION = 0x19; // FeatureContribution.contribution = 3, fixed64
+const TAG_COUNTED_VALUE = 0x21; // FeatureContribution.counted_value = 4, fixed64 (optional)
 
 /** Schema position of gender, whose given value is reported as its enum number. */
 const GENDER_POSITION = FEATURES.findIndex((spec) => spec.kind === "gender");
@@ -56,9 +58,28 @@ const NAME_FIELDS = FEATURE_NAMES.map((name) => {
 
 /** The most an Explanation message's content can take (every double present). */
 export const MAX_EXPLANATION_BYTES = NAME_FIELDS.reduce(
-  (size, name) => size + delimited(name.length + 18),
+  (size, name) => size + delimited(name.length + 27),
   9,
 );
+
+/** No clipping: every value read as given (a model without the clinical encoding). */
+export const NO_CLIP: ValueClip = {
+  lower: new Float64Array(FEATURE_COUNT).fill(Number.NEGATIVE_INFINITY),
+  upper: new Float64Array(FEATURE_COUNT).fill(Number.POSITIVE_INFINITY),
+};
+
+/**
+ * The value the model read at schema position `i` when it differs from the raw value (a
+ * clipped lab), else undefined: FeatureContribution.counted_value.
+ */
+export function countedValue(source: ExplanationSource, i: number): number | undefined {
+  const value = source.vectors[source.vectorAt + i] as number;
+  const counted = Math.min(Math.max(value, source.clip.lower[i] as number), source.clip.upper[i] as number);
+  return counted === value ? undefined : counted;
+}
+
+/** Encoded size of an optional double field: present whenever set, even at 0. */
+const optionalDoubleField = (value: number | undefined): number => (value === undefined ? 0 : 9);
 
 /**
  * Where one explanation's numbers sit, in which arrays. Mutable so that a writer of many
@@ -75,14 +96,17 @@ export interface ExplanationSource {
   /** The raw schema vector the explanation is of, at `vectorAt`. */
   vectors: Float64Array;
   vectorAt: number;
+  /** The bounds the model read the vector within (ServingModel.clip). */
+  clip: ValueClip;
 }
 
-/** Size of one FeatureContribution's content (name, value, contribution). */
+/** Size of one FeatureContribution's content (name, value, contribution, counted value). */
 function contributionSize(source: ExplanationSource, i: number): number {
   return (
     (NAME_FIELDS[i] as Buffer).length +
     doubleField(givenValue(source.vectors, source.vectorAt, i)) +
-    doubleField(source.contributions[source.contributionsAt + i] as number)
+    doubleField(source.contributions[source.contributionsAt + i] as number) +
+    optionalDoubleField(countedValue(source, i))
   );
 }
 
@@ -103,9 +127,11 @@ export function writeExplanation(source: ExplanationSource, out: Buffer, at: num
     const i = source.order[source.orderAt + k] as number;
     const value = givenValue(source.vectors, source.vectorAt, i);
     const contribution = source.contributions[source.contributionsAt + i] as number;
+    const counted = countedValue(source, i);
     const name = NAME_FIELDS[i] as Buffer;
     out[at++] = TAG_CONTRIBUTIONS;
-    at = writeVarint(out, name.length + doubleField(value) + doubleField(contribution), at);
+    const size = name.length + doubleField(value) + doubleField(contribution) + optionalDoubleField(counted);
+    at = writeVarint(out, size, at);
     at += name.copy(out, at);
     if (value !== 0) {
       out[at++] = TAG_CONTRIBUTION_VALUE;
@@ -114,6 +140,10 @@ export function writeExplanation(source: ExplanationSource, out: Buffer, at: num
     if (contribution !== 0) {
       out[at++] = TAG_CONTRIBUTION;
       at = out.writeDoubleLE(contribution, at);
+    }
+    if (counted !== undefined) {
+      out[at++] = TAG_COUNTED_VALUE;
+      at = out.writeDoubleLE(counted, at);
     }
   }
   return at;

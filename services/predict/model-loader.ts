@@ -1,7 +1,7 @@
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
 import { servedScorer, servedSites, type ServedModel } from "../shared/model/served-answer.js";
 import { DEFAULT_SITE } from "../shared/sites/site-name.js";
-import { transformRows } from "../shared/model/feature-pipeline.js";
+import { clipBounds, transformRows } from "../shared/model/feature-pipeline.js";
 import { calibrationMessage, type ModelMetrics as SharedModelMetrics } from "../shared/model/metrics.js";
 import { LEGACY_HOLDOUT_SCHEME } from "../shared/model/holdout-split.js";
 import {
@@ -127,6 +127,10 @@ export class ModelLoader {
       loadedAt: new Date(),
       backend,
       inputProfile: loaded.pipeline.inputProfile,
+      clip: {
+        lower: Float64Array.from(loaded.pipeline.features, (transform) => clipBounds(transform)[0]),
+        upper: Float64Array.from(loaded.pipeline.features, (transform) => clipBounds(transform)[1]),
+      },
     };
     // One view per site with a calibration of its own, one uncalibrated view for all other
     // sites, and the default site's (calibration.json) as the model itself.

@@ -118,6 +118,11 @@ describe("the contract's descriptors against the hand-written writers", () => {
       loadedAt: new Date(),
       backend: "cpu",
       inputProfile: undefined,
+      // Every feature read at most 3: the larger values below come back with a counted value.
+      clip: {
+        lower: new Float64Array(FEATURE_COUNT).fill(Number.NEGATIVE_INFINITY),
+        upper: new Float64Array(FEATURE_COUNT).fill(3),
+      },
       score: (vectors, offset) => vectors[offset] ?? Number.NaN,
       explain: (vectors, offset, contributions) => {
         for (let i = 0; i < FEATURE_COUNT; i++) contributions[i] = (vectors[offset + i] ?? 0) - i - 0.5;

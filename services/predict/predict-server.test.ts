@@ -313,6 +313,15 @@ describe("explanations", () => {
       expect(given["age"]).toBe(patient.age);
       expect(given["gender"]).toBe(patient.gender);
     }
+    // The model reads an albumin beyond its upper normal limit as that limit, and the answer
+    // says so; a value read as given carries no counted value.
+    const high = await client.predict(validPatient({ albumin: 5.8, totalProteins: 8.2 }));
+    const counted = Object.fromEntries(
+      high.explanation?.contributions.map((c) => [c.name, c.countedValue]) ?? [],
+    );
+    expect(counted["albumin"]).toBe(referenceInterval("albumin")?.upper);
+    expect(counted["total_proteins"]).toBeUndefined();
+    expect(counted["age"]).toBeUndefined();
   });
 
   it("PredictBatch explains and leaves tokens out only when asked; EXPLAIN_PREDICTIONS=false turns Predict's off", async () => {

@@ -5,6 +5,8 @@ import {
   type ExplanationSource,
   FEATURE_NAMES,
   MAX_EXPLANATION_BYTES,
+  NO_CLIP,
+  countedValue,
   givenValue,
   writeExplanation,
 } from "./explanation-wire.js";
@@ -53,6 +55,7 @@ export class PredictionExplainer {
     orderAt: 0,
     vectors: EMPTY_VECTORS,
     vectorAt: 0,
+    clip: NO_CLIP,
   };
 
   /**
@@ -64,6 +67,7 @@ export class PredictionExplainer {
     source.reference = this.explainInto(model, vectors, offset);
     source.vectors = vectors;
     source.vectorAt = offset;
+    source.clip = model.clip ?? NO_CLIP;
     // One pass into a scratch of the largest possible size, then an exact copy: cheaper than
     // sizing first, as PredictBatch must (it writes many into one exactly sized Buffer).
     const end = writeExplanation(source, this.scratch, 0);
@@ -79,12 +83,14 @@ export class PredictionExplainer {
    */
   explain(model: ServingModel, vectors: Float64Array, offset: number): Explanation {
     const referenceLogOdds = this.explainInto(model, vectors, offset);
+    const source = { ...this.source, vectors, vectorAt: offset, clip: model.clip ?? NO_CLIP };
     return {
       referenceLogOdds,
       contributions: Array.from(this.order, (i) => ({
         name: FEATURE_NAMES[i] as string,
         value: givenValue(vectors, offset, i),
         contribution: this.contributions[i] as number,
+        countedValue: countedValue(source, i),
       })),
     };
   }

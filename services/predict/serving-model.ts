@@ -26,6 +26,12 @@ export interface ServingModel {
   readonly backend: string;
   /** The training data's input distribution (pipeline.json); undefined for older artifacts. */
   readonly inputProfile: InputProfile | undefined;
+  /**
+   * The raw-scale bounds the model reads each feature within (schema order; infinite where
+   * it reads the value as given), so an explanation can say what a clipped value counted as.
+   * Omitted (test doubles): every value is read as given.
+   */
+  readonly clip?: ValueClip;
   /** Probability of liver disease for the raw schema vector at `offset` of `vectors`. */
   score(vectors: Float64Array, offset: number): number;
   /**
@@ -40,6 +46,12 @@ export interface ServingModel {
    * (test doubles): every site is answered as this one.
    */
   atSite?(site: string): ServingModel;
+}
+
+/** Per-feature raw-scale bounds, schema order; ±Infinity where a feature is not clipped. */
+export interface ValueClip {
+  readonly lower: Float64Array;
+  readonly upper: Float64Array;
 }
 
 /** Human name of a source, for logs. */

@@ -5,7 +5,6 @@
  * so nothing depends on colour; the bars themselves are hidden from screen readers, which
  * read the sentences.
  */
-import { referenceInterval } from "../../../services/shared/features/clinical-reference.js";
 import { h } from "./dom.js";
 import type { FeatureSpec } from "./gen/liver/v1/model.js";
 import type { Explanation, FeatureContribution } from "./gen/liver/v1/predict_service.js";
@@ -32,19 +31,15 @@ export function describeValue(contribution: FeatureContribution, spec: FeatureSp
 /**
  * What the model counted a clipped value as: " (counts as 5.4, its upper normal limit)" for
  * an albumin of 5.8, since the model reads a value beyond the healthy side of its normal
- * limits (and total proteins below 6.0) as that limit; "" when the value counts as given.
+ * limits (and total proteins below 6.0) as that limit; "" when the answer says the value
+ * counted as given (FeatureContribution.counted_value absent, as for every model trained
+ * before that encoding, which Predict knows from the model's artifact and the page does not).
  */
 export function countedAs(contribution: FeatureContribution): string {
-  const interval = referenceInterval(contribution.name);
-  if (interval === undefined) return "";
-  const { value } = contribution;
-  if (interval.lower !== undefined && value < interval.lower) {
-    return ` (counts as ${interval.lower}, its lower normal limit)`;
-  }
-  if (interval.upper !== undefined && value > interval.upper) {
-    return ` (counts as ${interval.upper}, its upper normal limit)`;
-  }
-  return "";
+  const counted = contribution.countedValue;
+  if (counted === undefined || counted === contribution.value) return "";
+  const limit = counted < contribution.value ? "upper" : "lower";
+  return ` (counts as ${counted}, its ${limit} normal limit)`;
 }
 
 /** One bar's sentence: "Total bilirubin 7.3 mg/dL raised the estimate". */

@@ -110,6 +110,13 @@ export interface FeatureContribution {
   value: number;
   /** Added log-odds: positive raised the estimate of liver disease, negative lowered it. */
   contribution: number;
+  /**
+   * The value the model read, present only when it differs from `value`: the model reads a
+   * lab beyond the healthy-side limit of its normal range as that limit (and total proteins
+   * below 6.0 g/dL as 6.0; README, "A clinically plausible model"). Absent when the value
+   * was read as given, which is always the case for a model trained before that encoding.
+   */
+  countedValue?: number | undefined;
 }
 
 /** Several patients to score with one model version. */
@@ -555,7 +562,7 @@ export const Explanation: MessageFns<Explanation> = {
 };
 
 function createBaseFeatureContribution(): FeatureContribution {
-  return { name: "", value: 0, contribution: 0 };
+  return { name: "", value: 0, contribution: 0, countedValue: undefined };
 }
 
 export const FeatureContribution: MessageFns<FeatureContribution> = {
@@ -568,6 +575,9 @@ export const FeatureContribution: MessageFns<FeatureContribution> = {
     }
     if (message.contribution !== 0) {
       writer.uint32(25).double(message.contribution);
+    }
+    if (message.countedValue !== undefined) {
+      writer.uint32(33).double(message.countedValue);
     }
     return writer;
   },
@@ -609,6 +619,14 @@ export const FeatureContribution: MessageFns<FeatureContribution> = {
             message.contribution = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.countedValue = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -629,6 +647,7 @@ export const FeatureContribution: MessageFns<FeatureContribution> = {
     message.name = object.name ?? "";
     message.value = object.value ?? 0;
     message.contribution = object.contribution ?? 0;
+    message.countedValue = object.countedValue ?? undefined;
     return message;
   },
 };
