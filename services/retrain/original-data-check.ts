@@ -91,3 +91,19 @@ export async function reconcileOriginalData(deps: OriginalDataCheckDeps): Promis
   );
   return "";
 }
+
+/**
+ * The original-data step of a start: imports the data on the first start (an empty store),
+ * otherwise compares it with the stored data (reconcileOriginalData). Returns the notice
+ * for GetRetrainStatus, empty when nothing needs saying.
+ */
+export async function importOrReconcileOriginalData(
+  deps: Omit<OriginalDataCheckDeps, "now">,
+): Promise<string> {
+  const { samples, logger } = deps;
+  if (samples.info() !== undefined) return await reconcileOriginalData(deps);
+  const loaded = await deps.load();
+  const info = samples.importDataset(loaded.dataset, loaded.description);
+  logger.info({ rows: info.rows, source: info.source }, `imported the original data: ${info.description}`);
+  return "";
+}
