@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ModelVersion, ModelVersionStatus } from "./src/gen/liver/v1/model.js";
+import { HoldoutScheme, type ModelVersion, ModelVersionStatus } from "./src/gen/liver/v1/model.js";
 import { holdoutText, layoutHistoryChart, statusText } from "./src/model-history-chart.js";
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -17,6 +17,7 @@ function version(name: string, status: ModelVersionStatus, auc: number, minutes:
       confusionMatrix: undefined,
       holdoutRows: 100,
       holdoutScheme: "lab-profile-v1",
+      holdoutSchemeKind: HoldoutScheme.HOLDOUT_SCHEME_LAB_PROFILE_V1,
       holdoutFingerprint: "",
       calibration: undefined,
     },

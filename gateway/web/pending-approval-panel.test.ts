@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ModelVersionStatus, type ApprovalReview, type ModelVersion } from "./src/gen/liver/v1/model.js";
+import {
+  ApprovalDecision,
+  ModelVersionStatus,
+  type ApprovalReview,
+  type ModelVersion,
+} from "./src/gen/liver/v1/model.js";
 import {
   clinicianNotice,
   feedbackLine,
@@ -64,6 +69,7 @@ describe("the pending-approval panel's wording and order", () => {
       ],
       feedback: undefined,
       decision: "",
+      decisionKind: ApprovalDecision.APPROVAL_DECISION_UNSPECIFIED,
       decidedBy: "",
       decisionReason: "",
       decidedAt: undefined,

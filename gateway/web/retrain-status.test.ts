@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import {
   type GetRetrainStatusResponse,
   RetrainOutcome,
+  RetrainStage,
   RetrainState,
+  RetrainTrigger,
 } from "./src/gen/liver/v1/retrain_service.js";
 import {
   describeCalibrationDrift,
@@ -99,7 +101,15 @@ describe("describeRetrainStatus", () => {
     const view = describeRetrainStatus(
       status({
         state: RetrainState.RETRAIN_STATE_RUNNING,
-        progress: { stage: "training", step: 120, totalSteps: 300, loss: 0.4, elapsedMs: 900, runId: "r1" },
+        progress: {
+          stage: "training",
+          stageKind: RetrainStage.RETRAIN_STAGE_TRAINING,
+          step: 120,
+          totalSteps: 300,
+          loss: 0.4,
+          elapsedMs: 900,
+          runId: "r1",
+        },
       }),
     );
     expect(view.headline).toBe("Retraining (training); model v3 serving.");
@@ -130,6 +140,7 @@ describe("describeRetrainStatus", () => {
     const run = {
       runId: "r9",
       trigger: "feedback",
+      triggerKind: RetrainTrigger.RETRAIN_TRIGGER_FEEDBACK,
       startedAt: finishedAt,
       finishedAt,
       modelVersion: "v4",

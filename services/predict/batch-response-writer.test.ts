@@ -1,3 +1,4 @@
+import { HoldoutScheme } from "../gen/liver/v1/model.js";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
@@ -25,6 +26,7 @@ function echoModel(version: string, threshold = 0.5): ServingModel {
       confusionMatrix: undefined,
       holdoutRows: 10,
       holdoutScheme: "lab-profile-v1",
+      holdoutSchemeKind: HoldoutScheme.HOLDOUT_SCHEME_LAB_PROFILE_V1,
       holdoutFingerprint: "",
       calibration: undefined,
     },

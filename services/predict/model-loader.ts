@@ -1,3 +1,4 @@
+import { holdoutSchemeKind } from "../shared/grpc/contract-vocabulary.js";
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
 import { servedScorer, servedSites, type ServedModel } from "../shared/model/served-answer.js";
 import { DEFAULT_SITE } from "../shared/sites/site-name.js";
@@ -92,6 +93,7 @@ export function toProtoMetrics(metrics: SharedModelMetrics, manifest: ArtifactMa
     },
     holdoutRows: h.rows,
     holdoutScheme: manifest.holdoutScheme ?? LEGACY_HOLDOUT_SCHEME,
+    holdoutSchemeKind: holdoutSchemeKind(manifest.holdoutScheme ?? LEGACY_HOLDOUT_SCHEME),
     holdoutFingerprint: manifest.holdoutFingerprint,
     calibration: calibrationMessage(h.calibration),
   };

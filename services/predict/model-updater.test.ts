@@ -1,3 +1,4 @@
+import { HoldoutScheme } from "../gen/liver/v1/model.js";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { ModelSource } from "../gen/liver/v1/predict_service.js";
@@ -22,6 +23,7 @@ function model(version: string, source = ModelSource.MODEL_SOURCE_RETRAIN_SERVIC
       confusionMatrix: undefined,
       holdoutRows: 1,
       holdoutScheme: "lab-profile-v1",
+      holdoutSchemeKind: HoldoutScheme.HOLDOUT_SCHEME_LAB_PROFILE_V1,
       holdoutFingerprint: "",
       calibration: undefined,
     },

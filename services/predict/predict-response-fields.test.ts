@@ -1,3 +1,4 @@
+import { HoldoutScheme } from "../gen/liver/v1/model.js";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,6 +111,7 @@ describe("the contract's descriptors against the hand-written writers", () => {
         confusionMatrix: undefined,
         holdoutRows: 10,
         holdoutScheme: "lab-profile-v1",
+        holdoutSchemeKind: HoldoutScheme.HOLDOUT_SCHEME_LAB_PROFILE_V1,
         holdoutFingerprint: "",
         calibration: undefined,
       },

@@ -210,6 +210,9 @@ describe("feedback attribution and operator review (real server, real SQLite, re
     });
     expect(row?.peer).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(row?.features).toHaveLength(10);
+    // The typed patient carries the same values as the positional list.
+    expect(row?.patient?.age).toBe(row?.features[0]);
+    expect(row?.patient?.albuminGlobulinRatio).toBe(row?.features[9]);
     const direct = await api.submit(CORRECT);
     const stored = (await api.list({ source: "127.0.0.1" })).feedback.find(
       (f) => f.feedbackId === direct.feedbackId,

@@ -4,6 +4,7 @@
  * tokens bound to their filters, and a retrain scheduled after every change. The admin
  * check happens before these are called (RetrainService.requireAdmin).
  */
+import { patientFromFeatureVector } from "../shared/grpc/contract-vocabulary.js";
 import { createHash } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -381,6 +382,7 @@ function toRecord(row: StoredFeedback): FeedbackRecord {
     probability: row.probability,
     receivedAt: new Date(row.receivedAtMs),
     features: Array.from(row.features),
+    patient: patientFromFeatureVector(row.features),
     stateChangedAt: row.stateChangedAtMs === undefined ? undefined : new Date(row.stateChangedAtMs),
   };
 }

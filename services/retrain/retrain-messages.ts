@@ -9,6 +9,13 @@ import {
   type ModelVersion,
 } from "../gen/liver/v1/model.js";
 import { RetrainOutcome, type RetrainRun } from "../gen/liver/v1/retrain_service.js";
+import {
+  approvalDecisionKind,
+  gateRuleKind,
+  holdoutSchemeKind,
+  retrainTriggerKind,
+  siteCalibrationMethodKind,
+} from "../shared/grpc/contract-vocabulary.js";
 import { type BinaryMetrics, calibrationMessage } from "../shared/model/metrics.js";
 import type { ModelVersionRecord, VersionStatus } from "./store/model-registry.js";
 import type { RunOutcome, RunRecord } from "./store/run-log.js";
@@ -33,6 +40,7 @@ export function toModelMetrics(
     },
     holdoutRows: metrics.rows,
     holdoutScheme: holdout.scheme,
+    holdoutSchemeKind: holdoutSchemeKind(holdout.scheme),
     holdoutFingerprint: holdout.fingerprint,
     calibration: calibrationMessage(metrics.calibration),
   };
@@ -65,7 +73,12 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
     promotedAt: record.promotedAtMs === undefined ? undefined : new Date(record.promotedAtMs),
     sha256: record.sha256,
     trainedOnSyntheticData: record.synthetic,
-    gateChecks: record.gateChecks.map((c) => ({ rule: c.rule, passed: c.passed, detail: c.detail })),
+    gateChecks: record.gateChecks.map((c) => ({
+      rule: c.rule,
+      ruleKind: gateRuleKind(c.rule),
+      passed: c.passed,
+      detail: c.detail,
+    })),
     calibration:
       record.calibration === undefined
         ? undefined
@@ -80,6 +93,7 @@ export function toModelVersion(record: ModelVersionRecord): ModelVersion {
     siteCalibrations: (record.siteCalibrations?.sites ?? []).map((site) => ({
       site: site.site,
       method: site.method,
+      methodKind: siteCalibrationMethodKind(site.method),
       intercept: site.intercept,
       interceptLow: site.interceptInterval.low,
       interceptHigh: site.interceptInterval.high,
@@ -130,6 +144,7 @@ export function toApprovalReview(record: ModelVersionRecord): ApprovalReview | u
         feedback.lastReceivedAtMs === undefined ? undefined : new Date(feedback.lastReceivedAtMs),
     },
     decision: record.decision?.decision ?? "",
+    decisionKind: approvalDecisionKind(record.decision?.decision ?? ""),
     decidedBy: record.decision?.by ?? "",
     decisionReason: record.decision?.reason ?? "",
     decidedAt: record.decision === undefined ? undefined : new Date(record.decision.atMs),
@@ -148,6 +163,7 @@ export function toRetrainRun(run: RunRecord): RetrainRun {
   return {
     runId: run.runId,
     trigger: run.trigger,
+    triggerKind: retrainTriggerKind(run.trigger),
     startedAt: new Date(run.startedAtMs),
     finishedAt: run.finishedAtMs === undefined ? undefined : new Date(run.finishedAtMs),
     outcome: run.outcome === undefined ? RetrainOutcome.RETRAIN_OUTCOME_UNSPECIFIED : OUTCOME[run.outcome],

@@ -1,3 +1,4 @@
+import { retrainStageKind } from "../shared/grpc/contract-vocabulary.js";
 import { randomUUID } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -68,6 +69,7 @@ export class RetrainRunner {
     return {
       runId: active.runId,
       stage: active.progress.stage,
+      stageKind: retrainStageKind(active.progress.stage),
       step: active.progress.step,
       totalSteps: Math.max(1, active.progress.totalSteps),
       loss: active.progress.loss,

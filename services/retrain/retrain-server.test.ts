@@ -3,13 +3,14 @@ import Database from "better-sqlite3";
 import { pino } from "pino";
 import { cpSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ModelVersionStatus } from "../gen/liver/v1/model.js";
+import { GateRule, HoldoutScheme, ModelVersionStatus } from "../gen/liver/v1/model.js";
 import {
   FeedbackState,
   FeedbackVerdict,
   ModelVersionEventKind,
   RetrainOutcome,
   RetrainState,
+  RetrainTrigger,
   SubmitFeedbackRequest,
   type RetrainServiceClient,
   type WatchModelVersionsResponse,
@@ -149,8 +150,15 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
     });
     expect(report.lastRun).toMatchObject({
       trigger: "startup",
+      triggerKind: RetrainTrigger.RETRAIN_TRIGGER_STARTUP,
       outcome: RetrainOutcome.RETRAIN_OUTCOME_PROMOTED,
     });
+    // The enums beside the contract's strings arrive filled.
+    const v1 = registry.versions[0];
+    expect(v1?.metrics?.holdoutSchemeKind).toBe(HoldoutScheme.HOLDOUT_SCHEME_LAB_PROFILE_V1);
+    expect(v1?.gateChecks.length).toBeGreaterThan(0);
+    for (const check of v1?.gateChecks ?? [])
+      expect(check.ruleKind, check.rule).not.toBe(GateRule.GATE_RULE_UNSPECIFIED);
   });
 
   it("stores CORRECT as predicted, WRONG flipped and UNKNOWN unlabelled; a repeat is a duplicate", async () => {
@@ -427,6 +435,7 @@ describe("RetrainService over gRPC (small synthetic data, real worker trainer)",
       outcome: RetrainOutcome.RETRAIN_OUTCOME_FAILED,
       error: "simulated trainer crash",
       trigger: "admin",
+      triggerKind: RetrainTrigger.RETRAIN_TRIGGER_ADMIN,
       modelVersion: "",
     });
     expect(report.modelVersion).toBe(serving);

@@ -1,3 +1,4 @@
+import { HoldoutScheme } from "../gen/liver/v1/model.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { ModelVersionEventKind, type WatchModelVersionsResponse } from "../gen/liver/v1/retrain_service.js";
 import { VersionBroadcaster, type ServingSnapshot, type VersionSubscriber } from "./version-broadcaster.js";
@@ -20,6 +21,7 @@ function snapshot(modelVersion: string): ServingSnapshot {
       confusionMatrix: undefined,
       holdoutRows: 10,
       holdoutScheme: "lab-profile-v1",
+      holdoutSchemeKind: HoldoutScheme.HOLDOUT_SCHEME_LAB_PROFILE_V1,
       holdoutFingerprint: "",
       calibration: undefined,
     },

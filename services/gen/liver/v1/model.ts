@@ -12,6 +12,49 @@ export const protobufPackage = "liver.v1";
 
 export const protobufFileName = "liver/v1/model.proto";
 
+/** How the frozen holdout was cut from the original data. */
+export enum HoldoutScheme {
+  /** HOLDOUT_SCHEME_UNSPECIFIED - Not reported (an older server). */
+  HOLDOUT_SCHEME_UNSPECIFIED = 0,
+  /** HOLDOUT_SCHEME_LAB_PROFILE_V1 - "lab-profile-v1": every row of a lab profile on one side, the honest figure. */
+  HOLDOUT_SCHEME_LAB_PROFILE_V1 = 1,
+  /** HOLDOUT_SCHEME_ROW_V1 - "row-v1": the earlier row-level split, which leaked profiles into training. */
+  HOLDOUT_SCHEME_ROW_V1 = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function holdoutSchemeFromJSON(object: any): HoldoutScheme {
+  switch (object) {
+    case 0:
+    case "HOLDOUT_SCHEME_UNSPECIFIED":
+      return HoldoutScheme.HOLDOUT_SCHEME_UNSPECIFIED;
+    case 1:
+    case "HOLDOUT_SCHEME_LAB_PROFILE_V1":
+      return HoldoutScheme.HOLDOUT_SCHEME_LAB_PROFILE_V1;
+    case 2:
+    case "HOLDOUT_SCHEME_ROW_V1":
+      return HoldoutScheme.HOLDOUT_SCHEME_ROW_V1;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return HoldoutScheme.UNRECOGNIZED;
+  }
+}
+
+export function holdoutSchemeToJSON(object: HoldoutScheme): string {
+  switch (object) {
+    case HoldoutScheme.HOLDOUT_SCHEME_UNSPECIFIED:
+      return "HOLDOUT_SCHEME_UNSPECIFIED";
+    case HoldoutScheme.HOLDOUT_SCHEME_LAB_PROFILE_V1:
+      return "HOLDOUT_SCHEME_LAB_PROFILE_V1";
+    case HoldoutScheme.HOLDOUT_SCHEME_ROW_V1:
+      return "HOLDOUT_SCHEME_ROW_V1";
+    case HoldoutScheme.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Where a model version stands in the registry. */
 export enum ModelVersionStatus {
   /** MODEL_VERSION_STATUS_UNSPECIFIED - Never stored; the zero value of the enum. */
@@ -76,6 +119,183 @@ export function modelVersionStatusToJSON(object: ModelVersionStatus): string {
   }
 }
 
+/** What became of a candidate that waited for a person's approval. */
+export enum ApprovalDecision {
+  /** APPROVAL_DECISION_UNSPECIFIED - Undecided, or no approval was required. */
+  APPROVAL_DECISION_UNSPECIFIED = 0,
+  /** APPROVAL_DECISION_APPROVED - An admin approved it (ApproveModelVersion); it served. */
+  APPROVAL_DECISION_APPROVED = 1,
+  /** APPROVAL_DECISION_REJECTED - An admin rejected it (RejectModelVersion); it never serves. */
+  APPROVAL_DECISION_REJECTED = 2,
+  /** APPROVAL_DECISION_SUPERSEDED - A newer candidate replaced it while it waited; it never serves. */
+  APPROVAL_DECISION_SUPERSEDED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function approvalDecisionFromJSON(object: any): ApprovalDecision {
+  switch (object) {
+    case 0:
+    case "APPROVAL_DECISION_UNSPECIFIED":
+      return ApprovalDecision.APPROVAL_DECISION_UNSPECIFIED;
+    case 1:
+    case "APPROVAL_DECISION_APPROVED":
+      return ApprovalDecision.APPROVAL_DECISION_APPROVED;
+    case 2:
+    case "APPROVAL_DECISION_REJECTED":
+      return ApprovalDecision.APPROVAL_DECISION_REJECTED;
+    case 3:
+    case "APPROVAL_DECISION_SUPERSEDED":
+      return ApprovalDecision.APPROVAL_DECISION_SUPERSEDED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ApprovalDecision.UNRECOGNIZED;
+  }
+}
+
+export function approvalDecisionToJSON(object: ApprovalDecision): string {
+  switch (object) {
+    case ApprovalDecision.APPROVAL_DECISION_UNSPECIFIED:
+      return "APPROVAL_DECISION_UNSPECIFIED";
+    case ApprovalDecision.APPROVAL_DECISION_APPROVED:
+      return "APPROVAL_DECISION_APPROVED";
+    case ApprovalDecision.APPROVAL_DECISION_REJECTED:
+      return "APPROVAL_DECISION_REJECTED";
+    case ApprovalDecision.APPROVAL_DECISION_SUPERSEDED:
+      return "APPROVAL_DECISION_SUPERSEDED";
+    case ApprovalDecision.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** A quality-gate rule. */
+export enum GateRule {
+  /** GATE_RULE_UNSPECIFIED - Not reported (an older server). */
+  GATE_RULE_UNSPECIFIED = 0,
+  /** GATE_RULE_FINITE - Every holdout metric is a finite number. */
+  GATE_RULE_FINITE = 1,
+  /** GATE_RULE_FLOOR - ROC AUC at or above the absolute floor (GATE_MIN_AUC). */
+  GATE_RULE_FLOOR = 2,
+  /** GATE_RULE_REFERENCE - ROC AUC at most GATE_MAX_LOSS_VS_REFERENCE below the fixed reference fit on the same rows. */
+  GATE_RULE_REFERENCE = 3,
+  /** GATE_RULE_SERVING - ROC AUC at most GATE_AUC_TOLERANCE below the serving version on the same rows. */
+  GATE_RULE_SERVING = 4,
+  /**
+   * GATE_RULE_SLICE - In one clinical slice of the holdout, the share of rows whose class differs from the
+   * reference fit's stays within the bound (slices below GATE_MIN_SLICE_ROWS pass unjudged).
+   */
+  GATE_RULE_SLICE = 5,
+  /**
+   * GATE_RULE_SERVED_CHANGE - The share of one site's answers that change class stays within APPROVAL_MAX_CLASS_CHANGE;
+   * failing it holds the candidate for a person (PENDING_APPROVAL) instead of rejecting it.
+   */
+  GATE_RULE_SERVED_CHANGE = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function gateRuleFromJSON(object: any): GateRule {
+  switch (object) {
+    case 0:
+    case "GATE_RULE_UNSPECIFIED":
+      return GateRule.GATE_RULE_UNSPECIFIED;
+    case 1:
+    case "GATE_RULE_FINITE":
+      return GateRule.GATE_RULE_FINITE;
+    case 2:
+    case "GATE_RULE_FLOOR":
+      return GateRule.GATE_RULE_FLOOR;
+    case 3:
+    case "GATE_RULE_REFERENCE":
+      return GateRule.GATE_RULE_REFERENCE;
+    case 4:
+    case "GATE_RULE_SERVING":
+      return GateRule.GATE_RULE_SERVING;
+    case 5:
+    case "GATE_RULE_SLICE":
+      return GateRule.GATE_RULE_SLICE;
+    case 6:
+    case "GATE_RULE_SERVED_CHANGE":
+      return GateRule.GATE_RULE_SERVED_CHANGE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GateRule.UNRECOGNIZED;
+  }
+}
+
+export function gateRuleToJSON(object: GateRule): string {
+  switch (object) {
+    case GateRule.GATE_RULE_UNSPECIFIED:
+      return "GATE_RULE_UNSPECIFIED";
+    case GateRule.GATE_RULE_FINITE:
+      return "GATE_RULE_FINITE";
+    case GateRule.GATE_RULE_FLOOR:
+      return "GATE_RULE_FLOOR";
+    case GateRule.GATE_RULE_REFERENCE:
+      return "GATE_RULE_REFERENCE";
+    case GateRule.GATE_RULE_SERVING:
+      return "GATE_RULE_SERVING";
+    case GateRule.GATE_RULE_SLICE:
+      return "GATE_RULE_SLICE";
+    case GateRule.GATE_RULE_SERVED_CHANGE:
+      return "GATE_RULE_SERVED_CHANGE";
+    case GateRule.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** A site's calibration: how much of the base model's output feedback was allowed to change. */
+export enum SiteCalibrationMethod {
+  /** SITE_CALIBRATION_METHOD_UNSPECIFIED - Not reported (an older server). */
+  SITE_CALIBRATION_METHOD_UNSPECIFIED = 0,
+  /** SITE_CALIBRATION_METHOD_KEEP - "keep": the base model's output unchanged (intercept 0, slope 1). */
+  SITE_CALIBRATION_METHOD_KEEP = 1,
+  /** SITE_CALIBRATION_METHOD_INTERCEPT - "intercept": a shifted intercept, slope 1. */
+  SITE_CALIBRATION_METHOD_INTERCEPT = 2,
+  /** SITE_CALIBRATION_METHOD_INTERCEPT_AND_SLOPE - "intercept-and-slope": both refitted. */
+  SITE_CALIBRATION_METHOD_INTERCEPT_AND_SLOPE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function siteCalibrationMethodFromJSON(object: any): SiteCalibrationMethod {
+  switch (object) {
+    case 0:
+    case "SITE_CALIBRATION_METHOD_UNSPECIFIED":
+      return SiteCalibrationMethod.SITE_CALIBRATION_METHOD_UNSPECIFIED;
+    case 1:
+    case "SITE_CALIBRATION_METHOD_KEEP":
+      return SiteCalibrationMethod.SITE_CALIBRATION_METHOD_KEEP;
+    case 2:
+    case "SITE_CALIBRATION_METHOD_INTERCEPT":
+      return SiteCalibrationMethod.SITE_CALIBRATION_METHOD_INTERCEPT;
+    case 3:
+    case "SITE_CALIBRATION_METHOD_INTERCEPT_AND_SLOPE":
+      return SiteCalibrationMethod.SITE_CALIBRATION_METHOD_INTERCEPT_AND_SLOPE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SiteCalibrationMethod.UNRECOGNIZED;
+  }
+}
+
+export function siteCalibrationMethodToJSON(object: SiteCalibrationMethod): string {
+  switch (object) {
+    case SiteCalibrationMethod.SITE_CALIBRATION_METHOD_UNSPECIFIED:
+      return "SITE_CALIBRATION_METHOD_UNSPECIFIED";
+    case SiteCalibrationMethod.SITE_CALIBRATION_METHOD_KEEP:
+      return "SITE_CALIBRATION_METHOD_KEEP";
+    case SiteCalibrationMethod.SITE_CALIBRATION_METHOD_INTERCEPT:
+      return "SITE_CALIBRATION_METHOD_INTERCEPT";
+    case SiteCalibrationMethod.SITE_CALIBRATION_METHOD_INTERCEPT_AND_SLOPE:
+      return "SITE_CALIBRATION_METHOD_INTERCEPT_AND_SLOPE";
+    case SiteCalibrationMethod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * Quality of a model on the frozen holdout: rows of the original data that never train
  * and never receive feedback, so every version is scored on the same ground.
@@ -97,10 +317,7 @@ export interface ModelMetrics {
     | undefined;
   /** Number of holdout rows scored, 1 or more. */
   holdoutRows: number;
-  /**
-   * How the holdout was cut: "lab-profile-v1" (every row of a lab profile on one side, the
-   * honest figure) or "row-v1" (the earlier row-level split, which leaked profiles).
-   */
+  /** Deprecated: read holdout_scheme_kind. The same as a string: "lab-profile-v1" or "row-v1". */
   holdoutScheme: string;
   /** SHA-256 (hex) of the holdout rows: equal fingerprints mean comparable figures. */
   holdoutFingerprint: string;
@@ -108,7 +325,11 @@ export interface ModelMetrics {
    * How well the probabilities match observed rates on the holdout. Unset for versions
    * trained before calibration was measured.
    */
-  calibration: Calibration | undefined;
+  calibration:
+    | Calibration
+    | undefined;
+  /** How the holdout was cut. */
+  holdoutSchemeKind: HoldoutScheme;
 }
 
 /** A reliability table of the holdout and its expected calibration error. */
@@ -253,14 +474,21 @@ export interface ApprovalReview {
   feedback:
     | FeedbackSummary
     | undefined;
-  /** "approved", "rejected", "superseded", or empty while undecided or when not required. */
+  /**
+   * Deprecated: read decision_kind. The same as a string: "approved", "rejected",
+   * "superseded", or empty while undecided or when not required.
+   */
   decision: string;
   /** The admin principal that decided; "automatic" when superseded by a newer candidate. */
   decidedBy: string;
   /** Why, in the admin's words (or what superseded it). */
   decisionReason: string;
   /** When it was decided; unset while undecided. */
-  decidedAt: Date | undefined;
+  decidedAt:
+    | Date
+    | undefined;
+  /** What was decided; APPROVAL_DECISION_UNSPECIFIED while undecided or when not required. */
+  decisionKind: ApprovalDecision;
 }
 
 /** One site's answers on one population: the frozen holdout ("population") or a gate slice. */
@@ -307,12 +535,18 @@ export interface FeedbackSourceCount {
 
 /** One quality-gate rule's outcome. */
 export interface GateCheck {
-  /** "floor", "reference", "serving", "slice:<name>" (for example "slice:total_bilirubin>3"), or "finite". */
+  /**
+   * The rule with its subject: "floor", "reference", "serving", "finite",
+   * "slice:<slice>" (for example "slice:total_bilirubin>3") or "served:<site>:<slice>".
+   * rule_kind names the rule; the string stays for the slice and site it applies to.
+   */
   rule: string;
   /** Whether the candidate passed this rule. */
   passed: boolean;
   /** The figures, in words. */
   detail: string;
+  /** Which rule. */
+  ruleKind: GateRule;
 }
 
 /**
@@ -344,7 +578,10 @@ export interface SiteCalibration {
 export interface SiteCalibrationReport {
   /** The site's name. */
   site: string;
-  /** "keep", "intercept" or "intercept-and-slope". */
+  /**
+   * Deprecated: read method_kind. The same as a string: "keep", "intercept" or
+   * "intercept-and-slope".
+   */
   method: string;
   /** Served intercept and slope (0 and 1 when kept), with 95 % intervals. */
   intercept: number;
@@ -366,6 +603,8 @@ export interface SiteCalibrationReport {
   observedExpectedHigh: number;
   /** Why, with the figures. */
   reason: string;
+  /** Which calibration the closed testing procedure chose. */
+  methodKind: SiteCalibrationMethod;
 }
 
 function createBaseModelMetrics(): ModelMetrics {
@@ -380,6 +619,7 @@ function createBaseModelMetrics(): ModelMetrics {
     holdoutScheme: "",
     holdoutFingerprint: "",
     calibration: undefined,
+    holdoutSchemeKind: 0,
   };
 }
 
@@ -414,6 +654,9 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     }
     if (message.calibration !== undefined) {
       Calibration.encode(message.calibration, writer.uint32(82).fork()).join();
+    }
+    if (message.holdoutSchemeKind !== 0) {
+      writer.uint32(88).int32(message.holdoutSchemeKind);
     }
     return writer;
   },
@@ -511,6 +754,14 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
             message.calibration = Calibration.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.holdoutSchemeKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -563,6 +814,11 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
         ? globalThis.String(object.holdout_fingerprint)
         : "",
       calibration: isSet(object.calibration) ? Calibration.fromJSON(object.calibration) : undefined,
+      holdoutSchemeKind: isSet(object.holdoutSchemeKind)
+        ? holdoutSchemeFromJSON(object.holdoutSchemeKind)
+        : isSet(object.holdout_scheme_kind)
+        ? holdoutSchemeFromJSON(object.holdout_scheme_kind)
+        : 0,
     };
   },
 
@@ -598,6 +854,9 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     if (message.calibration !== undefined) {
       obj.calibration = Calibration.toJSON(message.calibration);
     }
+    if (message.holdoutSchemeKind !== 0) {
+      obj.holdoutSchemeKind = holdoutSchemeToJSON(message.holdoutSchemeKind);
+    }
     return obj;
   },
 
@@ -620,6 +879,7 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     message.calibration = (object.calibration !== undefined && object.calibration !== null)
       ? Calibration.fromPartial(object.calibration)
       : undefined;
+    message.holdoutSchemeKind = object.holdoutSchemeKind ?? 0;
     return message;
   },
 };
@@ -1612,6 +1872,7 @@ function createBaseApprovalReview(): ApprovalReview {
     decidedBy: "",
     decisionReason: "",
     decidedAt: undefined,
+    decisionKind: 0,
   };
 }
 
@@ -1643,6 +1904,9 @@ export const ApprovalReview: MessageFns<ApprovalReview> = {
     }
     if (message.decidedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.decidedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.decisionKind !== 0) {
+      writer.uint32(80).int32(message.decisionKind);
     }
     return writer;
   },
@@ -1732,6 +1996,14 @@ export const ApprovalReview: MessageFns<ApprovalReview> = {
             message.decidedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.decisionKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1777,6 +2049,11 @@ export const ApprovalReview: MessageFns<ApprovalReview> = {
         : isSet(object.decided_at)
         ? fromJsonTimestamp(object.decided_at)
         : undefined,
+      decisionKind: isSet(object.decisionKind)
+        ? approvalDecisionFromJSON(object.decisionKind)
+        : isSet(object.decision_kind)
+        ? approvalDecisionFromJSON(object.decision_kind)
+        : 0,
     };
   },
 
@@ -1809,6 +2086,9 @@ export const ApprovalReview: MessageFns<ApprovalReview> = {
     if (message.decidedAt !== undefined) {
       obj.decidedAt = message.decidedAt.toISOString();
     }
+    if (message.decisionKind !== 0) {
+      obj.decisionKind = approvalDecisionToJSON(message.decisionKind);
+    }
     return obj;
   },
 
@@ -1828,6 +2108,7 @@ export const ApprovalReview: MessageFns<ApprovalReview> = {
     message.decidedBy = object.decidedBy ?? "";
     message.decisionReason = object.decisionReason ?? "";
     message.decidedAt = object.decidedAt ?? undefined;
+    message.decisionKind = object.decisionKind ?? 0;
     return message;
   },
 };
@@ -2276,7 +2557,7 @@ export const FeedbackSourceCount: MessageFns<FeedbackSourceCount> = {
 };
 
 function createBaseGateCheck(): GateCheck {
-  return { rule: "", passed: false, detail: "" };
+  return { rule: "", passed: false, detail: "", ruleKind: 0 };
 }
 
 export const GateCheck: MessageFns<GateCheck> = {
@@ -2289,6 +2570,9 @@ export const GateCheck: MessageFns<GateCheck> = {
     }
     if (message.detail !== "") {
       writer.uint32(26).string(message.detail);
+    }
+    if (message.ruleKind !== 0) {
+      writer.uint32(32).int32(message.ruleKind);
     }
     return writer;
   },
@@ -2330,6 +2614,14 @@ export const GateCheck: MessageFns<GateCheck> = {
             message.detail = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ruleKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2347,6 +2639,11 @@ export const GateCheck: MessageFns<GateCheck> = {
       rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
       passed: isSet(object.passed) ? globalThis.Boolean(object.passed) : false,
       detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      ruleKind: isSet(object.ruleKind)
+        ? gateRuleFromJSON(object.ruleKind)
+        : isSet(object.rule_kind)
+        ? gateRuleFromJSON(object.rule_kind)
+        : 0,
     };
   },
 
@@ -2361,6 +2658,9 @@ export const GateCheck: MessageFns<GateCheck> = {
     if (message.detail !== "") {
       obj.detail = message.detail;
     }
+    if (message.ruleKind !== 0) {
+      obj.ruleKind = gateRuleToJSON(message.ruleKind);
+    }
     return obj;
   },
 
@@ -2372,6 +2672,7 @@ export const GateCheck: MessageFns<GateCheck> = {
     message.rule = object.rule ?? "";
     message.passed = object.passed ?? false;
     message.detail = object.detail ?? "";
+    message.ruleKind = object.ruleKind ?? 0;
     return message;
   },
 };
@@ -2552,6 +2853,7 @@ function createBaseSiteCalibrationReport(): SiteCalibrationReport {
     observedExpectedLow: 0,
     observedExpectedHigh: 0,
     reason: "",
+    methodKind: 0,
   };
 }
 
@@ -2607,6 +2909,9 @@ export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
     }
     if (message.reason !== "") {
       writer.uint32(138).string(message.reason);
+    }
+    if (message.methodKind !== 0) {
+      writer.uint32(144).int32(message.methodKind);
     }
     return writer;
   },
@@ -2760,6 +3065,14 @@ export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
             message.reason = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.methodKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2827,6 +3140,11 @@ export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
         ? globalThis.Number(object.observed_expected_high)
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      methodKind: isSet(object.methodKind)
+        ? siteCalibrationMethodFromJSON(object.methodKind)
+        : isSet(object.method_kind)
+        ? siteCalibrationMethodFromJSON(object.method_kind)
+        : 0,
     };
   },
 
@@ -2883,6 +3201,9 @@ export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.methodKind !== 0) {
+      obj.methodKind = siteCalibrationMethodToJSON(message.methodKind);
+    }
     return obj;
   },
 
@@ -2908,6 +3229,7 @@ export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
     message.observedExpectedLow = object.observedExpectedLow ?? 0;
     message.observedExpectedHigh = object.observedExpectedHigh ?? 0;
     message.reason = object.reason ?? "";
+    message.methodKind = object.methodKind ?? 0;
     return message;
   },
 };

@@ -22,7 +22,7 @@ import {
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { ModelMetrics, ModelVersion } from "./model.js";
-import { Diagnosis, diagnosisFromJSON, diagnosisToJSON } from "./patient.js";
+import { Diagnosis, diagnosisFromJSON, diagnosisToJSON, PatientFeatures } from "./patient.js";
 
 export const protobufPackage = "liver.v1";
 
@@ -123,6 +123,120 @@ export function retrainStateToJSON(object: RetrainState): string {
     case RetrainState.RETRAIN_STATE_RUNNING:
       return "RETRAIN_STATE_RUNNING";
     case RetrainState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where a running retrain is. */
+export enum RetrainStage {
+  /** RETRAIN_STAGE_UNSPECIFIED - Not reported (an older server, or a stage this version does not know). */
+  RETRAIN_STAGE_UNSPECIFIED = 0,
+  /** RETRAIN_STAGE_STARTING - The run was accepted and takes its feedback snapshot. */
+  RETRAIN_STAGE_STARTING = 1,
+  /** RETRAIN_STAGE_LOADING - Loading the original data and labelled feedback from the store. */
+  RETRAIN_STAGE_LOADING = 2,
+  /** RETRAIN_STAGE_TRAINING - Fitting the candidate; step and total_steps count optimizer steps. */
+  RETRAIN_STAGE_TRAINING = 3,
+  /** RETRAIN_STAGE_PUBLISHING - Gating the candidate and writing its artifact. */
+  RETRAIN_STAGE_PUBLISHING = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function retrainStageFromJSON(object: any): RetrainStage {
+  switch (object) {
+    case 0:
+    case "RETRAIN_STAGE_UNSPECIFIED":
+      return RetrainStage.RETRAIN_STAGE_UNSPECIFIED;
+    case 1:
+    case "RETRAIN_STAGE_STARTING":
+      return RetrainStage.RETRAIN_STAGE_STARTING;
+    case 2:
+    case "RETRAIN_STAGE_LOADING":
+      return RetrainStage.RETRAIN_STAGE_LOADING;
+    case 3:
+    case "RETRAIN_STAGE_TRAINING":
+      return RetrainStage.RETRAIN_STAGE_TRAINING;
+    case 4:
+    case "RETRAIN_STAGE_PUBLISHING":
+      return RetrainStage.RETRAIN_STAGE_PUBLISHING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RetrainStage.UNRECOGNIZED;
+  }
+}
+
+export function retrainStageToJSON(object: RetrainStage): string {
+  switch (object) {
+    case RetrainStage.RETRAIN_STAGE_UNSPECIFIED:
+      return "RETRAIN_STAGE_UNSPECIFIED";
+    case RetrainStage.RETRAIN_STAGE_STARTING:
+      return "RETRAIN_STAGE_STARTING";
+    case RetrainStage.RETRAIN_STAGE_LOADING:
+      return "RETRAIN_STAGE_LOADING";
+    case RetrainStage.RETRAIN_STAGE_TRAINING:
+      return "RETRAIN_STAGE_TRAINING";
+    case RetrainStage.RETRAIN_STAGE_PUBLISHING:
+      return "RETRAIN_STAGE_PUBLISHING";
+    case RetrainStage.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What started a retrain run. */
+export enum RetrainTrigger {
+  /** RETRAIN_TRIGGER_UNSPECIFIED - Not reported (an older server). */
+  RETRAIN_TRIGGER_UNSPECIFIED = 0,
+  /** RETRAIN_TRIGGER_FEEDBACK - Labelled feedback: a full batch (RETRAIN_MIN_BATCH) or the end of the debounce window. */
+  RETRAIN_TRIGGER_FEEDBACK = 1,
+  /** RETRAIN_TRIGGER_ADMIN - An admin: TriggerRetrain, ExcludeFeedback or ReleaseFeedback. */
+  RETRAIN_TRIGGER_ADMIN = 2,
+  /** RETRAIN_TRIGGER_STARTUP - A start with no serving version: trains the first one. */
+  RETRAIN_TRIGGER_STARTUP = 3,
+  /** RETRAIN_TRIGGER_RECOVERY - A restart that found labelled feedback or a review no finished run covers. */
+  RETRAIN_TRIGGER_RECOVERY = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function retrainTriggerFromJSON(object: any): RetrainTrigger {
+  switch (object) {
+    case 0:
+    case "RETRAIN_TRIGGER_UNSPECIFIED":
+      return RetrainTrigger.RETRAIN_TRIGGER_UNSPECIFIED;
+    case 1:
+    case "RETRAIN_TRIGGER_FEEDBACK":
+      return RetrainTrigger.RETRAIN_TRIGGER_FEEDBACK;
+    case 2:
+    case "RETRAIN_TRIGGER_ADMIN":
+      return RetrainTrigger.RETRAIN_TRIGGER_ADMIN;
+    case 3:
+    case "RETRAIN_TRIGGER_STARTUP":
+      return RetrainTrigger.RETRAIN_TRIGGER_STARTUP;
+    case 4:
+    case "RETRAIN_TRIGGER_RECOVERY":
+      return RetrainTrigger.RETRAIN_TRIGGER_RECOVERY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RetrainTrigger.UNRECOGNIZED;
+  }
+}
+
+export function retrainTriggerToJSON(object: RetrainTrigger): string {
+  switch (object) {
+    case RetrainTrigger.RETRAIN_TRIGGER_UNSPECIFIED:
+      return "RETRAIN_TRIGGER_UNSPECIFIED";
+    case RetrainTrigger.RETRAIN_TRIGGER_FEEDBACK:
+      return "RETRAIN_TRIGGER_FEEDBACK";
+    case RetrainTrigger.RETRAIN_TRIGGER_ADMIN:
+      return "RETRAIN_TRIGGER_ADMIN";
+    case RetrainTrigger.RETRAIN_TRIGGER_STARTUP:
+      return "RETRAIN_TRIGGER_STARTUP";
+    case RetrainTrigger.RETRAIN_TRIGGER_RECOVERY:
+      return "RETRAIN_TRIGGER_RECOVERY";
+    case RetrainTrigger.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -389,7 +503,10 @@ export interface GetRetrainStatusRequest {
 
 /** Progress of the running retrain. */
 export interface RetrainProgress {
-  /** Current stage, for example "loading", "training", "evaluating", "publishing". */
+  /**
+   * Deprecated: read stage_kind. The same stage as a string: "starting", "loading",
+   * "training" or "publishing".
+   */
   stage: string;
   /** Optimizer steps done, 0 to total_steps. */
   step: number;
@@ -401,6 +518,8 @@ export interface RetrainProgress {
   elapsedMs: number;
   /** Id of the running run. */
   runId: string;
+  /** Current stage. */
+  stageKind: RetrainStage;
 }
 
 /** Feedback counts by verdict, since the store was created. */
@@ -417,7 +536,10 @@ export interface FeedbackCounts {
 export interface RetrainRun {
   /** Run id. */
   runId: string;
-  /** What started it: "feedback", "admin", "startup", "recovery". */
+  /**
+   * Deprecated: read trigger_kind. The same as a string: "feedback", "admin", "startup" or
+   * "recovery".
+   */
   trigger: string;
   /** When it started. */
   startedAt:
@@ -435,6 +557,8 @@ export interface RetrainRun {
   error: string;
   /** Labelled feedback rows it trained on. */
   feedbackRows: number;
+  /** What started it. */
+  triggerKind: RetrainTrigger;
 }
 
 /** The retrainer's state. */
@@ -527,9 +651,12 @@ export interface SiteCalibrationDrift {
 /** Subscribes to version events. */
 export interface WatchModelVersionsRequest {
   /**
-   * The last version the subscriber has; the current serving version is still sent
-   * first, marked CURRENT, so a reconnecting subscriber can tell nothing changed. Empty
-   * for a new subscriber. An unknown version is NOT_FOUND.
+   * The last version the subscriber has, or empty for a new subscriber. It is checked, not
+   * used to filter or replay: a version name this registry does not hold is NOT_FOUND
+   * (reconnect with an empty after_version), a malformed one INVALID_ARGUMENT. A known or
+   * empty value changes nothing in the stream, which always starts with the serving
+   * version marked CURRENT: the subscriber compares it with after_version itself (equal
+   * means nothing changed while it was away). Events it missed are not sent again.
    */
   afterVersion: string;
 }
@@ -683,10 +810,19 @@ export interface FeedbackRecord {
   receivedAt:
     | Date
     | undefined;
-  /** The patient's raw feature values in GetModelInfo's feature order. */
+  /**
+   * Deprecated: read patient. The same values as a positional list, in this order (the
+   * order of GetModelInfo's features): age, gender (1 = male, 0 = female), total_bilirubin,
+   * direct_bilirubin, alkaline_phosphatase, alanine_aminotransferase,
+   * aspartate_aminotransferase, total_proteins, albumin, albumin_globulin_ratio.
+   */
   features: number[];
   /** When the state last changed by screening or an operator; unset when never. */
-  stateChangedAt: Date | undefined;
+  stateChangedAt:
+    | Date
+    | undefined;
+  /** The patient the prediction was made for, as PredictRequest carries it. */
+  patient: PatientFeatures | undefined;
 }
 
 /** A page of feedback, newest first. */
@@ -1123,7 +1259,7 @@ export const GetRetrainStatusRequest: MessageFns<GetRetrainStatusRequest> = {
 };
 
 function createBaseRetrainProgress(): RetrainProgress {
-  return { stage: "", step: 0, totalSteps: 0, loss: 0, elapsedMs: 0, runId: "" };
+  return { stage: "", step: 0, totalSteps: 0, loss: 0, elapsedMs: 0, runId: "", stageKind: 0 };
 }
 
 export const RetrainProgress: MessageFns<RetrainProgress> = {
@@ -1145,6 +1281,9 @@ export const RetrainProgress: MessageFns<RetrainProgress> = {
     }
     if (message.runId !== "") {
       writer.uint32(50).string(message.runId);
+    }
+    if (message.stageKind !== 0) {
+      writer.uint32(56).int32(message.stageKind);
     }
     return writer;
   },
@@ -1210,6 +1349,14 @@ export const RetrainProgress: MessageFns<RetrainProgress> = {
             message.runId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.stageKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1242,6 +1389,11 @@ export const RetrainProgress: MessageFns<RetrainProgress> = {
         : isSet(object.run_id)
         ? globalThis.String(object.run_id)
         : "",
+      stageKind: isSet(object.stageKind)
+        ? retrainStageFromJSON(object.stageKind)
+        : isSet(object.stage_kind)
+        ? retrainStageFromJSON(object.stage_kind)
+        : 0,
     };
   },
 
@@ -1265,6 +1417,9 @@ export const RetrainProgress: MessageFns<RetrainProgress> = {
     if (message.runId !== "") {
       obj.runId = message.runId;
     }
+    if (message.stageKind !== 0) {
+      obj.stageKind = retrainStageToJSON(message.stageKind);
+    }
     return obj;
   },
 
@@ -1279,6 +1434,7 @@ export const RetrainProgress: MessageFns<RetrainProgress> = {
     message.loss = object.loss ?? 0;
     message.elapsedMs = object.elapsedMs ?? 0;
     message.runId = object.runId ?? "";
+    message.stageKind = object.stageKind ?? 0;
     return message;
   },
 };
@@ -1394,6 +1550,7 @@ function createBaseRetrainRun(): RetrainRun {
     modelVersion: "",
     error: "",
     feedbackRows: 0,
+    triggerKind: 0,
   };
 }
 
@@ -1422,6 +1579,9 @@ export const RetrainRun: MessageFns<RetrainRun> = {
     }
     if (message.feedbackRows !== 0) {
       writer.uint32(64).uint32(message.feedbackRows);
+    }
+    if (message.triggerKind !== 0) {
+      writer.uint32(72).int32(message.triggerKind);
     }
     return writer;
   },
@@ -1503,6 +1663,14 @@ export const RetrainRun: MessageFns<RetrainRun> = {
             message.feedbackRows = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.triggerKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1545,6 +1713,11 @@ export const RetrainRun: MessageFns<RetrainRun> = {
         : isSet(object.feedback_rows)
         ? globalThis.Number(object.feedback_rows)
         : 0,
+      triggerKind: isSet(object.triggerKind)
+        ? retrainTriggerFromJSON(object.triggerKind)
+        : isSet(object.trigger_kind)
+        ? retrainTriggerFromJSON(object.trigger_kind)
+        : 0,
     };
   },
 
@@ -1574,6 +1747,9 @@ export const RetrainRun: MessageFns<RetrainRun> = {
     if (message.feedbackRows !== 0) {
       obj.feedbackRows = Math.round(message.feedbackRows);
     }
+    if (message.triggerKind !== 0) {
+      obj.triggerKind = retrainTriggerToJSON(message.triggerKind);
+    }
     return obj;
   },
 
@@ -1590,6 +1766,7 @@ export const RetrainRun: MessageFns<RetrainRun> = {
     message.modelVersion = object.modelVersion ?? "";
     message.error = object.error ?? "";
     message.feedbackRows = object.feedbackRows ?? 0;
+    message.triggerKind = object.triggerKind ?? 0;
     return message;
   },
 };
@@ -3541,6 +3718,7 @@ function createBaseFeedbackRecord(): FeedbackRecord {
     receivedAt: undefined,
     features: [],
     stateChangedAt: undefined,
+    patient: undefined,
   };
 }
 
@@ -3597,6 +3775,9 @@ export const FeedbackRecord: MessageFns<FeedbackRecord> = {
     }
     if (message.stateChangedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.stateChangedAt), writer.uint32(130).fork()).join();
+    }
+    if (message.patient !== undefined) {
+      PatientFeatures.encode(message.patient, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -3752,6 +3933,14 @@ export const FeedbackRecord: MessageFns<FeedbackRecord> = {
             message.stateChangedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.patient = PatientFeatures.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3812,6 +4001,7 @@ export const FeedbackRecord: MessageFns<FeedbackRecord> = {
         : isSet(object.state_changed_at)
         ? fromJsonTimestamp(object.state_changed_at)
         : undefined,
+      patient: isSet(object.patient) ? PatientFeatures.fromJSON(object.patient) : undefined,
     };
   },
 
@@ -3865,6 +4055,9 @@ export const FeedbackRecord: MessageFns<FeedbackRecord> = {
     if (message.stateChangedAt !== undefined) {
       obj.stateChangedAt = message.stateChangedAt.toISOString();
     }
+    if (message.patient !== undefined) {
+      obj.patient = PatientFeatures.toJSON(message.patient);
+    }
     return obj;
   },
 
@@ -3889,6 +4082,9 @@ export const FeedbackRecord: MessageFns<FeedbackRecord> = {
     message.receivedAt = object.receivedAt ?? undefined;
     message.features = object.features?.map((e) => e) || [];
     message.stateChangedAt = object.stateChangedAt ?? undefined;
+    message.patient = (object.patient !== undefined && object.patient !== null)
+      ? PatientFeatures.fromPartial(object.patient)
+      : undefined;
     return message;
   },
 };
@@ -5322,6 +5518,16 @@ export const RejectModelVersionResponse: MessageFns<RejectModelVersionResponse> 
  * Owns all state: feedback, model versions and artifacts. Retrains in the background on
  * the original data plus labelled feedback, gates candidates on a frozen holdout, and
  * pushes version events to subscribers.
+ *
+ * Admin RPCs (TriggerRetrain, RollbackModel, ListFeedback, ExcludeFeedback, ReleaseFeedback,
+ * ListFeedbackAudit, ApproveModelVersion, RejectModelVersion) take "authorization: Bearer
+ * <token>". The main credential is an admin's JWT: with AUTH_ISSUER set, a token from that
+ * issuer whose roles claim (AUTH_ROLES_CLAIM, default "roles") holds the admin role
+ * (AUTH_ADMIN_ROLE, default "liver-admin"); the audit log records its "issuer|subject".
+ * The static ADMIN_TOKEN is the fallback (break-glass): accepted when set, logged as
+ * "break-glass" on every use. With neither configured the admin RPCs answer
+ * FAILED_PRECONDITION. No usable credential is UNAUTHENTICATED; a token without the admin
+ * role, or a wrong ADMIN_TOKEN, is PERMISSION_DENIED.
  */
 export type RetrainServiceService = typeof RetrainServiceService;
 export const RetrainServiceService = {
@@ -5357,9 +5563,11 @@ export const RetrainServiceService = {
     responseDeserialize: (value: Buffer): GetRetrainStatusResponse => GetRetrainStatusResponse.decode(value),
   },
   /**
-   * Streams the serving version first, then every promotion and rollback and every candidate
-   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
-   * after_version set to the last version seen.
+   * Streams the serving version first (CURRENT), then every promotion and rollback and every
+   * candidate that starts waiting for approval, with heartbeats at a fixed interval. Events are
+   * not replayed: a subscriber that reconnects gets CURRENT and compares it with what it has
+   * (see after_version). UNAVAILABLE while no version serves yet, and when the server shuts
+   * down: reconnect with after_version set to the last version seen.
    */
   watchModelVersions: {
     path: "/liver.v1.RetrainService/WatchModelVersions" as const,
@@ -5399,7 +5607,7 @@ export const RetrainServiceService = {
       Buffer.from(ListModelVersionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListModelVersionsResponse => ListModelVersionsResponse.decode(value),
   },
-  /** Admin: schedules a retrain now. Requires "authorization: Bearer <ADMIN_TOKEN>". */
+  /** Admin: schedules a retrain now (trigger RETRAIN_TRIGGER_ADMIN). */
   triggerRetrain: {
     path: "/liver.v1.RetrainService/TriggerRetrain" as const,
     requestStream: false as const,
@@ -5411,10 +5619,7 @@ export const RetrainServiceService = {
       Buffer.from(TriggerRetrainResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TriggerRetrainResponse => TriggerRetrainResponse.decode(value),
   },
-  /**
-   * Admin: makes an earlier, gate-passing version serving again. Requires
-   * "authorization: Bearer <ADMIN_TOKEN>".
-   */
+  /** Admin: makes an earlier, gate-passing version serving again. */
   rollbackModel: {
     path: "/liver.v1.RetrainService/RollbackModel" as const,
     requestStream: false as const,
@@ -5427,7 +5632,7 @@ export const RetrainServiceService = {
   },
   /**
    * Admin: lists stored feedback, newest first, with where it came from and whether it
-   * trains. Filters combine (AND). Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * trains. Filters combine (AND).
    */
   listFeedback: {
     path: "/liver.v1.RetrainService/ListFeedback" as const,
@@ -5441,7 +5646,7 @@ export const RetrainServiceService = {
   },
   /**
    * Admin: takes the selected feedback out of training (state EXCLUDED), records the
-   * change in the audit log and schedules a retrain. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * change in the audit log and schedules a retrain.
    */
   excludeFeedback: {
     path: "/liver.v1.RetrainService/ExcludeFeedback" as const,
@@ -5457,7 +5662,7 @@ export const RetrainServiceService = {
   /**
    * Admin: puts quarantined or excluded feedback (back) into training (state TRAINED),
    * records it in the audit log and schedules a retrain. Don't-know feedback has no label
-   * and cannot be released. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * and cannot be released.
    */
   releaseFeedback: {
     path: "/liver.v1.RetrainService/ReleaseFeedback" as const,
@@ -5470,10 +5675,7 @@ export const RetrainServiceService = {
       Buffer.from(ReleaseFeedbackResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReleaseFeedbackResponse => ReleaseFeedbackResponse.decode(value),
   },
-  /**
-   * Admin: the audit log of exclusions and releases, newest first. Requires
-   * "authorization: Bearer <ADMIN_TOKEN>".
-   */
+  /** Admin: the audit log of exclusions and releases, newest first. */
   listFeedbackAudit: {
     path: "/liver.v1.RetrainService/ListFeedbackAudit" as const,
     requestStream: false as const,
@@ -5487,8 +5689,7 @@ export const RetrainServiceService = {
   },
   /**
    * Admin: a person approves a candidate waiting in PENDING_APPROVAL; it serves at once and
-   * is announced PROMOTED on the version stream. Requires an admin-role token or
-   * "authorization: Bearer <ADMIN_TOKEN>". NOT_FOUND for unknown versions,
+   * is announced PROMOTED on the version stream. NOT_FOUND for unknown versions,
    * FAILED_PRECONDITION when it is not pending.
    */
   approveModelVersion: {
@@ -5504,7 +5705,7 @@ export const RetrainServiceService = {
   },
   /**
    * Admin: a person refuses a candidate waiting in PENDING_APPROVAL; it becomes REJECTED
-   * with the reason and never serves. Same authorization and errors as ApproveModelVersion.
+   * with the reason and never serves. Same errors as ApproveModelVersion.
    */
   rejectModelVersion: {
     path: "/liver.v1.RetrainService/RejectModelVersion" as const,
@@ -5532,9 +5733,11 @@ export interface RetrainServiceServer extends UntypedServiceImplementation {
   /** Reports the retrain queue, the running job's progress and the registry's state. */
   getRetrainStatus: handleUnaryCall<GetRetrainStatusRequest, GetRetrainStatusResponse>;
   /**
-   * Streams the serving version first, then every promotion and rollback and every candidate
-   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
-   * after_version set to the last version seen.
+   * Streams the serving version first (CURRENT), then every promotion and rollback and every
+   * candidate that starts waiting for approval, with heartbeats at a fixed interval. Events are
+   * not replayed: a subscriber that reconnects gets CURRENT and compares it with what it has
+   * (see after_version). UNAVAILABLE while no version serves yet, and when the server shuts
+   * down: reconnect with after_version set to the last version seen.
    */
   watchModelVersions: handleServerStreamingCall<WatchModelVersionsRequest, WatchModelVersionsResponse>;
   /** Returns the files of a stored model version. NOT_FOUND for unknown versions. */
@@ -5544,44 +5747,37 @@ export interface RetrainServiceServer extends UntypedServiceImplementation {
    * reasons and (for candidates measured since approval existed) the approval evidence.
    */
   listModelVersions: handleUnaryCall<ListModelVersionsRequest, ListModelVersionsResponse>;
-  /** Admin: schedules a retrain now. Requires "authorization: Bearer <ADMIN_TOKEN>". */
+  /** Admin: schedules a retrain now (trigger RETRAIN_TRIGGER_ADMIN). */
   triggerRetrain: handleUnaryCall<TriggerRetrainRequest, TriggerRetrainResponse>;
-  /**
-   * Admin: makes an earlier, gate-passing version serving again. Requires
-   * "authorization: Bearer <ADMIN_TOKEN>".
-   */
+  /** Admin: makes an earlier, gate-passing version serving again. */
   rollbackModel: handleUnaryCall<RollbackModelRequest, RollbackModelResponse>;
   /**
    * Admin: lists stored feedback, newest first, with where it came from and whether it
-   * trains. Filters combine (AND). Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * trains. Filters combine (AND).
    */
   listFeedback: handleUnaryCall<ListFeedbackRequest, ListFeedbackResponse>;
   /**
    * Admin: takes the selected feedback out of training (state EXCLUDED), records the
-   * change in the audit log and schedules a retrain. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * change in the audit log and schedules a retrain.
    */
   excludeFeedback: handleUnaryCall<ExcludeFeedbackRequest, ExcludeFeedbackResponse>;
   /**
    * Admin: puts quarantined or excluded feedback (back) into training (state TRAINED),
    * records it in the audit log and schedules a retrain. Don't-know feedback has no label
-   * and cannot be released. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * and cannot be released.
    */
   releaseFeedback: handleUnaryCall<ReleaseFeedbackRequest, ReleaseFeedbackResponse>;
-  /**
-   * Admin: the audit log of exclusions and releases, newest first. Requires
-   * "authorization: Bearer <ADMIN_TOKEN>".
-   */
+  /** Admin: the audit log of exclusions and releases, newest first. */
   listFeedbackAudit: handleUnaryCall<ListFeedbackAuditRequest, ListFeedbackAuditResponse>;
   /**
    * Admin: a person approves a candidate waiting in PENDING_APPROVAL; it serves at once and
-   * is announced PROMOTED on the version stream. Requires an admin-role token or
-   * "authorization: Bearer <ADMIN_TOKEN>". NOT_FOUND for unknown versions,
+   * is announced PROMOTED on the version stream. NOT_FOUND for unknown versions,
    * FAILED_PRECONDITION when it is not pending.
    */
   approveModelVersion: handleUnaryCall<ApproveModelVersionRequest, ApproveModelVersionResponse>;
   /**
    * Admin: a person refuses a candidate waiting in PENDING_APPROVAL; it becomes REJECTED
-   * with the reason and never serves. Same authorization and errors as ApproveModelVersion.
+   * with the reason and never serves. Same errors as ApproveModelVersion.
    */
   rejectModelVersion: handleUnaryCall<RejectModelVersionRequest, RejectModelVersionResponse>;
 }
@@ -5627,9 +5823,11 @@ export interface RetrainServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetRetrainStatusResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Streams the serving version first, then every promotion and rollback and every candidate
-   * that starts waiting for approval, with heartbeats at a fixed interval. Ends with UNAVAILABLE when the server shuts down: reconnect with
-   * after_version set to the last version seen.
+   * Streams the serving version first (CURRENT), then every promotion and rollback and every
+   * candidate that starts waiting for approval, with heartbeats at a fixed interval. Events are
+   * not replayed: a subscriber that reconnects gets CURRENT and compares it with what it has
+   * (see after_version). UNAVAILABLE while no version serves yet, and when the server shuts
+   * down: reconnect with after_version set to the last version seen.
    */
   watchModelVersions(
     request: WatchModelVersionsRequest,
@@ -5675,7 +5873,7 @@ export interface RetrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListModelVersionsResponse) => void,
   ): ClientUnaryCall;
-  /** Admin: schedules a retrain now. Requires "authorization: Bearer <ADMIN_TOKEN>". */
+  /** Admin: schedules a retrain now (trigger RETRAIN_TRIGGER_ADMIN). */
   triggerRetrain(
     request: TriggerRetrainRequest,
     callback: (error: ServiceError | null, response: TriggerRetrainResponse) => void,
@@ -5691,10 +5889,7 @@ export interface RetrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TriggerRetrainResponse) => void,
   ): ClientUnaryCall;
-  /**
-   * Admin: makes an earlier, gate-passing version serving again. Requires
-   * "authorization: Bearer <ADMIN_TOKEN>".
-   */
+  /** Admin: makes an earlier, gate-passing version serving again. */
   rollbackModel(
     request: RollbackModelRequest,
     callback: (error: ServiceError | null, response: RollbackModelResponse) => void,
@@ -5712,7 +5907,7 @@ export interface RetrainServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Admin: lists stored feedback, newest first, with where it came from and whether it
-   * trains. Filters combine (AND). Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * trains. Filters combine (AND).
    */
   listFeedback(
     request: ListFeedbackRequest,
@@ -5731,7 +5926,7 @@ export interface RetrainServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Admin: takes the selected feedback out of training (state EXCLUDED), records the
-   * change in the audit log and schedules a retrain. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * change in the audit log and schedules a retrain.
    */
   excludeFeedback(
     request: ExcludeFeedbackRequest,
@@ -5751,7 +5946,7 @@ export interface RetrainServiceClient extends Client {
   /**
    * Admin: puts quarantined or excluded feedback (back) into training (state TRAINED),
    * records it in the audit log and schedules a retrain. Don't-know feedback has no label
-   * and cannot be released. Requires "authorization: Bearer <ADMIN_TOKEN>".
+   * and cannot be released.
    */
   releaseFeedback(
     request: ReleaseFeedbackRequest,
@@ -5768,10 +5963,7 @@ export interface RetrainServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReleaseFeedbackResponse) => void,
   ): ClientUnaryCall;
-  /**
-   * Admin: the audit log of exclusions and releases, newest first. Requires
-   * "authorization: Bearer <ADMIN_TOKEN>".
-   */
+  /** Admin: the audit log of exclusions and releases, newest first. */
   listFeedbackAudit(
     request: ListFeedbackAuditRequest,
     callback: (error: ServiceError | null, response: ListFeedbackAuditResponse) => void,
@@ -5789,8 +5981,7 @@ export interface RetrainServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Admin: a person approves a candidate waiting in PENDING_APPROVAL; it serves at once and
-   * is announced PROMOTED on the version stream. Requires an admin-role token or
-   * "authorization: Bearer <ADMIN_TOKEN>". NOT_FOUND for unknown versions,
+   * is announced PROMOTED on the version stream. NOT_FOUND for unknown versions,
    * FAILED_PRECONDITION when it is not pending.
    */
   approveModelVersion(
@@ -5810,7 +6001,7 @@ export interface RetrainServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Admin: a person refuses a candidate waiting in PENDING_APPROVAL; it becomes REJECTED
-   * with the reason and never serves. Same authorization and errors as ApproveModelVersion.
+   * with the reason and never serves. Same errors as ApproveModelVersion.
    */
   rejectModelVersion(
     request: RejectModelVersionRequest,

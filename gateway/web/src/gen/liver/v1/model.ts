@@ -12,6 +12,17 @@ export const protobufPackage = "liver.v1";
 
 export const protobufFileName = "liver/v1/model.proto";
 
+/** How the frozen holdout was cut from the original data. */
+export enum HoldoutScheme {
+  /** HOLDOUT_SCHEME_UNSPECIFIED - Not reported (an older server). */
+  HOLDOUT_SCHEME_UNSPECIFIED = 0,
+  /** HOLDOUT_SCHEME_LAB_PROFILE_V1 - "lab-profile-v1": every row of a lab profile on one side, the honest figure. */
+  HOLDOUT_SCHEME_LAB_PROFILE_V1 = 1,
+  /** HOLDOUT_SCHEME_ROW_V1 - "row-v1": the earlier row-level split, which leaked profiles into training. */
+  HOLDOUT_SCHEME_ROW_V1 = 2,
+  UNRECOGNIZED = -1,
+}
+
 /** Where a model version stands in the registry. */
 export enum ModelVersionStatus {
   /** MODEL_VERSION_STATUS_UNSPECIFIED - Never stored; the zero value of the enum. */
@@ -31,6 +42,57 @@ export enum ModelVersionStatus {
    * last approved version: it waits for an admin (ApproveModelVersion or RejectModelVersion).
    */
   MODEL_VERSION_STATUS_PENDING_APPROVAL = 4,
+  UNRECOGNIZED = -1,
+}
+
+/** What became of a candidate that waited for a person's approval. */
+export enum ApprovalDecision {
+  /** APPROVAL_DECISION_UNSPECIFIED - Undecided, or no approval was required. */
+  APPROVAL_DECISION_UNSPECIFIED = 0,
+  /** APPROVAL_DECISION_APPROVED - An admin approved it (ApproveModelVersion); it served. */
+  APPROVAL_DECISION_APPROVED = 1,
+  /** APPROVAL_DECISION_REJECTED - An admin rejected it (RejectModelVersion); it never serves. */
+  APPROVAL_DECISION_REJECTED = 2,
+  /** APPROVAL_DECISION_SUPERSEDED - A newer candidate replaced it while it waited; it never serves. */
+  APPROVAL_DECISION_SUPERSEDED = 3,
+  UNRECOGNIZED = -1,
+}
+
+/** A quality-gate rule. */
+export enum GateRule {
+  /** GATE_RULE_UNSPECIFIED - Not reported (an older server). */
+  GATE_RULE_UNSPECIFIED = 0,
+  /** GATE_RULE_FINITE - Every holdout metric is a finite number. */
+  GATE_RULE_FINITE = 1,
+  /** GATE_RULE_FLOOR - ROC AUC at or above the absolute floor (GATE_MIN_AUC). */
+  GATE_RULE_FLOOR = 2,
+  /** GATE_RULE_REFERENCE - ROC AUC at most GATE_MAX_LOSS_VS_REFERENCE below the fixed reference fit on the same rows. */
+  GATE_RULE_REFERENCE = 3,
+  /** GATE_RULE_SERVING - ROC AUC at most GATE_AUC_TOLERANCE below the serving version on the same rows. */
+  GATE_RULE_SERVING = 4,
+  /**
+   * GATE_RULE_SLICE - In one clinical slice of the holdout, the share of rows whose class differs from the
+   * reference fit's stays within the bound (slices below GATE_MIN_SLICE_ROWS pass unjudged).
+   */
+  GATE_RULE_SLICE = 5,
+  /**
+   * GATE_RULE_SERVED_CHANGE - The share of one site's answers that change class stays within APPROVAL_MAX_CLASS_CHANGE;
+   * failing it holds the candidate for a person (PENDING_APPROVAL) instead of rejecting it.
+   */
+  GATE_RULE_SERVED_CHANGE = 6,
+  UNRECOGNIZED = -1,
+}
+
+/** A site's calibration: how much of the base model's output feedback was allowed to change. */
+export enum SiteCalibrationMethod {
+  /** SITE_CALIBRATION_METHOD_UNSPECIFIED - Not reported (an older server). */
+  SITE_CALIBRATION_METHOD_UNSPECIFIED = 0,
+  /** SITE_CALIBRATION_METHOD_KEEP - "keep": the base model's output unchanged (intercept 0, slope 1). */
+  SITE_CALIBRATION_METHOD_KEEP = 1,
+  /** SITE_CALIBRATION_METHOD_INTERCEPT - "intercept": a shifted intercept, slope 1. */
+  SITE_CALIBRATION_METHOD_INTERCEPT = 2,
+  /** SITE_CALIBRATION_METHOD_INTERCEPT_AND_SLOPE - "intercept-and-slope": both refitted. */
+  SITE_CALIBRATION_METHOD_INTERCEPT_AND_SLOPE = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -55,10 +117,7 @@ export interface ModelMetrics {
     | undefined;
   /** Number of holdout rows scored, 1 or more. */
   holdoutRows: number;
-  /**
-   * How the holdout was cut: "lab-profile-v1" (every row of a lab profile on one side, the
-   * honest figure) or "row-v1" (the earlier row-level split, which leaked profiles).
-   */
+  /** Deprecated: read holdout_scheme_kind. The same as a string: "lab-profile-v1" or "row-v1". */
   holdoutScheme: string;
   /** SHA-256 (hex) of the holdout rows: equal fingerprints mean comparable figures. */
   holdoutFingerprint: string;
@@ -66,7 +125,11 @@ export interface ModelMetrics {
    * How well the probabilities match observed rates on the holdout. Unset for versions
    * trained before calibration was measured.
    */
-  calibration: Calibration | undefined;
+  calibration:
+    | Calibration
+    | undefined;
+  /** How the holdout was cut. */
+  holdoutSchemeKind: HoldoutScheme;
 }
 
 /** A reliability table of the holdout and its expected calibration error. */
@@ -211,14 +274,21 @@ export interface ApprovalReview {
   feedback:
     | FeedbackSummary
     | undefined;
-  /** "approved", "rejected", "superseded", or empty while undecided or when not required. */
+  /**
+   * Deprecated: read decision_kind. The same as a string: "approved", "rejected",
+   * "superseded", or empty while undecided or when not required.
+   */
   decision: string;
   /** The admin principal that decided; "automatic" when superseded by a newer candidate. */
   decidedBy: string;
   /** Why, in the admin's words (or what superseded it). */
   decisionReason: string;
   /** When it was decided; unset while undecided. */
-  decidedAt: Date | undefined;
+  decidedAt:
+    | Date
+    | undefined;
+  /** What was decided; APPROVAL_DECISION_UNSPECIFIED while undecided or when not required. */
+  decisionKind: ApprovalDecision;
 }
 
 /** One site's answers on one population: the frozen holdout ("population") or a gate slice. */
@@ -265,12 +335,18 @@ export interface FeedbackSourceCount {
 
 /** One quality-gate rule's outcome. */
 export interface GateCheck {
-  /** "floor", "reference", "serving", "slice:<name>" (for example "slice:total_bilirubin>3"), or "finite". */
+  /**
+   * The rule with its subject: "floor", "reference", "serving", "finite",
+   * "slice:<slice>" (for example "slice:total_bilirubin>3") or "served:<site>:<slice>".
+   * rule_kind names the rule; the string stays for the slice and site it applies to.
+   */
   rule: string;
   /** Whether the candidate passed this rule. */
   passed: boolean;
   /** The figures, in words. */
   detail: string;
+  /** Which rule. */
+  ruleKind: GateRule;
 }
 
 /**
@@ -302,7 +378,10 @@ export interface SiteCalibration {
 export interface SiteCalibrationReport {
   /** The site's name. */
   site: string;
-  /** "keep", "intercept" or "intercept-and-slope". */
+  /**
+   * Deprecated: read method_kind. The same as a string: "keep", "intercept" or
+   * "intercept-and-slope".
+   */
   method: string;
   /** Served intercept and slope (0 and 1 when kept), with 95 % intervals. */
   intercept: number;
@@ -324,6 +403,8 @@ export interface SiteCalibrationReport {
   observedExpectedHigh: number;
   /** Why, with the figures. */
   reason: string;
+  /** Which calibration the closed testing procedure chose. */
+  methodKind: SiteCalibrationMethod;
 }
 
 function createBaseModelMetrics(): ModelMetrics {
@@ -338,6 +419,7 @@ function createBaseModelMetrics(): ModelMetrics {
     holdoutScheme: "",
     holdoutFingerprint: "",
     calibration: undefined,
+    holdoutSchemeKind: 0,
   };
 }
 
@@ -372,6 +454,9 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     }
     if (message.calibration !== undefined) {
       Calibration.encode(message.calibration, writer.uint32(82).fork()).join();
+    }
+    if (message.holdoutSchemeKind !== 0) {
+      writer.uint32(88).int32(message.holdoutSchemeKind);
     }
     return writer;
   },
@@ -469,6 +554,14 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
             message.calibration = Calibration.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.holdoutSchemeKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -500,6 +593,7 @@ export const ModelMetrics: MessageFns<ModelMetrics> = {
     message.calibration = (object.calibration !== undefined && object.calibration !== null)
       ? Calibration.fromPartial(object.calibration)
       : undefined;
+    message.holdoutSchemeKind = object.holdoutSchemeKind ?? 0;
     return message;
   },
 };
@@ -1216,6 +1310,7 @@ function createBaseApprovalReview(): ApprovalReview {
     decidedBy: "",
     decisionReason: "",
     decidedAt: undefined,
+    decisionKind: 0,
   };
 }
 
@@ -1247,6 +1342,9 @@ export const ApprovalReview: MessageFns<ApprovalReview> = {
     }
     if (message.decidedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.decidedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.decisionKind !== 0) {
+      writer.uint32(80).int32(message.decisionKind);
     }
     return writer;
   },
@@ -1336,6 +1434,14 @@ export const ApprovalReview: MessageFns<ApprovalReview> = {
             message.decidedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.decisionKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1364,6 +1470,7 @@ export const ApprovalReview: MessageFns<ApprovalReview> = {
     message.decidedBy = object.decidedBy ?? "";
     message.decisionReason = object.decisionReason ?? "";
     message.decidedAt = object.decidedAt ?? undefined;
+    message.decisionKind = object.decisionKind ?? 0;
     return message;
   },
 };
@@ -1698,7 +1805,7 @@ export const FeedbackSourceCount: MessageFns<FeedbackSourceCount> = {
 };
 
 function createBaseGateCheck(): GateCheck {
-  return { rule: "", passed: false, detail: "" };
+  return { rule: "", passed: false, detail: "", ruleKind: 0 };
 }
 
 export const GateCheck: MessageFns<GateCheck> = {
@@ -1711,6 +1818,9 @@ export const GateCheck: MessageFns<GateCheck> = {
     }
     if (message.detail !== "") {
       writer.uint32(26).string(message.detail);
+    }
+    if (message.ruleKind !== 0) {
+      writer.uint32(32).int32(message.ruleKind);
     }
     return writer;
   },
@@ -1752,6 +1862,14 @@ export const GateCheck: MessageFns<GateCheck> = {
             message.detail = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ruleKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1772,6 +1890,7 @@ export const GateCheck: MessageFns<GateCheck> = {
     message.rule = object.rule ?? "";
     message.passed = object.passed ?? false;
     message.detail = object.detail ?? "";
+    message.ruleKind = object.ruleKind ?? 0;
     return message;
   },
 };
@@ -1910,6 +2029,7 @@ function createBaseSiteCalibrationReport(): SiteCalibrationReport {
     observedExpectedLow: 0,
     observedExpectedHigh: 0,
     reason: "",
+    methodKind: 0,
   };
 }
 
@@ -1965,6 +2085,9 @@ export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
     }
     if (message.reason !== "") {
       writer.uint32(138).string(message.reason);
+    }
+    if (message.methodKind !== 0) {
+      writer.uint32(144).int32(message.methodKind);
     }
     return writer;
   },
@@ -2118,6 +2241,14 @@ export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
             message.reason = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.methodKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2152,6 +2283,7 @@ export const SiteCalibrationReport: MessageFns<SiteCalibrationReport> = {
     message.observedExpectedLow = object.observedExpectedLow ?? 0;
     message.observedExpectedHigh = object.observedExpectedHigh ?? 0;
     message.reason = object.reason ?? "";
+    message.methodKind = object.methodKind ?? 0;
     return message;
   },
 };

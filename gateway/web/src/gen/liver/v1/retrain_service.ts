@@ -8,7 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { ModelMetrics, ModelVersion } from "./model.js";
-import { Diagnosis } from "./patient.js";
+import { Diagnosis, PatientFeatures } from "./patient.js";
 
 export const protobufPackage = "liver.v1";
 
@@ -37,6 +37,36 @@ export enum RetrainState {
   RETRAIN_STATE_SCHEDULED = 2,
   /** RETRAIN_STATE_RUNNING - A run is in progress. */
   RETRAIN_STATE_RUNNING = 3,
+  UNRECOGNIZED = -1,
+}
+
+/** Where a running retrain is. */
+export enum RetrainStage {
+  /** RETRAIN_STAGE_UNSPECIFIED - Not reported (an older server, or a stage this version does not know). */
+  RETRAIN_STAGE_UNSPECIFIED = 0,
+  /** RETRAIN_STAGE_STARTING - The run was accepted and takes its feedback snapshot. */
+  RETRAIN_STAGE_STARTING = 1,
+  /** RETRAIN_STAGE_LOADING - Loading the original data and labelled feedback from the store. */
+  RETRAIN_STAGE_LOADING = 2,
+  /** RETRAIN_STAGE_TRAINING - Fitting the candidate; step and total_steps count optimizer steps. */
+  RETRAIN_STAGE_TRAINING = 3,
+  /** RETRAIN_STAGE_PUBLISHING - Gating the candidate and writing its artifact. */
+  RETRAIN_STAGE_PUBLISHING = 4,
+  UNRECOGNIZED = -1,
+}
+
+/** What started a retrain run. */
+export enum RetrainTrigger {
+  /** RETRAIN_TRIGGER_UNSPECIFIED - Not reported (an older server). */
+  RETRAIN_TRIGGER_UNSPECIFIED = 0,
+  /** RETRAIN_TRIGGER_FEEDBACK - Labelled feedback: a full batch (RETRAIN_MIN_BATCH) or the end of the debounce window. */
+  RETRAIN_TRIGGER_FEEDBACK = 1,
+  /** RETRAIN_TRIGGER_ADMIN - An admin: TriggerRetrain, ExcludeFeedback or ReleaseFeedback. */
+  RETRAIN_TRIGGER_ADMIN = 2,
+  /** RETRAIN_TRIGGER_STARTUP - A start with no serving version: trains the first one. */
+  RETRAIN_TRIGGER_STARTUP = 3,
+  /** RETRAIN_TRIGGER_RECOVERY - A restart that found labelled feedback or a review no finished run covers. */
+  RETRAIN_TRIGGER_RECOVERY = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -138,7 +168,10 @@ export interface GetRetrainStatusRequest {
 
 /** Progress of the running retrain. */
 export interface RetrainProgress {
-  /** Current stage, for example "loading", "training", "evaluating", "publishing". */
+  /**
+   * Deprecated: read stage_kind. The same stage as a string: "starting", "loading",
+   * "training" or "publishing".
+   */
   stage: string;
   /** Optimizer steps done, 0 to total_steps. */
   step: number;
@@ -150,6 +183,8 @@ export interface RetrainProgress {
   elapsedMs: number;
   /** Id of the running run. */
   runId: string;
+  /** Current stage. */
+  stageKind: RetrainStage;
 }
 
 /** Feedback counts by verdict, since the store was created. */
@@ -166,7 +201,10 @@ export interface FeedbackCounts {
 export interface RetrainRun {
   /** Run id. */
   runId: string;
-  /** What started it: "feedback", "admin", "startup", "recovery". */
+  /**
+   * Deprecated: read trigger_kind. The same as a string: "feedback", "admin", "startup" or
+   * "recovery".
+   */
   trigger: string;
   /** When it started. */
   startedAt:
@@ -184,6 +222,8 @@ export interface RetrainRun {
   error: string;
   /** Labelled feedback rows it trained on. */
   feedbackRows: number;
+  /** What started it. */
+  triggerKind: RetrainTrigger;
 }
 
 /** The retrainer's state. */
@@ -276,9 +316,12 @@ export interface SiteCalibrationDrift {
 /** Subscribes to version events. */
 export interface WatchModelVersionsRequest {
   /**
-   * The last version the subscriber has; the current serving version is still sent
-   * first, marked CURRENT, so a reconnecting subscriber can tell nothing changed. Empty
-   * for a new subscriber. An unknown version is NOT_FOUND.
+   * The last version the subscriber has, or empty for a new subscriber. It is checked, not
+   * used to filter or replay: a version name this registry does not hold is NOT_FOUND
+   * (reconnect with an empty after_version), a malformed one INVALID_ARGUMENT. A known or
+   * empty value changes nothing in the stream, which always starts with the serving
+   * version marked CURRENT: the subscriber compares it with after_version itself (equal
+   * means nothing changed while it was away). Events it missed are not sent again.
    */
   afterVersion: string;
 }
@@ -432,10 +475,19 @@ export interface FeedbackRecord {
   receivedAt:
     | Date
     | undefined;
-  /** The patient's raw feature values in GetModelInfo's feature order. */
+  /**
+   * Deprecated: read patient. The same values as a positional list, in this order (the
+   * order of GetModelInfo's features): age, gender (1 = male, 0 = female), total_bilirubin,
+   * direct_bilirubin, alkaline_phosphatase, alanine_aminotransferase,
+   * aspartate_aminotransferase, total_proteins, albumin, albumin_globulin_ratio.
+   */
   features: number[];
   /** When the state last changed by screening or an operator; unset when never. */
-  stateChangedAt: Date | undefined;
+  stateChangedAt:
+    | Date
+    | undefined;
+  /** The patient the prediction was made for, as PredictRequest carries it. */
+  patient: PatientFeatures | undefined;
 }
 
 /** A page of feedback, newest first. */
@@ -791,7 +843,7 @@ export const GetRetrainStatusRequest: MessageFns<GetRetrainStatusRequest> = {
 };
 
 function createBaseRetrainProgress(): RetrainProgress {
-  return { stage: "", step: 0, totalSteps: 0, loss: 0, elapsedMs: 0, runId: "" };
+  return { stage: "", step: 0, totalSteps: 0, loss: 0, elapsedMs: 0, runId: "", stageKind: 0 };
 }
 
 export const RetrainProgress: MessageFns<RetrainProgress> = {
@@ -813,6 +865,9 @@ export const RetrainProgress: MessageFns<RetrainProgress> = {
     }
     if (message.runId !== "") {
       writer.uint32(50).string(message.runId);
+    }
+    if (message.stageKind !== 0) {
+      writer.uint32(56).int32(message.stageKind);
     }
     return writer;
   },
@@ -878,6 +933,14 @@ export const RetrainProgress: MessageFns<RetrainProgress> = {
             message.runId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.stageKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -901,6 +964,7 @@ export const RetrainProgress: MessageFns<RetrainProgress> = {
     message.loss = object.loss ?? 0;
     message.elapsedMs = object.elapsedMs ?? 0;
     message.runId = object.runId ?? "";
+    message.stageKind = object.stageKind ?? 0;
     return message;
   },
 };
@@ -994,6 +1058,7 @@ function createBaseRetrainRun(): RetrainRun {
     modelVersion: "",
     error: "",
     feedbackRows: 0,
+    triggerKind: 0,
   };
 }
 
@@ -1022,6 +1087,9 @@ export const RetrainRun: MessageFns<RetrainRun> = {
     }
     if (message.feedbackRows !== 0) {
       writer.uint32(64).uint32(message.feedbackRows);
+    }
+    if (message.triggerKind !== 0) {
+      writer.uint32(72).int32(message.triggerKind);
     }
     return writer;
   },
@@ -1103,6 +1171,14 @@ export const RetrainRun: MessageFns<RetrainRun> = {
             message.feedbackRows = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.triggerKind = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1128,6 +1204,7 @@ export const RetrainRun: MessageFns<RetrainRun> = {
     message.modelVersion = object.modelVersion ?? "";
     message.error = object.error ?? "";
     message.feedbackRows = object.feedbackRows ?? 0;
+    message.triggerKind = object.triggerKind ?? 0;
     return message;
   },
 };
@@ -2578,6 +2655,7 @@ function createBaseFeedbackRecord(): FeedbackRecord {
     receivedAt: undefined,
     features: [],
     stateChangedAt: undefined,
+    patient: undefined,
   };
 }
 
@@ -2634,6 +2712,9 @@ export const FeedbackRecord: MessageFns<FeedbackRecord> = {
     }
     if (message.stateChangedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.stateChangedAt), writer.uint32(130).fork()).join();
+    }
+    if (message.patient !== undefined) {
+      PatientFeatures.encode(message.patient, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -2789,6 +2870,14 @@ export const FeedbackRecord: MessageFns<FeedbackRecord> = {
             message.stateChangedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.patient = PatientFeatures.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2822,6 +2911,9 @@ export const FeedbackRecord: MessageFns<FeedbackRecord> = {
     message.receivedAt = object.receivedAt ?? undefined;
     message.features = object.features?.map((e) => e) || [];
     message.stateChangedAt = object.stateChangedAt ?? undefined;
+    message.patient = (object.patient !== undefined && object.patient !== null)
+      ? PatientFeatures.fromPartial(object.patient)
+      : undefined;
     return message;
   },
 };
