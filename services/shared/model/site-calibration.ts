@@ -18,6 +18,7 @@
  * held-out log loss, the model is kept: a small site is never worse off than uncalibrated.
  */
 import { CALIBRATION_BOUNDS, type OutputCalibration } from "./output-calibration.js";
+import { fitLogistic, logLoss } from "./logistic-fit.js";
 import { sigmoid } from "./scorer.js";
 
 /** Which update the closed test chose. */
@@ -107,18 +108,14 @@ function logLikelihood(
   b: number,
 ): number {
   let sum = 0;
-  for (let i = 0; i < z.length; i++) {
-    if (!include(i)) continue;
-    const m = a + b * (z[i] ?? 0);
-    sum -= (m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m))) - (y[i] === 1 ? m : 0);
-  }
+  for (let i = 0; i < z.length; i++) if (include(i)) sum -= logLoss(a + b * (z[i] ?? 0), y[i] ?? 0);
   return sum;
 }
 
 /**
- * Maximizes the (penalized) log likelihood of logit = a + b·z by Newton's method with step
- * halving. `slope` false fixes b = 1 (the intercept-only update). Precisions of 0 mean no
- * prior (maximum likelihood, as the tests need).
+ * Maximizes the (penalized) log likelihood of logit = a + b·z (logistic-fit.ts). `slope`
+ * false fixes b = 1 (the intercept-only update, z an offset). Precisions of 0 mean no prior
+ * (maximum likelihood, as the tests need). The variances invert the penalized Hessian.
  */
 function fit(
   z: Float64Array,
@@ -128,70 +125,39 @@ function fit(
   precisionA: number,
   precisionB: number,
 ): Fit {
-  let a = 0;
-  let b = 1;
-  const objective = (pa: number, pb: number): number =>
-    logLikelihood(z, y, include, pa, pb) -
-    (precisionA * pa * pa) / 2 -
-    (precisionB * (pb - 1) * (pb - 1)) / 2;
-  let current = objective(a, b);
-  let haa = precisionA;
-  let hab = 0;
-  let hbb = precisionB;
-  for (let iteration = 0; iteration < 100; iteration++) {
-    let ga = -precisionA * a;
-    let gb = -precisionB * (b - 1);
-    haa = precisionA;
-    hab = 0;
-    hbb = precisionB;
-    for (let i = 0; i < z.length; i++) {
-      if (!include(i)) continue;
-      const zi = z[i] ?? 0;
-      const p = sigmoid(a + b * zi);
-      const e = (y[i] ?? 0) - p;
-      const w = p * (1 - p);
-      ga += e;
-      gb += e * zi;
-      haa += w;
-      hab += w * zi;
-      hbb += w * zi * zi;
-    }
-    let da: number;
-    let db: number;
-    if (slope) {
-      const det = haa * hbb - hab * hab;
-      if (!(det > 0)) break;
-      da = (hbb * ga - hab * gb) / det;
-      db = (haa * gb - hab * ga) / det;
-    } else {
-      if (!(haa > 0)) break;
-      da = ga / haa;
-      db = 0;
-    }
-    let next = objective(a + da, b + db);
-    for (let halvings = 0; !(next >= current) && halvings < 40; halvings++) {
-      da /= 2;
-      db /= 2;
-      next = objective(a + da, b + db);
-    }
-    if (!(next >= current)) break;
-    a += da;
-    b += db;
-    const gain = next - current;
-    current = next;
-    if (gain < 1e-12 * Math.max(1, Math.abs(current))) break;
+  const problem = {
+    rows: z.length,
+    labels: y,
+    include,
+    input: (i: number, x: Float64Array): number => {
+      x[0] = 1;
+      if (!slope) return z[i] ?? 0;
+      x[1] = z[i] ?? 0;
+      return 0;
+    },
+  };
+  if (!slope) {
+    const { theta, hessian } = fitLogistic(problem, { start: [0], precision: [precisionA] });
+    const a = theta[0] ?? 0;
+    const haa = hessian[0] ?? 0;
+    const varA = haa > 0 ? 1 / haa : Number.POSITIVE_INFINITY;
+    return { a, b: 1, logLik: logLikelihood(z, y, include, a, 1), varA, varB: 0 };
   }
-  let varA: number;
-  let varB: number;
-  if (slope) {
-    const det = haa * hbb - hab * hab;
-    varA = det > 0 ? hbb / det : Number.POSITIVE_INFINITY;
-    varB = det > 0 ? haa / det : Number.POSITIVE_INFINITY;
-  } else {
-    varA = haa > 0 ? 1 / haa : Number.POSITIVE_INFINITY;
-    varB = 0;
-  }
-  return { a, b, logLik: logLikelihood(z, y, include, a, b), varA, varB };
+  const { theta, hessian } = fitLogistic(problem, {
+    start: [0, 1],
+    precision: [precisionA, precisionB],
+    centre: [0, 1],
+  });
+  const [a = 0, b = 1] = theta;
+  const [haa = 0, hab = 0, , hbb = 0] = hessian;
+  const det = haa * hbb - hab * hab;
+  return {
+    a,
+    b,
+    logLik: logLikelihood(z, y, include, a, b),
+    varA: det > 0 ? hbb / det : Number.POSITIVE_INFINITY,
+    varB: det > 0 ? haa / det : Number.POSITIVE_INFINITY,
+  };
 }
 
 function meanLogLoss(feedback: SiteFeedback, include: (i: number) => boolean, a: number, b: number): number {

@@ -1,7 +1,7 @@
 /**
  * Fits the site recalibration (see output-calibration.ts) from labelled feedback: a
- * two-parameter logistic regression of the label on the base model's log-odds, by Newton's
- * method with a Gaussian prior that pulls toward the identity (so a handful of rows barely
+ * two-parameter logistic regression of the label on the base model's log-odds (logistic-fit.ts)
+ * with a Gaussian prior that pulls toward the identity (so a handful of rows barely
  * move it). The fit is checked on feedback it did not see, and applied only when
  *  - there is enough feedback of both classes, from enough distinct sources (one source,
  *    however much it sends, cannot recalibrate the model alone),
@@ -10,9 +10,9 @@
  *  - it stays within CALIBRATION_BOUNDS,
  *  - and it lowers the held-out feedback's log loss.
  * Then it is refitted on all the feedback. Everything it decided is recorded with figures.
- * Hand-written: two parameters need no library, and the rules are this project's.
  */
 import { CALIBRATION_BOUNDS, type CalibrationRecord, type OutputCalibration } from "./output-calibration.js";
+import { fitLogistic } from "./logistic-fit.js";
 import { sigmoid } from "./scorer.js";
 
 /** Thresholds of the fit; defaults below. */
@@ -47,28 +47,9 @@ export interface RecalibrationInput {
   readonly sources?: number | undefined;
 }
 
-/** Sum of log losses over the included rows plus the prior's penalty: what the fit minimizes. */
-function objective(
-  logits: Float64Array,
-  labels: Uint8Array,
-  include: (i: number) => boolean,
-  priorRows: number,
-  a: number,
-  b: number,
-): number {
-  let sum = (priorRows / 2) * ((a - 1) * (a - 1) + b * b);
-  for (let i = 0; i < logits.length; i++) {
-    if (!include(i)) continue;
-    const m = a * (logits[i] ?? 0) + b;
-    // log(1 + e^m) - y·m, computed without overflow.
-    sum += (m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m))) - (labels[i] === 1 ? m : 0);
-  }
-  return sum;
-}
-
 /**
- * Fits slope and intercept on the rows where `include(i)`: Newton's method with the identity
- * prior and step halving, so every step lowers the (strictly convex) objective.
+ * Fits slope and intercept on the rows where `include(i)`: the summed log loss plus
+ * priorRows/2 · ((slope − 1)² + intercept²), the prior pulling toward the identity.
  */
 export function fitLogitMap(
   logits: Float64Array,
@@ -76,46 +57,16 @@ export function fitLogitMap(
   include: (i: number) => boolean,
   priorRows: number,
 ): OutputCalibration {
-  let a = 1;
-  let b = 0;
-  let current = objective(logits, labels, include, priorRows, a, b);
-  for (let iteration = 0; iteration < 100; iteration++) {
-    // Gradient and Hessian of the summed log loss plus priorRows/2 · ((a-1)² + b²).
-    let ga = priorRows * (a - 1);
-    let gb = priorRows * b;
-    let haa = priorRows;
-    let hab = 0;
-    let hbb = priorRows;
-    for (let i = 0; i < logits.length; i++) {
-      if (!include(i)) continue;
-      const z = logits[i] ?? 0;
-      const p = sigmoid(a * z + b);
-      const e = p - (labels[i] ?? 0);
-      const w = p * (1 - p);
-      ga += e * z;
-      gb += e;
-      haa += w * z * z;
-      hab += w * z;
-      hbb += w;
-    }
-    const det = haa * hbb - hab * hab;
-    if (!(det > 0)) break;
-    let da = (hbb * ga - hab * gb) / det;
-    let db = (haa * gb - hab * ga) / det;
-    let next = objective(logits, labels, include, priorRows, a - da, b - db);
-    for (let halvings = 0; !(next <= current) && halvings < 40; halvings++) {
-      da /= 2;
-      db /= 2;
-      next = objective(logits, labels, include, priorRows, a - da, b - db);
-    }
-    if (!(next <= current)) break;
-    a -= da;
-    b -= db;
-    const improvement = current - next;
-    current = next;
-    if (improvement < 1e-12 * Math.max(1, current)) break;
-  }
-  return { slope: a, intercept: b };
+  const input = (i: number, x: Float64Array): number => {
+    x[0] = logits[i] ?? 0;
+    x[1] = 1;
+    return 0;
+  };
+  const { theta } = fitLogistic(
+    { rows: logits.length, labels, input, include },
+    { start: [1, 0], precision: [priorRows, priorRows], centre: [1, 0] },
+  );
+  return { slope: theta[0] ?? 1, intercept: theta[1] ?? 0 };
 }
 
 function meanLogLoss(

@@ -7,7 +7,8 @@
  * kernels in tfjs, so a retrain on the real data takes tens of milliseconds and a million
  * rows a few seconds. The O(n·d²) work (gradient and Hessian over every row) runs in tfjs;
  * the L1 subproblem on the 11×11 quadratic model is solved exactly by coordinate descent in
- * Float64 JS (as glmnet does), followed by a backtracking line search on the true objective.
+ * Float64 JS (as glmnet does; solveProximalNewtonStep in logistic-fit.ts), followed by a
+ * backtracking line search on the true objective.
  *
  * Optional sign constraints (TrainerOptions.signs) make it a box-constrained fit: the
  * coordinate solver clamps each constrained weight to its side of zero, which keeps the
@@ -17,6 +18,7 @@
  * Deterministic: the start is fixed (zero weights, bias at the log-odds of the base rate)
  * and nothing is random, so the same rows give the same weights bit for bit.
  */
+import { solveProximalNewtonStep, type SignConstraint } from "./logistic-fit.js";
 import type { Tf } from "./tf-backend.js";
 
 /** Progress of a running fit, for retrain status reports. */
@@ -49,8 +51,7 @@ export interface TrainerOptions {
   readonly onProgress?: ((progress: TrainingProgress) => void) | undefined;
 }
 
-/** 1: weight >= 0; -1: weight <= 0; 0: unconstrained. */
-export type SignConstraint = -1 | 0 | 1;
+export { solveProximalNewtonStep, type SignConstraint } from "./logistic-fit.js";
 
 /** A logistic model on standardized inputs: p = sigmoid(kernel · x + bias). */
 export interface LogisticWeights {
@@ -126,54 +127,6 @@ interface Evaluation {
   readonly loss: number;
   readonly gradient: Float64Array;
   readonly hessian: Float64Array;
-}
-
-/**
- * Exact minimizer of gᵀd + ½dᵀHd + l1·Σ_{j<last}|w_j + d_j| by cyclic coordinate descent;
- * the last coordinate is the unpenalized intercept. With `signs`, each w_j + d_j stays on
- * its side of zero (the coordinate minimum of a convex one-dimensional problem, clamped to
- * the half-line, is the constrained minimum), so the step is the box-constrained one.
- */
-export function solveProximalNewtonStep(
-  w: Float64Array,
-  gradient: Float64Array,
-  hessian: Float64Array,
-  l1: number,
-  signs?: ArrayLike<SignConstraint>,
-): Float64Array {
-  const n = w.length;
-  const d = new Float64Array(n);
-  for (let sweep = 0; sweep < 1000; sweep++) {
-    let largest = 0;
-    for (let j = 0; j < n; j++) {
-      // Tiny ridge keeps a constant (all-zero) column from dividing by zero.
-      const a = (hessian[j * n + j] ?? 0) + 1e-10;
-      let b = gradient[j] ?? 0;
-      for (let k = 0; k < n; k++) if (k !== j) b += (hessian[j * n + k] ?? 0) * (d[k] ?? 0);
-      const wj = w[j] ?? 0;
-      let next: number;
-      if (j === n - 1 || l1 === 0) {
-        next = -b / a;
-      } else {
-        // u = w_j + d_j minimizes a/2 (u - w_j)² + b (u - w_j) + l1 |u|: soft-thresholding.
-        const target = wj - b / a;
-        const shrunk = Math.abs(target) - l1 / a;
-        const u = clampToSign(shrunk > 0 ? Math.sign(target) * shrunk : 0, signs?.[j] ?? 0);
-        next = u - wj;
-      }
-      if (j < n - 1 && l1 === 0) next = clampToSign(wj + next, signs?.[j] ?? 0) - wj;
-      largest = Math.max(largest, Math.abs(next - (d[j] ?? 0)));
-      d[j] = next;
-    }
-    if (largest < 1e-13) break;
-  }
-  return d;
-}
-
-function clampToSign(value: number, sign: SignConstraint): number {
-  if (sign === 1) return value > 0 ? value : 0;
-  if (sign === -1) return value < 0 ? value : 0;
-  return value;
 }
 
 function penalty(w: Float64Array, l1: number): number {
