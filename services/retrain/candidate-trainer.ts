@@ -23,7 +23,7 @@ export interface CandidateRequest {
 
 /** Where a run is, for GetRetrainStatus. */
 export interface CandidateProgress {
-  /** "loading", "training", "evaluating", "publishing". */
+  /** "starting" (set by the runner), "loading", "training", "publishing": RetrainStage in the contract. */
   readonly stage: string;
   readonly step: number;
   readonly totalSteps: number;
