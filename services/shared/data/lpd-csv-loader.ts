@@ -33,8 +33,6 @@ const BINARY_PROBE_BYTES = 64 * 1024;
 const EXAMPLES_PER_REASON = 5;
 /** Characters papaparse hands over at a time. */
 const CHUNK_CHARS = 1 << 18;
-/** About the shortest LPD row; the file size over it sizes the row arrays (they grow past it). */
-const MIN_ROW_BYTES = 32;
 /** A column's target besides feature indices 0..FEATURE_COUNT-1. */
 const LABEL_TARGET = FEATURE_COUNT;
 const EXTRA_TARGET = FEATURE_COUNT + 1;
@@ -51,7 +49,7 @@ const BLANK_EDGES = /^[ \t\u00a0]+|[ \t\u00a0]+$/g;
  * columns are ignored). A row with a missing, unparseable or out-of-range cell or a bad
  * label is dropped and counted in the report; duplicate rows are kept and counted. Whole-
  * file problems (not found, empty, binary, wrong delimiter, missing columns, no usable row)
- * throw DatasetFormatError. csv-parse does the CSV syntax (quotes, line ends); the file is
+ * throw DatasetFormatError. papaparse does the CSV syntax (quotes, line ends); the file is
  * read once per store (retrains read SQLite), so it is parsed in one piece.
  */
 export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}): Promise<LoadedLpdCsv> {
@@ -69,7 +67,7 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   }
   signal?.throwIfAborted();
   const text = decodeText(path, bytes);
-  const loader = RowLoader.fromHeader(path, text, size);
+  const loader = RowLoader.fromHeader(path, text);
   // A quoted cell may span lines; then the next record starts after them.
   const quoted = text.includes('"');
   let line = 1;
@@ -205,8 +203,7 @@ function headerLine(path: string, text: string): string {
 
 /** Maps columns to targets, turns records into rows and keeps every counter of the report. */
 class RowLoader {
-  private store: RowStore;
-  private capacity: number;
+  private readonly store: RowStore;
   private kept = 0;
   private rowsRead = 0;
   private blankLines = 0;
@@ -229,7 +226,6 @@ class RowLoader {
     private readonly columnTarget: readonly (number | undefined)[],
     expectedRows: number,
   ) {
-    this.capacity = expectedRows;
     this.store = {
       features: new Float64Array(expectedRows * FEATURE_COUNT),
       labels: new Uint8Array(expectedRows),
@@ -238,7 +234,7 @@ class RowLoader {
   }
 
   /** Maps the header's columns to features; throws when a required column is missing or doubled. */
-  static fromHeader(path: string, text: string, size: number): RowLoader {
+  static fromHeader(path: string, text: string): RowLoader {
     const line = headerLine(path, text);
     const found = parseCsv(line)[0] ?? [];
     if (text.length === 0 || found.length === 0) {
@@ -275,7 +271,10 @@ class RowLoader {
           `Names are matched ignoring case, order and surrounding white space.`,
       );
     }
-    return new RowLoader(columnTarget, Math.ceil(size / MIN_ROW_BYTES) + 16);
+    // Records never outnumber lines (a quoted cell may join lines), so the row arrays need no growing.
+    let lines = 1;
+    for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
+    return new RowLoader(columnTarget, lines);
   }
 
   /** One data record, from file line `line`. */
@@ -285,7 +284,6 @@ class RowLoader {
       return;
     }
     this.rowsRead++;
-    if (this.kept === this.capacity) this.grow();
     const base = this.kept * FEATURE_COUNT;
     this.problems = 0;
     this.line = line;
@@ -342,16 +340,6 @@ class RowLoader {
       this.examples.push({ reason, line: this.line, column: columnName(target), value });
     }
   };
-
-  private grow(): void {
-    const capacity = Math.ceil(this.capacity * 1.5) + 1024;
-    const features = new Float64Array(capacity * FEATURE_COUNT);
-    features.set(this.store.features);
-    const labels = new Uint8Array(capacity);
-    labels.set(this.store.labels);
-    this.store = { features, labels };
-    this.capacity = capacity;
-  }
 
   /** Builds the dataset and report; throws when no row could be used. */
   finish(path: string, absolute: string, bytes: number, started: number): LoadedLpdCsv {
