@@ -105,32 +105,6 @@ export function withForwardedFor(
   return metadata;
 }
 
-/**
- * An upstream's HTTP/2 response headers or trailers as (name, value) metadata pairs, in
- * order: pseudo-headers dropped, repeated and comma-joined "-bin" values split (each
- * normalized base64), as gRPC clients read them.
- */
-export function responseMetadata(
-  headers: Readonly<Record<string, string | string[] | number | undefined>>,
-): [string, string][] {
-  const out: [string, string][] = [];
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 0x3a) continue; // ":status" and other pseudo-headers
-    const value = headers[name];
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [String(value)];
-    for (const v of values) {
-      if (!name.endsWith("-bin")) {
-        out.push([name, v]);
-        continue;
-      }
-      for (const item of v.split(","))
-        out.push([name, Buffer.from(item.trim(), "base64").toString("base64")]);
-    }
-  }
-  return out;
-}
-
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
 

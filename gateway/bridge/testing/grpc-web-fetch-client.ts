@@ -5,8 +5,7 @@ import {
   FrameDecoder,
   MESSAGE_FLAG,
   TRAILER_FLAG,
-} from "../grpc-web-framing.js";
-import { decodeGrpcWebText, encodeGrpcWebText } from "./grpc-web-text.js";
+} from "../../grpc-web-framing.js";
 
 /**
  * A minimal grpc-web client over fetch(), exactly as a browser speaks to the gateway, for the
@@ -55,7 +54,7 @@ export async function grpcWebCall(
       "x-grpc-web": "1",
       ...options.headers,
     },
-    body: options.text === true ? encodeGrpcWebText(frame) : frame,
+    body: options.text === true ? Buffer.from(frame).toString("base64") : frame,
     signal: options.signal ?? null,
   });
   const headerStatus = response.headers.get("grpc-status");
@@ -87,7 +86,7 @@ export async function grpcWebCall(
     // Decode whole 4-character groups; each frame is padded on its own by the bridge.
     text += new TextDecoder().decode(chunk.value);
     const usable = text.length - (text.length % 4);
-    onFrames(decodeGrpcWebText(text.slice(0, usable)));
+    onFrames(Buffer.from(text.slice(0, usable), "base64"));
     text = text.slice(usable);
   }
   if (decoder.pendingBytes !== 0 || text !== "") throw new Error("grpc-web response ends inside a frame");
