@@ -27,8 +27,7 @@ import {
   type RetrainServiceServer,
 } from "../../services/gen/liver/v1/retrain_service.js";
 import { testScheme, testServerCredentials } from "../../services/shared/testing/test-tls.js";
-import { encodeMessageFrame } from "../grpc-web-framing.js";
-import { grpcWebCall } from "./testing/grpc-web-fetch-client.js";
+import { encodeMessageFrame, grpcWebCall } from "./testing/grpc-web-fetch-client.js";
 import { TestGrpcWebBridge } from "./testing/test-bridge.js";
 
 // Fake handlers: this tests the bridge, so the upstreams only have to behave like gRPC

@@ -9,7 +9,6 @@ import { startCallSpan } from "./bridge-tracing.js";
 import { findPublicMethod, RETRIED_BY_GATEWAY, type PublicMethod } from "../public-methods.js";
 import type { BridgeTls } from "./bridge-tls.js";
 import { CorsPolicy } from "./cors-policy.js";
-import { COMPRESSED_FLAG, encodeGrpcMessage, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "../grpc-web-framing.js";
 import { bearerFromCookie, serveSessionPath } from "./session-cookie.js";
 import { AuthError } from "../../services/shared/auth/auth-error.js";
 import type { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
@@ -21,7 +20,14 @@ import {
 } from "./grpc-web-headers.js";
 import { pageSecurityHeaders } from "./page-security-headers.js";
 import { StaticFiles } from "./static-files.js";
-import { answerTrailersOnly, ProxiedCall, RetryThrottle, Upstream } from "./grpc-web-proxy.js";
+import {
+  answerTrailersOnly,
+  encodeGrpcMessage,
+  FRAME_HEADER_BYTES,
+  ProxiedCall,
+  RetryThrottle,
+  Upstream,
+} from "./grpc-web-proxy.js";
 
 /** Largest request message the bridge forwards, as gRPC's default receive limit. */
 export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -46,6 +52,8 @@ export interface GrpcWebBridgeOptions {
 }
 
 type GrpcWebEncoding = "binary" | "text";
+const MESSAGE_FLAG = 0x00;
+const COMPRESSED_FLAG = 0x01;
 
 const ENCODINGS: ReadonlyMap<string, GrpcWebEncoding> = new Map([
   ["application/grpc-web", "binary"],

@@ -12,10 +12,9 @@ import type { AddressInfo } from "node:net";
 import { status } from "@grpc/grpc-js";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeMessageFrame } from "../grpc-web-framing.js";
 import { GrpcWebBridge } from "./grpc-web-bridge.js";
 import { RetryThrottle } from "./grpc-web-proxy.js";
-import { grpcWebCall } from "./testing/grpc-web-fetch-client.js";
+import { encodeMessageFrame, grpcWebCall } from "./testing/grpc-web-fetch-client.js";
 
 // The bridge's byte-level proxy against raw HTTP/2 upstreams that answer however a test
 // scripts them (including the ways a gRPC server or a proxy in front of it misbehaves), and

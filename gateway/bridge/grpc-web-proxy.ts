@@ -7,7 +7,6 @@ import {
   type IncomingHttpHeaders,
 } from "node:http2";
 import { status as Status } from "@grpc/grpc-js";
-import { encodeGrpcMessage, FRAME_HEADER_BYTES, TRAILER_FLAG } from "../grpc-web-framing.js";
 import type { TlsMaterial } from "./bridge-tls.js";
 import { isHttpOnlyHeader } from "./grpc-web-headers.js";
 
@@ -20,6 +19,21 @@ import { isHttpOnlyHeader } from "./grpc-web-headers.js";
  * SubmitFeedback that met UNAVAILABLE can be sent again); a stream is relayed as it arrives,
  * with the browser's backpressure reaching the upstream through HTTP/2 flow control.
  */
+
+/** Bytes before a frame's payload: flag (1) + big-endian length (4). */
+export const FRAME_HEADER_BYTES = 5;
+const TRAILER_FLAG = 0x80;
+
+/** A status message as grpc-message carries it: UTF-8, with "%" and non-printable bytes as %XX. */
+export function encodeGrpcMessage(message: string): string {
+  return /^[\x20-\x24\x26-\x7e]*$/.test(message)
+    ? message
+    : Array.from(Buffer.from(message, "utf8"), (b) =>
+        b >= 0x20 && b <= 0x7e && b !== 0x25
+          ? String.fromCharCode(b)
+          : `%${b.toString(16).toUpperCase().padStart(2, "0")}`,
+      ).join("");
+}
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_HEADER_STATUS } = constants;
 /** gRPC status codes by number (0 to 16). */
