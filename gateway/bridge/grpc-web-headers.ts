@@ -7,36 +7,12 @@ import type { IncomingHttpHeaders } from "node:http";
  */
 
 /** Headers that describe the HTTP hop, the browser or the grpc-web framing, never the call. */
-const NOT_METADATA = new Set([
-  "accept",
-  "accept-encoding",
-  "accept-language",
-  "access-control-request-headers",
-  "access-control-request-method",
-  "cache-control",
-  "connection",
-  "content-length",
-  "content-type",
-  "cookie",
-  "dnt",
-  "expect",
-  "host",
-  "keep-alive",
-  "origin",
-  "pragma",
-  "priority",
-  "proxy-authorization",
-  "proxy-connection",
-  "referer",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "user-agent",
-  "via",
-  "x-grpc-web",
-  "x-user-agent",
-]);
+const NOT_METADATA = new Set(
+  `accept accept-encoding accept-language access-control-request-headers access-control-request-method
+  cache-control connection content-length content-type cookie dnt expect host keep-alive origin pragma
+  priority proxy-authorization proxy-connection referer te trailer transfer-encoding upgrade user-agent
+  via x-grpc-web x-user-agent`.split(/\s+/),
+);
 
 /** Browser fetch metadata headers (sec-fetch-*, sec-ch-*) and other transport prefixes. */
 const NOT_METADATA_PREFIXES = ["sec-", "proxy-", "grpc-", ":"];

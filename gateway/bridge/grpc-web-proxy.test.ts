@@ -13,7 +13,7 @@ import { status } from "@grpc/grpc-js";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { GrpcWebBridge } from "./grpc-web-bridge.js";
-import { RetryThrottle } from "./grpc-web-proxy.js";
+import { encodeGrpcMessage, RetryThrottle } from "./grpc-web-proxy.js";
 import { encodeMessageFrame, grpcWebCall } from "./testing/grpc-web-fetch-client.js";
 
 // The bridge's byte-level proxy against raw HTTP/2 upstreams that answer however a test
@@ -227,6 +227,15 @@ describe("the proxy towards the upstream", () => {
     });
     await expect(call).rejects.toThrow();
     expect(await reset).toBe(constants.NGHTTP2_CANCEL);
+  });
+});
+
+describe("grpc-message of the bridge's own statuses", () => {
+  it("escapes %, control characters and non-ASCII as UTF-8 bytes, and round-trips any text", () => {
+    expect(encodeGrpcMessage("plain ascii: ok")).toBe("plain ascii: ok");
+    expect(encodeGrpcMessage("50% – done\n")).toBe("50%25 %E2%80%93 done%0A");
+    for (const text of ["ümlaut", "100%", "emoji 🚑", "tab\there"])
+      expect(decodeURIComponent(encodeGrpcMessage(text))).toBe(text);
   });
 });
 

@@ -44,7 +44,7 @@ const HEADER_SAFE = /^[\t\x20-\x7e]*$/;
 /** Largest unary answer held (a PredictBatch of 10,000 results with tokens fits). */
 const MAX_HELD_BYTES = 64 * 1024 * 1024;
 
-/** gRPC's code for an HTTP status that came without grpc-status (http-grpc-status-mapping.md). */
+/** gRPC's code for an HTTP status that came without grpc-status (its HTTP-to-gRPC mapping). */
 function codeFromHttp(httpStatus: number): Status {
   const table: Record<number, Status> = {
     400: Status.INTERNAL,
