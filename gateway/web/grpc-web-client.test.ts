@@ -195,6 +195,7 @@ describe.skipIf(SKIP)("the page's grpc-web client in Chromium", () => {
       details: "sign in first",
       versions: [],
     });
+    expect(seen?.headers["grpc-timeout"]).toBeUndefined(); // no deadline, none sent
   });
 
   it("maps HTTP errors without grpc-status as gRPC prescribes", async () => {
@@ -219,6 +220,17 @@ describe.skipIf(SKIP)("the page's grpc-web client in Chromium", () => {
   it("reports a gateway that drops the connection as UNAVAILABLE", async () => {
     script = (req) => req.socket.destroy();
     expect(await call()).toMatchObject({ code: GrpcCode.UNAVAILABLE, details: "cannot reach the gateway" });
+  });
+
+  it("reports an answer that ends without trailers (a proxy cut it) as UNAVAILABLE", async () => {
+    script = (_req, res) => {
+      res.writeHead(200, TEXT);
+      res.end(b64(message("v1")));
+    };
+    expect(await call()).toMatchObject({
+      code: GrpcCode.UNAVAILABLE,
+      details: "the response ended without a grpc-status",
+    });
   });
 
   it("refuses zero or two messages for a unary call", async () => {

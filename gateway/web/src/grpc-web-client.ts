@@ -104,6 +104,7 @@ export class GrpcWebClient {
       end(new GrpcWebError(code, details, path));
     };
     call.on("data", (message) => {
+      sawMessage = true;
       queue.push(message);
       wake();
     });
@@ -115,7 +116,19 @@ export class GrpcWebClient {
       if (error.message === "Unknown Content-type received.") notGrpcWeb ??= failure;
       else end(failure);
     });
-    call.on("end", () => end(notGrpcWeb ?? "ok"));
+    // A stream cut by a proxy ends without trailers: the library sees a clean end.
+    let sawStatus = false;
+    let sawMessage = false;
+    call.on("status", () => (sawStatus = true));
+    call.on("end", () => {
+      const cut = sawMessage && !sawStatus;
+      end(
+        notGrpcWeb ??
+          (cut
+            ? new GrpcWebError(GrpcCode.UNAVAILABLE, "the response ended without a grpc-status", path)
+            : "ok"),
+      );
+    });
     const onAbort = (): void => stop(GrpcCode.CANCELLED, `${path} was cancelled`);
     options.signal?.addEventListener("abort", onAbort, { once: true });
     const timer =
