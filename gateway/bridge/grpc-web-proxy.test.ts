@@ -82,6 +82,13 @@ const trailersOnly = (stream: ServerHttp2Stream, code: number, message = "script
 };
 
 async function bridgeTo(predict: string, retrain = predict): Promise<string> {
+  return (await startBridge(predict, retrain)).base;
+}
+
+async function startBridge(
+  predict: string,
+  retrain = predict,
+): Promise<{ base: string; bridge: GrpcWebBridge }> {
   const bridge = new GrpcWebBridge({
     predictAddresses: [predict],
     retrainAddress: retrain,
@@ -89,7 +96,7 @@ async function bridgeTo(predict: string, retrain = predict): Promise<string> {
   });
   const { port } = await bridge.listen(0);
   cleanups.push(() => bridge.close());
-  return `http://127.0.0.1:${port}`;
+  return { base: `http://127.0.0.1:${port}`, bridge };
 }
 
 /** A raw POST to the bridge: what a stranger can send that no grpc-web client would. */
@@ -226,6 +233,25 @@ describe("the proxy towards the upstream", () => {
       onMessage: () => abort.abort(),
     });
     await expect(call).rejects.toThrow();
+    expect(await reset).toBe(constants.NGHTTP2_CANCEL);
+  });
+});
+
+describe("closing the bridge", () => {
+  it("ends an open stream with a CANCELLED trailer frame after the messages so far, and resets the upstream", async () => {
+    let resetCode: (code: number) => void = () => undefined;
+    const reset = new Promise<number>((resolve) => (resetCode = resolve));
+    const upstream = await rawUpstream((stream) => {
+      stream.respond(OK_HEADERS);
+      stream.write(encodeMessageFrame(Uint8Array.from([1])));
+      stream.on("close", () => resetCode(stream.rstCode));
+    });
+    const { base, bridge } = await startBridge(upstream.address);
+    const reply = await grpcWebCall(base, "/liver.v1.RetrainService/WatchModelVersions", new Uint8Array(), {
+      onMessage: () => void bridge.close(),
+    });
+    expect(reply.messages.map((m) => [...m])).toEqual([[1]]);
+    expect(reply.code).toBe(status.CANCELLED);
     expect(await reset).toBe(constants.NGHTTP2_CANCEL);
   });
 });
