@@ -57,7 +57,6 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/shared/grpc/grpc-server-host.test.ts",
   // The grpc-web bridge and its upstream calls; the page in Chromium through it.
   "gateway/bridge/grpc-web-bridge.test.ts",
-  "gateway/bridge/grpc-upstream.test.ts",
   "gateway/bridge/session-cookie.test.ts",
   "gateway/web/e2e.test.ts",
   "gateway/web/e2e-auth.test.ts",
@@ -78,8 +77,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "tests the browser's trust of a test CA itself, with plain HTTPS servers of its own and no gRPC",
   "services/shared/ops/tracing.test.ts":
     "checks spans and links across child processes; the transports are the ones the other process tests run over mTLS",
-  "gateway/bridge/upstream-retry.test.ts":
-    "tests the bridge's retry logic against scripted raw HTTP/2 answers; TLS adds nothing to what it checks",
+  "gateway/bridge/grpc-web-proxy.test.ts":
+    "tests the bridge's proxy and retry against scripted raw HTTP/2 answers and hostile bodies; TLS adds nothing to what it checks",
   "services/shared/grpc/retry-service-config.test.ts":
     "tests grpc-js's retry policy against a scripted plaintext server; TLS adds nothing to what it checks",
   "gateway/web/e2e-outbox.test.ts":

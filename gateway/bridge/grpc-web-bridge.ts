@@ -9,7 +9,6 @@ import { startCallSpan } from "./bridge-tracing.js";
 import { findPublicMethod, RETRIED_BY_GATEWAY, type PublicMethod } from "../public-methods.js";
 import type { BridgeTls } from "./bridge-tls.js";
 import { CorsPolicy } from "./cors-policy.js";
-import { COMPRESSED_FLAG, FRAME_HEADER_BYTES, MESSAGE_FLAG } from "../grpc-web-framing.js";
 import { bearerFromCookie, serveSessionPath } from "./session-cookie.js";
 import { AuthError } from "../../services/shared/auth/auth-error.js";
 import type { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
@@ -19,19 +18,16 @@ import {
   requestHeaders,
   withForwardedFor,
 } from "./grpc-web-headers.js";
-import { GrpcWebResponseWriter, type GrpcWebEncoding } from "./grpc-web-response.js";
-import { decodeGrpcWebText } from "./grpc-web-text.js";
 import { pageSecurityHeaders } from "./page-security-headers.js";
 import { StaticFiles } from "./static-files.js";
 import {
-  type GrpcUpstream,
-  type UpstreamCall,
-  type UpstreamListener,
-  type UpstreamRequest,
-  type UpstreamStatus,
-} from "./grpc-upstream.js";
-import { UpstreamPool } from "./upstream-pool.js";
-import { callWithRetries, RetryThrottle } from "./upstream-retry.js";
+  answerTrailersOnly,
+  encodeGrpcMessage,
+  FRAME_HEADER_BYTES,
+  ProxiedCall,
+  RetryThrottle,
+  Upstream,
+} from "./grpc-web-proxy.js";
 
 /** Largest request message the bridge forwards, as gRPC's default receive limit. */
 export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -54,6 +50,10 @@ export interface GrpcWebBridgeOptions {
   /** HTTPS for the page and grpc-web, and TLS towards the services; absent, plaintext both ways. */
   readonly tls?: BridgeTls;
 }
+
+type GrpcWebEncoding = "binary" | "text";
+const MESSAGE_FLAG = 0x00;
+const COMPRESSED_FLAG = 0x01;
 
 const ENCODINGS: ReadonlyMap<string, GrpcWebEncoding> = new Map([
   ["application/grpc-web", "binary"],
@@ -83,28 +83,25 @@ class Refusal extends Error {
 /** The client went away before its request was complete; nothing is left to answer. */
 class ClientGone extends Error {}
 
-/** A call that has to be cancelled when the bridge closes. */
-interface Cancellable {
-  cancel(): void;
-}
-
 /**
  * The local stand-in for Envoy's grpc_web gateway, for `npm start` and tests where Envoy is
- * not installed: one HTTP/1.1 port that serves the web UI and translates grpc-web to gRPC
- * for the public methods only. Messages pass through as bytes (never decoded), so the
- * bridge needs no change when the contract's messages do; only public-methods.ts decides
- * what is reachable, as for Envoy.
+ * not installed: one HTTP/1.1 port that serves the web UI and forwards grpc-web to gRPC for
+ * the public methods only (grpc-web-proxy.ts). Messages pass through as bytes, so the bridge
+ * needs no change when the contract's messages do; only public-methods.ts decides what is
+ * reachable, as for Envoy.
  */
 export class GrpcWebBridge {
   private readonly server: Server;
-  private readonly pool: UpstreamPool;
+  private readonly predict: readonly Upstream[];
+  private readonly retrain: Upstream;
+  private nextPredict = 0;
   /** Throttles the retries of RETRIED_BY_GATEWAY methods (all of them go to Retrain). */
   private readonly retryThrottle = new RetryThrottle();
   private readonly cors: CorsPolicy;
   private readonly statics: StaticFiles | undefined;
   private readonly logger: Logger;
   private readonly maxRequestBytes: number;
-  private readonly active = new Set<Cancellable>();
+  private readonly active = new Set<ProxiedCall>();
   private readonly auth: CallerAuthenticator | undefined;
   /** Content-Security-Policy and friends for the page and the session paths. */
   private readonly pageHeaders: Readonly<Record<string, string>>;
@@ -113,11 +110,10 @@ export class GrpcWebBridge {
     this.auth = options.auth;
     const tls = options.tls;
     this.pageHeaders = pageSecurityHeaders(tls?.serverEnabled === true);
-    this.pool = new UpstreamPool(
-      options.predictAddresses,
-      options.retrainAddress,
-      tls?.upstreamEnabled === true ? () => tls.upstreamMaterial() : undefined,
-    );
+    const material = tls?.upstreamEnabled === true ? () => tls.upstreamMaterial() : undefined;
+    if (options.predictAddresses.length === 0) throw new Error("at least one Predict address is required");
+    this.predict = options.predictAddresses.map((address) => new Upstream(address, material));
+    this.retrain = new Upstream(options.retrainAddress, material);
     this.cors = new CorsPolicy(options.corsOrigins ?? []);
     this.statics = options.webRoot === undefined ? undefined : new StaticFiles(options.webRoot);
     this.logger = options.logger ?? createLogger("grpc-web-bridge");
@@ -156,7 +152,7 @@ export class GrpcWebBridge {
     for (const call of [...this.active]) call.cancel();
     this.server.closeAllConnections();
     await closed;
-    this.pool.close();
+    for (const upstream of [...this.predict, this.retrain]) upstream.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -204,46 +200,78 @@ export class GrpcWebBridge {
     contentType: string,
   ): Promise<void> {
     const encoding = ENCODINGS.get(contentType);
-    const writer = new GrpcWebResponseWriter(
-      res,
-      encoding ?? "binary",
-      this.cors.responseHeaders(req.headers.origin),
-    );
+    const headers = {
+      ...this.cors.responseHeaders(req.headers.origin),
+      "content-type": encoding === "text" ? "application/grpc-web-text+proto" : "application/grpc-web+proto",
+    };
+    const refuse = (code: Status, message: string, httpStatus = 200): void => {
+      answerTrailersOnly(res, { code, message: encodeGrpcMessage(message) }, headers, httpStatus);
+      this.logger.info({ path, code, reason: message }, "refused grpc-web request");
+    };
     if (method === undefined) {
       req.resume();
-      writer.end(Status.UNIMPLEMENTED, `${path} is not a public method of this gateway`, [], [], 404);
-      this.logger.info({ path, code: Status.UNIMPLEMENTED }, "refused non-public path");
+      refuse(Status.UNIMPLEMENTED, `${path} is not a public method of this gateway`, 404);
       return;
     }
     if (encoding === undefined) {
       req.resume();
       const accepted = [...ENCODINGS.keys()].join(", ");
-      writer.end(
+      refuse(
         Status.UNIMPLEMENTED,
         `content-type "${contentType}" is not grpc-web; use one of ${accepted}`,
-        [],
-        [],
         415,
       );
       return;
     }
-    let frame: Buffer;
+    let body: Buffer;
     let timeoutMs: number;
     let metadata: Record<string, string>;
     try {
       timeoutMs = this.timeout(req, method);
       metadata = this.metadata(req);
-      frame = this.singleFrame(await this.readBody(req, res, encoding), encoding);
+      body = this.singleFrame(await this.readBody(req, res, encoding), encoding);
       if (method.signedInAdminOnly) await this.requireSignedInAdmin(method, metadata);
     } catch (error) {
-      if (error instanceof ClientGone || writer.closed) return;
+      if (error instanceof ClientGone || res.writableEnded || res.destroyed) return;
       if (!(error instanceof Refusal)) throw error;
-      writer.end(error.code, error.message, []);
-      this.logger.info({ path, code: error.code, reason: error.message }, "refused grpc-web request");
+      refuse(error.code, error.message);
       return;
     }
-    if (writer.closed) return;
-    this.forward(res, writer, method, { path: method.path, metadata, frame, timeoutMs });
+    if (res.writableEnded || res.destroyed) return;
+    const upstream = this.pick(method);
+    const endSpan = startCallSpan(method.path, metadata);
+    const started = performance.now();
+    const call = new ProxiedCall(
+      upstream,
+      {
+        path: method.path,
+        metadata,
+        body,
+        timeoutMs,
+        serverStreaming: method.serverStreaming,
+        retry: RETRIED_BY_GATEWAY.has(method.path) ? this.retryThrottle : undefined,
+        text: encoding === "text",
+        baseHeaders: this.cors.responseHeaders(req.headers.origin),
+      },
+      res,
+    );
+    this.active.add(call);
+    call.onEnd = (code, message) => {
+      this.active.delete(call);
+      endSpan(code);
+      // Successful calls are debug: an info line per call would cost more than the call.
+      const entry = { path, upstream: upstream.address, code, ms: Math.round(performance.now() - started) };
+      if (code === Status.OK || code === Status.CANCELLED) this.logger.debug(entry, "grpc-web call");
+      else this.logger.warn({ ...entry, details: message }, "grpc-web call failed");
+    };
+  }
+
+  /** The upstream for the next call: Predict replicas round robin, as Envoy's cluster. */
+  private pick(method: PublicMethod): Upstream {
+    if (method.target === "retrain") return this.retrain;
+    const upstream = this.predict[this.nextPredict % this.predict.length] ?? this.retrain;
+    this.nextPredict = (this.nextPredict + 1) % this.predict.length;
+    return upstream;
   }
 
   /**
@@ -311,7 +339,7 @@ export class GrpcWebBridge {
    * that cannot hold an allowed message, so an oversize upload is never buffered.
    */
   private readBody(req: IncomingMessage, res: ServerResponse, encoding: GrpcWebEncoding): Promise<Buffer> {
-    // 5 frame-header bytes; text mode inflates by 4/3 plus padding per chunk.
+    // 5 frame-header bytes; text mode inflates by 4/3 plus padding.
     const frameLimit = this.maxRequestBytes + FRAME_HEADER_BYTES;
     const rawLimit = encoding === "text" ? Math.ceil((frameLimit * 4) / 3) + 64 : frameLimit;
     return new Promise<Buffer>((resolve, reject) => {
@@ -336,9 +364,7 @@ export class GrpcWebBridge {
         if (size > rawLimit) refuse();
         else chunks.push(chunk);
       });
-      req.on("end", () =>
-        resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks)),
-      );
+      req.on("end", () => resolve(Buffer.concat(chunks)));
       req.on("error", () => reject(new ClientGone()));
       req.on("close", () => {
         if (!req.complete) reject(new ClientGone());
@@ -351,27 +377,21 @@ export class GrpcWebBridge {
    * forwarded as is: a grpc-web message frame is a gRPC length-prefixed message.
    */
   private singleFrame(body: Buffer, encoding: GrpcWebEncoding): Buffer {
-    let bytes: Buffer;
-    try {
-      bytes = encoding === "text" ? decodeGrpcWebText(body.toString("latin1")) : body;
-    } catch (error) {
-      throw new Refusal(Status.INVALID_ARGUMENT, (error as Error).message);
+    const bytes = encoding === "text" ? decodeGrpcWebText(body.toString("latin1")) : body;
+    const declared = bytes.length >= FRAME_HEADER_BYTES ? bytes.readUInt32BE(1) : -1;
+    if (declared > this.maxRequestBytes) {
+      throw new Refusal(
+        Status.RESOURCE_EXHAUSTED,
+        `request message of ${declared} bytes exceeds the gateway's limit of ${this.maxRequestBytes} bytes`,
+      );
     }
-    // Walk the frame headers without copying: a well-formed body is one message frame.
-    let frames = 0;
-    let offset = 0;
-    while (bytes.length - offset >= FRAME_HEADER_BYTES) {
-      const length = bytes.readUInt32BE(offset + 1);
-      if (bytes.length - offset - FRAME_HEADER_BYTES < length) break;
-      frames++;
-      offset += FRAME_HEADER_BYTES + length;
-    }
-    const trailing = bytes.length - offset;
-    if (frames !== 1 || trailing !== 0) {
+    if (declared < 0 || bytes.length !== FRAME_HEADER_BYTES + declared) {
+      const frames =
+        declared >= 0 && bytes.length > FRAME_HEADER_BYTES + declared ? "more than one" : "no whole";
       throw new Refusal(
         Status.INVALID_ARGUMENT,
-        `grpc-web request body must hold exactly one message frame; got ${frames} frame(s)` +
-          (trailing > 0 ? ` and ${trailing} trailing byte(s)` : ""),
+        `grpc-web request body must hold exactly one message frame; got ${frames} frame in ${bytes.length} bytes` +
+          (declared >= 0 ? ` (the first announces ${declared} bytes)` : ""),
       );
     }
     const flag = bytes[0] ?? MESSAGE_FLAG;
@@ -387,137 +407,28 @@ export class GrpcWebBridge {
         `grpc-web request frame flag 0x${flag.toString(16)} is not a message`,
       );
     }
-    const length = bytes.length - FRAME_HEADER_BYTES;
-    if (length > this.maxRequestBytes) {
-      throw new Refusal(
-        Status.RESOURCE_EXHAUSTED,
-        `request message of ${length} bytes exceeds the gateway's limit of ${this.maxRequestBytes} bytes`,
-      );
-    }
     return bytes;
   }
-
-  private forward(
-    res: ServerResponse,
-    writer: GrpcWebResponseWriter,
-    method: PublicMethod,
-    request: UpstreamRequest,
-  ): void {
-    const upstream = this.pool.pick(method.target);
-    const started = performance.now();
-    const endSpan = startCallSpan(method.path, request.metadata);
-    const exchange = method.serverStreaming ? new StreamExchange(writer, res) : new UnaryExchange(writer);
-    exchange.onEnd = (status) => {
-      endSpan(status.code);
-      this.active.delete(call);
-      this.log(method, upstream, status, writer.messagesWritten, started);
-    };
-    const call = RETRIED_BY_GATEWAY.has(method.path)
-      ? callWithRetries(upstream, request, exchange, this.retryThrottle)
-      : upstream.call(request, exchange);
-    exchange.call = call;
-    this.active.add(call);
-    res.on("close", () => {
-      // The client went away before the answer was complete: stop the upstream work.
-      if (!res.writableFinished) call.cancel();
-    });
-  }
-
-  private log(
-    method: PublicMethod,
-    upstream: GrpcUpstream,
-    status: UpstreamStatus,
-    messages: number,
-    started: number,
-  ): void {
-    // Successful calls are debug: an info line per call would cost more than the call.
-    const ok = status.code === Status.OK || status.code === Status.CANCELLED;
-    if (ok && !this.logger.isLevelEnabled("debug")) return;
-    const entry = {
-      path: method.path,
-      upstream: upstream.address,
-      code: status.code,
-      messages,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
-    };
-    if (ok) this.logger.debug(entry, "grpc-web call");
-    else this.logger.warn({ ...entry, details: status.details }, "grpc-web call failed");
-  }
 }
 
-/** The response side of one call: turns what the upstream answers into grpc-web. */
-abstract class Exchange implements UpstreamListener {
-  /** The upstream's response headers, once they arrive. */
-  protected initialMetadata: [string, string][] = [];
-  call: UpstreamCall | undefined;
-  onEnd: (status: UpstreamStatus) => void = () => undefined;
-
-  constructor(protected readonly writer: GrpcWebResponseWriter) {}
-
-  onMetadata(metadata: [string, string][]): void {
-    this.initialMetadata = metadata;
-  }
-
-  abstract onMessage(message: Uint8Array): void;
-
-  onStatus(status: UpstreamStatus): void {
-    this.answer(status);
-    this.onEnd(status);
-  }
-
-  protected abstract answer(status: UpstreamStatus): void;
-}
+const BASE64_RUN = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
- * A unary call: the answer is written once the status is known, message and trailers in
- * one write. Like a gRPC client, only an OK status with exactly one message is a response;
- * an error status is answered without the message.
+ * A grpc-web-text body: base64, possibly several independently padded runs back to back
+ * (whitespace ignored); anything else is refused with INVALID_ARGUMENT saying where.
  */
-class UnaryExchange extends Exchange {
-  private response: Uint8Array | undefined;
-  private extraMessages = 0;
-
-  onMessage(message: Uint8Array): void {
-    if (this.response === undefined) this.response = message;
-    else this.extraMessages++;
-  }
-
-  protected answer(status: UpstreamStatus): void {
-    const { writer, response } = this;
-    if (status.code !== Status.OK || response === undefined) {
-      writer.end(status.code, status.details, status.metadata, this.initialMetadata);
-    } else if (this.extraMessages > 0) {
-      const details = `${this.extraMessages + 1} responses received for a unary call`;
-      writer.end(Status.UNIMPLEMENTED, details, [], this.initialMetadata);
-    } else {
-      writer.respond(response, status.code, status.details, status.metadata, this.initialMetadata);
+function decodeGrpcWebText(body: string): Buffer {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const run of body.replace(/\s+/g, "").split(/(?<==)(?=[^=])/)) {
+    const bad = BASE64_RUN.test(run) ? -1 : run.search(/[^A-Za-z0-9+/=]|=(?=[^=])/);
+    if (bad !== -1 || run.length % 4 === 1 || (run.endsWith("=") && run.length % 4 !== 0)) {
+      const where =
+        bad === -1 ? `a run of ${run.length} characters at offset ${offset}` : `offset ${offset + bad}`;
+      throw new Refusal(Status.INVALID_ARGUMENT, `grpc-web-text body is not base64: ${where}`);
     }
+    parts.push(Buffer.from(run, "base64"));
+    offset += run.length;
   }
-}
-
-/** A server stream: each message is flushed as it arrives, with backpressure from the browser. */
-class StreamExchange extends Exchange {
-  private waitingForDrain = false;
-
-  constructor(
-    writer: GrpcWebResponseWriter,
-    private readonly res: ServerResponse,
-  ) {
-    super(writer);
-  }
-
-  onMessage(message: Uint8Array): void {
-    if (this.writer.writeMessage(message, this.initialMetadata) || this.waitingForDrain) return;
-    // The browser reads slower than the upstream sends: hold the upstream back.
-    this.waitingForDrain = true;
-    this.call?.pause();
-    this.res.once("drain", () => {
-      this.waitingForDrain = false;
-      this.call?.resume();
-    });
-  }
-
-  protected answer(status: UpstreamStatus): void {
-    this.writer.end(status.code, status.details, status.metadata, this.initialMetadata);
-  }
+  return Buffer.concat(parts);
 }

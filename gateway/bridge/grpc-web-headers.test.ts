@@ -4,7 +4,6 @@ import {
   isHttpOnlyHeader,
   parseGrpcTimeout,
   requestHeaders,
-  responseMetadata,
   withForwardedFor,
 } from "./grpc-web-headers.js";
 
@@ -40,23 +39,6 @@ describe("request metadata", () => {
   it("refuses a text value gRPC cannot carry, naming the header", () => {
     expect(() => requestHeaders({ "x-note": "caf\u00e9" })).toThrow(InvalidMetadataError);
     expect(() => requestHeaders({ "x-note": "caf\u00e9" })).toThrow(/header x-note is not printable ASCII/);
-  });
-
-  it("turns response headers into metadata pairs, base64 for binary, every value kept", () => {
-    expect(
-      responseMetadata({
-        ":status": 200,
-        "x-a": ["1", "2"],
-        "x-b-bin": "/w==, AQ",
-        "content-type": "application/grpc",
-      }),
-    ).toEqual([
-      ["x-a", "1"],
-      ["x-a", "2"],
-      ["x-b-bin", "/w=="],
-      ["x-b-bin", "AQ=="],
-      ["content-type", "application/grpc"],
-    ]);
   });
 
   it("classifies hop and browser headers", () => {

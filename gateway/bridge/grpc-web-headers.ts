@@ -7,36 +7,12 @@ import type { IncomingHttpHeaders } from "node:http";
  */
 
 /** Headers that describe the HTTP hop, the browser or the grpc-web framing, never the call. */
-const NOT_METADATA = new Set([
-  "accept",
-  "accept-encoding",
-  "accept-language",
-  "access-control-request-headers",
-  "access-control-request-method",
-  "cache-control",
-  "connection",
-  "content-length",
-  "content-type",
-  "cookie",
-  "dnt",
-  "expect",
-  "host",
-  "keep-alive",
-  "origin",
-  "pragma",
-  "priority",
-  "proxy-authorization",
-  "proxy-connection",
-  "referer",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "user-agent",
-  "via",
-  "x-grpc-web",
-  "x-user-agent",
-]);
+const NOT_METADATA = new Set(
+  `accept accept-encoding accept-language access-control-request-headers access-control-request-method
+  cache-control connection content-length content-type cookie dnt expect host keep-alive origin pragma
+  priority proxy-authorization proxy-connection referer te trailer transfer-encoding upgrade user-agent
+  via x-grpc-web x-user-agent`.split(/\s+/),
+);
 
 /** Browser fetch metadata headers (sec-fetch-*, sec-ch-*) and other transport prefixes. */
 const NOT_METADATA_PREFIXES = ["sec-", "proxy-", "grpc-", ":"];
@@ -103,32 +79,6 @@ export function withForwardedFor(
   const address = remoteAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
   metadata["x-forwarded-for"] = sent === undefined || sent.trim() === "" ? address : `${sent}, ${address}`;
   return metadata;
-}
-
-/**
- * An upstream's HTTP/2 response headers or trailers as (name, value) metadata pairs, in
- * order: pseudo-headers dropped, repeated and comma-joined "-bin" values split (each
- * normalized base64), as gRPC clients read them.
- */
-export function responseMetadata(
-  headers: Readonly<Record<string, string | string[] | number | undefined>>,
-): [string, string][] {
-  const out: [string, string][] = [];
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 0x3a) continue; // ":status" and other pseudo-headers
-    const value = headers[name];
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [String(value)];
-    for (const v of values) {
-      if (!name.endsWith("-bin")) {
-        out.push([name, v]);
-        continue;
-      }
-      for (const item of v.split(","))
-        out.push([name, Buffer.from(item.trim(), "base64").toString("base64")]);
-    }
-  }
-  return out;
 }
 
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;

@@ -14,7 +14,7 @@ import { RetrainServiceService } from "../../services/gen/liver/v1/retrain_servi
 import { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 import { mintTestToken, newTestKey, type TestKey } from "../../services/shared/auth/testing/test-issuer.js";
 import { testServerCredentials } from "../../services/shared/testing/test-tls.js";
-import { grpcWebCall } from "./grpc-web-fetch-client.js";
+import { grpcWebCall } from "./testing/grpc-web-fetch-client.js";
 import { bearerFromCookie } from "./session-cookie.js";
 import { TestGrpcWebBridge } from "./testing/test-bridge.js";
 

@@ -2,7 +2,7 @@
  * Builds the web UI into a folder the bridge (or any static server next to Envoy) serves:
  * the TypeScript bundled and minified by esbuild, the stylesheet, and index.html pointing at
  * content-hashed file names so a new build is never mixed with a cached old one. Reports
- * the gzipped size of the JavaScript, which has a budget of 100 KiB.
+ * the gzipped size of the JavaScript, which has a budget (JS_GZIP_BUDGET_BYTES).
  *
  * `npm run build:web` runs it; `buildWeb` is also called by the end-to-end test.
  */
@@ -18,8 +18,8 @@ const WEB_DIR = path.dirname(fileURLToPath(import.meta.url));
 /** Where `npm run build:web` writes, and where the bridge looks by default. */
 export const DEFAULT_WEB_OUT_DIR = path.join(WEB_DIR, "dist");
 
-/** The budget for the page's JavaScript, gzipped. */
-export const JS_GZIP_BUDGET_BYTES = 40 * 1024;
+/** The budget for the page's JavaScript, gzipped (43.6 KiB with the grpc-web library, which adds about 9 KiB). */
+export const JS_GZIP_BUDGET_BYTES = 48 * 1024;
 
 /**
  * The file names Envoy's page routes read (gateway/envoy.yaml): Envoy cannot serve a

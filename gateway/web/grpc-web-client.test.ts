@@ -1,353 +1,306 @@
-import { describe, expect, it } from "vitest";
-import { Diagnosis, Gender } from "./src/gen/liver/v1/patient.js";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictRequest, PredictResponse } from "./src/gen/liver/v1/predict_service.js";
-import { GrpcWebClient, type FetchFunction, type MethodDescriptor } from "./src/grpc-web-client.js";
-import { GrpcCode, GrpcWebError } from "./src/grpc-status.js";
+import { GrpcCode } from "./src/grpc-status.js";
+import { launchHeadlessChromium, skipWithoutChromium } from "./testing/headless-chromium.js";
 
-const PREDICT: MethodDescriptor<PredictRequest, PredictResponse> = {
-  path: "/liver.v1.PredictService/Predict",
-  requestType: PredictRequest,
-  responseType: PredictResponse,
-};
+// The page's grpc-web client (the grpc-web library and its adapter) in headless Chromium,
+// the XMLHttpRequest it really runs on, against a plain HTTP server that scripts each
+// answer byte by byte: what Envoy or the bridge send, and what a broken proxy might.
 
-const REQUEST: PredictRequest = { patient: { age: 45, gender: Gender.GENDER_FEMALE } };
+const SKIP = skipWithoutChromium("gateway/web/grpc-web-client.test.ts");
+const WEB_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-function answer(version: string): PredictResponse {
-  return {
-    probability: 0.75,
-    diagnosis: Diagnosis.DIAGNOSIS_LIVER_DISEASE,
-    modelVersion: version,
-    predictionId: `id-${version}`,
-    feedbackToken: "token",
-    threshold: 0.5,
-    explanation: undefined,
-    warnings: [],
-  };
+/** The page side: runs one call with the given options and reports what the caller saw. */
+const HARNESS = `
+import { GrpcWebClient } from "./src/grpc-web-client.js";
+import { GrpcWebError } from "./src/grpc-status.js";
+import { PredictRequest, PredictResponse } from "./src/gen/liver/v1/predict_service.js";
+const client = new GrpcWebClient();
+const method = (path) => ({ path, requestType: PredictRequest, responseType: PredictResponse });
+globalThis.runCall = async (o) => {
+  const controller = new AbortController();
+  if (o.preAborted) controller.abort();
+  if (o.abortAfterMs !== undefined) setTimeout(() => controller.abort(), o.abortAfterMs);
+  const options = { signal: controller.signal, timeoutMs: o.timeoutMs, metadata: o.metadata };
+  const request = PredictRequest.fromPartial({ patient: { age: 45 } });
+  const versions = [];
+  try {
+    if (o.stream) {
+      for await (const m of client.serverStream(method(o.path), request, options)) {
+        versions.push(m.modelVersion);
+        if (o.abortAfterFirst) controller.abort();
+        if (o.breakAfterFirst) break;
+      }
+    } else versions.push((await client.unary(method(o.path), request, options)).modelVersion);
+    return { versions, code: 0, details: "", metadata: [] };
+  } catch (e) {
+    if (!(e instanceof GrpcWebError)) return { versions, code: -1, details: String(e), metadata: [] };
+    return { versions, code: e.code, details: e.details, metadata: [...e.metadata] };
+  }
+};`;
+
+interface CallOptions {
+  readonly path?: string;
+  readonly stream?: boolean;
+  readonly timeoutMs?: number;
+  readonly abortAfterMs?: number;
+  readonly abortAfterFirst?: boolean;
+  readonly breakAfterFirst?: boolean;
+  readonly preAborted?: boolean;
+  readonly metadata?: Record<string, string>;
 }
 
-function frame(flag: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(5 + payload.length);
+interface Outcome {
+  readonly versions: string[];
+  readonly code: number;
+  readonly details: string;
+  readonly metadata: [string, string][];
+}
+
+type Script = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+
+const TEXT = { "content-type": "application/grpc-web-text+proto" };
+
+function frame(flag: number, payload: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + payload.length);
   out[0] = flag;
-  new DataView(out.buffer).setUint32(1, payload.length);
+  out.writeUInt32BE(payload.length, 1);
   out.set(payload, 5);
   return out;
 }
 
-const messageFrame = (m: PredictResponse): Uint8Array<ArrayBuffer> =>
-  frame(0, PredictResponse.encode(m).finish());
-const trailerFrame = (block: string): Uint8Array<ArrayBuffer> => frame(0x80, new TextEncoder().encode(block));
+const message = (modelVersion: string): Buffer =>
+  frame(0, PredictResponse.encode(PredictResponse.fromPartial({ modelVersion })).finish());
+const trailer = (block: string): Buffer => frame(0x80, Buffer.from(block, "latin1"));
+const b64 = (...parts: Buffer[]): string => Buffer.concat(parts).toString("base64");
 
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+let script: Script = (_req, res) => res.writeHead(500).end();
+let seen: { headers: IncomingMessage["headers"]; body: Buffer } | undefined;
+let requestClosed: Promise<void> = Promise.resolve();
+let server: Server;
+let browser: Browser;
+let page: Page;
+
+async function call(options: CallOptions = {}): Promise<Outcome> {
+  const o = { path: "/liver.v1.PredictService/Predict", ...options };
+  return page.evaluate(
+    (arg) => (globalThis as unknown as { runCall(a: unknown): Promise<Outcome> }).runCall(arg),
+    o,
+  );
 }
 
-/** A body that delivers `bytes` in chunks of `chunkSize`, then optionally fails. */
-function body(bytes: Uint8Array, chunkSize = 3, failAtEnd?: Error): ReadableStream<Uint8Array> {
-  let offset = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (offset >= bytes.length) {
-        if (failAtEnd === undefined) controller.close();
-        else controller.error(failAtEnd);
+describe.skipIf(SKIP)("the page's grpc-web client in Chromium", () => {
+  beforeAll(async () => {
+    const bundle = await build({
+      stdin: { contents: HARNESS, resolveDir: WEB_DIR, sourcefile: "harness.js", loader: "js" },
+      bundle: true,
+      format: "esm",
+      write: false,
+      logLevel: "silent",
+    });
+    const js = bundle.outputFiles[0]?.text ?? "";
+    server = createServer((req, res) => {
+      if (req.method === "GET") {
+        const isScript = req.url === "/harness.js";
+        res.writeHead(200, { "content-type": isScript ? "text/javascript" : "text/html" });
+        res.end(isScript ? js : `<!doctype html><script type="module" src="/harness.js"></script>`);
         return;
       }
-      controller.enqueue(bytes.slice(offset, offset + chunkSize));
-      offset += chunkSize;
-    },
-  });
-}
-
-const GRPC_HEADERS = { "content-type": "application/grpc-web+proto" };
-
-interface Recorded {
-  url: string;
-  init: RequestInit;
-}
-
-function fakeFetch(respond: (init: RequestInit) => Response | Promise<Response>): {
-  fetch: FetchFunction;
-  calls: Recorded[];
-} {
-  const calls: Recorded[] = [];
-  return {
-    calls,
-    fetch: (url, init) => {
-      calls.push({ url, init });
-      return Promise.resolve(respond(init));
-    },
-  };
-}
-
-async function failure(promise: Promise<unknown>): Promise<GrpcWebError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GrpcWebError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
-}
-
-async function collect<T>(stream: AsyncGenerator<T>): Promise<{ messages: T[]; error?: GrpcWebError }> {
-  const messages: T[] = [];
-  try {
-    for await (const message of stream) messages.push(message);
-  } catch (error) {
-    if (error instanceof GrpcWebError) return { messages, error };
-    throw error;
-  }
-  return { messages };
-}
-
-describe("GrpcWebClient.unary", () => {
-  it("posts one binary frame with grpc-web headers and decodes the answer across chunk boundaries", async () => {
-    const { fetch, calls } = fakeFetch(
-      () =>
-        new Response(body(concat([messageFrame(answer("v3")), trailerFrame("grpc-status:0\r\n")]), 2), {
-          headers: GRPC_HEADERS,
-        }),
-    );
-    const client = new GrpcWebClient({ baseUrl: "http://gw.test/", fetch });
-    const result = await client.unary(PREDICT, REQUEST, { timeoutMs: 1500 });
-
-    expect(result).toEqual(answer("v3"));
-    const [call] = calls;
-    expect(call?.url).toBe("http://gw.test/liver.v1.PredictService/Predict");
-    expect(call?.init.method).toBe("POST");
-    expect(call?.init.headers).toMatchObject({
-      "content-type": "application/grpc-web+proto",
-      "x-grpc-web": "1",
-      "grpc-timeout": "1500m",
+      const chunks: Buffer[] = [];
+      requestClosed = once(req, "close").then(() => undefined);
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        seen = { headers: req.headers, body: Buffer.concat(chunks) };
+        script(req, res, seen.body);
+      });
     });
-    const sent = call?.init.body;
-    expect(sent).toBeInstanceOf(Uint8Array);
-    const bytes = sent as Uint8Array;
-    expect(bytes[0]).toBe(0);
-    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(1)).toBe(bytes.length - 5);
-    expect(PredictRequest.decode(bytes.slice(5))).toEqual(PredictRequest.fromPartial(REQUEST));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    browser = await launchHeadlessChromium();
+    page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.waitForFunction(() => "runCall" in globalThis);
   });
 
-  it("sends no grpc-timeout without a deadline and uses the page origin by default", async () => {
-    const { fetch, calls } = fakeFetch(
-      () =>
-        new Response(concat([messageFrame(answer("v1")), trailerFrame("grpc-status:0\r\n")]), {
-          headers: GRPC_HEADERS,
-        }),
-    );
-    await new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST);
-    expect(calls[0]?.url).toBe("/liver.v1.PredictService/Predict");
-    expect(calls[0]?.init.headers).not.toHaveProperty("grpc-timeout");
+  afterAll(async () => {
+    await browser.close();
+    server.closeAllConnections();
+    server.close();
   });
 
-  it("turns a non-OK trailer into an error with the code and the decoded message", async () => {
-    const { fetch } = fakeFetch(
-      () =>
-        new Response(
-          trailerFrame("grpc-status:3\r\ngrpc-message:age is 130%3B valid range is 0 to 120 years\r\n"),
-          {
-            headers: GRPC_HEADERS,
-          },
+  it("posts one grpc-web-text frame with the deadline and metadata, and decodes an answer sent in pieces", async () => {
+    script = (_req, res) => {
+      res.writeHead(200, TEXT);
+      const body = b64(message("v7"), trailer("grpc-status:0\r\n"));
+      let at = 0;
+      const next = (): void => {
+        if (at >= body.length) return void res.end();
+        res.write(body.slice(at, (at += 5)));
+        setTimeout(next, 1);
+      };
+      next();
+    };
+    const outcome = await call({
+      timeoutMs: 5000,
+      metadata: { traceparent: "00-" + "1".repeat(32) + "-" + "2".repeat(16) + "-01" },
+    });
+    expect(outcome).toMatchObject({ code: 0, versions: ["v7"] });
+    expect(seen?.headers["content-type"]).toBe("application/grpc-web-text");
+    expect(seen?.headers["x-grpc-web"]).toBe("1");
+    expect(seen?.headers["grpc-timeout"]).toMatch(/^\d+m$/);
+    expect(Number(seen?.headers["grpc-timeout"]?.slice(0, -1))).toBeLessThanOrEqual(5000);
+    expect(seen?.headers.traceparent).toBe(`00-${"1".repeat(32)}-${"2".repeat(16)}-01`);
+    const sent = Buffer.from(seen?.body.toString("latin1") ?? "", "base64");
+    expect(sent[0]).toBe(0);
+    expect(PredictRequest.decode(sent.subarray(5)).patient?.age).toBe(45);
+  });
+
+  it("turns a non-OK trailer into an error with the code, the decoded message and the trailers", async () => {
+    script = (_req, res) => {
+      res.writeHead(200, TEXT);
+      res.end(
+        b64(
+          trailer(
+            "grpc-status:3\r\ngrpc-message:age%3A 200 is outside 4 to 90 %E2%80%93 fix it\r\nx-why:range\r\n",
+          ),
         ),
-    );
-    const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-    expect(error.code).toBe(GrpcCode.INVALID_ARGUMENT);
-    expect(error.codeName).toBe("INVALID_ARGUMENT");
-    expect(error.details).toBe("age is 130; valid range is 0 to 120 years");
-    expect(error.message).toBe("INVALID_ARGUMENT: age is 130; valid range is 0 to 120 years");
-    expect(error.path).toBe(PREDICT.path);
-    expect(error.isTransient).toBe(false);
+      );
+    };
+    const outcome = await call();
+    expect(outcome.code).toBe(GrpcCode.INVALID_ARGUMENT);
+    expect(outcome.details).toBe("age: 200 is outside 4 to 90 – fix it");
+    expect(outcome.metadata).toContainEqual(["x-why", "range"]);
   });
 
-  it("reads a trailers-only response from the headers", async () => {
-    const { fetch } = fakeFetch(
-      () =>
-        new Response(null, {
-          headers: { ...GRPC_HEADERS, "grpc-status": "14", "grpc-message": "retrain%20down" },
-        }),
-    );
-    const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-    expect(error.code).toBe(GrpcCode.UNAVAILABLE);
-    expect(error.details).toBe("retrain down");
-    expect(error.isTransient).toBe(true);
+  it("reads a trailers-only answer from the headers", async () => {
+    script = (_req, res) => {
+      res
+        .writeHead(200, {
+          ...TEXT,
+          "grpc-status": "16",
+          "grpc-message": "sign in first",
+          "content-length": "0",
+        })
+        .end();
+    };
+    expect(await call()).toMatchObject({
+      code: GrpcCode.UNAUTHENTICATED,
+      details: "sign in first",
+      versions: [],
+    });
+    expect(seen?.headers["grpc-timeout"]).toBeUndefined(); // no deadline, none sent
   });
 
   it("maps HTTP errors without grpc-status as gRPC prescribes", async () => {
-    for (const [status, code] of [
-      [503, GrpcCode.UNAVAILABLE],
-      [502, GrpcCode.UNAVAILABLE],
+    for (const [httpStatus, code] of [
       [404, GrpcCode.UNIMPLEMENTED],
-      [403, GrpcCode.PERMISSION_DENIED],
-      [500, GrpcCode.UNKNOWN],
+      [503, GrpcCode.UNAVAILABLE],
+      [401, GrpcCode.UNAUTHENTICATED],
     ] as const) {
-      const { fetch } = fakeFetch(() => new Response("nope", { status }));
-      const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-      expect(error.code, `HTTP ${status}`).toBe(code);
-      expect(error.details).toContain(`HTTP ${status}`);
+      script = (_req, res) =>
+        res.writeHead(httpStatus, { "content-type": "text/html" }).end("<html>proxy</html>");
+      const outcome = await call();
+      expect(outcome.code, String(httpStatus)).toBe(code);
+      expect(outcome.details).toBe(`the gateway answered HTTP ${httpStatus}`);
     }
   });
 
-  it("refuses a 200 response that is not grpc-web (an HTML page, say)", async () => {
-    const { fetch } = fakeFetch(() => new Response("<html>", { headers: { "content-type": "text/html" } }));
-    const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-    expect(error.code).toBe(GrpcCode.UNKNOWN);
-    expect(error.details).toContain('content-type "text/html"');
+  it("refuses a 200 answer that is not grpc-web (an HTML page, say)", async () => {
+    script = (_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>login</html>");
+    expect(await call()).toMatchObject({ code: GrpcCode.UNKNOWN, details: "Unknown Content-type received." });
   });
 
-  it("reports an unreachable gateway as UNAVAILABLE", async () => {
-    const fetch: FetchFunction = () => Promise.reject(new TypeError("Failed to fetch"));
-    const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-    expect(error.code).toBe(GrpcCode.UNAVAILABLE);
-    expect(error.details).toBe("cannot reach the gateway (Failed to fetch)");
+  it("reports a gateway that drops the connection as UNAVAILABLE", async () => {
+    script = (req) => req.socket.destroy();
+    expect(await call()).toMatchObject({ code: GrpcCode.UNAVAILABLE, details: "cannot reach the gateway" });
   });
 
-  it("reports a body that ends without trailers as UNAVAILABLE", async () => {
-    const { fetch } = fakeFetch(() => new Response(messageFrame(answer("v1")), { headers: GRPC_HEADERS }));
-    const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-    expect(error.code).toBe(GrpcCode.UNAVAILABLE);
-    expect(error.details).toBe("the response ended without a grpc-status");
-  });
-
-  it("reports a body cut inside a frame", async () => {
-    const { fetch } = fakeFetch(
-      () => new Response(messageFrame(answer("v1")).slice(0, 9), { headers: GRPC_HEADERS }),
-    );
-    const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-    expect(error.details).toMatch(/ended inside a frame \(9 bytes left over\)/);
+  it("reports an answer that ends without trailers (a proxy cut it) as UNAVAILABLE", async () => {
+    script = (_req, res) => {
+      res.writeHead(200, TEXT);
+      res.end(b64(message("v1")));
+    };
+    expect(await call()).toMatchObject({
+      code: GrpcCode.UNAVAILABLE,
+      details: "the response ended without a grpc-status",
+    });
   });
 
   it("refuses zero or two messages for a unary call", async () => {
-    for (const parts of [
-      [trailerFrame("grpc-status:0\r\n")],
-      [messageFrame(answer("v1")), messageFrame(answer("v2")), trailerFrame("grpc-status:0\r\n")],
-    ]) {
-      const { fetch } = fakeFetch(() => new Response(concat(parts), { headers: GRPC_HEADERS }));
-      const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-      expect(error.code).toBe(GrpcCode.INTERNAL);
-      expect(error.details).toMatch(/expected exactly one response message/);
+    for (const messages of [[], [message("a"), message("b")]]) {
+      script = (_req, res) => {
+        res.writeHead(200, TEXT);
+        res.end(b64(...messages, trailer("grpc-status:0\r\n")));
+      };
+      const outcome = await call();
+      expect(outcome.code).toBe(GrpcCode.INTERNAL);
+      expect(outcome.details).toMatch(/expected exactly one response message, got/);
     }
   });
 
-  it("refuses compressed messages, frames after the trailers, and trailers without a status", async () => {
-    const cases: [Uint8Array<ArrayBuffer>, RegExp][] = [
-      [concat([frame(0x01, new Uint8Array([1])), trailerFrame("grpc-status:0\r\n")]), /compressed/],
-      [concat([trailerFrame("grpc-status:0\r\n"), messageFrame(answer("v1"))]), /after the trailers/],
-      [trailerFrame("x-other:1\r\n"), /no grpc-status/],
-      [concat([frame(0, new Uint8Array([0xff, 0xff])), trailerFrame("grpc-status:0\r\n")]), /cannot decode/],
-    ];
-    for (const [bytes, expected] of cases) {
-      const { fetch } = fakeFetch(() => new Response(bytes, { headers: GRPC_HEADERS }));
-      const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST));
-      expect(error.code).toBe(GrpcCode.INTERNAL);
-      expect(error.details).toMatch(expected);
-    }
-  });
-
-  it("ends a call that outlives its deadline with DEADLINE_EXCEEDED", async () => {
-    const fetch: FetchFunction = (_url, init) =>
-      new Promise((_resolve, reject) => {
-        init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
-      });
-    const error = await failure(new GrpcWebClient({ fetch }).unary(PREDICT, REQUEST, { timeoutMs: 20 }));
-    expect(error.code).toBe(GrpcCode.DEADLINE_EXCEEDED);
-    expect(error.details).toBe("/liver.v1.PredictService/Predict took longer than 20 ms");
+  it("ends a call that outlives its deadline with DEADLINE_EXCEEDED, and cancels the request", async () => {
+    script = () => undefined; // never answers
+    const outcome = await call({ timeoutMs: 200 });
+    expect(outcome.code).toBe(GrpcCode.DEADLINE_EXCEEDED);
+    expect(outcome.details).toMatch(/took longer than 200 ms/);
+    await requestClosed;
   });
 
   it("ends a call with CANCELLED when the caller aborts, also before it starts", async () => {
-    const caller = new AbortController();
-    const fetch: FetchFunction = (_url, init) =>
-      new Promise((_resolve, reject) => {
-        init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
-        caller.abort();
-      });
-    const client = new GrpcWebClient({ fetch });
-    expect((await failure(client.unary(PREDICT, REQUEST, { signal: caller.signal }))).code).toBe(
-      GrpcCode.CANCELLED,
-    );
-    expect((await failure(client.unary(PREDICT, REQUEST, { signal: caller.signal }))).code).toBe(
-      GrpcCode.CANCELLED,
-    );
-  });
-});
-
-describe("GrpcWebClient.serverStream", () => {
-  it("yields messages as they arrive and ends cleanly on an OK trailer", async () => {
-    const { fetch } = fakeFetch(
-      () =>
-        new Response(
-          body(
-            concat([
-              messageFrame(answer("v1")),
-              messageFrame(answer("v2")),
-              trailerFrame("grpc-status:0\r\n"),
-            ]),
-            7,
-          ),
-          { headers: GRPC_HEADERS },
-        ),
-    );
-    const { messages, error } = await collect(new GrpcWebClient({ fetch }).serverStream(PREDICT, REQUEST));
-    expect(error).toBeUndefined();
-    expect(messages.map((m) => m.modelVersion)).toEqual(["v1", "v2"]);
+    script = () => undefined;
+    expect(await call({ abortAfterMs: 50 })).toMatchObject({ code: GrpcCode.CANCELLED });
+    await requestClosed;
+    expect(await call({ preAborted: true })).toMatchObject({ code: GrpcCode.CANCELLED });
   });
 
-  it("delivers the messages before an error status that follows them", async () => {
-    const { fetch } = fakeFetch(
-      () =>
-        new Response(
-          concat([
-            messageFrame(answer("v1")),
-            trailerFrame("grpc-status:14\r\ngrpc-message:shutting down\r\n"),
-          ]),
-          {
-            headers: GRPC_HEADERS,
-          },
-        ),
-    );
-    const { messages, error } = await collect(new GrpcWebClient({ fetch }).serverStream(PREDICT, REQUEST));
-    expect(messages.map((m) => m.modelVersion)).toEqual(["v1"]);
-    expect(error?.code).toBe(GrpcCode.UNAVAILABLE);
-    expect(error?.details).toBe("shutting down");
-  });
+  describe("server streams", () => {
+    const WATCH = "/liver.v1.RetrainService/WatchModelVersions";
 
-  it("reports a connection that drops mid-stream as UNAVAILABLE after the messages so far", async () => {
-    const { fetch } = fakeFetch(
-      () =>
-        new Response(body(messageFrame(answer("v1")), 100, new TypeError("network error")), {
-          headers: GRPC_HEADERS,
-        }),
-    );
-    const { messages, error } = await collect(new GrpcWebClient({ fetch }).serverStream(PREDICT, REQUEST));
-    expect(messages).toHaveLength(1);
-    expect(error?.code).toBe(GrpcCode.UNAVAILABLE);
-    expect(error?.details).toBe("the connection dropped (network error)");
-  });
-
-  it("aborts the HTTP request when the consumer stops reading early", async () => {
-    let signal: AbortSignal | undefined;
-    const { fetch } = fakeFetch((init) => {
-      signal = init.signal ?? undefined;
-      // An endless stream: one message, then nothing until cancelled.
-      let sent = false;
-      return new Response(
-        new ReadableStream<Uint8Array>({
-          pull(controller) {
-            if (!sent) controller.enqueue(messageFrame(answer("v1")));
-            sent = true;
-          },
-        }),
-        { headers: GRPC_HEADERS },
-      );
+    it("yields each message as it arrives, before the stream ends", async () => {
+      script = (_req, res) => {
+        res.writeHead(200, TEXT);
+        res.write(b64(message("v1"))); // and then nothing: only a live stream delivers it
+      };
+      const outcome = await call({ path: WATCH, stream: true, abortAfterFirst: true });
+      expect(outcome).toMatchObject({ versions: ["v1"], code: GrpcCode.CANCELLED });
+      await requestClosed;
     });
-    for await (const message of new GrpcWebClient({ fetch }).serverStream(PREDICT, REQUEST)) {
-      expect(message.modelVersion).toBe("v1");
-      break;
-    }
-    expect(signal?.aborted).toBe(true);
+
+    it("ends cleanly on an OK trailer, and delivers the messages before an error status", async () => {
+      script = (_req, res) => {
+        res.writeHead(200, TEXT);
+        res.write(b64(message("v1")));
+        res.end(b64(message("v2"), trailer("grpc-status:0\r\n")));
+      };
+      expect(await call({ path: WATCH, stream: true })).toMatchObject({ versions: ["v1", "v2"], code: 0 });
+      script = (_req, res) => {
+        res.writeHead(200, TEXT);
+        res.end(b64(message("v1"), trailer("grpc-status:14\r\ngrpc-message:registry closed\r\n")));
+      };
+      expect(await call({ path: WATCH, stream: true })).toMatchObject({
+        versions: ["v1"],
+        code: GrpcCode.UNAVAILABLE,
+        details: "registry closed",
+      });
+    });
+
+    it("cancels the HTTP request when the consumer stops reading early", async () => {
+      script = (_req, res) => {
+        res.writeHead(200, TEXT);
+        res.write(b64(message("v1")));
+      };
+      expect(await call({ path: WATCH, stream: true, breakAfterFirst: true })).toMatchObject({
+        versions: ["v1"],
+        code: 0,
+      });
+      await requestClosed;
+    });
   });
 });

@@ -24,7 +24,7 @@ import { generateSyntheticDataset } from "../../services/shared/data/synthetic-d
 import { writeArtifact } from "../../services/shared/model/model-artifact.js";
 import { runTrainingPipeline } from "../../services/shared/model/training-pipeline.js";
 import { ChildService, startPredictProcess } from "../../services/predict/testing/child-service.js";
-import { encodeMessageFrame } from "../../gateway/grpc-web-framing.js";
+import { encodeMessageFrame } from "../../gateway/bridge/testing/grpc-web-fetch-client.js";
 import { quantile, type BenchContext, type BenchSection } from "./bench-harness.js";
 
 export const order = 40;

@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { cpSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TestGrpcWebBridge } from "../../gateway/bridge/testing/test-bridge.js";
-import { grpcWebCall } from "../../gateway/bridge/grpc-web-fetch-client.js";
+import { grpcWebCall } from "../../gateway/bridge/testing/grpc-web-fetch-client.js";
 import {
   FeedbackAuditAction,
   FeedbackState,

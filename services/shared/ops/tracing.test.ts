@@ -15,7 +15,7 @@ import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictRequest, PredictResponse } from "../../gen/liver/v1/predict_service.js";
 import { FeedbackVerdict } from "../../gen/liver/v1/retrain_service.js";
-import { grpcWebCall } from "../../../gateway/bridge/grpc-web-fetch-client.js";
+import { grpcWebCall } from "../../../gateway/bridge/testing/grpc-web-fetch-client.js";
 import { retrainClient, unary } from "../../retrain/testing/retrain-clients.js";
 import { PROMOTE_EVERY_CANDIDATE_ENV } from "../../retrain/testing/retrain-fixtures.js";
 import {

@@ -16,7 +16,7 @@ import {
   GetRetrainStatusResponse,
   RetrainServiceClient,
 } from "../../gen/liver/v1/retrain_service.js";
-import { grpcWebCall } from "../../../gateway/bridge/grpc-web-fetch-client.js";
+import { grpcWebCall } from "../../../gateway/bridge/testing/grpc-web-fetch-client.js";
 import { TestGrpcWebBridge } from "../../../gateway/bridge/testing/test-bridge.js";
 import { type ChildService, startRetrainProcess } from "../../predict/testing/child-service.js";
 import { FakeRetrainServer } from "../../predict/testing/fake-retrain-server.js";

@@ -1,17 +1,7 @@
-import {
-  decodeGrpcMessage,
-  decodeTrailers,
-  encodeMessageFrame,
-  FrameDecoder,
-  MESSAGE_FLAG,
-  TRAILER_FLAG,
-} from "../grpc-web-framing.js";
-import { decodeGrpcWebText, encodeGrpcWebText } from "./grpc-web-text.js";
-
 /**
  * A minimal grpc-web client over fetch(), exactly as a browser speaks to the gateway, for the
- * bridge's tests and latency measurement. It sends one message and collects the answer as
- * raw bytes, reading frames as they arrive.
+ * bridge's tests and benches: it sends one message and collects the answer as raw bytes,
+ * reading frames as they arrive (binary or grpc-web-text).
  */
 
 /** Everything a grpc-web call answered. */
@@ -40,6 +30,14 @@ export interface GrpcWebCallOptions {
   readonly onMessage?: (message: Uint8Array) => void;
 }
 
+/** A grpc-web message frame: flag 0, big-endian length, the message. */
+export function encodeMessageFrame(message: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(5 + message.length);
+  new DataView(out.buffer).setUint32(1, message.length);
+  out.set(message, 5);
+  return out;
+}
+
 /** Posts one grpc-web request to `baseUrl + path` and reads the whole answer. */
 export async function grpcWebCall(
   baseUrl: string,
@@ -48,49 +46,63 @@ export async function grpcWebCall(
   options: GrpcWebCallOptions = {},
 ): Promise<GrpcWebReply> {
   const frame = encodeMessageFrame(request);
+  const text = options.text === true;
   const response = await fetch(new URL(path, baseUrl), {
     method: "POST",
     headers: {
-      "content-type": options.text === true ? "application/grpc-web-text" : "application/grpc-web+proto",
+      "content-type": text ? "application/grpc-web-text" : "application/grpc-web+proto",
       "x-grpc-web": "1",
       ...options.headers,
     },
-    body: options.text === true ? encodeGrpcWebText(frame) : frame,
+    body: text ? Buffer.from(frame).toString("base64") : frame,
     signal: options.signal ?? null,
   });
-  const headerStatus = response.headers.get("grpc-status");
   const messages: Uint8Array[] = [];
   let trailerLines: [string, string][] | undefined;
-  const decoder = new FrameDecoder();
-  const onFrames = (bytes: Uint8Array): void => {
-    for (const f of decoder.push(bytes)) {
-      if (f.flag === MESSAGE_FLAG) {
-        if (trailerLines !== undefined) throw new Error("grpc-web response has a message after its trailers");
-        messages.push(f.payload);
-        options.onMessage?.(f.payload);
-      } else if (f.flag === TRAILER_FLAG) {
-        trailerLines = decodeTrailers(f.payload);
-      } else {
-        throw new Error(`grpc-web response frame has unexpected flag 0x${f.flag.toString(16)}`);
-      }
-    }
+  const onFrame = (flag: number | undefined, payload: Buffer): void => {
+    if (trailerLines !== undefined) throw new Error("grpc-web response has a frame after its trailers");
+    if (flag === 0x80) {
+      trailerLines = payload
+        .toString("latin1")
+        .split("\r\n")
+        .filter((line) => line !== "")
+        .map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1)]);
+    } else if (flag === 0) {
+      messages.push(payload);
+      options.onMessage?.(payload);
+    } else throw new Error(`grpc-web response frame has unexpected flag ${String(flag)}`);
   };
-  let text = "";
+  // Chunks are joined only once a whole frame is there, so a large frame costs linear time.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let base64 = "";
   const reader = response.body?.getReader();
   for (;;) {
     const chunk = reader === undefined ? undefined : await reader.read();
     if (chunk === undefined || chunk.done) break;
-    if (options.text !== true) {
-      onFrames(chunk.value);
-      continue;
+    let bytes = Buffer.from(chunk.value);
+    if (text) {
+      base64 += bytes.toString("latin1");
+      const usable = base64.length - (base64.length % 4);
+      bytes = Buffer.from(base64.slice(0, usable), "base64");
+      base64 = base64.slice(usable);
     }
-    // Decode whole 4-character groups; each frame is padded on its own by the bridge.
-    text += new TextDecoder().decode(chunk.value);
-    const usable = text.length - (text.length % 4);
-    onFrames(decodeGrpcWebText(text.slice(0, usable)));
-    text = text.slice(usable);
+    pending.push(bytes);
+    pendingBytes += bytes.length;
+    while (pendingBytes >= 5) {
+      if ((pending[0]?.length ?? 0) < 5) pending = [Buffer.concat(pending)];
+      const head = pending[0] ?? Buffer.alloc(0);
+      const need = 5 + head.readUInt32BE(1);
+      if (pendingBytes < need) break;
+      const all = pending.length === 1 ? head : Buffer.concat(pending);
+      onFrame(all[0], all.subarray(5, need));
+      const rest = all.subarray(need);
+      pending = rest.length === 0 ? [] : [rest];
+      pendingBytes = rest.length;
+    }
   }
-  if (decoder.pendingBytes !== 0 || text !== "") throw new Error("grpc-web response ends inside a frame");
+  if (pendingBytes !== 0 || base64 !== "") throw new Error("grpc-web response ends inside a frame");
+  const headerStatus = response.headers.get("grpc-status");
   const trailersOnly = headerStatus !== null && trailerLines === undefined && messages.length === 0;
   const lines: [string, string][] = trailerLines ?? [];
   const get = (name: string): string | null =>
@@ -102,7 +114,7 @@ export async function grpcWebCall(
     headers: response.headers,
     messages,
     code: Number(code),
-    message: decodeGrpcMessage(get("grpc-message") ?? ""),
+    message: decodeURIComponent(get("grpc-message") ?? ""),
     trailers: lines.filter(([n]) => n !== "grpc-status" && n !== "grpc-message"),
     trailersOnly,
   };
