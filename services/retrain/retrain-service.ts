@@ -410,7 +410,7 @@ export class RetrainService {
     };
   }
 
-  /** Admin (checked by the caller, who is `admin`): queues a run regardless of the minimum batch. */
+  /** Admin (admitted by the middleware; `admin` is who): queues a run regardless of the minimum batch. */
   triggerRetrain(request: TriggerRetrainRequest, admin: AdminIdentity): TriggerRetrainResponse {
     const violations = checkReason(request.reason);
     if (violations.length > 0) throw invalidRequest(violations);
@@ -422,7 +422,7 @@ export class RetrainService {
     return { scheduled };
   }
 
-  /** Admin (checked by the caller, who is `admin`): serves an earlier gate-passing version again and tells subscribers. */
+  /** Admin (admitted by the middleware; `admin` is who): serves an earlier gate-passing version again and tells subscribers. */
   async rollbackModel(request: RollbackModelRequest, admin: AdminIdentity): Promise<RollbackModelResponse> {
     const violations = [
       ...checkVersionName("model_version", request.modelVersion, true),
