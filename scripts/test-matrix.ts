@@ -53,6 +53,8 @@ export const TLS_PROJECT_FILES: readonly string[] = [
   "services/predict/version-subscriber.test.ts",
   "services/predict/live-updates.test.ts",
   "services/predict/predict-sites.test.ts",
+  // Both services through the middleware: attackers' metadata, unknown errors.
+  "services/shared/grpc/middleware-on-both-services.test.ts",
   // The shared server host: reflection, health, message limits.
   "services/shared/grpc/grpc-server-host.test.ts",
   // The grpc-web bridge and its upstream calls; the page in Chromium through it.
@@ -83,6 +85,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "tests grpc-js's retry policy against a scripted plaintext server; TLS adds nothing to what it checks",
   "gateway/web/e2e-outbox.test.ts":
     "outages, reloads and a lost answer are the same over any transport; e2e.test.ts runs the page over TLS",
+  "services/shared/grpc/rpc-middleware.test.ts":
+    "the middleware against a hand-written plaintext test service; both services' tests run it over mTLS",
   "gateway/envoy-config.test.ts":
     "starts a bridge only to compare its static page files with Envoy's routes; no gRPC connection",
 };

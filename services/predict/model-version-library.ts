@@ -5,14 +5,15 @@ import { grpcError, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import type { ArtifactFetcher } from "./artifact-fetcher.js";
 import type { RetrainConnection } from "./retrain-connection.js";
 import type { ServingModel } from "./serving-model.js";
+import { RpcFailure } from "../shared/grpc/rpc-failure.js";
 
 /** Older versions kept loaded at once; the least recently used one is dropped beyond it. */
 export const DEFAULT_MAX_LOADED_VERSIONS = 4;
 
 /** Why a named version cannot be served now, as the status to answer with. */
-export class ModelVersionError extends Error {
-  constructor(readonly status: GrpcStatusError) {
-    super(status.details);
+export class ModelVersionError extends RpcFailure {
+  constructor(status: GrpcStatusError) {
+    super(status);
     this.name = "ModelVersionError";
   }
 }

@@ -1,28 +1,25 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { type Metadata, type sendUnaryData, type ServerUnaryCall, status } from "@grpc/grpc-js";
+import { status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { ATTR_MODEL_VERSION } from "../shared/ops/tracing.js";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
-import type {
-  GRPCInferenceServiceServer,
-  ModelInferRequest,
-  ModelInferResponse,
-  ModelMetadataRequest,
-  ModelMetadataResponse,
-  ModelReadyRequest,
-  ModelReadyResponse,
-  ServerLiveRequest,
-  ServerLiveResponse,
-  ServerMetadataRequest,
-  ServerMetadataResponse,
-  ServerReadyRequest,
-  ServerReadyResponse,
+import {
+  type GRPCInferenceServiceServer,
+  GRPCInferenceServiceService,
+  type ModelInferRequest,
+  type ModelInferResponse,
+  type ModelMetadataRequest,
+  type ModelMetadataResponse,
+  type ModelReadyRequest,
+  type ModelReadyResponse,
+  type ServerLiveResponse,
+  type ServerMetadataResponse,
+  type ServerReadyResponse,
 } from "../gen/open_inference_grpc.js";
-import { AuthError } from "../shared/auth/auth-error.js";
-import { ANONYMOUS_PRINCIPAL } from "../shared/auth/caller.js";
+import { CallGate } from "../shared/auth/call-gate.js";
 import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import {
   FEATURES,
@@ -31,7 +28,8 @@ import {
   describeRange,
 } from "../shared/features/feature-schema.js";
 import { findProtoRoot } from "../shared/grpc/contract-descriptor.js";
-import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
+import { invalidRequest, rpcFailure, type RpcFailure } from "../shared/grpc/rpc-failure.js";
+import { type AccessTable, type CallContext, withMiddleware } from "../shared/grpc/rpc-middleware.js";
 import type { InputDriftMonitor } from "./input-drift-monitor.js";
 import type { ModelHolder } from "./model-holder.js";
 import { ModelVersionError, type ModelVersionLibrary, notFound } from "./model-version-library.js";
@@ -47,7 +45,7 @@ import {
   producedOutputs,
   readInferOptions,
 } from "./open-inference-tensors.js";
-import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
+import type { PredictMetrics } from "./predict-metrics.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import type { ServingModel } from "./serving-model.js";
 
@@ -56,6 +54,16 @@ export const OPEN_INFERENCE_SERVICE_NAME = "inference.GRPCInferenceService";
 
 /** ServerMetadata's name. */
 export const OIP_SERVER_NAME = "liver-mesh";
+
+/** What each Open Inference method asks of its caller: ModelInfer signs in as Predict does. */
+export const OPEN_INFERENCE_ACCESS: AccessTable<GRPCInferenceServiceServer> = {
+  serverLive: "open",
+  serverReady: "open",
+  modelReady: "open",
+  serverMetadata: "open",
+  modelMetadata: "open",
+  modelInfer: "clinician",
+};
 
 /** Version names as the registry writes them ("v1", "v2", ...). */
 const VERSION_NAME = /^v[1-9][0-9]{0,8}$/;
@@ -107,134 +115,83 @@ export class OpenInferenceService {
 
   constructor(private readonly deps: OpenInferenceServiceDeps) {}
 
-  /** The handlers, as GRPCInferenceServiceService registers them. */
-  implementation(): GRPCInferenceServiceServer {
-    return {
-      serverLive: this.serverLive,
-      serverReady: this.serverReady,
-      modelReady: this.modelReady,
-      serverMetadata: this.serverMetadata,
-      modelMetadata: this.modelMetadata,
-      modelInfer: this.modelInfer,
-    };
+  /** The grpc-js implementation of GRPCInferenceServiceService, behind the middleware. */
+  implementation(): UntypedServiceImplementation {
+    const { serverLive, serverReady, modelReady, serverMetadata, modelMetadata, modelInfer } = this;
+    return withMiddleware<GRPCInferenceServiceServer>(
+      GRPCInferenceServiceService,
+      OPEN_INFERENCE_ACCESS,
+      { serverLive, serverReady, modelReady, serverMetadata, modelMetadata, modelInfer },
+      { gate: new CallGate(this.deps.auth), metrics: this.deps.metrics.rpc, logger: this.deps.logger },
+    );
   }
 
-  serverLive = (
-    _call: ServerUnaryCall<ServerLiveRequest, ServerLiveResponse>,
-    callback: sendUnaryData<ServerLiveResponse>,
-  ): void => {
-    this.deps.metrics.countRequest("ServerLive", "OK");
-    callback(null, { live: true });
-  };
+  serverLive = (): ServerLiveResponse => ({ live: true });
 
-  serverReady = (
-    _call: ServerUnaryCall<ServerReadyRequest, ServerReadyResponse>,
-    callback: sendUnaryData<ServerReadyResponse>,
-  ): void => {
-    this.deps.metrics.countRequest("ServerReady", "OK");
-    callback(null, { ready: this.ready() });
-  };
+  serverReady = (): ServerReadyResponse => ({ ready: this.ready() });
 
-  modelReady = (
-    call: ServerUnaryCall<ModelReadyRequest, ModelReadyResponse>,
-    callback: sendUnaryData<ModelReadyResponse>,
-  ): void => {
-    const { name, version } = call.request;
-    const unknown = this.checkModelName("ModelReady", name, version);
-    if (unknown !== undefined) return this.fail("ModelReady", callback, unknown);
+  modelReady = ({ name, version }: ModelReadyRequest): ModelReadyResponse => {
+    checkModelName("ModelReady", name, version);
     const current = this.deps.holder.current;
     const loaded =
       version === "" || version === current?.version
         ? current !== undefined
         : this.deps.library.cached(version) !== undefined;
-    this.deps.metrics.countRequest("ModelReady", "OK");
-    callback(null, { ready: this.ready() && loaded });
+    return { ready: this.ready() && loaded };
   };
 
-  serverMetadata = (
-    _call: ServerUnaryCall<ServerMetadataRequest, ServerMetadataResponse>,
-    callback: sendUnaryData<ServerMetadataResponse>,
-  ): void => {
-    this.deps.metrics.countRequest("ServerMetadata", "OK");
-    callback(null, { name: OIP_SERVER_NAME, version: packageVersion(), extensions: [] });
-  };
+  serverMetadata = (): ServerMetadataResponse => ({
+    name: OIP_SERVER_NAME,
+    version: packageVersion(),
+    extensions: [],
+  });
 
-  modelMetadata = (
-    call: ServerUnaryCall<ModelMetadataRequest, ModelMetadataResponse>,
-    callback: sendUnaryData<ModelMetadataResponse>,
-  ): void => {
-    const { name, version } = call.request;
-    const unknown = this.checkModelName("ModelMetadata", name, version);
-    if (unknown !== undefined) return this.fail("ModelMetadata", callback, unknown);
-    this.deps.library.servable().then(
-      (versions) => {
-        if (version !== "" && !versions.some((v) => v.version === version)) {
-          return this.fail("ModelMetadata", callback, notFound(OIP_MODEL_NAME, version, versions));
-        }
-        const current = this.deps.holder.current;
-        const properties: Record<string, string> = {
-          serving_version: current?.version ?? "",
-          diagnosis_values: `${DIAGNOSIS_LABELS.liverDisease},${DIAGNOSIS_LABELS.noLiverDisease}`,
-          gender_values: "male,female (BYTES) or 1,2 (INT32, liver.v1.Gender)",
-          parameters: "omit_feedback_tokens (bool), explain (bool)",
-        };
-        if (current !== undefined) properties["threshold"] = String(current.threshold);
-        for (const spec of FEATURES) {
-          properties[`input.${spec.name}`] =
-            spec.kind === "gender" ? spec.label : `${spec.label}, ${describeRange(spec)}`;
-        }
-        this.deps.metrics.countRequest("ModelMetadata", "OK");
-        callback(null, {
-          name: OIP_MODEL_NAME,
-          versions: versions.map((v) => v.version),
-          platform: "liver-mesh_logistic_regression",
-          inputs: INPUT_METADATA.map((t) => ({ ...t, shape: [...t.shape] })),
-          outputs: OUTPUT_METADATA.map((t) => ({ ...t, shape: [...t.shape] })),
-          properties,
-        });
-      },
-      (error: unknown) => this.fail("ModelMetadata", callback, this.asStatus(error, "ModelMetadata")),
-    );
-  };
-
-  modelInfer = (
-    call: ServerUnaryCall<ModelInferRequest, ModelInferResponse>,
-    callback: sendUnaryData<ModelInferResponse>,
-  ): void => {
-    const auth = this.deps.auth;
-    if (auth === undefined) {
-      this.inferFor(call.request, ANONYMOUS_PRINCIPAL, callback);
-      return;
+  modelMetadata = async ({ name, version }: ModelMetadataRequest): Promise<ModelMetadataResponse> => {
+    checkModelName("ModelMetadata", name, version);
+    const versions = await this.deps.library.servable();
+    if (version !== "" && !versions.some((v) => v.version === version)) {
+      throw new ModelVersionError(notFound(OIP_MODEL_NAME, version, versions));
     }
-    this.asCaller(auth, call.metadata, callback, (principal) =>
-      this.inferFor(call.request, principal, callback),
-    );
+    const current = this.deps.holder.current;
+    const properties: Record<string, string> = {
+      serving_version: current?.version ?? "",
+      diagnosis_values: `${DIAGNOSIS_LABELS.liverDisease},${DIAGNOSIS_LABELS.noLiverDisease}`,
+      gender_values: "male,female (BYTES) or 1,2 (INT32, liver.v1.Gender)",
+      parameters: "omit_feedback_tokens (bool), explain (bool)",
+    };
+    if (current !== undefined) properties["threshold"] = String(current.threshold);
+    for (const spec of FEATURES) {
+      properties[`input.${spec.name}`] =
+        spec.kind === "gender" ? spec.label : `${spec.label}, ${describeRange(spec)}`;
+    }
+    return {
+      name: OIP_MODEL_NAME,
+      versions: versions.map((v) => v.version),
+      platform: "liver-mesh_logistic_regression",
+      inputs: INPUT_METADATA.map((t) => ({ ...t, shape: [...t.shape] })),
+      outputs: OUTPUT_METADATA.map((t) => ({ ...t, shape: [...t.shape] })),
+      properties,
+    };
   };
 
-  private inferFor(
+  /** Scores with the serving version, or a named one (loaded from the registry when not cached). */
+  modelInfer = (
     request: ModelInferRequest,
-    principal: string,
-    callback: sendUnaryData<ModelInferResponse>,
-  ): void {
-    const unknown = this.checkModelName("ModelInfer", request.modelName, request.modelVersion);
-    if (unknown !== undefined) return this.fail("ModelInfer", callback, unknown);
+    { principal }: CallContext,
+  ): ModelInferResponse | Promise<ModelInferResponse> => {
+    checkModelName("ModelInfer", request.modelName, request.modelVersion);
     const current = this.deps.holder.current;
     const version = request.modelVersion;
     if (version === "" || version === current?.version) {
-      if (current === undefined) return this.fail("ModelInfer", callback, this.unavailable());
-      this.inferWith(current, true, request, principal, callback);
-      return;
+      if (current === undefined) throw this.unavailable();
+      return this.inferWith(current, true, request, principal);
     }
     const cached = this.deps.library.cached(version);
-    if (cached !== undefined) {
-      this.inferWith(cached, false, request, principal, callback);
-      return;
-    }
-    this.deps.library.get(version, OIP_MODEL_NAME).then(
-      (model) => this.inferWith(model, false, request, principal, callback),
-      (error: unknown) => this.fail("ModelInfer", callback, this.asStatus(error, "ModelInfer")),
-    );
-  }
+    if (cached !== undefined) return this.inferWith(cached, false, request, principal);
+    return this.deps.library
+      .get(version, OIP_MODEL_NAME)
+      .then((model) => this.inferWith(model, false, request, principal));
+  };
 
   /** Decodes, scores and answers synchronously (the scratch buffers are this class's). */
   private inferWith(
@@ -242,8 +199,7 @@ export class OpenInferenceService {
     serving: boolean,
     request: ModelInferRequest,
     principal: string,
-    callback: sendUnaryData<ModelInferResponse>,
-  ): void {
+  ): ModelInferResponse {
     const violations: FieldViolation[] = [];
     const options = readInferOptions(request.parameters, violations);
     const decoded = decodeInferInputs(request, (count) => this.scratch(count));
@@ -261,15 +217,14 @@ export class OpenInferenceService {
           });
       });
     }
-    if (violations.length > 0 || !decoded.ok)
-      return this.fail("ModelInfer", callback, invalidArgument(violations));
+    if (violations.length > 0 || !decoded.ok) throw invalidRequest(violations);
     trace.getActiveSpan()?.setAttribute(ATTR_MODEL_VERSION, model.version);
     const { count, vectors } = decoded;
     const { probabilities, liverDisease } = this;
     let positives = 0;
     for (let row = 0; row < count; row++) {
       const p = model.score(vectors, row * FEATURE_COUNT);
-      if (!(p >= 0 && p <= 1)) return this.fail("ModelInfer", callback, this.badScore(model));
+      if (!(p >= 0 && p <= 1)) throw this.badScore(model);
       probabilities[row] = p;
       const flag = p >= model.threshold ? 1 : 0;
       liverDisease[row] = flag;
@@ -302,76 +257,21 @@ export class OpenInferenceService {
     }
     const answers: InferAnswers = { count, probabilities, liverDisease, feedbackTokens, contributions };
     const { outputs, rawOutputContents } = encodeInferOutputs(answers, names, decoded.raw);
-    callback(null, {
+    if (serving) this.deps.drift?.observeBatch(vectors, count);
+    this.deps.metrics.diagnosed(positives, count);
+    return {
       modelName: OIP_MODEL_NAME,
       modelVersion: model.version,
       id: request.id,
       parameters: {},
       outputs,
       rawOutputContents,
-    });
-    if (serving) this.deps.drift?.observeBatch(vectors, count);
-    const { metrics } = this.deps;
-    metrics.liverDisease.inc(positives);
-    metrics.noLiverDisease.inc(count - positives);
-    metrics.countRequest("ModelInfer", "OK");
+    };
   }
 
   /** Readiness as grpc.health.v1 reports it, and a model in. */
   private ready(): boolean {
     return this.deps.isServing() && this.deps.holder.current !== undefined;
-  }
-
-  /** NOT_FOUND for another model's name, INVALID_ARGUMENT for a malformed request. */
-  private checkModelName(method: string, name: string, version: string): GrpcStatusError | undefined {
-    if (name === "") {
-      return invalidArgument([
-        {
-          field: "name",
-          description: `${method}: the model name is required; this server serves ${OIP_MODEL_NAME}`,
-        },
-      ]);
-    }
-    if (name !== OIP_MODEL_NAME) {
-      return grpcError(
-        status.NOT_FOUND,
-        `model ${JSON.stringify(name.slice(0, 64))} is not served here; this server serves ${OIP_MODEL_NAME}`,
-      );
-    }
-    if (version !== "" && !VERSION_NAME.test(version)) {
-      return invalidArgument([
-        {
-          field: "version",
-          description: `model version ${JSON.stringify(version.slice(0, 64))} is not a version name; versions are v1, v2, ... (ModelMetadata lists them), or empty for the serving one`,
-        },
-      ]);
-    }
-    return undefined;
-  }
-
-  /** Runs `handle` for the caller once its token is verified and holds the clinician role. */
-  private asCaller<T>(
-    auth: CallerAuthenticator,
-    metadata: Metadata,
-    callback: sendUnaryData<T>,
-    handle: (principal: string) => void,
-  ): void {
-    const refuse = (error: unknown): void =>
-      this.fail("ModelInfer", callback, this.asStatus(error, "ModelInfer"));
-    try {
-      const caller = auth.authenticate(metadata, "ModelInfer", "clinician");
-      if (caller instanceof Promise) caller.then((c) => handle(c.principal), refuse);
-      else handle(caller.principal);
-    } catch (error) {
-      refuse(error);
-    }
-  }
-
-  private asStatus(error: unknown, method: PredictMethod): GrpcStatusError {
-    if (error instanceof AuthError) return error.toStatus();
-    if (error instanceof ModelVersionError) return error.status;
-    this.deps.logger.error({ err: error, method }, `${method} failed unexpectedly`);
-    return grpcError(status.INTERNAL, `${method} failed on this replica; see its log`);
   }
 
   private scratch(count: number): Float64Array {
@@ -383,23 +283,44 @@ export class OpenInferenceService {
     return this.vectors;
   }
 
-  private unavailable(): GrpcStatusError {
-    return grpcError(
+  private unavailable(): RpcFailure {
+    return rpcFailure(
       status.UNAVAILABLE,
       `no model loaded yet: this replica has not received one from RetrainService at ${this.deps.retrainAddr}; retry shortly (ServerReady tells when)`,
     );
   }
 
-  private badScore(model: ServingModel): GrpcStatusError {
+  private badScore(model: ServingModel): RpcFailure {
     this.deps.logger.error({ modelVersion: model.version }, "model produced a probability outside [0, 1]");
-    return grpcError(
+    return rpcFailure(
       status.INTERNAL,
       `model ${model.version} produced an invalid probability for valid input; no answer was given`,
     );
   }
+}
 
-  private fail<T>(method: PredictMethod, callback: sendUnaryData<T>, error: GrpcStatusError): void {
-    this.deps.metrics.countRequest(method, status[error.code]);
-    callback(error);
+/** NOT_FOUND for another model's name, INVALID_ARGUMENT for a malformed one (thrown). */
+function checkModelName(method: string, name: string, version: string): void {
+  if (name === "") {
+    throw invalidRequest([
+      {
+        field: "name",
+        description: `${method}: the model name is required; this server serves ${OIP_MODEL_NAME}`,
+      },
+    ]);
+  }
+  if (name !== OIP_MODEL_NAME) {
+    throw rpcFailure(
+      status.NOT_FOUND,
+      `model ${JSON.stringify(name.slice(0, 64))} is not served here; this server serves ${OIP_MODEL_NAME}`,
+    );
+  }
+  if (version !== "" && !VERSION_NAME.test(version)) {
+    throw invalidRequest([
+      {
+        field: "version",
+        description: `model version ${JSON.stringify(version.slice(0, 64))} is not a version name; versions are v1, v2, ... (ModelMetadata lists them), or empty for the serving one`,
+      },
+    ]);
   }
 }

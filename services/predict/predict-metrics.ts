@@ -1,36 +1,25 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { RpcMetrics } from "../shared/grpc/rpc-metrics.js";
 import type { DriftSnapshot } from "./input-drift-monitor.js";
 import { describeSource, type ServingModel } from "./serving-model.js";
 
 /** Stage of a model update that failed; a label of the swap-failure counter. */
 export type SwapFailureStage = "fetch" | "verify" | "warmup";
 
-/** The RPCs whose latency is observed. */
-export type PredictMethod =
-  | "Predict"
-  | "PredictBatch"
-  | "GetModelInfo"
-  // The Open Inference Protocol's RPCs (open-inference-service.ts).
-  | "ServerLive"
-  | "ServerReady"
-  | "ModelReady"
-  | "ServerMetadata"
-  | "ModelMetadata"
-  | "ModelInfer";
-
 type CounterChild = ReturnType<Counter["labels"]>;
-type HistogramChild = ReturnType<Histogram["labels"]>;
 
 /**
  * The replica's Prometheus metrics, in a registry of its own (several replicas can run in
  * one test process). Label children on the hot path are resolved once, up front, so a
- * prediction costs two increments and one observation, no label lookups.
+ * prediction costs two increments and one observation, no label lookups. Per-method call
+ * counts and latency (liver_predict_requests_total, liver_predict_handler_duration_seconds)
+ * are `rpc`, counted by the middleware.
  */
 export class PredictMetrics {
   readonly registry = new Registry();
   private readonly predictions: Counter<"diagnosis">;
-  private readonly latency: Histogram<"method">;
-  private readonly requests: Counter<"method" | "code">;
+  /** Calls and latency per method, counted by the middleware (rpc-middleware.ts). */
+  readonly rpc: RpcMetrics;
   private readonly servingInfo: Gauge<"model_version" | "source">;
   private readonly swaps: Counter<"source">;
   private readonly swapFailures: Counter<"stage">;
@@ -39,10 +28,6 @@ export class PredictMetrics {
   /** Children for the hot path. */
   readonly liverDisease: CounterChild;
   readonly noLiverDisease: CounterChild;
-  readonly predictLatency: HistogramChild;
-  readonly batchLatency: HistogramChild;
-  readonly predictOk: CounterChild;
-  readonly batchOk: CounterChild;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -53,19 +38,7 @@ export class PredictMetrics {
       labelNames: ["diagnosis"],
       registers,
     });
-    this.latency = new Histogram({
-      name: "liver_predict_handler_duration_seconds",
-      help: "Time from request decoded to response handed to gRPC, by method.",
-      labelNames: ["method"],
-      buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
-      registers,
-    });
-    this.requests = new Counter({
-      name: "liver_predict_requests_total",
-      help: "Calls answered, by method and gRPC status code name.",
-      labelNames: ["method", "code"],
-      registers,
-    });
+    this.rpc = new RpcMetrics(this.registry, "liver_predict");
     this.servingInfo = new Gauge({
       name: "liver_predict_serving_model_info",
       help: "1 for the serving model version and where it was loaded from.",
@@ -96,16 +69,13 @@ export class PredictMetrics {
     });
     this.liverDisease = this.predictions.labels("liver_disease");
     this.noLiverDisease = this.predictions.labels("no_liver_disease");
-    this.predictLatency = this.latency.labels("Predict");
-    this.batchLatency = this.latency.labels("PredictBatch");
-    this.predictOk = this.requests.labels("Predict", "OK");
-    this.batchOk = this.requests.labels("PredictBatch", "OK");
     this.streamConnected.set(0);
   }
 
-  /** Counts a finished call by its status code name, e.g. "OK", "INVALID_ARGUMENT". */
-  countRequest(method: PredictMethod, code: string): void {
-    this.requests.labels(method, code).inc();
+  /** Counts answered patients: `liverDisease` of `total` diagnosed with liver disease. */
+  diagnosed(liverDisease: number, total: number): void {
+    if (liverDisease > 0) this.liverDisease.inc(liverDisease);
+    if (total > liverDisease) this.noLiverDisease.inc(total - liverDisease);
   }
 
   /** Records a swap: the serving-version gauge follows it. */

@@ -1,33 +1,43 @@
 import { randomUUID } from "node:crypto";
-import { status, type handleUnaryCall, type Metadata, type sendUnaryData } from "@grpc/grpc-js";
+import { status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { FeatureSpec } from "../gen/liver/v1/model.js";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
 import {
-  type GetModelInfoRequest,
   type GetModelInfoResponse,
   ModelSource,
   type PredictRequest,
 } from "../gen/liver/v1/predict_service.js";
-import { AuthError } from "../shared/auth/auth-error.js";
-import { ANONYMOUS_PRINCIPAL, type Caller } from "../shared/auth/caller.js";
+import { CallGate } from "../shared/auth/call-gate.js";
 import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
 import { checkPlausibility } from "../shared/features/plausibility-checks.js";
-import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
+import { invalidRequest, rpcFailure, type RpcFailure } from "../shared/grpc/rpc-failure.js";
+import { type AccessTable, type CallContext, withMiddleware } from "../shared/grpc/rpc-middleware.js";
 import { DEFAULT_SITE } from "../shared/sites/site-name.js";
-import { SiteRefusal, type SiteResolver } from "../shared/sites/site-resolver.js";
+import type { SiteResolver } from "../shared/sites/site-resolver.js";
 import { BatchResponseWriter } from "./batch-response-writer.js";
 import type { ModelHolder } from "./model-holder.js";
 import { type DecodedPatientBatch, MAX_BATCH_PATIENTS } from "./patient-batch-decoder.js";
 import { patientViolations, readPatientVector } from "./patient-reader.js";
-import type { PredictMethod, PredictMetrics } from "./predict-metrics.js";
+import type { PredictMetrics } from "./predict-metrics.js";
 import { type InputDriftMonitor, inputDriftMessage } from "./input-drift-monitor.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
 import type { PredictAnswer } from "./predict-response-encoder.js";
-import type { EncodedPredictBatchResponse, FastPredictServiceHandlers } from "./predict-wire-codec.js";
+import {
+  type EncodedPredictBatchResponse,
+  FAST_PREDICT_SERVICE_DEFINITION,
+  type FastPredictServiceHandlers,
+} from "./predict-wire-codec.js";
 import type { ServingModel } from "./serving-model.js";
+
+/** What each PredictService method asks of its caller (rpc-middleware.ts enforces it). */
+export const PREDICT_ACCESS: AccessTable<FastPredictServiceHandlers> = {
+  predict: "clinician",
+  predictBatch: "clinician",
+  getModelInfo: "open",
+};
 
 /** What the handlers need; passed in so tests can build the class without a server. */
 export interface PredictServiceDeps {
@@ -88,105 +98,41 @@ export class PredictService {
     this.batchWriter = new BatchResponseWriter(deps.signer);
   }
 
-  /** The handlers, as FAST_PREDICT_SERVICE_DEFINITION registers them. */
-  implementation(): FastPredictServiceHandlers {
-    return { predict: this.predict, predictBatch: this.predictBatch, getModelInfo: this.getModelInfo };
+  /** The grpc-js implementation of FAST_PREDICT_SERVICE_DEFINITION, behind the middleware. */
+  implementation(): UntypedServiceImplementation {
+    const { predict, predictBatch, getModelInfo } = this;
+    return withMiddleware<FastPredictServiceHandlers>(
+      FAST_PREDICT_SERVICE_DEFINITION,
+      PREDICT_ACCESS,
+      { predict, predictBatch, getModelInfo },
+      { gate: new CallGate(this.deps.auth), metrics: this.deps.metrics.rpc, logger: this.deps.logger },
+    );
   }
 
-  predict: handleUnaryCall<PredictRequest, PredictAnswer> = (call, callback) => {
-    const auth = this.deps.auth;
-    if (auth === undefined) {
-      const site = this.siteOf("Predict", call.getPeer(), call.metadata, undefined, callback);
-      if (site !== undefined) this.predictFor(call.request, ANONYMOUS_PRINCIPAL, site, callback);
-      return;
-    }
-    this.asCaller(auth, "Predict", call.metadata, callback, (caller) => {
-      const site = this.siteOf("Predict", call.getPeer(), call.metadata, caller, callback);
-      if (site !== undefined) this.predictFor(call.request, caller.principal, site, callback);
-    });
-  };
-
-  predictBatch: handleUnaryCall<DecodedPatientBatch, EncodedPredictBatchResponse> = (call, callback) => {
-    const auth = this.deps.auth;
-    if (auth === undefined) {
-      const site = this.siteOf("PredictBatch", call.getPeer(), call.metadata, undefined, callback);
-      if (site !== undefined) this.predictBatchFor(call.request, ANONYMOUS_PRINCIPAL, site, callback);
-      return;
-    }
-    this.asCaller(auth, "PredictBatch", call.metadata, callback, (caller) => {
-      const site = this.siteOf("PredictBatch", call.getPeer(), call.metadata, caller, callback);
-      if (site !== undefined) this.predictBatchFor(call.request, caller.principal, site, callback);
-    });
-  };
-
-  /** The call's site, or undefined after answering the refusal. */
-  private siteOf<T>(
-    method: PredictMethod,
-    peer: string,
-    metadata: Metadata,
-    caller: Caller | undefined,
-    callback: sendUnaryData<T>,
-  ): string | undefined {
-    const sites = this.deps.sites;
-    if (sites === undefined) return DEFAULT_SITE;
-    try {
-      return sites.resolve(peer, metadata, caller);
-    } catch (error) {
-      if (error instanceof SiteRefusal) {
-        this.fail(method, callback, error.status);
-        return undefined;
-      }
-      throw error;
-    }
-  }
-
-  /** Predict for the caller `principal` at `site` (both signed into the feedback token). */
-  private predictFor(
-    request: PredictRequest,
-    principal: string,
-    site: string,
-    callback: sendUnaryData<PredictAnswer>,
-  ): void {
-    const started = performance.now();
-    const { metrics } = this.deps;
-    const current = this.deps.holder.current;
-    if (current === undefined) return this.fail("Predict", callback, this.unavailable());
-    const model = current.atSite?.(site) ?? current;
+  /** Scores one patient for the caller at the call's site (both signed into the feedback token). */
+  predict = (request: PredictRequest, context: CallContext): PredictAnswer => {
+    const site = this.siteOf(context);
+    const model = this.model(site);
     const patient = request.patient;
-    if (!readPatientVector(patient, this.single, 0)) {
-      return this.fail("Predict", callback, invalidArgument(patientViolations(patient)));
-    }
-    const response = this.answer(model, this.single, 0, Date.now(), principal, site);
-    if (response === undefined) return this.fail("Predict", callback, this.badScore(model));
-    callback(null, response);
+    if (!readPatientVector(patient, this.single, 0)) throw invalidRequest(patientViolations(patient));
+    const response = this.answer(model, this.single, 0, Date.now(), context.principal, site);
+    if (response === undefined) throw this.badScore(model);
     this.deps.drift?.observe(this.single, 0);
-    (response.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE
-      ? metrics.liverDisease
-      : metrics.noLiverDisease
-    ).inc();
-    metrics.predictOk.inc();
-    metrics.predictLatency.observe((performance.now() - started) / 1000);
-  }
+    this.deps.metrics.diagnosed(response.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE ? 1 : 0, 1);
+    return response;
+  };
 
-  /** PredictBatch for the caller `principal` at `site` (both signed into every feedback token). */
-  private predictBatchFor(
-    batch: DecodedPatientBatch,
-    principal: string,
-    site: string,
-    callback: sendUnaryData<EncodedPredictBatchResponse>,
-  ): void {
-    const started = performance.now();
-    const { metrics } = this.deps;
-    const current = this.deps.holder.current;
-    if (current === undefined) return this.fail("PredictBatch", callback, this.unavailable());
-    const model = current.atSite?.(site) ?? current;
+  /** Scores up to 10,000 patients in one answer, written straight to protobuf bytes. */
+  predictBatch = (batch: DecodedPatientBatch, context: CallContext): EncodedPredictBatchResponse => {
+    const site = this.siteOf(context);
+    const model = this.model(site);
     const count = batch.count;
     if (count === 0 || count > MAX_BATCH_PATIENTS) {
       const description =
         count === 0
           ? "patients is empty; send 1 to 10,000 patients"
           : `patients has ${count} entries; at most 10,000 are accepted per call, split the batch`;
-      return this.fail("PredictBatch", callback, invalidArgument([{ field: "patients", description }]));
+      throw invalidRequest([{ field: "patients", description }]);
     }
     const vectors = this.scratch(count);
     let violations: FieldViolation[] | undefined;
@@ -196,29 +142,39 @@ export class PredictService {
         violations.push(...batch.violations(i, `patients[${i}].`));
       }
     }
-    if (violations !== undefined) return this.fail("PredictBatch", callback, invalidArgument(violations));
+    if (violations !== undefined) throw invalidRequest(violations);
     const outcome = this.batchWriter.write(
       model,
       vectors,
       count,
       Date.now(),
       { explanations: batch.includeExplanations, feedbackTokens: !batch.omitFeedbackTokens },
-      principal,
+      context.principal,
       site,
     );
-    if (!outcome.ok) return this.fail("PredictBatch", callback, this.badScore(model));
-    callback(null, outcome.response);
+    if (!outcome.ok) throw this.badScore(model);
     this.deps.drift?.observeBatch(vectors, count);
-    metrics.liverDisease.inc(outcome.liverDisease);
-    metrics.noLiverDisease.inc(count - outcome.liverDisease);
-    metrics.batchOk.inc();
-    metrics.batchLatency.observe((performance.now() - started) / 1000);
+    this.deps.metrics.diagnosed(outcome.liverDisease, count);
+    return outcome.response;
+  };
+
+  /** The call's site (a SiteRefusal when it cannot be settled); the default site without a resolver. */
+  private siteOf({ call, caller }: CallContext): string {
+    return this.deps.sites?.resolve(call.getPeer(), call.metadata, caller) ?? DEFAULT_SITE;
   }
 
-  getModelInfo: handleUnaryCall<GetModelInfoRequest, GetModelInfoResponse> = (_call, callback) => {
+  /** The serving model at `site`, or UNAVAILABLE before the first one is in. */
+  private model(site: string): ServingModel {
+    const current = this.deps.holder.current;
+    if (current === undefined) throw this.unavailable();
+    return current.atSite?.(site) ?? current;
+  }
+
+  /** The serving model, the schema and the replica's state; open to every caller. */
+  getModelInfo = (): GetModelInfoResponse => {
     const model = this.deps.holder.current;
     const failure = this.deps.holder.lastFailure;
-    callback(null, {
+    return {
       modelVersion: model?.version ?? "",
       metrics: model?.metrics,
       features: [...FEATURE_SPECS],
@@ -230,8 +186,7 @@ export class PredictService {
       backend: model?.backend ?? "",
       subscribed: this.deps.isSubscribed(),
       inputDrift: this.deps.drift === undefined ? undefined : inputDriftMessage(this.deps.drift.snapshot()),
-    });
-    this.deps.metrics.countRequest("GetModelInfo", "OK");
+    };
   };
 
   /**
@@ -280,62 +235,25 @@ export class PredictService {
     };
   }
 
-  /**
-   * Runs `handle` for the caller of `method` once its token is verified and holds the
-   * clinician role (synchronously when the token is cached), else answers the refusal.
-   */
-  private asCaller<T>(
-    auth: CallerAuthenticator,
-    method: PredictMethod,
-    metadata: Metadata,
-    callback: sendUnaryData<T>,
-    handle: (caller: Caller) => void,
-  ): void {
-    const refuse = (error: unknown): void => {
-      if (error instanceof AuthError) return this.fail(method, callback, error.toStatus());
-      this.deps.logger.error({ err: error, method }, "authentication failed unexpectedly");
-      this.fail(method, callback, grpcError(status.INTERNAL, `${method} could not check the caller's token`));
-    };
-    let caller: Caller | Promise<Caller>;
-    try {
-      caller = auth.authenticate(metadata, method, "clinician");
-    } catch (error) {
-      refuse(error);
-      return;
-    }
-    if (caller instanceof Promise) {
-      caller.then(handle, refuse).catch((error: unknown) => {
-        this.deps.logger.error({ err: error, method }, `${method} failed after authentication`);
-      });
-    } else {
-      handle(caller);
-    }
-  }
-
   private scratch(count: number): Float64Array {
     const needed = count * FEATURE_COUNT;
     if (this.vectors.length < needed) this.vectors = new Float64Array(needed);
     return this.vectors;
   }
 
-  private unavailable(): GrpcStatusError {
-    return grpcError(
+  private unavailable(): RpcFailure {
+    return rpcFailure(
       status.UNAVAILABLE,
       `no model loaded yet: this replica has not received one from RetrainService at ${this.deps.retrainAddr} ` +
         "and has no cached or bundled artifact; it keeps trying (see GetModelInfo and grpc.health.v1), retry shortly",
     );
   }
 
-  private badScore(model: ServingModel): GrpcStatusError {
+  private badScore(model: ServingModel): RpcFailure {
     this.deps.logger.error({ modelVersion: model.version }, "model produced a probability outside [0, 1]");
-    return grpcError(
+    return rpcFailure(
       status.INTERNAL,
       `model ${model.version} produced an invalid probability for valid input; no answer was given`,
     );
-  }
-
-  private fail<T>(method: PredictMethod, callback: sendUnaryData<T>, error: GrpcStatusError): void {
-    this.deps.metrics.countRequest(method, status[error.code]);
-    callback(error);
   }
 }

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { mintTestToken, newTestKey, type TestKey } from "../shared/auth/testing/test-issuer.js";
 import { AdminAuth, type AdminIdentity } from "./admin-auth.js";
-import { RpcFailure } from "./rpc-failure.js";
+import { RpcFailure } from "../shared/grpc/rpc-failure.js";
 
 const ISSUER = "https://idp.test";
 const AUDIENCE = "liver-mesh";

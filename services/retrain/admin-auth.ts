@@ -5,7 +5,7 @@ import { AuthError } from "../shared/auth/auth-error.js";
 import { readBearerToken } from "../shared/auth/bearer-token.js";
 import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { grpcError } from "../shared/grpc/grpc-errors.js";
-import { RpcFailure, rpcFailure } from "./rpc-failure.js";
+import { RpcFailure, rpcFailure } from "../shared/grpc/rpc-failure.js";
 
 /** Principal recorded for admin actions taken with the static ADMIN_TOKEN. */
 export const BREAK_GLASS_PRINCIPAL = "break-glass";

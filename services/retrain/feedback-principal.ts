@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import type { Caller } from "../shared/auth/caller.js";
 import type { PredictionRecord } from "../shared/feedback/prediction-record.js";
-import { rpcFailure, type RpcFailure } from "./rpc-failure.js";
+import { rpcFailure, type RpcFailure } from "../shared/grpc/rpc-failure.js";
 
 /**
  * Whether `caller` may send feedback on `prediction`: only the principal the prediction was

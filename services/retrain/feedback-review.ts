@@ -30,7 +30,7 @@ import {
 import type { FieldViolation } from "../shared/features/feature-schema.js";
 import { checkReason, checkVerdict, isViolation } from "./request-validation.js";
 import type { RetrainScheduler } from "./retrain-scheduler.js";
-import { invalidRequest, rpcFailure } from "./rpc-failure.js";
+import { invalidRequest, rpcFailure } from "../shared/grpc/rpc-failure.js";
 import type {
   FeedbackAuditAction as StoredAction,
   FeedbackAuditEntry,

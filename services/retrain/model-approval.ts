@@ -9,7 +9,7 @@ import {
 import type { Logger } from "pino";
 import type { AdminIdentity } from "./admin-auth.js";
 import { checkReason, checkVersionName } from "./request-validation.js";
-import { invalidRequest, rpcFailure } from "./rpc-failure.js";
+import { invalidRequest, rpcFailure } from "../shared/grpc/rpc-failure.js";
 import {
   RegistryError,
   type ApprovalResult,

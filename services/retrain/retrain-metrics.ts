@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { RpcMetrics } from "../shared/grpc/rpc-metrics.js";
 import type { SiteCalibrationDrift } from "./site-calibration-drift.js";
 import type { VersionVerdicts } from "./version-verdicts.js";
 import type { StoredVerdict } from "./store/feedback-store.js";
@@ -15,14 +16,19 @@ export interface RetrainGaugeSources {
 
 const VERDICT_LABEL: Record<StoredVerdict, string> = { 1: "correct", 2: "wrong", 3: "unknown" };
 const STATES: readonly SchedulerState[] = ["idle", "scheduled", "running"];
+const RETRAIN_RPC_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 10];
 
 /**
  * The RetrainService's Prometheus metrics in a registry of its own (several servers can
  * run in one test process): feedback by verdict, runs by outcome, training duration, the
- * serving version, the queue and the version stream.
+ * serving version, the queue and the version stream; and per-method calls and latency
+ * (liver_retrain_requests_total, liver_retrain_handler_duration_seconds), counted by the
+ * middleware (rpc-middleware.ts).
  */
 export class RetrainMetrics {
   readonly registry = new Registry();
+  /** Calls and latency per method (buckets up to 10 s: SubmitFeedback waits for its group commit). */
+  readonly rpc = new RpcMetrics(this.registry, "liver_retrain", RETRAIN_RPC_BUCKETS);
   private readonly feedback: Counter<"verdict">;
   private readonly duplicates: Counter;
   private readonly sourceLimited: Counter;

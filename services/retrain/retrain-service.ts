@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
+import { status, type ServerWritableStream, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
   ModelVersionEventKind,
@@ -11,6 +11,7 @@ import {
   type ListModelVersionsRequest,
   type ListModelVersionsResponse,
   type RetrainServiceServer,
+  RetrainServiceService,
   type RollbackModelRequest,
   type RollbackModelResponse,
   type SubmitFeedbackRequest,
@@ -20,15 +21,15 @@ import {
   type WatchModelVersionsRequest,
   type WatchModelVersionsResponse,
 } from "../gen/liver/v1/retrain_service.js";
-import { AuthError } from "../shared/auth/auth-error.js";
-import { ANONYMOUS_PRINCIPAL, type Caller } from "../shared/auth/caller.js";
+import { CallGate } from "../shared/auth/call-gate.js";
+import type { Caller } from "../shared/auth/caller.js";
 import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURE_COUNT, LABEL } from "../shared/features/feature-schema.js";
 import { FeedbackTokenError } from "../shared/feedback/feedback-token-error.js";
 import type { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import type { PredictionRecord } from "../shared/feedback/prediction-record.js";
 import { DEFAULT_SITE } from "../shared/sites/site-name.js";
-import { SiteRefusal, type SiteResolver } from "../shared/sites/site-resolver.js";
+import type { SiteResolver } from "../shared/sites/site-resolver.js";
 import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
 import type { AdminAuth, AdminIdentity } from "./admin-auth.js";
 import type { FeedbackAttribution, FeedbackOrigin } from "./feedback-attribution.js";
@@ -46,7 +47,8 @@ import {
   isViolation,
 } from "./request-validation.js";
 import type { RetrainMetrics } from "./retrain-metrics.js";
-import { invalidRequest, rpcFailure, RpcFailure } from "./rpc-failure.js";
+import { invalidRequest, rpcFailure, RpcFailure } from "../shared/grpc/rpc-failure.js";
+import { type AccessTable, type RpcHandlers, withMiddleware } from "../shared/grpc/rpc-middleware.js";
 import { toModelMetrics, toModelVersion, toRetrainRun } from "./retrain-messages.js";
 import type { RetrainRunner } from "./retrain-runner.js";
 import type { RetrainScheduler, SchedulerState } from "./retrain-scheduler.js";
@@ -121,6 +123,27 @@ const STATE: Record<SchedulerState, RetrainState> = {
   running: RetrainState.RETRAIN_STATE_RUNNING,
 };
 
+/**
+ * What each RetrainService method asks of its caller (rpc-middleware.ts enforces it): the
+ * reads Predict replicas and the page use are open, feedback needs a clinician, and every
+ * operator action needs an admin (AdminAuth: an admin's JWT or the break-glass ADMIN_TOKEN).
+ */
+export const RETRAIN_ACCESS: AccessTable<RetrainServiceServer> = {
+  submitFeedback: "clinician",
+  getRetrainStatus: "open",
+  watchModelVersions: "open",
+  getModelArtifact: "open",
+  listModelVersions: "open",
+  triggerRetrain: "admin",
+  rollbackModel: "admin",
+  listFeedback: "admin",
+  excludeFeedback: "admin",
+  releaseFeedback: "admin",
+  listFeedbackAudit: "admin",
+  approveModelVersion: "admin",
+  rejectModelVersion: "admin",
+};
+
 /** The serving version as the version stream announces it. */
 export function servingSnapshot(record: ModelVersionRecord): ServingSnapshot {
   return {
@@ -142,63 +165,34 @@ export function servingSnapshot(record: ModelVersionRecord): ServingSnapshot {
 export class RetrainService {
   constructor(private readonly deps: RetrainServiceDeps) {}
 
-  /** The grpc-js implementation object. */
-  implementation(): RetrainServiceServer {
-    return {
-      submitFeedback: this.unary("SubmitFeedback", async (call) => {
-        const caller = await this.feedbackCaller(call);
-        const origin = this.deps.attribution.origin(
-          call.getPeer(),
-          call.metadata,
-          caller?.principal ?? ANONYMOUS_PRINCIPAL,
-        );
-        let site: string;
-        try {
-          site = this.deps.sites?.resolve(call.getPeer(), call.metadata, caller) ?? DEFAULT_SITE;
-        } catch (error) {
-          throw error instanceof SiteRefusal ? new RpcFailure(error.status) : error;
-        }
-        return this.submitFeedback(call.request, origin, caller, site);
-      }),
-      getRetrainStatus: this.unary("GetRetrainStatus", (call) =>
-        Promise.resolve(this.getRetrainStatus(call.request)),
-      ),
-      watchModelVersions: (call) => {
-        this.watchModelVersions(call);
+  /** The grpc-js implementation of RetrainServiceService, behind the middleware. */
+  implementation(): UntypedServiceImplementation {
+    const { review, approval, attribution, sites } = this.deps;
+    const handlers: RpcHandlers<RetrainServiceServer> = {
+      submitFeedback: (request, { call, caller, principal }) => {
+        const origin = attribution.origin(call.getPeer(), call.metadata, principal);
+        const site = sites?.resolve(call.getPeer(), call.metadata, caller) ?? DEFAULT_SITE;
+        return this.submitFeedback(request, origin, caller, site);
       },
-      getModelArtifact: this.unary("GetModelArtifact", (call) => this.getModelArtifact(call.request)),
-      listModelVersions: this.unary("ListModelVersions", (call) =>
-        Promise.resolve(this.listModelVersions(call.request)),
-      ),
-      triggerRetrain: this.unary("TriggerRetrain", async (call) =>
-        this.triggerRetrain(call.request, await this.authorizeAdmin(call, "TriggerRetrain")),
-      ),
-      rollbackModel: this.unary("RollbackModel", async (call) =>
-        this.rollbackModel(call.request, await this.authorizeAdmin(call, "RollbackModel")),
-      ),
-      listFeedback: this.unary("ListFeedback", async (call) => {
-        await this.authorizeAdmin(call, "ListFeedback");
-        return this.deps.review.listFeedback(call.request);
-      }),
-      excludeFeedback: this.unary("ExcludeFeedback", async (call) => {
-        const admin = await this.authorizeAdmin(call, "ExcludeFeedback");
-        return this.deps.review.excludeFeedback(call.request, admin.principal);
-      }),
-      releaseFeedback: this.unary("ReleaseFeedback", async (call) => {
-        const admin = await this.authorizeAdmin(call, "ReleaseFeedback");
-        return this.deps.review.releaseFeedback(call.request, admin.principal);
-      }),
-      listFeedbackAudit: this.unary("ListFeedbackAudit", async (call) => {
-        await this.authorizeAdmin(call, "ListFeedbackAudit");
-        return this.deps.review.listFeedbackAudit(call.request);
-      }),
-      approveModelVersion: this.unary("ApproveModelVersion", async (call) =>
-        this.deps.approval.approve(call.request, await this.authorizeAdmin(call, "ApproveModelVersion")),
-      ),
-      rejectModelVersion: this.unary("RejectModelVersion", async (call) =>
-        this.deps.approval.reject(call.request, await this.authorizeAdmin(call, "RejectModelVersion")),
-      ),
+      getRetrainStatus: (request) => this.getRetrainStatus(request),
+      watchModelVersions: (call) => this.watchModelVersions(call),
+      getModelArtifact: (request) => this.getModelArtifact(request),
+      listModelVersions: (request) => this.listModelVersions(request),
+      triggerRetrain: (request, admin) => this.triggerRetrain(request, admin),
+      rollbackModel: (request, admin) => this.rollbackModel(request, admin),
+      listFeedback: (request) => review.listFeedback(request),
+      excludeFeedback: (request, admin) => review.excludeFeedback(request, admin.principal),
+      releaseFeedback: (request, admin) => review.releaseFeedback(request, admin.principal),
+      listFeedbackAudit: (request) => review.listFeedbackAudit(request),
+      approveModelVersion: (request, admin) => approval.approve(request, admin),
+      rejectModelVersion: (request, admin) => approval.reject(request, admin),
     };
+    const gate = new CallGate(this.deps.callers, this.deps.adminAuth);
+    return withMiddleware(RetrainServiceService, RETRAIN_ACCESS, handlers, {
+      gate,
+      metrics: this.deps.metrics.rpc,
+      logger: this.deps.logger,
+    });
   }
 
   /**
@@ -393,7 +387,7 @@ export class RetrainService {
   }
 
   /** Every file of a registered version, verified against the sha256 the registry recorded. */
-  async getModelArtifact(request: GetModelArtifactRequest): Promise<GetModelArtifactResponse> {
+  getModelArtifact(request: GetModelArtifactRequest): Promise<GetModelArtifactResponse> {
     const violations = checkVersionName("model_version", request.modelVersion, true);
     if (violations.length > 0) throw invalidRequest(violations);
     if (this.deps.registry.get(request.modelVersion) === undefined) {
@@ -402,15 +396,9 @@ export class RetrainService {
         `model_version ${request.modelVersion} is not in the registry; ListModelVersions shows the stored versions`,
       );
     }
-    try {
-      return await this.deps.artifacts.read(request.modelVersion);
-    } catch (error) {
-      this.deps.logger.error({ err: error, modelVersion: request.modelVersion }, "artifact unreadable");
-      throw rpcFailure(
-        status.INTERNAL,
-        `the artifact of ${request.modelVersion} is registered but cannot be read: ${errorMessage(error)}`,
-      );
-    }
+    // A registered artifact that cannot be read is a fault of this server: the middleware
+    // logs the error and answers INTERNAL with an id, never the file system's text.
+    return this.deps.artifacts.read(request.modelVersion);
   }
 
   /** The registry, newest first. */
@@ -422,7 +410,7 @@ export class RetrainService {
     };
   }
 
-  /** Admin (checked by the caller, who is `admin`): queues a run regardless of the minimum batch. */
+  /** Admin (admitted by the middleware; `admin` is who): queues a run regardless of the minimum batch. */
   triggerRetrain(request: TriggerRetrainRequest, admin: AdminIdentity): TriggerRetrainResponse {
     const violations = checkReason(request.reason);
     if (violations.length > 0) throw invalidRequest(violations);
@@ -434,7 +422,7 @@ export class RetrainService {
     return { scheduled };
   }
 
-  /** Admin (checked by the caller, who is `admin`): serves an earlier gate-passing version again and tells subscribers. */
+  /** Admin (admitted by the middleware; `admin` is who): serves an earlier gate-passing version again and tells subscribers. */
   async rollbackModel(request: RollbackModelRequest, admin: AdminIdentity): Promise<RollbackModelResponse> {
     const violations = [
       ...checkVersionName("model_version", request.modelVersion, true),
@@ -530,53 +518,6 @@ export class RetrainService {
     );
     refusal.metadata?.set("retry-after", String(seconds));
     return { refusal: new RpcFailure(refusal) };
-  }
-
-  /**
-   * The admin calling `method`, through the one admin check (AdminAuth.authorize) that every
-   * admin RPC awaits before doing anything; its principal goes into the audit log.
-   */
-  private authorizeAdmin(call: ServerUnaryCall<unknown, unknown>, method: string): Promise<AdminIdentity> {
-    return this.deps.adminAuth.authorize(call.metadata, method);
-  }
-
-  /** SubmitFeedback's verified caller (clinician or admin role); undefined when authentication is off. */
-  private async feedbackCaller(call: ServerUnaryCall<unknown, unknown>): Promise<Caller | undefined> {
-    const callers = this.deps.callers;
-    if (callers === undefined) return undefined;
-    try {
-      return await callers.authenticate(call.metadata, "SubmitFeedback", "clinician");
-    } catch (error) {
-      throw error instanceof AuthError ? new RpcFailure(error.toStatus()) : error;
-    }
-  }
-
-  /** Wraps a handler: statuses pass through, anything else is logged and answered INTERNAL. */
-  private unary<Req, Res>(
-    method: string,
-    handler: (call: ServerUnaryCall<Req, Res>) => Promise<Res>,
-  ): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
-    return (call, callback) => {
-      let pending: Promise<Res>;
-      try {
-        pending = handler(call);
-      } catch (error) {
-        pending = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
-      pending.then(
-        (response) => {
-          callback(null, response);
-        },
-        (error: unknown) => {
-          if (error instanceof RpcFailure) {
-            callback(error.status);
-            return;
-          }
-          this.deps.logger.error({ err: error, method }, `${method} failed`);
-          callback(grpcError(status.INTERNAL, `${method} failed on the server: ${errorMessage(error)}`));
-        },
-      );
-    };
   }
 }
 

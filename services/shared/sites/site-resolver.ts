@@ -4,11 +4,12 @@ import type { Caller } from "../auth/caller.js";
 import { grpcError, type GrpcStatusError } from "../grpc/grpc-errors.js";
 import { isTrustedPeer } from "../net/trusted-gateways.js";
 import { DEFAULT_SITE, SITE_HEADER, siteNameProblem } from "./site-name.js";
+import { RpcFailure } from "../grpc/rpc-failure.js";
 
 /** A call whose site cannot be settled: the status to answer with. */
-export class SiteRefusal extends Error {
-  constructor(readonly status: GrpcStatusError) {
-    super(status.details);
+export class SiteRefusal extends RpcFailure {
+  constructor(status: GrpcStatusError) {
+    super(status);
     this.name = "SiteRefusal";
   }
 }

@@ -1,10 +1,13 @@
 import type { status } from "@grpc/grpc-js";
-import type { FieldViolation } from "../shared/features/feature-schema.js";
-import { grpcError, invalidArgument, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
+import type { FieldViolation } from "../features/feature-schema.js";
+import { grpcError, invalidArgument, type GrpcStatusError } from "./grpc-errors.js";
 
 /**
  * A handler's refusal as a throwable Error carrying the gRPC status to answer with, so
- * validation deep in a handler can stop it and the wrapper still answers the right code.
+ * validation deep in a handler can stop it and the middleware (rpc-middleware.ts) still
+ * answers its code and message as they are. Domain refusals (a site that cannot be settled,
+ * a version that cannot serve) are subclasses; any other exception is answered as a generic
+ * INTERNAL.
  */
 export class RpcFailure extends Error {
   constructor(readonly status: GrpcStatusError) {
