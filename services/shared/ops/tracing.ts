@@ -44,6 +44,18 @@ const OFF: Tracing = {
 
 let started: Tracing | undefined;
 
+/**
+ * Server methods (by method name, as the gRPC instrumentation matches them) whose server spans
+ * this process starts itself (server-call-tracing.ts); the instrumentation leaves them alone.
+ * A process serves and calls different methods, so the name alone is enough.
+ */
+const selfTracedMethods = new Set<string>();
+
+/** Tells the gRPC instrumentation that this process traces calls of `methodName` itself. */
+export function claimServerSpans(methodName: string): void {
+  selfTracedMethods.add(methodName);
+}
+
 /** Whether the standard variables turn tracing on. */
 export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   if ((env["OTEL_SDK_DISABLED"] ?? "").toLowerCase() === "true") return false;
@@ -75,7 +87,12 @@ export function startTracing(defaultServiceName: string, env: NodeJS.ProcessEnv 
   const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
   // Global provider, W3C trace context and baggage propagators, AsyncLocalStorage context.
   provider.register();
-  registerInstrumentations({ tracerProvider: provider, instrumentations: [new GrpcInstrumentation()] });
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      new GrpcInstrumentation({ ignoreGrpcMethods: [(name) => selfTracedMethods.has(name)] }),
+    ],
+  });
   createRequire(import.meta.url)("@grpc/grpc-js");
   const endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "";
   const sampler = env["OTEL_TRACES_SAMPLER"] ?? "parentbased_always_on";
