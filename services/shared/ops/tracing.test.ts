@@ -4,7 +4,9 @@
  * One Predict from a "page" with its own traceparent goes through the bridge; its feedback
  * token comes back as a verdict; the verdict's retrain promotes a version and the replica
  * swaps to it. The test checks one connected trace per request and the links
- * verdict -> run -> promotion -> swap, and that log lines carry trace_id and span_id.
+ * verdict -> run -> promotion -> swap, the stages the trainer worker timed as children of the
+ * run's training span, that an admin's rollback reaches the replica's swap the same way, and
+ * that log lines carry trace_id and span_id.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -16,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictRequest, PredictResponse } from "../../gen/liver/v1/predict_service.js";
 import { FeedbackVerdict } from "../../gen/liver/v1/retrain_service.js";
 import { grpcWebCall } from "../../../gateway/bridge/grpc-web-fetch-client.js";
-import { retrainClient, unary } from "../../retrain/testing/retrain-clients.js";
+import { bearer, retrainClient, unary } from "../../retrain/testing/retrain-clients.js";
 import { PROMOTE_EVERY_CANDIDATE_ENV } from "../../retrain/testing/retrain-fixtures.js";
 import {
   ChildService,
@@ -35,6 +37,7 @@ interface OtlpSpan {
   spanId: string;
   parentSpanId?: string;
   name: string;
+  startTimeUnixNano?: string;
   attributes?: OtlpAttribute[];
   links?: { traceId: string; spanId: string; attributes?: OtlpAttribute[] }[];
 }
@@ -77,6 +80,7 @@ const children: ChildService[] = [];
 let retrain: ChildService;
 let bridge: ChildService;
 const signingKey = randomBytes(32).toString("hex");
+const adminToken = randomBytes(16).toString("hex");
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -95,6 +99,7 @@ beforeAll(async () => {
     DATA_PATH: path.join(dir, "data"),
     MODEL_PATH: path.join(dir, "models"),
     FEEDBACK_SIGNING_KEY: signingKey,
+    ADMIN_TOKEN: adminToken,
     ...PROMOTE_EVERY_CANDIDATE_ENV,
     RETRAIN_DEBOUNCE_MS: "0",
     RETRAIN_MIN_BATCH: "1",
@@ -222,6 +227,27 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
     const train = spans.find((s) => s.name === "retrain.train" && s.parentSpanId === run.spanId);
     expect(train?.traceId).toBe(run.traceId);
 
+    // The stages the worker thread timed, children of the training span, in order.
+    const stages = spans
+      .filter((s) => s.parentSpanId === train?.spanId)
+      .sort((a, b) => Number(BigInt(a.startTimeUnixNano ?? "0") - BigInt(b.startTimeUnixNano ?? "0")));
+    expect(stages.map((s) => s.name)).toEqual([
+      "train.load",
+      "train.reference_models",
+      "train.prepare_rows",
+      "train.split",
+      "train.fit_pipeline",
+      "train.train",
+      "train.evaluate",
+      "train.build_artifact",
+      "train.write_artifact",
+      "train.gate_evidence",
+    ]);
+    for (const stage of stages) {
+      expect(stage.traceId).toBe(run.traceId);
+      expect(attribute(stage.attributes, "model_version")).toBe(newVersion);
+    }
+
     // The promotion, in the run's trace, names the version.
     const promotion = await waitUntil(
       "the promotion's span",
@@ -243,6 +269,48 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
       60_000,
     );
     expect(swap.links?.map((l) => [l.traceId, l.spanId])).toEqual([[promotion.traceId, promotion.spanId]]);
+
+    // An admin's rollback to the first version: its span names the version and the replica's
+    // swap back links to it, as to a promotion.
+    const rollbackTrace = randomBytes(16).toString("hex");
+    const admin = bearer(adminToken);
+    admin.set("traceparent", `00-${rollbackTrace}-${randomBytes(8).toString("hex")}-01`);
+    const adminClient = retrainClient(retrain.port);
+    try {
+      await unary(
+        adminClient.rollbackModel.bind(adminClient),
+        { modelVersion: servedVersion, reason: "" },
+        admin,
+      );
+    } finally {
+      adminClient.close();
+    }
+    const rollbackCall = await waitUntil(
+      "the RollbackModel call's span",
+      () => spans.find((s) => s.traceId === rollbackTrace && s.name.endsWith("/RollbackModel")),
+      20_000,
+    );
+    const rollback = await waitUntil(
+      "the rollback's span",
+      () => spans.find((s) => s.name === "model.rollback" && s.traceId === rollbackTrace),
+      20_000,
+    );
+    expect(rollback.parentSpanId).toBe(rollbackCall.spanId);
+    expect(attribute(rollback.attributes, "model_version")).toBe(servedVersion);
+    expect(attribute(rollback.attributes, "liver.previous_model_version")).toBe(newVersion);
+    const swapBack = await waitUntil(
+      "the replica's swap back",
+      () =>
+        spans.find(
+          (s) =>
+            s.service === "test-predict" &&
+            s.name === "model.swap" &&
+            (s.links ?? []).some((l) => l.spanId === rollback.spanId),
+        ),
+      60_000,
+    );
+    expect(attribute(swapBack.attributes, "model_version")).toBe(servedVersion);
+    expect(swapBack.links?.map((l) => l.traceId)).toEqual([rollbackTrace]);
 
     // Log lines written inside a span carry its ids.
     const started = retrain
