@@ -25,6 +25,7 @@ import { RetrainStatusPanel } from "./retrain-status.js";
 import { ServiceStatusBanner } from "./service-status.js";
 import { SignInPrompt } from "./sign-in-prompt.js";
 import { SignedInUser } from "./signed-in-user.js";
+import { tracingFetch } from "./trace-context.js";
 import { startPageOutbox } from "./verdict-outbox-page.js";
 import { VersionBadge } from "./version-badge.js";
 
@@ -32,7 +33,8 @@ import { VersionBadge } from "./version-badge.js";
 const FIRST_RENDER_MARK = "liver:form-rendered";
 
 function start(): void {
-  const api = new LiverApi(new GrpcWebClient());
+  // Predict and SubmitFeedback start their trace here (trace-context.ts).
+  const api = new LiverApi(new GrpcWebClient({ fetch: tracingFetch((url, init) => fetch(url, init)) }));
   const outages = new ServiceStatusBanner(byId("service-status", HTMLElement));
   const badge = new VersionBadge(byId("version-badge", HTMLElement));
   const signedIn = new SignedInUser(byId("signed-in", HTMLElement)).load();

@@ -1,8 +1,8 @@
 /**
  * OpenTelemetry traces across real processes: RetrainService, a PredictService replica and the
  * grpc-web bridge as child processes exporting OTLP/HTTP (JSON) to a receiver in this test.
- * One Predict from a "page" with its own traceparent goes through the bridge; its feedback
- * token comes back as a verdict; the verdict's retrain promotes a version and the replica
+ * One Predict from the page's own API code (which starts its trace) goes through the bridge;
+ * its feedback token comes back from the page as a verdict; the verdict's retrain promotes a version and the replica
  * swaps to it. The test checks one connected trace per request and the links
  * verdict -> run -> promotion -> swap, the stages the trainer worker timed as children of the
  * run's training span, that an admin's rollback reaches the replica's swap the same way, and
@@ -13,11 +13,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { type IncomingMessage, createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PredictRequest, PredictResponse } from "../../gen/liver/v1/predict_service.js";
-import { FeedbackVerdict } from "../../gen/liver/v1/retrain_service.js";
-import { grpcWebCall } from "../../../gateway/bridge/grpc-web-fetch-client.js";
+import { Gender as PageGender } from "../../../gateway/web/src/gen/liver/v1/patient.js";
+import type { PredictResponse } from "../../../gateway/web/src/gen/liver/v1/predict_service.js";
+import { FeedbackVerdict as PageVerdict } from "../../../gateway/web/src/gen/liver/v1/retrain_service.js";
+import { GrpcWebClient } from "../../../gateway/web/src/grpc-web-client.js";
+import { LiverApi } from "../../../gateway/web/src/liver-api.js";
+import { tracingFetch } from "../../../gateway/web/src/trace-context.js";
 import { bearer, retrainClient, unary } from "../../retrain/testing/retrain-clients.js";
 import { PROMOTE_EVERY_CANDIDATE_ENV } from "../../retrain/testing/retrain-fixtures.js";
 import {
@@ -135,46 +137,51 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const PAGE_TRACE = randomBytes(16).toString("hex");
-const PAGE_SPAN = randomBytes(8).toString("hex");
+/** The page's API as the browser uses it, with the traceparent of each call it starts. */
+function pageApi(base: string): { api: LiverApi; traceparents: string[] } {
+  const traceparents: string[] = [];
+  const client = new GrpcWebClient({
+    baseUrl: base,
+    fetch: tracingFetch((url, init) => {
+      traceparents.push(new Headers(init.headers).get("traceparent") ?? "");
+      return fetch(url, init);
+    }),
+  });
+  return { api: new LiverApi(client), traceparents };
+}
 
 describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
   it("follows one Predict from the page through the bridge, its verdict, the retrain and the swap", async () => {
-    const base = `http://127.0.0.1:${bridge.port}/`;
+    const page = pageApi(`http://127.0.0.1:${bridge.port}`);
+    // The page's own generated types: the same fields, its own Gender enum.
+    const { gender: _servicesGender, ...values } = validPatient();
+    const patient = { ...values, gender: PageGender.GENDER_MALE };
     // The replica has its first model once Predict answers.
     let answer: PredictResponse | undefined;
     await waitUntil(
       "the replica answering through the bridge",
       async () => {
-        const reply = await grpcWebCall(
-          base,
-          "/liver.v1.PredictService/Predict",
-          PredictRequest.encode({ patient: validPatient() }).finish(),
-          { headers: { traceparent: `00-${PAGE_TRACE}-${PAGE_SPAN}-01` } },
-        );
-        const message = reply.messages[0];
-        if (reply.code !== 0 || message === undefined) return false;
-        answer = PredictResponse.decode(message);
-        return true;
+        try {
+          answer = await page.api.predict(patient);
+          return true;
+        } catch {
+          return false;
+        }
       },
       60_000,
       50,
     );
     if (answer === undefined) throw new Error("no answer");
     const servedVersion = answer.modelVersion;
+    // The page started a new trace for each call; the answered call was the last one.
+    const [, pageTrace, pageSpan, flags] = (page.traceparents.at(-1) ?? "").split("-");
+    expect(flags).toBe("01");
 
     // The page's trace: the bridge's span is the page span's child, Predict's server span the
-    // bridge's. The answered call is the one judged: calls the loop above made before the
-    // replica had its model were traced too (same trace, no model_version yet).
+    // bridge's.
     const predictSpan = await waitUntil(
       "Predict's server span of the answered call",
-      () =>
-        spans.find(
-          (s) =>
-            s.service === "test-predict" &&
-            s.traceId === PAGE_TRACE &&
-            attribute(s.attributes, "model_version") === servedVersion,
-        ),
+      () => spans.find((s) => s.service === "test-predict" && s.traceId === pageTrace),
       20_000,
     );
     const bridgeSpan = await waitUntil(
@@ -182,35 +189,31 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
       () =>
         spans.find(
           (s) =>
-            s.service === "test-bridge" && s.traceId === PAGE_TRACE && s.spanId === predictSpan.parentSpanId,
+            s.service === "test-bridge" && s.traceId === pageTrace && s.spanId === predictSpan.parentSpanId,
         ),
       20_000,
     );
-    expect(bridgeSpan.parentSpanId).toBe(PAGE_SPAN);
+    expect(bridgeSpan.parentSpanId).toBe(pageSpan);
     expect(predictSpan.name).toBe("grpc.liver.v1.PredictService/Predict");
     expect(attribute(predictSpan.attributes, "model_version")).toBe(servedVersion);
     expect(attribute(predictSpan.attributes, "liver.site")).toBe("default");
 
-    // The verdict, in a trace of its own.
-    const verdictTrace = randomBytes(16).toString("hex");
-    const metadata = new Metadata();
-    metadata.set("traceparent", `00-${verdictTrace}-${randomBytes(8).toString("hex")}-01`);
-    const client = retrainClient(retrain.port);
-    try {
-      await unary(
-        client.submitFeedback.bind(client),
-        { feedbackToken: answer.feedbackToken, verdict: FeedbackVerdict.FEEDBACK_VERDICT_WRONG },
-        metadata,
-      );
-    } finally {
-      client.close();
-    }
+    // The verdict, from the page too, in a trace of its own.
+    await page.api.submitFeedback(answer.feedbackToken, PageVerdict.FEEDBACK_VERDICT_WRONG);
+    const [, verdictTrace, verdictPageSpan] = (page.traceparents.at(-1) ?? "").split("-");
+    expect(verdictTrace).not.toBe(pageTrace);
     const verdict = await waitUntil(
       "the verdict's span",
-      () => spans.find((s) => s.traceId === verdictTrace && s.name.endsWith("SubmitFeedback")),
+      () =>
+        spans.find(
+          (s) =>
+            s.service === "test-retrain" && s.traceId === verdictTrace && s.name.endsWith("SubmitFeedback"),
+        ),
       20_000,
     );
-    expect(verdict.service).toBe("test-retrain");
+    const verdictBridge = spans.find((s) => s.spanId === verdict.parentSpanId);
+    expect(verdictBridge?.service).toBe("test-bridge");
+    expect(verdictBridge?.parentSpanId).toBe(verdictPageSpan);
 
     // The run that trained on it: a new trace, linked to the verdict.
     const run = await waitUntil(
