@@ -8,7 +8,9 @@
  * gRPC calls are traced by @opentelemetry/instrumentation-grpc, which patches @grpc/grpc-js
  * when it is first required; so a process starts tracing before anything imports grpc-js
  * (each main.ts imports its tracing module first), and this module then requires grpc-js
- * itself, so the ES-module imports that follow share the patched module.
+ * itself, so the ES-module imports that follow share the patched module. Hot unary services
+ * (Predict's) start their server spans themselves (server-call-tracing.ts) and the
+ * instrumentation skips them (claimServerSpans).
  */
 import { createRequire } from "node:module";
 import { type Attributes, type Link, type SpanContext, trace } from "@opentelemetry/api";
