@@ -211,9 +211,14 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
         ),
       20_000,
     );
-    const verdictBridge = spans.find((s) => s.spanId === verdict.parentSpanId);
-    expect(verdictBridge?.service).toBe("test-bridge");
-    expect(verdictBridge?.parentSpanId).toBe(verdictPageSpan);
+    // Each process exports on its own schedule: the bridge's span may come after Retrain's.
+    const verdictBridge = await waitUntil(
+      "the bridge's span of the verdict",
+      () => spans.find((s) => s.spanId === verdict.parentSpanId),
+      20_000,
+    );
+    expect(verdictBridge.service).toBe("test-bridge");
+    expect(verdictBridge.parentSpanId).toBe(verdictPageSpan);
 
     // The run that trained on it: a new trace, linked to the verdict.
     const run = await waitUntil(
