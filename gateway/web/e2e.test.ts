@@ -41,6 +41,7 @@ const ARTIFACTS = fileURLToPath(
   new URL(`../../test-artifacts/web-e2e${testTlsEnabled() ? "-tls" : ""}/`, import.meta.url),
 );
 const PREDICT_PATH = "/liver.v1.PredictService/Predict";
+const FEEDBACK_PATH = "/liver.v1.RetrainService/SubmitFeedback";
 
 /** A patient typed into the form, in form order; gender is chosen by its first letter. */
 const PATIENT: readonly [string, string][] = [
@@ -72,6 +73,11 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
   /** Content-Security-Policy violations the page reported; every test ends with none. */
   let cspViolations: string[] = [];
   let predictRequests = 0;
+  /** The traceparent header of each Predict and SubmitFeedback the page sent ("" when none). */
+  const traceparents = new Map<string, string[]>([
+    [PREDICT_PATH, []],
+    [FEEDBACK_PATH, []],
+  ]);
   let shot = 0;
 
   const screenshot = async (name: string): Promise<void> => {
@@ -208,7 +214,9 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     page = await context.newPage();
     cspViolations = await watchCspViolations(page);
     page.on("request", (request) => {
-      if (new URL(request.url()).pathname === PREDICT_PATH) predictRequests++;
+      const path = new URL(request.url()).pathname;
+      if (path === PREDICT_PATH) predictRequests++;
+      traceparents.get(path)?.push(request.headers()["traceparent"] ?? "");
     });
   });
 
@@ -357,6 +365,10 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     }
     await screenshot("feedback-sent");
     await expectAccessible("feedback given");
+    // Each clinician call starts its own sampled trace (trace-context.ts).
+    const sampledTrace = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
+    expect(traceparents.get(PREDICT_PATH)?.at(-1)).toMatch(sampledTrace);
+    expect(traceparents.get(FEEDBACK_PATH)?.at(-1)).toMatch(sampledTrace);
 
     await page.waitForSelector('#version-badge[data-version="v2"]', { timeout: WAIT_MS });
     const panelAtBadgeChange = await page.evaluate(

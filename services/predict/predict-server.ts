@@ -11,8 +11,9 @@ import { ArtifactFetcher } from "./artifact-fetcher.js";
 import { bundledFallback, cacheFallback } from "./fallback-sources.js";
 import { ModelCache } from "./model-cache.js";
 import { ModelHolder } from "./model-holder.js";
-import { SwapTracing, withModelSpanAttributes } from "./predict-tracing.js";
+import { SwapTracing, servingAttributes } from "./predict-tracing.js";
 import { tracingEnabled } from "../shared/ops/tracing.js";
+import { traceUnaryCalls } from "../shared/ops/server-call-tracing.js";
 import { ModelVersionLibrary } from "./model-version-library.js";
 import { OPEN_INFERENCE_SERVICE_NAME, OpenInferenceService } from "./open-inference-service.js";
 import { GRPCInferenceServiceService } from "../gen/open_inference_grpc.js";
@@ -129,7 +130,9 @@ export async function startPredictServer(
   logAuthMode(logger, config.auth, "Predict and PredictBatch");
   host.addService(
     FAST_PREDICT_SERVICE_DEFINITION,
-    tracingEnabled() ? withModelSpanAttributes(service.implementation(), holder) : service.implementation(),
+    tracingEnabled()
+      ? traceUnaryCalls(FAST_PREDICT_SERVICE_DEFINITION, service.implementation(), servingAttributes(holder))
+      : service.implementation(),
   );
   holder.onSwap(() => host.setServing(true));
   // The Open Inference Protocol on the same port, behind the same TLS and sign-in.
@@ -147,7 +150,11 @@ export async function startPredictServer(
   host.addService(
     GRPCInferenceServiceService,
     tracingEnabled()
-      ? withModelSpanAttributes(openInference.implementation(), holder)
+      ? traceUnaryCalls(
+          GRPCInferenceServiceService,
+          openInference.implementation(),
+          servingAttributes(holder),
+        )
       : openInference.implementation(),
   );
 

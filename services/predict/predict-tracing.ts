@@ -1,5 +1,4 @@
-import { ROOT_CONTEXT, type SpanContext, propagation, trace } from "@opentelemetry/api";
-import type { UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { type Attributes, ROOT_CONTEXT, type SpanContext, propagation, trace } from "@opentelemetry/api";
 import { ModelVersionEventKind, type WatchModelVersionsResponse } from "../gen/liver/v1/retrain_service.js";
 import { ATTR_MODEL_VERSION, ATTR_SITE, DEFAULT_SITE, linkTo, meshTracer } from "../shared/ops/tracing.js";
 import type { ModelHolder } from "./model-holder.js";
@@ -58,24 +57,7 @@ export class SwapTracing {
   }
 }
 
-/**
- * The handlers of a service with the serving model_version and the site set on each call's
- * server span (the gRPC instrumentation's), for use while tracing is on.
- */
-export function withModelSpanAttributes(
-  implementation: UntypedServiceImplementation,
-  holder: ModelHolder,
-): UntypedServiceImplementation {
-  const wrapped: UntypedServiceImplementation = {};
-  for (const [name, handler] of Object.entries(implementation)) {
-    wrapped[name] = ((call: unknown, callback: unknown) => {
-      const span = trace.getActiveSpan();
-      if (span !== undefined && span.isRecording()) {
-        span.setAttribute(ATTR_MODEL_VERSION, holder.current?.version ?? "");
-        span.setAttribute(ATTR_SITE, DEFAULT_SITE);
-      }
-      (handler as (call: unknown, callback: unknown) => void)(call, callback);
-    }) as UntypedHandleCall;
-  }
-  return wrapped;
+/** The serving model_version and the site, for the server span of each traced call. */
+export function servingAttributes(holder: ModelHolder): () => Attributes {
+  return () => ({ [ATTR_MODEL_VERSION]: holder.current?.version ?? "", [ATTR_SITE]: DEFAULT_SITE });
 }

@@ -3,6 +3,7 @@ import type { SiteCalibrationsFile } from "../shared/model/served-answer.js";
 import type { CalibrationRecord } from "../shared/model/output-calibration.js";
 import type { GateEvidence } from "./quality-gate.js";
 import type { ServedChangeEvidence } from "./served-change.js";
+import type { TrainingStageReport } from "./training-stages.js";
 
 /** One candidate to train: everything the trainer needs besides the store. */
 export interface CandidateRequest {
@@ -19,6 +20,8 @@ export interface CandidateRequest {
   readonly approvedVersion: string | undefined;
   /** Slices with fewer holdout rows are reported, not judged (GATE_MIN_SLICE_ROWS). */
   readonly minSliceRows: number;
+  /** W3C traceparent of the training's span; the trainer reports its stages under it. */
+  readonly traceparent?: string | undefined;
 }
 
 /** Where a run is, for GetRetrainStatus. */
@@ -48,6 +51,8 @@ export interface TrainedCandidate {
   /** SHA-256 of the published manifest. */
   readonly sha256: string;
   readonly synthetic: boolean;
+  /** The stages as the trainer timed them, when the request carried a traceparent. */
+  readonly stages?: TrainingStageReport | undefined;
 }
 
 /**

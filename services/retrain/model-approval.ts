@@ -17,6 +17,7 @@ import {
   type ModelVersionRecord,
 } from "./store/model-registry.js";
 import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.js";
+import { servingChangedByAdmin } from "./retrain-tracing.js";
 import type { GetModelArtifactResponse } from "../gen/liver/v1/retrain_service.js";
 import type { FieldViolation } from "../shared/features/feature-schema.js";
 
@@ -62,13 +63,13 @@ export class ModelApproval {
       this.deps.registry.approve(request.modelVersion, admin.principal, request.reason),
     );
     this.deps.broadcaster.setPending("");
-    this.deps.broadcaster.publish(
-      ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED,
-      this.deps.snapshot(result.current),
-    );
+    const previousVersion = result.previous?.modelVersion ?? "";
+    this.deps.broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_PROMOTED, {
+      ...this.deps.snapshot(result.current),
+      traceparent: servingChangedByAdmin("approval", result.current, previousVersion),
+    });
     this.deps.onServingChanged(result.current);
     this.deps.onPendingChanged(undefined);
-    const previousVersion = result.previous?.modelVersion ?? "";
     this.deps.logger.warn(
       {
         audit: "ApproveModelVersion",

@@ -63,6 +63,7 @@ import { RegistryError, type ModelRegistry, type ModelVersionRecord } from "./st
 import type { RunLog } from "./store/run-log.js";
 import type { OriginalDatasetInfo } from "./store/sample-store.js";
 import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.js";
+import { servingChangedByAdmin } from "./retrain-tracing.js";
 import type { SiteCalibrationDrift } from "./site-calibration-drift.js";
 import type { VersionVerdicts } from "./version-verdicts.js";
 
@@ -463,10 +464,10 @@ export class RetrainService {
     }
     const previousVersion = result.previous?.modelVersion ?? "";
     if (previousVersion !== result.current.modelVersion) {
-      this.deps.broadcaster.publish(
-        ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_ROLLED_BACK,
-        servingSnapshot(result.current),
-      );
+      this.deps.broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_ROLLED_BACK, {
+        ...servingSnapshot(result.current),
+        traceparent: servingChangedByAdmin("rollback", result.current, previousVersion),
+      });
       this.deps.onServingChanged(result.current);
       this.deps.logger.warn(
         {

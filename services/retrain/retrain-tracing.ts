@@ -11,6 +11,7 @@ import { ATTR_MODEL_VERSION, ATTR_SITE, DEFAULT_SITE, linkTo, meshTracer } from 
 import type { CandidateTrainer } from "./candidate-trainer.js";
 import type { StartedRun } from "./retrain-scheduler.js";
 import type { ModelVersionRecord } from "./store/model-registry.js";
+import type { TrainingStageReport } from "./training-stages.js";
 import type { RunOutcome, RunTrigger } from "./store/run-log.js";
 
 /** Verdicts remembered until a run links them; older ones are dropped beyond this. */
@@ -107,8 +108,37 @@ export class RetrainTracing {
 }
 
 /**
- * The trainer with each training in a child span of the run, naming the version it trains
- * (the worker thread itself exports nothing: its time is this span).
+ * An admin's change of the serving version (RollbackModel, or ApproveModelVersion of a
+ * candidate that waited): a span in the admin call's trace naming the version now serving and
+ * the one before; returns its traceparent for the version events, so every replica's swap links
+ * to it as it does to a promotion. "" while tracing is off or the admin call is not sampled.
+ */
+export function servingChangedByAdmin(
+  change: "rollback" | "approval",
+  record: ModelVersionRecord,
+  previousVersion: string,
+): string {
+  const span = meshTracer().startSpan(change === "rollback" ? "model.rollback" : "model.approve", {
+    attributes: {
+      [ATTR_MODEL_VERSION]: record.modelVersion,
+      "liver.previous_model_version": previousVersion,
+      [ATTR_SITE]: DEFAULT_SITE,
+    },
+  });
+  const carrier: Record<string, string> = {};
+  if (span.isRecording()) propagation.inject(trace.setSpan(context.active(), span), carrier);
+  span.end();
+  return carrier["traceparent"] ?? "";
+}
+
+/**
+ * The trainer with each training in a child span of the run, naming the version it trains.
+ * The span's traceparent goes into the worker thread with the request and comes back with the
+ * stages the worker timed (load, reference models, split, fit pipeline, train, evaluate, build
+ * and write the artifact, gate evidence), which become child spans with the worker's start and
+ * end times. The worker itself exports nothing: a second SDK and exporter in the thread would
+ * double the export machinery and lose its buffer whenever a run is aborted and the thread
+ * ended, while a timed report arrives with the candidate it describes.
  */
 export function tracedTrainer(trainer: CandidateTrainer): CandidateTrainer {
   return {
@@ -118,7 +148,16 @@ export function tracedTrainer(trainer: CandidateTrainer): CandidateTrainer {
         { attributes: { [ATTR_MODEL_VERSION]: request.modelVersion, "liver.run.id": request.runId } },
         async (span) => {
           try {
-            return await trainer.train(request, onProgress, signal);
+            const carrier: Record<string, string> = {};
+            if (span.isRecording()) propagation.inject(context.active(), carrier);
+            const traceparent = carrier["traceparent"];
+            const candidate = await trainer.train(
+              traceparent === undefined ? request : { ...request, traceparent },
+              onProgress,
+              signal,
+            );
+            if (candidate.stages !== undefined) stageSpans(candidate.stages, request.modelVersion);
+            return candidate;
           } catch (error) {
             span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
             throw error;
@@ -129,4 +168,20 @@ export function tracedTrainer(trainer: CandidateTrainer): CandidateTrainer {
       ),
     close: () => trainer.close(),
   };
+}
+
+/** One span per stage the worker timed, children of the span its traceparent names. */
+function stageSpans(report: TrainingStageReport, modelVersion: string): void {
+  const parent = propagation.extract(ROOT_CONTEXT, { traceparent: report.traceparent });
+  const parentSpan = trace.getSpanContext(parent);
+  if (parentSpan === undefined || !trace.isSpanContextValid(parentSpan)) return;
+  for (const stage of report.stages) {
+    meshTracer()
+      .startSpan(
+        `train.${stage.name}`,
+        { startTime: stage.startMs, attributes: { [ATTR_MODEL_VERSION]: modelVersion } },
+        parent,
+      )
+      .end(stage.endMs);
+  }
 }

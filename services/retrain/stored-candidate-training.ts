@@ -13,6 +13,7 @@ import { measureServedChange } from "./served-change.js";
 import { capRowsPerSource, DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
 import type { CandidateProgress, CandidateRequest, TrainedCandidate } from "./candidate-trainer.js";
 import { siteInterceptRows } from "./site-intercept-rows.js";
+import { StageClock, epochMs, pipelineStages } from "./training-stages.js";
 import { FeedbackStore, type LabelledRows } from "./store/feedback-store.js";
 import { SampleStore } from "./store/sample-store.js";
 import { openSqliteStore, type StoreDatabase } from "./store/sqlite-store.js";
@@ -69,6 +70,8 @@ export class StoredCandidateTraining {
     signal: AbortSignal,
   ): Promise<TrainedCandidate> {
     onProgress({ stage: "loading", step: 0, totalSteps: 1, loss: 0 });
+    const clock = new StageClock();
+    clock.stage("load");
     const db = this.open();
     // One read transaction: samples and feedback come from the same snapshot of the store.
     const { original, feedback, importedAtMs } = db.transaction(() => ({
@@ -86,8 +89,10 @@ export class StoredCandidateTraining {
     if (path.resolve(artifactParent) !== path.resolve(this.modelPath)) {
       throw new Error(`artifact folder ${request.artifactDir} is outside MODEL_PATH ${this.modelPath}`);
     }
+    clock.stage("reference_models");
     const reference = await this.referenceScorer(original, importedAtMs, signal);
     const serving = await this.servingScorer(request.servingVersion);
+    clock.stage("prepare_rows");
     // One source weighs at most trainingRowsPerSource rows in the base model and in the
     // recalibration, and the recalibration needs several sources: no one source steers either.
     // The base model sees each site's feedback at the prevalence the reference expects for
@@ -117,6 +122,8 @@ export class StoredCandidateTraining {
       });
     }
     let lastStep = 0;
+    // The pipeline times its own stages; they are placed from its wall times below.
+    clock.stop();
     const result = await runTrainingPipeline({
       original,
       feedback: capped.kept,
@@ -135,6 +142,8 @@ export class StoredCandidateTraining {
       },
       artifact: { version: request.modelVersion, parentDir: artifactParent },
     });
+    clock.add(pipelineStages(result.timingsMs, epochMs()));
+    clock.stage("gate_evidence");
     onProgress({
       stage: "publishing",
       step: lastStep,
@@ -182,6 +191,9 @@ export class StoredCandidateTraining {
       holdoutRows: counts.holdoutRows,
       sha256: artifact.manifestSha256,
       synthetic: original.source === "synthetic",
+      ...(request.traceparent === undefined
+        ? {}
+        : { stages: { traceparent: request.traceparent, stages: clock.stages() } }),
     };
   }
 

@@ -32,6 +32,7 @@ import { VersionBadge } from "./version-badge.js";
 const FIRST_RENDER_MARK = "liver:form-rendered";
 
 function start(): void {
+  // Predict and SubmitFeedback start their trace in LiverApi (trace-context.ts).
   const api = new LiverApi(new GrpcWebClient());
   const outages = new ServiceStatusBanner(byId("service-status", HTMLElement));
   const badge = new VersionBadge(byId("version-badge", HTMLElement));

@@ -27,6 +27,7 @@ import {
   WatchModelVersionsResponse,
 } from "./gen/liver/v1/retrain_service.js";
 import type { GrpcWebClient, MessageCodec, MethodDescriptor } from "./grpc-web-client.js";
+import { newTraceparent } from "./trace-context.js";
 
 /** A public method with the deadline the gateways give it (0 for streams: none). */
 interface PublicDescriptor<Req, Res> extends MethodDescriptor<Req, Res> {
@@ -89,11 +90,18 @@ export type ServiceName = "predict" | "retrain";
 
 /** Typed calls to the public API through one grpc-web client. */
 export class LiverApi {
-  constructor(private readonly client: GrpcWebClient) {}
+  /**
+   * `startTrace` gives the traceparent of each call the page starts a trace for (Predict and
+   * SubmitFeedback: the clinician's own actions; trace-context.ts).
+   */
+  constructor(
+    private readonly client: GrpcWebClient,
+    private readonly startTrace: () => string = newTraceparent,
+  ) {}
 
-  /** Scores one patient. */
+  /** Scores one patient, in a trace of its own. */
   predict(patient: PatientFeatures, signal?: AbortSignal): Promise<PredictResponse> {
-    return this.unary(LIVER_METHODS.predict, { patient }, signal);
+    return this.unary(LIVER_METHODS.predict, { patient }, signal, undefined, this.startTrace());
   }
 
   /** The serving model's version, metrics, feature schema and provenance. */
@@ -101,14 +109,18 @@ export class LiverApi {
     return this.unary(LIVER_METHODS.getModelInfo, {}, signal);
   }
 
-  /** Sends the clinician's verdict on one prediction; `timeoutMs` may shorten the gateway's deadline. */
+  /**
+   * Sends the clinician's verdict on one prediction, in a trace of its own; `timeoutMs` may
+   * shorten the gateway's deadline.
+   */
   submitFeedback(
     feedbackToken: string,
     verdict: FeedbackVerdict,
     signal?: AbortSignal,
     timeoutMs?: number,
   ): Promise<SubmitFeedbackResponse> {
-    return this.unary(LIVER_METHODS.submitFeedback, { feedbackToken, verdict }, signal, timeoutMs);
+    const request = { feedbackToken, verdict };
+    return this.unary(LIVER_METHODS.submitFeedback, request, signal, timeoutMs, this.startTrace());
   }
 
   /** The retrainer's state and progress. */
@@ -144,8 +156,13 @@ export class LiverApi {
     request: Req,
     signal?: AbortSignal,
     shorterTimeoutMs?: number,
+    traceparent?: string,
   ): Promise<Res> {
     const timeoutMs = Math.min(method.timeoutMs, shorterTimeoutMs ?? method.timeoutMs);
-    return this.client.unary(method, request, signal === undefined ? { timeoutMs } : { timeoutMs, signal });
+    return this.client.unary(method, request, {
+      timeoutMs,
+      ...(signal === undefined ? {} : { signal }),
+      ...(traceparent === undefined ? {} : { metadata: { traceparent } }),
+    });
   }
 }

@@ -1,22 +1,29 @@
 /**
  * OpenTelemetry traces across real processes: RetrainService, a PredictService replica and the
  * grpc-web bridge as child processes exporting OTLP/HTTP (JSON) to a receiver in this test.
- * One Predict from a "page" with its own traceparent goes through the bridge; its feedback
- * token comes back as a verdict; the verdict's retrain promotes a version and the replica
+ * One Predict from the page's own API code (which starts its trace) goes through the bridge;
+ * its feedback token comes back from the page as a verdict; the verdict's retrain promotes a version and the replica
  * swaps to it. The test checks one connected trace per request and the links
- * verdict -> run -> promotion -> swap, and that log lines carry trace_id and span_id.
+ * verdict -> run -> promotion -> swap, the stages the trainer worker timed as children of the
+ * run's training span, that an admin's rollback reaches the replica's swap the same way, and
+ * that log lines carry trace_id and span_id.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { type IncomingMessage, createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictRequest, PredictResponse } from "../../gen/liver/v1/predict_service.js";
-import { FeedbackVerdict } from "../../gen/liver/v1/retrain_service.js";
+import {
+  FeedbackVerdict,
+  SubmitFeedbackRequest,
+  SubmitFeedbackResponse,
+} from "../../gen/liver/v1/retrain_service.js";
+import type { PatientFeatures } from "../../gen/liver/v1/patient.js";
 import { grpcWebCall } from "../../../gateway/bridge/testing/grpc-web-fetch-client.js";
-import { retrainClient, unary } from "../../retrain/testing/retrain-clients.js";
+import { newTraceparent } from "../../../gateway/web/src/trace-context.js";
+import { bearer, retrainClient, unary } from "../../retrain/testing/retrain-clients.js";
 import { PROMOTE_EVERY_CANDIDATE_ENV } from "../../retrain/testing/retrain-fixtures.js";
 import {
   ChildService,
@@ -35,6 +42,7 @@ interface OtlpSpan {
   spanId: string;
   parentSpanId?: string;
   name: string;
+  startTimeUnixNano?: string;
   attributes?: OtlpAttribute[];
   links?: { traceId: string; spanId: string; attributes?: OtlpAttribute[] }[];
 }
@@ -77,6 +85,7 @@ const children: ChildService[] = [];
 let retrain: ChildService;
 let bridge: ChildService;
 const signingKey = randomBytes(32).toString("hex");
+const adminToken = randomBytes(16).toString("hex");
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -95,6 +104,7 @@ beforeAll(async () => {
     DATA_PATH: path.join(dir, "data"),
     MODEL_PATH: path.join(dir, "models"),
     FEEDBACK_SIGNING_KEY: signingKey,
+    ADMIN_TOKEN: adminToken,
     ...PROMOTE_EVERY_CANDIDATE_ENV,
     RETRAIN_DEBOUNCE_MS: "0",
     RETRAIN_MIN_BATCH: "1",
@@ -130,46 +140,74 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const PAGE_TRACE = randomBytes(16).toString("hex");
-const PAGE_SPAN = randomBytes(8).toString("hex");
+/**
+ * The page's two traced calls as the browser sends them: grpc-web through the bridge, each
+ * with a new traceparent from the page's own trace-context.ts (the page's grpc-web library
+ * needs a browser; e2e.test.ts checks that the page really sends these headers).
+ */
+function pageCalls(base: string): {
+  traceparents: string[];
+  predict: (patient: PatientFeatures) => Promise<PredictResponse>;
+  submitFeedback: (feedbackToken: string, verdict: FeedbackVerdict) => Promise<SubmitFeedbackResponse>;
+} {
+  const traceparents: string[] = [];
+  async function call<Res>(
+    path: string,
+    request: Uint8Array,
+    decode: (bytes: Uint8Array) => Res,
+  ): Promise<Res> {
+    const traceparent = newTraceparent();
+    traceparents.push(traceparent);
+    const reply = await grpcWebCall(base, path, request, { headers: { traceparent } });
+    const [message] = reply.messages;
+    if (reply.code !== 0 || message === undefined) throw new Error(`${path}: ${reply.code} ${reply.message}`);
+    return decode(message);
+  }
+  return {
+    traceparents,
+    predict: (patient) =>
+      call("/liver.v1.PredictService/Predict", PredictRequest.encode({ patient }).finish(), (bytes) =>
+        PredictResponse.decode(bytes),
+      ),
+    submitFeedback: (feedbackToken, verdict) =>
+      call(
+        "/liver.v1.RetrainService/SubmitFeedback",
+        SubmitFeedbackRequest.encode({ feedbackToken, verdict }).finish(),
+        (bytes) => SubmitFeedbackResponse.decode(bytes),
+      ),
+  };
+}
 
 describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
   it("follows one Predict from the page through the bridge, its verdict, the retrain and the swap", async () => {
-    const base = `http://127.0.0.1:${bridge.port}/`;
+    const page = pageCalls(`http://127.0.0.1:${bridge.port}`);
+    const patient = validPatient();
     // The replica has its first model once Predict answers.
     let answer: PredictResponse | undefined;
     await waitUntil(
       "the replica answering through the bridge",
       async () => {
-        const reply = await grpcWebCall(
-          base,
-          "/liver.v1.PredictService/Predict",
-          PredictRequest.encode({ patient: validPatient() }).finish(),
-          { headers: { traceparent: `00-${PAGE_TRACE}-${PAGE_SPAN}-01` } },
-        );
-        const message = reply.messages[0];
-        if (reply.code !== 0 || message === undefined) return false;
-        answer = PredictResponse.decode(message);
-        return true;
+        try {
+          answer = await page.predict(patient);
+          return true;
+        } catch {
+          return false;
+        }
       },
       60_000,
       50,
     );
     if (answer === undefined) throw new Error("no answer");
     const servedVersion = answer.modelVersion;
+    // The page started a new trace for each call; the answered call was the last one.
+    const [, pageTrace, pageSpan, flags] = (page.traceparents.at(-1) ?? "").split("-");
+    expect(flags).toBe("01");
 
     // The page's trace: the bridge's span is the page span's child, Predict's server span the
-    // bridge's. The answered call is the one judged: calls the loop above made before the
-    // replica had its model were traced too (same trace, no model_version yet).
+    // bridge's.
     const predictSpan = await waitUntil(
       "Predict's server span of the answered call",
-      () =>
-        spans.find(
-          (s) =>
-            s.service === "test-predict" &&
-            s.traceId === PAGE_TRACE &&
-            attribute(s.attributes, "model_version") === servedVersion,
-        ),
+      () => spans.find((s) => s.service === "test-predict" && s.traceId === pageTrace),
       20_000,
     );
     const bridgeSpan = await waitUntil(
@@ -177,35 +215,36 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
       () =>
         spans.find(
           (s) =>
-            s.service === "test-bridge" && s.traceId === PAGE_TRACE && s.spanId === predictSpan.parentSpanId,
+            s.service === "test-bridge" && s.traceId === pageTrace && s.spanId === predictSpan.parentSpanId,
         ),
       20_000,
     );
-    expect(bridgeSpan.parentSpanId).toBe(PAGE_SPAN);
+    expect(bridgeSpan.parentSpanId).toBe(pageSpan);
     expect(predictSpan.name).toBe("grpc.liver.v1.PredictService/Predict");
     expect(attribute(predictSpan.attributes, "model_version")).toBe(servedVersion);
     expect(attribute(predictSpan.attributes, "liver.site")).toBe("default");
 
-    // The verdict, in a trace of its own.
-    const verdictTrace = randomBytes(16).toString("hex");
-    const metadata = new Metadata();
-    metadata.set("traceparent", `00-${verdictTrace}-${randomBytes(8).toString("hex")}-01`);
-    const client = retrainClient(retrain.port);
-    try {
-      await unary(
-        client.submitFeedback.bind(client),
-        { feedbackToken: answer.feedbackToken, verdict: FeedbackVerdict.FEEDBACK_VERDICT_WRONG },
-        metadata,
-      );
-    } finally {
-      client.close();
-    }
+    // The verdict, from the page too, in a trace of its own.
+    await page.submitFeedback(answer.feedbackToken, FeedbackVerdict.FEEDBACK_VERDICT_WRONG);
+    const [, verdictTrace, verdictPageSpan] = (page.traceparents.at(-1) ?? "").split("-");
+    expect(verdictTrace).not.toBe(pageTrace);
     const verdict = await waitUntil(
       "the verdict's span",
-      () => spans.find((s) => s.traceId === verdictTrace && s.name.endsWith("SubmitFeedback")),
+      () =>
+        spans.find(
+          (s) =>
+            s.service === "test-retrain" && s.traceId === verdictTrace && s.name.endsWith("SubmitFeedback"),
+        ),
       20_000,
     );
-    expect(verdict.service).toBe("test-retrain");
+    // Each process exports on its own schedule: the bridge's span may come after Retrain's.
+    const verdictBridge = await waitUntil(
+      "the bridge's span of the verdict",
+      () => spans.find((s) => s.spanId === verdict.parentSpanId),
+      20_000,
+    );
+    expect(verdictBridge.service).toBe("test-bridge");
+    expect(verdictBridge.parentSpanId).toBe(verdictPageSpan);
 
     // The run that trained on it: a new trace, linked to the verdict.
     const run = await waitUntil(
@@ -221,6 +260,27 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
     expect(newVersion).not.toBe(servedVersion);
     const train = spans.find((s) => s.name === "retrain.train" && s.parentSpanId === run.spanId);
     expect(train?.traceId).toBe(run.traceId);
+
+    // The stages the worker thread timed, children of the training span, in order.
+    const stages = spans
+      .filter((s) => s.parentSpanId === train?.spanId)
+      .sort((a, b) => Number(BigInt(a.startTimeUnixNano ?? "0") - BigInt(b.startTimeUnixNano ?? "0")));
+    expect(stages.map((s) => s.name)).toEqual([
+      "train.load",
+      "train.reference_models",
+      "train.prepare_rows",
+      "train.split",
+      "train.fit_pipeline",
+      "train.train",
+      "train.evaluate",
+      "train.build_artifact",
+      "train.write_artifact",
+      "train.gate_evidence",
+    ]);
+    for (const stage of stages) {
+      expect(stage.traceId).toBe(run.traceId);
+      expect(attribute(stage.attributes, "model_version")).toBe(newVersion);
+    }
 
     // The promotion, in the run's trace, names the version.
     const promotion = await waitUntil(
@@ -243,6 +303,48 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
       60_000,
     );
     expect(swap.links?.map((l) => [l.traceId, l.spanId])).toEqual([[promotion.traceId, promotion.spanId]]);
+
+    // An admin's rollback to the first version: its span names the version and the replica's
+    // swap back links to it, as to a promotion.
+    const rollbackTrace = randomBytes(16).toString("hex");
+    const admin = bearer(adminToken);
+    admin.set("traceparent", `00-${rollbackTrace}-${randomBytes(8).toString("hex")}-01`);
+    const adminClient = retrainClient(retrain.port);
+    try {
+      await unary(
+        adminClient.rollbackModel.bind(adminClient),
+        { modelVersion: servedVersion, reason: "" },
+        admin,
+      );
+    } finally {
+      adminClient.close();
+    }
+    const rollbackCall = await waitUntil(
+      "the RollbackModel call's span",
+      () => spans.find((s) => s.traceId === rollbackTrace && s.name.endsWith("/RollbackModel")),
+      20_000,
+    );
+    const rollback = await waitUntil(
+      "the rollback's span",
+      () => spans.find((s) => s.name === "model.rollback" && s.traceId === rollbackTrace),
+      20_000,
+    );
+    expect(rollback.parentSpanId).toBe(rollbackCall.spanId);
+    expect(attribute(rollback.attributes, "model_version")).toBe(servedVersion);
+    expect(attribute(rollback.attributes, "liver.previous_model_version")).toBe(newVersion);
+    const swapBack = await waitUntil(
+      "the replica's swap back",
+      () =>
+        spans.find(
+          (s) =>
+            s.service === "test-predict" &&
+            s.name === "model.swap" &&
+            (s.links ?? []).some((l) => l.spanId === rollback.spanId),
+        ),
+      60_000,
+    );
+    expect(attribute(swapBack.attributes, "model_version")).toBe(servedVersion);
+    expect(swapBack.links?.map((l) => l.traceId)).toEqual([rollbackTrace]);
 
     // Log lines written inside a span carry its ids.
     const started = retrain

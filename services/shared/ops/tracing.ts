@@ -8,7 +8,9 @@
  * gRPC calls are traced by @opentelemetry/instrumentation-grpc, which patches @grpc/grpc-js
  * when it is first required; so a process starts tracing before anything imports grpc-js
  * (each main.ts imports its tracing module first), and this module then requires grpc-js
- * itself, so the ES-module imports that follow share the patched module.
+ * itself, so the ES-module imports that follow share the patched module. Hot unary services
+ * (Predict's) start their server spans themselves (server-call-tracing.ts) and the
+ * instrumentation skips them (claimServerSpans).
  */
 import { createRequire } from "node:module";
 import { type Attributes, type Link, type SpanContext, trace } from "@opentelemetry/api";
@@ -44,6 +46,18 @@ const OFF: Tracing = {
 
 let started: Tracing | undefined;
 
+/**
+ * Server methods (by method name, as the gRPC instrumentation matches them) whose server spans
+ * this process starts itself (server-call-tracing.ts); the instrumentation leaves them alone.
+ * A process serves and calls different methods, so the name alone is enough.
+ */
+const selfTracedMethods = new Set<string>();
+
+/** Tells the gRPC instrumentation that this process traces calls of `methodName` itself. */
+export function claimServerSpans(methodName: string): void {
+  selfTracedMethods.add(methodName);
+}
+
 /** Whether the standard variables turn tracing on. */
 export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   if ((env["OTEL_SDK_DISABLED"] ?? "").toLowerCase() === "true") return false;
@@ -75,7 +89,12 @@ export function startTracing(defaultServiceName: string, env: NodeJS.ProcessEnv 
   const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
   // Global provider, W3C trace context and baggage propagators, AsyncLocalStorage context.
   provider.register();
-  registerInstrumentations({ tracerProvider: provider, instrumentations: [new GrpcInstrumentation()] });
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      new GrpcInstrumentation({ ignoreGrpcMethods: [(name) => selfTracedMethods.has(name)] }),
+    ],
+  });
   createRequire(import.meta.url)("@grpc/grpc-js");
   const endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "";
   const sampler = env["OTEL_TRACES_SAMPLER"] ?? "parentbased_always_on";
