@@ -21,6 +21,7 @@ import { GrpcInstrumentation } from "@opentelemetry/instrumentation-grpc";
 import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import { samplerFromEnv } from "./link-following-sampler.js";
 
 /** Span attribute naming the model version a span served, trained or swapped to. */
 export const ATTR_MODEL_VERSION = "model_version";
@@ -85,8 +86,13 @@ export function startTracing(defaultServiceName: string, env: NodeJS.ProcessEnv 
   const resource = resourceFromAttributes({
     [ATTR_SERVICE_NAME]: env["OTEL_SERVICE_NAME"] ?? defaultServiceName,
   }).merge(detectResources({ detectors: [envDetector] }));
-  // The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default: parent-based, always on).
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
+  // OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parent-based, always on), and a span
+  // linked to a sampled one (a run to its verdicts, a swap to its promotion) is kept too.
+  const provider = new NodeTracerProvider({
+    resource,
+    sampler: samplerFromEnv(env),
+    spanProcessors: [new BatchSpanProcessor(exporter)],
+  });
   // Global provider, W3C trace context and baggage propagators, AsyncLocalStorage context.
   provider.register();
   registerInstrumentations({
