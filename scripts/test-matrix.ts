@@ -73,6 +73,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "tests TLS itself: credentials, rotation, expired and mismatched files, the plaintext health port",
   "gateway/bridge/bridge-tls.test.ts": "tests the bridge's HTTPS listener and upstream TLS with its own PKI",
   "gateway/web/e2e-tls.test.ts": "the page over HTTPS with mTLS on every hop, with its own PKI",
+  "gateway/web/grpc-web-client.test.ts":
+    "the page's grpc-web client in Chromium against a scripted HTTP server that plays the gateway's wire cases; no gRPC hop to secure (e2e-tls.test.ts runs the real client over HTTPS)",
   "k8s-manifests/manifests-run-here.test.ts":
     "runs the manifests' own settings, which already mount TLS Secrets (its own CA) on every hop",
   "gateway/web/browser-trusted-ca.test.ts":
