@@ -70,6 +70,9 @@ function mediaType(header: string | undefined): string {
   return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
 }
 
+/** The longest delay a Node timer keeps (2^31 − 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** A refusal decided before any upstream call, answered trailers-only. */
 class Refusal extends Error {
   constructor(
@@ -262,7 +265,7 @@ export class GrpcWebBridge {
       // Successful calls are debug: an info line per call would cost more than the call.
       const entry = { path, upstream: upstream.address, code, ms: Math.round(performance.now() - started) };
       if (code === Status.OK || code === Status.CANCELLED) this.logger.debug(entry, "grpc-web call");
-      else this.logger.warn({ ...entry, details: message }, "grpc-web call failed");
+      else this.logger.warn({ ...entry, details: message, cause: call.detail }, "grpc-web call failed");
     };
   }
 
@@ -319,19 +322,23 @@ export class GrpcWebBridge {
     }
   }
 
-  /** Milliseconds the call may take: the client's grpc-timeout, capped by the method's timeout. */
+  /**
+   * Milliseconds the call may take: the client's grpc-timeout, capped by the method's timeout
+   * (Infinity for a stream without one and no client deadline).
+   */
   private timeout(req: IncomingMessage, method: PublicMethod): number {
     const raw = req.headers["grpc-timeout"];
     const header = Array.isArray(raw) ? raw[0] : raw;
     let ms = method.timeoutSeconds > 0 ? method.timeoutSeconds * 1000 : Infinity;
-    if (header !== undefined) {
-      try {
-        ms = Math.min(ms, parseGrpcTimeout(header));
-      } catch (error) {
-        throw new Refusal(Status.INVALID_ARGUMENT, (error as Error).message);
-      }
+    if (header === undefined) return ms;
+    try {
+      ms = Math.min(ms, parseGrpcTimeout(header));
+    } catch (error) {
+      throw new Refusal(Status.INVALID_ARGUMENT, (error as Error).message);
     }
-    return ms;
+    // A timer cannot wait longer (Node fires a longer one at once); 24.8 days is no deadline
+    // anyone means more precisely.
+    return Math.min(ms, MAX_TIMER_MS);
   }
 
   /**

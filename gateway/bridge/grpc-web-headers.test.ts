@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   InvalidMetadataError,
+  MAX_METADATA_ENTRIES,
+  formatGrpcTimeout,
   isHttpOnlyHeader,
   parseGrpcTimeout,
   requestHeaders,
@@ -46,6 +48,27 @@ describe("request metadata", () => {
     expect(isHttpOnlyHeader("sec-ch-ua")).toBe(true);
     expect(isHttpOnlyHeader("grpc-status")).toBe(true);
     expect(isHttpOnlyHeader("x-request-id")).toBe(false);
+    // Never relayed either way: an upstream's cookie or CORS grant is not the browser's to get.
+    expect(isHttpOnlyHeader("set-cookie")).toBe(true);
+    expect(isHttpOnlyHeader("access-control-allow-credentials")).toBe(true);
+  });
+
+  it("drops the headers a request names in Connection: they are for this hop only", () => {
+    const md = requestHeaders({
+      connection: "keep-alive, X-Secret",
+      "x-secret": "for the hop",
+      "x-call": "1",
+    });
+    expect(md).toEqual({ "x-call": "1" });
+  });
+
+  it("refuses more metadata headers than a gRPC server accepts, saying how many pass", () => {
+    const many = (count: number): Record<string, string> =>
+      Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-h${i}`, "v"]));
+    expect(Object.keys(requestHeaders(many(MAX_METADATA_ENTRIES)))).toHaveLength(MAX_METADATA_ENTRIES);
+    expect(() => requestHeaders(many(MAX_METADATA_ENTRIES + 1))).toThrow(
+      new RegExp(`more than ${MAX_METADATA_ENTRIES} metadata headers`),
+    );
   });
 });
 
@@ -57,6 +80,21 @@ describe("grpc-timeout", () => {
     expect(parseGrpcTimeout("250m")).toBe(250);
     expect(parseGrpcTimeout("1500u")).toBe(1.5);
     expect(parseGrpcTimeout("99999999n")).toBeCloseTo(99.999999);
+  });
+
+  it("writes a deadline upstream in at most 8 digits, never shorter than given", () => {
+    expect(formatGrpcTimeout(250)).toBe("250m");
+    expect(formatGrpcTimeout(0.2)).toBe("1m");
+    expect(formatGrpcTimeout(99_999_999)).toBe("99999999m");
+    expect(formatGrpcTimeout(180_000_000)).toBe("180000S"); // 50 hours
+    expect(formatGrpcTimeout(2_147_483_647)).toBe("2147484S"); // the longest timer, 24.8 days
+    expect(formatGrpcTimeout(1e12)).toBe("16666667M");
+    expect(formatGrpcTimeout(1e18)).toBe("99999999H"); // beyond 11,000 years: the longest there is
+    for (const ms of [1, 999.5, 123_456_789, 2_147_483_647]) {
+      const written = formatGrpcTimeout(ms);
+      expect(written).toMatch(/^\d{1,8}[HMSm]$/);
+      expect(parseGrpcTimeout(written)).toBeGreaterThanOrEqual(ms);
+    }
   });
 
   it("refuses malformed values naming the syntax", () => {

@@ -10,12 +10,19 @@ import type { IncomingHttpHeaders } from "node:http";
 const NOT_METADATA = new Set(
   `accept accept-encoding accept-language access-control-request-headers access-control-request-method
   cache-control connection content-length content-type cookie dnt expect host keep-alive origin pragma
-  priority proxy-authorization proxy-connection referer te trailer transfer-encoding upgrade user-agent
-  via x-grpc-web x-user-agent`.split(/\s+/),
+  priority proxy-authorization proxy-connection referer set-cookie te trailer transfer-encoding upgrade
+  user-agent via x-grpc-web x-user-agent`.split(/\s+/),
 );
 
+/**
+ * Most metadata entries one call may carry. A browser sends a handful; gRPC servers reset a
+ * stream whose header list exceeds their limit (Node's default is 128 pairs), which a client
+ * would read as an unexplained INTERNAL.
+ */
+export const MAX_METADATA_ENTRIES = 64;
+
 /** Browser fetch metadata headers (sec-fetch-*, sec-ch-*) and other transport prefixes. */
-const NOT_METADATA_PREFIXES = ["sec-", "proxy-", "grpc-", ":"];
+const NOT_METADATA_PREFIXES = ["sec-", "proxy-", "grpc-", "access-control-", ":"];
 
 const METADATA_KEY = /^[0-9a-z_.-]+$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
@@ -39,9 +46,18 @@ function normalizeBinary(value: string): string {
  */
 export function requestHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const metadata: Record<string, string> = {};
+  // Headers the request names in Connection are about this hop only (RFC 9110, 7.6.1).
+  const hopOnly = new Set((headers.connection ?? "").split(",").map((name) => name.trim().toLowerCase()));
+  let entries = 0;
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || isHttpOnlyHeader(name) || !METADATA_KEY.test(name)) continue;
+    if (value === undefined || isHttpOnlyHeader(name) || hopOnly.has(name) || !METADATA_KEY.test(name))
+      continue;
+    if (++entries > MAX_METADATA_ENTRIES) {
+      throw new InvalidMetadataError(
+        `the request carries more than ${MAX_METADATA_ENTRIES} metadata headers; at most ${MAX_METADATA_ENTRIES} pass the gateway`,
+      );
+    }
     // node:http joins repeated headers with ", " (set-cookie, the one array, is HTTP-only).
     const joined = Array.isArray(value) ? value.join(", ") : value;
     if (name.endsWith("-bin")) {
@@ -95,6 +111,19 @@ export function parseGrpcTimeout(value: string): number {
     throw new Error(`grpc-timeout "${value}" is not 1 to 8 digits followed by one of H, M, S, m, u, n`);
   }
   return Number(match[1]) * (UNIT_MS[unit] ?? 0);
+}
+
+/**
+ * `ms` as a grpc-timeout header: at most 8 digits, as the gRPC protocol allows, in the finest
+ * unit that fits (milliseconds up to 27.7 hours, then seconds, minutes, hours), rounded up
+ * so the upstream never gets less time than the caller gave.
+ */
+export function formatGrpcTimeout(ms: number): string {
+  for (const unit of ["m", "S", "M", "H"] as const) {
+    const value = Math.max(1, Math.ceil(ms / (UNIT_MS[unit] ?? 1)));
+    if (value <= 99_999_999) return `${value}${unit}`;
+  }
+  return "99999999H";
 }
 
 /** Whether a header name belongs to the HTTP hop rather than to the call's metadata. */

@@ -8,7 +8,7 @@ import {
 } from "node:http2";
 import { status as Status } from "@grpc/grpc-js";
 import type { TlsMaterial } from "./bridge-tls.js";
-import { isHttpOnlyHeader } from "./grpc-web-headers.js";
+import { formatGrpcTimeout, isHttpOnlyHeader } from "./grpc-web-headers.js";
 
 /**
  * The bridge's gRPC side, at the byte level as Envoy's grpc_web filter works: a grpc-web
@@ -203,6 +203,8 @@ export class ProxiedCall {
   private trailers: IncomingHttpHeaders | undefined;
   private httpStatus = 0;
   private streamError: (Error & { code?: unknown }) | undefined;
+  /** Why the upstream could not be reached (address, socket error): for the log, never the browser. */
+  detail: string | undefined;
   /** Called once with the final gRPC code (tracing, logs). */
   onEnd: (code: Status, message: string) => void = () => undefined;
 
@@ -247,7 +249,7 @@ export class ProxiedCall {
       ...this.request.metadata,
     };
     const left = this.deadline - performance.now();
-    if (Number.isFinite(left)) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(left))}m`;
+    if (Number.isFinite(left)) headers["grpc-timeout"] = formatGrpcTimeout(left);
     let stream: ClientHttp2Stream;
     try {
       stream = this.upstream.request(headers);
@@ -270,10 +272,15 @@ export class ProxiedCall {
     stream.end(this.request.body);
   }
 
+  /**
+   * What the browser is told when the upstream cannot be reached: no address and no socket
+   * error (internal details a page must not show); those go to `detail`, which the bridge logs.
+   */
   private unreachable(error: unknown): string {
     const e = error as Error;
     const cause = e.cause instanceof Error ? e.cause.message : e.message;
-    return `upstream ${this.upstream.address} unreachable: ${cause}`;
+    this.detail = `upstream ${this.upstream.address} unreachable: ${cause}`;
+    return "the service is unreachable";
   }
 
   /** How the upstream stream ended, as a gRPC client reads it. */
@@ -294,6 +301,9 @@ export class ProxiedCall {
     }
     if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return own(Status.UNAVAILABLE, "Stream refused by server");
     if (stream.rstCode === NGHTTP2_CANCEL) return own(Status.CANCELLED, "Call cancelled by the upstream");
+    if (stream.rstCode === constants.NGHTTP2_ENHANCE_YOUR_CALM) {
+      return own(Status.RESOURCE_EXHAUSTED, "the upstream refused the request's size (too many headers?)");
+    }
     return own(Status.INTERNAL, `upstream stream ended without grpc-status (RST_STREAM ${stream.rstCode})`);
   }
 

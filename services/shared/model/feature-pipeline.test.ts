@@ -81,8 +81,14 @@ describe("feature pipeline, plain encoding (no clip)", () => {
       /has 9 features; this build's schema has 10/,
     );
     expect(() => parsePipelineParams(mutate((p) => ((p.features[3] ?? {}).std = 0)))).toThrow(
-      /features\[3\] \(direct_bilirubin\) std must be a positive finite number; got 0/,
+      /features\[3\] \(direct_bilirubin\) std must be a finite number of at least 1e-12; got 0/,
     );
+    // A subnormal std passes "positive" but turns every answer into NaN.
+    for (const std of [5e-324, 1e-310, 1e-13]) {
+      expect(() => parsePipelineParams(mutate((p) => ((p.features[3] ?? {}).std = std)))).toThrow(
+        /std must be a finite number of at least 1e-12/,
+      );
+    }
     expect(() => parsePipelineParams(mutate((p) => ((p.features[2] ?? {}).log1p = false)))).toThrow(
       /total_bilirubin\) log1p is false; expected true/,
     );

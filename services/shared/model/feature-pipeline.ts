@@ -213,8 +213,10 @@ export function parsePipelineParams(json: unknown): PipelineParams {
       fail(`features[${i}] (${spec.name}) log1p is ${String(log1p)}; expected ${usesLog(i)}`);
     if (typeof mean !== "number" || !Number.isFinite(mean))
       fail(`features[${i}] (${spec.name}) mean is not finite`);
-    if (typeof std !== "number" || !Number.isFinite(std) || std <= 0) {
-      fail(`features[${i}] (${spec.name}) std must be a positive finite number; got ${String(std)}`);
+    // The fit never writes a std below 1e-12 (a constant feature gets 1); a smaller one would
+    // turn every standardized value into ±Infinity and every answer into NaN.
+    if (typeof std !== "number" || !Number.isFinite(std) || std < 1e-12) {
+      fail(`features[${i}] (${spec.name}) std must be a finite number of at least 1e-12; got ${String(std)}`);
     }
     const lower = parseBound(e, "lower", i, spec.name);
     const upper = parseBound(e, "upper", i, spec.name);
