@@ -35,7 +35,9 @@ export const BRIDGE_ENV_HELP = `Local grpc-web bridge: serves the web UI and for
 
 Environment:
   GATEWAY_PORT    HTTP port for the UI and grpc-web (default ${GATEWAY_DEFAULTS.gatewayPort})
-  GATEWAY_HOST    interface to bind (default 127.0.0.1; 0.0.0.0 for all)
+  GATEWAY_HOST    interface to bind (default 127.0.0.1; 0.0.0.0 for all). On a loopback address
+                  the bridge answers only requests addressed to localhost, 127.0.0.1 or [::1]
+                  (HTTP 421 otherwise: a DNS-rebinding page gets nothing)
   PREDICT_ADDRS   comma-separated host:port list of PredictService replicas, balanced per call
                   (default localhost:$PREDICT_PORT, PREDICT_PORT default ${GATEWAY_DEFAULTS.predictPort})
   RETRAIN_ADDR    host:port of the RetrainService (default localhost:$RETRAIN_PORT,

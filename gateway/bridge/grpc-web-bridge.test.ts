@@ -521,10 +521,11 @@ describe("GrpcWebBridge CORS", () => {
   });
 });
 
-/** A GET with the path sent exactly as written (fetch would normalize ".."). */
-function rawGet(rawPath: string): Promise<{ status: number; type: string; body: string }> {
+/** A GET with the path sent exactly as written (fetch would normalize ".."), and an optional Host. */
+function rawGet(rawPath: string, host?: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}/`, { path: rawPath }, (res) => {
+    const headers = host === undefined ? {} : { host };
+    const req = request(`${base}/`, { path: rawPath, headers }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
@@ -536,6 +537,34 @@ function rawGet(rawPath: string): Promise<{ status: number; type: string; body: 
     req.end();
   });
 }
+
+describe("GrpcWebBridge on a loopback address", () => {
+  it("answers requests addressed to a loopback name only, so a DNS-rebinding page gets nothing", async () => {
+    const port = new URL(base).port;
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "LOCALHOST"]) {
+      expect((await rawGet("/", host)).status, host).toBe(200);
+    }
+    for (const host of [`evil.example:${port}`, "127.0.0.1.evil.example", "localhost.", "[::2]"]) {
+      const refused = await rawGet("/", host);
+      expect(refused.status, host).toBe(421);
+      expect(refused.body).toContain("answers only requests addressed to localhost, 127.0.0.1 or [::1]");
+    }
+    // The same for a grpc-web call: no prediction for another site's page.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        new URL(PREDICT, base),
+        { method: "POST", headers: { host: "evil.example", "content-type": "application/grpc-web+proto" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.end(Buffer.alloc(5));
+    });
+    expect(status).toBe(421);
+  });
+});
 
 describe("GrpcWebBridge static files", () => {
   it("serves index.html at / and files with their content types", async () => {

@@ -70,6 +70,17 @@ function mediaType(header: string | undefined): string {
   return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
 }
 
+/** The host names a bridge listening on loopback answers to (any port). */
+const LOOPBACK_NAMES: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** The host name of a Host header, lower-cased, without its port ("" when absent). */
+function hostName(header: string | undefined): string {
+  const host = (header ?? "").trim().toLowerCase();
+  if (host.startsWith("[")) return host.slice(0, host.indexOf("]") + 1);
+  const colon = host.lastIndexOf(":");
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
 /** The longest delay a Node timer keeps (2^31 − 1 ms); a longer one fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -108,6 +119,8 @@ export class GrpcWebBridge {
   private readonly auth: CallerAuthenticator | undefined;
   /** Content-Security-Policy and friends for the page and the session paths. */
   private readonly pageHeaders: Readonly<Record<string, string>>;
+  /** Set by listen() on a loopback address: only requests addressed to a loopback name are answered. */
+  private loopbackOnly = false;
 
   constructor(options: GrpcWebBridgeOptions) {
     this.auth = options.auth;
@@ -143,6 +156,7 @@ export class GrpcWebBridge {
   async listen(port: number, host = "127.0.0.1"): Promise<{ port: number; host: string }> {
     this.server.listen(port, host);
     await once(this.server, "listening");
+    this.loopbackOnly = LOOPBACK_NAMES.has(host.includes(":") ? `[${host}]` : host);
     const address = this.server.address() as AddressInfo;
     this.logger.info({ port: address.port, host }, "grpc-web bridge listening");
     return { port: address.port, host };
@@ -159,6 +173,18 @@ export class GrpcWebBridge {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.loopbackOnly && !LOOPBACK_NAMES.has(hostName(req.headers.host))) {
+      // A page from another site whose name was made to resolve to 127.0.0.1 (DNS rebinding)
+      // would reach a loopback-only bridge as same-origin; its Host header gives it away.
+      res.writeHead(421, {
+        "content-type": "text/plain; charset=utf-8",
+        "x-content-type-options": "nosniff",
+      });
+      res.end(
+        "This gateway listens on a loopback address and answers only requests addressed to localhost, 127.0.0.1 or [::1]; set GATEWAY_HOST to serve other names.\n",
+      );
+      return;
+    }
     const url = req.url ?? "/";
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
