@@ -1,5 +1,5 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { request as httpRequest } from "node:http";
+import { type RequestOptions, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -525,7 +525,9 @@ describe("GrpcWebBridge CORS", () => {
 function rawGet(rawPath: string, host?: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
     const headers = host === undefined ? {} : { host };
-    const req = request(`${base}/`, { path: rawPath, headers }, (res) => {
+    // Over TLS the certificate is checked against the Host header unless a name is given.
+    const options = { path: rawPath, headers, servername: "localhost" } as RequestOptions;
+    const req = request(`${base}/`, options, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
@@ -553,7 +555,11 @@ describe("GrpcWebBridge on a loopback address", () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(
         new URL(PREDICT, base),
-        { method: "POST", headers: { host: "evil.example", "content-type": "application/grpc-web+proto" } },
+        {
+          method: "POST",
+          headers: { host: "evil.example", "content-type": "application/grpc-web+proto" },
+          servername: "localhost",
+        } as RequestOptions,
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
