@@ -10,12 +10,8 @@ import type { Logger } from "pino";
 import type { AdminIdentity } from "./admin-auth.js";
 import { checkReason, checkVersionName } from "./request-validation.js";
 import { invalidRequest, rpcFailure } from "../shared/grpc/rpc-failure.js";
-import {
-  RegistryError,
-  type ApprovalResult,
-  type ModelRegistry,
-  type ModelVersionRecord,
-} from "./store/model-registry.js";
+import type { ModelRegistry, ModelVersionRecord } from "./store/model-registry.js";
+import { registryDecision } from "./registry-decision.js";
 import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.js";
 import { servingChangedByAdmin } from "./retrain-tracing.js";
 import type { GetModelArtifactResponse } from "../gen/liver/v1/retrain_service.js";
@@ -59,7 +55,7 @@ export class ModelApproval {
         `model_version ${target.modelVersion} cannot serve: its artifact is unreadable (${error instanceof Error ? error.message : String(error)}); reject it instead`,
       );
     }
-    const result = this.decide(() =>
+    const result = registryDecision(() =>
       this.deps.registry.approve(request.modelVersion, admin.principal, request.reason),
     );
     this.deps.broadcaster.setPending("");
@@ -86,7 +82,7 @@ export class ModelApproval {
   reject(request: RejectModelVersionRequest, admin: AdminIdentity): RejectModelVersionResponse {
     checkDecisionRequest(request);
     this.requirePending(request.modelVersion);
-    const result = this.decide(() =>
+    const result = registryDecision(() =>
       this.deps.registry.reject(request.modelVersion, admin.principal, request.reason),
     );
     this.deps.broadcaster.setPending("");
@@ -126,21 +122,6 @@ export class ModelApproval {
       );
     }
     return target;
-  }
-
-  /** Runs a registry decision, turning a lost race (decided meanwhile) into FAILED_PRECONDITION. */
-  private decide(action: () => ApprovalResult): ApprovalResult {
-    try {
-      return action();
-    } catch (error) {
-      if (error instanceof RegistryError) {
-        throw rpcFailure(
-          error.problem === "not-found" ? status.NOT_FOUND : status.FAILED_PRECONDITION,
-          error.message,
-        );
-      }
-      throw error;
-    }
   }
 }
 

@@ -59,7 +59,8 @@ import type {
   StoredVerdict,
   VerdictCounts,
 } from "./store/feedback-store.js";
-import { RegistryError, type ModelRegistry, type ModelVersionRecord } from "./store/model-registry.js";
+import type { ModelRegistry, ModelVersionRecord } from "./store/model-registry.js";
+import { registryDecision } from "./registry-decision.js";
 import type { RunLog } from "./store/run-log.js";
 import type { OriginalDatasetInfo } from "./store/sample-store.js";
 import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.js";
@@ -450,18 +451,7 @@ export class RetrainService {
     }
     const reason =
       request.reason === "" ? `rolled back by an admin` : `rolled back by an admin: ${request.reason}`;
-    let result;
-    try {
-      result = this.deps.registry.rollback(request.modelVersion, reason);
-    } catch (error) {
-      if (error instanceof RegistryError) {
-        throw rpcFailure(
-          error.problem === "not-found" ? status.NOT_FOUND : status.FAILED_PRECONDITION,
-          error.message,
-        );
-      }
-      throw error;
-    }
+    const result = registryDecision(() => this.deps.registry.rollback(request.modelVersion, reason));
     const previousVersion = result.previous?.modelVersion ?? "";
     if (previousVersion !== result.current.modelVersion) {
       this.deps.broadcaster.publish(ModelVersionEventKind.MODEL_VERSION_EVENT_KIND_ROLLED_BACK, {
