@@ -78,8 +78,6 @@ export interface OpenInferenceServiceDeps {
   readonly library: ModelVersionLibrary;
   /** The replica's readiness as grpc.health.v1 reports it. */
   readonly isServing: () => boolean;
-  /** Where models come from, for the UNAVAILABLE message. */
-  readonly retrainAddr: string;
   /** Checks callers' access tokens (clinician role); undefined when authentication is off. */
   readonly auth?: CallerAuthenticator | undefined;
   readonly drift?: InputDriftMonitor | undefined;
@@ -286,7 +284,7 @@ export class OpenInferenceService {
   private unavailable(): RpcFailure {
     return rpcFailure(
       status.UNAVAILABLE,
-      `no model loaded yet: this replica has not received one from RetrainService at ${this.deps.retrainAddr}; retry shortly (ServerReady tells when)`,
+      "no model loaded yet: this replica has not received one from RetrainService; retry shortly (ServerReady tells when)",
     );
   }
 

@@ -68,7 +68,7 @@ describe("a replica with no model", () => {
     const predict = await failure(client.predict(validPatient()));
     expect(predict.code).toBe(status.UNAVAILABLE);
     expect(predict.details).toBe(
-      `no model loaded yet: this replica has not received one from RetrainService at ${retrainAddr} and has no cached or bundled artifact; it keeps trying (see GetModelInfo and grpc.health.v1), retry shortly`,
+      "no model loaded yet: this replica has not received one from RetrainService and has no cached or bundled artifact; it keeps trying (see GetModelInfo and grpc.health.v1), retry shortly",
     );
     expect((await failure(client.predictBatch([validPatient()]))).code).toBe(status.UNAVAILABLE);
     const info = await client.modelInfo();

@@ -119,7 +119,6 @@ export async function startPredictServer(
     metrics,
     logger,
     isSubscribed: subscribed,
-    retrainAddr: config.retrainAddr,
     auth: authenticator,
     explainPredictions: config.explainPredictions,
     drift,
@@ -143,7 +142,6 @@ export async function startPredictServer(
     logger,
     library: new ModelVersionLibrary({ connection, fetcher, timeoutMs: config.artifactFetchTimeoutMs }),
     isServing: () => host.isServing,
-    retrainAddr: config.retrainAddr,
     auth: authenticator,
     drift,
   });

@@ -48,8 +48,6 @@ export interface PredictServiceDeps {
   readonly logger: Logger;
   /** Whether the version stream currently delivers events (GetModelInfo.subscribed). */
   readonly isSubscribed: () => boolean;
-  /** Where models come from, for the UNAVAILABLE message, e.g. "localhost:8080". */
-  readonly retrainAddr: string;
   /** Checks callers' access tokens (clinician role); undefined when authentication is off. */
   readonly auth?: CallerAuthenticator | undefined;
   /** Whether Predict answers carry their explanation (EXPLAIN_PREDICTIONS; default true). */
@@ -244,7 +242,7 @@ export class PredictService {
   private unavailable(): RpcFailure {
     return rpcFailure(
       status.UNAVAILABLE,
-      `no model loaded yet: this replica has not received one from RetrainService at ${this.deps.retrainAddr} ` +
+      "no model loaded yet: this replica has not received one from RetrainService " +
         "and has no cached or bundled artifact; it keeps trying (see GetModelInfo and grpc.health.v1), retry shortly",
     );
   }
