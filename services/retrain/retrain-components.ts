@@ -32,6 +32,7 @@ import type { StoreDatabase } from "./store/sqlite-store.js";
 import { WorkerTrainer } from "./training-worker.js";
 import { VersionBroadcaster } from "./version-broadcaster.js";
 import { VersionVerdicts } from "./version-verdicts.js";
+import { WatchStreamQuota } from "./watch-stream-quota.js";
 
 /** The tables of one store, each behind its own class. */
 export interface RetrainStores {
@@ -201,6 +202,7 @@ export async function buildRetrainComponents(input: RetrainComponentsInput): Pro
     logger,
     onServingChanged: servingChanged,
     attribution: new FeedbackAttribution(config.trustedGateways),
+    watchQuota: new WatchStreamQuota(config.watchStreamsPerClient, config.watchStreamsTotal),
     sourceLimiter,
     review: new FeedbackReview({
       store: reviewStore,

@@ -1,5 +1,6 @@
 import { type AuthConfig, readAuthConfig } from "../shared/auth/auth-config.js";
 import { DEFAULT_MAX_SITES } from "./stored-candidate-training.js";
+import { DEFAULT_WATCH_STREAMS_PER_CLIENT, DEFAULT_WATCH_STREAMS_TOTAL } from "./watch-stream-quota.js";
 import path from "node:path";
 import { DEFAULT_GATE_POLICY, type GatePolicy } from "./quality-gate.js";
 import { DEFAULT_TRAINING_ROWS_PER_SOURCE } from "./source-capped-rows.js";
@@ -81,6 +82,10 @@ export interface RetrainConfig {
   readonly tls?: TlsSettings;
   /** HEALTH_PORT: plaintext grpc.health.v1 only, for Kubernetes probes of a TLS-only server. */
   readonly healthPort?: number | undefined;
+  /** WATCH_STREAMS_PER_CLIENT: open WatchModelVersions streams one client may hold; omitted: 64. */
+  readonly watchStreamsPerClient?: number | undefined;
+  /** WATCH_STREAMS_TOTAL: open WatchModelVersions streams in all; omitted: 4,096. */
+  readonly watchStreamsTotal?: number | undefined;
 }
 
 /** The SQLite file of a configuration. */
@@ -142,6 +147,14 @@ export function readRetrainConfig(env: Env): RetrainConfig {
     auth: readAuthConfig(env),
     tls: readTlsSettings(env),
     healthPort: readOptionalPort(env, "HEALTH_PORT"),
+    watchStreamsPerClient: readInteger(
+      env,
+      "WATCH_STREAMS_PER_CLIENT",
+      DEFAULT_WATCH_STREAMS_PER_CLIENT,
+      1,
+      1_000_000,
+    ),
+    watchStreamsTotal: readInteger(env, "WATCH_STREAMS_TOTAL", DEFAULT_WATCH_STREAMS_TOTAL, 1, 1_000_000),
   };
 }
 

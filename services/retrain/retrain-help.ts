@@ -66,6 +66,10 @@ grpc.health.v1 and server reflection. Settings come from the environment:
                                 labelled feedbacks one source (principal, else forwarded client
                                 address, else peer address) may send per sliding hour; more
                                 answer RESOURCE_EXHAUSTED with the seconds to wait; 0 unlimited
+  WATCH_STREAMS_PER_CLIENT [64] open WatchModelVersions streams one client (forwarded client
+                                address, else peer address) may hold; more answer
+                                RESOURCE_EXHAUSTED
+  WATCH_STREAMS_TOTAL [4096]    open WatchModelVersions streams in all
 ${AUTH_HELP}
   LOG_LEVEL [info]              pino level; logs are JSON on stdout
 ${TLS_HELP}`;

@@ -1,4 +1,4 @@
-import { status } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import Database from "better-sqlite3";
 import { pino } from "pino";
 import { cpSync } from "node:fs";
@@ -25,6 +25,8 @@ import { HoldableTrainer } from "./testing/holdable-trainer.js";
 import { instantTrainer } from "./testing/instant-trainer.js";
 import { bearer, expectStatus, failure, retrainClient, unary, watch } from "./testing/retrain-clients.js";
 import { prediction, tempDir, testConfig, testSigner } from "./testing/retrain-fixtures.js";
+import { parseTrustedAddresses } from "./feedback-attribution.js";
+import { waitUntil } from "../predict/testing/wait-until.js";
 import { openStalledWatch } from "./testing/stalled-watch.js";
 import { WorkerTrainer } from "./training-worker.js";
 
@@ -643,6 +645,94 @@ describe("RetrainService version stream with a subscriber that stops reading", (
       client.close();
       await server.close();
       tmp.remove();
+    }
+  });
+});
+
+describe("RetrainService version streams per client", () => {
+  /** Opens a stream with `forwardedFor` as x-forwarded-for; resolves once it is answered (first event or status). */
+  const open = (client: RetrainServiceClient, forwardedFor?: string) => {
+    const metadata = new Metadata();
+    if (forwardedFor !== undefined) metadata.set("x-forwarded-for", forwardedFor);
+    const call = client.watchModelVersions({ afterVersion: "" }, metadata);
+    const answered = new Promise<{ code: status; details: string } | "streaming">((resolve) => {
+      call.once("data", () => resolve("streaming"));
+      call.on("error", () => undefined);
+      call.once("status", (s: { code: status; details: string }) =>
+        resolve({ code: s.code, details: s.details }),
+      );
+    });
+    return { call, answered };
+  };
+
+  const startWith = async (trustedGateways: string) => {
+    const tmp = tempDir();
+    const keys = testSigner();
+    const server = await startRetrainServer(
+      testConfig(tmp.dir, keys.key, {
+        trustedGateways: parseTrustedAddresses(trustedGateways),
+        watchStreamsPerClient: 2,
+        watchStreamsTotal: 3,
+      }),
+      silent,
+      { trainer: instantTrainer, syntheticRows: 200, defaultMetrics: false },
+    );
+    await server.scheduler.whenIdle();
+    const client = retrainClient(server.port);
+    return {
+      client,
+      close: async () => {
+        client.close();
+        await server.close();
+        tmp.remove();
+      },
+    };
+  };
+
+  it("refuses a client past its bound and the server past its total, and frees a slot when a stream ends", async () => {
+    // Loopback is a trusted gateway: the forwarded address is the client.
+    const { client, close } = await startWith("127.0.0.1/8,::1/128");
+    try {
+      const first = [open(client), open(client)];
+      expect(await Promise.all(first.map((s) => s.answered))).toEqual(["streaming", "streaming"]);
+      const third = await open(client).answered;
+      expect(third).toEqual({
+        code: status.RESOURCE_EXHAUSTED,
+        details:
+          "this client already holds 2 open WatchModelVersions streams (limit 2, WATCH_STREAMS_PER_CLIENT); close one or retry later",
+      });
+      // Another client behind the gateway has its own bound, within the server's total of 3.
+      expect(await open(client, "203.0.113.7").answered).toBe("streaming");
+      expect(await open(client, "203.0.113.8").answered).toEqual({
+        code: status.RESOURCE_EXHAUSTED,
+        details:
+          "the server holds 3 open WatchModelVersions streams (limit 3, WATCH_STREAMS_TOTAL); retry later",
+      });
+      // A cancelled stream gives its slot back.
+      first[0]?.call.cancel();
+      await waitUntil(
+        "the slot given back",
+        async () => (await open(client).answered) === "streaming",
+        10_000,
+        50,
+      );
+    } finally {
+      await close();
+    }
+  });
+
+  it("counts an untrusted peer as one client however it rewrites x-forwarded-for", async () => {
+    const { client, close } = await startWith("");
+    try {
+      const answers = await Promise.all(
+        ["198.51.100.1", "198.51.100.2", "198.51.100.3"].map((address) => open(client, address).answered),
+      );
+      expect(answers.filter((a) => a === "streaming")).toHaveLength(2);
+      expect(answers.filter((a) => a !== "streaming").map((a) => typeof a === "object" && a.code)).toEqual([
+        status.RESOURCE_EXHAUSTED,
+      ]);
+    } finally {
+      await close();
     }
   });
 });

@@ -67,6 +67,7 @@ import type { ServingSnapshot, VersionBroadcaster } from "./version-broadcaster.
 import { servingChangedByAdmin } from "./retrain-tracing.js";
 import type { SiteCalibrationDrift } from "./site-calibration-drift.js";
 import type { VersionVerdicts } from "./version-verdicts.js";
+import { WatchStreamQuota } from "./watch-stream-quota.js";
 
 /** Reads a stored version's files for GetModelArtifact. */
 export interface ArtifactSource {
@@ -117,6 +118,8 @@ export interface RetrainServiceDeps {
   readonly storedFeedback?: (issuedAtMs: number, predictionId: string) => StoredFeedbackOutcome | undefined;
   /** Decides the submitting call's site; omitted: every call is the default site's. */
   readonly sites?: SiteResolver;
+  /** Bounds open WatchModelVersions streams per client and in all; omitted: the defaults. */
+  readonly watchQuota?: WatchStreamQuota;
 }
 
 const STATE: Record<SchedulerState, RetrainState> = {
@@ -165,7 +168,11 @@ export function servingSnapshot(record: ModelVersionRecord): ServingSnapshot {
  * the scheduler and the broadcaster this class is given.
  */
 export class RetrainService {
-  constructor(private readonly deps: RetrainServiceDeps) {}
+  private readonly watchQuota: WatchStreamQuota;
+
+  constructor(private readonly deps: RetrainServiceDeps) {
+    this.watchQuota = deps.watchQuota ?? new WatchStreamQuota();
+  }
 
   /** The grpc-js implementation of RetrainServiceService, behind the middleware. */
   implementation(): UntypedServiceImplementation {
@@ -362,6 +369,12 @@ export class RetrainService {
       );
       return;
     }
+    const client = this.deps.attribution.origin(call.getPeer(), call.metadata).source;
+    const grant = this.watchQuota.acquire(client);
+    if (typeof grant === "string") {
+      end(grpcError(status.RESOURCE_EXHAUSTED, grant));
+      return;
+    }
     const subscription = this.deps.broadcaster.subscribe({
       send: (event) => call.write(event),
       onDrain: (listener) => call.once("drain", listener),
@@ -370,6 +383,7 @@ export class RetrainService {
       },
     });
     if (subscription === undefined) {
+      grant.release();
       end(
         grpcError(
           status.UNAVAILABLE,
@@ -382,6 +396,7 @@ export class RetrainService {
     }
     const release = (): void => {
       subscription.unsubscribe();
+      grant.release();
     };
     call.once("cancelled", release);
     call.once("close", release);
