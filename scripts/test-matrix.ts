@@ -83,6 +83,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "checks the spans made around a handler on a plaintext server; the span bookkeeping is the same over TLS",
   "services/shared/ops/tracing.test.ts":
     "checks spans and links across child processes; the transports are the ones the other process tests run over mTLS",
+  "services/retrain/approval-tracing.test.ts":
+    "checks an approval's span and the swaps' links to it; its traceparent rides in gRPC metadata and the version event, which model-approval.test.ts runs over mTLS",
   "gateway/bridge/grpc-web-proxy.test.ts":
     "tests the bridge's proxy and retry against scripted raw HTTP/2 answers and hostile bodies; TLS adds nothing to what it checks",
   "services/shared/grpc/retry-service-config.test.ts":

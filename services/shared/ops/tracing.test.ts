@@ -10,7 +10,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { type IncomingMessage, createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,53 +31,10 @@ import {
 } from "../../predict/testing/child-service.js";
 import { validPatient } from "../../predict/testing/patients.js";
 import { waitUntil } from "../../predict/testing/wait-until.js";
+import { OtlpReceiver, attribute } from "../testing/otlp-receiver.js";
 
-interface OtlpAttribute {
-  key: string;
-  value: { stringValue?: string; intValue?: number | string; boolValue?: boolean };
-}
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  startTimeUnixNano?: string;
-  attributes?: OtlpAttribute[];
-  links?: { traceId: string; spanId: string; attributes?: OtlpAttribute[] }[];
-}
-interface ReceivedSpan extends OtlpSpan {
-  service: string;
-}
-interface OtlpExport {
-  resourceSpans?: {
-    resource?: { attributes?: OtlpAttribute[] };
-    scopeSpans?: { spans?: OtlpSpan[] }[];
-  }[];
-}
-
-const spans: ReceivedSpan[] = [];
-const receiver = createServer((req: IncomingMessage, res) => {
-  const chunks: Buffer[] = [];
-  req.on("data", (chunk: Buffer) => chunks.push(chunk));
-  req.on("end", () => {
-    if (req.url === "/v1/traces") {
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpExport;
-      for (const resource of body.resourceSpans ?? []) {
-        const service = attribute(resource.resource?.attributes, "service.name") ?? "";
-        for (const scope of resource.scopeSpans ?? []) {
-          for (const span of scope.spans ?? []) spans.push({ ...span, service });
-        }
-      }
-    }
-    res.writeHead(200, { "content-type": "application/json" }).end("{}");
-  });
-});
-
-function attribute(attributes: OtlpAttribute[] | undefined, key: string): string | undefined {
-  const found = attributes?.find((a) => a.key === key)?.value;
-  if (found === undefined) return undefined;
-  return String(found.stringValue ?? found.intValue ?? found.boolValue);
-}
+const receiver = new OtlpReceiver();
+const spans = receiver.spans;
 
 let dir: string;
 const children: ChildService[] = [];
@@ -88,12 +44,10 @@ const signingKey = randomBytes(32).toString("hex");
 const adminToken = randomBytes(16).toString("hex");
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  const address = receiver.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const endpoint = await receiver.listen();
   dir = await mkdtemp(path.join(tmpdir(), "tracing-test-"));
   const otel = (service: string): Record<string, string> => ({
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     OTEL_SERVICE_NAME: service,
     OTEL_BSP_SCHEDULE_DELAY: "50",
@@ -136,7 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of children.reverse()) await child.stop();
-  receiver.close();
+  await receiver.close();
   await rm(dir, { recursive: true, force: true });
 });
 
