@@ -58,7 +58,6 @@ const ENCODINGS: ReadonlyMap<string, GrpcWebEncoding> = new Map([
 /** The media type of a content-type header, lower-cased, without parameters. */
 function mediaType(header: string | undefined): string {
   if (header === undefined) return "";
-  if (ENCODINGS.has(header)) return header; // the usual, exact spelling
   const semicolon = header.indexOf(";");
   return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
 }
