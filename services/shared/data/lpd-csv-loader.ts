@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import Papa from "papaparse";
@@ -57,7 +57,6 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   const { signal } = options;
   signal?.throwIfAborted();
   const absolute = resolve(path);
-  const size = await fileSize(path, absolute);
   let bytes: Buffer;
   try {
     bytes = await readFile(absolute, { signal });
@@ -66,6 +65,12 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
     throw accessError(path, absolute, error);
   }
   signal?.throwIfAborted();
+  if (bytes.length === 0) {
+    throw new DatasetFormatError(
+      path,
+      `${absolute} is empty (0 bytes); expected the LPD CSV with a header row and data rows.`,
+    );
+  }
   const text = decodeText(path, bytes);
   const loader = RowLoader.fromHeader(path, text);
   // A quoted cell may span lines; then the next record starts after them.
@@ -86,30 +91,14 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
       }
     },
   });
-  return loader.finish(path, absolute, size, started);
-}
-
-async function fileSize(path: string, absolute: string): Promise<number> {
-  let info;
-  try {
-    info = await stat(absolute);
-  } catch (error) {
-    throw accessError(path, absolute, error);
-  }
-  if (info.isDirectory()) {
-    throw new DatasetFormatError(path, `${absolute} is a directory; expected the LPD CSV file itself.`);
-  }
-  if (info.size === 0) {
-    throw new DatasetFormatError(
-      path,
-      `${absolute} is empty (0 bytes); expected the LPD CSV with a header row and data rows.`,
-    );
-  }
-  return info.size;
+  return loader.finish(path, absolute, bytes.length, started);
 }
 
 function accessError(path: string, absolute: string, error: unknown): Error {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EISDIR") {
+    return new DatasetFormatError(path, `${absolute} is a directory; expected the LPD CSV file itself.`);
+  }
   if (code === "ENOENT" || code === "ENOTDIR") {
     return new DatasetFormatError(
       path,
