@@ -19,7 +19,10 @@ import { PredictionExplainer } from "./prediction-explainer.js";
 import type { ServingModel } from "./serving-model.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
 
-/** Wire tags (field number << 3 | wire type) of PredictResponse (predict-response-fields.test.ts fails when one is left out). */
+/**
+ * Wire tags (field number << 3 | wire type) of PredictResponse, for Predict and each entry of
+ * PredictBatch (predict-response-fields.test.ts fails when a field is left out).
+ */
 const TAG_PROBABILITY = 0x09; // 1, fixed64
 const TAG_DIAGNOSIS = 0x10; // 2, varint
 const TAG_MODEL_VERSION = 0x1a; // 3, length-delimited
