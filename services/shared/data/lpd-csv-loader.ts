@@ -143,15 +143,6 @@ function decodeText(path: string, bytes: Buffer): string {
   return bytes.toString(isUtf8(bytes) ? "utf8" : "latin1").replace(/^\uFEFF/, "");
 }
 
-/** Every record of `text` (papaparse: quotes, CRLF or LF), the header first. */
-function parseCsv(text: string): string[][] {
-  return Papa.parse<string[]>(text, { delimiter: ",", skipEmptyLines: false }).data;
-}
-
-function isBlankRecord(record: readonly string[] | undefined): boolean {
-  return record?.length === 1 && record[0] === "";
-}
-
 /** Header comparison key: white space (including U+00A0 and BOM) trimmed and collapsed, lower case. */
 export function normaliseHeader(name: string): string {
   return name
@@ -225,7 +216,7 @@ class RowLoader {
   /** Maps the header's columns to features; throws when a required column is missing or doubled. */
   static fromHeader(path: string, text: string): RowLoader {
     const line = headerLine(path, text);
-    const found = parseCsv(line)[0] ?? [];
+    const found = Papa.parse<string[]>(line, { delimiter: "," }).data[0] ?? [];
     if (text.length === 0 || found.length === 0) {
       throw new DatasetFormatError(path, `${path} has no header row; expected the LPD CSV.`);
     }
@@ -268,7 +259,8 @@ class RowLoader {
 
   /** One data record, from file line `line`. */
   row(record: readonly string[], line: number): void {
-    if (isBlankRecord(record)) {
+    // A blank line: papaparse reads it as one empty cell.
+    if (record.length === 1 && record[0] === "") {
       this.blankLines++;
       return;
     }
