@@ -12,12 +12,7 @@ import { CorsPolicy } from "./cors-policy.js";
 import { bearerFromCookie, serveSessionPath } from "./session-cookie.js";
 import { AuthError } from "../../services/shared/auth/auth-error.js";
 import type { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
-import {
-  InvalidMetadataError,
-  parseGrpcTimeout,
-  requestHeaders,
-  withForwardedFor,
-} from "./grpc-web-headers.js";
+import { parseGrpcTimeout, Refusal, requestHeaders, withForwardedFor } from "./grpc-web-headers.js";
 import { pageSecurityHeaders } from "./page-security-headers.js";
 import { StaticFiles } from "./static-files.js";
 import {
@@ -29,8 +24,8 @@ import {
   Upstream,
 } from "./grpc-web-proxy.js";
 
-/** Largest request message the bridge forwards, as gRPC's default receive limit. */
-export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+/** Largest request message the bridge forwards (larger ones: RESOURCE_EXHAUSTED), as gRPC's default receive limit. */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /** What the bridge forwards to, whom it lets call, and what it serves. */
 export interface GrpcWebBridgeOptions {
@@ -43,8 +38,6 @@ export interface GrpcWebBridgeOptions {
   /** Folder of the built web UI; when absent, only grpc-web is served. */
   readonly webRoot?: string;
   readonly logger?: Logger;
-  /** Largest request message in bytes (default 4 MiB); larger ones get RESOURCE_EXHAUSTED. */
-  readonly maxRequestBytes?: number;
   /** Verifies the session cookie for /auth/whoami; undefined when authentication is off. */
   readonly auth?: CallerAuthenticator | undefined;
   /** HTTPS for the page and grpc-web, and TLS towards the services; absent, plaintext both ways. */
@@ -65,7 +58,6 @@ const ENCODINGS: ReadonlyMap<string, GrpcWebEncoding> = new Map([
 /** The media type of a content-type header, lower-cased, without parameters. */
 function mediaType(header: string | undefined): string {
   if (header === undefined) return "";
-  if (ENCODINGS.has(header)) return header; // the usual, exact spelling
   const semicolon = header.indexOf(";");
   return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
 }
@@ -83,16 +75,6 @@ function hostName(header: string | undefined): string {
 
 /** The longest delay a Node timer keeps (2^31 − 1 ms); a longer one fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-/** A refusal decided before any upstream call, answered trailers-only. */
-class Refusal extends Error {
-  constructor(
-    readonly code: Status,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** The client went away before its request was complete; nothing is left to answer. */
 class ClientGone extends Error {}
@@ -114,7 +96,6 @@ export class GrpcWebBridge {
   private readonly cors: CorsPolicy;
   private readonly statics: StaticFiles | undefined;
   private readonly logger: Logger;
-  private readonly maxRequestBytes: number;
   private readonly active = new Set<ProxiedCall>();
   private readonly auth: CallerAuthenticator | undefined;
   /** Content-Security-Policy and friends for the page and the session paths. */
@@ -133,7 +114,6 @@ export class GrpcWebBridge {
     this.cors = new CorsPolicy(options.corsOrigins ?? []);
     this.statics = options.webRoot === undefined ? undefined : new StaticFiles(options.webRoot);
     this.logger = options.logger ?? createLogger("grpc-web-bridge");
-    this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     // noDelay: every grpc-web answer is complete when written; never wait for more to send.
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((error: unknown) => {
@@ -280,7 +260,7 @@ export class GrpcWebBridge {
         serverStreaming: method.serverStreaming,
         retry: RETRIED_BY_GATEWAY.has(method.path) ? this.retryThrottle : undefined,
         text: encoding === "text",
-        baseHeaders: this.cors.responseHeaders(req.headers.origin),
+        baseHeaders: headers,
       },
       res,
     );
@@ -308,18 +288,12 @@ export class GrpcWebBridge {
    * x-forwarded-for; a header gRPC cannot carry is refused.
    */
   private metadata(req: IncomingMessage): Record<string, string> {
-    try {
-      const metadata = withForwardedFor(requestHeaders(req.headers), req.socket.remoteAddress);
-      // What Envoy's oauth2 filter does (forward_bearer_token): the session cookie's token
-      // goes upstream as the bearer token, unless the caller sent its own.
-      const bearer =
-        metadata["authorization"] === undefined ? bearerFromCookie(req.headers.cookie) : undefined;
-      if (bearer !== undefined) metadata["authorization"] = `Bearer ${bearer}`;
-      return metadata;
-    } catch (error) {
-      if (error instanceof InvalidMetadataError) throw new Refusal(Status.INVALID_ARGUMENT, error.message);
-      throw error;
-    }
+    const metadata = withForwardedFor(requestHeaders(req.headers), req.socket.remoteAddress);
+    // What Envoy's oauth2 filter does (forward_bearer_token): the session cookie's token
+    // goes upstream as the bearer token, unless the caller sent its own.
+    const bearer = metadata["authorization"] === undefined ? bearerFromCookie(req.headers.cookie) : undefined;
+    if (bearer !== undefined) metadata["authorization"] = `Bearer ${bearer}`;
+    return metadata;
   }
 
   /**
@@ -355,16 +329,11 @@ export class GrpcWebBridge {
   private timeout(req: IncomingMessage, method: PublicMethod): number {
     const raw = req.headers["grpc-timeout"];
     const header = Array.isArray(raw) ? raw[0] : raw;
-    let ms = method.timeoutSeconds > 0 ? method.timeoutSeconds * 1000 : Infinity;
+    const ms = method.timeoutSeconds > 0 ? method.timeoutSeconds * 1000 : Infinity;
     if (header === undefined) return ms;
-    try {
-      ms = Math.min(ms, parseGrpcTimeout(header));
-    } catch (error) {
-      throw new Refusal(Status.INVALID_ARGUMENT, (error as Error).message);
-    }
     // A timer cannot wait longer (Node fires a longer one at once); 24.8 days is no deadline
     // anyone means more precisely.
-    return Math.min(ms, MAX_TIMER_MS);
+    return Math.min(ms, parseGrpcTimeout(header), MAX_TIMER_MS);
   }
 
   /**
@@ -373,7 +342,7 @@ export class GrpcWebBridge {
    */
   private readBody(req: IncomingMessage, res: ServerResponse, encoding: GrpcWebEncoding): Promise<Buffer> {
     // 5 frame-header bytes; text mode inflates by 4/3 plus padding.
-    const frameLimit = this.maxRequestBytes + FRAME_HEADER_BYTES;
+    const frameLimit = MAX_REQUEST_BYTES + FRAME_HEADER_BYTES;
     const rawLimit = encoding === "text" ? Math.ceil((frameLimit * 4) / 3) + 64 : frameLimit;
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -386,7 +355,7 @@ export class GrpcWebBridge {
         reject(
           new Refusal(
             Status.RESOURCE_EXHAUSTED,
-            `request message exceeds the gateway's limit of ${this.maxRequestBytes} bytes`,
+            `request message exceeds the gateway's limit of ${MAX_REQUEST_BYTES} bytes`,
           ),
         );
       };
@@ -412,10 +381,10 @@ export class GrpcWebBridge {
   private singleFrame(body: Buffer, encoding: GrpcWebEncoding): Buffer {
     const bytes = encoding === "text" ? decodeGrpcWebText(body.toString("latin1")) : body;
     const declared = bytes.length >= FRAME_HEADER_BYTES ? bytes.readUInt32BE(1) : -1;
-    if (declared > this.maxRequestBytes) {
+    if (declared > MAX_REQUEST_BYTES) {
       throw new Refusal(
         Status.RESOURCE_EXHAUSTED,
-        `request message of ${declared} bytes exceeds the gateway's limit of ${this.maxRequestBytes} bytes`,
+        `request message of ${declared} bytes exceeds the gateway's limit of ${MAX_REQUEST_BYTES} bytes`,
       );
     }
     if (declared < 0 || bytes.length !== FRAME_HEADER_BYTES + declared) {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { status as Status } from "@grpc/grpc-js";
 
 /**
  * Translation between HTTP/1.1 headers of a grpc-web exchange and the gRPC metadata carried
@@ -27,8 +28,15 @@ const NOT_METADATA_PREFIXES = ["sec-", "proxy-", "grpc-", "access-control-", ":"
 const METADATA_KEY = /^[0-9a-z_.-]+$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-/** Thrown for a request header that cannot travel as gRPC metadata; names the header. */
-export class InvalidMetadataError extends Error {}
+/** A grpc-web request refused before any upstream call, answered trailers-only with `code`. */
+export class Refusal extends Error {
+  constructor(
+    readonly code: Status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** Decodes and re-encodes each comma-separated base64 value: what gRPC sends for "-bin" keys. */
 function normalizeBinary(value: string): string {
@@ -41,8 +49,8 @@ function normalizeBinary(value: string): string {
 
 /**
  * The gRPC metadata a grpc-web request carries, as HTTP/2 request headers: its headers
- * minus the HTTP-only ones. Text values must be printable ASCII, as gRPC requires (throws
- * InvalidMetadataError naming the header otherwise); "-bin" values are base64, normalized.
+ * minus the HTTP-only ones. Text values must be printable ASCII, as gRPC requires (a Refusal
+ * with INVALID_ARGUMENT naming the header otherwise); "-bin" values are base64, normalized.
  */
 export function requestHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const metadata: Record<string, string> = {};
@@ -54,7 +62,8 @@ export function requestHeaders(headers: IncomingHttpHeaders): Record<string, str
     if (value === undefined || isHttpOnlyHeader(name) || hopOnly.has(name) || !METADATA_KEY.test(name))
       continue;
     if (++entries > MAX_METADATA_ENTRIES) {
-      throw new InvalidMetadataError(
+      throw new Refusal(
+        Status.INVALID_ARGUMENT,
         `the request carries more than ${MAX_METADATA_ENTRIES} metadata headers; at most ${MAX_METADATA_ENTRIES} pass the gateway`,
       );
     }
@@ -65,7 +74,8 @@ export function requestHeaders(headers: IncomingHttpHeaders): Record<string, str
     } else if (PRINTABLE_ASCII.test(joined)) {
       metadata[name] = joined;
     } else {
-      throw new InvalidMetadataError(
+      throw new Refusal(
+        Status.INVALID_ARGUMENT,
         `header ${name} is not printable ASCII; gRPC metadata values must be (or use a "-bin" key with base64)`,
       );
     }
@@ -101,14 +111,17 @@ const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
 
 /**
- * Milliseconds of a grpc-timeout header ("1-8 digits + unit": H, M, S, m, u, n). Throws with
- * the accepted syntax when malformed.
+ * Milliseconds of a grpc-timeout header ("1-8 digits + unit": H, M, S, m, u, n). A Refusal
+ * (INVALID_ARGUMENT) naming the accepted syntax when malformed.
  */
 export function parseGrpcTimeout(value: string): number {
   const match = TIMEOUT.exec(value.trim());
   const unit = match?.[2];
   if (match === null || unit === undefined) {
-    throw new Error(`grpc-timeout "${value}" is not 1 to 8 digits followed by one of H, M, S, m, u, n`);
+    throw new Refusal(
+      Status.INVALID_ARGUMENT,
+      `grpc-timeout "${value}" is not 1 to 8 digits followed by one of H, M, S, m, u, n`,
+    );
   }
   return Number(match[1]) * (UNIT_MS[unit] ?? 0);
 }

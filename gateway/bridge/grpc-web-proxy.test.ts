@@ -341,7 +341,7 @@ describe("the retry of SubmitFeedback", () => {
   });
 
   it("stops retrying once the throttle's tokens fall to half, and allows retries again after successes", () => {
-    const throttle = new RetryThrottle(10, 0.1);
+    const throttle = new RetryThrottle();
     const allowed = Array.from({ length: 6 }, () => throttle.failed());
     expect(allowed).toEqual([true, true, true, true, false, false]);
     for (let i = 0; i < 30; i++) throttle.succeeded();

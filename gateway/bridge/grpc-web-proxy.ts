@@ -7,6 +7,7 @@ import {
   type IncomingHttpHeaders,
 } from "node:http2";
 import { status as Status } from "@grpc/grpc-js";
+import { grpcCodeFromHttpStatus } from "../web/src/grpc-status.js";
 import type { TlsMaterial } from "./bridge-tls.js";
 import { formatGrpcTimeout, isHttpOnlyHeader } from "./grpc-web-headers.js";
 
@@ -44,21 +45,6 @@ const HEADER_SAFE = /^[\t\x20-\x7e]*$/;
 /** Largest unary answer held (a PredictBatch of 10,000 results with tokens fits). */
 const MAX_HELD_BYTES = 64 * 1024 * 1024;
 
-/** gRPC's code for an HTTP status that came without grpc-status (its HTTP-to-gRPC mapping). */
-function codeFromHttp(httpStatus: number): Status {
-  const table: Record<number, Status> = {
-    400: Status.INTERNAL,
-    401: Status.UNAUTHENTICATED,
-    403: Status.PERMISSION_DENIED,
-    404: Status.UNIMPLEMENTED,
-    429: Status.UNAVAILABLE,
-    502: Status.UNAVAILABLE,
-    503: Status.UNAVAILABLE,
-    504: Status.UNAVAILABLE,
-  };
-  return table[httpStatus] ?? Status.UNKNOWN;
-}
-
 /** The call's metadata among upstream headers or trailers (no grpc-*): what may reach the browser. */
 function metadataOf(headers: IncomingHttpHeaders): [string, string][] {
   const out: [string, string][] = [];
@@ -71,24 +57,17 @@ function metadataOf(headers: IncomingHttpHeaders): [string, string][] {
 
 /** gRPC's retry throttling for the retried method: a token bucket (maxTokens 10, tokenRatio 0.1). */
 export class RetryThrottle {
-  private tokens: number;
-
-  constructor(
-    private readonly maxTokens = 10,
-    private readonly tokenRatio = 0.1,
-  ) {
-    this.tokens = maxTokens;
-  }
+  private tokens = 10;
 
   /** A call failed with a retryable status; true when a retry is still allowed. */
   failed(): boolean {
     this.tokens = Math.max(0, this.tokens - 1);
-    return this.tokens > this.maxTokens / 2;
+    return this.tokens > 5;
   }
 
   /** A call ended with a status a retry would not change. */
   succeeded(): void {
-    this.tokens = Math.min(this.maxTokens, this.tokens + this.tokenRatio);
+    this.tokens = Math.min(10, this.tokens + 0.1);
   }
 }
 
@@ -150,7 +129,7 @@ export interface ProxyRequest {
   readonly retry: RetryThrottle | undefined;
   /** Answer as application/grpc-web-text (base64). */
   readonly text: boolean;
-  /** Headers every answer carries (CORS). */
+  /** Headers every answer carries: CORS and the grpc-web content type. */
   readonly baseHeaders: Readonly<Record<string, string>>;
 }
 
@@ -168,6 +147,17 @@ const own = (code: Status, message: string): Outcome => ({
   metadata: [],
 });
 
+/** Response headers: the call's metadata (a repeated name's values joined), then `headers`. */
+function withMetadata(
+  metadata: readonly [string, string][],
+  headers: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of metadata)
+    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
+  return Object.assign(out, headers);
+}
+
 /**
  * Writes a trailers-only grpc-web answer (status in the HTTP headers, empty body), what
  * grpc-web clients expect for an error before any message. `httpStatus` is 200 but for
@@ -180,10 +170,8 @@ export function answerTrailersOnly(
   httpStatus = 200,
 ): void {
   if (res.headersSent || res.destroyed) return;
-  const out: Record<string, string> = {};
-  for (const [name, value] of outcome.metadata ?? [])
-    out[name] = out[name] ? `${out[name]}, ${value}` : value;
-  Object.assign(out, headers, { "grpc-status": String(outcome.code), "content-length": "0" });
+  const out = withMetadata(outcome.metadata ?? [], headers);
+  Object.assign(out, { "grpc-status": String(outcome.code), "content-length": "0" });
   if (outcome.message !== "") out["grpc-message"] = outcome.message;
   res.writeHead(httpStatus, out).end();
 }
@@ -293,7 +281,8 @@ export class ProxiedCall {
       return { code, message: typeof message === "string" ? message : "", metadata: metadataOf(trailers) };
     }
     if (this.httpStatus !== 0 && this.httpStatus !== 200) {
-      return own(codeFromHttp(this.httpStatus), `Received HTTP status code ${this.httpStatus}`);
+      const code = STATUS_CODES[grpcCodeFromHttpStatus(this.httpStatus)] ?? Status.UNKNOWN;
+      return own(code, `Received HTTP status code ${this.httpStatus}`);
     }
     const error = this.streamError;
     if (error !== undefined && error.code !== "ERR_HTTP2_STREAM_ERROR") {
@@ -330,12 +319,7 @@ export class ProxiedCall {
   }
 
   private writeHead(contentLength?: number): void {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of this.headers)
-      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-    Object.assign(headers, this.request.baseHeaders, {
-      "content-type": this.request.text ? "application/grpc-web-text+proto" : "application/grpc-web+proto",
-    });
+    const headers = withMetadata(this.headers, this.request.baseHeaders);
     if (contentLength !== undefined) headers["content-length"] = String(contentLength);
     this.res.writeHead(200, headers);
     this.started = true;
@@ -387,16 +371,8 @@ export class ProxiedCall {
     if (this.res.writableEnded || this.res.destroyed) return;
     const held = outcome.code === Status.OK ? Buffer.concat(this.held) : Buffer.alloc(0);
     if (!this.started && held.length === 0) {
-      answerTrailersOnly(
-        this.res,
-        { ...outcome, metadata: [...this.headers, ...outcome.metadata] },
-        {
-          ...this.request.baseHeaders,
-          "content-type": this.request.text
-            ? "application/grpc-web-text+proto"
-            : "application/grpc-web+proto",
-        },
-      );
+      const metadata = [...this.headers, ...outcome.metadata];
+      answerTrailersOnly(this.res, { ...outcome, metadata }, this.request.baseHeaders);
       return;
     }
     let block = `grpc-status:${outcome.code}\r\n`;

@@ -65,11 +65,9 @@ export class StaticFiles {
       plain(res, 403, "Path escapes the web root");
       return;
     }
+    // Without ".." segments, resolving "./<path>" stays under the root (an absolute path too);
+    // only a symlink can lead out, which the realpath check below refuses.
     let file = path.resolve(root, `.${path.sep}${decoded}`);
-    if (!inside(root, file)) {
-      plain(res, 403, "Path escapes the web root");
-      return;
-    }
     try {
       if ((await stat(file)).isDirectory()) file = path.join(file, "index.html");
       file = await realpath(file);

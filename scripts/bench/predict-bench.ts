@@ -14,7 +14,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client, type ServiceError, credentials, Metadata } from "@grpc/grpc-js";
-import { Diagnosis, type PatientFeatures } from "../../services/gen/liver/v1/patient.js";
+import { type PatientFeatures } from "../../services/gen/liver/v1/patient.js";
 import {
   ModelSource,
   PredictBatchRequest,
@@ -33,8 +33,6 @@ import { BatchResponseWriter } from "../../services/predict/batch-response-write
 import { PROMOTE_EVERY_CANDIDATE_ENV } from "../../services/retrain/testing/retrain-fixtures.js";
 import { ModelLoader } from "../../services/predict/model-loader.js";
 import { decodePatientBatch } from "../../services/predict/patient-batch-decoder.js";
-import { PredictionExplainer } from "../../services/predict/prediction-explainer.js";
-import { encodePredictResponse } from "../../services/predict/predict-response-encoder.js";
 import { PredictionTokenSigner } from "../../services/predict/prediction-token-signer.js";
 import { runTrainingPipeline } from "../../services/shared/model/training-pipeline.js";
 import { REAL_CSV_PATH, haveRealCsv } from "../../services/shared/testing/real-dataset.js";
@@ -515,8 +513,8 @@ export function processCpuSeconds(pid: number | undefined): number | undefined {
 
 /**
  * What an explanation adds to one Predict answer, in-process on the same rows and model:
- * computing it (PredictionExplainer) and writing it (encodePredictResponse), against
- * writing the same answer without it; rounds alternate so both see the same machine. Next
+ * the whole answer (scoring, signing, explaining, writing: BatchResponseWriter.writeOne)
+ * against the same answer without an explanation; rounds alternate so both see the same machine. Next
  * to the server CPU per call above, it says how large a share of a call explanations are,
  * which calls/s on a shared machine cannot resolve.
  */
@@ -527,25 +525,16 @@ async function explanationCost(context: BenchContext, setup: Setup): Promise<voi
     expectedVersion: undefined,
     source: ModelSource.MODEL_SOURCE_BUNDLED,
   });
-  const explainer = new PredictionExplainer();
+  const writer = new BatchResponseWriter(new PredictionTokenSigner(randomBytes(32)));
   const rows = Math.min(1_000, setup.data.rows);
-  const answer = {
-    probability: 0.6,
-    diagnosis: Diagnosis.DIAGNOSIS_LIVER_DISEASE,
-    modelVersion: model.version,
-    predictionId: "0b7d2c1e-1111-4222-8333-444455556666",
-    feedbackToken: "x".repeat(190),
-    threshold: model.threshold,
-  };
   const repeat = context.quick ? 20 : 100;
   const perAnswerMicros = (explain: boolean): number => {
+    const contents = { explanations: explain, feedbackTokens: true };
     const started = performance.now();
     for (let r = 0; r < repeat; r++) {
       for (let i = 0; i < rows; i++) {
-        const explanation = explain
-          ? explainer.encode(model, setup.data.features, i * FEATURE_COUNT)
-          : undefined;
-        encodePredictResponse({ ...answer, explanation });
+        const row = setup.data.features.subarray(i * FEATURE_COUNT);
+        writer.writeOne(model, row, Date.now(), contents, "", "default");
       }
     }
     return ((performance.now() - started) * 1000) / (repeat * rows);
@@ -562,12 +551,12 @@ async function explanationCost(context: BenchContext, setup: Setup): Promise<voi
     }
   }
   const plainFigure = context.record({
-    name: "Predict answer encoding, in-process, without explanation",
+    name: "Predict answer (score, sign, write), in-process, without explanation",
     unit: "µs",
     samples: plain,
   });
   const explainedFigure = context.record({
-    name: "Predict answer explaining + encoding, in-process",
+    name: "Predict answer (score, sign, explain, write), in-process",
     unit: "µs",
     samples: explained,
   });

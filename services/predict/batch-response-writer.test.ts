@@ -2,7 +2,12 @@ import { HoldoutScheme } from "../gen/liver/v1/model.js";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
-import { Explanation, ModelSource, PredictBatchResponse } from "../gen/liver/v1/predict_service.js";
+import {
+  Explanation,
+  ModelSource,
+  PredictBatchResponse,
+  PredictResponse,
+} from "../gen/liver/v1/predict_service.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import { checkPlausibility } from "../shared/features/plausibility-checks.js";
 import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
@@ -183,6 +188,63 @@ describe("BatchResponseWriter", () => {
         "Direct bilirubin 5 mg/dL is higher than Total bilirubin 0.9 mg/dL, but direct bilirubin is part of the total: one of them is probably mis-entered.",
       );
     }
+  });
+
+  it("writes Predict's answer (writeOne) as the one entry of a batch, alone, in canonical bytes", () => {
+    const key = randomBytes(32);
+    const writer = new BatchResponseWriter(new PredictionTokenSigner(key));
+    const implausible = [0.7, 1, 0.9, 5, 120, 30, 28, 7, 4, 1.33]; // direct bilirubin 5 > total 0.9
+    const principal = `https://idp.test|${"é".repeat(100)}`;
+    for (const [probability, version, vector] of [
+      [0.7, "v1", implausible],
+      [0, `v-ünï-${"9".repeat(50)}`, rows([0])],
+      [0.2, "v2", rows([0.2])],
+    ] as const) {
+      for (const contents of [
+        { explanations: true, feedbackTokens: true },
+        { explanations: false, feedbackTokens: true },
+      ]) {
+        const model = echoModel(version);
+        const outcome = writer.writeOne(
+          model,
+          Float64Array.from(vector),
+          1_700_000_000_000,
+          contents,
+          principal,
+          "clinic-a",
+        );
+        if (!outcome.ok) throw new Error("refused");
+        const bytes = outcome.response.bytes;
+        const decoded = PredictResponse.decode(bytes);
+        expect(Buffer.from(PredictResponse.encode(decoded).finish()).equals(bytes)).toBe(true);
+        expect(decoded.probability).toBe(probability);
+        expect(decoded.modelVersion).toBe(version);
+        expect(outcome.liverDisease).toBe(probability >= 0.5 ? 1 : 0);
+        expect(decoded.explanation).toEqual(
+          contents.explanations
+            ? Explanation.decode(
+                Explanation.encode(
+                  new PredictionExplainer().explain(model, Float64Array.from(vector), 0),
+                ).finish(),
+              )
+            : undefined,
+        );
+        expect(decoded.warnings).toEqual(
+          checkPlausibility(Float64Array.from(vector), 0).map((w) => ({ ...w, fields: [...w.fields] })),
+        );
+        expect(new FeedbackTokenSigner(key).verify(decoded.feedbackToken, 1_700_000_000_000)).toMatchObject({
+          predictionId: decoded.predictionId,
+          principal,
+          site: "clinic-a",
+        });
+      }
+    }
+    expect(
+      writer.writeOne(echoModel("v1"), rows([Number.NaN]), 0, DEFAULT_BATCH_CONTENTS, "", "default"),
+    ).toEqual({
+      ok: false,
+      badRow: 0,
+    });
   });
 
   it("never repeats a prediction id, across pool refills", () => {

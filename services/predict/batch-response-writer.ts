@@ -6,7 +6,8 @@ import { checkPlausibility, hasImplausibleValues } from "../shared/features/plau
 import { HMAC_SHA256_BYTES } from "../shared/feedback/hmac-sha256.js";
 import { recordLength } from "../shared/feedback/prediction-record.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
-import { EncodedPredictBatchResponse } from "./predict-wire-codec.js";
+import { PlausibilityWarning } from "../gen/liver/v1/predict_service.js";
+import { EncodedResponse } from "./predict-wire-codec.js";
 import {
   type ExplanationSource,
   NO_CLIP,
@@ -15,20 +16,22 @@ import {
   writeExplanation,
 } from "./explanation-wire.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
-import { encodeWarningsField } from "./predict-response-encoder.js";
 import type { ServingModel } from "./serving-model.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
-import {
-  TAG_DIAGNOSIS,
-  TAG_EXPLANATION,
-  TAG_FEEDBACK_TOKEN,
-  TAG_MODEL_VERSION,
-  TAG_PREDICTION_ID,
-  TAG_PROBABILITY,
-  TAG_THRESHOLD,
-} from "./predict-response-encoder.js";
 
-/** Wire tags (field number << 3 | wire type) of PredictBatchResponse. */
+/**
+ * Wire tags (field number << 3 | wire type) of PredictResponse, for Predict and each entry of
+ * PredictBatch (predict-response-fields.test.ts fails when a field is left out).
+ */
+const TAG_PROBABILITY = 0x09; // 1, fixed64
+const TAG_DIAGNOSIS = 0x10; // 2, varint
+const TAG_MODEL_VERSION = 0x1a; // 3, length-delimited
+const TAG_PREDICTION_ID = 0x22; // 4
+const TAG_FEEDBACK_TOKEN = 0x2a; // 5
+const TAG_THRESHOLD = 0x31; // 6, fixed64
+const TAG_EXPLANATION = 0x3a; // 7, length-delimited
+const TAG_WARNINGS = 0x42; // 8, length-delimited, repeated
+/** Wire tags of PredictBatchResponse. */
 const TAG_RESULTS = 0x0a; // PredictBatchResponse.results = 1, length-delimited
 const TAG_BATCH_VERSION = 0x12; // PredictBatchResponse.model_version = 2, length-delimited
 
@@ -52,7 +55,7 @@ const MAC_CHARS = base64UrlLength(HMAC_SHA256_BYTES);
 
 /** What a batch came to: its bytes, or the index of a row the model scored outside [0, 1]. */
 export type BatchOutcome =
-  | { readonly ok: true; readonly response: EncodedPredictBatchResponse; readonly liverDisease: number }
+  | { readonly ok: true; readonly response: EncodedResponse; readonly liverDisease: number }
   | { readonly ok: false; readonly badRow: number };
 
 /** What PredictBatchRequest asked to be in every result besides the answer itself. */
@@ -65,6 +68,24 @@ export interface BatchContents {
 
 /** The default contents: tokens, no explanations. */
 export const DEFAULT_BATCH_CONTENTS: BatchContents = { explanations: false, feedbackTokens: true };
+
+/**
+ * PredictResponse.warnings as wire bytes (each entry tag, length, message), or undefined
+ * when there are none. Warnings are rare and short, so the generated encoder writes each
+ * entry's message; only the framing is written here.
+ */
+function encodeWarningsField(warnings: readonly PlausibilityWarning[]): Buffer | undefined {
+  if (warnings.length === 0) return undefined;
+  const parts: Buffer[] = [];
+  for (const warning of warnings) {
+    const message = PlausibilityWarning.encode(warning).finish();
+    const head = Buffer.allocUnsafe(1 + varintSize(message.length));
+    head[0] = TAG_WARNINGS;
+    writeVarint(head, message.length, 1);
+    parts.push(head, Buffer.from(message.buffer, message.byteOffset, message.length));
+  }
+  return Buffer.concat(parts);
+}
 
 /**
  * Scores a validated batch and writes the whole PredictBatchResponse in wire form, each
@@ -236,7 +257,34 @@ export class BatchResponseWriter {
     at = writeVarint(out, version.length, at);
     at += version.copy(out, at);
     if (at !== total) throw new Error(`PredictBatchResponse encoding wrote ${at} bytes; expected ${total}`);
-    return { ok: true, response: new EncodedPredictBatchResponse(out), liverDisease };
+    return { ok: true, response: new EncodedResponse(out), liverDisease };
+  }
+
+  /**
+   * Predict's answer: `write` for the one patient at the start of `vector`, as the
+   * PredictResponse alone (the batch's only entry, without the PredictBatchResponse around it).
+   */
+  writeOne(
+    model: ServingModel,
+    vector: Float64Array,
+    issuedAtMs: number,
+    contents: BatchContents,
+    principal: string,
+    site: string,
+  ): BatchOutcome {
+    const outcome = this.write(model, vector, 1, issuedAtMs, contents, principal, site);
+    if (!outcome.ok) return outcome;
+    // The batch starts with the entry: TAG_RESULTS, the entry's length as a varint, the entry.
+    const bytes = outcome.response.bytes;
+    let at = 1;
+    let length = 0;
+    for (let scale = 1; ; scale *= 128) {
+      const byte = bytes[at++] as number;
+      length += (byte & 0x7f) * scale;
+      if (byte < 0x80) break;
+    }
+    const response = new EncodedResponse(bytes.subarray(at, at + length));
+    return { ok: true, response, liverDisease: outcome.liverDisease };
   }
 
   private reserve(count: number): void {

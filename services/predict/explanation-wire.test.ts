@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Gender } from "../gen/liver/v1/patient.js";
 import { Explanation, ModelSource } from "../gen/liver/v1/predict_service.js";
 import { FEATURES, FEATURE_COUNT, GENDER_CODE } from "../shared/features/feature-schema.js";
+import { type ExplanationSource, NO_CLIP, explanationSize, writeExplanation } from "./explanation-wire.js";
 import { PredictionExplainer } from "./prediction-explainer.js";
 import type { ServingModel, ValueClip } from "./serving-model.js";
 
@@ -40,7 +41,29 @@ function random(seed: number): () => number {
   };
 }
 
-describe("PredictionExplainer.encode", () => {
+/** The explanation of the vector at `offset` in wire form, sized then written as BatchResponseWriter does. */
+function wire(
+  explainer: PredictionExplainer,
+  model: ServingModel,
+  vectors: Float64Array,
+  offset: number,
+): Buffer {
+  const source: ExplanationSource = {
+    reference: explainer.explainInto(model, vectors, offset),
+    contributions: explainer.contributions,
+    contributionsAt: 0,
+    order: explainer.order,
+    orderAt: 0,
+    vectors,
+    vectorAt: offset,
+    clip: model.clip ?? NO_CLIP,
+  };
+  const out = Buffer.alloc(explanationSize(source));
+  expect(writeExplanation(source, out, 0)).toBe(out.length);
+  return out;
+}
+
+describe("explanation-wire", () => {
   it("writes exactly what the generated Explanation encoder writes for the same explanation", () => {
     const next = random(7);
     const special = [
@@ -82,7 +105,7 @@ describe("PredictionExplainer.encode", () => {
               ),
             };
       const model = tableModel(table, reference, clip);
-      const ours = explainer.encode(model, vectors, offset).bytes;
+      const ours = wire(explainer, model, vectors, offset);
       const generated = Buffer.from(Explanation.encode(explainer.explain(model, vectors, offset)).finish());
       expect(ours.toString("hex")).toBe(generated.toString("hex"));
     }
@@ -92,9 +115,7 @@ describe("PredictionExplainer.encode", () => {
     const table = Float64Array.from({ length: FEATURE_COUNT }, (_, i) => (i % 2 === 0 ? i : -2 * i));
     const vectors = Float64Array.from({ length: FEATURE_COUNT }, (_, i) => i + 1);
     vectors[GENDER_POSITION] = GENDER_CODE.male;
-    const decoded = Explanation.decode(
-      new PredictionExplainer().encode(tableModel(table, 0.25), vectors, 0).bytes,
-    );
+    const decoded = Explanation.decode(wire(new PredictionExplainer(), tableModel(table, 0.25), vectors, 0));
     expect(decoded.referenceLogOdds).toBe(0.25);
     // Gender comes back as the contract's enum number, not the model's 0/1 coding.
     expect(decoded.contributions.find((c) => c.name === "gender")?.value).toBe(Gender.GENDER_MALE);
@@ -120,9 +141,10 @@ describe("PredictionExplainer.encode", () => {
     clip.lower[FEATURE_COUNT - 3] = 4; // 5 is within: read as given
     const counted = (model: ServingModel): Record<string, number | undefined> =>
       Object.fromEntries(
-        Explanation.decode(new PredictionExplainer().encode(model, vectors, 0).bytes).contributions.map(
-          (c) => [c.name, c.countedValue],
-        ),
+        Explanation.decode(wire(new PredictionExplainer(), model, vectors, 0)).contributions.map((c) => [
+          c.name,
+          c.countedValue,
+        ]),
       );
     const clipped = counted(tableModel(table, 0, clip));
     expect(clipped[FEATURES[FEATURE_COUNT - 1]?.name ?? ""]).toBe(2.5);

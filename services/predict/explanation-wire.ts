@@ -1,6 +1,6 @@
 /**
  * liver.v1.Explanation in wire form, written straight from PredictionExplainer's typed
- * arrays. Predict and PredictBatch both answer through here, so an explanation never
+ * arrays. Predict and PredictBatch both answer through here (BatchResponseWriter), so an explanation never
  * becomes the eleven JS objects of the generated message on the serving path (they cost
  * more than computing it). The bytes are what Explanation.encode writes for the same
  * values (explanation-wire.test.ts compares them).
@@ -33,14 +33,6 @@ export function givenValue(vectors: Float64Array, offset: number, i: number): nu
   return value === GENDER_CODE.male ? GENDER_ENUM.MALE : GENDER_ENUM.FEMALE;
 }
 
-/**
- * An Explanation message's content in wire form, as Predict's answer carries it to
- * encodePredictResponse (which adds the field's tag and length).
- */
-export class EncodedExplanation {
-  constructor(readonly bytes: Buffer) {}
-}
-
 /** Encoded size of a length-delimited field with a 1-byte tag and `length` bytes of content. */
 export const delimited = (length: number): number => 1 + varintSize(length) + length;
 
@@ -55,12 +47,6 @@ const NAME_FIELDS = FEATURE_NAMES.map((name) => {
   utf8.copy(field, writeVarint(field, utf8.length, 1));
   return field;
 });
-
-/** The most an Explanation message's content can take (every double present). */
-export const MAX_EXPLANATION_BYTES = NAME_FIELDS.reduce(
-  (size, name) => size + delimited(name.length + 27),
-  9,
-);
 
 /** No clipping: every value read as given (a model without the clinical encoding). */
 export const NO_CLIP: ValueClip = {

@@ -7,13 +7,11 @@ import { describe, expect, it } from "vitest";
 import { ModelSource } from "../gen/liver/v1/predict_service.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import { BatchResponseWriter } from "./batch-response-writer.js";
-import { EncodedExplanation } from "./explanation-wire.js";
-import { type PredictAnswer, encodePredictResponse } from "./predict-response-encoder.js";
 import { PredictionTokenSigner } from "./prediction-token-signer.js";
 import type { ServingModel } from "./serving-model.js";
 
-// Predict's answers are written by hand-written wire writers (encodePredictResponse,
-// BatchResponseWriter, explanation-wire). Their own tests compare bytes for the fields they
+// Predict's answers are written by hand-written wire writers (BatchResponseWriter and
+// explanation-wire). Their own tests compare bytes for the fields they
 // know; this one walks the contract's descriptors (protobufjs reflection over the .proto
 // files), so a field added to PredictResponse, PredictBatchResponse, Explanation or
 // FeatureContribution that a writer leaves out fails here, naming the field.
@@ -27,7 +25,6 @@ root.resolveAll();
 
 const PREDICT_RESPONSE = root.lookupType("liver.v1.PredictResponse");
 const PREDICT_BATCH_RESPONSE = root.lookupType("liver.v1.PredictBatchResponse");
-const EXPLANATION = root.lookupType("liver.v1.Explanation");
 
 type Message = Record<string, unknown>;
 
@@ -85,19 +82,7 @@ describe("the contract's descriptors against the hand-written writers", () => {
     expect(absentFields(PREDICT_RESPONSE, [{ probability: 0.5 }])).toContain("modelVersion");
   });
 
-  it("encodePredictResponse writes every field of PredictResponse, explanation included", () => {
-    const full = fullMessage(PREDICT_RESPONSE);
-    const explanation = EXPLANATION.encode(EXPLANATION.fromObject(full.explanation as Message)).finish();
-    const answer = {
-      ...full,
-      explanation: new EncodedExplanation(Buffer.from(explanation)),
-    } as unknown as PredictAnswer;
-    const decoded = decode(PREDICT_RESPONSE, encodePredictResponse(answer));
-    expect(absentFields(PREDICT_RESPONSE, [decoded])).toEqual([]);
-    expect(decoded).toEqual(decode(PREDICT_RESPONSE, PREDICT_RESPONSE.encode(full).finish()));
-  });
-
-  it("BatchResponseWriter writes every field of PredictBatchResponse and of each result", () => {
+  it("BatchResponseWriter writes every field of PredictBatchResponse, of each result and of Predict's answer", () => {
     const model: ServingModel = {
       version: "v7",
       sha256: "0".repeat(64),
@@ -138,12 +123,14 @@ describe("the contract's descriptors against the hand-written writers", () => {
       for (let i = 1; i < FEATURE_COUNT; i++) vectors[row * FEATURE_COUNT + i] = 1 + i;
     });
     const writer = new BatchResponseWriter(new PredictionTokenSigner(randomBytes(32)));
-    const outcome = writer.write(model, vectors, probabilities.length, Date.now(), {
-      explanations: true,
-      feedbackTokens: true,
-    });
+    const contents = { explanations: true, feedbackTokens: true };
+    const outcome = writer.write(model, vectors, probabilities.length, Date.now(), contents);
     if (!outcome.ok) throw new Error(`row ${outcome.badRow} was refused`);
     const decoded = decode(PREDICT_BATCH_RESPONSE, outcome.response.bytes);
     expect(absentFields(PREDICT_BATCH_RESPONSE, [decoded])).toEqual([]);
+    // Predict's answer, a batch of one: every field of PredictResponse in a single answer.
+    const one = writer.writeOne(model, vectors.subarray(FEATURE_COUNT), Date.now(), contents, "", "default");
+    if (!one.ok) throw new Error("Predict's answer was refused");
+    expect(absentFields(PREDICT_RESPONSE, [decode(PREDICT_RESPONSE, one.response.bytes)])).toEqual([]);
   });
 });

@@ -1,8 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { FeatureSpec } from "../gen/liver/v1/model.js";
-import { Diagnosis } from "../gen/liver/v1/patient.js";
 import {
   type GetModelInfoResponse,
   ModelSource,
@@ -11,7 +9,6 @@ import {
 import { CallGate } from "../shared/auth/call-gate.js";
 import type { CallerAuthenticator } from "../shared/auth/caller-authenticator.js";
 import { FEATURES, FEATURE_COUNT, type FieldViolation } from "../shared/features/feature-schema.js";
-import { checkPlausibility } from "../shared/features/plausibility-checks.js";
 import { invalidRequest, rpcFailure, type RpcFailure } from "../shared/grpc/rpc-failure.js";
 import { type AccessTable, type CallContext, withMiddleware } from "../shared/grpc/rpc-middleware.js";
 import { DEFAULT_SITE } from "../shared/sites/site-name.js";
@@ -22,11 +19,9 @@ import { type DecodedPatientBatch, MAX_BATCH_PATIENTS } from "./patient-batch-de
 import { patientViolations, readPatientVector } from "./patient-reader.js";
 import type { PredictMetrics } from "./predict-metrics.js";
 import { type InputDriftMonitor, inputDriftMessage } from "./input-drift-monitor.js";
-import { PredictionExplainer } from "./prediction-explainer.js";
 import type { PredictionTokenSigner } from "./prediction-token-signer.js";
-import type { PredictAnswer } from "./predict-response-encoder.js";
 import {
-  type EncodedPredictBatchResponse,
+  type EncodedResponse,
   FAST_PREDICT_SERVICE_DEFINITION,
   type FastPredictServiceHandlers,
 } from "./predict-wire-codec.js";
@@ -89,8 +84,8 @@ export class PredictService {
   /** Scratch row of a single Predict. */
   private readonly single = new Float64Array(FEATURE_COUNT);
 
+  /** Writes the answers of both Predict (a batch of one) and PredictBatch. */
   private readonly batchWriter: BatchResponseWriter;
-  private readonly explainer = new PredictionExplainer();
 
   constructor(private readonly deps: PredictServiceDeps) {
     this.batchWriter = new BatchResponseWriter(deps.signer);
@@ -108,20 +103,28 @@ export class PredictService {
   }
 
   /** Scores one patient for the caller at the call's site (both signed into the feedback token). */
-  predict = (request: PredictRequest, context: CallContext): PredictAnswer => {
+  predict = (request: PredictRequest, context: CallContext): EncodedResponse => {
     const site = this.siteOf(context);
     const model = this.model(site);
     const patient = request.patient;
     if (!readPatientVector(patient, this.single, 0)) throw invalidRequest(patientViolations(patient));
-    const response = this.answer(model, this.single, 0, Date.now(), context.principal, site);
-    if (response === undefined) throw this.badScore(model);
+    const contents = { explanations: this.deps.explainPredictions !== false, feedbackTokens: true };
+    const outcome = this.batchWriter.writeOne(
+      model,
+      this.single,
+      Date.now(),
+      contents,
+      context.principal,
+      site,
+    );
+    if (!outcome.ok) throw this.badScore(model);
     this.deps.drift?.observe(this.single, 0);
-    this.deps.metrics.diagnosed(response.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE ? 1 : 0, 1);
-    return response;
+    this.deps.metrics.diagnosed(outcome.liverDisease, 1);
+    return outcome.response;
   };
 
   /** Scores up to 10,000 patients in one answer, written straight to protobuf bytes. */
-  predictBatch = (batch: DecodedPatientBatch, context: CallContext): EncodedPredictBatchResponse => {
+  predictBatch = (batch: DecodedPatientBatch, context: CallContext): EncodedResponse => {
     const site = this.siteOf(context);
     const model = this.model(site);
     const count = batch.count;
@@ -186,52 +189,6 @@ export class PredictService {
       inputDrift: this.deps.drift === undefined ? undefined : inputDriftMessage(this.deps.drift.snapshot()),
     };
   };
-
-  /**
-   * Scores the vector at `offset` and signs the answer; undefined when the model produced a
-   * probability outside [0, 1] (never answered: no made-up result leaves this replica).
-   */
-  private answer(
-    model: ServingModel,
-    vectors: Float64Array,
-    offset: number,
-    issuedAtMs: number,
-    principal: string,
-    site: string,
-  ): PredictAnswer | undefined {
-    const probability = model.score(vectors, offset);
-    if (!(probability >= 0 && probability <= 1)) return undefined;
-    const diagnosis =
-      probability >= model.threshold
-        ? Diagnosis.DIAGNOSIS_LIVER_DISEASE
-        : Diagnosis.DIAGNOSIS_NO_LIVER_DISEASE;
-    const predictionId = randomUUID();
-    const feedbackToken = this.deps.signer.sign(
-      predictionId,
-      model.version,
-      vectors,
-      offset,
-      probability,
-      diagnosis,
-      issuedAtMs,
-      principal,
-      site,
-    );
-    return {
-      probability,
-      diagnosis,
-      modelVersion: model.version,
-      predictionId,
-      feedbackToken,
-      threshold: model.threshold,
-      explanation:
-        this.deps.explainPredictions === false ? undefined : this.explainer.encode(model, vectors, offset),
-      warnings: checkPlausibility(vectors, offset).map((w) => ({
-        fields: [...w.fields],
-        message: w.message,
-      })),
-    };
-  }
 
   private scratch(count: number): Float64Array {
     const needed = count * FEATURE_COUNT;

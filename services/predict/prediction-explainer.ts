@@ -1,18 +1,13 @@
 import type { Explanation } from "../gen/liver/v1/predict_service.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
 import {
-  EncodedExplanation,
   type ExplanationSource,
   FEATURE_NAMES,
-  MAX_EXPLANATION_BYTES,
   NO_CLIP,
   countedValue,
   givenValue,
-  writeExplanation,
 } from "./explanation-wire.js";
 import type { ServingModel } from "./serving-model.js";
-
-const EMPTY_VECTORS = new Float64Array(0);
 
 /**
  * Computes explanations into reused arrays (no allocation per patient, so PredictBatch can
@@ -44,46 +39,22 @@ export class PredictionExplainer {
     return reference;
   }
 
-  private readonly scratch = Buffer.allocUnsafeSlow(MAX_EXPLANATION_BYTES);
-
-  /** Where `encode` finds the last explanation; re-pointed per call, never reallocated. */
-  private readonly source: ExplanationSource = {
-    reference: 0,
-    contributions: this.contributions,
-    contributionsAt: 0,
-    order: this.order,
-    orderAt: 0,
-    vectors: EMPTY_VECTORS,
-    vectorAt: 0,
-    clip: NO_CLIP,
-  };
-
-  /**
-   * The explanation of the vector at `offset` in wire form: what Predict answers with. One
-   * small Buffer, no objects per contribution.
-   */
-  encode(model: ServingModel, vectors: Float64Array, offset: number): EncodedExplanation {
-    const source = this.source;
-    source.reference = this.explainInto(model, vectors, offset);
-    source.vectors = vectors;
-    source.vectorAt = offset;
-    source.clip = model.clip ?? NO_CLIP;
-    // One pass into a scratch of the largest possible size, then an exact copy: cheaper than
-    // sizing first, as PredictBatch must (it writes many into one exactly sized Buffer).
-    const end = writeExplanation(source, this.scratch, 0);
-    source.vectors = EMPTY_VECTORS; // keep no caller's array alive
-    const out = Buffer.allocUnsafe(end);
-    this.scratch.copy(out, 0, 0, end);
-    return new EncodedExplanation(out);
-  }
-
   /**
    * The explanation of the vector at `offset` as the contract's message: the form the tests
    * hold the wire writers to (nothing on the serving path builds it).
    */
   explain(model: ServingModel, vectors: Float64Array, offset: number): Explanation {
     const referenceLogOdds = this.explainInto(model, vectors, offset);
-    const source = { ...this.source, vectors, vectorAt: offset, clip: model.clip ?? NO_CLIP };
+    const source: ExplanationSource = {
+      reference: referenceLogOdds,
+      contributions: this.contributions,
+      contributionsAt: 0,
+      order: this.order,
+      orderAt: 0,
+      vectors,
+      vectorAt: offset,
+      clip: model.clip ?? NO_CLIP,
+    };
     return {
       referenceLogOdds,
       contributions: Array.from(this.order, (i) => ({

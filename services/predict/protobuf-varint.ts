@@ -1,6 +1,6 @@
 /**
- * Protobuf base-128 varints for the hand-written Predict encoders (predict-response-encoder,
- * batch-response-writer), which size each answer exactly before writing it into one Buffer.
+ * Protobuf base-128 varints for the hand-written Predict writers (batch-response-writer,
+ * explanation-wire), which size each answer exactly before writing it into one Buffer.
  * Values are non-negative and below 2^53; Math.floor keeps them exact past 32 bits.
  */
 

@@ -53,7 +53,6 @@ const PlainMessage = Object as unknown as new () => never;
 export class GrpcWebClient {
   private readonly baseUrl: string;
   private readonly client = new GrpcWebClientBase({ format: "text" });
-  private readonly methods = new Map<string, unknown>();
 
   constructor(options: GrpcWebClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? "").replace(/\/+$/, "");
@@ -90,7 +89,16 @@ export class GrpcWebClient {
       throw new GrpcWebError(GrpcCode.CANCELLED, `${path} was cancelled`, path);
     const metadata: Metadata = { ...options.metadata };
     if (options.timeoutMs !== undefined) metadata["deadline"] = String(Date.now() + options.timeoutMs);
-    const call = this.client.serverStreaming(this.baseUrl + path, request, metadata, this.descriptor(method));
+    // The library's descriptor, with the ts-proto codecs as its (de)serializers.
+    const descriptor = new GrpcWebMethod<Req, Res>(
+      path,
+      "server_streaming",
+      PlainMessage,
+      PlainMessage,
+      (message: Req) => method.requestType.encode(message).finish(),
+      (bytes: Uint8Array) => method.responseType.decode(bytes),
+    );
+    const call = this.client.serverStreaming(this.baseUrl + path, request, metadata, descriptor);
 
     const queue: Res[] = [];
     let outcome: GrpcWebError | "ok" | undefined;
@@ -151,23 +159,6 @@ export class GrpcWebClient {
       options.signal?.removeEventListener("abort", onAbort);
       if (outcome === undefined) call.cancel(); // the caller stopped reading early
     }
-  }
-
-  /** The library's descriptor for a method, with the ts-proto codecs as its (de)serializers. */
-  private descriptor<Req, Res>(method: MethodDescriptor<Req, Res>): GrpcWebMethod<Req, Res> {
-    let descriptor = this.methods.get(method.path) as GrpcWebMethod<Req, Res> | undefined;
-    if (descriptor === undefined) {
-      descriptor = new GrpcWebMethod<Req, Res>(
-        method.path,
-        "server_streaming",
-        PlainMessage,
-        PlainMessage,
-        (request: Req) => method.requestType.encode(request).finish(),
-        (bytes: Uint8Array) => method.responseType.decode(bytes),
-      );
-      this.methods.set(method.path, descriptor);
-    }
-    return descriptor;
   }
 }
 

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import Papa from "papaparse";
@@ -57,7 +57,6 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   const { signal } = options;
   signal?.throwIfAborted();
   const absolute = resolve(path);
-  const size = await fileSize(path, absolute);
   let bytes: Buffer;
   try {
     bytes = await readFile(absolute, { signal });
@@ -66,6 +65,12 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
     throw accessError(path, absolute, error);
   }
   signal?.throwIfAborted();
+  if (bytes.length === 0) {
+    throw new DatasetFormatError(
+      path,
+      `${absolute} is empty (0 bytes); expected the LPD CSV with a header row and data rows.`,
+    );
+  }
   const text = decodeText(path, bytes);
   const loader = RowLoader.fromHeader(path, text);
   // A quoted cell may span lines; then the next record starts after them.
@@ -86,30 +91,14 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
       }
     },
   });
-  return loader.finish(path, absolute, size, started);
-}
-
-async function fileSize(path: string, absolute: string): Promise<number> {
-  let info;
-  try {
-    info = await stat(absolute);
-  } catch (error) {
-    throw accessError(path, absolute, error);
-  }
-  if (info.isDirectory()) {
-    throw new DatasetFormatError(path, `${absolute} is a directory; expected the LPD CSV file itself.`);
-  }
-  if (info.size === 0) {
-    throw new DatasetFormatError(
-      path,
-      `${absolute} is empty (0 bytes); expected the LPD CSV with a header row and data rows.`,
-    );
-  }
-  return info.size;
+  return loader.finish(path, absolute, bytes.length, started);
 }
 
 function accessError(path: string, absolute: string, error: unknown): Error {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EISDIR") {
+    return new DatasetFormatError(path, `${absolute} is a directory; expected the LPD CSV file itself.`);
+  }
   if (code === "ENOENT" || code === "ENOTDIR") {
     return new DatasetFormatError(
       path,
@@ -152,15 +141,6 @@ function decodeText(path: string, bytes: Buffer): string {
     );
   }
   return bytes.toString(isUtf8(bytes) ? "utf8" : "latin1").replace(/^\uFEFF/, "");
-}
-
-/** Every record of `text` (papaparse: quotes, CRLF or LF), the header first. */
-function parseCsv(text: string): string[][] {
-  return Papa.parse<string[]>(text, { delimiter: ",", skipEmptyLines: false }).data;
-}
-
-function isBlankRecord(record: readonly string[] | undefined): boolean {
-  return record?.length === 1 && record[0] === "";
 }
 
 /** Header comparison key: white space (including U+00A0 and BOM) trimmed and collapsed, lower case. */
@@ -236,7 +216,7 @@ class RowLoader {
   /** Maps the header's columns to features; throws when a required column is missing or doubled. */
   static fromHeader(path: string, text: string): RowLoader {
     const line = headerLine(path, text);
-    const found = parseCsv(line)[0] ?? [];
+    const found = Papa.parse<string[]>(line, { delimiter: "," }).data[0] ?? [];
     if (text.length === 0 || found.length === 0) {
       throw new DatasetFormatError(path, `${path} has no header row; expected the LPD CSV.`);
     }
@@ -279,7 +259,8 @@ class RowLoader {
 
   /** One data record, from file line `line`. */
   row(record: readonly string[], line: number): void {
-    if (isBlankRecord(record)) {
+    // A blank line: papaparse reads it as one empty cell.
+    if (record.length === 1 && record[0] === "") {
       this.blankLines++;
       return;
     }

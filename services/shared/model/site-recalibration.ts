@@ -15,27 +15,19 @@ import { CALIBRATION_BOUNDS, type CalibrationRecord, type OutputCalibration } fr
 import { fitLogistic } from "./logistic-fit.js";
 import { sigmoid } from "./scorer.js";
 
-/** Thresholds of the fit; defaults below. */
-export interface RecalibrationOptions {
+/** Thresholds of the fit. */
+const LIMITS = {
   /** Labelled rows needed before anything is fitted. */
-  readonly minRows: number;
-  /** Rows of each class needed among them. */
-  readonly minPerClass: number;
-  /** Prior strength: the weight, in rows, of the pull toward slope 1, intercept 0. */
-  readonly priorRows: number;
-  /** Held-out log loss must improve by at least this much. */
-  readonly minImprovement: number;
-  /** Distinct feedback sources needed, when the input says how many there are. */
-  readonly minSources: number;
-}
-
-export const DEFAULT_RECALIBRATION_OPTIONS: RecalibrationOptions = {
   minRows: 100,
+  /** Rows of each class needed among them. */
   minPerClass: 10,
+  /** Prior strength: the weight, in rows, of the pull toward slope 1, intercept 0. */
   priorRows: 20,
+  /** Held-out log loss must improve by at least this much. */
   minImprovement: 0.005,
+  /** Distinct feedback sources needed, when the input says how many there are. */
   minSources: 3,
-};
+} as const;
 
 /** Base log-odds and labels of labelled feedback, and which rows are held out for the check. */
 export interface RecalibrationInput {
@@ -87,10 +79,7 @@ function meanLogLoss(
 }
 
 /** Fits, checks and bounds the site recalibration; the identity with a reason when it does not apply. */
-export function fitSiteRecalibration(
-  input: RecalibrationInput,
-  options: RecalibrationOptions = DEFAULT_RECALIBRATION_OPTIONS,
-): CalibrationRecord {
+export function fitSiteRecalibration(input: RecalibrationInput): CalibrationRecord {
   const rows = input.logits.length;
   const isFit = (i: number): boolean => input.heldOut[i] !== 1;
   const isCheck = (i: number): boolean => input.heldOut[i] === 1;
@@ -114,21 +103,21 @@ export function fitSiteRecalibration(
     checkLogLossRecalibrated: recalibrated,
   });
   const negatives = rows - positives;
-  if (rows < options.minRows) {
-    return keep(`not recalibrated: ${rows} labelled feedback rows, ${options.minRows} needed`);
+  if (rows < LIMITS.minRows) {
+    return keep(`not recalibrated: ${rows} labelled feedback rows, ${LIMITS.minRows} needed`);
   }
-  if (input.sources !== undefined && input.sources < options.minSources) {
+  if (input.sources !== undefined && input.sources < LIMITS.minSources) {
     return keep(
       `not recalibrated: the feedback comes from ${input.sources} source${input.sources === 1 ? "" : "s"}; ` +
-        `${options.minSources} needed, so that no one source can recalibrate the model alone`,
+        `${LIMITS.minSources} needed, so that no one source can recalibrate the model alone`,
     );
   }
-  if (positives < options.minPerClass || negatives < options.minPerClass) {
+  if (positives < LIMITS.minPerClass || negatives < LIMITS.minPerClass) {
     return keep(
-      `not recalibrated: ${positives} liver-disease and ${negatives} other labels; ${options.minPerClass} of each needed`,
+      `not recalibrated: ${positives} liver-disease and ${negatives} other labels; ${LIMITS.minPerClass} of each needed`,
     );
   }
-  const trial = fitLogitMap(input.logits, input.labels, isFit, options.priorRows);
+  const trial = fitLogitMap(input.logits, input.labels, isFit, LIMITS.priorRows);
   const { minSlope, maxSlope, maxAbsIntercept } = CALIBRATION_BOUNDS;
   const described = `slope ${trial.slope.toFixed(3)}, intercept ${trial.intercept.toFixed(3)}`;
   if (!(trial.slope >= minSlope)) {
@@ -142,14 +131,14 @@ export function fitSiteRecalibration(
     );
   }
   const checkTrial = meanLogLoss(input, trial, isCheck);
-  if (!(checkTrial <= checkBase - options.minImprovement)) {
+  if (!(checkTrial <= checkBase - LIMITS.minImprovement)) {
     return keep(
       `not recalibrated: on ${checkRows} held-out feedback rows the fit (${described}) scores log loss ` +
-        `${checkTrial.toFixed(4)} vs the model's ${checkBase.toFixed(4)}; an improvement of ${options.minImprovement} is needed`,
+        `${checkTrial.toFixed(4)} vs the model's ${checkBase.toFixed(4)}; an improvement of ${LIMITS.minImprovement} is needed`,
       checkTrial,
     );
   }
-  const final = fitLogitMap(input.logits, input.labels, () => true, options.priorRows);
+  const final = fitLogitMap(input.logits, input.labels, () => true, LIMITS.priorRows);
   const slope = Math.min(Math.max(final.slope, minSlope), maxSlope);
   const intercept = Math.min(Math.max(final.intercept, -maxAbsIntercept), maxAbsIntercept);
   return {
