@@ -53,9 +53,18 @@ export const section: BenchSection = {
           env: { ...otel("1"), OTEL_BSP_SCHEDULE_DELAY: "100" },
         },
       ];
-      const replicas = await Promise.all(
+      // allSettled, not all: when one start fails, the others must be tracked (and so stopped
+      // below) before the error leaves; with Promise.all the replicas still starting were
+      // registered after the clean-up had run and outlived the bench.
+      const starts = await Promise.allSettled(
         modes.map((mode, i) => bundledReplica(setup, `tracing-${String(i)}`, mode.env)),
       );
+      const replicas = starts.map((start) => {
+        if (start.status === "rejected") {
+          throw start.reason instanceof Error ? start.reason : new Error(String(start.reason));
+        }
+        return start.value;
+      });
       const clients = replicas.map((r) => predictClient(r.port));
       try {
         const first = setup.patients[0];
