@@ -24,6 +24,7 @@ import { detectResources, envDetector, resourceFromAttributes } from "@opentelem
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { samplerFromEnv } from "./link-following-sampler.js";
+import { NewTraceSampling } from "./new-trace-sampling.js";
 import { SynchronousContextManager } from "./synchronous-context-manager.js";
 
 /** Span attribute naming the model version a span served, trained or swapped to. */
@@ -49,6 +50,8 @@ const OFF: Tracing = {
 };
 
 let started: Tracing | undefined;
+/** The provider's id generator and sampler, for hot methods' new traces (tracing on only). */
+let sampling: NewTraceSampling | undefined;
 
 /**
  * Server methods (by method name, as the gRPC instrumentation matches them) whose server spans
@@ -106,9 +109,12 @@ export function startTracing(
   }).merge(detectResources({ detectors: [envDetector] }));
   // OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parent-based, always on), and a span
   // linked to a sampled one (a run to its verdicts, a swap to its promotion) is kept too.
+  const sampler = samplerFromEnv(env);
+  sampling = new NewTraceSampling(sampler);
   const provider = new NodeTracerProvider({
     resource,
-    sampler: samplerFromEnv(env),
+    sampler,
+    idGenerator: sampling,
     spanProcessors: [new BatchSpanProcessor(exporter)],
   });
   // Global provider, W3C trace context and baggage propagators, and the context manager:
@@ -124,15 +130,24 @@ export function startTracing(
   });
   createRequire(import.meta.url)("@grpc/grpc-js");
   const endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "";
-  const sampler = env["OTEL_TRACES_SAMPLER"] ?? "parentbased_always_on";
+  const samplerName = env["OTEL_TRACES_SAMPLER"] ?? "parentbased_always_on";
   const samplerArg = env["OTEL_TRACES_SAMPLER_ARG"];
   const contextKind = options.context === "synchronous" ? ", synchronous context" : "";
   started = {
     enabled: true,
-    description: `tracing on: OTLP ${protocol} to ${endpoint}, sampler ${sampler}${samplerArg === undefined ? "" : ` (${samplerArg})`}${contextKind}`,
+    description: `tracing on: OTLP ${protocol} to ${endpoint}, sampler ${samplerName}${samplerArg === undefined ? "" : ` (${samplerArg})`}${contextKind}`,
     shutdown: () => provider.shutdown(),
   };
   return started;
+}
+
+/**
+ * The sampling decision for new traces of hot server methods (new-trace-sampling.ts), when
+ * startTracing turned tracing on; undefined otherwise (a provider set up elsewhere decides in
+ * its tracer as usual).
+ */
+export function newTraceSampling(): NewTraceSampling | undefined {
+  return sampling;
 }
 
 /** Whether startTracing turned tracing on in this process. */
