@@ -81,6 +81,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "tests the browser's trust of a test CA itself, with plain HTTPS servers of its own and no gRPC",
   "services/shared/ops/server-call-tracing.test.ts":
     "checks the spans made around a handler on a plaintext server; the span bookkeeping is the same over TLS",
+  "services/shared/ops/synchronous-context-manager.test.ts":
+    "checks which span is active in a handler and its log lines on a plaintext server; the context bookkeeping is the same over TLS",
   "services/shared/ops/tracing.test.ts":
     "checks spans and links across child processes; the transports are the ones the other process tests run over mTLS",
   "services/retrain/approval-tracing.test.ts":

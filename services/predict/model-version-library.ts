@@ -1,4 +1,5 @@
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { context } from "@opentelemetry/api";
 import { ModelVersionStatus } from "../gen/liver/v1/model.js";
 import type { ListModelVersionsResponse } from "../gen/liver/v1/retrain_service.js";
 import { grpcError, type GrpcStatusError } from "../shared/grpc/grpc-errors.js";
@@ -86,12 +87,15 @@ export class ModelVersionLibrary {
   }
 
   private async load(version: string, modelName: string): Promise<ServingModel> {
+    // The asking call's trace context, for the fetch after the await: Predict's synchronous
+    // context manager does not carry it over (services/shared/ops/synchronous-context-manager.ts).
+    const asking = context.active();
     const versions = await this.servable();
     const entry = versions.find((v) => v.version === version);
     if (entry === undefined) throw new ModelVersionError(notFound(modelName, version, versions));
     let model: ServingModel;
     try {
-      ({ model } = await this.deps.fetcher.fetch(entry));
+      ({ model } = await context.with(asking, () => this.deps.fetcher.fetch(entry)));
     } catch (error) {
       throw new ModelVersionError(
         grpcError(

@@ -13,6 +13,23 @@ import { testTlsEnv } from "../../shared/testing/test-tls.js";
 /** The repository root (this file is services/predict/testing/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
+/**
+ * Children not yet exited. When this process exits without having stopped one (a bench or a
+ * test that failed half-way and called process.exit), it is killed rather than left running.
+ */
+const running = new Set<ChildProcess>();
+let killOnExit = false;
+
+function watch(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (killOnExit) return;
+  killOnExit = true;
+  process.once("exit", () => {
+    for (const left of running) left.kill("SIGKILL");
+  });
+}
+
 /** What to start and how to tell it is ready. */
 export interface ChildServiceSpec {
   /** Entry file relative to the repository root, e.g. "services/retrain/main.ts". */
@@ -47,6 +64,7 @@ export class ChildService {
       env: { ...process.env, ...spec.env, LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    watch(child);
     const log: string[] = [];
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     const ports = await new Promise<{ port: number; metricsPort: number | undefined }>((resolve, reject) => {

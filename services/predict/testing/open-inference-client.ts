@@ -165,6 +165,8 @@ export class OpenInferenceTestClient {
   readonly raw: GRPCInferenceServiceClient;
   /** Sent as `authorization: Bearer <token>` when set. */
   bearerToken: string | undefined;
+  /** Sent as the W3C `traceparent` header when set. */
+  traceparent: string | undefined;
 
   constructor(
     address: string,
@@ -179,6 +181,7 @@ export class OpenInferenceTestClient {
   private call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
     const metadata = new Metadata();
     if (this.bearerToken !== undefined) metadata.set("authorization", `Bearer ${this.bearerToken}`);
+    if (this.traceparent !== undefined) metadata.set("traceparent", this.traceparent);
     return new Promise((resolve, reject) => {
       method.call(
         this.raw,

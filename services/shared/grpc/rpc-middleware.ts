@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { context } from "@opentelemetry/api";
 import {
   status,
   type handleUnaryCall,
@@ -62,7 +63,9 @@ export interface RpcPolicy {
  * served before its role is decided.
  *
  * A wrapper rather than a grpc-js server interceptor: it hands the verified caller to the
- * handler as a typed argument, and Predict's cached-token path stays synchronous.
+ * handler as a typed argument, and Predict's cached-token path stays synchronous. A call
+ * that waits (a token's first verification, an asynchronous handler) goes on in the trace
+ * context it started in, whichever context manager the process runs (tracing.ts).
  */
 export function withMiddleware<S>(
   definition: ServiceDefinition,
@@ -132,12 +135,13 @@ function unary(
       return;
     }
     if (result instanceof Promise) {
+      const active = context.active();
       result.then(
         (response: unknown) => {
-          ok(callback, started, response);
+          context.with(active, ok, undefined, callback, started, response);
         },
         (error: unknown) => {
-          fail(callback, started, error);
+          context.with(active, fail, undefined, callback, started, error);
         },
       );
     } else {
@@ -154,12 +158,15 @@ function unary(
       return;
     }
     if (identity instanceof Promise) {
+      // The call's trace context, carried over the await: a process with the synchronous
+      // context manager (Predict's) would otherwise run the handler and log outside it.
+      const active = context.active();
       identity.then(
         (admitted) => {
-          run(call, callback, started, admitted);
+          context.with(active, run, undefined, call, callback, started, admitted);
         },
         (error: unknown) => {
-          fail(callback, started, error);
+          context.with(active, fail, undefined, callback, started, error);
         },
       );
     } else {

@@ -22,60 +22,69 @@ import {
   PredictServiceService,
 } from "../../gen/liver/v1/predict_service.js";
 import { validPatient } from "../../predict/testing/patients.js";
+import { NewTraceSampling } from "./new-trace-sampling.js";
 import { traceUnaryCalls } from "./server-call-tracing.js";
 
 const exporter = new InMemorySpanExporter();
 let sampleNewTraces = false;
+const sampler = new ParentBasedSampler({
+  root: {
+    shouldSample: () => ({
+      decision: sampleNewTraces ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD,
+    }),
+    toString: () => "test root sampler",
+  },
+});
+/** As tracing.ts sets a process up: the sampler decides a new trace before its span is made. */
+const sampling = new NewTraceSampling(sampler);
 const provider = new NodeTracerProvider({
-  sampler: new ParentBasedSampler({
-    root: {
-      shouldSample: () => ({
-        decision: sampleNewTraces ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD,
-      }),
-      toString: () => "test root sampler",
-    },
-  }),
+  sampler,
+  idGenerator: sampling,
   spanProcessors: [new SimpleSpanProcessor(exporter)],
 });
 provider.register();
 
 /** The span context each handler saw as active, in call order. */
 const seen: (SpanContext | undefined)[] = [];
-const server = new Server();
-let client: PredictServiceClient;
+/** One server whose new traces are decided before the span, one where the tracer decides. */
+const servers = [new Server(), new Server()];
+const clients: PredictServiceClient[] = [];
 
 beforeAll(async () => {
-  server.addService(
-    PredictServiceService,
-    traceUnaryCalls(
+  for (const [i, server] of servers.entries()) {
+    server.addService(
       PredictServiceService,
-      {
-        predict: (
-          call: { request: PredictRequest },
-          callback: (error: Partial<ServiceError> | null, response?: PredictResponse) => void,
-        ) => {
-          seen.push(trace.getActiveSpan()?.spanContext());
-          if (call.request.patient === undefined) {
-            callback({ code: status.INVALID_ARGUMENT, details: "patient is required" });
-          } else {
-            callback(null, PredictResponse.fromPartial({ modelVersion: "v7" }));
-          }
+      traceUnaryCalls(
+        PredictServiceService,
+        {
+          predict: (
+            call: { request: PredictRequest },
+            callback: (error: Partial<ServiceError> | null, response?: PredictResponse) => void,
+          ) => {
+            seen.push(trace.getActiveSpan()?.spanContext());
+            if (call.request.patient === undefined) {
+              callback({ code: status.INVALID_ARGUMENT, details: "patient is required" });
+            } else {
+              callback(null, PredictResponse.fromPartial({ modelVersion: "v7" }));
+            }
+          },
         },
-      },
-      () => ({ model_version: "v7" }),
-    ),
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
-  client = new PredictServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+        () => ({ model_version: "v7" }),
+        i === 0 ? sampling : undefined,
+      ),
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    clients.push(new PredictServiceClient(`127.0.0.1:${port}`, credentials.createInsecure()));
+  }
 });
 
 afterAll(async () => {
-  client.close();
-  await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  for (const client of clients) client.close();
+  for (const server of servers) await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
   await provider.shutdown();
 });
 
@@ -85,15 +94,20 @@ beforeEach(() => {
   sampleNewTraces = false;
 });
 
-function predict(request: PredictRequest, traceparent?: string): Promise<ServiceError | null> {
-  const metadata = new Metadata();
-  if (traceparent !== undefined) metadata.set("traceparent", traceparent);
-  return new Promise((resolve) => client.predict(request, metadata, (error) => resolve(error)));
-}
-
 const patient = validPatient();
 
-describe("traceUnaryCalls", () => {
+describe.each([
+  ["the sampler decides new traces before any span (tracing.ts's setup)", 0],
+  ["the tracer decides (a provider set up elsewhere)", 1],
+])("traceUnaryCalls, %s", (_name, which) => {
+  function predict(request: PredictRequest, traceparent?: string): Promise<ServiceError | null> {
+    const client = clients[which];
+    if (client === undefined) throw new Error("no client");
+    const metadata = new Metadata();
+    if (traceparent !== undefined) metadata.set("traceparent", traceparent);
+    return new Promise((resolve) => client.predict(request, metadata, (error) => resolve(error)));
+  }
+
   it("records a call whose caller's trace is sampled, as the caller's span's child", async () => {
     const traceId = randomBytes(16).toString("hex");
     const parentId = randomBytes(8).toString("hex");

@@ -6,7 +6,8 @@
  * attributes. Profiled on Predict at 64 calls in flight with the sampler at 1 %, that was
  * most of what tracing cost (README, Tracing). Here the SDK's sampler decides first: a call
  * that starts no recorded span and carries no incoming trace context runs its handler as if
- * tracing were off; a call that continues a caller's context runs inside it (its log lines
+ * tracing were off (and, for a new trace, the process's sampler decides before any span is
+ * made: new-trace-sampling.ts); a call that continues a caller's context runs inside it (its log lines
  * and any call it makes carry that trace); a sampled call gets the span the instrumentation
  * would have made (same name, kind and rpc.* attributes, status from the callback's error),
  * plus the attributes the service adds.
@@ -30,7 +31,8 @@ import type {
   handleUnaryCall,
   sendUnaryData,
 } from "@grpc/grpc-js";
-import { claimServerSpans, meshTracer } from "./tracing.js";
+import type { NewTraceSampling } from "./new-trace-sampling.js";
+import { claimServerSpans, meshTracer, newTraceSampling } from "./tracing.js";
 
 /** The rpc.* attributes the gRPC instrumentation sets (OpenTelemetry semantic conventions). */
 const ATTR_RPC_SYSTEM = "rpc.system";
@@ -60,6 +62,8 @@ export function traceUnaryCalls(
   definition: ServiceDefinition,
   implementation: UntypedServiceImplementation,
   attributes: () => Attributes = () => ({}),
+  /** Decides new traces before a span is made; the process's own when tracing.ts started it. */
+  sampling: NewTraceSampling | undefined = newTraceSampling(),
 ): UntypedServiceImplementation {
   const traced: UntypedServiceImplementation = { ...implementation };
   // The fields the configured propagators read (W3C traceparent, tracestate, baggage, ...).
@@ -74,6 +78,7 @@ export function traceUnaryCalls(
       rpc: { [ATTR_RPC_SYSTEM]: "grpc", [ATTR_RPC_METHOD]: name, [ATTR_RPC_SERVICE]: service },
       fields,
       attributes,
+      sampling,
     }) as UntypedHandleCall;
   }
   return traced;
@@ -84,12 +89,21 @@ interface SpanRecipe {
   readonly rpc: Attributes;
   readonly fields: readonly string[];
   readonly attributes: () => Attributes;
+  readonly sampling: NewTraceSampling | undefined;
 }
 
 function tracedUnary(handler: UnaryHandler, recipe: SpanRecipe): UnaryHandler {
   const tracer = meshTracer();
   return (call, callback) => {
     const parent = incomingContext(call.metadata, recipe.fields);
+    // A new trace the sampler drops costs no span at all; a sampled one is started at once
+    // with the trace id the sampler decided on.
+    if (
+      parent === undefined &&
+      recipe.sampling?.recordsNewTrace(recipe.spanName, SpanKind.SERVER) === false
+    ) {
+      return handler(call, callback);
+    }
     const span = tracer.startSpan(recipe.spanName, { kind: SpanKind.SERVER }, parent ?? ROOT_CONTEXT);
     if (!span.isRecording()) {
       // Not sampled. A new trace nobody will see needs no context; a caller's does.

@@ -30,6 +30,7 @@ import {
   startRetrainProcess,
 } from "../../predict/testing/child-service.js";
 import { validPatient } from "../../predict/testing/patients.js";
+import { OpenInferenceTestClient, inferRequest } from "../../predict/testing/open-inference-client.js";
 import { waitUntil } from "../../predict/testing/wait-until.js";
 import { OtlpReceiver, attribute } from "../testing/otlp-receiver.js";
 
@@ -39,6 +40,7 @@ const spans = receiver.spans;
 let dir: string;
 const children: ChildService[] = [];
 let retrain: ChildService;
+let predict: ChildService;
 let bridge: ChildService;
 const signingKey = randomBytes(32).toString("hex");
 const adminToken = randomBytes(16).toString("hex");
@@ -66,7 +68,7 @@ beforeAll(async () => {
     ...otel("test-retrain"),
   });
   children.push(retrain);
-  const predict = await startPredictProcess({
+  predict = await startPredictProcess({
     RETRAIN_ADDR: `127.0.0.1:${retrain.port}`,
     MODEL_CACHE_PATH: path.join(dir, "cache"),
     FEEDBACK_SIGNING_KEY: signingKey,
@@ -257,6 +259,40 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
       60_000,
     );
     expect(swap.links?.map((l) => [l.traceId, l.spanId])).toEqual([[promotion.traceId, promotion.spanId]]);
+
+    // The version served before is now an older one: an Open Inference call naming it makes
+    // the replica fetch it from Retrain inside the call's trace (after an await, so the
+    // replica carries the context over itself: services/predict/model-version-library.ts).
+    const oipTrace = randomBytes(16).toString("hex");
+    const oip = new OpenInferenceTestClient(`127.0.0.1:${predict.port}`);
+    oip.traceparent = `00-${oipTrace}-${randomBytes(8).toString("hex")}-01`;
+    try {
+      const older = await oip.modelInfer(inferRequest([patient], { version: servedVersion }));
+      expect(older.modelVersion).toBe(servedVersion);
+    } finally {
+      oip.close();
+    }
+    const inferSpan = await waitUntil(
+      "Predict's ModelInfer span",
+      () => spans.find((s) => s.traceId === oipTrace && s.name.endsWith("/ModelInfer")),
+      20_000,
+    );
+    const fetchCall = await waitUntil(
+      "Predict's GetModelArtifact call in that trace",
+      () =>
+        spans.find(
+          (s) =>
+            s.service === "test-predict" && s.traceId === oipTrace && s.name.endsWith("/GetModelArtifact"),
+        ),
+      20_000,
+    );
+    expect(fetchCall.parentSpanId).toBe(inferSpan.spanId);
+    const fetchServed = await waitUntil(
+      "Retrain's GetModelArtifact span, the call's child",
+      () => spans.find((s) => s.service === "test-retrain" && s.parentSpanId === fetchCall.spanId),
+      20_000,
+    );
+    expect(fetchServed.traceId).toBe(oipTrace);
 
     // An admin's rollback to the first version: its span names the version and the replica's
     // swap back links to it, as to a promotion.

@@ -10,7 +10,9 @@
  * (each main.ts imports its tracing module first), and this module then requires grpc-js
  * itself, so the ES-module imports that follow share the patched module. Hot unary services
  * (Predict's) start their server spans themselves (server-call-tracing.ts) and the
- * instrumentation skips them (claimServerSpans).
+ * instrumentation skips them (claimServerSpans). The context manager is AsyncLocalStorage, the
+ * SDK's default, unless the process asks for the synchronous one (Predict's; see
+ * synchronous-context-manager.ts for why and what it changes).
  */
 import { createRequire } from "node:module";
 import { type Attributes, type Link, type SpanContext, trace } from "@opentelemetry/api";
@@ -22,6 +24,8 @@ import { detectResources, envDetector, resourceFromAttributes } from "@opentelem
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { samplerFromEnv } from "./link-following-sampler.js";
+import { NewTraceSampling } from "./new-trace-sampling.js";
+import { SynchronousContextManager } from "./synchronous-context-manager.js";
 
 /** Span attribute naming the model version a span served, trained or swapped to. */
 export const ATTR_MODEL_VERSION = "model_version";
@@ -46,6 +50,8 @@ const OFF: Tracing = {
 };
 
 let started: Tracing | undefined;
+/** The provider's id generator and sampler, for hot methods' new traces (tracing on only). */
+let sampling: NewTraceSampling | undefined;
 
 /**
  * Server methods (by method name, as the gRPC instrumentation matches them) whose server spans
@@ -59,6 +65,17 @@ export function claimServerSpans(methodName: string): void {
   selfTracedMethods.add(methodName);
 }
 
+/** How a process wants its tracing set up beyond the standard variables. */
+export interface TracingOptions {
+  /**
+   * "async-local-storage" (the SDK's default): the active span follows every await and
+   * callback. "synchronous": it lasts for the synchronous run of `context.with` only, and
+   * async_hooks stay off (synchronous-context-manager.ts); for a process whose calls answer
+   * in one tick and pay for every hook otherwise.
+   */
+  readonly context?: "async-local-storage" | "synchronous";
+}
+
 /** Whether the standard variables turn tracing on. */
 export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   if ((env["OTEL_SDK_DISABLED"] ?? "").toLowerCase() === "true") return false;
@@ -69,7 +86,11 @@ export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean
  * Starts tracing for this process once (later calls return the first result), named
  * OTEL_SERVICE_NAME or `defaultServiceName`.
  */
-export function startTracing(defaultServiceName: string, env: NodeJS.ProcessEnv = process.env): Tracing {
+export function startTracing(
+  defaultServiceName: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: TracingOptions = {},
+): Tracing {
   if (started !== undefined) return started;
   if (!tracingConfigured(env)) {
     started = OFF;
@@ -88,13 +109,19 @@ export function startTracing(defaultServiceName: string, env: NodeJS.ProcessEnv 
   }).merge(detectResources({ detectors: [envDetector] }));
   // OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parent-based, always on), and a span
   // linked to a sampled one (a run to its verdicts, a swap to its promotion) is kept too.
+  const sampler = samplerFromEnv(env);
+  sampling = new NewTraceSampling(sampler);
   const provider = new NodeTracerProvider({
     resource,
-    sampler: samplerFromEnv(env),
+    sampler,
+    idGenerator: sampling,
     spanProcessors: [new BatchSpanProcessor(exporter)],
   });
-  // Global provider, W3C trace context and baggage propagators, AsyncLocalStorage context.
-  provider.register();
+  // Global provider, W3C trace context and baggage propagators, and the context manager:
+  // AsyncLocalStorage unless the process asked for the synchronous one.
+  provider.register(
+    options.context === "synchronous" ? { contextManager: new SynchronousContextManager() } : {},
+  );
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
@@ -103,14 +130,24 @@ export function startTracing(defaultServiceName: string, env: NodeJS.ProcessEnv 
   });
   createRequire(import.meta.url)("@grpc/grpc-js");
   const endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "";
-  const sampler = env["OTEL_TRACES_SAMPLER"] ?? "parentbased_always_on";
+  const samplerName = env["OTEL_TRACES_SAMPLER"] ?? "parentbased_always_on";
   const samplerArg = env["OTEL_TRACES_SAMPLER_ARG"];
+  const contextKind = options.context === "synchronous" ? ", synchronous context" : "";
   started = {
     enabled: true,
-    description: `tracing on: OTLP ${protocol} to ${endpoint}, sampler ${sampler}${samplerArg === undefined ? "" : ` (${samplerArg})`}`,
+    description: `tracing on: OTLP ${protocol} to ${endpoint}, sampler ${samplerName}${samplerArg === undefined ? "" : ` (${samplerArg})`}${contextKind}`,
     shutdown: () => provider.shutdown(),
   };
   return started;
+}
+
+/**
+ * The sampling decision for new traces of hot server methods (new-trace-sampling.ts), when
+ * startTracing turned tracing on; undefined otherwise (a provider set up elsewhere decides in
+ * its tracer as usual).
+ */
+export function newTraceSampling(): NewTraceSampling | undefined {
+  return sampling;
 }
 
 /** Whether startTracing turned tracing on in this process. */
