@@ -95,6 +95,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "outages, reloads and a lost answer are the same over any transport; e2e.test.ts runs the page over TLS",
   "services/shared/grpc/rpc-middleware.test.ts":
     "the middleware against a hand-written plaintext test service; both services' tests run it over mTLS",
+  "services/predict/open-inference-python.test.ts":
+    "a Python grpcio client over a plaintext channel; open-inference.test.ts runs every OIP call over mTLS",
   "gateway/envoy-config.test.ts":
     "starts a bridge only to compare its static page files with Envoy's routes; no gRPC connection",
 };
