@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { status, type UntypedServiceImplementation } from "@grpc/grpc-js";
-import { trace } from "@opentelemetry/api";
+import { context, trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { ATTR_MODEL_VERSION } from "../shared/ops/tracing.js";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
@@ -186,9 +186,15 @@ export class OpenInferenceService {
     }
     const cached = this.deps.library.cached(version);
     if (cached !== undefined) return this.inferWith(cached, false, request, principal);
+    // Predict's context manager is synchronous (README, Tracing): the answer after the fetch
+    // runs outside the call's span unless the continuation is bound to it.
     return this.deps.library
       .get(version, OIP_MODEL_NAME)
-      .then((model) => this.inferWith(model, false, request, principal));
+      .then(
+        context.bind(context.active(), (model: ServingModel) =>
+          this.inferWith(model, false, request, principal),
+        ),
+      );
   };
 
   /** Decodes, scores and answers synchronously (the scratch buffers are this class's). */

@@ -277,6 +277,8 @@ describe("tracing with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
       () => spans.find((s) => s.traceId === oipTrace && s.name.endsWith("/ModelInfer")),
       20_000,
     );
+    // The span names the version that answered (set after the fetch), not the serving one.
+    expect(attribute(inferSpan.attributes, "model_version")).toBe(servedVersion);
     const fetchCall = await waitUntil(
       "Predict's GetModelArtifact call in that trace",
       () =>
