@@ -84,7 +84,7 @@ export interface RetrainConfig {
   readonly healthPort?: number | undefined;
   /** WATCH_STREAMS_PER_CLIENT: open WatchModelVersions streams one client may hold; omitted: 64. */
   readonly watchStreamsPerClient?: number | undefined;
-  /** WATCH_STREAMS_TOTAL: open WatchModelVersions streams in all; omitted: 4,096. */
+  /** WATCH_STREAMS_TOTAL: open WatchModelVersions streams per pool (behind gateways, direct); omitted: 4,096. */
   readonly watchStreamsTotal?: number | undefined;
 }
 

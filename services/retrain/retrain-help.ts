@@ -69,7 +69,8 @@ grpc.health.v1 and server reflection. Settings come from the environment:
   WATCH_STREAMS_PER_CLIENT [64] open WatchModelVersions streams one client (forwarded client
                                 address, else peer address) may hold; more answer
                                 RESOURCE_EXHAUSTED
-  WATCH_STREAMS_TOTAL [4096]    open WatchModelVersions streams in all
+  WATCH_STREAMS_TOTAL [4096]    open WatchModelVersions streams of clients behind gateways,
+                                and apart from them of direct peers (Predict replicas)
 ${AUTH_HELP}
   LOG_LEVEL [info]              pino level; logs are JSON on stdout
 ${TLS_HELP}`;

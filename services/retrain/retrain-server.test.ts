@@ -689,27 +689,32 @@ describe("RetrainService version streams per client", () => {
     };
   };
 
-  it("refuses a client past its bound and the server past its total, and frees a slot when a stream ends", async () => {
-    // Loopback is a trusted gateway: the forwarded address is the client.
+  it("refuses a client past its bound and a pool past its total; pages behind a gateway never take a replica's slot", async () => {
+    // Loopback is a trusted gateway: a forwarded address is the client, and without one the
+    // peer (127.0.0.1) is a direct client, as a Predict replica is.
     const { client, close } = await startWith("127.0.0.1/8,::1/128");
     try {
-      const first = [open(client), open(client)];
-      expect(await Promise.all(first.map((s) => s.answered))).toEqual(["streaming", "streaming"]);
-      const third = await open(client).answered;
-      expect(third).toEqual({
+      const direct = [open(client), open(client)];
+      expect(await Promise.all(direct.map((s) => s.answered))).toEqual(["streaming", "streaming"]);
+      expect(await open(client).answered).toEqual({
         code: status.RESOURCE_EXHAUSTED,
         details:
           "this client already holds 2 open WatchModelVersions streams (limit 2, WATCH_STREAMS_PER_CLIENT); close one or retry later",
       });
-      // Another client behind the gateway has its own bound, within the server's total of 3.
-      expect(await open(client, "203.0.113.7").answered).toBe("streaming");
-      expect(await open(client, "203.0.113.8").answered).toEqual({
+      // Clients behind the gateway each have their own bound, and fill their pool of 3.
+      const pages = ["203.0.113.7", "203.0.113.7", "203.0.113.8"].map((address) => open(client, address));
+      expect(await Promise.all(pages.map((s) => s.answered))).toEqual([
+        "streaming",
+        "streaming",
+        "streaming",
+      ]);
+      expect(await open(client, "203.0.113.9").answered).toEqual({
         code: status.RESOURCE_EXHAUSTED,
         details:
-          "the server holds 3 open WatchModelVersions streams (limit 3, WATCH_STREAMS_TOTAL); retry later",
+          "the server holds 3 open WatchModelVersions streams from clients behind gateways (limit 3, WATCH_STREAMS_TOTAL); retry later",
       });
-      // A cancelled stream gives its slot back.
-      first[0]?.call.cancel();
+      // A direct stream that ends gives its slot back, and the full pool of pages does not take it.
+      direct[0]?.call.cancel();
       await waitUntil(
         "the slot given back",
         async () => (await open(client).answered) === "streaming",

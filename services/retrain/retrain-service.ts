@@ -369,8 +369,8 @@ export class RetrainService {
       );
       return;
     }
-    const client = this.deps.attribution.origin(call.getPeer(), call.metadata).source;
-    const grant = this.watchQuota.acquire(client);
+    const origin = this.deps.attribution.origin(call.getPeer(), call.metadata);
+    const grant = this.watchQuota.acquire(origin.source, origin.clientAddress !== "");
     if (typeof grant === "string") {
       end(grpcError(status.RESOURCE_EXHAUSTED, grant));
       return;

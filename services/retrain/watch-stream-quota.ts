@@ -5,7 +5,10 @@
  * feedback attribution's source (FeedbackAttribution): the address a trusted gateway forwarded,
  * else the peer's address (an IPv6 one as its /64), so rotating x-forwarded-for from an
  * untrusted peer, or ports, does not make new clients. The total bound keeps many clients
- * together within what one process serves.
+ * together within what one process serves, and applies to two pools apart: clients behind a
+ * gateway (browsers) and peers that call directly (Predict replicas; in the cluster the
+ * network policy lets only them and the gateway in), so pages from many addresses can never
+ * take the slots a restarting replica needs to hear promotions and rollbacks.
  */
 
 /** Default streams one client may hold open: a replica needs one, a browser one per tab. */
@@ -18,18 +21,23 @@ export interface WatchStreamGrant {
   release(): void;
 }
 
-/** Counts open streams per client and in all, and refuses past either bound. */
+/** Counts open streams per client and per pool, and refuses past either bound. */
 export class WatchStreamQuota {
   private readonly open = new Map<string, number>();
-  private total = 0;
+  /** Open streams of clients a gateway forwarded, and of direct peers. */
+  private readonly pools = { forwarded: 0, direct: 0 };
 
   constructor(
     private readonly perClient: number = DEFAULT_WATCH_STREAMS_PER_CLIENT,
     private readonly overall: number = DEFAULT_WATCH_STREAMS_TOTAL,
   ) {}
 
-  /** A grant for one more stream of `client`, or the refusal's message naming the bound. */
-  acquire(client: string): WatchStreamGrant | string {
+  /**
+   * A grant for one more stream of `client` (`forwarded`: a trusted gateway named it), or the
+   * refusal's message naming the bound.
+   */
+  acquire(client: string, forwarded: boolean): WatchStreamGrant | string {
+    const pool = forwarded ? "forwarded" : "direct";
     const held = this.open.get(client) ?? 0;
     if (held >= this.perClient) {
       return (
@@ -37,29 +45,25 @@ export class WatchStreamQuota {
         "WATCH_STREAMS_PER_CLIENT); close one or retry later"
       );
     }
-    if (this.total >= this.overall) {
+    if (this.pools[pool] >= this.overall) {
       return (
-        `the server holds ${this.total} open WatchModelVersions streams (limit ${this.overall}, ` +
+        `the server holds ${this.pools[pool]} open WatchModelVersions streams ` +
+        `${forwarded ? "from clients behind gateways" : "from direct peers"} (limit ${this.overall}, ` +
         "WATCH_STREAMS_TOTAL); retry later"
       );
     }
     this.open.set(client, held + 1);
-    this.total++;
+    this.pools[pool]++;
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
-        this.total--;
+        this.pools[pool]--;
         const left = (this.open.get(client) ?? 1) - 1;
         if (left === 0) this.open.delete(client);
         else this.open.set(client, left);
       },
     };
-  }
-
-  /** Streams open now: `client`'s, or all of them. */
-  held(client?: string): number {
-    return client === undefined ? this.total : (this.open.get(client) ?? 0);
   }
 }
