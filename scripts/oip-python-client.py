@@ -59,10 +59,10 @@ def infer_request(pb, inputs, patients, raw):
 
 
 def outputs(response, raw):
-    """probability (FP64) and diagnosis (BYTES) of a ModelInferResponse, typed or raw."""
+    """probability (FP64), diagnosis and feedback_token (BYTES) of a ModelInferResponse, typed or raw."""
     answer = {"model_name": response.model_name, "model_version": response.model_version}
     for index, output in enumerate(response.outputs):
-        if output.name not in ("probability", "diagnosis"):
+        if output.name not in ("probability", "diagnosis", "feedback_token"):
             continue
         if raw:
             data = response.raw_output_contents[index]

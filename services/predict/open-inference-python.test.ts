@@ -12,7 +12,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Diagnosis, Gender, type PatientFeatures } from "../gen/liver/v1/patient.js";
-import { FEATURES } from "../shared/features/feature-schema.js";
+import { FEATURES, toFeatureVector } from "../shared/features/feature-schema.js";
+import { FeedbackTokenSigner } from "../shared/feedback/feedback-token.js";
 import { FakeRetrainServer } from "./testing/fake-retrain-server.js";
 import type { PredictTestClient } from "./testing/predict-clients.js";
 import { validPatient } from "./testing/patients.js";
@@ -87,6 +88,7 @@ interface InferAnswer {
   model_version: string;
   probability: Output;
   diagnosis: Output;
+  feedback_token: Output;
 }
 interface PythonAnswers {
   server_live: boolean;
@@ -148,7 +150,12 @@ describe.skipIf(python === undefined && process.env["CI"] !== "true")(
         "feedback_token",
       ]);
       const expected = await Promise.all(PATIENTS.map((patient) => predict.predict(patient)));
+      const verifier = new FeedbackTokenSigner(fixture.signingKey);
       for (const infer of [answers.typed, answers.raw]) {
+        expect([infer.feedback_token.datatype, infer.feedback_token.shape]).toEqual([
+          "BYTES",
+          [PATIENTS.length],
+        ]);
         expect([infer.model_name, infer.model_version]).toEqual(["liver-disease", "v2"]);
         expect([infer.probability.datatype, infer.probability.shape]).toEqual(["FP64", [PATIENTS.length]]);
         expect([infer.diagnosis.datatype, infer.diagnosis.shape]).toEqual(["BYTES", [PATIENTS.length]]);
@@ -158,10 +165,16 @@ describe.skipIf(python === undefined && process.env["CI"] !== "true")(
           expect(infer.diagnosis.values[i]).toBe(
             answer.diagnosis === Diagnosis.DIAGNOSIS_LIVER_DISEASE ? "liver_disease" : "no_liver_disease",
           );
+          // The token SubmitFeedback takes, signed for this patient and this answer.
+          const record = verifier.verify(String(infer.feedback_token.values[i]));
+          expect([record.modelVersion, record.probability]).toEqual(["v2", probability]);
+          expect(Array.from(record.features)).toEqual(
+            Array.from(toFeatureVector(PATIENTS[i] ?? validPatient())),
+          );
         }
       }
       expect(answers.missing_input.code).toBe("INVALID_ARGUMENT");
-      expect(answers.missing_input.details).toContain("albumin");
+      expect(answers.missing_input.details).toMatch(/\binput albumin is missing\b/);
     }, 180_000);
   },
 );
