@@ -169,4 +169,13 @@ describe("canonicalAddress and addressSourceKey: one source per client, however 
     // The zone-id spelling is no address: it falls back to the gateway itself.
     expect(sources).toEqual(new Set(["2001:db8:0:0::/64", "127.0.0.1"]));
   });
+
+  it("a link-local peer with a zone id is one source whatever its port", () => {
+    const sources = new Set(
+      ["[fe80::1%eth0]:40000", "[fe80::1%eth0]:40001", "[fe80::1%2]:40002"].map(
+        (peer) => byDefault.origin(peer, new Metadata()).source,
+      ),
+    );
+    expect(sources).toEqual(new Set(["fe80:0:0:0::/64"]));
+  });
 });

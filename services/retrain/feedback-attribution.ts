@@ -83,8 +83,14 @@ export class FeedbackAttribution {
   origin(peer: string, metadata: Metadata, principal = ""): FeedbackOrigin {
     const host = peerAddress(peer);
     const clientAddress = host !== undefined && this.isTrusted(host) ? forwardedClient(metadata) : "";
+    // The socket's own peer may carry an IPv6 zone id (fe80::1%eth0); it names the interface,
+    // not the client, so it is dropped here (a forwarded entry with one stays garbage).
     const address =
-      clientAddress !== "" ? clientAddress : host === undefined ? undefined : canonicalAddress(host);
+      clientAddress !== ""
+        ? clientAddress
+        : host === undefined
+          ? undefined
+          : canonicalAddress(host.replace(/%.*$/, ""));
     const source = principal !== "" ? principal : address !== undefined ? addressSourceKey(address) : peer;
     return { peer, clientAddress, principal, source };
   }
