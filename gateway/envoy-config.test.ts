@@ -10,6 +10,7 @@ import { GrpcWebBridge } from "./bridge/grpc-web-bridge.js";
 import { PAGE_CONTENT_SECURITY_POLICY, pageSecurityHeaders } from "./bridge/page-security-headers.js";
 import { buildWeb } from "./web/build.js";
 import { NON_PUBLIC_METHOD_PATHS, PUBLIC_METHODS, RETRIED_BY_GATEWAY } from "./public-methods.js";
+import { DEFAULT_WATCH_STREAMS_TOTAL } from "../services/retrain/watch-stream-quota.js";
 
 // Envoy is not installed here, so this checks envoy.yaml statically against the one list of
 // public methods and the design's defaults.
@@ -243,6 +244,10 @@ describe("envoy.yaml", () => {
     const budget = obj(obj(thresholds[0], "thresholds[0]").retry_budget, "retry_budget");
     const percent = obj(budget.budget_percent, "budget_percent").value;
     expect(typeof percent === "number" && percent > 0 && percent <= 25, "a bounded retry budget").toBe(true);
+    // Pages' open version streams count against the same budget: it must exceed what Retrain
+    // lets them hold, or streams would leave no room for SubmitFeedback.
+    const maxRequests = obj(thresholds[0], "thresholds[0]").max_requests;
+    expect(typeof maxRequests === "number" && maxRequests >= 2 * DEFAULT_WATCH_STREAMS_TOTAL).toBe(true);
   });
 
   it("appends the caller's address to x-forwarded-for and trusts no hop before it", () => {
