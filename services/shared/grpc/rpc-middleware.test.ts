@@ -19,27 +19,14 @@ import { type AdminCheck, CallGate } from "../auth/call-gate.js";
 import { rpcFailure, invalidRequest } from "./rpc-failure.js";
 import { type AccessTable, type RpcHandlers, type RpcPolicy, withMiddleware } from "./rpc-middleware.js";
 import { RpcMetrics } from "./rpc-metrics.js";
-
-/** A JSON message of the test service: a name in, a greeting out. */
-interface Note {
-  readonly text: string;
-}
-
-const json = {
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: (value: Note): Buffer => Buffer.from(JSON.stringify(value)),
-  requestDeserialize: (bytes: Buffer): Note => JSON.parse(bytes.toString("utf8")) as Note,
-  responseSerialize: (value: Note): Buffer => Buffer.from(JSON.stringify(value)),
-  responseDeserialize: (bytes: Buffer): Note => JSON.parse(bytes.toString("utf8")) as Note,
-};
+import { JSON_UNARY_METHOD, type Note } from "../testing/json-test-service.js";
 
 /** A hand-written service definition, so the middleware is tested apart from any real service. */
 const DEFINITION = {
-  echo: { ...json, path: "/test.Echo/Echo", originalName: "echo" },
-  whoAmI: { ...json, path: "/test.Echo/WhoAmI", originalName: "whoAmI" },
-  reset: { ...json, path: "/test.Echo/Reset", originalName: "reset" },
-  tail: { ...json, responseStream: true, path: "/test.Echo/Tail", originalName: "tail" },
+  echo: { ...JSON_UNARY_METHOD, path: "/test.Echo/Echo", originalName: "echo" },
+  whoAmI: { ...JSON_UNARY_METHOD, path: "/test.Echo/WhoAmI", originalName: "whoAmI" },
+  reset: { ...JSON_UNARY_METHOD, path: "/test.Echo/Reset", originalName: "reset" },
+  tail: { ...JSON_UNARY_METHOD, responseStream: true, path: "/test.Echo/Tail", originalName: "tail" },
 } satisfies ServiceDefinition;
 
 interface EchoServer {

@@ -32,6 +32,7 @@ import { type AccessTable, type RpcHandlers, withMiddleware } from "../grpc/rpc-
 import { traceUnaryCalls } from "./server-call-tracing.js";
 import { SynchronousContextManager } from "./synchronous-context-manager.js";
 import { activeTraceIds } from "./tracing.js";
+import { JSON_UNARY_METHOD, type Note } from "../testing/json-test-service.js";
 
 const KEY = createContextKey("test key");
 
@@ -99,20 +100,9 @@ const provider = new NodeTracerProvider({
 });
 provider.register({ contextManager: new SynchronousContextManager() });
 
-interface Note {
-  readonly text: string;
-}
-const json = {
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: (value: Note): Buffer => Buffer.from(JSON.stringify(value)),
-  requestDeserialize: (bytes: Buffer): Note => JSON.parse(bytes.toString("utf8")) as Note,
-  responseSerialize: (value: Note): Buffer => Buffer.from(JSON.stringify(value)),
-  responseDeserialize: (bytes: Buffer): Note => JSON.parse(bytes.toString("utf8")) as Note,
-};
 const DEFINITION = {
-  admitted: { ...json, path: "/test.Traced/Admitted", originalName: "admitted" },
-  failsLater: { ...json, path: "/test.Traced/FailsLater", originalName: "failsLater" },
+  admitted: { ...JSON_UNARY_METHOD, path: "/test.Traced/Admitted", originalName: "admitted" },
+  failsLater: { ...JSON_UNARY_METHOD, path: "/test.Traced/FailsLater", originalName: "failsLater" },
 } satisfies ServiceDefinition;
 interface TracedServer {
   admitted: handleUnaryCall<Note, Note>;
