@@ -135,14 +135,10 @@ function unary(
       return;
     }
     if (result instanceof Promise) {
-      const active = context.active();
-      result.then(
-        (response: unknown) => {
-          context.with(active, ok, undefined, callback, started, response);
-        },
-        (error: unknown) => {
-          context.with(active, fail, undefined, callback, started, error);
-        },
+      continueInContext(
+        result,
+        (response: unknown) => ok(callback, started, response),
+        (error) => fail(callback, started, error),
       );
     } else {
       ok(callback, started, result);
@@ -158,16 +154,10 @@ function unary(
       return;
     }
     if (identity instanceof Promise) {
-      // The call's trace context, carried over the await: a process with the synchronous
-      // context manager (Predict's) would otherwise run the handler and log outside it.
-      const active = context.active();
-      identity.then(
-        (admitted) => {
-          context.with(active, run, undefined, call, callback, started, admitted);
-        },
-        (error: unknown) => {
-          context.with(active, fail, undefined, callback, started, error);
-        },
+      continueInContext(
+        identity,
+        (admitted) => run(call, callback, started, admitted),
+        (error) => fail(callback, started, error),
       );
     } else {
       run(call, callback, started, identity);
@@ -187,4 +177,17 @@ export function statusOf(error: unknown, method: string, logger: Logger): GrpcSt
   const errorId = randomBytes(8).toString("hex");
   logger.error({ err: error, method, errorId }, `${method} failed: internal error ${errorId}`);
   return grpcError(status.INTERNAL, `internal error (id ${errorId})`);
+}
+
+/**
+ * Settles `promise` in the trace context active now: a process with the synchronous context
+ * manager (Predict's) would otherwise run the handler, answer and log outside the call's trace.
+ */
+function continueInContext<T>(
+  promise: Promise<T>,
+  onValue: (value: T) => void,
+  onError: (error: unknown) => void,
+): void {
+  const active = context.active();
+  promise.then(context.bind(active, onValue), context.bind(active, onError));
 }
