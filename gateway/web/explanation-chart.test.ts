@@ -4,6 +4,7 @@ import type { FeatureContribution } from "./src/gen/liver/v1/predict_service.js"
 import {
   countedAs,
   describeContribution,
+  describeUnmoved,
   describeValue,
   largestContributions,
 } from "./src/explanation-chart.js";
@@ -60,7 +61,13 @@ describe("explanation sentences", () => {
       "ALT 2 U/L (counts as 4, its lower normal limit) lowered the estimate",
     );
     expect(describeContribution(contribution("total_proteins", 4.5, 0, 6), PROTEINS)).toBe(
-      "Total proteins 4.5 g/dL (counts as 6, its lower normal limit) hardly changed the estimate",
+      "Total proteins 4.5 g/dL (counts as 6, its lower normal limit) had no effect",
+    );
+    expect(describeContribution(contribution("albumin", 5.8, 0, 5.4), ALBUMIN)).toBe(
+      "Albumin 5.8 g/dL (counts as 5.4, its upper normal limit) had no effect",
+    );
+    expect(describeUnmoved(contribution("albumin", 5.8, 0, 5.4), ALBUMIN)).toBe(
+      "Albumin 5.8 g/dL (counts as 5.4, its upper normal limit)",
     );
     // Values on the disease side, or within limits, count as given.
     expect(describeContribution(contribution("albumin", 2.1, 0.9), ALBUMIN)).toBe(
@@ -75,6 +82,20 @@ describe("explanation sentences", () => {
     expect(describeContribution(contribution("albumin", 5.8, -0.4), ALBUMIN)).toBe(
       "Albumin 5.8 g/dL lowered the estimate",
     );
+  });
+
+  it("say that a lab within normal limits had no effect, exactly when the answer says 0", () => {
+    expect(describeContribution(contribution("total_bilirubin", 0.7, 0), BILIRUBIN)).toBe(
+      "Total bilirubin 0.7 mg/dL is within normal limits: no effect",
+    );
+    expect(describeUnmoved(contribution("total_bilirubin", 0.7, 0), BILIRUBIN)).toBe(
+      "Total bilirubin 0.7 mg/dL (within normal limits)",
+    );
+    // A tiny but nonzero share is still reported as such, never as "no effect".
+    expect(describeContribution(contribution("total_bilirubin", 1.3, 0.001), BILIRUBIN)).toBe(
+      "Total bilirubin 1.3 mg/dL hardly changed the estimate",
+    );
+    expect(describeUnmoved(contribution("age", 40, 0), undefined)).toBe("age 40");
   });
 
   it("word gender, trim float noise, and fall back to the field name without a schema", () => {
@@ -95,10 +116,14 @@ describe("explanation sentences", () => {
           contribution("b", 1, -2),
           contribution("c", 1, 0.5),
           contribution("d", 1, -0.05),
+          contribution("e", 1, 0),
         ],
       },
       3,
     );
     expect(shown.map((c) => c.name)).toEqual(["b", "c", "a"]);
+    // What moved nothing is never a bar, however few bars there are.
+    const few = largestContributions({ referenceLogOdds: 0, contributions: [contribution("e", 1, 0)] });
+    expect(few).toEqual([]);
   });
 });

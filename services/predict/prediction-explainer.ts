@@ -12,9 +12,9 @@ import type { ServingModel } from "./serving-model.js";
 /**
  * Computes explanations into reused arrays (no allocation per patient, so PredictBatch can
  * explain 1,000 patients per call cheaply): each feature's contribution to the log-odds
- * answered (after any site recalibration) relative to the reference patient within normal
- * limits (ServingModel.explain), and the positions ordered by absolute contribution, largest first
- * (ties keep schema order).
+ * answered (after any site recalibration) relative to the same patient with every lab
+ * brought within normal limits (ServingModel.explain), and the positions ordered by
+ * absolute contribution, largest first (ties keep schema order).
  */
 export class PredictionExplainer {
   /** Contributions of the last explainInto call, in schema order. */

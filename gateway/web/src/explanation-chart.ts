@@ -1,10 +1,14 @@
 /**
  * Why the model answered what it did: the features that moved the estimate most, as a small
  * horizontal bar chart with a sentence per bar ("Total bilirubin 7.3 mg/dL raised the
- * estimate"). Direction is said in words and by which side of the centre line a bar is on,
- * so nothing depends on colour; the bars themselves are hidden from screen readers, which
- * read the sentences.
+ * estimate"), compared with the same patient with every lab value within normal limits
+ * (Explanation.reference_log_odds), whose estimate the caption gives. Labs that moved
+ * nothing (within normal limits, or counted at the limit) are named in one line below.
+ * Direction is said in words and by which side of the centre line a bar is on, so nothing
+ * depends on colour; the bars themselves are hidden from screen readers, which read the
+ * sentences.
  */
+import { compareWithLimits } from "../../../services/shared/features/clinical-reference.js";
 import { h } from "./dom.js";
 import type { FeatureSpec } from "./gen/liver/v1/model.js";
 import type { Explanation, FeatureContribution } from "./gen/liver/v1/predict_service.js";
@@ -48,23 +52,47 @@ export function describeContribution(
   spec: FeatureSpec | undefined,
 ): string {
   const label = spec?.label ?? contribution.name;
+  const within = compareWithLimits(contribution.name, contribution.value) === 0;
   const effect =
-    Math.abs(contribution.contribution) < NEGLIGIBLE_LOG_ODDS
-      ? "hardly changed the estimate"
-      : contribution.contribution > 0
-        ? "raised the estimate"
-        : "lowered the estimate";
+    contribution.contribution === 0
+      ? within
+        ? "is within normal limits: no effect"
+        : "had no effect"
+      : Math.abs(contribution.contribution) < NEGLIGIBLE_LOG_ODDS
+        ? "hardly changed the estimate"
+        : contribution.contribution > 0
+          ? "raised the estimate"
+          : "lowered the estimate";
   return `${label} ${describeValue(contribution, spec)}${countedAs(contribution)} ${effect}`;
 }
 
-/** The `count` largest contributions, largest first (the server already orders them; this re-checks). */
+/**
+ * The `count` largest contributions that moved the estimate at all, largest first (the server
+ * already orders them; this re-checks).
+ */
 export function largestContributions(
   explanation: Explanation,
   count = SHOWN_CONTRIBUTIONS,
 ): FeatureContribution[] {
-  return [...explanation.contributions]
+  return explanation.contributions
+    .filter((c) => c.contribution !== 0)
     .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
     .slice(0, count);
+}
+
+/** The probability of log-odds `x`, as the page writes one: "23.4 %". */
+function percentOfLogOdds(x: number): string {
+  return `${(100 / (1 + Math.exp(-x))).toFixed(1)} %`;
+}
+
+/**
+ * A lab that moved nothing, for the "No effect" line: "Total bilirubin 0.7 mg/dL (within
+ * normal limits)", "Albumin 5.8 g/dL (counts as 5.4, its upper normal limit)".
+ */
+export function describeUnmoved(contribution: FeatureContribution, spec: FeatureSpec | undefined): string {
+  const within = compareWithLimits(contribution.name, contribution.value) === 0;
+  const why = countedAs(contribution) || (within ? " (within normal limits)" : "");
+  return `${spec?.label ?? contribution.name} ${describeValue(contribution, spec)}${why}`;
 }
 
 /** The explanation under a result. */
@@ -80,15 +108,21 @@ export class ExplanationChart {
   render(explanation: Explanation | undefined): HTMLElement | undefined {
     if (explanation === undefined || explanation.contributions.length === 0) return undefined;
     const shown = largestContributions(explanation);
+    const unmoved = explanation.contributions.filter((c) => c.contribution === 0);
     const largest = Math.max(...shown.map((c) => Math.abs(c.contribution)), 1e-12);
+    const describe = (c: FeatureContribution): string => describeContribution(c, this.specs.get(c.name));
+    const unmovedText = unmoved.map((c) => describeUnmoved(c, this.specs.get(c.name))).join("; ");
     return h(
       "figure",
       { class: "explanation" },
       h(
         "figcaption",
         {},
-        `What moved this estimate most (${shown.length} of ${explanation.contributions.length} values, ` +
-          "compared with a patient whose lab values are all within normal limits):",
+        shown.length === 0
+          ? "Nothing moved this estimate away from that of the same patient with every lab value within normal limits."
+          : `What moved this estimate most (${shown.length} of ${explanation.contributions.length} values), ` +
+              "compared with the same patient with every lab value within normal limits " +
+              `(estimate ${percentOfLogOdds(explanation.referenceLogOdds)}):`,
       ),
       h(
         "ul",
@@ -103,15 +137,14 @@ export class ExplanationChart {
           return h(
             "li",
             { class: "explanation-item", "data-feature": contribution.name },
-            h(
-              "span",
-              { class: "explanation-text" },
-              `${raised ? "▲" : "▼"} ${describeContribution(contribution, this.specs.get(contribution.name))}`,
-            ),
+            h("span", { class: "explanation-text" }, `${raised ? "▲" : "▼"} ${describe(contribution)}`),
             h("span", { class: "explanation-track", "aria-hidden": "true" }, bar),
           );
         }),
       ),
+      ...(unmoved.length === 0
+        ? []
+        : [h("p", { class: "explanation-unmoved" }, `No effect: ${unmovedText}.`)]),
     );
   }
 }

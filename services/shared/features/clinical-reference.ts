@@ -2,8 +2,8 @@
  * What medicine already knows about the model's inputs: the adult reference interval
  * ("normal limits") of each lab value and the direction in which it moves with liver
  * disease. The trainer constrains the sign of every lab feature, explanations
- * compare with a reference patient built from these limits, and Predict's plausibility
- * warnings and the page read them from here.
+ * compare each patient with the same patient's values brought within these limits, and
+ * Predict's plausibility warnings and the page read them from here.
  *
  * Sources (README, "A clinically plausible model"):
  * - Reference intervals: MedlinePlus Medical Encyclopedia (U.S. National Library of
@@ -20,8 +20,8 @@
  *   albumin falls and globulins rise. The same globulin rise (polyclonal
  *   hypergammaglobulinaemia) gives total proteins its direction at fixed albumin.
  * - Encoding: each directed lab is clipped at its healthy-side normal limit, total proteins
- *   at its lower limit; the bounds and the reference patient are data below, and travel in
- *   every artifact's pipeline.json, which must match them to load.
+ *   at its lower limit; the bounds are data below, and travel in every artifact's
+ *   pipeline.json, which must match them to load.
  *
  * This module has no imports on purpose: the browser bundle uses it too.
  */
@@ -49,35 +49,28 @@ export interface ReferenceInterval {
   readonly lower: number | undefined;
   /** The model reads min(value, upper): the healthy-side normal limit where lower is worse. */
   readonly upper: number | undefined;
-  /**
-   * The reference patient's value, whom explanations compare with: the normal limit on the
-   * side of disease, so a value beyond it raises the estimate and one within never does;
-   * for total proteins its floor, so a value below 6.0 contributes exactly 0.
-   */
-  readonly reference: number;
 }
 
 /**
  * Adult reference intervals of the ten inputs' lab values (age and gender have none), with
- * the encoding's clip bounds and the reference patient written out as data, one lab a line.
+ * the encoding's clip bounds written out as data, one lab a line.
  *
  * Total proteins is held to +1 and floored at its lower limit: at fixed albumin (which the
  * model has) a higher total protein means more globulins, which rise in chronic liver disease
  * (polyclonal hypergammaglobulinaemia); below 6.0 g/dL a low total comes from low albumin,
- * which the albumin term already counts. Unlike the other labs, a total protein within normal
- * limits (above 6.0) can therefore raise the estimate slightly.
+ * which the albumin term already counts.
  */
 // prettier-ignore
 export const REFERENCE_INTERVALS: readonly ReferenceInterval[] = [
   // Sources: the MedlinePlus pages named at the top (A/G: the commonly quoted range).
-  { name: "total_bilirubin",            low: 0.1, high: 1.2, direction: 1,  lower: 0.1, upper: undefined, reference: 1.2 },
-  { name: "direct_bilirubin",           low: 0,   high: 0.3, direction: 1,  lower: 0,   upper: undefined, reference: 0.3 },
-  { name: "alkaline_phosphatase",       low: 44,  high: 147, direction: 1,  lower: 44,  upper: undefined, reference: 147 },
-  { name: "alanine_aminotransferase",   low: 4,   high: 36,  direction: 1,  lower: 4,   upper: undefined, reference: 36 },
-  { name: "aspartate_aminotransferase", low: 8,   high: 33,  direction: 1,  lower: 8,   upper: undefined, reference: 33 },
-  { name: "total_proteins",             low: 6,   high: 8.3, direction: 1,  lower: 6,   upper: undefined, reference: 6 },
-  { name: "albumin",                    low: 3.4, high: 5.4, direction: -1, lower: undefined, upper: 5.4, reference: 3.4 },
-  { name: "albumin_globulin_ratio",     low: 1,   high: 2.5, direction: -1, lower: undefined, upper: 2.5, reference: 1 },
+  { name: "total_bilirubin",            low: 0.1, high: 1.2, direction: 1,  lower: 0.1, upper: undefined },
+  { name: "direct_bilirubin",           low: 0,   high: 0.3, direction: 1,  lower: 0,   upper: undefined },
+  { name: "alkaline_phosphatase",       low: 44,  high: 147, direction: 1,  lower: 44,  upper: undefined },
+  { name: "alanine_aminotransferase",   low: 4,   high: 36,  direction: 1,  lower: 4,   upper: undefined },
+  { name: "aspartate_aminotransferase", low: 8,   high: 33,  direction: 1,  lower: 8,   upper: undefined },
+  { name: "total_proteins",             low: 6,   high: 8.3, direction: 1,  lower: 6,   upper: undefined },
+  { name: "albumin",                    low: 3.4, high: 5.4, direction: -1, lower: undefined, upper: 5.4 },
+  { name: "albumin_globulin_ratio",     low: 1,   high: 2.5, direction: -1, lower: undefined, upper: 2.5 },
 ];
 
 /** The reference interval of `name`, or undefined for age, gender and unknown names. */
@@ -91,11 +84,14 @@ export function clinicalDirection(name: string): ClinicalDirection | undefined {
 }
 
 /**
- * The reference patient's value of a lab (ReferenceInterval.reference). Undefined for age and
- * gender, which have no normal limits (the explanation keeps the training mean for them).
+ * The value nearest to `value` within the normal limits of `name`: what an explanation
+ * compares a lab with (the same patient, every lab brought within normal limits), so a
+ * value within limits contributes nothing and one beyond contributes only what lies beyond
+ * the limit. Undefined for age and gender, which have no normal limits.
  */
-export function referenceValue(name: string): number | undefined {
-  return referenceInterval(name)?.reference;
+export function nearestNormal(name: string, value: number): number | undefined {
+  const interval = referenceInterval(name);
+  return interval === undefined ? undefined : Math.min(Math.max(value, interval.low), interval.high);
 }
 
 /** Raw-scale clip bounds of `name`'s encoding; none for age and gender. */

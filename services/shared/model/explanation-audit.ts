@@ -17,8 +17,8 @@ export interface ExplanationFindings {
   readonly abnormalLowered: number;
   /**
    * Rows where a lab beyond normal limits on the healthy side (a high albumin, an ALT below
-   * 4) lowered the estimate: clinically consistent (such a value argues against disease),
-   * counted for the record.
+   * 4) lowered the estimate: none when explanations compare with the patient's own values
+   * brought within limits, as served ones do; some with a fixed reference patient.
    */
   readonly healthySideLowered: number;
   /**

@@ -4,8 +4,9 @@ import { allocateDataset } from "../data/dataset.js";
 import { loadLpdCsv } from "../data/lpd-csv-loader.js";
 import { fitFeaturePipeline, transformRows, type PipelineParams } from "./feature-pipeline.js";
 import { verifyArtifactFiles } from "./model-artifact.js";
-import { clinicalDirection, referenceInterval, referenceValue } from "../features/clinical-reference.js";
-import { createScorer, referenceStandardized, sigmoid } from "./scorer.js";
+import { clinicalDirection, nearestNormal, referenceInterval } from "../features/clinical-reference.js";
+import { encodeValue } from "./feature-pipeline.js";
+import { createScorer, sigmoid } from "./scorer.js";
 import { getTfBackend } from "./tf-backend.js";
 import { runTrainingPipeline } from "./training-pipeline.js";
 import { REAL_CSV_PATH, haveRealCsv } from "../testing/real-dataset.js";
@@ -108,17 +109,28 @@ describe("createScorer", () => {
     );
   });
 
-  /** The reference patient's log-odds and standardized vector under `pipeline` and KERNEL. */
-  const zref = referenceStandardized(pipeline);
-  const referenceLogit = zref.reduce((sum, z, i) => sum + (KERNEL[i] ?? 0) * z, -0.4);
+  /**
+   * The standardized vector of the row's reference, computed independently of the scorer:
+   * each lab at its nearest value within normal limits, age and gender at the mean (z = 0).
+   */
+  const referenceZ = (vectors: Float64Array, offset: number): Float64Array =>
+    Float64Array.from(pipeline.features, (transform, i) => {
+      const normal = nearestNormal(transform.name, vectors[offset + i] ?? Number.NaN);
+      return normal === undefined ? 0 : (encodeValue(transform, normal) - transform.mean) / transform.std;
+    });
+  const referenceLogitOf = (zref: Float64Array): number =>
+    zref.reduce((sum, z, i) => sum + (KERNEL[i] ?? 0) * z, -0.4);
 
   it("explains exactly: reference log-odds plus contributions is the logit of the score", () => {
     const contributions = new Float64Array(FEATURE_COUNT);
     const standardized = new Float64Array(500 * FEATURE_COUNT);
     transformRows(pipeline, dataset, standardized);
+    const references = new Set<number>();
     for (let row = 0; row < 500; row++) {
+      const zref = referenceZ(dataset.features, row * FEATURE_COUNT);
       const reference = scorer.explain(dataset.features, row * FEATURE_COUNT, contributions);
-      expect(reference).toBeCloseTo(referenceLogit, 12);
+      expect(reference).toBeCloseTo(referenceLogitOf(zref), 12);
+      references.add(reference);
       contributions.forEach((c, i) =>
         expect(c).toBeCloseTo(
           (KERNEL[i] ?? 0) * ((standardized[row * FEATURE_COUNT + i] ?? 0) - (zref[i] ?? 0)),
@@ -129,6 +141,8 @@ describe("createScorer", () => {
       const sum = contributions.reduce((a, b) => a + b, reference);
       expect(Math.abs(sum - (Math.log(p) - Math.log1p(-p)))).toBeLessThanOrEqual(1e-9);
     }
+    // The reference is each patient's own (their values brought within limits), not one patient.
+    expect(references.size).toBeGreaterThan(100);
   });
 
   it("explains a recalibrated answer exactly too: contributions scaled by the slope, the reference shifted", () => {
@@ -140,9 +154,9 @@ describe("createScorer", () => {
     const base = new Float64Array(FEATURE_COUNT);
     const contributions = new Float64Array(FEATURE_COUNT);
     for (let row = 0; row < 500; row++) {
-      scorer.explain(dataset.features, row * FEATURE_COUNT, base);
+      const baseReference = scorer.explain(dataset.features, row * FEATURE_COUNT, base);
       const reference = calibrated.explain(dataset.features, row * FEATURE_COUNT, contributions);
-      expect(reference).toBeCloseTo(0.7 * referenceLogit - 1.9, 12);
+      expect(reference).toBeCloseTo(0.7 * baseReference - 1.9, 12);
       contributions.forEach((c, i) => expect(c).toBeCloseTo(0.7 * (base[i] ?? 0), 12));
       const p = calibrated.score(dataset.features, row * FEATURE_COUNT);
       const sum = contributions.reduce((a, b) => a + b, reference);
@@ -150,21 +164,21 @@ describe("createScorer", () => {
     }
   });
 
-  it("explains the reference patient (labs at their normal limits, age and gender at the mean) with no contributions", () => {
-    const patient = Float64Array.from(pipeline.features, (f) => {
-      const limit = referenceValue(f.name);
-      if (limit !== undefined) return limit;
-      return f.log1p ? Math.expm1(f.mean) : f.mean;
-    });
-    expect(patient[2]).toBe(1.2); // total bilirubin at its upper limit
-    expect(patient[8]).toBe(3.4); // albumin at its lower limit
-    const contributions = new Float64Array(FEATURE_COUNT);
-    const reference = scorer.explain(patient, 0, contributions);
-    contributions.forEach((c) => expect(Math.abs(c)).toBeLessThanOrEqual(1e-12));
-    expect(scorer.score(patient)).toBeCloseTo(sigmoid(reference), 12);
+  it("explains a patient whose labs are all within normal limits, age and gender at the mean, with no contributions", () => {
+    for (const where of [0, 0.5, 1]) {
+      const patient = Float64Array.from(pipeline.features, (f) => {
+        const interval = referenceInterval(f.name);
+        if (interval !== undefined) return interval.low + where * (interval.high - interval.low);
+        return f.log1p ? Math.expm1(f.mean) : f.mean;
+      });
+      const contributions = new Float64Array(FEATURE_COUNT);
+      const reference = scorer.explain(patient, 0, contributions);
+      contributions.forEach((c) => expect(Math.abs(c)).toBeLessThanOrEqual(1e-12));
+      expect(scorer.score(patient)).toBeCloseTo(sigmoid(reference), 12);
+    }
   });
 
-  it("with weights of the clinical sign, a lab beyond normal limits on the disease side always raises the estimate", () => {
+  it("with weights of the clinical sign, a lab beyond normal limits on the disease side raises the estimate; within limits or beyond the healthy side it contributes nothing", () => {
     const signed = Float64Array.from(KERNEL, (k, i) => {
       const direction = clinicalDirection(FEATURES[i]?.name ?? "");
       return direction === undefined ? k : direction * Math.abs(k);
@@ -180,41 +194,34 @@ describe("createScorer", () => {
         patient[i] = interval.direction === 1 ? interval.high * factor : interval.low / factor;
         clinical.explain(patient, 0, contributions);
         expect(contributions[i], `${spec.name} at ${patient[i]}`).toBeGreaterThan(0);
-        // Within normal limits the same feature never raises it, except total proteins,
-        // whose reference is its floor: within limits its globulin term may raise it.
-        patient[i] = (interval.low + interval.high) / 2;
-        clinical.explain(patient, 0, contributions);
-        if (spec.name === "total_proteins") expect(contributions[i]).toBeGreaterThan(0);
-        else expect(contributions[i], `${spec.name} at ${patient[i]}`).toBeLessThanOrEqual(0);
+        // Within normal limits, and beyond the healthy-side limit, exactly nothing.
+        for (const value of [
+          interval.low,
+          (interval.low + interval.high) / 2,
+          interval.high,
+          interval.direction === 1 ? interval.low / factor : interval.high * factor,
+        ]) {
+          patient[i] = value;
+          clinical.explain(patient, 0, contributions);
+          expect(contributions[i], `${spec.name} at ${value}`).toBe(0);
+        }
       }
     });
   });
 
-  it("counts a lab beyond its healthy-side limit exactly as the limit, and total proteins below 6.0 as nothing", () => {
-    const contributions = new Float64Array(FEATURE_COUNT);
-    const atLimit = new Float64Array(FEATURE_COUNT);
+  it("scores a lab beyond its healthy-side limit exactly as the limit, and total proteins below 6.0 as 6.0", () => {
     const patient = new Float64Array(FEATURE_COUNT);
     FEATURES.forEach((spec, i) => {
       const interval = referenceInterval(spec.name);
       if (interval === undefined) return;
       patient.set(dataset.features.subarray(0, FEATURE_COUNT));
-      // An albumin of 5.8 counts as 5.4; an ALT of 1 as 4.
+      // An albumin of 5.8 counts as 5.4; an ALT of 1 as 4; total proteins of 2 as 6.
       patient[i] = interval.direction === 1 ? interval.low / 3 - 0.01 : interval.high * 1.1;
-      scorer.explain(patient, 0, contributions);
       const beyond = scorer.score(patient);
       const limit = Float64Array.from(patient);
       limit[i] = interval.direction === 1 ? interval.low : interval.high;
-      scorer.explain(limit, 0, atLimit);
-      expect(contributions[i], spec.name).toBe(atLimit[i]);
       expect(beyond, spec.name).toBe(scorer.score(limit));
     });
-    const proteins = FEATURES.findIndex((spec) => spec.name === "total_proteins");
-    for (const value of [2, 4.5, 5.99, 6]) {
-      patient.set(dataset.features.subarray(0, FEATURE_COUNT));
-      patient[proteins] = value;
-      scorer.explain(patient, 0, contributions);
-      expect(Math.abs(contributions[proteins] ?? Number.NaN), `total proteins ${value}`).toBe(0);
-    }
   });
 
   it("serves a pipeline without bounds (an artifact from before the clinical encoding) unclipped, as it was trained", () => {

@@ -8,9 +8,9 @@
  * site recalibration (slope × logit + intercept) is folded in the same way, at no cost. The parity test
  * holds this to the tfjs evaluation within 1e-6 on every holdout row.
  */
-import { referenceValue } from "../features/clinical-reference.js";
+import { referenceInterval } from "../features/clinical-reference.js";
 import { FEATURE_COUNT } from "../features/feature-schema.js";
-import { clipBounds, encodeValue, type PipelineParams } from "./feature-pipeline.js";
+import { clipBounds, type PipelineParams } from "./feature-pipeline.js";
 import { IDENTITY_CALIBRATION, type OutputCalibration } from "./output-calibration.js";
 import type { LogisticWeights } from "./trainer.js";
 
@@ -25,13 +25,17 @@ export interface Scorer {
   scoreBatch(vectors: Float64Array, rows: number, out: Float64Array): void;
   /**
    * The exact additive explanation of the vector at `offset`: writes each feature's
-   * contribution to the log-odds, kernel_i · (z_i − zref_i) with z_i its standardized value
-   * and zref_i the reference patient's (referenceStandardized), into
-   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds,
-   * the log-odds of the reference patient. Their sum is the logit `score`
-   * takes the sigmoid of, up to float64 rounding (about 1e-15). With a site recalibration,
-   * both are in the served log-odds: contributions scaled by its (positive) slope, and the
-   * reference shifted by its intercept, so the sum is still exactly what was answered.
+   * contribution to the log-odds, kernel_i · (z_i − zref_i), into
+   * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds.
+   * The reference is the same patient with every lab brought within its normal limits
+   * (nearestNormal: a value within them stays, one beyond moves to the limit) and age and
+   * gender at the training mean (z = 0). So a lab within limits contributes exactly 0, a lab
+   * beyond its disease-side limit only what lies beyond it (raising the estimate, since the
+   * sign is constrained), and a lab beyond its healthy-side limit 0 (the encoding reads it as
+   * the limit). Their sum is the logit `score` takes the sigmoid of, up to float64 rounding
+   * (about 1e-15). With a site recalibration, both are in the served log-odds: contributions
+   * scaled by its (positive) slope, and the reference shifted by its intercept, so the sum
+   * is still exactly what was answered.
    */
   explain(vectors: Float64Array, offset: number, contributions: Float64Array): number;
 }
@@ -54,20 +58,6 @@ const term = (x: number, lower: number, upper: number, log: boolean): number => 
   const clipped = Math.min(Math.max(x, lower), upper);
   return log ? Math.log1p(clipped) : clipped;
 };
-
-/**
- * The reference patient's standardized vector under `pipeline`: the patient explanations
- * compare with. Each lab at its explicit reference value (clinical-reference.ts: the normal
- * limit on the side of disease, total proteins at its floor), encoded like any input; age
- * and gender at the training mean (z = 0), since they have no normal limits.
- */
-export function referenceStandardized(pipeline: PipelineParams): Float64Array {
-  return Float64Array.from(pipeline.features, (transform) => {
-    const value = referenceValue(transform.name);
-    if (value === undefined) return 0;
-    return (encodeValue(transform, value) - transform.mean) / transform.std;
-  });
-}
 
 /**
  * Builds the scorer from an artifact's pipeline parameters and tfjs model weights. The
@@ -119,10 +109,10 @@ export function createScorer(
   const kernel = Float64Array.from(weights.kernel);
   const means = Float64Array.from(pipeline.features, (f) => f.mean);
   const stds = Float64Array.from(pipeline.features, (f) => f.std);
-  const atReference = referenceStandardized(pipeline);
-  let referenceLogit = weights.bias;
-  for (let i = 0; i < FEATURE_COUNT; i++) referenceLogit += (kernel[i] ?? 0) * (atReference[i] ?? 0);
-  const referenceLogOdds = slope * referenceLogit + calibration.intercept;
+  // Normal limits per feature; age and gender have none (NaN), and compare with z = 0 instead.
+  const intervals = pipeline.features.map((transform) => referenceInterval(transform.name));
+  const normalLows = Float64Array.from(intervals, (interval) => interval?.low ?? Number.NaN);
+  const normalHighs = Float64Array.from(intervals, (interval) => interval?.high ?? Number.NaN);
 
   const logit = (v: Float64Array, b: number): number =>
     c +
@@ -149,12 +139,24 @@ export function createScorer(
       for (let row = 0; row < rows; row++) out[row] = sigmoid(logit(vectors, row * FEATURE_COUNT));
     },
     explain: (vectors, offset, contributions) => {
+      let referenceLogit = weights.bias;
       for (let i = 0; i < FEATURE_COUNT; i++) {
-        const x = term(vectors[offset + i] ?? 0, lowers[i] ?? NEG, uppers[i] ?? POS, logs[i] === true);
-        const z = (x - (means[i] ?? 0)) / (stds[i] ?? 1);
-        contributions[i] = slope * (kernel[i] ?? 0) * (z - (atReference[i] ?? 0));
+        const value = vectors[offset + i] ?? 0;
+        const lower = lowers[i] ?? NEG;
+        const upper = uppers[i] ?? POS;
+        const log = logs[i] === true;
+        const mean = means[i] ?? 0;
+        const std = stds[i] ?? 1;
+        const z = (term(value, lower, upper, log) - mean) / std;
+        const low = normalLows[i] ?? Number.NaN;
+        // The same patient's value brought within normal limits (nearestNormal).
+        const normal = Math.min(Math.max(value, low), normalHighs[i] ?? Number.NaN);
+        const zref = Number.isNaN(low) ? 0 : (term(normal, lower, upper, log) - mean) / std;
+        // "+ 0" turns −0 (a negative weight times no difference) into 0, which reads as no effect.
+        contributions[i] = slope * (kernel[i] ?? 0) * (z - zref) + 0;
+        referenceLogit += (kernel[i] ?? 0) * zref;
       }
-      return referenceLogOdds;
+      return slope * referenceLogit + calibration.intercept;
     },
   };
 }

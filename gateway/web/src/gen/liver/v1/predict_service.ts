@@ -89,17 +89,18 @@ export interface PlausibilityWarning {
  */
 export interface Explanation {
   /**
-   * Log-odds of the reference patient: every lab value at its adult normal limit on the
-   * side of disease (upper limit of bilirubin, ALP, ALT and AST; lower limit of albumin and
-   * A/G ratio), total proteins at its lower limit (the model floors it there), and age and
-   * gender at the training mean.
+   * Log-odds of the reference: the same patient with every lab value brought within its
+   * adult normal limits (a value within them stays as given, one beyond moves to the limit
+   * it passed; README, "A clinically plausible model", lists the limits and their sources),
+   * and age and gender at the training mean. So a lab within normal limits contributes
+   * exactly 0, and one outside them contributes only what lies beyond the limit.
    */
   referenceLogOdds: number;
   /** One entry per feature, largest absolute contribution first. */
   contributions: FeatureContribution[];
 }
 
-/** One feature's share of an answer's log-odds, relative to the reference patient. */
+/** One feature's share of an answer's log-odds, relative to the reference (Explanation). */
 export interface FeatureContribution {
   /** The PatientFeatures field name, for example "total_bilirubin". */
   name: string;
