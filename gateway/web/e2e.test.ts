@@ -332,10 +332,10 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
       expect(reason).toMatch(/^[▲▼] .+ (raised|lowered|hardly changed) the estimate$/);
     }
     expect(reasons.join("\n")).toMatch(/(Total bilirubin 3\.1 mg\/dL|Age 52 years|Albumin 2\.9 g\/dL)/);
-    // Compared with the same patient with every lab within normal limits, whose estimate is
-    // given; a lab within limits (total proteins 6.2) moved nothing and is named as such.
+    // Compared with these labs brought within normal limits at average age and sex, whose
+    // estimate is given; a lab within limits (total proteins 6.2) moved nothing and is named as such.
     expect(await page.textContent(".explanation figcaption")).toMatch(
-      /compared with the same patient with every lab value within normal limits \(estimate \d+\.\d %\):$/,
+      /compared with a patient of average age and sex whose lab values are these brought within normal limits \(estimate \d+\.\d %\):$/,
     );
     expect(await page.textContent(".explanation-unmoved")).toContain(
       "Total proteins 6.2 g/dL (within normal limits)",

@@ -6,6 +6,7 @@ import {
   describeContribution,
   describeUnmoved,
   describeValue,
+  explanationCaption,
   largestContributions,
 } from "./src/explanation-chart.js";
 
@@ -96,6 +97,41 @@ describe("explanation sentences", () => {
       "Total bilirubin 1.3 mg/dL hardly changed the estimate",
     );
     expect(describeUnmoved(contribution("age", 40, 0), undefined)).toBe("age 40");
+  });
+
+  it("say why a lab outside normal limits moved nothing when the model did not clip it: the model gives it no weight", () => {
+    // The served model on the real file weighs total bilirubin and the A/G ratio 0 (direct
+    // bilirubin and albumin carry what they say): a jaundiced patient's bilirubin must not be
+    // listed under "No effect" as if that were a clinical judgement.
+    expect(describeUnmoved(contribution("total_bilirubin", 7.3, 0), BILIRUBIN)).toBe(
+      "Total bilirubin 7.3 mg/dL (outside normal limits; this model gives it no weight)",
+    );
+    expect(describeUnmoved(contribution("albumin_globulin_ratio", 0.5, 0), RATIO)).toBe(
+      "A/G ratio 0.5 (outside normal limits; this model gives it no weight)",
+    );
+    // -0 on the wire is 0 too.
+    expect(describeUnmoved(contribution("total_bilirubin", 7.3, -0), BILIRUBIN)).toBe(
+      "Total bilirubin 7.3 mg/dL (outside normal limits; this model gives it no weight)",
+    );
+  });
+
+  it("caption the reference as it is: these labs brought within normal limits, at average age and sex, with its estimate", () => {
+    // Age and gender of the reference are the training average, not the patient's own, so
+    // "the same patient" would give an estimate that is not that patient's.
+    expect(explanationCaption({ referenceLogOdds: 0, contributions: [] }, 3, 10)).toBe(
+      "What moved this estimate most (3 of 10 values), compared with a patient of average age and " +
+        "sex whose lab values are these brought within normal limits (estimate 50.0 %):",
+    );
+    expect(explanationCaption({ referenceLogOdds: Math.log(3), contributions: [] }, 1, 10)).toMatch(
+      /\(estimate 75\.0 %\):$/,
+    );
+    expect(explanationCaption({ referenceLogOdds: -800, contributions: [] }, 1, 10)).toMatch(
+      /\(estimate 0\.0 %\):$/,
+    );
+    expect(explanationCaption({ referenceLogOdds: 0, contributions: [] }, 0, 10)).toBe(
+      "Nothing moved this estimate away from that of a patient of average age and sex whose lab " +
+        "values are these brought within normal limits.",
+    );
   });
 
   it("word gender, trim float noise, and fall back to the field name without a schema", () => {

@@ -1,9 +1,10 @@
 /**
  * Why the model answered what it did: the features that moved the estimate most, as a small
  * horizontal bar chart with a sentence per bar ("Total bilirubin 7.3 mg/dL raised the
- * estimate"), compared with the same patient with every lab value within normal limits
- * (Explanation.reference_log_odds), whose estimate the caption gives. Labs that moved
- * nothing (within normal limits, or counted at the limit) are named in one line below.
+ * estimate"), compared with a patient of average age and sex whose lab values are these
+ * brought within normal limits (Explanation.reference_log_odds), whose estimate the caption
+ * gives. Labs that moved nothing (within normal limits, counted at the limit, or given no
+ * weight by the model) are named in one line below, each with its reason.
  * Direction is said in words and by which side of the centre line a bar is on, so nothing
  * depends on colour; the bars themselves are hidden from screen readers, which read the
  * sentences.
@@ -86,13 +87,39 @@ function percentOfLogOdds(x: number): string {
 }
 
 /**
- * A lab that moved nothing, for the "No effect" line: "Total bilirubin 0.7 mg/dL (within
- * normal limits)", "Albumin 5.8 g/dL (counts as 5.4, its upper normal limit)".
+ * A value that moved nothing, for the "No effect" line, with its reason: "Total bilirubin
+ * 0.7 mg/dL (within normal limits)", "Albumin 5.8 g/dL (counts as 5.4, its upper normal
+ * limit)", or, for a lab outside normal limits read as given, "Total bilirubin 7.3 mg/dL
+ * (outside normal limits; this model gives it no weight)": its contribution can only be 0
+ * when its weight is (the sign-constrained fit zeroes total bilirubin and the A/G ratio on
+ * the real file), and the line must not read as if an abnormal value were reassuring.
  */
 export function describeUnmoved(contribution: FeatureContribution, spec: FeatureSpec | undefined): string {
-  const within = compareWithLimits(contribution.name, contribution.value) === 0;
-  const why = countedAs(contribution) || (within ? " (within normal limits)" : "");
+  const place = compareWithLimits(contribution.name, contribution.value);
+  const why =
+    countedAs(contribution) ||
+    (place === 0
+      ? " (within normal limits)"
+      : place === undefined
+        ? ""
+        : " (outside normal limits; this model gives it no weight)");
   return `${spec?.label ?? contribution.name} ${describeValue(contribution, spec)}${why}`;
+}
+
+/** What the reference is, in the caption's words (age and gender are the training average). */
+const REFERENCE_WORDS =
+  "a patient of average age and sex whose lab values are these brought within normal limits";
+
+/**
+ * The chart's caption: what the bars compare with, and that reference's estimate. The
+ * reference keeps no age or gender of the patient's (it has the training average), so it is
+ * never called "the same patient".
+ */
+export function explanationCaption(explanation: Explanation, shown: number, total: number): string {
+  return shown === 0
+    ? `Nothing moved this estimate away from that of ${REFERENCE_WORDS}.`
+    : `What moved this estimate most (${shown} of ${total} values), compared with ${REFERENCE_WORDS} ` +
+        `(estimate ${percentOfLogOdds(explanation.referenceLogOdds)}):`;
 }
 
 /** The explanation under a result. */
@@ -115,15 +142,7 @@ export class ExplanationChart {
     return h(
       "figure",
       { class: "explanation" },
-      h(
-        "figcaption",
-        {},
-        shown.length === 0
-          ? "Nothing moved this estimate away from that of the same patient with every lab value within normal limits."
-          : `What moved this estimate most (${shown.length} of ${explanation.contributions.length} values), ` +
-              "compared with the same patient with every lab value within normal limits " +
-              `(estimate ${percentOfLogOdds(explanation.referenceLogOdds)}):`,
-      ),
+      h("figcaption", {}, explanationCaption(explanation, shown.length, explanation.contributions.length)),
       h(
         "ul",
         { class: "explanation-list" },
