@@ -333,13 +333,15 @@ describe.skipIf(SKIP)("web UI end to end in headless Chromium", () => {
     }
     expect(reasons.join("\n")).toMatch(/(Total bilirubin 3\.1 mg\/dL|Age 52 years|Albumin 2\.9 g\/dL)/);
     // Compared with these labs brought within normal limits at average age and sex, whose
-    // estimate is given; a lab within limits (total proteins 6.2) moved nothing and is named as such.
+    // estimate is given; a lab within limits (total proteins 6.2) is part of that estimate, named
+    // as such, never as having no effect.
     expect(await page.textContent(".explanation figcaption")).toMatch(
       /compared with a patient of average age and sex whose lab values are these brought within normal limits \(estimate \d+\.\d %\):$/,
     );
-    expect(await page.textContent(".explanation-unmoved")).toContain(
-      "Total proteins 6.2 g/dL (within normal limits)",
-    );
+    const inReference = await page.textContent(".explanation-in-reference");
+    expect(inReference).toMatch(/^Part of the reference estimate, not shown as bars: /);
+    expect(inReference).toContain("Total proteins 6.2 g/dL (within normal limits)");
+    expect((await page.textContent(".explanation-unmoved")) ?? "").not.toContain("within normal limits");
     expect(
       await page.$$eval(".explanation-track", (tracks) =>
         tracks.every((t) => t.getAttribute("aria-hidden") === "true"),

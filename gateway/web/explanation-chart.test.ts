@@ -8,6 +8,7 @@ import {
   describeValue,
   explanationCaption,
   largestContributions,
+  unmovedLines,
 } from "./src/explanation-chart.js";
 
 const BILIRUBIN: FeatureSpec = {
@@ -85,9 +86,9 @@ describe("explanation sentences", () => {
     );
   });
 
-  it("say that a lab within normal limits had no effect, exactly when the answer says 0", () => {
+  it("say that a lab within normal limits is part of the reference, exactly when the answer says 0", () => {
     expect(describeContribution(contribution("total_bilirubin", 0.7, 0), BILIRUBIN)).toBe(
-      "Total bilirubin 0.7 mg/dL is within normal limits: no effect",
+      "Total bilirubin 0.7 mg/dL is within normal limits: part of the reference estimate",
     );
     expect(describeUnmoved(contribution("total_bilirubin", 0.7, 0), BILIRUBIN)).toBe(
       "Total bilirubin 0.7 mg/dL (within normal limits)",
@@ -113,6 +114,41 @@ describe("explanation sentences", () => {
     expect(describeUnmoved(contribution("total_bilirubin", 7.3, -0), BILIRUBIN)).toBe(
       "Total bilirubin 7.3 mg/dL (outside normal limits; this model gives it no weight)",
     );
+  });
+
+  it("never say a lab within normal limits had no effect: its part is in the reference estimate, not a bar", () => {
+    // On the real file's model, albumin 3.5 against 5.3 (both within limits, all else equal)
+    // is 45.9 % against 24.4 %, and a patient with every lab at its disease-side limit gets
+    // 74.8 % with no lab bar at all: "No effect" would be false for every one of them.
+    const ALBUMIN: FeatureSpec = { ...BILIRUBIN, name: "albumin", label: "Albumin", unit: "g/dL" };
+    const specs = new Map([
+      ["total_bilirubin", BILIRUBIN],
+      ["albumin", ALBUMIN],
+      ["albumin_globulin_ratio", RATIO],
+    ]);
+    const lines = unmovedLines(
+      {
+        referenceLogOdds: 0.3,
+        contributions: [
+          contribution("direct_bilirubin", 2, 0.8),
+          contribution("albumin", 3.5, 0),
+          contribution("total_bilirubin", 7.3, 0),
+          contribution("albumin_globulin_ratio", 2.8, 0, 2.5),
+          contribution("age", 40, 0),
+        ],
+      },
+      specs,
+    );
+    expect(lines.inReference).toBe(
+      "Part of the reference estimate, not shown as bars: Albumin 3.5 g/dL (within normal limits); " +
+        "A/G ratio 2.8 (counts as 2.5, its upper normal limit).",
+    );
+    expect(lines.noEffect).toBe(
+      "No effect: Total bilirubin 7.3 mg/dL (outside normal limits; this model gives it no weight); age 40.",
+    );
+    expect(lines.noEffect).not.toMatch(/within normal limits/);
+    const none = unmovedLines({ referenceLogOdds: 0, contributions: [contribution("age", 40, 0.1)] }, specs);
+    expect(none).toEqual({ inReference: undefined, noEffect: undefined });
   });
 
   it("caption the reference as it is: these labs brought within normal limits, at average age and sex, with its estimate", () => {

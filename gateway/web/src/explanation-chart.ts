@@ -3,8 +3,10 @@
  * horizontal bar chart with a sentence per bar ("Total bilirubin 7.3 mg/dL raised the
  * estimate"), compared with a patient of average age and sex whose lab values are these
  * brought within normal limits (Explanation.reference_log_odds), whose estimate the caption
- * gives. Labs that moved nothing (within normal limits, counted at the limit, or given no
- * weight by the model) are named in one line below, each with its reason.
+ * gives. Values that are not bars are named below, each with its reason: those within
+ * normal limits or counted at a limit as part of the reference estimate (they do move the
+ * answer: an albumin of 3.5 against 5.3 does, and that is inside the reference), and only
+ * those the model gives no weight as having no effect.
  * Direction is said in words and by which side of the centre line a bar is on, so nothing
  * depends on colour; the bars themselves are hidden from screen readers, which read the
  * sentences.
@@ -57,7 +59,7 @@ export function describeContribution(
   const effect =
     contribution.contribution === 0
       ? within
-        ? "is within normal limits: no effect"
+        ? "is within normal limits: part of the reference estimate"
         : "had no effect"
       : Math.abs(contribution.contribution) < NEGLIGIBLE_LOG_ODDS
         ? "hardly changed the estimate"
@@ -106,6 +108,34 @@ export function describeUnmoved(contribution: FeatureContribution, spec: Feature
   return `${spec?.label ?? contribution.name} ${describeValue(contribution, spec)}${why}`;
 }
 
+/**
+ * The values that are not bars, in two sentences (undefined when a group is empty):
+ * `inReference`, labs within normal limits or counted at a limit, whose part of the answer is
+ * inside the reference estimate (so never "no effect": within limits a value still moves the
+ * answer, only not away from the reference); `noEffect`, values that moved nothing at all (a
+ * lab outside limits that the model gives no weight, an age or gender at the training average).
+ */
+export function unmovedLines(
+  explanation: Explanation,
+  specs: ReadonlyMap<string, FeatureSpec>,
+): { inReference: string | undefined; noEffect: string | undefined } {
+  const inReference: string[] = [];
+  const noEffect: string[] = [];
+  for (const c of explanation.contributions) {
+    if (c.contribution !== 0) continue;
+    const text = describeUnmoved(c, specs.get(c.name));
+    const reference = countedAs(c) !== "" || compareWithLimits(c.name, c.value) === 0;
+    (reference ? inReference : noEffect).push(text);
+  }
+  return {
+    inReference:
+      inReference.length === 0
+        ? undefined
+        : `Part of the reference estimate, not shown as bars: ${inReference.join("; ")}.`,
+    noEffect: noEffect.length === 0 ? undefined : `No effect: ${noEffect.join("; ")}.`,
+  };
+}
+
 /** What the reference is, in the caption's words (age and gender are the training average). */
 const REFERENCE_WORDS =
   "a patient of average age and sex whose lab values are these brought within normal limits";
@@ -135,10 +165,9 @@ export class ExplanationChart {
   render(explanation: Explanation | undefined): HTMLElement | undefined {
     if (explanation === undefined || explanation.contributions.length === 0) return undefined;
     const shown = largestContributions(explanation);
-    const unmoved = explanation.contributions.filter((c) => c.contribution === 0);
     const largest = Math.max(...shown.map((c) => Math.abs(c.contribution)), 1e-12);
     const describe = (c: FeatureContribution): string => describeContribution(c, this.specs.get(c.name));
-    const unmovedText = unmoved.map((c) => describeUnmoved(c, this.specs.get(c.name))).join("; ");
+    const { inReference, noEffect } = unmovedLines(explanation, this.specs);
     return h(
       "figure",
       { class: "explanation" },
@@ -161,9 +190,8 @@ export class ExplanationChart {
           );
         }),
       ),
-      ...(unmoved.length === 0
-        ? []
-        : [h("p", { class: "explanation-unmoved" }, `No effect: ${unmovedText}.`)]),
+      ...(inReference === undefined ? [] : [h("p", { class: "explanation-in-reference" }, inReference)]),
+      ...(noEffect === undefined ? [] : [h("p", { class: "explanation-unmoved" }, noEffect)]),
     );
   }
 }
