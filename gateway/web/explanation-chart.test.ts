@@ -35,15 +35,19 @@ const contribution = (
 });
 
 describe("explanation sentences", () => {
-  it("say the label, the value with its unit, and the direction in words", () => {
+  it("say the label, the value with its unit, the normal limits it lies outside, and the direction in words", () => {
+    // Within limits, no limits are quoted (there is nothing to compare with them).
+    expect(describeContribution(contribution("total_bilirubin", 0.8, 0.02), BILIRUBIN)).toBe(
+      "Total bilirubin 0.8 mg/dL raised the estimate",
+    );
     expect(describeContribution(contribution("total_bilirubin", 7.3, 0.84), BILIRUBIN)).toBe(
-      "Total bilirubin 7.3 mg/dL raised the estimate",
+      "Total bilirubin 7.3 mg/dL (normal 0.1 to 1.2 mg/dL) raised the estimate",
     );
     expect(describeContribution(contribution("total_bilirubin", 0.4, -0.3), BILIRUBIN)).toBe(
       "Total bilirubin 0.4 mg/dL lowered the estimate",
     );
     expect(describeContribution(contribution("albumin_globulin_ratio", 0.9, 0.004), RATIO)).toBe(
-      "A/G ratio 0.9 hardly changed the estimate",
+      "A/G ratio 0.9 (normal 1 to 2.5) hardly changed the estimate",
     );
   });
 
@@ -73,7 +77,7 @@ describe("explanation sentences", () => {
     );
     // Values on the disease side, or within limits, count as given.
     expect(describeContribution(contribution("albumin", 2.1, 0.9), ALBUMIN)).toBe(
-      "Albumin 2.1 g/dL raised the estimate",
+      "Albumin 2.1 g/dL (normal 3.4 to 5.4 g/dL) raised the estimate",
     );
     expect(describeContribution(contribution("alanine_aminotransferase", 4, -0.2), ALT)).toBe(
       "ALT 4 U/L lowered the estimate",
@@ -82,7 +86,7 @@ describe("explanation sentences", () => {
     // The page says only what the answer says: a model served without the clipping (trained
     // before it) answers no counted value, and the page adds nothing for the same albumin.
     expect(describeContribution(contribution("albumin", 5.8, -0.4), ALBUMIN)).toBe(
-      "Albumin 5.8 g/dL lowered the estimate",
+      "Albumin 5.8 g/dL (normal 3.4 to 5.4 g/dL) lowered the estimate",
     );
   });
 
@@ -95,7 +99,7 @@ describe("explanation sentences", () => {
     );
     // A tiny but nonzero share is still reported as such, never as "no effect".
     expect(describeContribution(contribution("total_bilirubin", 1.3, 0.001), BILIRUBIN)).toBe(
-      "Total bilirubin 1.3 mg/dL hardly changed the estimate",
+      "Total bilirubin 1.3 mg/dL (normal 0.1 to 1.2 mg/dL) hardly changed the estimate",
     );
     expect(describeUnmoved(contribution("age", 40, 0), undefined)).toBe("age 40");
   });
@@ -175,7 +179,7 @@ describe("explanation sentences", () => {
     expect(describeValue(contribution("gender", 1, 0.1), undefined)).toBe("male");
     expect(describeValue(contribution("total_bilirubin", 0.1 + 0.2, 0), BILIRUBIN)).toBe("0.3 mg/dL");
     expect(describeContribution(contribution("albumin", 3.1, -1), undefined)).toBe(
-      "albumin 3.1 lowered the estimate",
+      "albumin 3.1 (normal 3.4 to 5.4) lowered the estimate",
     );
   });
 

@@ -11,7 +11,10 @@
  * depends on colour; the bars themselves are hidden from screen readers, which read the
  * sentences.
  */
-import { compareWithLimits } from "../../../services/shared/features/clinical-reference.js";
+import {
+  compareWithLimits,
+  referenceInterval,
+} from "../../../services/shared/features/clinical-reference.js";
 import { h } from "./dom.js";
 import type { FeatureSpec } from "./gen/liver/v1/model.js";
 import type { Explanation, FeatureContribution } from "./gen/liver/v1/predict_service.js";
@@ -49,7 +52,20 @@ export function countedAs(contribution: FeatureContribution): string {
   return ` (counts as ${counted}, its ${limit} normal limit)`;
 }
 
-/** One bar's sentence: "Total bilirubin 7.3 mg/dL raised the estimate". */
+/**
+ * The normal limits a value outside them was compared with: " (normal 4 to 36 U/L)", so a
+ * clinician whose laboratory uses other limits sees which ones this model uses; "" for a value
+ * within limits, one the answer says counted as a limit (countedAs says it), and age and gender.
+ */
+export function normalLimits(contribution: FeatureContribution, spec: FeatureSpec | undefined): string {
+  const interval = referenceInterval(contribution.name);
+  if (interval === undefined || countedAs(contribution) !== "") return "";
+  if (compareWithLimits(contribution.name, contribution.value) === 0) return "";
+  const unit = spec?.unit === undefined || spec.unit === "" ? "" : ` ${spec.unit}`;
+  return ` (normal ${interval.low} to ${interval.high}${unit})`;
+}
+
+/** One bar's sentence: "Total bilirubin 7.3 mg/dL (normal 0.1 to 1.2 mg/dL) raised the estimate". */
 export function describeContribution(
   contribution: FeatureContribution,
   spec: FeatureSpec | undefined,
@@ -66,7 +82,8 @@ export function describeContribution(
         : contribution.contribution > 0
           ? "raised the estimate"
           : "lowered the estimate";
-  return `${label} ${describeValue(contribution, spec)}${countedAs(contribution)} ${effect}`;
+  const value = describeValue(contribution, spec);
+  return `${label} ${value}${countedAs(contribution)}${normalLimits(contribution, spec)} ${effect}`;
 }
 
 /**

@@ -17,8 +17,8 @@ export interface ExplanationFindings {
   readonly abnormalLowered: number;
   /**
    * Rows where a lab beyond normal limits on the healthy side (a high albumin, an ALT below
-   * 4) lowered the estimate: none when explanations compare with the patient's own values
-   * brought within limits, as served ones do; some with a fixed reference patient.
+   * 4) lowered the estimate: none for a model with the clinical encoding (which reads such a
+   * value as the limit, and the explanation compares it with the limit); some without it.
    */
   readonly healthySideLowered: number;
   /**

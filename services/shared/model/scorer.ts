@@ -29,10 +29,10 @@ export interface Scorer {
    * `contributions[0 .. FEATURE_COUNT)` (FEATURES order) and returns the reference log-odds.
    * The reference is the same patient with every lab brought within its normal limits
    * (nearestNormal: a value within them stays, one beyond moves to the limit) and age and
-   * gender at the training mean (z = 0). So a lab within limits contributes exactly 0, a lab
-   * beyond its disease-side limit only what lies beyond it (raising the estimate, since the
-   * sign is constrained), and a lab beyond its healthy-side limit 0 (the encoding reads it as
-   * the limit). Their sum is the logit `score` takes the sigmoid of, up to float64 rounding
+   * gender at the training mean (z = 0). So a lab within limits contributes exactly 0, and a
+   * lab outside them only what lies beyond the limit: for a model with the clinical sign
+   * constraints and encoding (every one this build trains), that raises the estimate beyond
+   * the disease-side limit and is exactly 0 beyond the healthy-side one (read as the limit). Their sum is the logit `score` takes the sigmoid of, up to float64 rounding
    * (about 1e-15). With a site recalibration, both are in the served log-odds: contributions
    * scaled by its (positive) slope, and the reference shifted by its intercept, so the sum
    * is still exactly what was answered.
