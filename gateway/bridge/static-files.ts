@@ -12,19 +12,12 @@ function inside(root: string, candidate: string): boolean {
   return candidate === root || candidate.startsWith(root + path.sep);
 }
 
-const OUTSIDE_ROOT = "Path escapes the web root";
-
-/**
- * What the client is told for each status `send` fails with besides 404. Never the error's own
- * message: for a failed read it holds the file's absolute path.
- */
-const REFUSALS: Readonly<Record<number, string>> = {
-  400: "Malformed path (bad percent-encoding or a NUL byte)",
-  403: OUTSIDE_ROOT,
-  412: "Precondition failed",
-  416: "Range not satisfiable",
-  500: "Cannot read the file",
-};
+/** What `send` fails with: an http-errors error, whose message is safe to show when `expose`. */
+interface SendError {
+  readonly status: number;
+  readonly expose: boolean;
+  readonly message: string;
+}
 
 /**
  * Serves the built web UI from one folder: GET and HEAD only, index.html for "/" and for
@@ -51,16 +44,19 @@ export class StaticFiles {
     }
     const urlPath = (req.url ?? "/").split("?")[0] ?? "/";
     if (await this.leadsOut(root, urlPath)) {
-      plain(res, 403, OUTSIDE_ROOT);
+      plain(res, 403, "Path escapes the web root");
       return;
     }
     res.setHeader("cache-control", "no-cache");
     res.setHeader("x-content-type-options", "nosniff");
     send(req, urlPath, { root, cacheControl: false })
-      .on("error", (error: { status?: number }) => {
+      .on("error", (error: SendError) => {
         // A read that fails after the headers went out can only cut the answer short.
         if (res.headersSent) res.destroy();
-        else plain(res, error.status ?? 500, REFUSALS[error.status ?? 500] ?? `Not found: ${urlPath}`);
+        else if (error.expose) plain(res, error.status, `${error.message}: ${urlPath}`);
+        // Not exposed: a failed read, whose message holds the file's absolute path.
+        else
+          plain(res, error.status, error.status === 404 ? `Not found: ${urlPath}` : "Cannot read the file");
       })
       .pipe(res);
   }
