@@ -8,10 +8,6 @@ function plain(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
-function inside(root: string, candidate: string): boolean {
-  return candidate === root || candidate.startsWith(root + path.sep);
-}
-
 /** What `send` fails with: an http-errors error, whose message is safe to show when `expose`. */
 interface SendError {
   readonly status: number;
@@ -26,8 +22,6 @@ interface SendError {
  * it follows symlinks, so a link that leads out of the folder is refused here first.
  */
 export class StaticFiles {
-  private rootReal: Promise<string | undefined> | undefined;
-
   constructor(private readonly root: string) {}
 
   /** Answers one request for a file under the root. */
@@ -37,7 +31,8 @@ export class StaticFiles {
       plain(res, 405, `Method ${req.method ?? ""} not allowed for static files; use GET`);
       return;
     }
-    const root = await this.realRoot();
+    // Resolved on each request, so the UI may be built (or rebuilt) while the bridge runs.
+    const root = await realpath(this.root).catch(() => undefined);
     if (root === undefined) {
       plain(res, 404, `The web UI is not built: ${this.root} does not exist (run the web build)`);
       return;
@@ -68,21 +63,10 @@ export class StaticFiles {
   private async leadsOut(root: string, urlPath: string): Promise<boolean> {
     try {
       const file = path.join(root, decodeURIComponent(urlPath), urlPath.endsWith("/") ? "index.html" : "");
-      return !inside(root, await realpath(file));
+      const real = await realpath(file);
+      return real !== root && !real.startsWith(root + path.sep);
     } catch {
       return false;
     }
-  }
-
-  private realRoot(): Promise<string | undefined> {
-    // Resolved once, lazily, so the UI may be built after the bridge starts.
-    this.rootReal ??= realpath(this.root).then(
-      (r) => r,
-      () => {
-        this.rootReal = undefined;
-        return undefined;
-      },
-    );
-    return this.rootReal;
   }
 }
