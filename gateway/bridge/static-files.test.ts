@@ -50,6 +50,7 @@ beforeAll(async () => {
   const outside = path.join(tempDir, "outside");
   await mkdir(path.join(webRoot, "assets"), { recursive: true });
   await mkdir(path.join(webRoot, "linked-index"), { recursive: true });
+  await mkdir(path.join(webRoot, "evil.example"), { recursive: true });
   await mkdir(outside, { recursive: true });
   await writeFile(path.join(webRoot, "index.html"), "<!doctype html><title>Liver</title>");
   await writeFile(path.join(webRoot, "assets", "app.js"), "console.log('ui');");
@@ -97,6 +98,16 @@ describe("StaticFiles", () => {
     const head = await raw("/assets/app.js", {}, "HEAD");
     expect(head).toMatchObject({ status: 200, body: "" });
     expect(head.headers["content-length"]).toBe(String("console.log('ui');".length));
+  });
+
+  it("redirects a folder to its trailing slash on this site, never to another host", async () => {
+    expect(await raw("/assets")).toMatchObject({ status: 301, headers: { location: "/assets/" } });
+    // "//evil.example/" would be a protocol-relative address: the browser would leave the site.
+    for (const sneaky of ["//evil.example", "///evil.example", "/%2fevil.example"]) {
+      const reply = await raw(sneaky);
+      expect(reply.status, sneaky).toBe(301);
+      expect(reply.headers.location, sneaky).toMatch(/^\/[^/\\]/);
+    }
   });
 
   it("refuses methods other than GET and HEAD", async () => {
