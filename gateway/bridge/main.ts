@@ -19,6 +19,7 @@ if (acceptOnlyHelp(process.argv.slice(2), BRIDGE_ENV_HELP)) await start();
 
 async function start(): Promise<void> {
   try {
+    logger.info({ tracing: tracing.enabled }, tracing.description);
     const config = readBridgeConfig(process.env);
     const tls = new BridgeTls(config.tls ?? PLAINTEXT, logger);
     const bridge = new GrpcWebBridge({
