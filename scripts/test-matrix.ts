@@ -97,6 +97,8 @@ export const LEFT_OUT_OF_TLS: Readonly<Record<string, string>> = {
     "the middleware against a hand-written plaintext test service; both services' tests run it over mTLS",
   "services/predict/open-inference-python.test.ts":
     "a Python grpcio client over a plaintext channel; open-inference.test.ts runs every OIP call over mTLS",
+  "gateway/bridge/static-files.test.ts":
+    "tests file serving behind a plain HTTP server; grpc-web-bridge.test.ts serves the same files over the bridge's HTTPS listener",
   "gateway/envoy-config.test.ts":
     "starts a bridge only to compare its static page files with Envoy's routes; no gRPC connection",
 };

@@ -47,5 +47,9 @@ describe("readBridgeConfig", () => {
     expect(() => readBridgeConfig({ CORS_ORIGINS: "https://*.example.org" })).toThrow(/not allowed/);
     expect(() => readBridgeConfig({ CORS_ORIGINS: "https://a.org/app" })).toThrow(/no path/);
     expect(() => readBridgeConfig({ CORS_ORIGINS: "liver.example.org" })).toThrow(/is not an origin/);
+    // Browsers send "null" from sandboxed frames and file: pages; it must never be allowed.
+    for (const value of ["null", "file:///tmp/page.html", "javascript:alert(1)", "https://a.org?x=1"]) {
+      expect(() => readBridgeConfig({ CORS_ORIGINS: value }), value).toThrow(/is not an origin/);
+    }
   });
 });

@@ -31,7 +31,9 @@ export interface BridgeConfig {
 }
 
 /** Help text for `--help`, listing every variable `readBridgeConfig` reads. */
-export const BRIDGE_ENV_HELP = `Local grpc-web bridge: serves the web UI and forwards the public gRPC methods.
+export const BRIDGE_ENV_HELP = `Usage: node --import tsx gateway/bridge/main.ts   (compiled: node dist/gateway/bridge/main.js)
+
+Local grpc-web bridge: serves the web UI and forwards the public gRPC methods.
 
 Environment:
   GATEWAY_PORT    HTTP port for the UI and grpc-web (default ${GATEWAY_DEFAULTS.gatewayPort})
@@ -71,21 +73,15 @@ function parseAddress(name: string, value: string): string {
 }
 
 function parseOrigin(value: string): string {
-  if (value === "*" || value.includes("*")) {
+  const example = "e.g. https://liver.example.org";
+  if (value.includes("*")) {
     throw new Error(
-      `CORS_ORIGINS: "*" is not allowed; list each origin that may call the gateway, e.g. https://liver.example.org`,
+      `CORS_ORIGINS: "*" is not allowed; list each origin that may call the gateway, ${example}`,
     );
   }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error(`CORS_ORIGINS: "${value}" is not an origin like https://liver.example.org`);
-  }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value.replace(/\/$/, "")) {
-    throw new Error(
-      `CORS_ORIGINS: "${value}" is not an origin (scheme://host[:port], no path), e.g. https://liver.example.org`,
-    );
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || !/^https?:$/.test(url.protocol) || url.origin !== value.replace(/\/$/, "")) {
+    throw new Error(`CORS_ORIGINS: "${value}" is not an origin (scheme://host[:port], no path), ${example}`);
   }
   return url.origin;
 }

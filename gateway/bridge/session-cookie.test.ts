@@ -32,6 +32,22 @@ describe("bearerFromCookie", () => {
     expect(bearerFromCookie("BearerToken=a\r\nx: y")).toBeUndefined();
     expect(bearerFromCookie(`BearerToken=${"a".repeat(20_000)}`)).toBeUndefined();
   });
+
+  it("takes a stranger's odd Cookie headers without decoding, crashing or taking the wrong cookie", () => {
+    // Percent-encoding is not decoded into a token: "%2E" stays three characters and is refused.
+    expect(bearerFromCookie("BearerToken=eyJ%2Ea.b")).toBeUndefined();
+    expect(bearerFromCookie('BearerToken="eyJ.a.b"')).toBeUndefined();
+    // The first of two wins, as browsers send the most specific path first.
+    expect(bearerFromCookie("BearerToken=eyJ.first; BearerToken=eyJ.second")).toBe("eyJ.first");
+    expect(bearerFromCookie(" BearerToken = eyJ.spaced ;")).toBe("eyJ.spaced");
+    for (const header of ["", ";;;", "=", "BearerToken", "=BearerToken=x", "__proto__=x; constructor=y"]) {
+      expect(bearerFromCookie(header), header).toBeUndefined();
+    }
+    // Far more cookies than a browser sends (Node caps a request's headers at 16 KiB anyway).
+    const crowd = Array.from({ length: 50_000 }, (_, i) => `c${i}=v${i}`).join("; ");
+    expect(bearerFromCookie(`${crowd}; BearerToken=eyJ.last`)).toBe("eyJ.last");
+    expect(bearerFromCookie(`${"BearerToken=; ".repeat(10_000)}BearerToken=eyJ.late`)).toBeUndefined();
+  });
 });
 
 describe("the bridge's session cookie", () => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseCookie } from "cookie";
 import { AuthError } from "../../services/shared/auth/auth-error.js";
 import type { CallerAuthenticator } from "../../services/shared/auth/caller-authenticator.js";
 
@@ -17,16 +18,13 @@ export const WHOAMI_PATH = "/auth/whoami";
 
 const TOKEN = /^[A-Za-z0-9._~+/=-]{1,16384}$/;
 
-/** The session cookie's token from a Cookie header, or undefined when absent or not a token. */
+/**
+ * The session cookie's token from a Cookie header, or undefined when absent or not a token.
+ * Taken raw: a token is never percent-encoded, so "%" is refused, not decoded into another.
+ */
 export function bearerFromCookie(cookieHeader: string | undefined): string | undefined {
-  if (cookieHeader === undefined) return undefined;
-  for (const part of cookieHeader.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq === -1 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
-    const value = part.slice(eq + 1).trim();
-    return TOKEN.test(value) ? value : undefined;
-  }
-  return undefined;
+  const value = parseCookie(cookieHeader ?? "", { decode: (raw) => raw })[SESSION_COOKIE];
+  return value !== undefined && TOKEN.test(value) ? value : undefined;
 }
 
 /** What `/auth/whoami` answers. */

@@ -1,44 +1,27 @@
-import { createReadStream } from "node:fs";
-import { realpath, stat } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
-
-/** Content types of the files a bundled web UI consists of. */
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-  ".txt": "text/plain; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".ico": "image/x-icon",
-  ".webp": "image/webp",
-  ".woff2": "font/woff2",
-  ".wasm": "application/wasm",
-};
+import send from "send";
 
 function plain(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" });
   res.end(text);
 }
 
-function inside(root: string, candidate: string): boolean {
-  return candidate === root || candidate.startsWith(root + path.sep);
+/** What `send` fails with: an http-errors error, whose message is safe to show when `expose`. */
+interface SendError {
+  readonly status: number;
+  readonly expose: boolean;
+  readonly message: string;
 }
 
 /**
  * Serves the built web UI from one folder: GET and HEAD only, index.html for "/" and for
- * folders, a content type per extension, and nothing outside the folder: ".." segments,
- * encoded or not, and symlinks that lead out are refused.
+ * folders, and nothing outside the folder. `send` does the HTTP (content types, ETag and
+ * conditional GET, ranges, HEAD) and refuses ".." segments, encoded or not, and dotfiles;
+ * it follows symlinks, so a link that leads out of the folder is refused here first.
  */
 export class StaticFiles {
-  private rootReal: Promise<string | undefined> | undefined;
-
   constructor(private readonly root: string) {}
 
   /** Answers one request for a file under the root. */
@@ -48,64 +31,42 @@ export class StaticFiles {
       plain(res, 405, `Method ${req.method ?? ""} not allowed for static files; use GET`);
       return;
     }
-    const rawPath = (req.url ?? "/").split("?")[0] ?? "/";
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(rawPath);
-    } catch {
-      plain(res, 400, "Malformed percent-encoding in the path");
-      return;
-    }
-    const root = await this.realRoot();
+    // Resolved on each request, so the UI may be built (or rebuilt) while the bridge runs.
+    const root = await realpath(this.root).catch(() => undefined);
     if (root === undefined) {
       plain(res, 404, `The web UI is not built: ${this.root} does not exist (run the web build)`);
       return;
     }
-    if (decoded.includes("\0") || decoded.split(/[/\\]/).includes("..")) {
+    const urlPath = (req.url ?? "/").split("?")[0] ?? "/";
+    if (await this.leadsOut(root, urlPath)) {
       plain(res, 403, "Path escapes the web root");
       return;
     }
-    // Without ".." segments, resolving "./<path>" stays under the root (an absolute path too);
-    // only a symlink can lead out, which the realpath check below refuses.
-    let file = path.resolve(root, `.${path.sep}${decoded}`);
-    try {
-      if ((await stat(file)).isDirectory()) file = path.join(file, "index.html");
-      file = await realpath(file);
-      const info = await stat(file);
-      if (!inside(root, file)) {
-        plain(res, 403, "Path escapes the web root");
-        return;
-      }
-      if (!info.isFile()) throw new Error("not a file");
-      res.writeHead(200, {
-        "content-type": CONTENT_TYPES[path.extname(file).toLowerCase()] ?? "application/octet-stream",
-        "content-length": info.size,
-        "cache-control": "no-cache",
-        "x-content-type-options": "nosniff",
-      });
-      if (req.method === "HEAD") {
-        res.end();
-        return;
-      }
-      await pipeline(createReadStream(file), res);
-    } catch (error) {
-      if (res.headersSent) {
-        res.destroy(error instanceof Error ? error : undefined);
-        return;
-      }
-      plain(res, 404, `Not found: ${rawPath}`);
-    }
+    res.setHeader("cache-control", "no-cache");
+    res.setHeader("x-content-type-options", "nosniff");
+    send(req, urlPath, { root, cacheControl: false })
+      .on("error", (error: SendError) => {
+        // A read that fails after the headers went out can only cut the answer short.
+        if (res.headersSent) res.destroy();
+        else if (error.expose) plain(res, error.status, `${error.message}: ${urlPath}`);
+        // Not exposed: a failed read, whose message holds the file's absolute path.
+        else
+          plain(res, error.status, error.status === 404 ? `Not found: ${urlPath}` : "Cannot read the file");
+      })
+      .pipe(res);
   }
 
-  private realRoot(): Promise<string | undefined> {
-    // Resolved once, lazily, so the UI may be built after the bridge starts.
-    this.rootReal ??= realpath(this.root).then(
-      (r) => r,
-      () => {
-        this.rootReal = undefined;
-        return undefined;
-      },
-    );
-    return this.rootReal;
+  /**
+   * Whether the file `send` would serve for `urlPath` is, through a symlink, outside the root.
+   * Paths `send` refuses or cannot find anyway (bad encoding, "..", missing) are left to it.
+   */
+  private async leadsOut(root: string, urlPath: string): Promise<boolean> {
+    try {
+      const file = path.join(root, decodeURIComponent(urlPath), urlPath.endsWith("/") ? "index.html" : "");
+      const real = await realpath(file);
+      return real !== root && !real.startsWith(root + path.sep);
+    } catch {
+      return false;
+    }
   }
 }

@@ -17,12 +17,33 @@ function reporters(logger: Logger): {
   };
 }
 
-/** This service's certificate and key as a provider (the server identity and the client certificate). */
-function identityProvider(settings: TlsSettings, logger: Logger): CheckedCertificateProvider | undefined {
+/**
+ * This process's certificate and key (TLS_CERT_FILE, TLS_KEY_FILE) as a checked provider, kept
+ * current while anyone listens; the server identity and the client certificate. Undefined when unset.
+ */
+export function identityProvider(
+  settings: TlsSettings,
+  logger: Logger,
+): CheckedCertificateProvider | undefined {
   if (settings.certFile === undefined || settings.keyFile === undefined) return undefined;
   return new CheckedCertificateProvider({
     cert: { setting: "TLS_CERT_FILE", path: settings.certFile },
     key: { setting: "TLS_KEY_FILE", path: settings.keyFile },
+    refreshIntervalMs: settings.refreshIntervalMs,
+    ...reporters(logger),
+  });
+}
+
+/** A CA bundle setting as a checked provider, kept current while anyone listens; undefined when unset. */
+export function caProvider(
+  setting: "TLS_CA_FILE" | "TLS_CLIENT_CA_FILE",
+  settings: TlsSettings,
+  logger: Logger,
+): CheckedCertificateProvider | undefined {
+  const file = setting === "TLS_CA_FILE" ? settings.caFile : settings.clientCaFile;
+  if (file === undefined) return undefined;
+  return new CheckedCertificateProvider({
+    ca: { setting, path: file },
     refreshIntervalMs: settings.refreshIntervalMs,
     ...reporters(logger),
   });
@@ -36,14 +57,7 @@ function identityProvider(settings: TlsSettings, logger: Logger): CheckedCertifi
 export function grpcServerCredentials(settings: TlsSettings, logger: Logger): ServerCredentials {
   const identity = identityProvider(settings, logger);
   if (identity === undefined) return ServerCredentials.createInsecure();
-  const clientCa =
-    settings.clientCaFile === undefined
-      ? null
-      : new CheckedCertificateProvider({
-          ca: { setting: "TLS_CLIENT_CA_FILE", path: settings.clientCaFile },
-          refreshIntervalMs: settings.refreshIntervalMs,
-          ...reporters(logger),
-        });
+  const clientCa = caProvider("TLS_CLIENT_CA_FILE", settings, logger) ?? null;
   // grpc-js 1.14 declares the parameters as (ca, identity, ...) but its implementation, and
   // grpc-js-xds calling it, take (identity, ca, ...); this passes them the way they are used.
   return experimental.createCertificateProviderServerCredentials(identity, clientCa, clientCa !== null);
@@ -55,12 +69,8 @@ export function grpcServerCredentials(settings: TlsSettings, logger: Logger): Se
  * the client certificate.
  */
 export function grpcChannelCredentials(settings: TlsSettings, logger: Logger): ChannelCredentials {
-  if (settings.caFile === undefined) return credentials.createInsecure();
-  const ca = new CheckedCertificateProvider({
-    ca: { setting: "TLS_CA_FILE", path: settings.caFile },
-    refreshIntervalMs: settings.refreshIntervalMs,
-    ...reporters(logger),
-  });
+  const ca = caProvider("TLS_CA_FILE", settings, logger);
+  if (ca === undefined) return credentials.createInsecure();
   return experimental.createCertificateProviderChannelCredentials(
     ca,
     identityProvider(settings, logger) ?? null,
