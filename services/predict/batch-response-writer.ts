@@ -48,9 +48,7 @@ const BASE64URL_DIGITS = Buffer.from(
 );
 
 /** Characters of unpadded base64url for `bytes` bytes. */
-function base64UrlLength(bytes: number): number {
-  return Math.floor(bytes / 3) * 4 + (bytes % 3 === 0 ? 0 : (bytes % 3) + 1);
-}
+const base64UrlLength = (bytes: number): number => Math.ceil((bytes * 4) / 3);
 
 const MAC_CHARS = base64UrlLength(HMAC_SHA256_BYTES);
 

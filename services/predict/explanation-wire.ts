@@ -114,11 +114,9 @@ export function writeExplanation(source: ExplanationSource, out: Buffer, at: num
     const value = givenValue(source.vectors, source.vectorAt, i);
     const contribution = source.contributions[source.contributionsAt + i] as number;
     const counted = countedValue(source, i);
-    const name = NAME_FIELDS[i] as Buffer;
     out[at++] = TAG_CONTRIBUTIONS;
-    const size = name.length + doubleField(value) + doubleField(contribution) + optionalDoubleField(counted);
-    at = writeVarint(out, size, at);
-    at += name.copy(out, at);
+    at = writeVarint(out, contributionSize(source, i), at);
+    at += (NAME_FIELDS[i] as Buffer).copy(out, at);
     if (value !== 0) {
       out[at++] = TAG_CONTRIBUTION_VALUE;
       at = out.writeDoubleLE(value, at);
