@@ -304,6 +304,12 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
     expect((await loadError(await csvFile(""))).message).toMatch(/is empty \(0 bytes\)/);
   });
 
+  it("no header row (a BOM alone, or a blank first line)", async () => {
+    for (const content of [Buffer.from([0xef, 0xbb, 0xbf]), `\r\n${ROW_1}\r\n`]) {
+      expect((await loadError(await csvFile(content))).message).toContain("has no header row");
+    }
+  });
+
   it("header only", async () => {
     expect((await loadError(await csvFile(LPD_HEADER + "\r\n"))).message).toContain("no data rows");
   });
