@@ -86,17 +86,8 @@ export class BatchResponseWriter {
   /** Per row: schema positions by decreasing |contribution|. */
   private orders = new Uint8Array(1_024 * FEATURE_COUNT);
   private readonly explainer = new PredictionExplainer();
-  /** Re-pointed at each row being sized or written (see pointAt). */
-  private readonly source: ExplanationSource = {
-    reference: 0,
-    contributions: this.explanations,
-    contributionsAt: 0,
-    order: this.orders,
-    orderAt: 0,
-    vectors: this.explanations,
-    vectorAt: 0,
-    clip: NO_CLIP,
-  };
+  /** The bounds the current model reads its inputs within (ServingModel.clip). */
+  private clip = NO_CLIP;
   private readonly uuids = Buffer.allocUnsafeSlow(UUID_POOL);
   private uuidAt = UUID_POOL;
 
@@ -120,7 +111,7 @@ export class BatchResponseWriter {
     site = DEFAULT_SITE,
   ): BatchOutcome {
     this.reserve(count);
-    this.source.clip = model.clip ?? NO_CLIP;
+    this.clip = model.clip ?? NO_CLIP;
     const probabilities = this.probabilities;
     const explain = contents.explanations;
     const tokens = contents.feedbackTokens;
@@ -270,17 +261,18 @@ export class BatchResponseWriter {
     return writeExplanation(this.pointAt(vectors, row), out, at);
   }
 
-  /** The shared ExplanationSource, pointed at row `row`'s stored explanation. */
+  /** Row `row`'s stored explanation, where explanation-wire reads it. */
   private pointAt(vectors: Float64Array, row: number): ExplanationSource {
-    const source = this.source;
-    source.reference = this.explanations[row * (FEATURE_COUNT + 1)] as number;
-    source.contributions = this.explanations;
-    source.contributionsAt = row * (FEATURE_COUNT + 1) + 1;
-    source.order = this.orders;
-    source.orderAt = row * FEATURE_COUNT;
-    source.vectors = vectors;
-    source.vectorAt = row * FEATURE_COUNT;
-    return source;
+    return {
+      reference: this.explanations[row * (FEATURE_COUNT + 1)] as number,
+      contributions: this.explanations,
+      contributionsAt: row * (FEATURE_COUNT + 1) + 1,
+      order: this.orders,
+      orderAt: row * FEATURE_COUNT,
+      vectors,
+      vectorAt: row * FEATURE_COUNT,
+      clip: this.clip,
+    };
   }
 
   /**

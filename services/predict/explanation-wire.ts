@@ -67,23 +67,20 @@ export function countedValue(source: ExplanationSource, i: number): number | und
 /** Encoded size of an optional double field: present whenever set, even at 0. */
 const optionalDoubleField = (value: number | undefined): number => (value === undefined ? 0 : 9);
 
-/**
- * Where one explanation's numbers sit, in which arrays. Mutable so that a writer of many
- * (PredictBatch) points one instance at each row instead of allocating one per patient.
- */
+/** Where one explanation's numbers sit, in which arrays (a batch's rows share the arrays). */
 export interface ExplanationSource {
-  reference: number;
+  readonly reference: number;
   /** Contributions in schema order, from `contributionsAt`. */
-  contributions: Float64Array;
-  contributionsAt: number;
+  readonly contributions: Float64Array;
+  readonly contributionsAt: number;
   /** Schema positions by decreasing |contribution|, from `orderAt`. */
-  order: Uint8Array;
-  orderAt: number;
+  readonly order: Uint8Array;
+  readonly orderAt: number;
   /** The raw schema vector the explanation is of, at `vectorAt`. */
-  vectors: Float64Array;
-  vectorAt: number;
+  readonly vectors: Float64Array;
+  readonly vectorAt: number;
   /** The bounds the model read the vector within (ServingModel.clip). */
-  clip: ValueClip;
+  readonly clip: ValueClip;
 }
 
 /** Size of one FeatureContribution's content (name, value, contribution, counted value). */
