@@ -278,6 +278,8 @@ export class BatchResponseWriter {
   /**
    * Offset in `uuids` of 16 fresh random bytes, with the version (4) and variant (10xx) bits
    * of RFC 9562 §5.4 set: a v4 UUID. The pool is refilled from the CSPRNG when used up.
+   * Not crypto.randomUUID: its string, written into `out`, measured about 300 ns per id
+   * against 60 ns here, on the token-free path the 500,000 results/s target holds.
    */
   private nextUuid(): number {
     if (this.uuidAt + UUID_BYTES > UUID_POOL) {
@@ -304,7 +306,11 @@ function writeUuid(uuid: Uint8Array, from: number, out: Buffer, at: number): num
   return at;
 }
 
-/** Unpadded base64url (RFC 4648 §5) of src[0 .. length), as ASCII into `out`; what Buffer#toString("base64url") gives. */
+/**
+ * Unpadded base64url (RFC 4648 §5) of src[0 .. length), as ASCII into `out`; what
+ * Buffer#toString("base64url") gives, without a string per token (that and latin1Write
+ * measured about 10% fewer signed PredictBatch results per second).
+ */
 export function writeBase64Url(src: Uint8Array, length: number, out: Uint8Array, at: number): number {
   let i = 0;
   for (; i + 2 < length; i += 3) {
