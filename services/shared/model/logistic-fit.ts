@@ -100,11 +100,9 @@ export function fitLogistic(problem: LogisticFitProblem, options: LogisticFitOpt
       }
     }
     for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) hessian[j * n + i] = hessian[i * n + j] ?? 0;
-    const cholesky = new CholeskyDecomposition(
-      new Matrix(Array.from({ length: n }, (_, i) => Array.from(hessian.subarray(i * n, i * n + n)))),
-    );
+    const cholesky = new CholeskyDecomposition(Matrix.from1DArray(n, n, hessian));
     if (!cholesky.isPositiveDefinite()) break;
-    const step = cholesky.solve(Matrix.columnVector(Array.from(gradient))).getColumn(0);
+    const step = cholesky.solve(Matrix.columnVector(gradient)).getColumn(0);
     // Rounding in a sum over many rows makes objectives that differ by less than this equal.
     const noise = 1e-12 * Math.max(1, Math.abs(current));
     let scale = 1;
