@@ -320,9 +320,12 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
     expect(error.message).toContain("binary file (NUL byte at offset 5)");
   });
 
-  it("UTF-16 text", async () => {
-    const bytes = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(lpd([ROW_1]), "utf16le")]);
-    expect((await loadError(await csvFile(bytes))).message).toContain("UTF-16");
+  it("UTF-16 text, little- or big-endian", async () => {
+    const littleEndian = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(lpd([ROW_1]), "utf16le")]);
+    const bigEndian = Buffer.from(littleEndian).swap16();
+    for (const bytes of [littleEndian, bigEndian]) {
+      expect((await loadError(await csvFile(bytes))).message).toContain("UTF-16");
+    }
   });
 
   it("semicolon-delimited file", async () => {

@@ -107,10 +107,8 @@ function accessError(path: string, absolute: string, error: unknown): Error {
  * BOM is dropped), else latin-1 as the published LPD file is.
  */
 function decodeText(path: string, bytes: Buffer): string {
-  if (
-    bytes.length >= 2 &&
-    ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))
-  ) {
+  const bom = bytes.length >= 2 ? bytes.readUInt16BE(0) : 0;
+  if (bom === 0xfffe || bom === 0xfeff) {
     throw new DatasetFormatError(
       path,
       `${path} is UTF-16 text; save it as a comma-separated CSV in UTF-8 or latin-1 (Windows-1252) instead.`,
