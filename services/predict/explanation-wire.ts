@@ -5,13 +5,13 @@
  * more than computing it). The bytes are what Explanation.encode writes for the same
  * values (explanation-wire.test.ts compares them).
  */
+import { FeatureContribution } from "../gen/liver/v1/predict_service.js";
 import { FEATURES, FEATURE_COUNT, GENDER_CODE, GENDER_ENUM } from "../shared/features/feature-schema.js";
 import { varintSize, writeVarint } from "./protobuf-varint.js";
 import type { ValueClip } from "./serving-model.js";
 
 const TAG_REFERENCE_LOG_ODDS = 0x09; // Explanation.reference_log_odds = 1, fixed64
 const TAG_CONTRIBUTIONS = 0x12; // Explanation.contributions = 2, length-delimited
-const TAG_CONTRIBUTION_NAME = 0x0a; // FeatureContribution.name = 1, length-delimited
 const TAG_CONTRIBUTION_VALUE = 0x11; // FeatureContribution.value = 2, fixed64
 const TAG_CONTRIBUTION = 0x19; // FeatureContribution.contribution = 3, fixed64
 const TAG_COUNTED_VALUE = 0x21; // FeatureContribution.counted_value = 4, fixed64 (optional)
@@ -39,14 +39,13 @@ export const delimited = (length: number): number => 1 + varintSize(length) + le
 /** Encoded size of a double field (proto3 leaves a 0 out; -0 too, as the generated code does). */
 export const doubleField = (value: number): number => (value !== 0 ? 9 : 0);
 
-/** Each feature's name field (tag, length, UTF-8), in schema order. */
-const NAME_FIELDS = FEATURE_NAMES.map((name) => {
-  const utf8 = Buffer.from(name, "utf8");
-  const field = Buffer.alloc(delimited(utf8.length));
-  field[0] = TAG_CONTRIBUTION_NAME;
-  utf8.copy(field, writeVarint(field, utf8.length, 1));
-  return field;
-});
+/**
+ * Each feature's name field (tag, length, UTF-8), in schema order: what the generated encoder
+ * writes for a FeatureContribution with only its name set.
+ */
+const NAME_FIELDS = FEATURE_NAMES.map((name) =>
+  Buffer.from(FeatureContribution.encode(FeatureContribution.fromPartial({ name })).finish()),
+);
 
 /** No clipping: every value read as given (a model without the clinical encoding). */
 export const NO_CLIP: ValueClip = {
@@ -67,23 +66,20 @@ export function countedValue(source: ExplanationSource, i: number): number | und
 /** Encoded size of an optional double field: present whenever set, even at 0. */
 const optionalDoubleField = (value: number | undefined): number => (value === undefined ? 0 : 9);
 
-/**
- * Where one explanation's numbers sit, in which arrays. Mutable so that a writer of many
- * (PredictBatch) points one instance at each row instead of allocating one per patient.
- */
+/** Where one explanation's numbers sit, in which arrays (a batch's rows share the arrays). */
 export interface ExplanationSource {
-  reference: number;
+  readonly reference: number;
   /** Contributions in schema order, from `contributionsAt`. */
-  contributions: Float64Array;
-  contributionsAt: number;
+  readonly contributions: Float64Array;
+  readonly contributionsAt: number;
   /** Schema positions by decreasing |contribution|, from `orderAt`. */
-  order: Uint8Array;
-  orderAt: number;
+  readonly order: Uint8Array;
+  readonly orderAt: number;
   /** The raw schema vector the explanation is of, at `vectorAt`. */
-  vectors: Float64Array;
-  vectorAt: number;
+  readonly vectors: Float64Array;
+  readonly vectorAt: number;
   /** The bounds the model read the vector within (ServingModel.clip). */
-  clip: ValueClip;
+  readonly clip: ValueClip;
 }
 
 /** Size of one FeatureContribution's content (name, value, contribution, counted value). */
@@ -114,11 +110,9 @@ export function writeExplanation(source: ExplanationSource, out: Buffer, at: num
     const value = givenValue(source.vectors, source.vectorAt, i);
     const contribution = source.contributions[source.contributionsAt + i] as number;
     const counted = countedValue(source, i);
-    const name = NAME_FIELDS[i] as Buffer;
     out[at++] = TAG_CONTRIBUTIONS;
-    const size = name.length + doubleField(value) + doubleField(contribution) + optionalDoubleField(counted);
-    at = writeVarint(out, size, at);
-    at += name.copy(out, at);
+    at = writeVarint(out, contributionSize(source, i), at);
+    at += (NAME_FIELDS[i] as Buffer).copy(out, at);
     if (value !== 0) {
       out[at++] = TAG_CONTRIBUTION_VALUE;
       at = out.writeDoubleLE(value, at);

@@ -21,7 +21,7 @@ import type { Dataset } from "../shared/data/dataset.js";
 import { choleskyFactor } from "../shared/data/synthetic-params.js";
 import { FEATURE_COUNT, FEATURES } from "../shared/features/feature-schema.js";
 import { fitFeaturePipeline, transformRows, type PipelineParams } from "../shared/model/feature-pipeline.js";
-import { fitPlainLogistic, type PlainLogistic } from "../shared/model/reference-logistic.js";
+import { fitPlainLogistic, type PlainLogistic } from "../shared/model/logistic-fit.js";
 import type { FeedbackScreen, FeedbackScreenInput, FeedbackScreenVerdict } from "./feedback-screen.js";
 
 /** Thresholds of the screen. */

@@ -304,6 +304,12 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
     expect((await loadError(await csvFile(""))).message).toMatch(/is empty \(0 bytes\)/);
   });
 
+  it("no header row (a BOM alone, or a blank first line)", async () => {
+    for (const content of [Buffer.from([0xef, 0xbb, 0xbf]), `\r\n${ROW_1}\r\n`]) {
+      expect((await loadError(await csvFile(content))).message).toContain("has no header row");
+    }
+  });
+
   it("header only", async () => {
     expect((await loadError(await csvFile(LPD_HEADER + "\r\n"))).message).toContain("no data rows");
   });
@@ -314,9 +320,12 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
     expect(error.message).toContain("binary file (NUL byte at offset 5)");
   });
 
-  it("UTF-16 text", async () => {
-    const bytes = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(lpd([ROW_1]), "utf16le")]);
-    expect((await loadError(await csvFile(bytes))).message).toContain("UTF-16");
+  it("UTF-16 text, little- or big-endian", async () => {
+    const littleEndian = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(lpd([ROW_1]), "utf16le")]);
+    const bigEndian = Buffer.from(littleEndian).swap16();
+    for (const bytes of [littleEndian, bigEndian]) {
+      expect((await loadError(await csvFile(bytes))).message).toContain("UTF-16");
+    }
   });
 
   it("semicolon-delimited file", async () => {

@@ -9,8 +9,8 @@ import { DatasetFormatError } from "./dataset-format-error.js";
 import {
   DROP_REASONS,
   formatLoadReport,
-  type DropExample,
   type DropReason,
+  type LabelCounts,
   type LoadReport,
   type LpdColumn,
 } from "./load-report.js";
@@ -31,14 +31,10 @@ export interface LoadedLpdCsv {
 /** How far into the file to look for NUL bytes before calling it binary. */
 const BINARY_PROBE_BYTES = 64 * 1024;
 const EXAMPLES_PER_REASON = 5;
-/** Characters papaparse hands over at a time. */
-const CHUNK_CHARS = 1 << 18;
 /** A column's target besides feature indices 0..FEATURE_COUNT-1. */
 const LABEL_TARGET = FEATURE_COUNT;
 const EXTRA_TARGET = FEATURE_COUNT + 1;
 const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-/** Cell padding the published file has: spaces, tabs and no-break spaces. */
-const BLANK_EDGES = /^[ \t\u00a0]+|[ \t\u00a0]+$/g;
 
 /**
  * Loads the LPD CSV as it is published (latin-1 or UTF-8, CRLF or LF, a header row whose
@@ -72,49 +68,37 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
     );
   }
   const text = decodeText(path, bytes);
-  const loader = RowLoader.fromHeader(path, text);
+  // Records never outnumber lines (a quoted cell may join lines), so the row arrays need no growing.
+  const lines = text.split("\n").length;
+  const loader = new RowLoader(columnTargets(path, headerCells(path, text)), lines, absolute, bytes.length);
   // A quoted cell may span lines; then the next record starts after them.
   const quoted = text.includes('"');
   let line = 1;
-  // Chunks, so each chunk's cells die young instead of the whole file's living at once.
+  // A record at a time (synchronously, for a string), so its cells die young instead of the
+  // whole file's living at once.
   Papa.parse<string[]>(text.replace(/\r?\n$/, ""), {
     delimiter: ",",
-    skipEmptyLines: false,
-    chunkSize: CHUNK_CHARS,
-    // papaparse calls chunk and complete synchronously for a string.
-    complete: () => undefined,
-    chunk: ({ data }: Papa.ParseResult<string[]>) => {
-      for (const record of data) {
-        if (line > 1) loader.row(record, line);
-        if (quoted) for (const cell of record) line += cell.split("\n").length - 1;
-        line++;
-      }
+    step: ({ data: record }) => {
+      if (line > 1) loader.row(record, line);
+      if (quoted) for (const cell of record) line += cell.split("\n").length - 1;
+      line++;
     },
   });
-  return loader.finish(path, absolute, bytes.length, started);
+  return loader.finish(path, started);
 }
 
 function accessError(path: string, absolute: string, error: unknown): Error {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "EISDIR") {
-    return new DatasetFormatError(path, `${absolute} is a directory; expected the LPD CSV file itself.`);
-  }
-  if (code === "ENOENT" || code === "ENOTDIR") {
-    return new DatasetFormatError(
-      path,
-      `CSV file not found: ${absolute}. Check the path (and its spelling).`,
-      {
-        cause: error,
-      },
-    );
-  }
-  if (code === "EACCES" || code === "EPERM") {
-    return new DatasetFormatError(
-      path,
-      `Cannot read ${absolute}: permission denied. Make the file readable for this user.`,
-      { cause: error },
-    );
-  }
+  const notFound = `CSV file not found: ${absolute}. Check the path (and its spelling).`;
+  const denied = `Cannot read ${absolute}: permission denied. Make the file readable for this user.`;
+  const byCode: Record<string, string | undefined> = {
+    EISDIR: `${absolute} is a directory; expected the LPD CSV file itself.`,
+    ENOENT: notFound,
+    ENOTDIR: notFound,
+    EACCES: denied,
+    EPERM: denied,
+  };
+  const message = byCode[(error as NodeJS.ErrnoException | undefined)?.code ?? ""];
+  if (message !== undefined) return new DatasetFormatError(path, message, { cause: error });
   return error instanceof Error ? error : new Error(String(error));
 }
 
@@ -123,10 +107,8 @@ function accessError(path: string, absolute: string, error: unknown): Error {
  * BOM is dropped), else latin-1 as the published LPD file is.
  */
 function decodeText(path: string, bytes: Buffer): string {
-  if (
-    bytes.length >= 2 &&
-    ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))
-  ) {
+  const bom = bytes.length >= 2 ? bytes.readUInt16BE(0) : 0;
+  if (bom === 0xfffe || bom === 0xfeff) {
     throw new DatasetFormatError(
       path,
       `${path} is UTF-16 text; save it as a comma-separated CSV in UTF-8 or latin-1 (Windows-1252) instead.`,
@@ -151,8 +133,14 @@ export function normaliseHeader(name: string): string {
     .toLowerCase();
 }
 
-/** The header line; throws for CR-only line ends and for any delimiter but a comma. */
-function headerLine(path: string, text: string): string {
+/** Delimiters a spreadsheet may export instead of commas, as messages name them. */
+const OTHER_DELIMITERS: Record<string, string> = { ";": "semicolon (;)", "\t": "tab", "|": "pipe (|)" };
+
+/**
+ * The header row's cells; throws when there is none, for CR-only line ends and for any delimiter but a comma
+ * (papaparse guesses it from the header alone: the one giving the most cells, a comma on a tie).
+ */
+function headerCells(path: string, text: string): string[] {
   const lf = text.indexOf("\n");
   const line = (lf === -1 ? text : text.slice(0, lf)).replace(/\r$/, "");
   if (line.includes("\r")) {
@@ -162,220 +150,198 @@ function headerLine(path: string, text: string): string {
         `save it with LF or CRLF line ends.`,
     );
   }
-  const count = (ch: string): number => line.split(ch).length - 1;
-  const commas = count(",");
-  const [name, found] = (
-    [
-      ["semicolon (;)", count(";")],
-      ["tab", count("\t")],
-      ["pipe (|)", count("|")],
-    ] as const
-  ).reduce((best, c) => (c[1] > best[1] ? c : best));
-  if (found > commas) {
+  const { data, meta } = Papa.parse<string[]>(line, { delimitersToGuess: [",", ";", "\t", "|"] });
+  const cells = data[0] ?? [];
+  const name = OTHER_DELIMITERS[meta.delimiter];
+  if (name !== undefined) {
     throw new DatasetFormatError(
       path,
-      `${path} uses ${name} as its delimiter (${found} in the header row, ${commas} commas); ` +
-        `a comma-separated file is expected. Re-export it with commas (in a spreadsheet: CSV, comma delimited).`,
+      `${path} uses ${name} as its delimiter (${cells.length - 1} in the header row, ` +
+        `${cells.join("").split(",").length - 1} commas); a comma-separated file is expected. ` +
+        `Re-export it with commas (in a spreadsheet: CSV, comma delimited).`,
     );
   }
-  return line;
+  if (cells.length === 0) {
+    throw new DatasetFormatError(path, `${path} has no header row; expected the LPD CSV.`);
+  }
+  return cells;
 }
 
-/** Maps columns to targets, turns records into rows and keeps every counter of the report. */
+/** Maps the header's columns to targets; throws when a required column is missing or doubled. */
+function columnTargets(path: string, found: readonly string[]): (number | undefined)[] {
+  const wanted = new Map<string, number>();
+  FEATURES.forEach((spec, i) => wanted.set(normaliseHeader(spec.csvHeader), i));
+  wanted.set(normaliseHeader(LABEL_CSV_HEADER), LABEL_TARGET);
+  const columnOf = new Map<number, number>();
+  const columnTarget = found.map((name, column) => {
+    const target = wanted.get(normaliseHeader(name));
+    if (target === undefined) return undefined;
+    const earlier = columnOf.get(target);
+    if (earlier !== undefined) {
+      throw new DatasetFormatError(
+        path,
+        `${path} has the column "${name.trim()}" twice (columns ${earlier + 1} and ${column + 1}); keep one.`,
+      );
+    }
+    columnOf.set(target, column);
+    return target;
+  });
+  const missing = [...wanted.values()]
+    .filter((target) => !columnOf.has(target))
+    .map((target) => {
+      const spec = FEATURES[target];
+      return spec === undefined ? `"${LABEL_CSV_HEADER}" (label)` : `"${spec.csvHeader}" (${spec.name})`;
+    });
+  if (missing.length > 0) {
+    throw new DatasetFormatError(
+      path,
+      `${path} lacks ${missing.length === 1 ? "a required column" : `${missing.length} required columns`}: ` +
+        `${missing.join(", ")}. Headers found: ${found.map((h) => JSON.stringify(h.trim())).join(", ")}. ` +
+        `Names are matched ignoring case, order and surrounding white space.`,
+    );
+  }
+  return columnTarget;
+}
+
+/** Index in DROP_REASONS of a row without problems (after every reason). */
+const NO_PROBLEM = DROP_REASONS.length;
+
+/** Turns records into rows and counts everything the report says as it goes. */
 class RowLoader {
   private readonly store: RowStore;
-  private kept = 0;
-  private rowsRead = 0;
-  private blankLines = 0;
-  private duplicates = 0;
   private readonly dedup: RowDeduplicator;
   private readonly droppedLines = new Set<string>();
-  /** Per reason, per target (features, label, extra cells): cells with that problem. */
-  private readonly cellCounts = DROP_REASONS.map(() => new Map<number, number>());
-  private readonly rowsByReason = DROP_REASONS.map(() => 0);
-  private readonly examples: DropExample[] = [];
-  private readonly examplesByReason = DROP_REASONS.map(() => 0);
-  private readonly labelsRead = [0, 0];
-  private readonly labelsKept = [0, 0];
-  /** The current row's file line and problems (a bit per DROP_REASONS index). */
+  /** The report so far; finish sets rowsDropped, uniqueKeptRows and elapsedMs. */
+  private readonly report: LoadReport;
+  /** The current row's file line and the DROP_REASONS index of its first problem. */
   private line = 0;
-  private problems = 0;
+  private firstProblem = NO_PROBLEM;
 
-  private constructor(
+  constructor(
     /** Target of each column: a feature index, LABEL_TARGET, or undefined for ignored columns. */
     private readonly columnTarget: readonly (number | undefined)[],
     expectedRows: number,
+    path: string,
+    bytes: number,
   ) {
     this.store = {
       features: new Float64Array(expectedRows * FEATURE_COUNT),
       labels: new Uint8Array(expectedRows),
     };
     this.dedup = new RowDeduplicator(expectedRows);
-  }
-
-  /** Maps the header's columns to features; throws when a required column is missing or doubled. */
-  static fromHeader(path: string, text: string): RowLoader {
-    const line = headerLine(path, text);
-    const found = Papa.parse<string[]>(line, { delimiter: "," }).data[0] ?? [];
-    if (text.length === 0 || found.length === 0) {
-      throw new DatasetFormatError(path, `${path} has no header row; expected the LPD CSV.`);
-    }
-    const wanted = new Map<string, number>();
-    FEATURES.forEach((spec, i) => wanted.set(normaliseHeader(spec.csvHeader), i));
-    wanted.set(normaliseHeader(LABEL_CSV_HEADER), LABEL_TARGET);
-    const columnOf = new Map<number, number>();
-    const columnTarget = found.map((name, column) => {
-      const target = wanted.get(normaliseHeader(name));
-      if (target === undefined) return undefined;
-      const earlier = columnOf.get(target);
-      if (earlier !== undefined) {
-        throw new DatasetFormatError(
-          path,
-          `${path} has the column "${name.trim()}" twice (columns ${earlier + 1} and ${column + 1}); keep one.`,
-        );
-      }
-      columnOf.set(target, column);
-      return target;
-    });
-    const missing = [...wanted.values()]
-      .filter((target) => !columnOf.has(target))
-      .map((target) => {
-        const spec = FEATURES[target];
-        return spec === undefined ? `"${LABEL_CSV_HEADER}" (label)` : `"${spec.csvHeader}" (${spec.name})`;
-      });
-    if (missing.length > 0) {
-      throw new DatasetFormatError(
-        path,
-        `${path} lacks ${missing.length === 1 ? "a required column" : `${missing.length} required columns`}: ` +
-          `${missing.join(", ")}. Headers found: ${found.map((h) => JSON.stringify(h.trim())).join(", ")}. ` +
-          `Names are matched ignoring case, order and surrounding white space.`,
-      );
-    }
-    // Records never outnumber lines (a quoted cell may join lines), so the row arrays need no growing.
-    let lines = 1;
-    for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
-    return new RowLoader(columnTarget, lines);
+    const dropped = Object.fromEntries(
+      DROP_REASONS.map((reason) => [reason, { rows: 0, cellsByColumn: {} }]),
+    );
+    this.report = {
+      path,
+      bytes,
+      rowsRead: 0,
+      rowsKept: 0,
+      rowsDropped: 0,
+      dropped: dropped as LoadReport["dropped"],
+      blankLines: 0,
+      exactDuplicateRows: 0,
+      uniqueKeptRows: 0,
+      labelsRead: { liverDisease: 0, noLiverDisease: 0 },
+      labelsKept: { liverDisease: 0, noLiverDisease: 0 },
+      examples: [],
+      elapsedMs: 0,
+    };
   }
 
   /** One data record, from file line `line`. */
   row(record: readonly string[], line: number): void {
+    const report = this.report;
     // A blank line: papaparse reads it as one empty cell.
     if (record.length === 1 && record[0] === "") {
-      this.blankLines++;
+      report.blankLines++;
       return;
     }
-    this.rowsRead++;
-    const base = this.kept * FEATURE_COUNT;
-    this.problems = 0;
+    report.rowsRead++;
+    const base = report.rowsKept * FEATURE_COUNT;
+    this.firstProblem = NO_PROBLEM;
     this.line = line;
-    let label = -1;
-    const flag = this.flag;
+    let label: number = LABEL.noLiverDisease;
     const cells = Math.max(record.length, this.columnTarget.length);
     for (let column = 0; column < cells; column++) {
       const target = column < this.columnTarget.length ? this.columnTarget[column] : EXTRA_TARGET;
       if (target === undefined) continue;
-      const cell = trimCell(record[column] ?? "");
+      // White space around a cell is padding (the published file has spaces and no-break spaces).
+      const cell = (record[column] ?? "").trim();
       if (target === EXTRA_TARGET) {
-        if (cell !== "") flag("unparseable", EXTRA_TARGET, cell);
+        if (cell !== "") this.flag("unparseable", EXTRA_TARGET, cell);
       } else if (cell === "") {
-        flag("missing", target, cell);
+        this.flag("missing", target, cell);
       } else if (target === LABEL_TARGET) {
         const value = parseNumber(cell);
         if (value === 1 || value === 2) {
           label = value === 1 ? LABEL.liverDisease : LABEL.noLiverDisease;
-          this.labelsRead[label] = (this.labelsRead[label] ?? 0) + 1;
-        } else flag("badLabel", LABEL_TARGET, cell);
+          report.labelsRead[labelKey(label)]++;
+        } else this.flag("badLabel", LABEL_TARGET, cell);
       } else {
         const spec = FEATURES[target];
         if (spec === undefined) continue;
         const value = spec.kind === "gender" ? parseGender(cell) : parseNumber(cell);
-        if (Number.isNaN(value)) flag("unparseable", target, cell);
+        if (Number.isNaN(value)) this.flag("unparseable", target, cell);
         else if (spec.kind !== "gender" && (value < spec.min || value > spec.max))
-          flag("outOfRange", target, cell);
+          this.flag("outOfRange", target, cell);
         else this.store.features[base + target] = value;
       }
     }
-    if (this.problems === 0) {
-      this.store.labels[this.kept] = label;
-      this.labelsKept[label] = (this.labelsKept[label] ?? 0) + 1;
-      if (!this.dedup.add(this.store, this.kept)) this.duplicates++;
-      this.kept++;
+    if (this.firstProblem === NO_PROBLEM) {
+      this.store.labels[report.rowsKept] = label;
+      report.labelsKept[labelKey(label)]++;
+      if (!this.dedup.add(this.store, report.rowsKept)) report.exactDuplicateRows++;
+      report.rowsKept++;
       return;
     }
     // Counted once, under its first reason.
-    const reason = 31 - Math.clz32(this.problems & -this.problems);
-    this.rowsByReason[reason] = (this.rowsByReason[reason] ?? 0) + 1;
+    report.dropped[DROP_REASONS[this.firstProblem] as DropReason].rows++;
     const key = record.join("\u0000");
-    if (this.droppedLines.has(key)) this.duplicates++;
+    if (this.droppedLines.has(key)) report.exactDuplicateRows++;
     else this.droppedLines.add(key);
   }
 
   /** Counts a problem `reason` of the current row's cell in column `target`. */
-  private readonly flag = (reason: DropReason, target: number, value: string): void => {
-    const r = DROP_REASONS.indexOf(reason);
-    const counts = this.cellCounts[r] ?? new Map<number, number>();
-    counts.set(target, (counts.get(target) ?? 0) + 1);
-    this.problems |= 1 << r;
-    if ((this.examplesByReason[r] ?? 0) < EXAMPLES_PER_REASON) {
-      this.examplesByReason[r] = (this.examplesByReason[r] ?? 0) + 1;
-      this.examples.push({ reason, line: this.line, column: columnName(target), value });
+  private flag(reason: DropReason, target: number, value: string): void {
+    const { cellsByColumn } = this.report.dropped[reason];
+    const column = columnName(target);
+    cellsByColumn[column] = (cellsByColumn[column] ?? 0) + 1;
+    this.firstProblem = Math.min(this.firstProblem, DROP_REASONS.indexOf(reason));
+    const { examples } = this.report;
+    if (examples.filter((example) => example.reason === reason).length < EXAMPLES_PER_REASON) {
+      examples.push({ reason, line: this.line, column, value });
     }
-  };
+  }
 
   /** Builds the dataset and report; throws when no row could be used. */
-  finish(path: string, absolute: string, bytes: number, started: number): LoadedLpdCsv {
-    const dropped = Object.fromEntries(
-      DROP_REASONS.map((reason, r) => {
-        const cellsByColumn: Partial<Record<LpdColumn, number>> = {};
-        for (const [target, n] of [...(this.cellCounts[r] ?? [])].sort(([a], [b]) => a - b)) {
-          cellsByColumn[columnName(target)] = n;
-        }
-        return [reason, { rows: this.rowsByReason[r] ?? 0, cellsByColumn }];
-      }),
-    ) as LoadReport["dropped"];
-    const report: LoadReport = {
-      path: absolute,
-      bytes,
-      rowsRead: this.rowsRead,
-      rowsKept: this.kept,
-      rowsDropped: this.rowsRead - this.kept,
-      dropped,
-      blankLines: this.blankLines,
-      exactDuplicateRows: this.duplicates,
-      uniqueKeptRows: this.dedup.size,
-      labelsRead: { liverDisease: this.labelsRead[1] ?? 0, noLiverDisease: this.labelsRead[0] ?? 0 },
-      labelsKept: { liverDisease: this.labelsKept[1] ?? 0, noLiverDisease: this.labelsKept[0] ?? 0 },
-      examples: this.examples,
-      elapsedMs: 0,
-    };
-    if (this.rowsRead === 0) {
-      throw new DatasetFormatError(path, `${absolute} has a header row but no data rows.`);
+  finish(path: string, started: number): LoadedLpdCsv {
+    const report = this.report;
+    const kept = report.rowsKept;
+    report.rowsDropped = report.rowsRead - kept;
+    report.uniqueKeptRows = this.dedup.size;
+    if (report.rowsRead === 0) {
+      throw new DatasetFormatError(path, `${report.path} has a header row but no data rows.`);
     }
-    if (this.kept === 0) {
-      report.elapsedMs = performance.now() - started;
+    report.elapsedMs = performance.now() - started;
+    if (kept === 0) {
       throw new DatasetFormatError(
         path,
-        `${absolute} has no usable row: all ${this.rowsRead} rows were dropped.\n${formatLoadReport(report)}`,
+        `${report.path} has no usable row: all ${report.rowsRead} rows were dropped.\n${formatLoadReport(report)}`,
       );
     }
     const dataset: Dataset = {
-      rows: this.kept,
-      features: this.store.features.slice(0, this.kept * FEATURE_COUNT),
-      labels: this.store.labels.slice(0, this.kept),
+      rows: kept,
+      features: this.store.features.slice(0, kept * FEATURE_COUNT),
+      labels: this.store.labels.slice(0, kept),
       source: "real",
     };
-    report.elapsedMs = performance.now() - started;
     return { dataset, report };
   }
 }
 
-/** The cell without the spaces, tabs and no-break spaces around it. */
-function trimCell(cell: string): string {
-  const first = cell.charCodeAt(0);
-  const last = cell.charCodeAt(cell.length - 1);
-  return first === 0x20 || first === 0x09 || first === 0xa0 || last === 0x20 || last === 0x09 || last === 0xa0
-    ? cell.replace(BLANK_EDGES, "")
-    : cell;
+function labelKey(label: number): keyof LabelCounts {
+  return label === LABEL.liverDisease ? "liverDisease" : "noLiverDisease";
 }
 
 function columnName(target: number): LpdColumn {

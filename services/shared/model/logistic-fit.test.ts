@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fitLogistic } from "./logistic-fit.js";
-import { fitPlainLogistic } from "./reference-logistic.js";
+import { fitLogistic, fitPlainLogistic } from "./logistic-fit.js";
 import { fitSiteCalibration } from "./site-calibration.js";
 import { fitLogitMap, fitSiteRecalibration } from "./site-recalibration.js";
 

@@ -1,6 +1,6 @@
 /**
  * The project's one float64 logistic fit, for the small models fitted outside the tfjs
- * trainer: the plausibility screen's fixed judge (reference-logistic.ts), the site output
+ * trainer: the plausibility screen's fixed judge (fitPlainLogistic), the site output
  * recalibration (site-recalibration.ts) and the per-site closed test (site-calibration.ts).
  * Newton's method (IRLS) on
  *   rowWeight · Σ_rows logloss(label, offset + θ·x) + Σ_j precision_j/2 · (θ_j − centre_j)²
@@ -100,11 +100,9 @@ export function fitLogistic(problem: LogisticFitProblem, options: LogisticFitOpt
       }
     }
     for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) hessian[j * n + i] = hessian[i * n + j] ?? 0;
-    const cholesky = new CholeskyDecomposition(
-      new Matrix(Array.from({ length: n }, (_, i) => Array.from(hessian.subarray(i * n, i * n + n)))),
-    );
+    const cholesky = new CholeskyDecomposition(Matrix.from1DArray(n, n, hessian));
     if (!cholesky.isPositiveDefinite()) break;
-    const step = cholesky.solve(Matrix.columnVector(Array.from(gradient))).getColumn(0);
+    const step = cholesky.solve(Matrix.columnVector(gradient)).getColumn(0);
     // Rounding in a sum over many rows makes objectives that differ by less than this equal.
     const noise = 1e-12 * Math.max(1, Math.abs(current));
     let scale = 1;
@@ -123,6 +121,47 @@ export function fitLogistic(problem: LogisticFitProblem, options: LogisticFitOpt
     if (largest < STEP_TOLERANCE) break;
   }
   return { theta, hessian: Float64Array.from(hessian) };
+}
+
+/** Weights over `columns` standardized inputs, and the intercept. */
+export interface PlainLogistic {
+  readonly weights: Float64Array;
+  readonly bias: number;
+}
+
+/**
+ * The plausibility screen's fixed judge of feedback: the worker's tfjs trainer is not
+ * available on the main thread, and eleven parameters on tens of thousands of rows take
+ * Newton a few passes. Fits on `rows × columns` row-major standardized inputs and 0/1
+ * labels, minimizing the mean log loss plus `ridge`/2 · |weights|² (the intercept is not
+ * penalized). The project's model is still trained by trainer.ts.
+ */
+export function fitPlainLogistic(
+  x: Float64Array,
+  labels: Uint8Array,
+  rows: number,
+  columns: number,
+  ridge = 1e-4,
+  iterations = 25,
+): PlainLogistic {
+  const input = (row: number, out: Float64Array): number => {
+    out.set(x.subarray(row * columns, row * columns + columns));
+    out[columns] = 1;
+    return 0;
+  };
+  const precision = new Float64Array(columns + 1).fill(ridge);
+  precision[columns] = 0;
+  const { theta } = fitLogistic(
+    { rows, labels, input },
+    {
+      start: new Float64Array(columns + 1),
+      rowWeight: 1 / rows,
+      precision,
+      jitter: 1e-12,
+      maxIterations: iterations,
+    },
+  );
+  return { weights: theta.slice(0, columns), bias: theta[columns] ?? 0 };
 }
 
 /** 1: weight >= 0; -1: weight <= 0; 0: unconstrained. */

@@ -12,8 +12,7 @@
  * Then it is refitted on all the feedback. Everything it decided is recorded with figures.
  */
 import { CALIBRATION_BOUNDS, type CalibrationRecord, type OutputCalibration } from "./output-calibration.js";
-import { fitLogistic } from "./logistic-fit.js";
-import { sigmoid } from "./scorer.js";
+import { fitLogistic, logLoss } from "./logistic-fit.js";
 
 /** Thresholds of the fit. */
 const LIMITS = {
@@ -61,6 +60,7 @@ export function fitLogitMap(
   return { slope: theta[0] ?? 1, intercept: theta[1] ?? 0 };
 }
 
+/** Mean log loss (logistic-fit.ts) of the calibrated answers on the rows where `include(i)`. */
 function meanLogLoss(
   input: RecalibrationInput,
   calibration: OutputCalibration,
@@ -70,9 +70,7 @@ function meanLogLoss(
   let n = 0;
   for (let i = 0; i < input.logits.length; i++) {
     if (!include(i)) continue;
-    const p = sigmoid(calibration.slope * (input.logits[i] ?? 0) + calibration.intercept);
-    const clipped = Math.min(Math.max(p, 1e-15), 1 - 1e-15);
-    sum -= input.labels[i] === 1 ? Math.log(clipped) : Math.log(1 - clipped);
+    sum += logLoss(calibration.slope * (input.logits[i] ?? 0) + calibration.intercept, input.labels[i] ?? 0);
     n++;
   }
   return n === 0 ? Number.NaN : sum / n;
