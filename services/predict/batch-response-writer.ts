@@ -1,5 +1,4 @@
 import { randomFillSync } from "node:crypto";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { DEFAULT_SITE } from "../shared/sites/site-name.js";
 import { Diagnosis } from "../gen/liver/v1/patient.js";
 import { FEATURE_COUNT } from "../shared/features/feature-schema.js";
@@ -227,11 +226,17 @@ export class BatchResponseWriter {
   ): BatchOutcome {
     const outcome = this.write(model, vector, 1, issuedAtMs, contents, principal, site);
     if (!outcome.ok) return outcome;
-    // The batch starts with its one entry (PredictBatchResponse.results), a PredictResponse.
-    const reader = new BinaryReader(outcome.response.bytes);
-    reader.tag();
-    const entry = reader.bytes();
-    const response = new EncodedResponse(Buffer.from(entry.buffer, entry.byteOffset, entry.length));
+    // The batch starts with its one entry: TAG_RESULTS, the entry's length as a varint, the
+    // entry. Read by hand: a BinaryReader per answer cost 0.4-0.6 µs of Predict's ~2 µs here.
+    const bytes = outcome.response.bytes;
+    let at = 1;
+    let length = 0;
+    for (let scale = 1; ; scale *= 128) {
+      const byte = bytes[at++] as number;
+      length += (byte & 0x7f) * scale;
+      if (byte < 0x80) break;
+    }
+    const response = new EncodedResponse(bytes.subarray(at, at + length));
     return { ok: true, response, liverDisease: outcome.liverDisease };
   }
 

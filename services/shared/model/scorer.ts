@@ -109,10 +109,21 @@ export function createScorer(
   const kernel = Float64Array.from(weights.kernel);
   const means = Float64Array.from(pipeline.features, (f) => f.mean);
   const stds = Float64Array.from(pipeline.features, (f) => f.std);
-  // Normal limits per feature; age and gender have none (NaN), and compare with z = 0 instead.
+  // Normal limits per feature (NaN for age and gender, which compare with z = 0 instead), and
+  // the standardized value at each limit: a lab outside its limits is compared with one of
+  // these, a lab within them with itself, so explaining costs no second encoding.
   const intervals = pipeline.features.map((transform) => referenceInterval(transform.name));
   const normalLows = Float64Array.from(intervals, (interval) => interval?.low ?? Number.NaN);
   const normalHighs = Float64Array.from(intervals, (interval) => interval?.high ?? Number.NaN);
+  const standardizedAt = (limits: Float64Array): Float64Array =>
+    Float64Array.from(limits, (limit, i) =>
+      Number.isNaN(limit)
+        ? 0
+        : (term(limit, lowers[i] ?? NEG, uppers[i] ?? POS, logs[i] === true) - (means[i] ?? 0)) /
+          (stds[i] ?? 1),
+    );
+  const zAtLow = standardizedAt(normalLows);
+  const zAtHigh = standardizedAt(normalHighs);
 
   const logit = (v: Float64Array, b: number): number =>
     c +
@@ -142,19 +153,21 @@ export function createScorer(
       let referenceLogit = weights.bias;
       for (let i = 0; i < FEATURE_COUNT; i++) {
         const value = vectors[offset + i] ?? 0;
-        const lower = lowers[i] ?? NEG;
-        const upper = uppers[i] ?? POS;
-        const log = logs[i] === true;
-        const mean = means[i] ?? 0;
-        const std = stds[i] ?? 1;
-        const z = (term(value, lower, upper, log) - mean) / std;
+        const x = term(value, lowers[i] ?? NEG, uppers[i] ?? POS, logs[i] === true);
+        const z = (x - (means[i] ?? 0)) / (stds[i] ?? 1);
         const low = normalLows[i] ?? Number.NaN;
-        // The same patient's value brought within normal limits (nearestNormal).
-        const normal = Math.min(Math.max(value, low), normalHighs[i] ?? Number.NaN);
-        const zref = Number.isNaN(low) ? 0 : (term(normal, lower, upper, log) - mean) / std;
+        // The same patient's value brought within normal limits (nearestNormal), standardized.
+        const zref = Number.isNaN(low)
+          ? 0
+          : value < low
+            ? (zAtLow[i] ?? 0)
+            : value > (normalHighs[i] ?? Number.NaN)
+              ? (zAtHigh[i] ?? 0)
+              : z;
+        const k = kernel[i] ?? 0;
         // "+ 0" turns −0 (a negative weight times no difference) into 0, which reads as no effect.
-        contributions[i] = slope * (kernel[i] ?? 0) * (z - zref) + 0;
-        referenceLogit += (kernel[i] ?? 0) * zref;
+        contributions[i] = slope * k * (z - zref) + 0;
+        referenceLogit += k * zref;
       }
       return slope * referenceLogit + calibration.intercept;
     },
