@@ -68,8 +68,10 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
     );
   }
   const text = decodeText(path, bytes);
-  // Records never outnumber lines (a quoted cell may join lines), so the row arrays need no growing.
-  const lines = text.split("\n").length;
+  // Records never outnumber lines (a quoted cell may join lines), so the row arrays need no
+  // growing. Counted, not split: an array of every line would hold the whole file at once.
+  let lines = 1;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
   const loader = new RowLoader(columnTargets(path, headerCells(path, text)), lines, absolute, bytes.length);
   // A quoted cell may span lines; then the next record starts after them.
   const quoted = text.includes('"');
