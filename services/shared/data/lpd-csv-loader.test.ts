@@ -189,6 +189,20 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect(report.uniqueKeptRows).toBe(2);
   });
 
+  it("reads line ends as they come: LF after CRLF, and CR-only lines never outgrow the dataset", async () => {
+    const mixed = await loadLpdCsv(
+      await csvFile(`${LPD_HEADER}\r\n${ROW_1}\r\n${ROW_2}\n${ROW_3}\n${ROW_1}\r\n`),
+    );
+    expect([mixed.report.rowsRead, mixed.report.rowsKept]).toEqual([4, 4]);
+    expect(Array.from(mixed.dataset.labels)).toEqual([1, 1, 0, 1]);
+    // CR alone ends no line (the header check rejects CR-only files), so these rows are one bad row.
+    const { dataset, report } = await loadLpdCsv(
+      await csvFile(`${LPD_HEADER}\r\n${ROW_1}\r\n${ROW_2}\r${ROW_3}\r`),
+    );
+    expect([report.rowsRead, report.rowsKept, report.blankLines]).toEqual([2, 1, 0]);
+    expect([dataset.rows, dataset.labels.length, dataset.features.length]).toEqual([1, 1, FEATURE_COUNT]);
+  });
+
   it("stops when aborted", async () => {
     const controller = new AbortController();
     controller.abort(new Error("shutting down"));

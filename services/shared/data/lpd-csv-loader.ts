@@ -77,9 +77,11 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   const quoted = text.includes('"');
   let line = 1;
   // A record at a time (synchronously, for a string), so its cells die young instead of the
-  // whole file's living at once.
+  // whole file's living at once. Every LF ends a line (papaparse would guess one line end from
+  // the file's start and miss LFs after CRLFs); a CR before it is trimmed off the last cell.
   Papa.parse<string[]>(text.replace(/\r?\n$/, ""), {
     delimiter: ",",
+    newline: "\n",
     step: ({ data: record }) => {
       if (line > 1) loader.row(record, line);
       if (quoted) for (const cell of record) line += cell.split("\n").length - 1;
@@ -254,8 +256,8 @@ class RowLoader {
   /** One data record, from file line `line`. */
   row(record: readonly string[], line: number): void {
     const report = this.report;
-    // A blank line: papaparse reads it as one empty cell.
-    if (record.length === 1 && record[0] === "") {
+    // A blank line: papaparse reads it as one empty cell (or a CR, or spaces).
+    if (record.length === 1 && record[0]?.trim() === "") {
       report.blankLines++;
       return;
     }
