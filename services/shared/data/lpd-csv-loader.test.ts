@@ -375,6 +375,15 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
     expect(error.message).toContain('has the column "age of the patient" twice (columns 1 and 12)');
   });
 
+  it("a quote that never closes, which would read every line after it as one cell", async () => {
+    for (const bad of ['"65,Female,0.7', '65,"Fe"male,0.7']) {
+      const error = await loadError(
+        await csvFile(lpd([ROW_1, `${bad},0.1,187,16,18,6.8,3.3,0.9,1`, ROW_2, ROW_3])),
+      );
+      expect(error.message).toMatch(/ line 3: .*quote/);
+    }
+  });
+
   it("CR-only line ends", async () => {
     const error = await loadError(await csvFile(lpd([ROW_1, ROW_2], "\r")));
     expect(error.message).toContain("CR-only line ends");

@@ -82,7 +82,10 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   Papa.parse<string[]>(text.replace(/\r?\n$/, ""), {
     delimiter: ",",
     newline: "\n",
-    step: ({ data: record }) => {
+    step: ({ data: record, errors: [quoteError] }) => {
+      // Its only errors are quotes that do not close a cell: the lines after would run together.
+      if (quoteError)
+        throw new DatasetFormatError(path, `${path} line ${line}: ${quoteError.message}; fix the quote.`);
       if (line > 1) loader.row(record, line);
       if (quoted) for (const cell of record) line += cell.split("\n").length - 1;
       line++;
