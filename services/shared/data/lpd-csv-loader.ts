@@ -72,7 +72,8 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   // growing. Counted, not split: an array of every line would hold the whole file at once.
   let lines = 1;
   for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
-  const loader = new RowLoader(columnTargets(path, headerCells(path, text)), lines, absolute, bytes.length);
+  const header = headerCells(path, text);
+  const loader = new RowLoader(columnTargets(path, header), header.length, lines, absolute, bytes.length);
   // A quoted cell may span lines; then the next record starts after them.
   const quoted = text.includes('"');
   let line = 1;
@@ -174,15 +175,15 @@ function headerCells(path: string, text: string): string[] {
   return cells;
 }
 
-/** Maps the header's columns to targets; throws when a required column is missing or doubled. */
-function columnTargets(path: string, found: readonly string[]): (number | undefined)[] {
+/** [target, column] of the required columns in column order; throws when one is missing or doubled. */
+function columnTargets(path: string, found: readonly string[]): [number, number][] {
   const wanted = new Map<string, number>();
   FEATURES.forEach((spec, i) => wanted.set(normaliseHeader(spec.csvHeader), i));
   wanted.set(normaliseHeader(LABEL_CSV_HEADER), LABEL_TARGET);
   const columnOf = new Map<number, number>();
-  const columnTarget = found.map((name, column) => {
+  found.forEach((name, column) => {
     const target = wanted.get(normaliseHeader(name));
-    if (target === undefined) return undefined;
+    if (target === undefined) return;
     const earlier = columnOf.get(target);
     if (earlier !== undefined) {
       throw new DatasetFormatError(
@@ -191,7 +192,6 @@ function columnTargets(path: string, found: readonly string[]): (number | undefi
       );
     }
     columnOf.set(target, column);
-    return target;
   });
   const missing = [...wanted.values()]
     .filter((target) => !columnOf.has(target))
@@ -207,7 +207,7 @@ function columnTargets(path: string, found: readonly string[]): (number | undefi
         `Names are matched ignoring case, order and surrounding white space.`,
     );
   }
-  return columnTarget;
+  return [...columnOf];
 }
 
 /** Index in DROP_REASONS of a row without problems (after every reason). */
@@ -225,8 +225,10 @@ class RowLoader {
   private firstProblem = NO_PROBLEM;
 
   constructor(
-    /** Target of each column: a feature index, LABEL_TARGET, or undefined for ignored columns. */
-    private readonly columnTarget: readonly (number | undefined)[],
+    /** Only these are visited (not every column of a wide header); a target is a feature or LABEL_TARGET. */
+    private readonly columns: readonly [number, number][],
+    /** The header's cell count; cells beyond it are extra. */
+    private readonly width: number,
     expectedRows: number,
     path: string,
     bytes: number,
@@ -269,15 +271,10 @@ class RowLoader {
     this.firstProblem = NO_PROBLEM;
     this.line = line;
     let label: number = LABEL.noLiverDisease;
-    const cells = Math.max(record.length, this.columnTarget.length);
-    for (let column = 0; column < cells; column++) {
-      const target = column < this.columnTarget.length ? this.columnTarget[column] : EXTRA_TARGET;
-      if (target === undefined) continue;
+    for (const [target, column] of this.columns) {
       // White space around a cell is padding (the published file has spaces and no-break spaces).
       const cell = (record[column] ?? "").trim();
-      if (target === EXTRA_TARGET) {
-        if (cell !== "") this.flag("unparseable", EXTRA_TARGET, cell);
-      } else if (cell === "") {
+      if (cell === "") {
         this.flag("missing", target, cell);
       } else if (target === LABEL_TARGET) {
         const value = parseNumber(cell);
@@ -295,6 +292,8 @@ class RowLoader {
         else this.store.features[base + target] = value;
       }
     }
+    for (const extra of record.slice(this.width))
+      if (extra.trim()) this.flag("unparseable", EXTRA_TARGET, extra.trim());
     if (this.firstProblem === NO_PROBLEM) {
       this.store.labels[report.rowsKept] = label;
       report.labelsKept[labelKey(label)]++;
