@@ -111,8 +111,8 @@ function accessError(path: string, absolute: string, error: unknown): Error {
 }
 
 /**
- * The file's text: binary and UTF-16 files are rejected; UTF-8 when it is valid UTF-8 (a
- * BOM is dropped), else latin-1 as the published LPD file is.
+ * The file's text: binary and UTF-16 files are rejected; UTF-8 when it is valid UTF-8, else
+ * latin-1 as the published LPD file is. A UTF-8 BOM is dropped, also when read as latin-1.
  */
 function decodeText(path: string, bytes: Buffer): string {
   const bom = bytes.length >= 2 ? bytes.readUInt16BE(0) : 0;
@@ -130,7 +130,7 @@ function decodeText(path: string, bytes: Buffer): string {
         `compressed file? Export it as comma-separated CSV text.`,
     );
   }
-  return bytes.toString(isUtf8(bytes) ? "utf8" : "latin1").replace(/^\uFEFF/, "");
+  return bytes.toString(isUtf8(bytes) ? "utf8" : "latin1").replace(/^(?:\uFEFF|\u00EF\u00BB\u00BF)/, "");
 }
 
 /** Header comparison key: white space (including U+00A0 and BOM) trimmed and collapsed, lower case. */
