@@ -212,6 +212,15 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect([dataset.rows, dataset.labels.length, dataset.features.length]).toEqual([1, 1, FEATURE_COUNT]);
   });
 
+  it("sizes its arrays by the file's bytes, not its lines (2 million blank lines are 2 MB)", async () => {
+    const path = await csvFile(lpd([ROW_1, ...Array<string>(2_000_000).fill("")], "\n"));
+    const before = process.memoryUsage().arrayBuffers;
+    const { report } = await loadLpdCsv(path);
+    expect(report.blankLines).toBe(2_000_000);
+    // 80 bytes of features per line would be 160 MB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(20 * report.bytes);
+  });
+
   it("stops when aborted", async () => {
     const controller = new AbortController();
     controller.abort(new Error("shutting down"));

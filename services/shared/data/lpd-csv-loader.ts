@@ -68,12 +68,11 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
     );
   }
   const text = decodeText(path, bytes);
-  // Records never outnumber lines (a quoted cell may join lines), so the row arrays need no
-  // growing. Counted, not split: an array of every line would hold the whole file at once.
-  let lines = 1;
-  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
+  // A kept row has FEATURE_COUNT + 1 non-empty cells, commas between them and a line end, so
+  // arrays of this many rows need no growing (by lines, blank lines would cost 80 bytes each).
+  const rows = Math.ceil(text.length / (2 * FEATURE_COUNT + 2));
   const header = headerCells(path, text);
-  const loader = new RowLoader(columnTargets(path, header), header.length, lines, absolute, bytes.length);
+  const loader = new RowLoader(columnTargets(path, header), header.length, rows, absolute, bytes.length);
   // A quoted cell may span lines; then the next record starts after them.
   const quoted = text.includes('"');
   let line = 1;
