@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -353,6 +353,14 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
 
   it("header only", async () => {
     expect((await loadError(await csvFile(LPD_HEADER + "\r\n"))).message).toContain("no data rows");
+  });
+
+  it("a file too large to hold as one string (sparse: NUL bytes after 84 kB of rows, past the binary probe)", async () => {
+    for (const size of [600e6, 2.2e9]) {
+      const path = await csvFile(lpd(Array<string>(2_000).fill(ROW_1)));
+      await truncate(path, size);
+      expect((await loadError(path)).message).toContain("is over 512 MiB, more than the loader reads");
+    }
   });
 
   it("binary file", async () => {

@@ -1,4 +1,4 @@
-import { isUtf8 } from "node:buffer";
+import { constants, isUtf8 } from "node:buffer";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -67,6 +67,9 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
       `${absolute} is empty (0 bytes); expected the LPD CSV with a header row and data rows.`,
     );
   }
+  // Its text is one string, and V8 caps a string's length (readFile refuses over 2 GiB itself).
+  if (bytes.length > constants.MAX_STRING_LENGTH)
+    throw accessError(path, absolute, { code: "ERR_FS_FILE_TOO_LARGE" });
   const text = decodeText(path, bytes);
   // A kept row has FEATURE_COUNT + 1 non-empty cells, commas between them and a line end, so
   // arrays of this many rows need no growing (by lines, blank lines would cost 80 bytes each).
@@ -99,6 +102,7 @@ function accessError(path: string, absolute: string, error: unknown): Error {
   const denied = `Cannot read ${absolute}: permission denied. Make the file readable for this user.`;
   const byCode: Record<string, string | undefined> = {
     EISDIR: `${absolute} is a directory; expected the LPD CSV file itself.`,
+    ERR_FS_FILE_TOO_LARGE: `${absolute} is over 512 MiB, more than the loader reads; keep the rows and columns needed.`,
     ENOENT: notFound,
     ENOTDIR: notFound,
     EACCES: denied,
