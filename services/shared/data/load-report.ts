@@ -53,7 +53,8 @@ export interface LoadReport {
   blankLines: number;
   /**
    * Rows identical to an earlier row: the same values and label for kept rows, the same
-   * text for dropped rows. Kept in the dataset; the holdout splitter deduplicates.
+   * cells (white space around them aside) for dropped rows. Kept in the dataset; the
+   * holdout splitter deduplicates.
    */
   exactDuplicateRows: number;
   /** Distinct rows among the kept rows. */

@@ -221,6 +221,13 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(20 * report.bytes);
   });
 
+  it("counts a dropped row repeated on the last line, or with other line ends or padding, as a duplicate", async () => {
+    const broken = "40,Male,,0.1,187,16,18,6.8,3.3,0.9,1";
+    const text = `${LPD_HEADER}\r\n${ROW_1}\r\n${broken}\r\n${broken} \n ${broken}\r\n${broken}`;
+    const { report } = await loadLpdCsv(await csvFile(text));
+    expect([report.rowsRead, report.rowsDropped, report.exactDuplicateRows]).toEqual([5, 4, 3]);
+  });
+
   it("stops when aborted", async () => {
     const controller = new AbortController();
     controller.abort(new Error("shutting down"));

@@ -306,7 +306,7 @@ class RowLoader {
     }
     // Counted once, under its first reason.
     report.dropped[DROP_REASONS[this.firstProblem] as DropReason].rows++;
-    const key = record.join("\u0000");
+    const key = record.map((cell) => cell.trim()).join("\u0000");
     if (this.droppedLines.has(key)) report.exactDuplicateRows++;
     else this.droppedLines.add(key);
   }
