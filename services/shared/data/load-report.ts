@@ -26,7 +26,7 @@ export interface DropExample {
   /** 1-based line number in the file; the header is line 1. */
   line: number;
   column: LpdColumn;
-  /** The cell as written (latin-1), trimmed; "" for a missing cell. */
+  /** The cell as written (latin-1), trimmed, its first 100 characters; "" for a missing cell. */
   value: string;
 }
 

@@ -330,6 +330,13 @@ describe("loadLpdCsv drops bad rows and counts them by reason and column", () =>
     expect(report.dropped.missing.cellsByColumn.label).toBe(n);
   });
 
+  it("keeps the start of a huge problem cell in its example, not all of it", async () => {
+    const huge = "9".repeat(1_000_000);
+    const error = await loadError(await csvFile(lpd([`${huge},Male,0.7,0.1,187,16,18,6.8,3.3,0.9,1`])));
+    expect(error.message).toContain(`age ("Age of the patient"): "${"9".repeat(100)}`);
+    expect(error.message.length).toBeLessThan(5_000);
+  });
+
   it("fails with the report when no row is usable", async () => {
     const error = await loadError(await csvFile(lpd(["65,Female,0.7,0.1,187,16,18,6.8,3.3,0.9,"])));
     expect(error.message).toMatch(/no usable row: all 1 rows were dropped/);

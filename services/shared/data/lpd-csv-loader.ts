@@ -319,7 +319,7 @@ class RowLoader {
     this.firstProblem = Math.min(this.firstProblem, DROP_REASONS.indexOf(reason));
     const { examples } = this.report;
     if (examples.filter((example) => example.reason === reason).length < EXAMPLES_PER_REASON) {
-      examples.push({ reason, line: this.line, column, value });
+      examples.push({ reason, line: this.line, column, value: value.slice(0, 100) });
     }
   }
 
