@@ -417,6 +417,14 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
     expect(error.message).toContain('"Outcome"');
   });
 
+  it("missing columns under a header of a million others, naming the first few found", async () => {
+    const error = await loadError(
+      await csvFile(lpd([ROW_1], "\r\n", LPD_HEADER.replace(",Result", ",x".repeat(1e6)))),
+    );
+    expect(error.message).toContain(`"${LABEL_CSV_HEADER}" (label). Headers found: "Age of the patient", `);
+    expect(error.message.length).toBeLessThan(5_000);
+  });
+
   it("a column given twice", async () => {
     const error = await loadError(
       await csvFile(lpd([`${ROW_1},70`], "\r\n", `${LPD_HEADER},age of the patient`)),

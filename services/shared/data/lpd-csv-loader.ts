@@ -203,10 +203,13 @@ function columnTargets(path: string, found: readonly string[]): [number, number]
       return spec === undefined ? `"${LABEL_CSV_HEADER}" (label)` : `"${spec.csvHeader}" (${spec.name})`;
     });
   if (missing.length > 0) {
+    // A few, so that a wide header or a long name cannot flood the log.
+    const shown = found.slice(0, 40).map((h) => JSON.stringify(h.trim().slice(0, 100)));
+    if (found.length > 40) shown.push(`and ${found.length - 40} more`);
     throw new DatasetFormatError(
       path,
       `${path} lacks ${missing.length === 1 ? "a required column" : `${missing.length} required columns`}: ` +
-        `${missing.join(", ")}. Headers found: ${found.map((h) => JSON.stringify(h.trim())).join(", ")}. ` +
+        `${missing.join(", ")}. Headers found: ${shown.join(", ")}. ` +
         `Names are matched ignoring case, order and surrounding white space.`,
     );
   }
