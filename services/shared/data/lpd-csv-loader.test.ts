@@ -337,6 +337,22 @@ describe("loadLpdCsv drops bad rows and counts them by reason and column", () =>
     expect(error.message.length).toBeLessThan(5_000);
   });
 
+  it("gives file lines after quoted cells that span lines or hold commas and doubled quotes", async () => {
+    const header = `${LPD_HEADER},"Note, ""free""\r\ntext"`;
+    const rows = [
+      `${ROW_1},"a\nb\r\nc"`,
+      `${ROW_2},"x, ""y"""`,
+      "",
+      "65,Female,0.7,0.1,187,16,18,6.8,3.3,0.9,9,z",
+    ];
+    const text = lpd(rows, "\r\n", header);
+    const { report } = await loadLpdCsv(await csvFile(text));
+    const badLine = text.slice(0, text.indexOf(rows[3] ?? "")).split("\n").length;
+    expect(badLine).toBe(8);
+    expect(report.examples).toEqual([{ reason: "badLabel", line: badLine, column: "label", value: "9" }]);
+    expect([report.rowsRead, report.rowsKept, report.blankLines]).toEqual([3, 2, 1]);
+  });
+
   it("fails with the report when no row is usable", async () => {
     const error = await loadError(await csvFile(lpd(["65,Female,0.7,0.1,187,16,18,6.8,3.3,0.9,"])));
     expect(error.message).toMatch(/no usable row: all 1 rows were dropped/);
