@@ -228,6 +228,12 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect([report.rowsRead, report.rowsDropped, report.exactDuplicateRows]).toEqual([5, 4, 3]);
   });
 
+  it("reads a comma file with a header name holding more semicolons than the header has commas", async () => {
+    const header = `${LPD_HEADER},"Notes; a; b; c; d; e; f; g; h; i; j; k; l"`;
+    const { report } = await loadLpdCsv(await csvFile(lpd([`${ROW_1},x`], "\r\n", header)));
+    expect(report.rowsKept).toBe(1);
+  });
+
   it("stops when aborted", async () => {
     const controller = new AbortController();
     controller.abort(new Error("shutting down"));

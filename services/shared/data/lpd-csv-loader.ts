@@ -149,7 +149,7 @@ const OTHER_DELIMITERS: Record<string, string> = { ";": "semicolon (;)", "\t": "
 
 /**
  * The header row's cells; throws when there is none, for CR-only line ends and for any delimiter but a comma
- * (papaparse guesses it from the header alone: the one giving the most cells, a comma on a tie).
+ * (when commas give too few cells, papaparse guesses it from the header alone: the one giving the most cells).
  */
 function headerCells(path: string, text: string): string[] {
   const lf = text.indexOf("\n");
@@ -161,6 +161,8 @@ function headerCells(path: string, text: string): string[] {
         `save it with LF or CRLF line ends.`,
     );
   }
+  const byComma = Papa.parse<string[]>(line, { delimiter: "," }).data[0] ?? [];
+  if (byComma.length > FEATURE_COUNT) return byComma; // whatever other characters a name holds
   const { data, meta } = Papa.parse<string[]>(line, { delimitersToGuess: [",", ";", "\t", "|"] });
   const cells = data[0] ?? [];
   const name = OTHER_DELIMITERS[meta.delimiter];
