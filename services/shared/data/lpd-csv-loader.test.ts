@@ -473,5 +473,7 @@ describe("normaliseHeader", () => {
   it("trims no-break spaces and BOMs, collapses inner white space and ignores case", () => {
     expect(normaliseHeader("\u00a0Sgpt  Alamine\tAminotransferase ")).toBe("sgpt alamine aminotransferase");
     expect(normaliseHeader("\ufeffAge of the patient")).toBe("age of the patient");
+    // Invisible format characters a copy from a web page or a right-to-left editor leaves.
+    expect(normaliseHeader("\u200bResult\u200e\u2060")).toBe("result");
   });
 });

@@ -136,10 +136,10 @@ function decodeText(path: string, bytes: Buffer): string {
   return bytes.toString(isUtf8(bytes) ? "utf8" : "latin1").replace(/^(?:\uFEFF|\u00EF\u00BB\u00BF)/, "");
 }
 
-/** Header comparison key: white space (including U+00A0 and BOM) trimmed and collapsed, lower case. */
+/** Header comparison key: white space and invisible format characters trimmed and collapsed, lower case. */
 export function normaliseHeader(name: string): string {
   return name
-    .replace(/[\s\uFEFF]+/g, " ")
+    .replace(/[\s\p{Cf}]+/gu, " ")
     .trim()
     .toLowerCase();
 }
