@@ -172,6 +172,14 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect([report.rowsRead, report.rowsKept]).toEqual([1, 1]);
   });
 
+  it("reads a UTF-8 header (no-break spaces as two bytes) over a data row with a latin-1 byte", async () => {
+    const header = Buffer.from(`${LPD_HEADER},Note\r\n`, "utf8");
+    const { report } = await loadLpdCsv(
+      await csvFile(Buffer.concat([header, Buffer.from(`${ROW_1},caf\u00e9\r\n`, "latin1")])),
+    );
+    expect([report.rowsRead, report.rowsKept]).toEqual([1, 1]);
+  });
+
   it("round-trips a synthetic dataset across many read chunks, keeping duplicates", async () => {
     const original = generateSyntheticDataset(60_000, 7);
     const text = toLpdCsv(original);

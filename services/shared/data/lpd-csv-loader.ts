@@ -114,8 +114,9 @@ function accessError(path: string, absolute: string, error: unknown): Error {
 }
 
 /**
- * The file's text: binary and UTF-16 files are rejected; UTF-8 when it is valid UTF-8, else
- * latin-1 as the published LPD file is. A UTF-8 BOM is dropped, also when read as latin-1.
+ * The file's text: binary and UTF-16 files are rejected; UTF-8 when the header line is valid
+ * UTF-8, else latin-1 as the published LPD file is (the cells read are ASCII, so a latin-1 byte
+ * further down cannot spoil them). A UTF-8 BOM is dropped, also when read as latin-1.
  */
 function decodeText(path: string, bytes: Buffer): string {
   const bom = bytes.length >= 2 ? bytes.readUInt16BE(0) : 0;
@@ -133,7 +134,10 @@ function decodeText(path: string, bytes: Buffer): string {
         `compressed file? Export it as comma-separated CSV text.`,
     );
   }
-  return bytes.toString(isUtf8(bytes) ? "utf8" : "latin1").replace(/^(?:\uFEFF|\u00EF\u00BB\u00BF)/, "");
+  const lf = bytes.indexOf(0x0a);
+  return bytes
+    .toString(isUtf8(lf === -1 ? bytes : bytes.subarray(0, lf)) ? "utf8" : "latin1")
+    .replace(/^(?:\uFEFF|\u00EF\u00BB\u00BF)/, "");
 }
 
 /** Header comparison key: white space and invisible format characters trimmed and collapsed, lower case. */
