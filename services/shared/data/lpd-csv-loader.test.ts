@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FEATURE_COUNT, FEATURES, GENDER_CODE, LABEL_CSV_HEADER } from "../features/feature-schema.js";
 import type { Dataset } from "./dataset.js";
 import { DatasetFormatError } from "./dataset-format-error.js";
@@ -240,6 +240,19 @@ describe("loadLpdCsv on well-formed variants", () => {
     const header = `${LPD_HEADER},"Notes; a; b; c; d; e; f; g; h; i; j; k; l"`;
     const { report } = await loadLpdCsv(await csvFile(lpd([`${ROW_1},x`], "\r\n", header)));
     expect(report.rowsKept).toBe(1);
+  });
+
+  it("never splits a quote-free file into all its lines at once (V8 aborts the process past 2^27 lines)", async () => {
+    // 2^27 blank lines (134 MB) would show it for real; watching split shows it in a small file.
+    const text = lpd([ROW_1, ...Array<string>(1_000).fill("")], "\n");
+    const path = await csvFile(text);
+    const split = vi.spyOn(String.prototype, "split");
+    try {
+      expect((await loadLpdCsv(path)).report.blankLines).toBe(1_000);
+      expect(split.mock.contexts.map((s) => String(s).length).filter((n) => n > 1_000)).toEqual([]);
+    } finally {
+      split.mockRestore();
+    }
   });
 
   it("stops when aborted", async () => {

@@ -82,9 +82,11 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   // A record at a time (synchronously, for a string), so its cells die young instead of the
   // whole file's living at once. Every LF ends a line (papaparse would guess one line end from
   // the file's start and miss LFs after CRLFs); a CR before it is trimmed off the last cell.
+  // No fast mode: for a file without quotes it splits all of it into lines first.
   Papa.parse<string[]>(text.replace(/\r?\n$/, ""), {
     delimiter: ",",
     newline: "\n",
+    fastMode: false,
     step: ({ data: record, errors: [quoteError] }) => {
       // Its only errors are quotes that do not close a cell: the lines after would run together.
       if (quoteError)
