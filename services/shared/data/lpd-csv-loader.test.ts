@@ -163,11 +163,8 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect(report.rowsKept).toBe(1);
   });
 
-  it("reads a UTF-8 BOM before text that is not all UTF-8 (a latin-1 byte in another column)", async () => {
-    const bytes = Buffer.concat([
-      Buffer.from([0xef, 0xbb, 0xbf]),
-      Buffer.from(lpd([`${ROW_1},caf\u00e9`], "\r\n", `${LPD_HEADER},Note`), "latin1"),
-    ]);
+  it("reads a UTF-8 BOM before latin-1 text (the published file, its no-break spaces one byte each)", async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(lpd([ROW_1]), "latin1")]);
     const { report } = await loadLpdCsv(await csvFile(bytes));
     expect([report.rowsRead, report.rowsKept]).toEqual([1, 1]);
   });
