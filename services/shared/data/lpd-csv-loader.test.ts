@@ -303,6 +303,15 @@ describe("loadLpdCsv drops bad rows and counts them by reason and column", () =>
     expect(formatLoadReport(report)).toContain('line 3, total_bilirubin ("Total Bilirubin"): "abc"');
   });
 
+  it("refuses a number a million digits long with a letter at its end, at once", async () => {
+    // Digits the pattern could split two ways made each try quadratic: minutes for this cell.
+    const cell = `${"1".repeat(1_000_000)}x`;
+    const { report } = await loadLpdCsv(
+      await csvFile(lpd([ROW_1, `${cell},Male,0.7,0.1,187,16,18,6.8,3.3,0.9,1`])),
+    );
+    expect(report.dropped.unparseable).toEqual({ rows: 1, cellsByColumn: { age: 1 } });
+  });
+
   it("drops values outside the schema range and says the range", async () => {
     const path = await csvFile(
       lpd([ROW_1, "130,Male,0.7,0.1,187,16,18,6.8,3.3,0.9,1", "30,Male,-1,0.1,187,16,18,6.8,3.3,0.9,2"]),

@@ -34,7 +34,8 @@ const EXAMPLES_PER_REASON = 5;
 /** A column's target besides feature indices 0..FEATURE_COUNT-1. */
 const LABEL_TARGET = FEATURE_COUNT;
 const EXTRA_TARGET = FEATURE_COUNT + 1;
-const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** One way only to match any digits (`\d+\.?\d*` had n, so a long non-number took quadratic time). */
+const NUMBER_PATTERN = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**
  * Loads the LPD CSV as it is published (latin-1 or UTF-8, CRLF or LF, a header row whose
