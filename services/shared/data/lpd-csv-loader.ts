@@ -81,9 +81,8 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   const quoted = text.includes('"');
   let line = 1;
   // A record at a time (synchronously, for a string), so its cells die young instead of the
-  // whole file's living at once. Every LF ends a line (papaparse would guess one line end from
-  // the file's start and miss LFs after CRLFs); a CR before it is trimmed off the last cell.
-  // No fast mode: for a file without quotes it splits all of it into lines first.
+  // whole file's living at once. Every LF ends a line (a guess would miss LFs after CRLFs; a CR is
+  // trimmed off the last cell); no fast mode, which splits a quote-free file into all its lines.
   Papa.parse<string[]>(text.replace(/\r?\n$/, ""), {
     delimiter: ",",
     newline: "\n",
@@ -240,9 +239,8 @@ class RowLoader {
   private firstProblem = NO_PROBLEM;
 
   constructor(
-    /** Only these are visited (not every column of a wide header); a target is a feature or LABEL_TARGET. */
+    /** [target, column] visited instead of every column of a wide header; cells past `width` are extra. */
     private readonly columns: readonly [number, number][],
-    /** The header's cell count; cells beyond it are extra. */
     private readonly width: number,
     expectedRows: number,
     path: string,
