@@ -233,6 +233,17 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect([report.rowsRead, report.rowsDropped, report.exactDuplicateRows]).toEqual([5, 4, 3]);
   });
 
+  it("reads a header whose first name, quoted, spans two lines", async () => {
+    const text = lpd(
+      [`7,${ROW_1}`, `8,${ROW_2.replace("62", "x")}`],
+      "\r\n",
+      `"Patient\r\nID",${LPD_HEADER}`,
+    );
+    const { report } = await loadLpdCsv(await csvFile(text));
+    expect([report.rowsRead, report.rowsKept]).toEqual([2, 1]);
+    expect(report.examples).toEqual([{ reason: "unparseable", line: 4, column: "age", value: "x" }]);
+  });
+
   it("reads a comma file with a header name holding more semicolons than the header has commas", async () => {
     const header = `${LPD_HEADER},"Notes; a; b; c; d; e; f; g; h; i; j; k; l"`;
     const { report } = await loadLpdCsv(await csvFile(lpd([`${ROW_1},x`], "\r\n", header)));

@@ -36,6 +36,11 @@ const LABEL_TARGET = FEATURE_COUNT;
 const EXTRA_TARGET = FEATURE_COUNT + 1;
 /** One way only to match any digits (`\d+\.?\d*` had n, so a long non-number took quadratic time). */
 const NUMBER_PATTERN = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+/**
+ * How records are read: every LF ends a line (a guess would miss LFs after CRLFs; a CR is trimmed
+ * off the last cell), and no fast mode, which splits a quote-free file into all its lines first.
+ */
+const CSV_SYNTAX = { delimiter: ",", newline: "\n", fastMode: false } as const;
 
 /**
  * Loads the LPD CSV as it is published (latin-1 or UTF-8, CRLF or LF, a header row whose
@@ -81,12 +86,9 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
   const quoted = text.includes('"');
   let line = 1;
   // A record at a time (synchronously, for a string), so its cells die young instead of the
-  // whole file's living at once. Every LF ends a line (a guess would miss LFs after CRLFs; a CR is
-  // trimmed off the last cell); no fast mode, which splits a quote-free file into all its lines.
+  // whole file's living at once.
   Papa.parse<string[]>(text.replace(/\r?\n$/, ""), {
-    delimiter: ",",
-    newline: "\n",
-    fastMode: false,
+    ...CSV_SYNTAX,
     step: ({ data: record, errors: [quoteError] }) => {
       // Its only errors are quotes that do not close a cell: the lines after would run together.
       if (quoteError)
@@ -116,9 +118,10 @@ function accessError(path: string, absolute: string, error: unknown): Error {
 }
 
 /**
- * The file's text: binary and UTF-16 files are rejected; UTF-8 when the header line is valid
- * UTF-8, else latin-1 as the published LPD file is (the cells read are ASCII, so a latin-1 byte
- * further down cannot spoil them). A UTF-8 BOM is dropped, also when read as latin-1.
+ * The file's text: binary and UTF-16 files are rejected; UTF-8 when it is valid UTF-8, else
+ * latin-1 as the published LPD file is. A first line that is not ASCII decides alone (the cells
+ * read are ASCII, so a latin-1 byte further down cannot spoil UTF-8 names). A UTF-8 BOM is
+ * dropped, also when read as latin-1.
  */
 function decodeText(path: string, bytes: Buffer): string {
   const bom = bytes.length >= 2 ? bytes.readUInt16BE(0) : 0;
@@ -136,9 +139,9 @@ function decodeText(path: string, bytes: Buffer): string {
         `compressed file? Export it as comma-separated CSV text.`,
     );
   }
-  const lf = bytes.indexOf(0x0a);
+  const first = bytes.subarray(0, bytes.includes(0x0a) ? bytes.indexOf(0x0a) : bytes.length);
   return bytes
-    .toString(isUtf8(lf === -1 ? bytes : bytes.subarray(0, lf)) ? "utf8" : "latin1")
+    .toString(isUtf8(first.some((byte) => byte > 0x7f) ? first : bytes) ? "utf8" : "latin1")
     .replace(/^(?:\uFEFF|\u00EF\u00BB\u00BF)/, "");
 }
 
@@ -167,8 +170,9 @@ function headerCells(path: string, text: string): string[] {
         `save it with LF or CRLF line ends.`,
     );
   }
-  const byComma = Papa.parse<string[]>(line, { delimiter: "," }).data[0] ?? [];
-  if (byComma.length > FEATURE_COUNT) return byComma; // whatever other characters a name holds
+  // The first record as the rows are read (a quoted name may span lines), whatever else a name holds.
+  const [first = []] = Papa.parse<string[]>(text, { ...CSV_SYNTAX, preview: 1 }).data;
+  if (first.length > FEATURE_COUNT) return first;
   const { data, meta } = Papa.parse<string[]>(line, { delimitersToGuess: [",", ";", "\t", "|"] });
   const cells = data[0] ?? [];
   const name = OTHER_DELIMITERS[meta.delimiter];
