@@ -26,7 +26,7 @@ export interface DropExample {
   /** 1-based line number in the file; the header is line 1. */
   line: number;
   column: LpdColumn;
-  /** The cell as written (latin-1), trimmed; "" for a missing cell. */
+  /** The cell as written (latin-1), trimmed, its first 100 characters; "" for a missing cell. */
   value: string;
 }
 
@@ -53,7 +53,8 @@ export interface LoadReport {
   blankLines: number;
   /**
    * Rows identical to an earlier row: the same values and label for kept rows, the same
-   * text for dropped rows. Kept in the dataset; the holdout splitter deduplicates.
+   * cells (white space around them aside) for dropped rows. Kept in the dataset; the
+   * holdout splitter deduplicates.
    */
   exactDuplicateRows: number;
   /** Distinct rows among the kept rows. */

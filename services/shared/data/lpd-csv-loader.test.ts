@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FEATURE_COUNT, FEATURES, GENDER_CODE, LABEL_CSV_HEADER } from "../features/feature-schema.js";
 import type { Dataset } from "./dataset.js";
 import { DatasetFormatError } from "./dataset-format-error.js";
@@ -163,6 +163,20 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect(report.rowsKept).toBe(1);
   });
 
+  it("reads a UTF-8 BOM before latin-1 text (the published file, its no-break spaces one byte each)", async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(lpd([ROW_1]), "latin1")]);
+    const { report } = await loadLpdCsv(await csvFile(bytes));
+    expect([report.rowsRead, report.rowsKept]).toEqual([1, 1]);
+  });
+
+  it("reads a UTF-8 header (no-break spaces as two bytes) over a data row with a latin-1 byte", async () => {
+    const header = Buffer.from(`${LPD_HEADER},Note\r\n`, "utf8");
+    const { report } = await loadLpdCsv(
+      await csvFile(Buffer.concat([header, Buffer.from(`${ROW_1},caf\u00e9\r\n`, "latin1")])),
+    );
+    expect([report.rowsRead, report.rowsKept]).toEqual([1, 1]);
+  });
+
   it("round-trips a synthetic dataset across many read chunks, keeping duplicates", async () => {
     const original = generateSyntheticDataset(60_000, 7);
     const text = toLpdCsv(original);
@@ -187,6 +201,66 @@ describe("loadLpdCsv on well-formed variants", () => {
     expect(dataset.rows).toBe(4); // duplicates are kept
     expect(report.exactDuplicateRows).toBe(3);
     expect(report.uniqueKeptRows).toBe(2);
+  });
+
+  it("reads line ends as they come: LF after CRLF, and CR-only lines never outgrow the dataset", async () => {
+    const mixed = await loadLpdCsv(
+      await csvFile(`${LPD_HEADER}\r\n${ROW_1}\r\n${ROW_2}\n${ROW_3}\n${ROW_1}\r\n`),
+    );
+    expect([mixed.report.rowsRead, mixed.report.rowsKept]).toEqual([4, 4]);
+    expect(Array.from(mixed.dataset.labels)).toEqual([1, 1, 0, 1]);
+    // CR alone ends no line (the header check rejects CR-only files), so these rows are one bad row.
+    const { dataset, report } = await loadLpdCsv(
+      await csvFile(`${LPD_HEADER}\r\n${ROW_1}\r\n${ROW_2}\r${ROW_3}\r`),
+    );
+    expect([report.rowsRead, report.rowsKept, report.blankLines]).toEqual([2, 1, 0]);
+    expect([dataset.rows, dataset.labels.length, dataset.features.length]).toEqual([1, 1, FEATURE_COUNT]);
+  });
+
+  it("sizes its arrays by the file's bytes, not its lines (2 million blank lines are 2 MB)", async () => {
+    const path = await csvFile(lpd([ROW_1, ...Array<string>(2_000_000).fill("")], "\n"));
+    const before = process.memoryUsage().arrayBuffers;
+    const { report } = await loadLpdCsv(path);
+    expect(report.blankLines).toBe(2_000_000);
+    // 80 bytes of features per line would be 160 MB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(20 * report.bytes);
+  });
+
+  it("counts a dropped row repeated on the last line, or with other line ends or padding, as a duplicate", async () => {
+    const broken = "40,Male,,0.1,187,16,18,6.8,3.3,0.9,1";
+    const text = `${LPD_HEADER}\r\n${ROW_1}\r\n${broken}\r\n${broken} \n ${broken}\r\n${broken}`;
+    const { report } = await loadLpdCsv(await csvFile(text));
+    expect([report.rowsRead, report.rowsDropped, report.exactDuplicateRows]).toEqual([5, 4, 3]);
+  });
+
+  it("reads a header whose first name, quoted, spans two lines", async () => {
+    const text = lpd(
+      [`7,${ROW_1}`, `8,${ROW_2.replace("62", "x")}`],
+      "\r\n",
+      `"Patient\r\nID",${LPD_HEADER}`,
+    );
+    const { report } = await loadLpdCsv(await csvFile(text));
+    expect([report.rowsRead, report.rowsKept]).toEqual([2, 1]);
+    expect(report.examples).toEqual([{ reason: "unparseable", line: 4, column: "age", value: "x" }]);
+  });
+
+  it("reads a comma file with a header name holding more semicolons than the header has commas", async () => {
+    const header = `${LPD_HEADER},"Notes; a; b; c; d; e; f; g; h; i; j; k; l"`;
+    const { report } = await loadLpdCsv(await csvFile(lpd([`${ROW_1},x`], "\r\n", header)));
+    expect(report.rowsKept).toBe(1);
+  });
+
+  it("never splits a quote-free file into all its lines at once (V8 aborts the process past 2^27 lines)", async () => {
+    // 2^27 blank lines (134 MB) would show it for real; watching split shows it in a small file.
+    const text = lpd([ROW_1, ...Array<string>(1_000).fill("")], "\n");
+    const path = await csvFile(text);
+    const split = vi.spyOn(String.prototype, "split");
+    try {
+      expect((await loadLpdCsv(path)).report.blankLines).toBe(1_000);
+      expect(split.mock.contexts.map((s) => String(s).length).filter((n) => n > 1_000)).toEqual([]);
+    } finally {
+      split.mockRestore();
+    }
   });
 
   it("stops when aborted", async () => {
@@ -240,6 +314,15 @@ describe("loadLpdCsv drops bad rows and counts them by reason and column", () =>
     expect(formatLoadReport(report)).toContain('line 3, total_bilirubin ("Total Bilirubin"): "abc"');
   });
 
+  it("refuses a number a million digits long with a letter at its end, at once", async () => {
+    // Digits the pattern could split two ways made each try quadratic: minutes for this cell.
+    const cell = `${"1".repeat(1_000_000)}x`;
+    const { report } = await loadLpdCsv(
+      await csvFile(lpd([ROW_1, `${cell},Male,0.7,0.1,187,16,18,6.8,3.3,0.9,1`])),
+    );
+    expect(report.dropped.unparseable).toEqual({ rows: 1, cellsByColumn: { age: 1 } });
+  });
+
   it("drops values outside the schema range and says the range", async () => {
     const path = await csvFile(
       lpd([ROW_1, "130,Male,0.7,0.1,187,16,18,6.8,3.3,0.9,1", "30,Male,-1,0.1,187,16,18,6.8,3.3,0.9,2"]),
@@ -282,6 +365,38 @@ describe("loadLpdCsv drops bad rows and counts them by reason and column", () =>
     expect(dropped).toBe(report.rowsRead - report.rowsKept);
   });
 
+  it("reads short rows under a header of many ignored columns without visiting every column per row", async () => {
+    // Visiting all 500,000 columns for each of 500,000 rows would outlast the test timeout.
+    const n = 500_000;
+    const path = await csvFile(lpd([ROW_1, ...Array<string>(n).fill("1")], "\n", LPD_HEADER + ",".repeat(n)));
+    const { report } = await loadLpdCsv(path);
+    expect([report.rowsRead, report.rowsKept, report.dropped.missing.rows]).toEqual([n + 1, 1, n]);
+    expect(report.dropped.missing.cellsByColumn.label).toBe(n);
+  });
+
+  it("keeps the start of a huge problem cell in its example, not all of it", async () => {
+    const huge = "9".repeat(1_000_000);
+    const error = await loadError(await csvFile(lpd([`${huge},Male,0.7,0.1,187,16,18,6.8,3.3,0.9,1`])));
+    expect(error.message).toContain(`age ("Age of the patient"): "${"9".repeat(100)}`);
+    expect(error.message.length).toBeLessThan(5_000);
+  });
+
+  it("gives file lines after quoted cells that span lines or hold commas and doubled quotes", async () => {
+    const header = `${LPD_HEADER},"Note, ""free""\r\ntext"`;
+    const rows = [
+      `${ROW_1},"a\nb\r\nc"`,
+      `${ROW_2},"x, ""y"""`,
+      "",
+      "65,Female,0.7,0.1,187,16,18,6.8,3.3,0.9,9,z",
+    ];
+    const text = lpd(rows, "\r\n", header);
+    const { report } = await loadLpdCsv(await csvFile(text));
+    const badLine = text.slice(0, text.indexOf(rows[3] ?? "")).split("\n").length;
+    expect(badLine).toBe(8);
+    expect(report.examples).toEqual([{ reason: "badLabel", line: badLine, column: "label", value: "9" }]);
+    expect([report.rowsRead, report.rowsKept, report.blankLines]).toEqual([3, 2, 1]);
+  });
+
   it("fails with the report when no row is usable", async () => {
     const error = await loadError(await csvFile(lpd(["65,Female,0.7,0.1,187,16,18,6.8,3.3,0.9,"])));
     expect(error.message).toMatch(/no usable row: all 1 rows were dropped/);
@@ -312,6 +427,14 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
 
   it("header only", async () => {
     expect((await loadError(await csvFile(LPD_HEADER + "\r\n"))).message).toContain("no data rows");
+  });
+
+  it("a file too large to hold as one string (sparse: NUL bytes after 84 kB of rows, past the binary probe)", async () => {
+    for (const size of [600e6, 2.2e9]) {
+      const path = await csvFile(lpd(Array<string>(2_000).fill(ROW_1)));
+      await truncate(path, size);
+      expect((await loadError(path)).message).toContain("is over 512 MiB, more than the loader reads");
+    }
   });
 
   it("binary file", async () => {
@@ -354,11 +477,28 @@ describe("loadLpdCsv rejects files it cannot use, saying what to do", () => {
     expect(error.message).toContain('"Outcome"');
   });
 
+  it("missing columns under a header of a million others, naming the first few found", async () => {
+    const error = await loadError(
+      await csvFile(lpd([ROW_1], "\r\n", LPD_HEADER.replace(",Result", ",x".repeat(1e6)))),
+    );
+    expect(error.message).toContain(`"${LABEL_CSV_HEADER}" (label). Headers found: "Age of the patient", `);
+    expect(error.message.length).toBeLessThan(5_000);
+  });
+
   it("a column given twice", async () => {
     const error = await loadError(
       await csvFile(lpd([`${ROW_1},70`], "\r\n", `${LPD_HEADER},age of the patient`)),
     );
     expect(error.message).toContain('has the column "age of the patient" twice (columns 1 and 12)');
+  });
+
+  it("a quote that never closes, which would read every line after it as one cell", async () => {
+    for (const bad of ['"65,Female,0.7', '65,"Fe"male,0.7']) {
+      const error = await loadError(
+        await csvFile(lpd([ROW_1, `${bad},0.1,187,16,18,6.8,3.3,0.9,1`, ROW_2, ROW_3])),
+      );
+      expect(error.message).toMatch(/ line 3: .*quote/);
+    }
   });
 
   it("CR-only line ends", async () => {
@@ -371,5 +511,7 @@ describe("normaliseHeader", () => {
   it("trims no-break spaces and BOMs, collapses inner white space and ignores case", () => {
     expect(normaliseHeader("\u00a0Sgpt  Alamine\tAminotransferase ")).toBe("sgpt alamine aminotransferase");
     expect(normaliseHeader("\ufeffAge of the patient")).toBe("age of the patient");
+    // Invisible format characters a copy from a web page or a right-to-left editor leaves.
+    expect(normaliseHeader("\u200bResult\u200e\u2060")).toBe("result");
   });
 });

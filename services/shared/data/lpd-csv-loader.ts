@@ -1,4 +1,4 @@
-import { isUtf8 } from "node:buffer";
+import { constants, isUtf8 } from "node:buffer";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -34,7 +34,13 @@ const EXAMPLES_PER_REASON = 5;
 /** A column's target besides feature indices 0..FEATURE_COUNT-1. */
 const LABEL_TARGET = FEATURE_COUNT;
 const EXTRA_TARGET = FEATURE_COUNT + 1;
-const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** One way only to match any digits (`\d+\.?\d*` had n, so a long non-number took quadratic time). */
+const NUMBER_PATTERN = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+/**
+ * How records are read: every LF ends a line (a guess would miss LFs after CRLFs; a CR is trimmed
+ * off the last cell), and no fast mode, which splits a quote-free file into all its lines first.
+ */
+const CSV_SYNTAX = { delimiter: ",", newline: "\n", fastMode: false } as const;
 
 /**
  * Loads the LPD CSV as it is published (latin-1 or UTF-8, CRLF or LF, a header row whose
@@ -67,20 +73,26 @@ export async function loadLpdCsv(path: string, options: LoadLpdCsvOptions = {}):
       `${absolute} is empty (0 bytes); expected the LPD CSV with a header row and data rows.`,
     );
   }
+  // Its text is one string, and V8 caps a string's length (readFile refuses over 2 GiB itself).
+  if (bytes.length > constants.MAX_STRING_LENGTH)
+    throw accessError(path, absolute, { code: "ERR_FS_FILE_TOO_LARGE" });
   const text = decodeText(path, bytes);
-  // Records never outnumber lines (a quoted cell may join lines), so the row arrays need no
-  // growing. Counted, not split: an array of every line would hold the whole file at once.
-  let lines = 1;
-  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
-  const loader = new RowLoader(columnTargets(path, headerCells(path, text)), lines, absolute, bytes.length);
+  // A kept row has FEATURE_COUNT + 1 non-empty cells, commas between them and a line end, so
+  // arrays of this many rows need no growing (by lines, blank lines would cost 80 bytes each).
+  const rows = Math.ceil(text.length / (2 * FEATURE_COUNT + 2));
+  const header = headerCells(path, text);
+  const loader = new RowLoader(columnTargets(path, header), header.length, rows, absolute, bytes.length);
   // A quoted cell may span lines; then the next record starts after them.
   const quoted = text.includes('"');
   let line = 1;
   // A record at a time (synchronously, for a string), so its cells die young instead of the
   // whole file's living at once.
   Papa.parse<string[]>(text.replace(/\r?\n$/, ""), {
-    delimiter: ",",
-    step: ({ data: record }) => {
+    ...CSV_SYNTAX,
+    step: ({ data: record, errors: [quoteError] }) => {
+      // Its only errors are quotes that do not close a cell: the lines after would run together.
+      if (quoteError)
+        throw new DatasetFormatError(path, `${path} line ${line}: ${quoteError.message}; fix the quote.`);
       if (line > 1) loader.row(record, line);
       if (quoted) for (const cell of record) line += cell.split("\n").length - 1;
       line++;
@@ -94,6 +106,7 @@ function accessError(path: string, absolute: string, error: unknown): Error {
   const denied = `Cannot read ${absolute}: permission denied. Make the file readable for this user.`;
   const byCode: Record<string, string | undefined> = {
     EISDIR: `${absolute} is a directory; expected the LPD CSV file itself.`,
+    ERR_FS_FILE_TOO_LARGE: `${absolute} is over 512 MiB, more than the loader reads; keep the rows and columns needed.`,
     ENOENT: notFound,
     ENOTDIR: notFound,
     EACCES: denied,
@@ -105,8 +118,10 @@ function accessError(path: string, absolute: string, error: unknown): Error {
 }
 
 /**
- * The file's text: binary and UTF-16 files are rejected; UTF-8 when it is valid UTF-8 (a
- * BOM is dropped), else latin-1 as the published LPD file is.
+ * The file's text: binary and UTF-16 files are rejected; UTF-8 when it is valid UTF-8, else
+ * latin-1 as the published LPD file is. A first line that is not ASCII decides alone (the cells
+ * read are ASCII, so a latin-1 byte further down cannot spoil UTF-8 names). A UTF-8 BOM is
+ * dropped, also when read as latin-1.
  */
 function decodeText(path: string, bytes: Buffer): string {
   const bom = bytes.length >= 2 ? bytes.readUInt16BE(0) : 0;
@@ -124,13 +139,16 @@ function decodeText(path: string, bytes: Buffer): string {
         `compressed file? Export it as comma-separated CSV text.`,
     );
   }
-  return bytes.toString(isUtf8(bytes) ? "utf8" : "latin1").replace(/^\uFEFF/, "");
+  const first = bytes.subarray(0, bytes.includes(0x0a) ? bytes.indexOf(0x0a) : bytes.length);
+  return bytes
+    .toString(isUtf8(first.some((byte) => byte > 0x7f) ? first : bytes) ? "utf8" : "latin1")
+    .replace(/^(?:\uFEFF|\u00EF\u00BB\u00BF)/, "");
 }
 
-/** Header comparison key: white space (including U+00A0 and BOM) trimmed and collapsed, lower case. */
+/** Header comparison key: white space and invisible format characters trimmed and collapsed, lower case. */
 export function normaliseHeader(name: string): string {
   return name
-    .replace(/[\s\uFEFF]+/g, " ")
+    .replace(/[\s\p{Cf}]+/gu, " ")
     .trim()
     .toLowerCase();
 }
@@ -140,7 +158,7 @@ const OTHER_DELIMITERS: Record<string, string> = { ";": "semicolon (;)", "\t": "
 
 /**
  * The header row's cells; throws when there is none, for CR-only line ends and for any delimiter but a comma
- * (papaparse guesses it from the header alone: the one giving the most cells, a comma on a tie).
+ * (when commas give too few cells, papaparse guesses it from the header alone: the one giving the most cells).
  */
 function headerCells(path: string, text: string): string[] {
   const lf = text.indexOf("\n");
@@ -152,6 +170,9 @@ function headerCells(path: string, text: string): string[] {
         `save it with LF or CRLF line ends.`,
     );
   }
+  // The first record as the rows are read (a quoted name may span lines), whatever else a name holds.
+  const [first = []] = Papa.parse<string[]>(text, { ...CSV_SYNTAX, preview: 1 }).data;
+  if (first.length > FEATURE_COUNT) return first;
   const { data, meta } = Papa.parse<string[]>(line, { delimitersToGuess: [",", ";", "\t", "|"] });
   const cells = data[0] ?? [];
   const name = OTHER_DELIMITERS[meta.delimiter];
@@ -169,15 +190,15 @@ function headerCells(path: string, text: string): string[] {
   return cells;
 }
 
-/** Maps the header's columns to targets; throws when a required column is missing or doubled. */
-function columnTargets(path: string, found: readonly string[]): (number | undefined)[] {
+/** [target, column] of the required columns in column order; throws when one is missing or doubled. */
+function columnTargets(path: string, found: readonly string[]): [number, number][] {
   const wanted = new Map<string, number>();
   FEATURES.forEach((spec, i) => wanted.set(normaliseHeader(spec.csvHeader), i));
   wanted.set(normaliseHeader(LABEL_CSV_HEADER), LABEL_TARGET);
   const columnOf = new Map<number, number>();
-  const columnTarget = found.map((name, column) => {
+  found.forEach((name, column) => {
     const target = wanted.get(normaliseHeader(name));
-    if (target === undefined) return undefined;
+    if (target === undefined) return;
     const earlier = columnOf.get(target);
     if (earlier !== undefined) {
       throw new DatasetFormatError(
@@ -186,7 +207,6 @@ function columnTargets(path: string, found: readonly string[]): (number | undefi
       );
     }
     columnOf.set(target, column);
-    return target;
   });
   const missing = [...wanted.values()]
     .filter((target) => !columnOf.has(target))
@@ -195,14 +215,17 @@ function columnTargets(path: string, found: readonly string[]): (number | undefi
       return spec === undefined ? `"${LABEL_CSV_HEADER}" (label)` : `"${spec.csvHeader}" (${spec.name})`;
     });
   if (missing.length > 0) {
+    // A few, so that a wide header or a long name cannot flood the log.
+    const shown = found.slice(0, 40).map((h) => JSON.stringify(h.trim().slice(0, 100)));
+    if (found.length > 40) shown.push(`and ${found.length - 40} more`);
     throw new DatasetFormatError(
       path,
       `${path} lacks ${missing.length === 1 ? "a required column" : `${missing.length} required columns`}: ` +
-        `${missing.join(", ")}. Headers found: ${found.map((h) => JSON.stringify(h.trim())).join(", ")}. ` +
+        `${missing.join(", ")}. Headers found: ${shown.join(", ")}. ` +
         `Names are matched ignoring case, order and surrounding white space.`,
     );
   }
-  return columnTarget;
+  return [...columnOf];
 }
 
 /** Index in DROP_REASONS of a row without problems (after every reason). */
@@ -220,8 +243,9 @@ class RowLoader {
   private firstProblem = NO_PROBLEM;
 
   constructor(
-    /** Target of each column: a feature index, LABEL_TARGET, or undefined for ignored columns. */
-    private readonly columnTarget: readonly (number | undefined)[],
+    /** [target, column] visited instead of every column of a wide header; cells past `width` are extra. */
+    private readonly columns: readonly [number, number][],
+    private readonly width: number,
     expectedRows: number,
     path: string,
     bytes: number,
@@ -254,8 +278,8 @@ class RowLoader {
   /** One data record, from file line `line`. */
   row(record: readonly string[], line: number): void {
     const report = this.report;
-    // A blank line: papaparse reads it as one empty cell.
-    if (record.length === 1 && record[0] === "") {
+    // A blank line: papaparse reads it as one empty cell (or a CR, or spaces).
+    if (record.length === 1 && record[0]?.trim() === "") {
       report.blankLines++;
       return;
     }
@@ -264,15 +288,10 @@ class RowLoader {
     this.firstProblem = NO_PROBLEM;
     this.line = line;
     let label: number = LABEL.noLiverDisease;
-    const cells = Math.max(record.length, this.columnTarget.length);
-    for (let column = 0; column < cells; column++) {
-      const target = column < this.columnTarget.length ? this.columnTarget[column] : EXTRA_TARGET;
-      if (target === undefined) continue;
+    for (const [target, column] of this.columns) {
       // White space around a cell is padding (the published file has spaces and no-break spaces).
       const cell = (record[column] ?? "").trim();
-      if (target === EXTRA_TARGET) {
-        if (cell !== "") this.flag("unparseable", EXTRA_TARGET, cell);
-      } else if (cell === "") {
+      if (cell === "") {
         this.flag("missing", target, cell);
       } else if (target === LABEL_TARGET) {
         const value = parseNumber(cell);
@@ -290,6 +309,8 @@ class RowLoader {
         else this.store.features[base + target] = value;
       }
     }
+    for (const extra of record.slice(this.width))
+      if (extra.trim()) this.flag("unparseable", EXTRA_TARGET, extra.trim());
     if (this.firstProblem === NO_PROBLEM) {
       this.store.labels[report.rowsKept] = label;
       report.labelsKept[labelKey(label)]++;
@@ -299,7 +320,7 @@ class RowLoader {
     }
     // Counted once, under its first reason.
     report.dropped[DROP_REASONS[this.firstProblem] as DropReason].rows++;
-    const key = record.join("\u0000");
+    const key = record.map((cell) => cell.trim()).join("\u0000");
     if (this.droppedLines.has(key)) report.exactDuplicateRows++;
     else this.droppedLines.add(key);
   }
@@ -312,7 +333,7 @@ class RowLoader {
     this.firstProblem = Math.min(this.firstProblem, DROP_REASONS.indexOf(reason));
     const { examples } = this.report;
     if (examples.filter((example) => example.reason === reason).length < EXAMPLES_PER_REASON) {
-      examples.push({ reason, line: this.line, column, value });
+      examples.push({ reason, line: this.line, column, value: value.slice(0, 100) });
     }
   }
 

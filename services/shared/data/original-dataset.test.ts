@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -86,6 +86,12 @@ describe("loadOriginalDataset", () => {
     await expect(loadOriginalDataset({ dataPath, trainingCsv: join(dir, "typo.csv") })).rejects.toThrow(
       DatasetFormatError,
     );
+  });
+
+  it("fails instead of falling back when the real file under DATA_PATH is a link to nothing (a volume not mounted)", async () => {
+    const dataPath = await dataPathWith("dangling", undefined);
+    await symlink(join(dir, "unmounted", "lpd.csv"), join(dataPath, LPD_CSV_RELATIVE_PATH));
+    await expect(loadOriginalDataset({ dataPath })).rejects.toThrow(/CSV file not found/);
   });
 
   it("fails instead of falling back when the real file under DATA_PATH is broken", async () => {

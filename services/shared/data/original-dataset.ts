@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Dataset, DataSource } from "./dataset.js";
 import type { LoadReport } from "./load-report.js";
@@ -61,10 +61,10 @@ export async function loadOriginalDataset(options: OriginalDatasetOptions): Prom
   };
 }
 
-/** True when something exists at `path`; only "does not exist" counts as absent. */
+/** True when something exists at `path` (a link to nothing too); only "does not exist" counts as absent. */
 async function isPresent(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await lstat(path);
     return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
