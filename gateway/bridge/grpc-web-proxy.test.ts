@@ -204,6 +204,18 @@ describe("the proxy towards the upstream", () => {
     expect((await grpcWebCall(base, PREDICT, new Uint8Array())).code).toBe(status.OK);
   });
 
+  it("drops an HTTP2-Settings header (hop-by-hop) rather than failing the call and the shared connection", async () => {
+    const upstream = await rawUpstream(answerOk({ streams: 0 }));
+    const base = await bridgeTo(upstream.address);
+    expect((await grpcWebCall(base, PREDICT, new Uint8Array())).code).toBe(status.OK);
+    // HTTP/2 forbids it in a request (node:http2 throws), so forwarding it cost every caller the connection.
+    const reply = await grpcWebCall(base, PREDICT, new Uint8Array(), {
+      headers: { "http2-settings": "AAMAAABkAARAAAAA" },
+    });
+    expect(reply.code).toBe(status.OK);
+    expect(upstream.sessions.size).toBe(1);
+  });
+
   it("opens a new connection after the upstream says GOAWAY", async () => {
     const upstream: Upstream = await rawUpstream((stream) => {
       stream.respond(OK_HEADERS, { waitForTrailers: true });
