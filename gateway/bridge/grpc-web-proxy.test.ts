@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import {
   constants,
@@ -98,6 +99,15 @@ async function startBridge(
   cleanups.push(() => bridge.close());
   return { base: `http://127.0.0.1:${port}`, bridge };
 }
+
+/** Starts a bridge (to no upstream) and prints its port: run in a child process with a small heap. */
+const SMALL_HEAP_BRIDGE = `
+  import { pino } from "pino";
+  import { GrpcWebBridge } from "./gateway/bridge/grpc-web-bridge.ts";
+  const bridge = new GrpcWebBridge({
+    predictAddresses: ["127.0.0.1:1"], retrainAddress: "127.0.0.1:1", logger: pino({ level: "silent" }),
+  });
+  console.log((await bridge.listen(0)).port);`;
 
 /** A raw POST to the bridge: what a stranger can send that no grpc-web client would. */
 function post(
@@ -410,6 +420,22 @@ describe("bodies a stranger sends", () => {
       expect(reply.message, body).toMatch(where);
     }
     expect(upstream.streams).toBe(0);
+  });
+
+  it("decodes grpc-web-text of a million padded runs without an object per run", async () => {
+    // A bridge of its own with 64 MB of heap: a Buffer and a string per "AA==" took ~250 MB.
+    const child = spawn(
+      process.execPath,
+      ["--max-old-space-size=64", "--import", "tsx", "--input-type=module", "-e", SMALL_HEAP_BRIDGE],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    cleanups.push(() => void child.kill());
+    const [port] = (await once(child.stdout, "data")) as [Buffer];
+    const reply = await post(`http://127.0.0.1:${String(port).trim()}`, "AA==".repeat(1_398_000), {
+      "content-type": "application/grpc-web-text",
+    });
+    expect(reply.headers["grpc-status"]).toBe(String(status.INVALID_ARGUMENT));
+    expect(reply.message).toMatch(/got more than one frame in 1398000 bytes/);
   });
 
   it("accepts grpc-web-text in independently padded runs with line breaks, as clients may send", async () => {
