@@ -413,6 +413,7 @@ describe("bodies a stranger sends", () => {
       ["AAAAAAIILQ===", /a run of 13 characters/],
       ["AAAAA", /a run of 5 characters/],
       ["AA=A", /a run of 3 characters at offset 0/],
+      ["AAAAAAIILQ======", /a run of 16 characters at offset 0/], // a whole frame, over-padded
     ] as const) {
       const reply = await post(base, body, text);
       expect(reply.headers["grpc-status"], body).toBe(String(status.INVALID_ARGUMENT));
