@@ -226,6 +226,19 @@ describe("the proxy towards the upstream", () => {
     expect(upstream.sessions.size).toBe(1);
   });
 
+  it("answers UNAVAILABLE when the upstream's connection drops mid-call (a restart), so SubmitFeedback is retried", async () => {
+    const upstream: Upstream = await rawUpstream((stream, headers, body) => {
+      if (upstream.streams <= 2)
+        stream.session?.destroy(); // node reports the drop as RST_STREAM CANCEL
+      else answerOk({ streams: upstream.streams })(stream, headers, body);
+    });
+    const base = await bridgeTo(upstream.address);
+    const predict = await grpcWebCall(base, PREDICT, new Uint8Array());
+    expect(predict).toMatchObject({ code: status.UNAVAILABLE, message: "Connection dropped" });
+    expect((await grpcWebCall(base, SUBMIT, new Uint8Array())).code).toBe(status.OK);
+    expect(upstream.streams).toBe(3);
+  });
+
   it("opens a new connection after the upstream says GOAWAY", async () => {
     const upstream: Upstream = await rawUpstream((stream) => {
       stream.respond(OK_HEADERS, { waitForTrailers: true });
