@@ -345,12 +345,14 @@ export class GrpcWebBridge {
     const frameLimit = MAX_REQUEST_BYTES + FRAME_HEADER_BYTES;
     const rawLimit = encoding === "text" ? Math.ceil((frameLimit * 4) / 3) + 64 : frameLimit;
     return new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
+      // One buffer grown by doubling: a Buffer per chunk costs ~200 bytes of heap, so 1-byte chunks
+      // would turn 4 MiB into hundreds of MB.
+      let body = Buffer.alloc(0);
       let size = 0;
       let refused = false;
       const refuse = (): void => {
         refused = true;
-        chunks.length = 0;
+        body = Buffer.alloc(0);
         res.setHeader("connection", "close");
         reject(
           new Refusal(
@@ -361,12 +363,13 @@ export class GrpcWebBridge {
       };
       if (Number(req.headers["content-length"] ?? NaN) > rawLimit) refuse();
       req.on("data", (chunk: Buffer) => {
+        if (!refused && size + chunk.length > rawLimit) refuse();
         if (refused) return; // drained and dropped
-        size += chunk.length;
-        if (size > rawLimit) refuse();
-        else chunks.push(chunk);
+        if (size + chunk.length > body.length)
+          body = Buffer.concat([body.subarray(0, size)], Math.min(rawLimit, 2 * (size + chunk.length)));
+        size += chunk.copy(body, size);
       });
-      req.on("end", () => resolve(Buffer.concat(chunks)));
+      req.on("end", () => resolve(body.subarray(0, size)));
       req.on("error", () => reject(new ClientGone()));
       req.on("close", () => {
         if (!req.complete) reject(new ClientGone());
@@ -420,17 +423,19 @@ const BASE64_RUN = /^[A-Za-z0-9+/]*={0,2}$/;
  * (whitespace ignored); anything else is refused with INVALID_ARGUMENT saying where.
  */
 function decodeGrpcWebText(body: string): Buffer {
-  const parts: Buffer[] = [];
+  const bytes = Buffer.allocUnsafe(body.length);
   let offset = 0;
-  for (const run of body.replace(/\s+/g, "").split(/(?<==)(?=[^=])/)) {
-    const bad = BASE64_RUN.test(run) ? -1 : run.search(/[^A-Za-z0-9+/=]|=(?=[^=])/);
-    if (bad !== -1 || run.length % 4 === 1 || (run.endsWith("=") && run.length % 4 !== 0)) {
+  let length = 0;
+  // Runs one at a time (matchAll, not split): millions of "AA==" must not become as many objects.
+  for (const [run] of body.replace(/\s+/g, "").matchAll(/[^=]*=*/g)) {
+    const bad = run.search(/[^A-Za-z0-9+/=]/);
+    if (!BASE64_RUN.test(run) || run.length % 4 === 1 || (run.endsWith("=") && run.length % 4 !== 0)) {
       const where =
         bad === -1 ? `a run of ${run.length} characters at offset ${offset}` : `offset ${offset + bad}`;
       throw new Refusal(Status.INVALID_ARGUMENT, `grpc-web-text body is not base64: ${where}`);
     }
-    parts.push(Buffer.from(run, "base64"));
+    length += bytes.write(run, length, "base64");
     offset += run.length;
   }
-  return Buffer.concat(parts);
+  return bytes.subarray(0, length);
 }

@@ -10,9 +10,9 @@ import { status as Status } from "@grpc/grpc-js";
 /** Headers that describe the HTTP hop, the browser or the grpc-web framing, never the call. */
 const NOT_METADATA = new Set(
   `accept accept-encoding accept-language access-control-request-headers access-control-request-method
-  cache-control connection content-length content-type cookie dnt expect host keep-alive origin pragma
-  priority proxy-authorization proxy-connection referer set-cookie te trailer transfer-encoding upgrade
-  user-agent via x-grpc-web x-user-agent`.split(/\s+/),
+  cache-control connection content-length content-type cookie dnt expect host http2-settings keep-alive
+  origin pragma priority proxy-authorization proxy-connection referer set-cookie te trailer
+  transfer-encoding upgrade user-agent via x-grpc-web x-user-agent`.split(/\s+/),
 );
 
 /**

@@ -246,6 +246,7 @@ export class ProxiedCall {
       return;
     }
     this.stream = stream;
+    const session = stream.session; // destroyed by the time a dropped connection closes the stream
     stream.on("response", (response, flags) => {
       this.httpStatus = Number(response[HTTP2_HEADER_STATUS] ?? 0);
       if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) this.trailers = response;
@@ -255,7 +256,7 @@ export class ProxiedCall {
     stream.on("trailers", (trailers: IncomingHttpHeaders) => (this.trailers = trailers));
     stream.on("error", (error: Error) => (this.streamError = error));
     stream.on("close", () => {
-      if (stream === this.stream) this.settle(this.outcome(stream));
+      if (stream === this.stream) this.settle(this.outcome(stream, session?.destroyed === true));
     });
     stream.end(this.request.body);
   }
@@ -272,7 +273,7 @@ export class ProxiedCall {
   }
 
   /** How the upstream stream ended, as a gRPC client reads it. */
-  private outcome(stream: ClientHttp2Stream): Outcome {
+  private outcome(stream: ClientHttp2Stream, dropped: boolean): Outcome {
     const trailers = this.trailers;
     const raw = trailers?.["grpc-status"];
     if (trailers !== undefined && typeof raw === "string") {
@@ -289,7 +290,11 @@ export class ProxiedCall {
       return own(Status.UNAVAILABLE, this.unreachable(error));
     }
     if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return own(Status.UNAVAILABLE, "Stream refused by server");
-    if (stream.rstCode === NGHTTP2_CANCEL) return own(Status.CANCELLED, "Call cancelled by the upstream");
+    // As grpc-js: node reports a dropped connection (the service restarting) as CANCEL too.
+    if (stream.rstCode === NGHTTP2_CANCEL)
+      return dropped
+        ? own(Status.UNAVAILABLE, "Connection dropped")
+        : own(Status.CANCELLED, "Call cancelled by the upstream");
     if (stream.rstCode === constants.NGHTTP2_ENHANCE_YOUR_CALM) {
       return own(Status.RESOURCE_EXHAUSTED, "the upstream refused the request's size (too many headers?)");
     }
