@@ -428,8 +428,8 @@ function decodeGrpcWebText(body: string): Buffer {
   let length = 0;
   // Runs one at a time (matchAll, not split): millions of "AA==" must not become as many objects.
   for (const [run] of body.replace(/\s+/g, "").matchAll(/[^=]*=*/g)) {
-    const bad = run.search(/[^A-Za-z0-9+/=]/);
     if (!BASE64_RUN.test(run) || run.length % 4 === 1 || (run.endsWith("=") && run.length % 4 !== 0)) {
+      const bad = run.search(/[^A-Za-z0-9+/=]/);
       const where =
         bad === -1 ? `a run of ${run.length} characters at offset ${offset}` : `offset ${offset + bad}`;
       throw new Refusal(Status.INVALID_ARGUMENT, `grpc-web-text body is not base64: ${where}`);

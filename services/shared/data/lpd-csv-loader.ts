@@ -309,8 +309,10 @@ class RowLoader {
         else this.store.features[base + target] = value;
       }
     }
-    for (const extra of record.slice(this.width))
-      if (extra.trim()) this.flag("unparseable", EXTRA_TARGET, extra.trim());
+    for (let column = this.width; column < record.length; column++) {
+      const extra = (record[column] ?? "").trim();
+      if (extra !== "") this.flag("unparseable", EXTRA_TARGET, extra);
+    }
     if (this.firstProblem === NO_PROBLEM) {
       this.store.labels[report.rowsKept] = label;
       report.labelsKept[labelKey(label)]++;
